@@ -1,0 +1,119 @@
+// Schema: the declarative description of the synced tables, loaded from one
+// JSON file shared by the server and every device (docs/schema-format.md).
+// Loading validates everything; a loaded Schema is known to be safe to turn
+// into SQL: every identifier matches [a-z][a-z0-9_]* and every CHECK is a
+// parsed expression over the table's own columns.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "check_expr.hpp"
+#include "lumbung/status.hpp"
+#include "lumbung/value.hpp"
+
+namespace lumbung::core {
+
+enum class ColumnType { kInteger, kReal, kText, kBlob };
+
+// "INTEGER", "REAL", "TEXT", "BLOB".
+std::string_view sql_type_name(ColumnType type);
+
+enum class MergeKind {
+  kLastWriterWins,   // "last_writer_wins": the greater (HLC, device id) stamp wins
+  kServerWins,       // "server_wins": a concurrent device edit loses to the server's value
+  kFirstWriterWins,  // "first_writer_wins": the value already on the server stays
+  kManualReview,     // "manual_review": keep the server's value, record for a supervisor
+};
+
+std::string_view merge_kind_name(MergeKind kind);
+
+struct MergePolicy {
+  MergeKind kind = MergeKind::kLastWriterWins;
+  // When set, `kind` applies only while the server's current value equals it;
+  // otherwise last-writer-wins. ("first_writer_wins when 1": a verification,
+  // once made, is not silently undone.)
+  std::optional<Value> only_when_current;
+
+  bool operator==(const MergePolicy&) const = default;
+};
+
+struct ForeignKey {
+  std::string table;
+  std::string column = "id";
+  bool operator==(const ForeignKey&) const = default;
+};
+
+enum class Sensitivity { kNone, kPersonal, kSpecific };  // PII, PII-S (UU 27/2022)
+
+struct Column {
+  std::string name;
+  ColumnType type = ColumnType::kText;
+  bool primary_key = false;  // only "id"
+  bool not_null = false;
+  std::optional<Value> default_value;  // a literal
+  std::optional<ForeignKey> references;
+  std::optional<CheckExpr> check;      // column-level CHECK
+  Sensitivity sensitivity = Sensitivity::kNone;
+  std::optional<MergePolicy> policy;   // overrides the table's
+};
+
+struct Index {
+  std::string name;
+  std::vector<std::string> columns;
+  bool operator==(const Index&) const = default;
+};
+
+struct Table {
+  std::string name;
+  std::vector<Column> columns;  // declaration order; columns[0] is "id"
+  std::string scope_column;     // e.g. "village_id"
+  MergePolicy policy;           // default for its columns
+  std::vector<CheckExpr> checks;  // table-level CHECKs
+  std::vector<Index> indexes;
+
+  const Column* find_column(std::string_view column) const;
+  const MergePolicy& policy_for(std::string_view column) const;
+};
+
+struct Schema {
+  std::string name;
+  int version = 0;
+  std::vector<Table> tables;  // declaration order
+
+  const Table* find_table(std::string_view table) const;
+};
+
+// Parses and validates a schema. `source` names the file in messages:
+// "desmigratif.json: table 'person': column 'sex': CHECK: unknown column 'sexx'".
+// Errors are kSchemaInvalid.
+Result<Schema> load_schema(std::string_view json_text, std::string_view source);
+// Reads the file, then load_schema(). A missing file is kNotFound.
+Result<Schema> load_schema_file(const std::string& path);
+
+// The Desmigratif schema of examples/desmigratif/schema.json, built in.
+std::string_view builtin_schema_text();
+
+// [a-z][a-z0-9_]{0,62}, and not starting with the reserved prefix "_lumbung".
+bool is_valid_identifier(std::string_view name);
+// "name" in double quotes. REQUIRES: is_valid_identifier(name).
+std::string quote_identifier(std::string_view name);
+
+// Converts `value` to the column's storage class by SQLite's affinity rules
+// where no information is lost (an integer into a REAL column, a real with an
+// integral value into an INTEGER column); anything else is kTypeMismatch,
+// naming table and column. Null passes (NOT NULL is checked by validate_row).
+Result<Value> coerce_value(const Table& table, const Column& column, const Value& value);
+// Parses text typed by a person (CLI) into the column's type: "42", "1.5",
+// hex for blobs. kTypeMismatch with a clear message when it does not parse.
+Result<Value> parse_value_text(const Table& table, const Column& column, std::string_view text);
+
+// Validates a whole row (every column of the table present, defaults applied
+// by the caller): types, NOT NULL, column and table CHECKs. kTypeMismatch or
+// kConstraint naming table, column and the violated rule.
+Status validate_row(const Table& table, const Row& row);
+
+}  // namespace lumbung::core

@@ -1,0 +1,216 @@
+#include "replica/database.hpp"
+
+#include <string>
+#include <utility>
+
+namespace lumbung::replica {
+
+ErrorCode error_code_for(int sqlite_code) {
+  switch (sqlite_code & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+      return ErrorCode::kOk;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return ErrorCode::kBusy;
+    case SQLITE_CONSTRAINT:
+      return ErrorCode::kConstraint;
+    case SQLITE_MISMATCH:
+      return ErrorCode::kTypeMismatch;
+    case SQLITE_FULL:
+      return ErrorCode::kNoSpace;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      return ErrorCode::kIo;
+    case SQLITE_CORRUPT:
+      return ErrorCode::kCorrupt;
+    case SQLITE_NOTADB:
+      return ErrorCode::kNotAReplica;
+    case SQLITE_ERROR:
+    case SQLITE_RANGE:
+      return ErrorCode::kInvalidArgument;
+    default:
+      return ErrorCode::kInternal;
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    db_ = other.db_;
+    stmt_ = std::exchange(other.stmt_, nullptr);
+  }
+  return *this;
+}
+
+void Statement::bind(int index, const Value& value) {
+  switch (value.type()) {
+    case ValueType::kNull:
+      sqlite3_bind_null(stmt_, index);
+      break;
+    case ValueType::kInteger:
+      sqlite3_bind_int64(stmt_, index, value.as_integer());
+      break;
+    case ValueType::kReal:
+      sqlite3_bind_double(stmt_, index, value.as_real());
+      break;
+    case ValueType::kText:
+      sqlite3_bind_text64(stmt_, index, value.as_text().data(), value.as_text().size(),
+                          SQLITE_TRANSIENT, SQLITE_UTF8);
+      break;
+    case ValueType::kBlob:
+      // A zero-length blob must stay a blob, not become NULL: bind a zeroblob.
+      if (value.as_blob().empty()) {
+        sqlite3_bind_zeroblob(stmt_, index, 0);
+      } else {
+        sqlite3_bind_blob64(stmt_, index, value.as_blob().data(), value.as_blob().size(),
+                            SQLITE_TRANSIENT);
+      }
+      break;
+  }
+}
+
+Result<bool> Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Status error(error_code_for(rc), sqlite3_errmsg(db_));
+  sqlite3_reset(stmt_);
+  return error;
+}
+
+Status Statement::run() {
+  for (;;) {
+    Result<bool> row = step();
+    if (!row.is_ok()) return row.status();
+    if (!*row) break;
+  }
+  reset();
+  return Status::ok();
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+
+std::string_view Statement::column_name(int i) const { return sqlite3_column_name(stmt_, i); }
+
+Value Statement::column(int i) const {
+  switch (sqlite3_column_type(stmt_, i)) {
+    case SQLITE_INTEGER:
+      return Value(static_cast<std::int64_t>(sqlite3_column_int64(stmt_, i)));
+    case SQLITE_FLOAT:
+      return Value(sqlite3_column_double(stmt_, i));
+    case SQLITE_TEXT:
+      return Value(column_text(i));
+    case SQLITE_BLOB: {
+      const auto* bytes = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, i));
+      return Value(Blob(bytes, bytes + sqlite3_column_bytes(stmt_, i)));
+    }
+    default:
+      return Value();
+  }
+}
+
+std::int64_t Statement::column_int(int i) const { return sqlite3_column_int64(stmt_, i); }
+
+std::string Statement::column_text(int i) const {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+  return text ? std::string(text, sqlite3_column_bytes(stmt_, i)) : std::string();
+}
+
+bool Statement::read_only() const { return sqlite3_stmt_readonly(stmt_) != 0; }
+
+Result<std::unique_ptr<Database>> Database::open(const std::string& path, bool create,
+                                                 const char* vfs_name) {
+  sqlite3* db = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs_name);
+  if (rc != SQLITE_OK) {
+    Status error(error_code_for(rc), "cannot open '" + path + "': " +
+                                         (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    sqlite3_close_v2(db);
+    return error;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  return std::unique_ptr<Database>(new Database(db));
+}
+
+Database::~Database() {
+  cache_.clear();  // statements must be finalized before the connection closes
+  sqlite3_close_v2(db_);
+}
+
+Status Database::exec(std::string_view sql) {
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &message);
+  if (rc == SQLITE_OK) return Status::ok();
+  Status error(error_code_for(rc), message ? message : sqlite3_errstr(rc));
+  sqlite3_free(message);
+  return error;
+}
+
+Result<Statement> Database::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return Status(error_code_for(rc), sqlite3_errmsg(db_));
+  return Statement(db_, stmt);
+}
+
+Result<Statement*> Database::cached(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    Result<Statement> stmt = prepare(sql);
+    if (!stmt.is_ok()) return stmt.status();
+    it = cache_.emplace(sql, std::make_unique<Statement>(std::move(stmt).value())).first;
+  }
+  it->second->reset();
+  return it->second.get();
+}
+
+Status Database::last_error(std::string_view context) const {
+  return Status(error_code_for(sqlite3_extended_errcode(db_)),
+                std::string(context) + ": " + sqlite3_errmsg(db_));
+}
+
+Status Database::begin() {
+  Status status = exec(depth_ == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT lumbung_nested");
+  if (status.is_ok()) ++depth_;
+  return status;
+}
+
+Status Database::commit() {
+  if (depth_ > 1) {
+    LUMBUNG_RETURN_IF_ERROR(exec("RELEASE lumbung_nested"));
+    --depth_;
+    return Status::ok();
+  }
+  Status status = exec("COMMIT");
+  // A failed COMMIT may leave the transaction open (SQLITE_BUSY) or not.
+  if (status.is_ok() || sqlite3_get_autocommit(db_)) depth_ = 0;
+  return status;
+}
+
+Status Database::rollback() {
+  if (depth_ > 1) {
+    --depth_;
+    LUMBUNG_RETURN_IF_ERROR(exec("ROLLBACK TO lumbung_nested"));
+    return exec("RELEASE lumbung_nested");
+  }
+  depth_ = 0;
+  if (sqlite3_get_autocommit(db_)) return Status::ok();  // SQLite already rolled back
+  return exec("ROLLBACK");
+}
+
+}  // namespace lumbung::replica

@@ -1,0 +1,101 @@
+// A thin RAII layer over the SQLite C API for the replica: one connection,
+// prepared statements with bound Values, and SQLite result codes mapped to
+// Lumbung error codes. Internal; not thread-safe (one connection, one thread).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lumbung/status.hpp"
+#include "lumbung/value.hpp"
+
+namespace lumbung::replica {
+
+// Maps a SQLite result code (extended or primary) to a Lumbung error code.
+ErrorCode error_code_for(int sqlite_code);
+
+class Statement {
+ public:
+  Statement() = default;
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement();
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&& other) noexcept;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Binds parameter `index` (1-based).
+  void bind(int index, const Value& value);
+  // Steps once: true while a row is available, false when done; errors as Status.
+  Result<bool> step();
+  // Steps to the end, for statements that return no rows.
+  Status run();
+  // Resets for reuse and clears bindings.
+  void reset();
+
+  int column_count() const;
+  std::string_view column_name(int i) const;
+  Value column(int i) const;
+  std::int64_t column_int(int i) const;
+  std::string column_text(int i) const;
+  bool read_only() const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Database {
+ public:
+  // Opens (SQLITE_OPEN_READWRITE, plus CREATE when `create`) with the named VFS
+  // (nullptr: the default).
+  static Result<std::unique_ptr<Database>> open(const std::string& path, bool create,
+                                                const char* vfs_name);
+  ~Database();
+
+  sqlite3* handle() const { return db_; }
+
+  // Runs one or more statements without parameters.
+  Status exec(std::string_view sql);
+  Result<Statement> prepare(std::string_view sql);
+  // A statement kept prepared for the connection's lifetime, keyed by its text.
+  // The reference stays valid until the Database is destroyed; it is reset.
+  Result<Statement*> cached(const std::string& sql);
+
+  // The error of the last failed call on this connection, with `context` first.
+  Status last_error(std::string_view context) const;
+
+  // Transactions that nest: the outermost is BEGIN IMMEDIATE ... COMMIT, inner
+  // ones are savepoints. commit()/rollback() close the innermost.
+  Status begin();
+  Status commit();
+  Status rollback();
+  int transaction_depth() const { return depth_; }
+
+ private:
+  explicit Database(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  int depth_ = 0;
+  std::map<std::string, std::unique_ptr<Statement>> cache_;
+};
+
+// Runs `body` inside db.begin()/commit(), rolling back when it fails.
+template <typename Body>
+Status in_transaction(Database& db, Body&& body) {
+  LUMBUNG_RETURN_IF_ERROR(db.begin());
+  Status status = body();
+  if (!status.is_ok()) {
+    (void)db.rollback();  // the body's error is the one to report
+    return status;
+  }
+  status = db.commit();
+  if (!status.is_ok()) (void)db.rollback();
+  return status;
+}
+
+}  // namespace lumbung::replica

@@ -1,0 +1,535 @@
+// lumbung: a command-line tool over one replica file, for scripts, demos and
+// support. A thin main over the public API (lumbung/replica.hpp); its manual
+// is docs/cli.md. Exit status: 0 success, 1 error, 2 usage error.
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lumbung/replica.hpp"
+#include "lumbung/status.hpp"
+#include "lumbung/value.hpp"
+
+namespace {
+
+using lumbung::ErrorCode;
+using lumbung::PendingChange;
+using lumbung::Replica;
+using lumbung::Result;
+using lumbung::Status;
+using Json = nlohmann::ordered_json;
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+// The key travels in the environment, not in argv, where every user of the
+// machine can read it (ps, shell history).
+constexpr const char* kKeyVariable = "LUMBUNG_KEY";
+// The ID that asks `put` for a new UUIDv7.
+constexpr std::string_view kNewId = "new";
+
+constexpr std::string_view kMainHelp = R"(usage: lumbung COMMAND --db FILE [ARGS...]
+
+Reads and writes one Lumbung replica file.
+
+Commands:
+  init      create a replica file
+  put       insert a row, or update some of its cells
+  delete    delete a row
+  get       print one row as JSON
+  dump      print every live row as one line of canonical JSON
+  status    print pending and refused changes and the last sync as JSON
+  pending   list the changes waiting to be pushed to the server
+
+'lumbung COMMAND --help' describes one command; docs/cli.md all of them.
+Options take their value as '--db FILE' or '--db=FILE'.
+
+Environment:
+  LUMBUNG_KEY   the key of an encrypted replica (SQLCipher builds)
+
+Exit status: 0 success, 1 error (message on stderr), 2 usage error.
+)";
+
+// What a command line parsed into.
+struct Args {
+  std::map<std::string, std::string, std::less<>> options;  // "--db" -> "FILE"
+  std::set<std::string, std::less<>> switches;              // "--json"
+  std::vector<std::string> positionals;
+  bool help = false;
+};
+
+struct Command {
+  std::string_view name = {};
+  std::string_view positionals = {};  // as in the usage line, for error messages
+  std::size_t min_positionals = 0;
+  std::size_t max_positionals = 0;
+  std::vector<std::string_view> options = {"--db"};  // take a value; --db is required
+  std::vector<std::string_view> switches = {};       // take no value
+  std::string_view help = {};
+  int (*run)(const Args&) = nullptr;
+};
+
+int fail(const Status& status) {
+  std::cerr << "lumbung: " << status.to_string() << '\n';
+  return kExitError;
+}
+
+int usage_error(std::string_view command, const std::string& message) {
+  std::cerr << "lumbung: " << message << "\nTry 'lumbung " << command << " --help'.\n";
+  return kExitUsage;
+}
+
+// Returns the usage error, or an empty string when `argv` fits `command`.
+std::string parse_args(const Command& command, std::span<const std::string_view> argv, Args& args) {
+  const auto contains = [](const std::vector<std::string_view>& names, std::string_view name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      args.help = true;
+      return {};
+    }
+    if (!arg.starts_with("--")) {
+      args.positionals.emplace_back(arg);
+      continue;
+    }
+    const std::size_t eq = arg.find('=');
+    const std::string_view name = arg.substr(0, eq);
+    if (contains(command.switches, name)) {
+      if (eq != std::string_view::npos) return "option " + std::string(name) + " takes no value";
+      args.switches.emplace(name);
+      continue;
+    }
+    if (!contains(command.options, name)) return "unknown option '" + std::string(name) + "'";
+    if (args.options.contains(name)) return "option " + std::string(name) + " given twice";
+    if (eq != std::string_view::npos) {
+      args.options.emplace(name, arg.substr(eq + 1));
+    } else if (i + 1 < argv.size()) {
+      args.options.emplace(name, argv[++i]);
+    } else {
+      return "option " + std::string(name) + " needs a value";
+    }
+  }
+  if (!args.options.contains("--db")) return "missing --db FILE";
+  if (args.positionals.size() < command.min_positionals) {
+    return "missing arguments: expected " + std::string(command.positionals);
+  }
+  if (args.positionals.size() > command.max_positionals) {
+    return "unexpected argument '" + args.positionals[command.max_positionals] + "'";
+  }
+  return {};
+}
+
+lumbung::ReplicaOptions replica_options(const Args& args) {
+  lumbung::ReplicaOptions options;
+  options.path = args.options.at("--db");
+  if (const char* key = std::getenv(kKeyVariable)) options.key = key;
+  return options;
+}
+
+bool file_exists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::status(path, ec).type() != std::filesystem::file_type::not_found;
+}
+
+// Replica::open creates a missing file; every command but init refuses one
+// instead, so that a mistyped --db does not leave an empty replica behind.
+Result<std::unique_ptr<Replica>> open_existing(const Args& args) {
+  const lumbung::ReplicaOptions options = replica_options(args);
+  if (!file_exists(options.path)) {
+    return Status(ErrorCode::kNotFound, "replica file '" + options.path +
+                                            "' does not exist (create it with 'lumbung init')");
+  }
+  return Replica::open(options);
+}
+
+Result<std::string> read_file(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                       &std::fclose);
+  if (!file) {
+    const int error = errno;
+    return Status(error == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
+                  "cannot read '" + path + "': " + std::strerror(error));
+  }
+  std::string text;
+  char buffer[65536];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, n);
+  if (std::ferror(file.get())) {
+    return Status(ErrorCode::kIo, "cannot read '" + path + "': " + std::strerror(errno));
+  }
+  return text;
+}
+
+// "2026-11-28T04:07:26.123Z/5": a packed HLC stamp (ms << 16 | logical) as the
+// UTC time of its physical part, then its logical counter.
+std::string format_stamp(std::int64_t hlc) {
+  using namespace std::chrono;
+  const sys_time<milliseconds> time{milliseconds{hlc >> 16}};
+  const sys_days day = floor<days>(time);
+  const year_month_day date{day};
+  const hh_mm_ss clock{time - day};
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ/%lld",
+                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                static_cast<unsigned>(date.day()), static_cast<int>(clock.hours().count()),
+                static_cast<int>(clock.minutes().count()),
+                static_cast<int>(clock.seconds().count()),
+                static_cast<int>(clock.subseconds().count()), static_cast<long long>(hlc & 0xffff));
+  return text;
+}
+
+// One line of JSON; invalid UTF-8 in a string is replaced rather than thrown on.
+std::string dump_line(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// --- init ---
+
+constexpr std::string_view kInitHelp =
+    R"(usage: lumbung init --db FILE [--schema FILE] [--server URL] [--token TOKEN]
+
+Creates a new replica file; fails if FILE exists.
+  --schema FILE   the schema (JSON, docs/schema-format.md); default: the
+                  built-in Desmigratif schema
+  --server URL    the sync server, kept in the file
+  --token TOKEN   the device's bearer token, kept in the file
+With LUMBUNG_KEY set (SQLCipher builds), the file is encrypted with it.
+)";
+
+int run_init(const Args& args) {
+  lumbung::ReplicaOptions options = replica_options(args);
+  // Settings such as --server are used only when a file is created: opening
+  // an existing one here would ignore them silently.
+  if (file_exists(options.path)) {
+    return fail(
+        Status(ErrorCode::kInvalidArgument, "replica file '" + options.path + "' already exists"));
+  }
+  if (const auto schema = args.options.find("--schema"); schema != args.options.end()) {
+    Result<std::string> text = read_file(schema->second);
+    if (!text) return fail(text.status());
+    // An empty schema_text means the built-in schema: never for a file given.
+    if (text->empty()) {
+      return fail(Status(ErrorCode::kSchemaInvalid, schema->second + ": the file is empty"));
+    }
+    options.schema_text = std::move(*text);
+    options.schema_source = schema->second;
+  }
+  if (const auto server = args.options.find("--server"); server != args.options.end()) {
+    options.server_url = server->second;
+  }
+  if (const auto token = args.options.find("--token"); token != args.options.end()) {
+    options.token = token->second;
+  }
+  Result<std::unique_ptr<Replica>> replica = Replica::open(options);
+  return replica ? kExitOk : fail(replica.status());
+}
+
+// --- put ---
+
+constexpr std::string_view kPutHelp = R"(usage: lumbung put --db FILE TABLE ID COL=VALUE...
+
+Writes one row and prints its id. ID "new" inserts a row under a new UUIDv7.
+Any other ID inserts that row when it does not exist, and otherwise updates
+only the named columns. All cells are written in one transaction, or none.
+
+  COL=VALUE   VALUE is read as the column's declared type: INTEGER "42",
+              REAL "-7.25", BLOB as hex digits "00ff", TEXT as given;
+              "COL=" sets a TEXT cell to the empty string
+  COL:=null   sets the cell to NULL
+)";
+
+// One COL=VALUE argument of put; a null `text` sets the cell to NULL.
+struct Assignment {
+  std::string column;
+  std::optional<std::string> text;
+};
+
+// "COL=VALUE", or "COL:=null" for NULL; nullopt when malformed.
+std::optional<Assignment> parse_assignment(std::string_view arg) {
+  const std::size_t eq = arg.find('=');
+  if (eq == std::string_view::npos || eq == 0) return std::nullopt;
+  std::string_view column = arg.substr(0, eq);
+  const std::string_view value = arg.substr(eq + 1);
+  if (!column.ends_with(':')) return Assignment{std::string(column), std::string(value)};
+  column.remove_suffix(1);
+  if (column.empty() || value != "null") return std::nullopt;
+  return Assignment{std::string(column), std::nullopt};
+}
+
+int run_put(const Args& args) {
+  const std::string& table = args.positionals[0];
+  const std::string& id = args.positionals[1];
+  // Check every assignment before opening: a malformed one writes nothing.
+  std::vector<Assignment> assignments;
+  std::set<std::string, std::less<>> columns;
+  for (std::size_t i = 2; i < args.positionals.size(); ++i) {
+    std::optional<Assignment> assignment = parse_assignment(args.positionals[i]);
+    if (!assignment) {
+      return usage_error(
+          "put", "malformed '" + args.positionals[i] + "': expected COL=VALUE or COL:=null");
+    }
+    if (!columns.insert(assignment->column).second) {
+      return usage_error("put", "column '" + assignment->column + "' given twice");
+    }
+    assignments.push_back(std::move(*assignment));
+  }
+  Result<std::unique_ptr<Replica>> replica = open_existing(args);
+  if (!replica) return fail(replica.status());
+  lumbung::Row row;
+  for (const Assignment& assignment : assignments) {
+    if (!assignment.text) {
+      row[assignment.column] = lumbung::Value();
+      continue;
+    }
+    Result<lumbung::Value> value =
+        (*replica)->parse_cell_text(table, assignment.column, *assignment.text);
+    if (!value) return fail(value.status());
+    row[assignment.column] = std::move(*value);
+  }
+  if (id == kNewId) {
+    Result<std::string> new_id = (*replica)->insert_new(table, row);
+    if (!new_id) return fail(new_id.status());
+    std::cout << *new_id << '\n';
+    return kExitOk;
+  }
+  if (Status status = (*replica)->put(table, id, row); !status) return fail(status);
+  std::cout << id << '\n';
+  return kExitOk;
+}
+
+// --- delete, get, dump ---
+
+constexpr std::string_view kDeleteHelp = R"(usage: lumbung delete --db FILE TABLE ID
+
+Deletes one row; fails if there is none.
+)";
+
+int run_delete(const Args& args) {
+  Result<std::unique_ptr<Replica>> replica = open_existing(args);
+  if (!replica) return fail(replica.status());
+  Status status = (*replica)->remove(args.positionals[0], args.positionals[1]);
+  return status ? kExitOk : fail(status);
+}
+
+constexpr std::string_view kGetHelp = R"(usage: lumbung get --db FILE TABLE ID
+
+Prints one row as a JSON object on one line, keys sorted; fails if there is none.
+)";
+
+int run_get(const Args& args) {
+  const std::string& table = args.positionals[0];
+  const std::string& id = args.positionals[1];
+  Result<std::unique_ptr<Replica>> replica = open_existing(args);
+  if (!replica) return fail(replica.status());
+  Result<std::optional<lumbung::Row>> row = (*replica)->get(table, id);
+  if (!row) return fail(row.status());
+  if (!*row) {
+    return fail(Status(ErrorCode::kNotFound, "table '" + table + "': no row with id '" + id + "'"));
+  }
+  std::cout << lumbung::to_json(**row) << '\n';
+  return kExitOk;
+}
+
+constexpr std::string_view kDumpHelp = R"(usage: lumbung dump --db FILE
+
+Prints every live row of every synced table as canonical JSON on one line:
+{"table":{"id":{"column":value}}}, keys sorted, blobs as {"base64":"..."}.
+Two replicas hold the same data exactly when their dumps are equal.
+)";
+
+int run_dump(const Args& args) {
+  Result<std::unique_ptr<Replica>> replica = open_existing(args);
+  if (!replica) return fail(replica.status());
+  Result<std::string> dump = (*replica)->dump_json();
+  if (!dump) return fail(dump.status());
+  std::cout << *dump << '\n';
+  return kExitOk;
+}
+
+// --- status, pending ---
+
+constexpr std::string_view kStatusHelp = R"(usage: lumbung status --db FILE
+
+Prints the replica's sync status as JSON on one line:
+  {"pending_changes":N,"refused_changes":N,"last_sync":null|"ISO-8601 UTC",
+   "device_id":"...","schema_version":N,"server":"URL"}
+)";
+
+int run_status(const Args& args) {
+  Result<std::unique_ptr<Replica>> replica = open_existing(args);
+  if (!replica) return fail(replica.status());
+  Result<lumbung::ReplicaStatus> status = (*replica)->status();
+  if (!status) return fail(status.status());
+  Json json;
+  json["pending_changes"] = status->pending_changes;
+  json["refused_changes"] = status->refused_changes;
+  json["last_sync"] = status->last_sync ? Json(*status->last_sync) : Json(nullptr);
+  json["device_id"] = status->device_id;
+  json["schema_version"] = status->schema_version;
+  json["server"] = status->server_url;
+  std::cout << dump_line(json) << '\n';
+  return kExitOk;
+}
+
+std::string_view kind_name(PendingChange::Kind kind) {
+  switch (kind) {
+    case PendingChange::Kind::kInsert:
+      return "insert";
+    case PendingChange::Kind::kUpdate:
+      return "update";
+    case PendingChange::Kind::kDelete:
+      return "delete";
+  }
+  return "unknown";
+}
+
+// "person 0190...: phone changed (stamped 2026-11-28T04:07:26.123Z/0)"
+std::string describe(const PendingChange& change) {
+  std::string what;
+  switch (change.kind) {
+    case PendingChange::Kind::kInsert:
+      what = "new row";
+      break;
+    case PendingChange::Kind::kUpdate:
+      what = change.column + " changed";
+      break;
+    case PendingChange::Kind::kDelete:
+      what = "deleted";
+      break;
+  }
+  return change.table + " " + change.row_id + ": " + what + " (stamped " +
+         format_stamp(change.hlc) + ")";
+}
+
+constexpr std::string_view kPendingHelp = R"(usage: lumbung pending --db FILE [--json]
+
+Lists the changes not yet acknowledged by the server, oldest first, one per
+line, then a count:
+  person 0190f1c2-...: new row (stamped 2026-11-28T04:07:26.123Z/0)
+  person 0190f1c2-...: phone changed (stamped 2026-11-28T04:09:02.871Z/0)
+  2 pending changes
+  --json   print a JSON array instead, one object per change:
+           {"table","id","kind":"insert"|"update"|"delete","column":null|"...",
+            "hlc":packed stamp,"stamp":"...","base_seq":N}
+)";
+
+int run_pending(const Args& args) {
+  Result<std::unique_ptr<Replica>> replica = open_existing(args);
+  if (!replica) return fail(replica.status());
+  Result<std::vector<PendingChange>> changes = (*replica)->pending_changes();
+  if (!changes) return fail(changes.status());
+  if (args.switches.contains("--json")) {
+    Json json = Json::array();
+    for (const PendingChange& change : *changes) {
+      json.push_back({{"table", change.table},
+                      {"id", change.row_id},
+                      {"kind", kind_name(change.kind)},
+                      {"column", change.column.empty() ? Json(nullptr) : Json(change.column)},
+                      {"hlc", change.hlc},
+                      {"stamp", format_stamp(change.hlc)},
+                      {"base_seq", change.base_seq}});
+    }
+    std::cout << dump_line(json) << '\n';
+    return kExitOk;
+  }
+  for (const PendingChange& change : *changes) std::cout << describe(change) << '\n';
+  std::cout << changes->size()
+            << (changes->size() == 1 ? " pending change\n" : " pending changes\n");
+  return kExitOk;
+}
+
+// --- the command table ---
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> kCommands = {
+      {.name = "init",
+       .options = {"--db", "--schema", "--server", "--token"},
+       .help = kInitHelp,
+       .run = &run_init},
+      {.name = "put",
+       .positionals = "TABLE ID COL=VALUE...",
+       .min_positionals = 3,
+       .max_positionals = SIZE_MAX,
+       .help = kPutHelp,
+       .run = &run_put},
+      {.name = "delete",
+       .positionals = "TABLE ID",
+       .min_positionals = 2,
+       .max_positionals = 2,
+       .help = kDeleteHelp,
+       .run = &run_delete},
+      {.name = "get",
+       .positionals = "TABLE ID",
+       .min_positionals = 2,
+       .max_positionals = 2,
+       .help = kGetHelp,
+       .run = &run_get},
+      {.name = "dump", .help = kDumpHelp, .run = &run_dump},
+      {.name = "status", .help = kStatusHelp, .run = &run_status},
+      {.name = "pending", .switches = {"--json"}, .help = kPendingHelp, .run = &run_pending},
+  };
+  return kCommands;
+}
+
+int run(std::span<const std::string_view> argv) {
+  if (argv.empty()) {
+    std::cerr << "lumbung: missing command\nTry 'lumbung --help'.\n";
+    return kExitUsage;
+  }
+  if (argv[0] == "--help" || argv[0] == "-h") {
+    std::cout << kMainHelp;
+    return kExitOk;
+  }
+  const auto& all = commands();
+  const auto command =
+      std::find_if(all.begin(), all.end(), [&](const Command& c) { return c.name == argv[0]; });
+  if (command == all.end()) {
+    std::cerr << "lumbung: unknown command '" << argv[0] << "'\nTry 'lumbung --help'.\n";
+    return kExitUsage;
+  }
+  Args args;
+  if (std::string error = parse_args(*command, argv.subspan(1), args); !error.empty()) {
+    return usage_error(command->name, error);
+  }
+  if (args.help) {
+    std::cout << command->help;
+    return kExitOk;
+  }
+  return command->run(args);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const std::vector<std::string_view> args(argv + 1, argv + argc);
+    int exit_code = run(args);
+    // A full disk or a closed pipe must not pass for success.
+    if (!std::cout.flush()) {
+      std::cerr << "lumbung: cannot write to standard output\n";
+      exit_code = kExitError;
+    }
+    return exit_code;
+  } catch (const std::exception& e) {
+    std::cerr << "lumbung: internal error: " << e.what() << '\n';
+    return kExitError;
+  }
+}

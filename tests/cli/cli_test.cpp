@@ -1,0 +1,461 @@
+// The `lumbung` CLI as scripts drive it: the real binary, a fresh directory per
+// test, exit status and output checked against docs/cli.md.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "subprocess.hpp"
+#include "temp_dir.hpp"
+
+extern char** environ;
+
+namespace {
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+using lumbung::test::ProcessResult;
+using Json = nlohmann::json;
+
+// The village row has a fixed id: its CHECK wants village_id = id.
+constexpr const char* kVillageId = "0190f1c2-7a00-7000-8000-000000000001";
+const std::regex kUuidV7Line(
+    "[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n");
+const std::regex kStamp(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/\d+)");
+
+// Our environment without LUMBUNG_KEY; in the SQLCipher build, with a test key.
+std::vector<std::string> child_env() {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (!std::string_view(*entry).starts_with("LUMBUNG_KEY=")) env.emplace_back(*entry);
+  }
+#ifdef LUMBUNG_HAVE_SQLCIPHER
+  env.emplace_back("LUMBUNG_KEY=cli-test-key");
+#endif
+  return env;
+}
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+class Cli {
+ protected:
+  lumbung::test::TempDir dir_;
+  std::string db_ = (dir_.path() / "village.db").string();
+  std::vector<std::string> env_ = child_env();
+
+  ProcessResult run(std::vector<std::string> args) const {
+    args.insert(args.begin(), LUMBUNG_CLI);
+    return lumbung::test::run_process(args, env_, dir_.path().string());
+  }
+
+  // Runs a command that must succeed; returns its stdout.
+  std::string ok(const std::vector<std::string>& args) const {
+    const ProcessResult result = run(args);
+    INFO("stderr: " << result.err);
+    REQUIRE(result.exit_code == 0);
+    return result.out;
+  }
+
+  void init() const { ok({"init", "--db", db_}); }
+
+  // The village row; in the field the server writes it, not the device.
+  void put_village() const {
+    ok({"put", "--db", db_, "village", kVillageId, std::string("village_id=") + kVillageId,
+        "kode_wilayah=3212140007", "name=Juntinyuat", "kecamatan=Juntinyuat", "kabupaten=Indramayu",
+        "provinsi=Jawa Barat", "cohort_year=2017"});
+  }
+
+  // Inserts a person with `extra` cells; returns the new id.
+  std::string put_person(const std::string& full_name, std::vector<std::string> extra = {}) const {
+    std::vector<std::string> args = {"put",
+                                     "--db",
+                                     db_,
+                                     "person",
+                                     "new",
+                                     std::string("village_id=") + kVillageId,
+                                     "full_name=" + full_name,
+                                     "created_by=officer-sri",
+                                     "created_at=2026-11-28T04:07:26Z"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const std::string out = ok(args);
+    REQUIRE(std::regex_match(out, kUuidV7Line));
+    return out.substr(0, out.size() - 1);
+  }
+
+  Json get(const std::string& table, const std::string& id) const {
+    return Json::parse(ok({"get", "--db", db_, table, id}));
+  }
+
+  std::string dump() const { return ok({"dump", "--db", db_}); }
+
+  Json status() const { return Json::parse(ok({"status", "--db", db_})); }
+};
+
+// A failed command: exit 1 and one "lumbung: " line naming the problem.
+void check_error(const ProcessResult& result) {
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.err, StartsWith("lumbung: "));
+  CHECK(result.out.empty());
+}
+
+TEST_CASE_METHOD(Cli, "init creates a replica file and refuses an existing one", "[cli]") {
+  init();
+  CHECK(std::filesystem::is_regular_file(db_));
+  const std::string before = read_bytes(db_);
+
+  const ProcessResult again = run({"init", "--db", db_});
+  check_error(again);
+  CHECK_THAT(again.err, Contains("already exists"));
+  CHECK(read_bytes(db_) == before);
+}
+
+TEST_CASE_METHOD(Cli, "init --schema reads the file; a bad one creates nothing", "[cli]") {
+  SECTION("the Desmigratif schema from its file") {
+    ok({"init", "--db", db_, "--schema", LUMBUNG_DESMIGRATIF_SCHEMA});
+    put_village();
+    CHECK(status()["schema_version"].get<int>() >= 1);
+  }
+  SECTION("a missing file") {
+    const ProcessResult result = run({"init", "--db", db_, "--schema", "nothing.json"});
+    check_error(result);
+    CHECK_THAT(result.err, Contains("nothing.json"));
+    CHECK_FALSE(std::filesystem::exists(db_));
+  }
+  SECTION("an empty file, which must not fall back to the built-in schema") {
+    write_bytes(dir_.path() / "empty.json", "");
+    const ProcessResult result = run({"init", "--db", db_, "--schema", "empty.json"});
+    check_error(result);
+    CHECK_THAT(result.err, Contains("empty.json"));
+    CHECK_FALSE(std::filesystem::exists(db_));
+  }
+  SECTION("a file that is not a schema") {
+    write_bytes(dir_.path() / "broken.json", "{\"tables\": [");
+    const ProcessResult result = run({"init", "--db", db_, "--schema", "broken.json"});
+    check_error(result);
+    CHECK_THAT(result.err, Contains("broken.json"));
+    CHECK_FALSE(std::filesystem::exists(db_));
+  }
+}
+
+TEST_CASE_METHOD(Cli, "put new prints a UUIDv7 and get returns typed values", "[cli]") {
+  init();
+  put_village();
+  const std::string household =
+      ok({"put", "--db", db_, "household", "new", std::string("village_id=") + kVillageId,
+          "no_kk=3212141203050017", "head_name=Tarsono", "latitude=-6.4375", "longitude=108.4375",
+          "created_by=officer-sri", "created_at=2026-11-28T04:07:26Z"});
+  REQUIRE(std::regex_match(household, kUuidV7Line));
+  const std::string household_id = household.substr(0, household.size() - 1);
+  const std::string person = put_person("Tarsono", {"household_id=" + household_id, "sex=L"});
+
+  const Json village = get("village", kVillageId);
+  CHECK(village["cohort_year"].is_number_integer());
+  CHECK(village["cohort_year"] == 2017);
+  CHECK(village["name"] == "Juntinyuat");
+
+  const Json home = get("household", household_id);
+  CHECK(home["latitude"].is_number_float());
+  CHECK(home["latitude"] == -6.4375);
+  CHECK(home["no_kk"] == "3212141203050017");  // digits, but a TEXT column
+
+  const Json row = get("person", person);
+  CHECK(row["id"] == person);
+  CHECK(row["full_name"] == "Tarsono");
+  CHECK(row["household_id"] == household_id);
+  CHECK(row["deceased"].is_number_integer());  // the column's default
+  CHECK(row["deceased"] == 0);
+  CHECK(row["phone"].is_null());
+}
+
+TEST_CASE_METHOD(Cli, "put on an existing row updates only the named columns", "[cli]") {
+  init();
+  put_village();
+  const std::string id = put_person("Siti Aminah", {"sex=P", "phone=+6281312345678"});
+  const Json before = get("person", id);
+
+  CHECK(ok({"put", "--db", db_, "person", id, "phone=+886912345678", "skills=memasak"}) ==
+        id + "\n");
+  Json after = get("person", id);
+  CHECK(after["phone"] == "+886912345678");
+  CHECK(after["skills"] == "memasak");
+  for (const char* kept : {"full_name", "sex", "created_at", "village_id", "deceased"}) {
+    CHECK(after[kept] == before[kept]);
+  }
+
+  SECTION("COL:=null sets NULL and COL= the empty text") {
+    ok({"put", "--db", db_, "person", id, "phone:=null", "skills="});
+    after = get("person", id);
+    CHECK(after["phone"].is_null());
+    CHECK(after["skills"] == "");
+    CHECK(after["full_name"] == "Siti Aminah");
+  }
+  SECTION("an ID other than new inserts that row when it is missing") {
+    const std::string chosen = "0190f1c2-7a00-7000-8000-0000000000aa";
+    ok({"put", "--db", db_, "person", chosen, std::string("village_id=") + kVillageId,
+        "full_name=Rohmah", "created_by=officer-sri", "created_at=2026-11-28T04:07:26Z"});
+    CHECK(get("person", chosen)["full_name"] == "Rohmah");
+  }
+}
+
+TEST_CASE_METHOD(Cli, "delete removes a row; get and delete of it then fail", "[cli]") {
+  init();
+  put_village();
+  const std::string id = put_person("Warsini");
+
+  CHECK(ok({"delete", "--db", db_, "person", id}).empty());
+  const ProcessResult missing = run({"get", "--db", db_, "person", id});
+  check_error(missing);
+  CHECK_THAT(missing.err, Contains("person") && Contains(id));
+  check_error(run({"delete", "--db", db_, "person", id}));
+}
+
+TEST_CASE_METHOD(Cli, "dump is one line of canonical JSON with live rows only", "[cli]") {
+  init();
+  put_village();
+  const std::string kept = put_person("Darsih");
+  const std::string deleted = put_person("Casmita");
+  ok({"delete", "--db", db_, "person", deleted});
+
+  const std::string out = dump();
+  REQUIRE(std::count(out.begin(), out.end(), '\n') == 1);
+  REQUIRE(out.back() == '\n');
+  const std::string line = out.substr(0, out.size() - 1);
+  const Json json = Json::parse(line);
+  // nlohmann::json keeps keys sorted and prints no spaces: a canonical line
+  // re-serializes to itself.
+  CHECK(json.dump() == line);
+  CHECK(json["village"][kVillageId]["cohort_year"] == 2017);
+  CHECK(json["person"].contains(kept));
+  CHECK_FALSE(json["person"].contains(deleted));
+  CHECK(dump() == out);
+}
+
+TEST_CASE_METHOD(Cli, "status and pending show the changes waiting to be pushed", "[cli]") {
+  const std::string server = "https://lumbung.example.id/v1?village=\"juntinyuat\"";
+  ok({"init", "--db", db_, "--server", server, "--token", "secret-token"});
+  const std::string out = ok({"status", "--db", db_});
+  REQUIRE(std::count(out.begin(), out.end(), '\n') == 1);
+  Json json = Json::parse(out);
+  CHECK(json.size() == 6);
+  CHECK(json["pending_changes"] == 0);
+  CHECK(json["refused_changes"] == 0);
+  CHECK(json["last_sync"].is_null());
+  CHECK_FALSE(json["device_id"].get<std::string>().empty());
+  CHECK(json["schema_version"].get<int>() >= 1);
+  CHECK(json["server"] == server);  // quotes survive escaping
+  CHECK(ok({"pending", "--db", db_}) == "0 pending changes\n");
+  CHECK(ok({"pending", "--db", db_, "--json"}) == "[]\n");
+
+  put_village();
+  ok({"put", "--db", db_, "village", kVillageId, "service_post_address=Balai Desa"});
+  json = status();
+  const auto pending = json["pending_changes"].get<std::int64_t>();
+  CHECK(pending >= 2);
+
+  const Json changes = Json::parse(ok({"pending", "--db", db_, "--json"}));
+  REQUIRE(changes.is_array());
+  CHECK(static_cast<std::int64_t>(changes.size()) == pending);
+  CHECK(changes.front()["kind"] == "insert");
+  CHECK(changes.front()["table"] == "village");
+  CHECK(changes.front()["id"] == kVillageId);
+  CHECK(changes.back()["kind"] == "update");
+  CHECK(changes.back()["column"] == "service_post_address");
+
+  const std::string words = ok({"pending", "--db", db_});
+  std::vector<std::string> lines;
+  for (std::size_t start = 0, end; (end = words.find('\n', start)) != std::string::npos;
+       start = end + 1) {
+    lines.push_back(words.substr(start, end - start));
+  }
+  REQUIRE(static_cast<std::int64_t>(lines.size()) == pending + 1);
+  CHECK(std::regex_match(
+      lines.front(), std::regex(std::string("village ") + kVillageId + R"(: new row \(stamped )" +
+                                changes.front()["stamp"].get<std::string>() + R"(\))")));
+  CHECK(std::regex_match(changes.front()["stamp"].get<std::string>(), kStamp));
+  CHECK_THAT(lines[lines.size() - 2], Contains(": service_post_address changed (stamped "));
+  CHECK(lines.back() == std::to_string(pending) + " pending changes");
+}
+
+TEST_CASE_METHOD(Cli, "usage errors exit 2 and write nothing", "[cli]") {
+  init();
+  put_village();
+  const std::string before = dump();
+  const std::string village = std::string("village_id=") + kVillageId;
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"frobnicate", "--db", db_},
+      {"get", "village", kVillageId},
+      {"dump", "--db"},
+      {"dump", "--db", db_, "--db", db_},
+      {"dump", "--db", db_, "--verbose"},
+      {"dump", "--db", db_, "extra"},
+      {"status", "--db", db_, "--json"},
+      {"pending", "--db", db_, "--json=yes"},
+      {"get", "--db", db_, "village"},
+      {"get", "--db", db_, "village", kVillageId, "extra"},
+      {"put", "--db", db_, "person", "new"},
+      {"put", "--db", db_, "person", "new", village, "full_name"},
+      {"put", "--db", db_, "person", "new", village, "=Darsih"},
+      {"put", "--db", db_, "person", "new", village, ":=null"},
+      {"put", "--db", db_, "person", "new", village, "phone:=0812"},
+      {"put", "--db", db_, "village", kVillageId, "name=A", "name=B"},
+  };
+  for (const auto& args : cases) {
+    std::string shown;
+    for (const auto& arg : args) shown += " " + arg;
+    INFO("lumbung" << shown);
+    const ProcessResult result = run(args);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.err, StartsWith("lumbung: ") && Contains(" --help'"));
+    CHECK(result.out.empty());
+  }
+  CHECK(dump() == before);
+}
+
+TEST_CASE_METHOD(Cli, "a value of the wrong type is refused, naming table and column", "[cli]") {
+  init();
+  put_village();
+  const std::string id = put_person("Kastini");
+  const std::string before = dump();
+
+  const ProcessResult update = run({"put", "--db", db_, "person", id, "deceased=x"});
+  check_error(update);
+  CHECK_THAT(update.err, Contains("person") && Contains("deceased"));
+
+  const ProcessResult insert =
+      run({"put", "--db", db_, "person", "new", std::string("village_id=") + kVillageId,
+           "full_name=Kasmirah", "created_by=officer-sri", "created_at=2026-11-28T04:07:26Z",
+           "deceased=x"});
+  check_error(insert);
+  CHECK_THAT(insert.err, Contains("person") && Contains("deceased"));
+
+  const ProcessResult year = run({"put", "--db", db_, "village", kVillageId, "cohort_year=2017a"});
+  check_error(year);
+  CHECK_THAT(year.err, Contains("village") && Contains("cohort_year"));
+
+  // A CHECK violation after a good cell: the cells go in together or not at all.
+  check_error(run({"put", "--db", db_, "person", id, "full_name=Kastini Binti Warno", "sex=X"}));
+
+  CHECK(dump() == before);
+}
+
+TEST_CASE_METHOD(Cli, "an unknown table or column is refused", "[cli]") {
+  init();
+  put_village();
+  const std::string id = put_person("Sukinah");
+  const std::string before = dump();
+
+  const ProcessResult table = run({"put", "--db", db_, "migrant", "new", "name=Sukinah"});
+  check_error(table);
+  CHECK_THAT(table.err, Contains("migrant"));
+  const ProcessResult column = run({"put", "--db", db_, "person", id, "nik2=3212"});
+  check_error(column);
+  CHECK_THAT(column.err, Contains("person") && Contains("nik2"));
+  check_error(run({"get", "--db", db_, "migrant", id}));
+  check_error(run({"delete", "--db", db_, "migrant", id}));
+  CHECK(dump() == before);
+}
+
+TEST_CASE_METHOD(Cli, "a file that is not a replica is refused and left unchanged", "[cli]") {
+  std::string garbage;
+  for (int i = 0; i < 4096; ++i) garbage.push_back(static_cast<char>((i * 7919 + 13) % 251));
+  write_bytes(db_, garbage);
+
+  const std::vector<std::vector<std::string>> commands = {
+      {"dump", "--db", db_},
+      {"status", "--db", db_},
+      {"pending", "--db", db_},
+      {"get", "--db", db_, "village", kVillageId},
+      {"delete", "--db", db_, "village", kVillageId},
+      {"put", "--db", db_, "village", kVillageId, "name=Juntinyuat"},
+  };
+  for (const auto& args : commands) {
+    INFO("lumbung " << args.front());
+    const ProcessResult result = run(args);
+    check_error(result);
+#ifdef LUMBUNG_HAVE_SQLCIPHER
+    // Encrypted, garbage and a wrong key look the same.
+    CHECK_THAT(result.err, Contains("NotAReplica") || Contains("Encryption"));
+#else
+    CHECK_THAT(result.err, Contains("NotAReplica"));
+#endif
+  }
+  CHECK(read_bytes(db_) == garbage);
+}
+
+TEST_CASE_METHOD(Cli, "commands on a missing --db fail and create nothing", "[cli]") {
+  const std::vector<std::vector<std::string>> commands = {
+      {"dump", "--db", db_},
+      {"status", "--db", db_},
+      {"pending", "--db", db_},
+      {"get", "--db", db_, "village", kVillageId},
+      {"delete", "--db", db_, "village", kVillageId},
+      {"put", "--db", db_, "village", kVillageId, "name=Juntinyuat"},
+  };
+  for (const auto& args : commands) {
+    INFO("lumbung " << args.front());
+    const ProcessResult result = run(args);
+    check_error(result);
+    CHECK_THAT(result.err, Contains(db_) && Contains("does not exist"));
+  }
+  CHECK(std::filesystem::is_empty(dir_.path()));
+}
+
+TEST_CASE_METHOD(Cli, "--help describes every command and exits 0", "[cli]") {
+  const std::vector<std::string> names = {"init", "put",    "delete", "get",
+                                          "dump", "status", "pending"};
+  const ProcessResult main_help = run({"--help"});
+  CHECK(main_help.exit_code == 0);
+  for (const std::string& name : names) {
+    INFO(name);
+    CHECK_THAT(main_help.out, Contains("  " + name + " "));
+    for (const char* flag : {"--help", "-h"}) {
+      const ProcessResult help = run({name, flag});
+      CHECK(help.exit_code == 0);
+      CHECK_THAT(help.out, StartsWith("usage: lumbung " + name + " --db FILE"));
+      CHECK(help.err.empty());
+    }
+  }
+  // Help wins over everything else on the line, a missing file included.
+  CHECK(run({"put", "--db", db_, "person", "--help"}).exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(db_));
+}
+
+#ifdef LUMBUNG_HAVE_SQLCIPHER
+TEST_CASE_METHOD(Cli, "an encrypted replica opens only with its key from LUMBUNG_KEY", "[cli]") {
+  init();
+  put_village();
+  const std::string plain = dump();
+  std::erase_if(env_, [](const std::string& e) { return e.starts_with("LUMBUNG_KEY="); });
+  check_error(run({"dump", "--db", db_}));
+  env_.emplace_back("LUMBUNG_KEY=wrong-key");
+  const ProcessResult wrong = run({"dump", "--db", db_});
+  check_error(wrong);
+  CHECK_THAT(wrong.err, Contains("Encryption"));
+  env_.back() = "LUMBUNG_KEY=cli-test-key";
+  CHECK(dump() == plain);
+}
+#else
+TEST_CASE_METHOD(Cli, "LUMBUNG_KEY without SQLCipher is refused, never ignored", "[cli]") {
+  env_.emplace_back("LUMBUNG_KEY=cli-test-key");
+  const ProcessResult result = run({"init", "--db", db_});
+  check_error(result);
+  CHECK_THAT(result.err, Contains("Encryption"));
+  CHECK_FALSE(std::filesystem::exists(db_));
+}
+#endif
+
+}  // namespace

@@ -1,0 +1,119 @@
+// Helpers shared by the tests: temporary directories, a fake clock, and
+// replica options that carry a key in the SQLCipher build.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "lumbung/clock.hpp"
+#include "lumbung/replica.hpp"
+
+namespace lumbung::test {
+
+// A directory under the system temp dir, removed with its contents at scope end.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("lumbung-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(std::int64_t ms) : ms_(ms) {}
+  std::int64_t now_ms() override { return ms_.load(); }
+  void set(std::int64_t ms) { ms_.store(ms); }
+  void advance(std::int64_t ms) { ms_.fetch_add(ms); }
+
+ private:
+  std::atomic<std::int64_t> ms_;
+};
+
+// The key every test replica uses in the SQLCipher build, none otherwise.
+inline std::string test_key() {
+#ifdef LUMBUNG_HAVE_SQLCIPHER
+  return "correct horse battery staple";
+#else
+  return "";
+#endif
+}
+
+inline ReplicaOptions options_for(const std::string& path,
+                                  std::shared_ptr<Clock> clock = nullptr) {
+  ReplicaOptions options;
+  options.path = path;
+  options.key = test_key();
+  options.clock = std::move(clock);
+  return options;
+}
+
+inline std::unique_ptr<Replica> open_replica(const ReplicaOptions& options) {
+  Result<std::unique_ptr<Replica>> replica = Replica::open(options);
+  if (!replica.is_ok()) throw std::runtime_error(replica.status().to_string());
+  return std::move(replica).value();
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A second, plain SQLite connection to the same file, as an app would open.
+class PlainConnection {
+ public:
+  explicit PlainConnection(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+      throw std::runtime_error("cannot open " + path);
+    }
+#ifdef LUMBUNG_HAVE_SQLCIPHER
+    const std::string key = test_key();
+    sqlite3_key(db_, key.data(), static_cast<int>(key.size()));
+#endif
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~PlainConnection() { sqlite3_close_v2(db_); }
+
+  // Runs SQL; returns SQLite's error message, or "" on success.
+  std::string exec(const std::string& sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) == SQLITE_OK) return "";
+    std::string error = message ? message : "error";
+    sqlite3_free(message);
+    return error;
+  }
+
+  std::int64_t scalar(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    std::int64_t value = -1;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      value = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    return value;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace lumbung::test
