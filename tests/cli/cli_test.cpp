@@ -1,18 +1,18 @@
 // The `lumbung` CLI as scripts drive it: the real binary, a fresh directory per
 // test, exit status and output checked against docs/cli.md.
 #include <algorithm>
+#include <cctype>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "subprocess.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 extern char** environ;
 
@@ -25,9 +25,33 @@ using Json = nlohmann::json;
 
 // The village row has a fixed id: its CHECK wants village_id = id.
 constexpr const char* kVillageId = "0190f1c2-7a00-7000-8000-000000000001";
-const std::regex kUuidV7Line(
-    "[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n");
-const std::regex kStamp(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/\d+)");
+
+// True when text has the shape of pattern: 'x' stands for a lowercase hex digit,
+// '9' for a decimal digit, '*' for one or more decimal digits at the end; any
+// other character stands for itself. (std::regex trips -Wmaybe-uninitialized
+// in g++ 12 under ASan.)
+bool has_shape(std::string_view text, std::string_view pattern) {
+  std::size_t i = 0;
+  for (const char p : pattern) {
+    if (p == '*') {
+      if (i == text.size()) return false;
+      while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+      return i == text.size();
+    }
+    if (i == text.size()) return false;
+    const char c = text[i++];
+    const bool ok = p == 'x'   ? std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(c)
+                    : p == '9' ? std::isdigit(static_cast<unsigned char>(c)) != 0
+                               : c == p;
+    if (!ok) return false;
+  }
+  return i == text.size();
+}
+
+bool is_uuid_v7_line(std::string_view text) {
+  return has_shape(text, "xxxxxxxx-xxxx-7xxx-xxxx-xxxxxxxxxxxx\n") &&
+         std::string_view("89ab").find(text[19]) != std::string_view::npos;
+}
 
 // Our environment without LUMBUNG_KEY; in the SQLCipher build, with a test key.
 std::vector<std::string> child_env() {
@@ -91,7 +115,7 @@ class Cli {
                                      "created_at=2026-11-28T04:07:26Z"};
     args.insert(args.end(), extra.begin(), extra.end());
     const std::string out = ok(args);
-    REQUIRE(std::regex_match(out, kUuidV7Line));
+    REQUIRE(is_uuid_v7_line(out));
     return out.substr(0, out.size() - 1);
   }
 
@@ -122,7 +146,7 @@ TEST_CASE_METHOD(Cli, "init creates a replica file and refuses an existing one",
   CHECK(read_bytes(db_) == before);
 }
 
-TEST_CASE_METHOD(Cli, "init --schema reads the file; a bad one creates nothing", "[cli]") {
+TEST_CASE_METHOD(Cli, "init --schema reads the file, and a bad one creates nothing", "[cli]") {
   SECTION("the Desmigratif schema from its file") {
     ok({"init", "--db", db_, "--schema", LUMBUNG_DESMIGRATIF_SCHEMA});
     put_village();
@@ -157,7 +181,7 @@ TEST_CASE_METHOD(Cli, "put new prints a UUIDv7 and get returns typed values", "[
       ok({"put", "--db", db_, "household", "new", std::string("village_id=") + kVillageId,
           "no_kk=3212141203050017", "head_name=Tarsono", "latitude=-6.4375", "longitude=108.4375",
           "created_by=officer-sri", "created_at=2026-11-28T04:07:26Z"});
-  REQUIRE(std::regex_match(household, kUuidV7Line));
+  REQUIRE(is_uuid_v7_line(household));
   const std::string household_id = household.substr(0, household.size() - 1);
   const std::string person = put_person("Tarsono", {"household_id=" + household_id, "sex=L"});
 
@@ -210,7 +234,7 @@ TEST_CASE_METHOD(Cli, "put on an existing row updates only the named columns", "
   }
 }
 
-TEST_CASE_METHOD(Cli, "delete removes a row; get and delete of it then fail", "[cli]") {
+TEST_CASE_METHOD(Cli, "delete removes a row, then get and delete of it fail", "[cli]") {
   init();
   put_village();
   const std::string id = put_person("Warsini");
@@ -281,10 +305,9 @@ TEST_CASE_METHOD(Cli, "status and pending show the changes waiting to be pushed"
     lines.push_back(words.substr(start, end - start));
   }
   REQUIRE(static_cast<std::int64_t>(lines.size()) == pending + 1);
-  CHECK(std::regex_match(
-      lines.front(), std::regex(std::string("village ") + kVillageId + R"(: new row \(stamped )" +
-                                changes.front()["stamp"].get<std::string>() + R"(\))")));
-  CHECK(std::regex_match(changes.front()["stamp"].get<std::string>(), kStamp));
+  const std::string stamp = changes.front()["stamp"].get<std::string>();
+  CHECK(lines.front() == std::string("village ") + kVillageId + ": new row (stamped " + stamp + ")");
+  CHECK(has_shape(stamp, "9999-99-99T99:99:99.999Z/*"));
   CHECK_THAT(lines[lines.size() - 2], Contains(": service_post_address changed (stamped "));
   CHECK(lines.back() == std::to_string(pending) + " pending changes");
 }

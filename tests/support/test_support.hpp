@@ -14,28 +14,10 @@
 #include <string>
 
 #include "lumbung/clock.hpp"
+#include "temp_dir.hpp"
 #include "lumbung/replica.hpp"
 
 namespace lumbung::test {
-
-// A directory under the system temp dir, removed with its contents at scope end.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("lumbung-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 class FakeClock : public Clock {
  public:

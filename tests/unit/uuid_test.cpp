@@ -1,10 +1,13 @@
 #include "core/uuid.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -97,6 +100,28 @@ TEST_CASE("UUIDv7 is strictly increasing when the clock steps back", "[core]") {
   }
   // After the step back the generator stays on its own timeline.
   CHECK(timestamp_of(previous) >= kMs);
+}
+
+TEST_CASE("UUIDv7 ids stay unique and ordered per thread when threads share a generator",
+          "[core]") {
+  auto clock = std::make_shared<FakeClock>(kMs);
+  UuidV7Generator generator(clock);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 5000;
+  std::vector<std::vector<std::string>> made(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) made[t].push_back(generator.next());
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::set<std::string> all;
+  for (const auto& ids : made) {
+    CHECK(std::is_sorted(ids.begin(), ids.end()));
+    all.insert(ids.begin(), ids.end());
+  }
+  CHECK(all.size() == kThreads * kPerThread);
 }
 
 TEST_CASE("UUIDv7 from the default clock and random source are distinct and valid", "[core]") {

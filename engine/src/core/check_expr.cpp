@@ -20,12 +20,12 @@ enum class NodeKind {
   kNot,
   kAnd,
   kOr,
-  kCompare,   // name: "=", "<>", "<", "<=", ">", ">="
-  kArith,     // name: "+", "-", "*", "/"
+  kCompare,  // name: "=", "<>", "<", "<=", ">", ">="
+  kArith,    // name: "+", "-", "*", "/"
   kConcat,
-  kIsNull,    // negated: IS NOT NULL
-  kIn,        // args: operand, then the literals
-  kBetween,   // args: operand, low, high
+  kIsNull,   // negated: IS NOT NULL
+  kIn,       // args: operand, then the literals
+  kBetween,  // args: operand, low, high
   kLike,
   kGlob,
   kFunction,  // name: the function, lower case
@@ -38,6 +38,7 @@ struct ExprNode {
   Value literal;
   std::vector<std::shared_ptr<const ExprNode>> args;
   int height = 1;  // of the tree below, bounded so that rendering and evaluation cannot overflow
+  std::size_t offset = 0;  // of the operator in the text (AND, OR, NOT)
 };
 
 namespace {
@@ -115,7 +116,8 @@ std::vector<Token> tokenize(std::string_view text) {
       while (pos < text.size() && is_digit(text[pos])) ++pos;
       if (pos < text.size() && text[pos] == '.') {
         real = true;
-        for (++pos; pos < text.size() && is_digit(text[pos]);) ++pos;
+        ++pos;
+        while (pos < text.size() && is_digit(text[pos])) ++pos;
       }
       if (pos < text.size() && (text[pos] == 'e' || text[pos] == 'E')) {
         real = true;
@@ -127,8 +129,8 @@ std::vector<Token> tokenize(std::string_view text) {
       if (pos < text.size() && (is_ident_char(text[pos]) || text[pos] == '.')) {
         throw ParseError{start, "malformed number"};
       }
-      tokens.push_back({real ? Tok::kReal : Tok::kInteger,
-                        std::string(text.substr(start, pos - start)), start});
+      tokens.push_back(
+          {real ? Tok::kReal : Tok::kInteger, std::string(text.substr(start, pos - start)), start});
     } else if (is_ident_start(c)) {
       while (pos < text.size() && is_ident_char(text[pos])) ++pos;
       tokens.push_back({Tok::kIdent, std::string(text.substr(start, pos - start)), start});
@@ -171,8 +173,8 @@ struct Function {
   std::size_t min_args;
   std::size_t max_args;
 };
-constexpr Function kFunctions[] = {{"length", 1, 1}, {"lower", 1, 1},  {"upper", 1, 1},
-                                   {"typeof", 1, 1}, {"abs", 1, 1},    {"substr", 2, 3}};
+constexpr Function kFunctions[] = {{"length", 1, 1}, {"lower", 1, 1}, {"upper", 1, 1},
+                                   {"typeof", 1, 1}, {"abs", 1, 1},   {"substr", 2, 3}};
 
 // Words of the grammar: never column names unless double-quoted.
 bool is_keyword(std::string_view word) {
@@ -186,7 +188,7 @@ bool is_keyword(std::string_view word) {
 
 // SQL an author may try that this language deliberately leaves out.
 bool is_unsupported_sql(std::string_view word) {
-  static constexpr std::string_view kWords[] = {"select", "exists", "case",   "cast",
+  static constexpr std::string_view kWords[] = {"select",  "exists", "case",   "cast",
                                                 "collate", "escape", "regexp", "match"};
   for (std::string_view k : kWords) {
     if (word == k) return true;
@@ -203,12 +205,14 @@ NodePtr make_literal(Value v) {
 
 class Parser {
  public:
-  Parser(std::vector<Token> tokens, const std::vector<std::string>& columns)
-      : tokens_(std::move(tokens)), columns_(columns) {}
+  Parser(std::vector<Token> tokens, const std::vector<std::string>& columns,
+         const std::vector<std::string>& blob_columns)
+      : tokens_(std::move(tokens)), columns_(columns), blob_columns_(blob_columns) {}
 
   NodePtr parse_all() {
     NodePtr root = parse_or();
     if (peek().kind != Tok::kEnd) unexpected();
+    check_conditions(*root, true);
     return root;
   }
 
@@ -217,7 +221,9 @@ class Parser {
   class Depth {
    public:
     explicit Depth(Parser& p) : p_(p) {
-      if (++p_.depth_ > kMaxDepth) throw ParseError{p_.peek().offset, "expression nested too deeply"};
+      if (++p_.depth_ > kMaxDepth) {
+        throw ParseError{p_.peek().offset, "expression nested too deeply"};
+      }
     }
     ~Depth() { --p_.depth_; }
     Depth(const Depth&) = delete;
@@ -238,8 +244,8 @@ class Parser {
   bool is_op(std::string_view op, std::size_t ahead = 0) const {
     return peek(ahead).kind == Tok::kOp && peek(ahead).text == op;
   }
-  bool is_word(std::string_view word, std::size_t ahead = 0) const {
-    return peek(ahead).kind == Tok::kIdent && lower(peek(ahead).text) == word;
+  bool is_word(std::string_view word) const {
+    return peek().kind == Tok::kIdent && lower(peek().text) == word;
   }
   bool accept_op(std::string_view op) {
     if (!is_op(op)) return false;
@@ -257,11 +263,12 @@ class Parser {
 
   [[noreturn]] void unexpected(const std::string& expected = "") const {
     const Token& t = peek();
-    const std::string got = t.kind == Tok::kEnd ? "end of expression" : "'" + token_text(t) + "'";
+    const std::string got = t.kind == Tok::kEnd ? "end of expression" : token_text(t);
     throw ParseError{t.offset, expected.empty() ? "unexpected " + got : expected + ", got " + got};
   }
 
-  NodePtr make(NodeKind kind, std::string name, std::vector<NodePtr> args, bool negated = false) {
+  std::shared_ptr<ExprNode> make(NodeKind kind, std::string name, std::vector<NodePtr> args,
+                                 bool negated = false) {
     auto node = std::make_shared<ExprNode>();
     node->kind = kind;
     node->name = std::move(name);
@@ -272,34 +279,53 @@ class Parser {
     return node;
   }
 
+  // A token as a message shows it: quoted as in the text, words in single quotes.
   static std::string token_text(const Token& t) {
-    switch (t.kind) {
-      case Tok::kString:
-        return "'" + t.text + "'";
-      case Tok::kQuotedIdent:
-        return "\"" + t.text + "\"";
-      default:
-        return t.text;
-    }
+    return t.kind == Tok::kQuotedIdent ? "\"" + t.text + "\"" : "'" + t.text + "'";
   }
 
   NodePtr parse_or() {
     Depth depth(*this);
     NodePtr left = parse_and();
-    while (accept_word("or")) left = make(NodeKind::kOr, "OR", {left, parse_and()});
+    while (is_word("or")) {
+      const std::size_t at = next().offset;
+      auto node = make(NodeKind::kOr, "OR", {left, parse_and()});
+      node->offset = at;
+      left = node;
+    }
     return left;
   }
 
   NodePtr parse_and() {
     NodePtr left = parse_not();
-    while (accept_word("and")) left = make(NodeKind::kAnd, "AND", {left, parse_not()});
+    while (is_word("and")) {
+      const std::size_t at = next().offset;
+      auto node = make(NodeKind::kAnd, "AND", {left, parse_not()});
+      node->offset = at;
+      left = node;
+    }
     return left;
   }
 
   NodePtr parse_not() {
-    if (!accept_word("not")) return parse_equality();
+    if (!is_word("not")) return parse_equality();
+    const std::size_t at = next().offset;
     Depth depth(*this);
-    return make(NodeKind::kNot, "NOT", {parse_not()});
+    auto node = make(NodeKind::kNot, "NOT", {parse_not()});
+    node->offset = at;
+    return node;
+  }
+
+  // AND, OR and NOT may only combine conditions (the CHECK itself and their
+  // own operands). As values, "0.5 AND 1" is 0 in SQLite 3.15 (SQLCipher)
+  // and 1 in 3.40, and a CHECK must mean the same on every device.
+  static void check_conditions(const ExprNode& n, bool condition) {
+    const bool logical =
+        n.kind == NodeKind::kAnd || n.kind == NodeKind::kOr || n.kind == NodeKind::kNot;
+    if (logical && !condition) {
+      throw ParseError{n.offset, n.name + " can only combine conditions, not be used as a value"};
+    }
+    for (const NodePtr& a : n.args) check_conditions(*a, logical);
   }
 
   NodePtr parse_equality() {
@@ -311,7 +337,8 @@ class Parser {
         left = make(NodeKind::kCompare, equal ? "=" : "<>", {left, parse_relational()});
       } else if (accept_word("is")) {
         const bool negated = accept_word("not");
-        if (!accept_word("null")) unexpected(negated ? "expected NULL" : "expected NULL or NOT NULL");
+        if (!accept_word("null"))
+          unexpected(negated ? "expected NULL" : "expected NULL or NOT NULL");
         left = make(NodeKind::kIsNull, "IS NULL", {left}, negated);
       } else if (is_word("in") || is_word("between") || is_word("like") || is_word("glob") ||
                  (is_word("not") && peek(1).kind == Tok::kIdent)) {
@@ -322,10 +349,8 @@ class Parser {
           NodePtr low = parse_relational();
           if (!accept_word("and")) unexpected("expected AND");
           left = make(NodeKind::kBetween, "BETWEEN", {left, low, parse_relational()}, negated);
-        } else if (accept_word("like")) {
-          left = make(NodeKind::kLike, "LIKE", {left, parse_relational()}, negated);
-        } else if (accept_word("glob")) {
-          left = make(NodeKind::kGlob, "GLOB", {left, parse_relational()}, negated);
+        } else if (is_word("like") || is_word("glob")) {
+          left = parse_match(left, negated);
         } else {
           unexpected("expected IN, BETWEEN, LIKE or GLOB after NOT");
         }
@@ -333,6 +358,28 @@ class Parser {
         return left;
       }
     }
+  }
+
+  NodePtr parse_match(NodePtr operand, bool negated) {
+    const Token& op = next();
+    const bool like = lower(op.text) == "like";
+    NodePtr pattern = parse_relational();
+    for (const NodePtr& side : {operand, pattern}) {
+      if (may_be_blob(*side)) {
+        throw ParseError{op.offset, std::string(like ? "LIKE" : "GLOB") +
+                                        " cannot match a blob (SQLite versions differ)"};
+      }
+    }
+    return make(like ? NodeKind::kLike : NodeKind::kGlob, like ? "LIKE" : "GLOB",
+                {operand, pattern}, negated);
+  }
+
+  // Blobs come only from blob columns, directly or through substr().
+  bool may_be_blob(const ExprNode& n) const {
+    if (n.kind == NodeKind::kColumn) {
+      return std::find(blob_columns_.begin(), blob_columns_.end(), n.name) != blob_columns_.end();
+    }
+    return n.kind == NodeKind::kFunction && n.name == "substr" && may_be_blob(*n.args[0]);
   }
 
   NodePtr parse_in_list(NodePtr operand, bool negated) {
@@ -390,11 +437,22 @@ class Parser {
     return left;
   }
 
+  // A minus before a number makes a negative literal (also "-(1.5)", so that
+  // rendering reads back as itself); before anything else, a negation.
   NodePtr parse_unary() {
     if (!accept_op("-")) return parse_primary();
     if (peek().kind == Tok::kInteger || peek().kind == Tok::kReal) return number(next(), true);
     Depth depth(*this);
-    return make(NodeKind::kNegate, "-", {parse_unary()});
+    NodePtr operand = parse_unary();
+    const Value& v = operand->literal;
+    if (operand->kind == NodeKind::kLiteral && v.type() == ValueType::kReal) {
+      return make_literal(Value(-v.as_real()));
+    }
+    if (operand->kind == NodeKind::kLiteral && v.type() == ValueType::kInteger &&
+        v.as_integer() != std::numeric_limits<std::int64_t>::min()) {
+      return make_literal(Value(-v.as_integer()));
+    }
+    return make(NodeKind::kNegate, "-", {operand});
   }
 
   NodePtr parse_primary() {
@@ -452,8 +510,8 @@ class Parser {
     if (args.size() < fn->min_args || args.size() > fn->max_args) {
       std::string arity = std::to_string(fn->min_args);
       if (fn->max_args != fn->min_args) arity += " or " + std::to_string(fn->max_args);
-      throw ParseError{name_token.offset, name + "() takes " + arity + " argument" +
-                                              (fn->max_args == 1 ? "" : "s")};
+      throw ParseError{name_token.offset,
+                       name + "() takes " + arity + " argument" + (fn->max_args == 1 ? "" : "s")};
     }
     return make(NodeKind::kFunction, name, std::move(args));
   }
@@ -487,6 +545,7 @@ class Parser {
 
   std::vector<Token> tokens_;
   const std::vector<std::string>& columns_;
+  const std::vector<std::string>& blob_columns_;
   std::size_t pos_ = 0;
   int depth_ = 0;
 };
@@ -638,11 +697,15 @@ std::size_t skip_spaces(std::string_view s, std::size_t i) {
   return i;
 }
 
-// REQUIRES: `s` is a number_prefix().
+// REQUIRES: `s` is a number_prefix(). Out of range is infinity or zero, as in SQLite.
 double parse_double(std::string_view s) {
   if (s[0] == '+') s.remove_prefix(1);  // std::from_chars takes no '+'
   double v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
+  if (std::from_chars(s.data(), s.data() + s.size(), v).ec == std::errc::result_out_of_range) {
+    const std::size_t e = s.find_first_of("eE");
+    v = (e != std::string_view::npos && s[e + 1] == '-') ? 0.0 : HUGE_VAL;
+    if (s[0] == '-') v = -v;
+  }
   return v;
 }
 
@@ -708,18 +771,33 @@ int class_rank(const Value& v) {
   return 0;
 }
 
+template <typename T>
+int three_way(T x, T y) {
+  return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+// Exact, as SQLite: 9223372036854775807 < 9223372036854775808.0, though a
+// double cannot tell them apart.
+int compare_int_real(std::int64_t i, double r) {
+  if (r < -0x1p63) return 1;
+  if (r >= 0x1p63) return -1;
+  const auto whole = static_cast<std::int64_t>(r);  // truncated toward zero
+  if (i != whole) return three_way(i, whole);
+  return three_way(static_cast<double>(whole), r);
+}
+
 // REQUIRES: neither is null.
 int compare_values(const Value& a, const Value& b) {
   const int ra = class_rank(a);
   const int rb = class_rank(b);
   if (ra != rb) return ra < rb ? -1 : 1;
   if (ra == 1) {
-    if (a.type() == ValueType::kInteger && b.type() == ValueType::kInteger) {
-      return a.as_integer() < b.as_integer() ? -1 : (a.as_integer() > b.as_integer() ? 1 : 0);
-    }
-    const double x = to_real(a);
-    const double y = to_real(b);
-    return x < y ? -1 : (x > y ? 1 : 0);
+    const bool ai = a.type() == ValueType::kInteger;
+    const bool bi = b.type() == ValueType::kInteger;
+    if (ai && bi) return three_way(a.as_integer(), b.as_integer());
+    if (ai) return compare_int_real(a.as_integer(), b.as_real());
+    if (bi) return -compare_int_real(b.as_integer(), a.as_real());
+    return three_way(a.as_real(), b.as_real());
   }
   const int c = bytes_of(a).compare(bytes_of(b));  // BINARY collation: memcmp
   return c < 0 ? -1 : (c > 0 ? 1 : 0);
@@ -864,11 +942,18 @@ bool pattern_match(std::string_view pattern, std::string_view text, bool glob) {
   return pi == p.size();
 }
 
+// A real, or text that is wholly a real number.
+bool is_real_typed(const Value& v) {
+  return v.type() == ValueType::kReal ||
+         (v.type() == ValueType::kText && apply_numeric(v).type() == ValueType::kReal);
+}
+
 Value arith(const std::string& op, const Value& a, const Value& b) {
   if (a.is_null() || b.is_null()) return Value();
   const Value x = to_number(a);
   const Value y = to_number(b);
-  if (x.type() == ValueType::kInteger && y.type() == ValueType::kInteger) {
+  const bool int_int = x.type() == ValueType::kInteger && y.type() == ValueType::kInteger;
+  if (int_int) {
     const std::int64_t i = x.as_integer();
     const std::int64_t j = y.as_integer();
     std::int64_t r = 0;
@@ -894,7 +979,13 @@ Value arith(const std::string& op, const Value& a, const Value& b) {
     if (j == 0.0) return Value();
     r = i / j;
   }
-  return std::isnan(r) ? Value() : Value(r);
+  if (std::isnan(r)) return Value();
+  // With no real operand ('abc' + 1), SQLite makes an integral result an integer.
+  if (!int_int && !is_real_typed(a) && !is_real_typed(b) && r == std::trunc(r) && r > -0x1p63 &&
+      r < 0x1p63) {
+    return Value(static_cast<std::int64_t>(r));
+  }
+  return Value(r);
 }
 
 std::string ascii_case(std::string s, bool upper) {
@@ -910,6 +1001,7 @@ std::string ascii_case(std::string s, bool upper) {
 // before start; characters for text, bytes for blobs.
 Value substr(const Value& x, std::int64_t p1, std::optional<std::int64_t> length) {
   const bool blob = x.type() == ValueType::kBlob;
+  if (blob && x.as_blob().empty()) return Value();  // SQLite sees no bytes at all
   const std::string s = to_text(x);
   std::vector<std::size_t> starts;  // the byte offset of each character, then the end
   for (std::size_t i = 0; i < s.size(); i += blob ? 1 : char_len(s, i)) starts.push_back(i);
@@ -966,9 +1058,12 @@ Value call(const std::string& name, const std::vector<Value>& a) {
     }
     return Value(std::fabs(to_real(x)));
   }
-  // substr
-  return substr(x, to_integer(a[1]),
-                a.size() > 2 ? std::optional<std::int64_t>(to_integer(a[2])) : std::nullopt);
+  // substr reads its positions as 32-bit ints (sqlite3_value_int).
+  const auto int32 = [](const Value& v) {
+    return static_cast<std::int64_t>(static_cast<std::int32_t>(to_integer(v)));
+  };
+  return substr(x, int32(a[1]),
+                a.size() > 2 ? std::optional<std::int64_t>(int32(a[2])) : std::nullopt);
 }
 
 Value eval(const ExprNode& n, const Row& row) {
@@ -1002,8 +1097,12 @@ Value eval(const ExprNode& n, const Row& row) {
       const auto c = compare(*n.args[0], arg(0), *n.args[1], arg(1));
       if (!c) return Value();
       const std::string& op = n.name;
-      return truth(op == "=" ? *c == 0 : op == "<>" ? *c != 0 : op == "<" ? *c < 0
-                 : op == "<=" ? *c <= 0 : op == ">" ? *c > 0 : *c >= 0);
+      return truth(op == "="    ? *c == 0
+                   : op == "<>" ? *c != 0
+                   : op == "<"  ? *c < 0
+                   : op == "<=" ? *c <= 0
+                   : op == ">"  ? *c > 0
+                                : *c >= 0);
     }
     case NodeKind::kArith:
       return arith(n.name, arg(0), arg(1));
@@ -1060,9 +1159,10 @@ Value eval(const ExprNode& n, const Row& row) {
 
 }  // namespace
 
-Result<CheckExpr> CheckExpr::parse(std::string_view text, const std::vector<std::string>& columns) {
+Result<CheckExpr> CheckExpr::parse(std::string_view text, const std::vector<std::string>& columns,
+                                   const std::vector<std::string>& blob_columns) {
   try {
-    Parser parser(tokenize(text), columns);
+    Parser parser(tokenize(text), columns, blob_columns);
     CheckExpr expr;
     expr.root_ = parser.parse_all();
     expr.sql_ = render(*expr.root_);

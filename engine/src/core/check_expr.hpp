@@ -8,15 +8,21 @@
 // string literals, NULL, parentheses, = == != <> < <= > >=, AND, OR, NOT,
 // IS [NOT] NULL, [NOT] IN (literal, ...), [NOT] BETWEEN a AND b, [NOT] LIKE,
 // [NOT] GLOB, + - * / ||, unary -, and the functions length(), lower(),
-// upper(), typeof(), abs(), substr(). Precedence is SQLite's. Anything else
-// (';', comments, subqueries, CASE, unknown functions, ...) is a load error.
+// upper(), typeof(), abs(), substr(). Precedence is SQLite's. AND, OR and NOT
+// only combine conditions: "(a AND b) = 1" is an error, since SQLite 3.15 and
+// 3.40 give such values different truth. Anything else (';', comments,
+// subqueries, CASE, unknown functions, ...) is a load error.
 //
 // Evaluation follows SQLite 3.15: three-valued logic; comparisons apply
 // affinity (a column holding a number compares text numerically when it
 // looks like a number; a column holding text compares numbers as text);
-// storage classes order null < numbers < text < blob; LIKE is ASCII
+// storage classes order null < numbers < text < blob; a condition is true
+// when its value is a nonzero number (text: its numeric prefix); LIKE is ASCII
 // case-insensitive with % and _; GLOB is case-sensitive with * ? [...] [^...];
 // integer overflow in + - * turns real, division by zero gives NULL.
+// Arithmetic on text that is not wholly a number ('1x' / 5, ' 2 ' + 0) or on
+// blobs differs between SQLite 3.15 and 3.40 in corner cases; a CHECK should
+// not rely on it (this follows 3.40 for spaces, 3.15 for a numeric prefix).
 // A column's affinity is read from its value's storage class, which is exact
 // once values are coerced to the declared types (coerce_value()).
 #pragma once
@@ -35,10 +41,13 @@ struct ExprNode;  // defined in check_expr.cpp
 
 class CheckExpr {
  public:
-  // Parses `text`; every column it names must be in `columns`. Errors are
-  // kSchemaInvalid with a message saying what and where ("at offset 7:
-  // unknown column 'sexx'"), without a file/table prefix (the caller adds it).
-  static Result<CheckExpr> parse(std::string_view text, const std::vector<std::string>& columns);
+  // Parses `text`; every column it names must be in `columns`. LIKE and GLOB
+  // may not apply to `blob_columns` (SQLite 3.15 matches a blob's bytes, 3.40
+  // never matches). Errors are kSchemaInvalid with a message saying what and
+  // where ("at offset 7: unknown column 'sexx'"), without a file/table prefix
+  // (the caller adds it).
+  static Result<CheckExpr> parse(std::string_view text, const std::vector<std::string>& columns,
+                                 const std::vector<std::string>& blob_columns = {});
 
   // Canonical SQL, fully parenthesised, identifiers quoted, literals escaped,
   // accepted by SQLite 3.15: "sex IN ('L','P')" -> ("sex" IN ('L', 'P')).

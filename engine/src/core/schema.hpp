@@ -2,7 +2,11 @@
 // JSON file shared by the server and every device (docs/schema-format.md).
 // Loading validates everything; a loaded Schema is known to be safe to turn
 // into SQL: every identifier matches [a-z][a-z0-9_]* and every CHECK is a
-// parsed expression over the table's own columns.
+// parsed expression over the table's own columns. Every table starts with the
+// column "id" (TEXT PRIMARY KEY, not_null set by the loader), has a TEXT NOT
+// NULL scope column, and every foreign key points at some table's "id".
+//
+// Thread-safety: values; a loaded Schema may be shared read-only.
 #pragma once
 
 #include <memory>
@@ -52,13 +56,13 @@ enum class Sensitivity { kNone, kPersonal, kSpecific };  // PII, PII-S (UU 27/20
 struct Column {
   std::string name;
   ColumnType type = ColumnType::kText;
-  bool primary_key = false;  // only "id"
-  bool not_null = false;
+  bool primary_key = false;            // only "id"
+  bool not_null = false;               // always true for "id"
   std::optional<Value> default_value;  // a literal
   std::optional<ForeignKey> references;
-  std::optional<CheckExpr> check;      // column-level CHECK
+  std::optional<CheckExpr> check;  // column-level CHECK
   Sensitivity sensitivity = Sensitivity::kNone;
-  std::optional<MergePolicy> policy;   // overrides the table's
+  std::optional<MergePolicy> policy;  // overrides the table's
 };
 
 struct Index {
@@ -69,9 +73,9 @@ struct Index {
 
 struct Table {
   std::string name;
-  std::vector<Column> columns;  // declaration order; columns[0] is "id"
-  std::string scope_column;     // e.g. "village_id"
-  MergePolicy policy;           // default for its columns
+  std::vector<Column> columns;    // declaration order; columns[0] is "id"
+  std::string scope_column;       // e.g. "village_id"
+  MergePolicy policy;             // default for its columns
   std::vector<CheckExpr> checks;  // table-level CHECKs
   std::vector<Index> indexes;
 
@@ -87,11 +91,13 @@ struct Schema {
   const Table* find_table(std::string_view table) const;
 };
 
-// Parses and validates a schema. `source` names the file in messages:
-// "desmigratif.json: table 'person': column 'sex': CHECK: unknown column 'sexx'".
-// Errors are kSchemaInvalid.
+// Parses and validates a schema. `source` names the file in messages, which
+// name the place outermost first: "desmigratif.json: table 'person': column
+// 'sex': CHECK: at offset 0: unknown column 'sexx'"; JSON syntax errors give
+// line and column. Errors are kSchemaInvalid.
 Result<Schema> load_schema(std::string_view json_text, std::string_view source);
-// Reads the file, then load_schema(). A missing file is kNotFound.
+// Reads the file, then load_schema() with `path` as the source. A file that
+// cannot be opened is kNotFound.
 Result<Schema> load_schema_file(const std::string& path);
 
 // The Desmigratif schema of examples/desmigratif/schema.json, built in.
@@ -103,17 +109,27 @@ bool is_valid_identifier(std::string_view name);
 std::string quote_identifier(std::string_view name);
 
 // Converts `value` to the column's storage class by SQLite's affinity rules
-// where no information is lost (an integer into a REAL column, a real with an
-// integral value into an INTEGER column); anything else is kTypeMismatch,
-// naming table and column. Null passes (NOT NULL is checked by validate_row).
+// where no information is lost (an integer a double holds exactly into a REAL
+// column, a real with an integral value into an INTEGER column); anything else
+// (text into a number column, a number into a TEXT column, NaN or infinity) is
+// kTypeMismatch: "table 'person': column 'deceased': expected integer, got
+// text 'x'". Null passes (NOT NULL is checked by validate_row).
 Result<Value> coerce_value(const Table& table, const Column& column, const Value& value);
-// Parses text typed by a person (CLI) into the column's type: "42", "1.5",
-// hex for blobs. kTypeMismatch with a clear message when it does not parse.
+// Parses text typed by a person (CLI) into the column's type: the whole text
+// must be the value, without spaces: "42" or "+42" (int64 range), "1.5" or
+// "1e3" (decimal only; no inf/nan), any text, hex for blobs ("00ff"; even
+// length). Never NULL: how a person writes NULL is the caller's choice.
+// kTypeMismatch: "table 'person': column 'deceased': not an integer: 'x'".
 Result<Value> parse_value_text(const Table& table, const Column& column, std::string_view text);
 
 // Validates a whole row (every column of the table present, defaults applied
-// by the caller): types, NOT NULL, column and table CHECKs. kTypeMismatch or
-// kConstraint naming table, column and the violated rule.
+// and values coerced by the caller; a missing column counts as NULL): first
+// that every column exists (kNotFound: "table 'person': unknown column
+// 'nik2'"), then types (kTypeMismatch, exact storage class) and NOT NULL
+// (kConstraint: "table 'person': column 'full_name' is NOT NULL") in column
+// order, then column CHECKs ("table 'person': column 'sex': CHECK failed:
+// sex IN ('L','P')") and table CHECKs ("table 'village': CHECK failed:
+// village_id = id"), each quoted as written in the file.
 Status validate_row(const Table& table, const Row& row);
 
 }  // namespace lumbung::core

@@ -255,7 +255,7 @@ struct Replica::Impl {
     // WAL: readers never block the writer; FULL: a commit survives power loss.
     return db->exec(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; "
-        "PRAGMA foreign_keys = OFF");
+        "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536");
   }
 
   Status apply_key() {

@@ -14,7 +14,7 @@ namespace lumbung::test {
 class TempDir {
  public:
   TempDir() {
-    std::string templ = (std::filesystem::temp_directory_path() / "lumbung-cli-XXXXXX").string();
+    std::string templ = (std::filesystem::temp_directory_path() / "lumbung-test-XXXXXX").string();
     if (::mkdtemp(templ.data()) == nullptr) {
       throw std::system_error(errno, std::generic_category(), "mkdtemp");
     }
@@ -28,6 +28,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
 
  private:
   std::filesystem::path path_;
