@@ -20,6 +20,7 @@
 #include "lumbung/clock.hpp"
 #include "lumbung/export.hpp"
 #include "lumbung/status.hpp"
+#include "lumbung/sync.hpp"
 #include "lumbung/value.hpp"
 
 namespace lumbung {
@@ -103,6 +104,18 @@ class LUMBUNG_EXPORT Replica {
   // The captured changes not yet acknowledged by the server, oldest first.
   Result<std::vector<PendingChange>> pending_changes();
   Result<ReplicaStatus> status();
+
+  // Pushes the pending changes in batches, then pulls until caught up.
+  // Transient failures are retried per `options`; the error after the last
+  // attempt is returned. Interrupted at any point, the next call resumes with
+  // nothing lost, applied twice or skipped.
+  Result<SyncSummary> sync(const SyncOptions& options = {});
+  // Conflicts the server reported that touch this replica's data, oldest first.
+  Result<std::vector<ConflictRecord>> conflicts();
+  // Changes the server refused, set aside; retry_refused() queues them again
+  // (with their current values) for the next sync.
+  Result<std::vector<RefusedChange>> refused_changes();
+  Status retry_refused();
 
   // Canonical JSON of every synced table, live rows only, on one line:
   // {"table":{"id":{"col":value}}}, keys sorted. Blobs as {"base64":"..."}.

@@ -1,0 +1,21 @@
+// The checksum of a scope's state that a pull page carries and the device
+// verifies: the sum, modulo 2^64, of cell_hash() over every cell of every live
+// row in the scope. A sum is independent of order and can be kept up to date
+// on the server by adding a cell's new hash and subtracting its old one.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "lumbung/value.hpp"
+
+namespace lumbung::core {
+
+// A 64-bit hash of one cell: FNV-1a over the length-prefixed table, row id and
+// column and the typed value (integers and reals as 8 little-endian bytes),
+// then the splitmix64 finalizer so that sums of similar cells do not cancel.
+// docs/protocol.md gives the exact byte layout.
+std::uint64_t cell_hash(std::string_view table, std::string_view row_id, std::string_view column,
+                        const Value& value);
+
+}  // namespace lumbung::core

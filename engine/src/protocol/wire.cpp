@@ -1,0 +1,185 @@
+#include "protocol/wire.hpp"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+
+namespace lumbung {
+
+std::optional<std::string_view> find_header(const HttpHeaders& headers, std::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (std::equal(key.begin(), key.end(), name.begin(), name.end(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return std::string_view(value);
+    }
+  }
+  return std::nullopt;
+}
+
+Transport::~Transport() = default;
+
+namespace protocol {
+namespace {
+
+constexpr int kZstdLevel = 3;
+
+Status too_large(std::size_t max_bytes) {
+  return Status(ErrorCode::kTooLarge,
+                "body decompresses to more than " + std::to_string(max_bytes) + " bytes");
+}
+
+// Streams, so that memory stays bounded by max_bytes whatever the frame claims.
+Result<std::string> decompress(const std::string& body, std::size_t max_bytes) {
+  std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> stream(ZSTD_createDStream(),
+                                                                   ZSTD_freeDStream);
+  if (!stream) return Status(ErrorCode::kInternal, "zstd: out of memory");
+  std::string out;
+  std::string chunk(ZSTD_DStreamOutSize(), '\0');
+  ZSTD_inBuffer in{body.data(), body.size(), 0};
+  for (;;) {
+    ZSTD_outBuffer buffer{chunk.data(), chunk.size(), 0};
+    const std::size_t hint = ZSTD_decompressStream(stream.get(), &buffer, &in);
+    if (ZSTD_isError(hint)) {
+      return Status(ErrorCode::kProtocol,
+                    std::string("body is not valid zstd: ") + ZSTD_getErrorName(hint));
+    }
+    out.append(chunk.data(), buffer.pos);
+    if (out.size() > max_bytes) return too_large(max_bytes);
+    const bool input_done = in.pos == in.size;
+    if (hint == 0 && input_done) return out;  // every frame complete
+    if (input_done && buffer.pos < buffer.size) {
+      return Status(ErrorCode::kProtocol, "zstd body is truncated");
+    }
+  }
+}
+
+}  // namespace
+
+void to_wire(const Value& value, v1::Value* out) {
+  switch (value.type()) {
+    case ValueType::kNull: out->Clear(); break;
+    case ValueType::kInteger: out->set_integer(value.as_integer()); break;
+    case ValueType::kReal: out->set_real(value.as_real()); break;
+    case ValueType::kText: out->set_text(value.as_text()); break;
+    case ValueType::kBlob:
+      out->set_blob(std::string(value.as_blob().begin(), value.as_blob().end()));
+      break;
+  }
+}
+
+Value from_wire(const v1::Value& value) {
+  switch (value.kind_case()) {
+    case v1::Value::kInteger: return Value(static_cast<std::int64_t>(value.integer()));
+    case v1::Value::kReal: return Value(value.real());
+    case v1::Value::kText: return Value(value.text());
+    case v1::Value::kBlob: return Value(Blob(value.blob().begin(), value.blob().end()));
+    case v1::Value::KIND_NOT_SET: break;
+  }
+  return Value();
+}
+
+int http_status_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk: return 200;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kSchemaIncompatible:
+    case ErrorCode::kStaleBatch: return 409;
+    case ErrorCode::kTooLarge: return 413;
+    case ErrorCode::kBusy:
+    case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kTimeout: return 504;
+    case ErrorCode::kIo:
+    case ErrorCode::kNoSpace:
+    case ErrorCode::kCorrupt:
+    case ErrorCode::kInternal: return 500;
+    default: return 400;
+  }
+}
+
+HttpResponse error_response(const Status& status) {
+  v1::Error error;
+  error.set_code(static_cast<std::uint32_t>(status.code()));
+  error.set_name(std::string(error_name(status.code())));
+  error.set_retry(static_cast<v1::RetryClass>(status.retry()));
+  error.set_message(status.message());
+  HttpResponse response = make_response(error);
+  response.status = http_status_for(status.code());
+  return response;
+}
+
+Status status_from_response(const HttpResponse& response) {
+  if (response.status >= 200 && response.status < 300) return Status::ok();
+  v1::Error error;
+  const Status parsed = decode_body(response.headers, response.body, 1u << 20, &error);
+  if (!parsed.is_ok() || error.code() == 0) {
+    // Not ours (a proxy's page, say): retry server trouble, not client trouble.
+    return Status(response.status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kProtocol,
+                  "HTTP " + std::to_string(response.status) + " without a Lumbung error body");
+  }
+  return Status(static_cast<ErrorCode>(error.code()), error.message());
+}
+
+void encode_body(const google::protobuf::MessageLite& message, HttpHeaders* headers,
+                 std::string* body) {
+  std::string bytes = message.SerializeAsString();
+  headers->emplace_back("Content-Type", kContentType);
+  if (bytes.size() < kCompressThreshold) {
+    *body = std::move(bytes);
+    return;
+  }
+  body->resize(ZSTD_compressBound(bytes.size()));
+  const std::size_t size =
+      ZSTD_compress(body->data(), body->size(), bytes.data(), bytes.size(), kZstdLevel);
+  if (ZSTD_isError(size) || size >= bytes.size()) {
+    *body = std::move(bytes);
+    return;
+  }
+  body->resize(size);
+  headers->emplace_back("Content-Encoding", "zstd");
+}
+
+Status decode_body(const HttpHeaders& headers, const std::string& body, std::size_t max_bytes,
+                   google::protobuf::MessageLite* message) {
+  const std::optional<std::string_view> encoding = find_header(headers, "Content-Encoding");
+  std::string decoded;
+  const std::string* bytes = &body;
+  if (encoding && *encoding == "zstd") {
+    Result<std::string> plain = decompress(body, max_bytes);
+    if (!plain.is_ok()) return plain.status();
+    decoded = std::move(plain).value();
+    bytes = &decoded;
+  } else if (encoding && *encoding != "identity") {
+    return Status(ErrorCode::kProtocol,
+                  "unsupported Content-Encoding '" + std::string(*encoding) + "' (use zstd)");
+  } else if (body.size() > max_bytes) {
+    return Status(ErrorCode::kTooLarge,
+                  "body of " + std::to_string(body.size()) + " bytes is over the limit");
+  }
+  if (!message->ParseFromString(*bytes)) {
+    return Status(ErrorCode::kProtocol, "malformed " + message->GetTypeName() + " message");
+  }
+  return Status::ok();
+}
+
+HttpRequest make_request(const char* target, const google::protobuf::MessageLite& message) {
+  HttpRequest request;
+  request.method = "POST";
+  request.target = target;
+  request.headers.emplace_back("Accept-Encoding", "zstd");
+  encode_body(message, &request.headers, &request.body);
+  return request;
+}
+
+HttpResponse make_response(const google::protobuf::MessageLite& message) {
+  HttpResponse response;
+  response.status = 200;
+  encode_body(message, &response.headers, &response.body);
+  return response;
+}
+
+}  // namespace protocol
+}  // namespace lumbung
