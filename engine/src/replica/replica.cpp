@@ -10,15 +10,15 @@
 #include "core/uuid.hpp"
 #include "replica/capture_sql.hpp"
 #include "replica/clock_vfs.hpp"
-#include "replica/database.hpp"
+#include "db/database.hpp"
 #include "replica/schema_sql.hpp"
 
 namespace lumbung {
 namespace {
 
 using core::quote_identifier;
-using replica::Database;
-using replica::Statement;
+using db::Database;
+using db::Statement;
 
 constexpr const char* kFormat = "lumbung-replica/1";
 
@@ -116,7 +116,7 @@ struct Replica::Impl {
 
   Status create(const std::string& schema_text) {
     device_id = options.device_id.empty() ? uuids.next() : options.device_id;
-    return replica::in_transaction(*db, [&]() -> Status {
+    return db::in_transaction(*db, [&]() -> Status {
       LUMBUNG_RETURN_IF_ERROR(exec_all(replica::bookkeeping_tables_sql()));
       LUMBUNG_RETURN_IF_ERROR(set_meta("format", Value(kFormat)));
       LUMBUNG_RETURN_IF_ERROR(set_meta("device_id", Value(device_id)));
@@ -155,7 +155,7 @@ struct Replica::Impl {
     }
     core::Schema old_schema = std::move(schema);
     schema = std::move(target);
-    Status status = replica::in_transaction(*db, [&]() -> Status {
+    Status status = db::in_transaction(*db, [&]() -> Status {
       for (const core::Table* table : plan->new_tables) LUMBUNG_RETURN_IF_ERROR(create_table(*table));
       for (const auto& [table, column] : plan->new_columns) {
         LUMBUNG_RETURN_IF_ERROR(db->exec(replica::add_column_sql(*table, *column)));
@@ -474,7 +474,7 @@ Result<Value> Replica::parse_cell_text(std::string_view table, std::string_view 
 }
 
 Status Replica::transaction(const std::function<Status()>& body) {
-  return replica::in_transaction(*impl_->db, body);
+  return db::in_transaction(*impl_->db, body);
 }
 
 Result<std::vector<PendingChange>> Replica::pending_changes() {

@@ -1,4 +1,4 @@
-// A thin RAII layer over the SQLite C API for the replica: one connection,
+// A thin RAII layer over the SQLite C API for the replica and the daemon: one connection,
 // prepared statements with bound Values, and SQLite result codes mapped to
 // Lumbung error codes. Internal; not thread-safe (one connection, one thread).
 #pragma once
@@ -14,7 +14,7 @@
 #include "lumbung/status.hpp"
 #include "lumbung/value.hpp"
 
-namespace lumbung::replica {
+namespace lumbung::db {
 
 // Maps a SQLite result code (extended or primary) to a Lumbung error code.
 ErrorCode error_code_for(int sqlite_code);
@@ -98,4 +98,4 @@ Status in_transaction(Database& db, Body&& body) {
   return status;
 }
 
-}  // namespace lumbung::replica
+}  // namespace lumbung::db

@@ -1,9 +1,9 @@
-#include "replica/database.hpp"
+#include "db/database.hpp"
 
 #include <string>
 #include <utility>
 
-namespace lumbung::replica {
+namespace lumbung::db {
 
 ErrorCode error_code_for(int sqlite_code) {
   switch (sqlite_code & 0xff) {
@@ -213,4 +213,4 @@ Status Database::rollback() {
   return exec("ROLLBACK");
 }
 
-}  // namespace lumbung::replica
+}  // namespace lumbung::db

@@ -1,0 +1,73 @@
+// SyncServer: the daemon's protocol core, sans-IO. It takes HTTP requests as
+// values and answers through a callback, so that the same code runs behind
+// Boost.Beast (net/http_server.hpp) and in memory in tests. docs/protocol.md
+// is its specification.
+//
+// Thread-safety: handle() may be called from many threads at once; writes are
+// serialized by the store, reads run in parallel.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/schema.hpp"
+#include "lumbung/clock.hpp"
+#include "lumbung/http.hpp"
+#include "lumbung/status.hpp"
+
+namespace lumbung::server {
+
+struct ServerOptions {
+  // Directory of the embedded SQLite store (created when missing). REQUIRED.
+  std::string data_dir;
+  // The schema's text and a name for it in errors. Default: built-in Desmigratif.
+  std::string schema_text;
+  std::string schema_source = "schema";
+  // Stamps further ahead of server time than this are re-stamped and flagged.
+  std::chrono::seconds max_clock_skew{300};
+  // Physical time behind the server's HLC. Default: the system clock.
+  std::shared_ptr<Clock> clock;
+  // Default and ceiling of a pull page's size, and of a long poll's wait.
+  std::uint32_t default_page_bytes = 512u << 10;
+  std::uint32_t max_page_bytes = 4u << 20;
+  std::uint32_t max_wait_seconds = 60;
+};
+
+class SyncServer {
+ public:
+  using Responder = std::function<void(HttpResponse)>;
+
+  // Opens (or creates) the store in options.data_dir and loads the schema.
+  static Result<std::unique_ptr<SyncServer>> open(const ServerOptions& options);
+  ~SyncServer();
+
+  // Handles one request. `respond` is called exactly once: before handle()
+  // returns, or later from the thread that commits a change or calls tick()
+  // (a long-polling pull). Must not be called after stop() has returned.
+  void handle(HttpRequest request, Responder respond);
+
+  // Answers the long polls whose wait has run out. The network layer calls it
+  // about every 100 ms; tests call it when they move their clock.
+  void tick();
+
+  // Answers every waiting long poll now (with what there is) and refuses new
+  // ones; used when the daemon shuts down.
+  void stop();
+
+  // Canonical JSON of the server state, live rows only, in the format of
+  // `lumbung dump`; only rows whose scope is `scope` when given.
+  Result<std::string> dump_json(const std::optional<std::string>& scope = std::nullopt);
+
+  const core::Schema& schema() const;
+
+ private:
+  struct Impl;
+  explicit SyncServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lumbung::server
