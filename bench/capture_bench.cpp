@@ -98,7 +98,7 @@ double seconds(const std::function<void()>& work) {
 sqlite3* open_plain(const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) fail("cannot open " + path);
-  sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536", nullptr, nullptr,
+  sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY", nullptr, nullptr,
                nullptr);
   return db;
 }
