@@ -2,8 +2,10 @@
 // support. A thin main over the public API (lumbung/replica.hpp); its manual
 // is docs/cli.md. Exit status: 0 success, 1 error, 2 usage error.
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -21,8 +23,10 @@
 #include <string_view>
 #include <vector>
 
+#include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "lumbung/status.hpp"
+#include "lumbung/sync.hpp"
 #include "lumbung/value.hpp"
 
 namespace {
@@ -56,6 +60,8 @@ Commands:
   dump      print every live row as one line of canonical JSON
   status    print pending and refused changes and the last sync as JSON
   pending   list the changes waiting to be pushed to the server
+  sync      push pending changes to the server, pull until caught up
+  conflicts list the concurrent edits the server resolved, as JSON
 
 'lumbung COMMAND --help' describes one command; docs/cli.md all of them.
 Options take their value as '--db FILE' or '--db=FILE'.
@@ -370,7 +376,9 @@ constexpr std::string_view kStatusHelp = R"(usage: lumbung status --db FILE
 
 Prints the replica's sync status as JSON on one line:
   {"pending_changes":N,"refused_changes":N,"last_sync":null|"ISO-8601 UTC",
-   "device_id":"...","schema_version":N,"server":"URL"}
+   "device_id":"...","schema_version":N,"server":"URL","refused":[...]}
+"refused" lists the changes the server refused, oldest first:
+  {"table","id","column":null|"...","reason","message","hlc","stamp"}
 )";
 
 int run_status(const Args& args) {
@@ -385,6 +393,19 @@ int run_status(const Args& args) {
   json["device_id"] = status->device_id;
   json["schema_version"] = status->schema_version;
   json["server"] = status->server_url;
+  Result<std::vector<lumbung::RefusedChange>> refused = (*replica)->refused_changes();
+  if (!refused) return fail(refused.status());
+  json["refused"] = Json::array();
+  for (const lumbung::RefusedChange& change : *refused) {
+    json["refused"].push_back(
+        {{"table", change.table},
+         {"id", change.row_id},
+         {"column", change.column.empty() ? Json(nullptr) : Json(change.column)},
+         {"reason", change.reason},
+         {"message", change.message},
+         {"hlc", change.hlc},
+         {"stamp", format_stamp(change.hlc)}});
+  }
   std::cout << dump_line(json) << '\n';
   return kExitOk;
 }
@@ -456,6 +477,126 @@ int run_pending(const Args& args) {
   return kExitOk;
 }
 
+// --- sync, conflicts ---
+
+constexpr std::string_view kSyncHelp =
+    R"(usage: lumbung sync --db FILE [--server URL] [--token TOKEN] [--wait SECONDS]
+
+Pushes the pending changes to the server, then pulls until caught up, and
+prints what happened as JSON on one line:
+  {"pushed":N,"applied":N,"superseded":N,"refused":N,"pulled":N,
+   "conflicts":N,"bytes_sent":N,"bytes_received":N}
+Lost connections and busy servers are retried with backoff; an interrupted
+sync resumes where it broke the next time. Ctrl-C stops it (exit 1).
+  --server URL      the server for this sync; default: the one kept in FILE
+  --token TOKEN     the bearer token for this sync; default: the one kept in FILE
+  --wait SECONDS    once caught up, wait up to SECONDS for new changes
+)";
+
+// Set by SIGINT and SIGTERM: the sync stops at its next step.
+std::atomic<bool> g_cancel_sync{false};
+
+void cancel_sync(int) { g_cancel_sync.store(true); }
+
+// A whole number of seconds, as --wait takes it.
+std::optional<std::uint32_t> parse_seconds(const std::string& text) {
+  if (text.empty() || text.size() > 9 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint32_t>(std::stoul(text));
+}
+
+int run_sync(const Args& args) {
+  lumbung::SyncOptions options;
+  if (const auto wait = args.options.find("--wait"); wait != args.options.end()) {
+    const std::optional<std::uint32_t> seconds = parse_seconds(wait->second);
+    if (!seconds) {
+      return usage_error("sync",
+                         "--wait takes a whole number of seconds, not '" + wait->second + "'");
+    }
+    options.wait_seconds = *seconds;
+  }
+  Result<std::unique_ptr<Replica>> replica = open_existing(args);
+  if (!replica) return fail(replica.status());
+  if (const auto server = args.options.find("--server"); server != args.options.end()) {
+    Result<std::shared_ptr<lumbung::Transport>> transport =
+        lumbung::make_http_transport(server->second);
+    if (!transport) return fail(transport.status());
+    options.transport = std::move(*transport);
+  } else {
+    Result<lumbung::ReplicaStatus> status = (*replica)->status();
+    if (!status) return fail(status.status());
+    if (status->server_url.empty()) {
+      return fail(Status(ErrorCode::kInvalidArgument,
+                         "no server to sync with: give --server URL, or create the replica "
+                         "with 'lumbung init --server URL'"));
+    }
+  }
+  if (const auto token = args.options.find("--token"); token != args.options.end()) {
+    options.token = token->second;
+  }
+  options.cancel = &g_cancel_sync;
+  std::signal(SIGINT, cancel_sync);
+  std::signal(SIGTERM, cancel_sync);
+  Result<lumbung::SyncSummary> summary = (*replica)->sync(options);
+  if (!summary) return fail(summary.status());
+  Json json;
+  json["pushed"] = summary->pushed;
+  json["applied"] = summary->applied;
+  json["superseded"] = summary->superseded;
+  json["refused"] = summary->refused;
+  json["pulled"] = summary->pulled;
+  json["conflicts"] = summary->conflicts;
+  json["bytes_sent"] = summary->bytes_sent;
+  json["bytes_received"] = summary->bytes_received;
+  std::cout << dump_line(json) << '\n';
+  return kExitOk;
+}
+
+constexpr std::string_view kConflictsHelp = R"(usage: lumbung conflicts --db FILE
+
+Prints the conflicts the server reported (concurrent edits of one cell, or a
+delete that met an edit), oldest first, as a JSON array on one line, one
+object per conflict:
+  {"id","table","row_id","column":null|"...","policy","server_value",
+   "server_device","server_hlc","device_value","device_id","device_hlc",
+   "outcome","scope"}
+Values are written as in 'lumbung get'; policy is last_writer_wins,
+server_wins, first_writer_wins, manual_review or delete_wins; outcome is
+server_kept, device_applied or pending_review.
+)";
+
+// A value as 'lumbung get' writes it (canonical JSON: a blob as {"base64":...}).
+std::string value_json(const lumbung::Value& value) {
+  const std::string row = lumbung::to_json({{"v", value}});  // {"v":VALUE}
+  return row.substr(5, row.size() - 6);
+}
+
+int run_conflicts(const Args& args) {
+  Result<std::unique_ptr<Replica>> replica = open_existing(args);
+  if (!replica) return fail(replica.status());
+  Result<std::vector<lumbung::ConflictRecord>> conflicts = (*replica)->conflicts();
+  if (!conflicts) return fail(conflicts.status());
+  const auto text = [](const std::string& s) { return dump_line(Json(s)); };
+  std::string line = "[";
+  for (const lumbung::ConflictRecord& c : *conflicts) {
+    if (line.size() > 1) line += ',';
+    line += "{\"id\":" + std::to_string(c.id) + ",\"table\":" + text(c.table) +
+            ",\"row_id\":" + text(c.row_id) +
+            ",\"column\":" + (c.column.empty() ? std::string("null") : text(c.column)) +
+            ",\"policy\":" + text(c.policy) + ",\"server_value\":" + value_json(c.server_value) +
+            ",\"server_device\":" + text(c.server_device) +
+            ",\"server_hlc\":" + std::to_string(c.server_hlc) +
+            ",\"device_value\":" + value_json(c.device_value) +
+            ",\"device_id\":" + text(c.device_id) +
+            ",\"device_hlc\":" + std::to_string(c.device_hlc) + ",\"outcome\":" + text(c.outcome) +
+            ",\"scope\":" + text(c.scope) + "}";
+  }
+  std::cout << line << "]\n";
+  return kExitOk;
+}
+
 // --- the command table ---
 
 const std::vector<Command>& commands() {
@@ -485,6 +626,11 @@ const std::vector<Command>& commands() {
       {.name = "dump", .help = kDumpHelp, .run = &run_dump},
       {.name = "status", .help = kStatusHelp, .run = &run_status},
       {.name = "pending", .switches = {"--json"}, .help = kPendingHelp, .run = &run_pending},
+      {.name = "sync",
+       .options = {"--db", "--server", "--token", "--wait"},
+       .help = kSyncHelp,
+       .run = &run_sync},
+      {.name = "conflicts", .help = kConflictsHelp, .run = &run_conflicts},
   };
   return kCommands;
 }

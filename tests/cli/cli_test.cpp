@@ -3,15 +3,19 @@
 #include <algorithm>
 #include <cctype>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
-#include "subprocess.hpp"
+#include "support/daemon_process.hpp"
+#include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 
 extern char** environ;
@@ -273,13 +277,14 @@ TEST_CASE_METHOD(Cli, "status and pending show the changes waiting to be pushed"
   const std::string out = ok({"status", "--db", db_});
   REQUIRE(std::count(out.begin(), out.end(), '\n') == 1);
   Json json = Json::parse(out);
-  CHECK(json.size() == 6);
+  CHECK(json.size() == 7);
   CHECK(json["pending_changes"] == 0);
   CHECK(json["refused_changes"] == 0);
   CHECK(json["last_sync"].is_null());
   CHECK_FALSE(json["device_id"].get<std::string>().empty());
   CHECK(json["schema_version"].get<int>() >= 1);
   CHECK(json["server"] == server);  // quotes survive escaping
+  CHECK(json["refused"] == Json::array());
   CHECK(ok({"pending", "--db", db_}) == "0 pending changes\n");
   CHECK(ok({"pending", "--db", db_, "--json"}) == "[]\n");
 
@@ -335,6 +340,9 @@ TEST_CASE_METHOD(Cli, "usage errors exit 2 and write nothing", "[cli]") {
       {"put", "--db", db_, "person", "new", village, ":=null"},
       {"put", "--db", db_, "person", "new", village, "phone:=0812"},
       {"put", "--db", db_, "village", kVillageId, "name=A", "name=B"},
+      {"sync", "--db", db_, "--wait", "soon"},
+      {"sync", "--db", db_, "--wait", "-1"},
+      {"conflicts", "--db", db_, "extra"},
   };
   for (const auto& args : cases) {
     std::string shown;
@@ -404,6 +412,8 @@ TEST_CASE_METHOD(Cli, "a file that is not a replica is refused and left unchange
       {"get", "--db", db_, "village", kVillageId},
       {"delete", "--db", db_, "village", kVillageId},
       {"put", "--db", db_, "village", kVillageId, "name=Juntinyuat"},
+      {"sync", "--db", db_, "--server", "http://127.0.0.1:9"},
+      {"conflicts", "--db", db_},
   };
   for (const auto& args : commands) {
     INFO("lumbung " << args.front());
@@ -427,6 +437,8 @@ TEST_CASE_METHOD(Cli, "commands on a missing --db fail and create nothing", "[cl
       {"get", "--db", db_, "village", kVillageId},
       {"delete", "--db", db_, "village", kVillageId},
       {"put", "--db", db_, "village", kVillageId, "name=Juntinyuat"},
+      {"sync", "--db", db_, "--server", "http://127.0.0.1:9"},
+      {"conflicts", "--db", db_},
   };
   for (const auto& args : commands) {
     INFO("lumbung " << args.front());
@@ -438,8 +450,8 @@ TEST_CASE_METHOD(Cli, "commands on a missing --db fail and create nothing", "[cl
 }
 
 TEST_CASE_METHOD(Cli, "--help describes every command and exits 0", "[cli]") {
-  const std::vector<std::string> names = {"init", "put",    "delete", "get",
-                                          "dump", "status", "pending"};
+  const std::vector<std::string> names = {"init",   "put",     "delete", "get",      "dump",
+                                          "status", "pending", "sync",   "conflicts"};
   const ProcessResult main_help = run({"--help"});
   CHECK(main_help.exit_code == 0);
   for (const std::string& name : names) {
@@ -455,6 +467,124 @@ TEST_CASE_METHOD(Cli, "--help describes every command and exits 0", "[cli]") {
   // Help wins over everything else on the line, a missing file included.
   CHECK(run({"put", "--db", db_, "person", "--help"}).exit_code == 0);
   CHECK_FALSE(std::filesystem::exists(db_));
+}
+
+// Runs SQL on a replica file as another program (an app, a repair tool) would.
+void exec_sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+#ifdef LUMBUNG_HAVE_SQLCIPHER
+  const std::string key = "cli-test-key";
+  sqlite3_key(db, key.data(), static_cast<int>(key.size()));
+#endif
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  INFO((error ? error : ""));
+  sqlite3_free(error);
+  sqlite3_close_v2(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+TEST_CASE_METHOD(Cli, "sync pushes and pulls through a real lumbungd", "[cli][sync]") {
+  lumbung::test::DaemonProcess daemon(LUMBUNGD, (dir_.path() / "server").string());
+  ok({"init", "--db", db_, "--server", daemon.url()});
+  const std::string other = (dir_.path() / "other.db").string();
+  ok({"init", "--db", other});  // no server kept in it: given at each sync
+  put_village();
+  const std::string id = put_person("Siti Aminah");
+
+  const std::string out = ok({"sync", "--db", db_});
+  REQUIRE(std::count(out.begin(), out.end(), '\n') == 1);
+  const Json pushed = Json::parse(out);
+  std::vector<std::string> keys;
+  for (const auto& item : pushed.items()) keys.push_back(item.key());
+  std::sort(keys.begin(), keys.end());
+  CHECK(keys == std::vector<std::string>{"applied", "bytes_received", "bytes_sent", "conflicts",
+                                         "pulled", "pushed", "refused", "superseded"});
+  CHECK(pushed["pushed"] == 2);
+  CHECK(pushed["applied"] == 2);
+  CHECK(pushed["refused"] == 0);
+  CHECK(pushed["bytes_sent"].get<std::int64_t>() > 0);
+  CHECK(pushed["bytes_received"].get<std::int64_t>() > 0);
+  CHECK(status()["pending_changes"] == 0);
+  CHECK(has_shape(status()["last_sync"].get<std::string>(), "9999-99-99T99:99:99Z"));
+
+  const Json pulled = Json::parse(ok({"sync", "--db", other, "--server", daemon.url()}));
+  CHECK(pulled["pushed"] == 0);
+  CHECK(pulled["pulled"] == 2);
+  CHECK(ok({"dump", "--db", other}) == dump());
+  CHECK(ok({"conflicts", "--db", db_}) == "[]\n");
+
+  // The same cell edited on both replicas: the later edit wins, and both
+  // replicas list the conflict once they have synced.
+  ok({"put", "--db", db_, "person", id, "phone=0811"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ok({"put", "--db", other, "person", id, "phone=0822"});
+  ok({"sync", "--db", other, "--server", daemon.url()});
+  const Json lost = Json::parse(ok({"sync", "--db", db_}));
+  CHECK(lost["superseded"] == 1);
+  CHECK(lost["conflicts"] == 1);
+  ok({"sync", "--db", other, "--server", daemon.url()});
+  CHECK(get("person", id)["phone"] == "0822");
+  CHECK(ok({"dump", "--db", other}) == dump());
+  for (const std::string& replica : {db_, other}) {
+    const Json conflicts = Json::parse(ok({"conflicts", "--db", replica}));
+    REQUIRE(conflicts.size() == 1);
+    const Json& conflict = conflicts.front();
+    CHECK(conflict.size() == 13);
+    CHECK(conflict["id"].get<std::int64_t>() > 0);
+    CHECK(conflict["table"] == "person");
+    CHECK(conflict["row_id"] == id);
+    CHECK(conflict["column"] == "phone");
+    CHECK(conflict["policy"] == "last_writer_wins");
+    CHECK(conflict["server_value"] == "0822");
+    CHECK(conflict["device_value"] == "0811");
+    CHECK(conflict["device_id"] == status()["device_id"]);
+    CHECK(conflict["server_hlc"].get<std::int64_t>() > conflict["device_hlc"].get<std::int64_t>());
+    CHECK(conflict["outcome"] == "server_kept");
+    CHECK(conflict["scope"] == kVillageId);
+  }
+}
+
+TEST_CASE_METHOD(Cli, "status lists a change the server refused; others keep flowing",
+                 "[cli][sync]") {
+  lumbung::test::DaemonProcess daemon(LUMBUNGD, (dir_.path() / "server").string());
+  ok({"init", "--db", db_, "--server", daemon.url()});
+  put_village();
+  const std::string person = put_person("Darsih");
+  std::string household =
+      ok({"put", "--db", db_, "household", "new", std::string("village_id=") + kVillageId,
+          "created_by=officer-sri", "created_at=2026-11-28T04:07:26Z"});
+  household.pop_back();
+  ok({"sync", "--db", db_});
+
+  // SQLite does not enforce types: plain SQL can put text in a REAL column,
+  // which the API would refuse. The server refuses it.
+  exec_sql(db_, "UPDATE household SET latitude = 'north' WHERE id = '" + household + "'");
+  ok({"put", "--db", db_, "person", person, "phone=0812"});
+  const Json summary = Json::parse(ok({"sync", "--db", db_}));
+  CHECK(summary["pushed"] == 2);
+  CHECK(summary["applied"] == 1);
+  CHECK(summary["refused"] == 1);
+
+  const Json json = status();
+  CHECK(json["pending_changes"] == 0);
+  CHECK(json["refused_changes"] == 1);
+  REQUIRE(json["refused"].size() == 1);
+  const Json& refused = json["refused"].front();
+  CHECK(refused["table"] == "household");
+  CHECK(refused["id"] == household);
+  CHECK(refused["column"] == "latitude");
+  CHECK(refused["reason"] == "type_mismatch");
+  CHECK_THAT(refused["message"].get<std::string>(), Contains("latitude"));
+  CHECK(has_shape(refused["stamp"].get<std::string>(), "9999-99-99T99:99:99.999Z/*"));
+}
+
+TEST_CASE_METHOD(Cli, "sync fails with a clear message when there is no server", "[cli][sync]") {
+  init();
+  const ProcessResult result = run({"sync", "--db", db_});
+  check_error(result);
+  CHECK_THAT(result.err, Contains("--server"));
 }
 
 #ifdef LUMBUNG_HAVE_SQLCIPHER

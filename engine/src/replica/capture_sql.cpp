@@ -58,10 +58,25 @@ std::vector<std::string> bookkeeping_tables_sql() {
       // The server sequence number up to which each scope has been pulled.
       "CREATE TABLE _lumbung_scope (scope TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL) "
       "WITHOUT ROWID",
-      // Changes the server refused, set aside until fixed (see the sync issue).
+      // Changes the server refused, set aside until retried: the outbox entry
+      // (base kept for the retry) with the server's reason and message.
       "CREATE TABLE _lumbung_refused (tbl TEXT NOT NULL, row_id TEXT NOT NULL, col TEXT NOT NULL, "
-      "op INTEGER NOT NULL, hlc INTEGER NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL, "
-      "PRIMARY KEY (tbl, row_id, col)) WITHOUT ROWID",
+      "op INTEGER NOT NULL, hlc INTEGER NOT NULL, base INTEGER NOT NULL, reason TEXT NOT NULL, "
+      "message TEXT NOT NULL, PRIMARY KEY (tbl, row_id, col)) WITHOUT ROWID",
+      // One row: the number the next push batch gets, and the batch in flight
+      // (NULLs when none): its number and its exact HTTP body, stored before it
+      // is first sent and re-sent unchanged until answered.
+      "CREATE TABLE _lumbung_push (id INTEGER PRIMARY KEY CHECK (id = 1), "
+      "next_batch INTEGER NOT NULL, inflight_batch INTEGER, inflight_encoding TEXT, "
+      "inflight_body BLOB)",
+      "INSERT INTO _lumbung_push (id, next_batch) VALUES (1, 1)",
+      // Conflicts the server reported, from push responses and pull pages, by
+      // the server's id. The values are untyped columns: stored as received.
+      "CREATE TABLE _lumbung_conflict (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, "
+      "row_id TEXT NOT NULL, col TEXT NOT NULL, policy TEXT NOT NULL, server_value, "
+      "server_device TEXT NOT NULL, server_hlc INTEGER NOT NULL, device_value, "
+      "device_id TEXT NOT NULL, device_hlc INTEGER NOT NULL, outcome TEXT NOT NULL, "
+      "scope TEXT NOT NULL)",
   };
 }
 

@@ -23,7 +23,7 @@ namespace lumbung::replica {
 enum class OutboxOp : int { kInsert = 1, kUpdate = 2, kDelete = 3 };
 
 // CREATE TABLE statements for the bookkeeping tables (meta, clock, outbox,
-// scope cursors, refused changes).
+// scope cursors, refused changes, push batches, conflicts received).
 std::vector<std::string> bookkeeping_tables_sql();
 
 // DROP TRIGGER statements for every capture trigger of `schema`'s tables.

@@ -6,11 +6,10 @@
 #include <utility>
 
 #include "core/canonical_json.hpp"
-#include "core/schema.hpp"
-#include "core/uuid.hpp"
 #include "replica/capture_sql.hpp"
-#include "replica/clock_vfs.hpp"
-#include "db/database.hpp"
+#include "replica/meta.hpp"
+#include "replica/outbox.hpp"
+#include "replica/replica_impl.hpp"
 #include "replica/schema_sql.hpp"
 
 namespace lumbung {
@@ -52,347 +51,308 @@ bool file_has_content(const std::string& path) {
 
 }  // namespace
 
-struct Replica::Impl {
-  ReplicaOptions options;
-  std::unique_ptr<replica::ClockVfs> vfs;  // outlives the connection that uses it
-  std::unique_ptr<Database> db;
-  core::Schema schema;
-  std::string device_id;
-  core::UuidV7Generator uuids;
+Replica::Impl::Impl(const ReplicaOptions& opts)
+    : options(opts), clock(opts.clock ? opts.clock : system_clock()), uuids(clock) {}
 
-  explicit Impl(const ReplicaOptions& opts)
-      : options(opts), uuids(opts.clock ? opts.clock : system_clock()) {}
+Result<const core::Table*> Replica::Impl::find_table(std::string_view name) const {
+  const core::Table* table = schema.find_table(name);
+  if (!table) return Status(ErrorCode::kNotFound, "unknown table '" + std::string(name) + "'");
+  return table;
+}
 
-  Result<const core::Table*> find_table(std::string_view name) const {
-    const core::Table* table = schema.find_table(name);
-    if (!table) return Status(ErrorCode::kNotFound, "unknown table '" + std::string(name) + "'");
-    return table;
+Status Replica::Impl::exec_all(const std::vector<std::string>& statements) {
+  for (const std::string& sql : statements) LUMBUNG_RETURN_IF_ERROR(db->exec(sql));
+  return Status::ok();
+}
+
+Status Replica::Impl::create_table(const core::Table& table) {
+  LUMBUNG_RETURN_IF_ERROR(db->exec(replica::create_table_sql(table)));
+  return exec_all(replica::create_index_sql(table));
+}
+
+Status Replica::Impl::install_triggers(const core::Schema& old_schema) {
+  LUMBUNG_RETURN_IF_ERROR(exec_all(replica::drop_capture_triggers_sql(old_schema)));
+  for (const core::Table& table : schema.tables) {
+    LUMBUNG_RETURN_IF_ERROR(exec_all(replica::create_capture_triggers_sql(table)));
   }
+  return Status::ok();
+}
 
-  Result<std::string> meta(const std::string& key) {
-    Result<Statement*> stmt = db->cached("SELECT value FROM _lumbung_meta WHERE key = ?1");
-    if (!stmt.is_ok()) return stmt.status();
-    (*stmt)->bind(1, Value(key));
-    Result<bool> row = (*stmt)->step();
-    if (!row.is_ok()) return row.status();
-    std::string value = *row ? (*stmt)->column_text(0) : std::string();
-    (*stmt)->reset();
-    return value;
+Status Replica::Impl::store_schema(const std::string& text) {
+  LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "schema", Value(text)));
+  return replica::write_meta(*db, "schema_version",
+                             Value(static_cast<std::int64_t>(schema.version)));
+}
+
+Status Replica::Impl::create(const std::string& schema_text) {
+  device_id = options.device_id.empty() ? uuids.next() : options.device_id;
+  return db::in_transaction(*db, [&]() -> Status {
+    LUMBUNG_RETURN_IF_ERROR(exec_all(replica::bookkeeping_tables_sql()));
+    LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "format", Value(kFormat)));
+    LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "device_id", Value(device_id)));
+    LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "server_url", Value(options.server_url)));
+    LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "token", Value(options.token)));
+    LUMBUNG_RETURN_IF_ERROR(store_schema(schema_text));
+    for (const core::Table& table : schema.tables) LUMBUNG_RETURN_IF_ERROR(create_table(table));
+    return install_triggers(schema);
+  });
+}
+
+Status Replica::Impl::migrate(core::Schema target, const std::string& target_text) {
+  if (target.version < schema.version) {
+    return Status(ErrorCode::kSchemaIncompatible,
+                  "the replica has schema version " + std::to_string(schema.version) +
+                      ", newer than version " + std::to_string(target.version) + " of '" +
+                      options.schema_source + "'");
   }
-
-  Status set_meta(const std::string& key, const Value& value) {
-    Result<Statement*> stmt =
-        db->cached("INSERT OR REPLACE INTO _lumbung_meta (key, value) VALUES (?1, ?2)");
-    if (!stmt.is_ok()) return stmt.status();
-    (*stmt)->bind(1, Value(key));
-    (*stmt)->bind(2, value);
-    return (*stmt)->run();
+  Result<replica::MigrationPlan> plan = replica::plan_migration(schema, target);
+  if (!plan.is_ok()) {
+    return with_context("cannot migrate from schema version " + std::to_string(schema.version) +
+                            " to " + std::to_string(target.version),
+                        plan.status());
   }
-
-  Status exec_all(const std::vector<std::string>& statements) {
-    for (const std::string& sql : statements) LUMBUNG_RETURN_IF_ERROR(db->exec(sql));
-    return Status::ok();
-  }
-
-  Status create_table(const core::Table& table) {
-    LUMBUNG_RETURN_IF_ERROR(db->exec(replica::create_table_sql(table)));
-    return exec_all(replica::create_index_sql(table));
-  }
-
-  // Drops and recreates every capture trigger, so that a migration or a newer
-  // engine always leaves the current trigger SQL in the file.
-  Status install_triggers(const core::Schema& old_schema) {
-    LUMBUNG_RETURN_IF_ERROR(exec_all(replica::drop_capture_triggers_sql(old_schema)));
-    for (const core::Table& table : schema.tables) {
-      LUMBUNG_RETURN_IF_ERROR(exec_all(replica::create_capture_triggers_sql(table)));
-    }
-    return Status::ok();
-  }
-
-  Status store_schema(const std::string& text) {
-    LUMBUNG_RETURN_IF_ERROR(set_meta("schema", Value(text)));
-    return set_meta("schema_version", Value(static_cast<std::int64_t>(schema.version)));
-  }
-
-  Status create(const std::string& schema_text) {
-    device_id = options.device_id.empty() ? uuids.next() : options.device_id;
-    return db::in_transaction(*db, [&]() -> Status {
-      LUMBUNG_RETURN_IF_ERROR(exec_all(replica::bookkeeping_tables_sql()));
-      LUMBUNG_RETURN_IF_ERROR(set_meta("format", Value(kFormat)));
-      LUMBUNG_RETURN_IF_ERROR(set_meta("device_id", Value(device_id)));
-      LUMBUNG_RETURN_IF_ERROR(set_meta("server_url", Value(options.server_url)));
-      LUMBUNG_RETURN_IF_ERROR(set_meta("token", Value(options.token)));
-      LUMBUNG_RETURN_IF_ERROR(store_schema(schema_text));
-      for (const core::Table& table : schema.tables) LUMBUNG_RETURN_IF_ERROR(create_table(table));
-      return install_triggers(schema);
-    });
-  }
-
-  // Moves the file to `target` when it is newer; nothing is written otherwise.
-  Status migrate(core::Schema target, const std::string& target_text) {
-    if (target.version < schema.version) {
+  const bool adds =
+      !plan->new_tables.empty() || !plan->new_columns.empty() || !plan->new_indexes.empty();
+  if (target.version == schema.version) {
+    if (adds) {
       return Status(ErrorCode::kSchemaIncompatible,
-                    "the replica has schema version " + std::to_string(schema.version) +
-                        ", newer than version " + std::to_string(target.version) +
-                        " of '" + options.schema_source + "'");
+                    "'" + options.schema_source + "' adds to schema version " +
+                        std::to_string(target.version) +
+                        " without raising its version; raise the version");
     }
-    Result<replica::MigrationPlan> plan = replica::plan_migration(schema, target);
-    if (!plan.is_ok()) {
-      return with_context("cannot migrate from schema version " + std::to_string(schema.version) +
-                              " to " + std::to_string(target.version),
-                          plan.status());
+    return Status::ok();  // same structure; keep the file as it is
+  }
+  core::Schema old_schema = std::move(schema);
+  schema = std::move(target);
+  Status status = db::in_transaction(*db, [&]() -> Status {
+    for (const core::Table* table : plan->new_tables) LUMBUNG_RETURN_IF_ERROR(create_table(*table));
+    for (const auto& [table, column] : plan->new_columns) {
+      LUMBUNG_RETURN_IF_ERROR(db->exec(replica::add_column_sql(*table, *column)));
     }
-    const bool adds = !plan->new_tables.empty() || !plan->new_columns.empty() ||
-                      !plan->new_indexes.empty();
-    if (target.version == schema.version) {
-      if (adds) {
-        return Status(ErrorCode::kSchemaIncompatible,
-                      "'" + options.schema_source + "' adds to schema version " +
-                          std::to_string(target.version) +
-                          " without raising its version; raise the version");
-      }
-      return Status::ok();  // same structure; keep the file as it is
+    for (const auto& [table, index] : plan->new_indexes) {
+      core::Table only_index = *table;
+      only_index.indexes = {*index};
+      LUMBUNG_RETURN_IF_ERROR(exec_all(replica::create_index_sql(only_index)));
     }
-    core::Schema old_schema = std::move(schema);
-    schema = std::move(target);
-    Status status = db::in_transaction(*db, [&]() -> Status {
-      for (const core::Table* table : plan->new_tables) LUMBUNG_RETURN_IF_ERROR(create_table(*table));
-      for (const auto& [table, column] : plan->new_columns) {
-        LUMBUNG_RETURN_IF_ERROR(db->exec(replica::add_column_sql(*table, *column)));
+    LUMBUNG_RETURN_IF_ERROR(install_triggers(old_schema));
+    return store_schema(target_text);
+  });
+  if (!status.is_ok()) schema = std::move(old_schema);
+  return status;
+}
+
+Status Replica::Impl::check_is_replica() {
+  const std::string& path = options.path;
+  Result<Statement> stmt = db->prepare("SELECT value FROM _lumbung_meta WHERE key = 'format'");
+  if (!stmt.is_ok()) {
+    if (stmt.status().code() == ErrorCode::kNotAReplica && !options.key.empty()) {
+      return Status(ErrorCode::kEncryption,
+                    "cannot read '" + path + "': wrong key, or not a Lumbung replica");
+    }
+    if (stmt.status().code() == ErrorCode::kNotAReplica) {
+      return Status(ErrorCode::kNotAReplica,
+                    "'" + path +
+                        "' is not a Lumbung replica (not a SQLite database, or encrypted and "
+                        "no key was given)");
+    }
+    return Status(ErrorCode::kNotAReplica,
+                  "'" + path + "' is a SQLite database but not a Lumbung replica (" +
+                      stmt.status().message() + ")");
+  }
+  Result<bool> row = stmt->step();
+  if (!row.is_ok()) return with_context("cannot read '" + path + "'", row.status());
+  if (!*row || stmt->column_text(0) != kFormat) {
+    return Status(ErrorCode::kNotAReplica,
+                  "'" + path + "' is not a Lumbung replica of format " + kFormat);
+  }
+  return Status::ok();
+}
+
+Status Replica::Impl::open_file() {
+  if (options.path.empty()) return Status(ErrorCode::kInvalidArgument, "no replica path given");
+  std::error_code ignored;
+  const bool file_existed = std::filesystem::exists(options.path, ignored);
+  const bool existed = file_has_content(options.path);
+  // A new replica's schema is checked before anything touches the disk.
+  if (!existed) {
+    const bool builtin = options.schema_text.empty();
+    const std::string text =
+        builtin ? std::string(core::builtin_schema_text()) : options.schema_text;
+    Result<core::Schema> loaded =
+        core::load_schema(text, builtin ? "built-in schema" : options.schema_source);
+    if (!loaded.is_ok()) return loaded.status();
+    schema = std::move(loaded).value();
+    Status status = open_database();
+    if (status.is_ok()) status = create(text);
+    if (!status.is_ok() && !file_existed) {
+      // Leave no half-made file behind to be mistaken for a replica later.
+      db.reset();
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+        std::filesystem::remove(options.path + suffix, ignored);
       }
-      for (const auto& [table, index] : plan->new_indexes) {
-        core::Table only_index = *table;
-        only_index.indexes = {*index};
-        LUMBUNG_RETURN_IF_ERROR(exec_all(replica::create_index_sql(only_index)));
-      }
-      LUMBUNG_RETURN_IF_ERROR(install_triggers(old_schema));
-      return store_schema(target_text);
-    });
-    if (!status.is_ok()) schema = std::move(old_schema);
+    }
     return status;
   }
 
-  // Checks that the open file is a replica, before anything writes to it.
-  Status check_is_replica() {
-    const std::string& path = options.path;
-    Result<Statement> stmt = db->prepare("SELECT value FROM _lumbung_meta WHERE key = 'format'");
-    if (!stmt.is_ok()) {
-      if (stmt.status().code() == ErrorCode::kNotAReplica && !options.key.empty()) {
-        return Status(ErrorCode::kEncryption,
-                      "cannot read '" + path + "': wrong key, or not a Lumbung replica");
-      }
-      if (stmt.status().code() == ErrorCode::kNotAReplica) {
-        return Status(ErrorCode::kNotAReplica,
-                      "'" + path +
-                          "' is not a Lumbung replica (not a SQLite database, or encrypted and "
-                          "no key was given)");
-      }
-      return Status(ErrorCode::kNotAReplica,
-                    "'" + path + "' is a SQLite database but not a Lumbung replica (" +
-                        stmt.status().message() + ")");
-    }
-    Result<bool> row = stmt->step();
-    if (!row.is_ok()) return with_context("cannot read '" + path + "'", row.status());
-    if (!*row || stmt->column_text(0) != kFormat) {
-      return Status(ErrorCode::kNotAReplica,
-                    "'" + path + "' is not a Lumbung replica of format " + kFormat);
-    }
-    return Status::ok();
-  }
+  LUMBUNG_RETURN_IF_ERROR(open_database());
+  Result<std::string> stored = replica::read_meta(*db, "schema");
+  if (!stored.is_ok()) return stored.status();
+  Result<core::Schema> current = core::load_schema(*stored, options.path + " (stored schema)");
+  if (!current.is_ok()) return current.status();
+  schema = std::move(current).value();
+  Result<std::string> id = replica::read_meta(*db, "device_id");
+  if (!id.is_ok()) return id.status();
+  device_id = *id;
+  if (options.schema_text.empty()) return Status::ok();
+  Result<core::Schema> target = core::load_schema(options.schema_text, options.schema_source);
+  if (!target.is_ok()) return target.status();
+  return migrate(std::move(target).value(), options.schema_text);
+}
 
-  Status open_file() {
-    if (options.path.empty()) return Status(ErrorCode::kInvalidArgument, "no replica path given");
-    std::error_code ignored;
-    const bool file_existed = std::filesystem::exists(options.path, ignored);
-    const bool existed = file_has_content(options.path);
-    // A new replica's schema is checked before anything touches the disk.
-    if (!existed) {
-      const bool builtin = options.schema_text.empty();
-      const std::string text =
-          builtin ? std::string(core::builtin_schema_text()) : options.schema_text;
-      Result<core::Schema> loaded =
-          core::load_schema(text, builtin ? "built-in schema" : options.schema_source);
-      if (!loaded.is_ok()) return loaded.status();
-      schema = std::move(loaded).value();
-      Status status = open_database();
-      if (status.is_ok()) status = create(text);
-      if (!status.is_ok() && !file_existed) {
-        // Leave no half-made file behind to be mistaken for a replica later.
-        db.reset();
-        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-          std::filesystem::remove(options.path + suffix, ignored);
-        }
-      }
-      return status;
-    }
+Status Replica::Impl::open_database() {
+  const bool existed = file_has_content(options.path);
+  if (options.clock) vfs = std::make_unique<replica::ClockVfs>(options.clock);
+  Result<std::unique_ptr<Database>> opened =
+      Database::open(options.path, /*create=*/true, vfs ? vfs->name() : nullptr);
+  if (!opened.is_ok()) return opened.status();
+  db = std::move(opened).value();
+  LUMBUNG_RETURN_IF_ERROR(apply_key());
+  if (existed) LUMBUNG_RETURN_IF_ERROR(check_is_replica());
+  // WAL: readers never block the writer; FULL: a commit survives power loss.
+  // temp_store MEMORY: Debian's SQLite keeps statement journals in files by
+  // default, which costs every write statement inside a transaction a
+  // temporary file write (3x on bulk inserts, see docs/benchmarks.md).
+  return db->exec(
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; "
+      "PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY");
+}
 
-    LUMBUNG_RETURN_IF_ERROR(open_database());
-    Result<std::string> stored = meta("schema");
-    if (!stored.is_ok()) return stored.status();
-    Result<core::Schema> current = core::load_schema(*stored, options.path + " (stored schema)");
-    if (!current.is_ok()) return current.status();
-    schema = std::move(current).value();
-    Result<std::string> id = meta("device_id");
-    if (!id.is_ok()) return id.status();
-    device_id = *id;
-    if (options.schema_text.empty()) return Status::ok();
-    Result<core::Schema> target = core::load_schema(options.schema_text, options.schema_source);
-    if (!target.is_ok()) return target.status();
-    return migrate(std::move(target).value(), options.schema_text);
-  }
-
-  // Opens the connection, checks an existing file is a replica before
-  // anything writes to it, then sets the connection's pragmas.
-  Status open_database() {
-    const bool existed = file_has_content(options.path);
-    if (options.clock) vfs = std::make_unique<replica::ClockVfs>(options.clock);
-    Result<std::unique_ptr<Database>> opened =
-        Database::open(options.path, /*create=*/true, vfs ? vfs->name() : nullptr);
-    if (!opened.is_ok()) return opened.status();
-    db = std::move(opened).value();
-    LUMBUNG_RETURN_IF_ERROR(apply_key());
-    if (existed) LUMBUNG_RETURN_IF_ERROR(check_is_replica());
-    // WAL: readers never block the writer; FULL: a commit survives power loss.
-    // temp_store MEMORY: Debian's SQLite keeps statement journals in files by
-    // default, which costs every write statement inside a transaction a
-    // temporary file write (3x on bulk inserts, see docs/benchmarks.md).
-    return db->exec(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; "
-        "PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY");
-  }
-
-  Status apply_key() {
-    if (options.key.empty()) return Status::ok();
+Status Replica::Impl::apply_key() {
+  if (options.key.empty()) return Status::ok();
 #ifdef LUMBUNG_HAVE_SQLCIPHER
-    if (sqlite3_key(db->handle(), options.key.data(), static_cast<int>(options.key.size())) !=
-        SQLITE_OK) {
-      return db->last_error("cannot set the key of '" + options.path + "'");
-    }
-    return Status::ok();
+  if (sqlite3_key(db->handle(), options.key.data(), static_cast<int>(options.key.size())) !=
+      SQLITE_OK) {
+    return db->last_error("cannot set the key of '" + options.path + "'");
+  }
+  return Status::ok();
 #else
-    return Status(ErrorCode::kEncryption,
-                  "a key was given but this build of Lumbung has no encryption (build with "
-                  "LUMBUNG_WITH_SQLCIPHER=ON)");
+  return Status(ErrorCode::kEncryption,
+                "a key was given but this build of Lumbung has no encryption (build with "
+                "LUMBUNG_WITH_SQLCIPHER=ON)");
 #endif
+}
+
+Result<Row> Replica::Impl::checked_cells(const core::Table& table, const Row& cells) const {
+  Row out;
+  for (const auto& [name, value] : cells) {
+    const core::Column* column = table.find_column(name);
+    if (!column) {
+      return Status(ErrorCode::kNotFound, table_context(table) + ": unknown column '" + name + "'");
+    }
+    Result<Value> coerced = core::coerce_value(table, *column, value);
+    if (!coerced.is_ok()) return coerced.status();
+    out.emplace(name, std::move(coerced).value());
   }
+  return out;
+}
 
-  // Checks and converts the caller's cells: known columns, the right types,
-  // NOT NULL, and each column's own CHECK. SQLite enforces the rest again.
-  Result<Row> checked_cells(const core::Table& table, const Row& cells) const {
-    Row out;
-    for (const auto& [name, value] : cells) {
-      const core::Column* column = table.find_column(name);
-      if (!column) {
-        return Status(ErrorCode::kNotFound,
-                      table_context(table) + ": unknown column '" + name + "'");
-      }
-      Result<Value> coerced = core::coerce_value(table, *column, value);
-      if (!coerced.is_ok()) return coerced.status();
-      out.emplace(name, std::move(coerced).value());
+Status Replica::Impl::insert(const core::Table& table, const Row& cells) {
+  Result<Row> checked = checked_cells(table, cells);
+  if (!checked.is_ok()) return checked.status();
+  Row row;
+  for (const core::Column& column : table.columns) {
+    auto it = checked->find(column.name);
+    if (it != checked->end()) {
+      row.emplace(column.name, it->second);
+    } else {
+      row.emplace(column.name, column.default_value.value_or(Value()));
     }
-    return out;
   }
-
-  Status insert(const core::Table& table, const Row& cells) {
-    Result<Row> checked = checked_cells(table, cells);
-    if (!checked.is_ok()) return checked.status();
-    Row row;
-    for (const core::Column& column : table.columns) {
-      auto it = checked->find(column.name);
-      if (it != checked->end()) {
-        row.emplace(column.name, it->second);
-      } else {
-        row.emplace(column.name, column.default_value.value_or(Value()));
-      }
-    }
-    const Value& id = row["id"];
-    if (id.type() != ValueType::kText || id.as_text().empty()) {
-      return Status(ErrorCode::kInvalidArgument, table_context(table) + ": a row needs a text id");
-    }
-    LUMBUNG_RETURN_IF_ERROR(core::validate_row(table, row));
-
-    std::string sql = "INSERT INTO " + quote_identifier(table.name) + " (";
-    std::string params;
-    for (size_t i = 0; i < table.columns.size(); ++i) {
-      sql += (i ? ", " : "") + quote_identifier(table.columns[i].name);
-      params += (i ? ", ?" : "?") + std::to_string(i + 1);
-    }
-    sql += ") VALUES (" + params + ")";
-    Result<Statement*> stmt = db->cached(sql);
-    if (!stmt.is_ok()) return with_context(table_context(table), stmt.status());
-    for (size_t i = 0; i < table.columns.size(); ++i) {
-      (*stmt)->bind(static_cast<int>(i + 1), row[table.columns[i].name]);
-    }
-    Status status = (*stmt)->run();
-    if (!status.is_ok() &&
-        sqlite3_extended_errcode(db->handle()) == SQLITE_CONSTRAINT_PRIMARYKEY) {
-      return Status(ErrorCode::kConstraint, table_context(table) + ": a row with id '" +
-                                                id.as_text() + "' already exists");
-    }
-    return status.is_ok() ? status : with_context(table_context(table), status);
+  const Value& id = row["id"];
+  if (id.type() != ValueType::kText || id.as_text().empty()) {
+    return Status(ErrorCode::kInvalidArgument, table_context(table) + ": a row needs a text id");
   }
+  LUMBUNG_RETURN_IF_ERROR(core::validate_row(table, row));
 
-  Result<std::optional<Row>> get(const core::Table& table, std::string_view id) {
-    Result<Statement*> stmt =
-        db->cached("SELECT * FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1");
-    if (!stmt.is_ok()) return stmt.status();
-    (*stmt)->bind(1, Value(id));
-    Result<std::vector<Row>> rows = collect_rows(**stmt);
-    if (!rows.is_ok()) return rows.status();
-    if (rows->empty()) return std::optional<Row>();
-    return std::optional<Row>(std::move(rows->front()));
+  std::string sql = "INSERT INTO " + quote_identifier(table.name) + " (";
+  std::string params;
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    sql += (i ? ", " : "") + quote_identifier(table.columns[i].name);
+    params += (i ? ", ?" : "?") + std::to_string(i + 1);
   }
-
-  Status not_found(const core::Table& table, std::string_view id) const {
-    return Status(ErrorCode::kNotFound,
-                  table_context(table) + ": no row with id '" + std::string(id) + "'");
+  sql += ") VALUES (" + params + ")";
+  Result<Statement*> stmt = db->cached(sql);
+  if (!stmt.is_ok()) return with_context(table_context(table), stmt.status());
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    (*stmt)->bind(static_cast<int>(i + 1), row[table.columns[i].name]);
   }
-
-  Status update(const core::Table& table, std::string_view id, const Row& cells) {
-    if (cells.count("id") && cells.at("id") != Value(id)) {
-      return Status(ErrorCode::kInvalidArgument,
-                    table_context(table) + ": the id of a row cannot change");
-    }
-    Result<Row> checked = checked_cells(table, cells);
-    if (!checked.is_ok()) return checked.status();
-    checked->erase("id");
-    // The whole row is validated so that NOT NULL and CHECKs spanning columns
-    // get a clear message before SQLite would refuse the write.
-    Result<std::optional<Row>> current = get(table, id);
-    if (!current.is_ok()) return current.status();
-    if (!*current) return not_found(table, id);
-    Row merged = std::move(**current);
-    for (const auto& [name, value] : *checked) merged[name] = value;
-    LUMBUNG_RETURN_IF_ERROR(core::validate_row(table, merged));
-    if (checked->empty()) return Status::ok();
-
-    std::string sql = "UPDATE " + quote_identifier(table.name) + " SET ";
-    int index = 0;
-    for (const auto& [name, value] : *checked) {
-      sql += (index ? ", " : "") + quote_identifier(name) + " = ?" + std::to_string(index + 1);
-      ++index;
-    }
-    sql += " WHERE \"id\" = ?" + std::to_string(index + 1);
-    Result<Statement*> stmt = db->cached(sql);
-    if (!stmt.is_ok()) return with_context(table_context(table), stmt.status());
-    index = 0;
-    for (const auto& [name, value] : *checked) (*stmt)->bind(++index, value);
-    (*stmt)->bind(index + 1, Value(id));
-    Status status = (*stmt)->run();
-    return status.is_ok() ? status : with_context(table_context(table), status);
+  Status status = (*stmt)->run();
+  if (!status.is_ok() && sqlite3_extended_errcode(db->handle()) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    return Status(ErrorCode::kConstraint,
+                  table_context(table) + ": a row with id '" + id.as_text() + "' already exists");
   }
+  return status.is_ok() ? status : with_context(table_context(table), status);
+}
 
-  Status remove(const core::Table& table, std::string_view id) {
-    Result<Statement*> stmt =
-        db->cached("DELETE FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1");
-    if (!stmt.is_ok()) return stmt.status();
-    (*stmt)->bind(1, Value(id));
-    Status status = (*stmt)->run();
-    if (!status.is_ok()) return with_context(table_context(table), status);
-    return sqlite3_changes(db->handle()) == 0 ? not_found(table, id) : Status::ok();
+Result<std::optional<Row>> Replica::Impl::get(const core::Table& table, std::string_view id) {
+  Result<Statement*> stmt =
+      db->cached("SELECT * FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(id));
+  Result<std::vector<Row>> rows = collect_rows(**stmt);
+  if (!rows.is_ok()) return rows.status();
+  if (rows->empty()) return std::optional<Row>();
+  return std::optional<Row>(std::move(rows->front()));
+}
+
+Status Replica::Impl::not_found(const core::Table& table, std::string_view id) const {
+  return Status(ErrorCode::kNotFound,
+                table_context(table) + ": no row with id '" + std::string(id) + "'");
+}
+
+Status Replica::Impl::update(const core::Table& table, std::string_view id, const Row& cells) {
+  if (cells.count("id") && cells.at("id") != Value(id)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  table_context(table) + ": the id of a row cannot change");
   }
-};
+  Result<Row> checked = checked_cells(table, cells);
+  if (!checked.is_ok()) return checked.status();
+  checked->erase("id");
+  // The whole row is validated so that NOT NULL and CHECKs spanning columns
+  // get a clear message before SQLite would refuse the write.
+  Result<std::optional<Row>> current = get(table, id);
+  if (!current.is_ok()) return current.status();
+  if (!*current) return not_found(table, id);
+  Row merged = std::move(**current);
+  for (const auto& [name, value] : *checked) merged[name] = value;
+  LUMBUNG_RETURN_IF_ERROR(core::validate_row(table, merged));
+  if (checked->empty()) return Status::ok();
 
+  std::string sql = "UPDATE " + quote_identifier(table.name) + " SET ";
+  int index = 0;
+  for (const auto& [name, value] : *checked) {
+    sql += (index ? ", " : "") + quote_identifier(name) + " = ?" + std::to_string(index + 1);
+    ++index;
+  }
+  sql += " WHERE \"id\" = ?" + std::to_string(index + 1);
+  Result<Statement*> stmt = db->cached(sql);
+  if (!stmt.is_ok()) return with_context(table_context(table), stmt.status());
+  index = 0;
+  for (const auto& [name, value] : *checked) (*stmt)->bind(++index, value);
+  (*stmt)->bind(index + 1, Value(id));
+  Status status = (*stmt)->run();
+  return status.is_ok() ? status : with_context(table_context(table), status);
+}
+
+Status Replica::Impl::remove(const core::Table& table, std::string_view id) {
+  Result<Statement*> stmt =
+      db->cached("DELETE FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(id));
+  Status status = (*stmt)->run();
+  if (!status.is_ok()) return with_context(table_context(table), status);
+  return sqlite3_changes(db->handle()) == 0 ? not_found(table, id) : Status::ok();
+}
 Replica::Replica(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Replica::~Replica() {
   if (impl_) impl_->db.reset();  // close before the VFS it may use goes away
@@ -481,22 +441,13 @@ Status Replica::transaction(const std::function<Status()>& body) {
 }
 
 Result<std::vector<PendingChange>> Replica::pending_changes() {
-  Result<Statement> stmt = impl_->db->prepare(
-      "SELECT tbl, row_id, col, op, hlc, base FROM _lumbung_outbox ORDER BY hlc, tbl, row_id, col");
-  if (!stmt.is_ok()) return stmt.status();
+  Result<std::vector<replica::OutboxEntry>> entries = replica::read_outbox(*impl_->db, -1);
+  if (!entries.is_ok()) return entries.status();
   std::vector<PendingChange> changes;
-  for (;;) {
-    Result<bool> more = stmt->step();
-    if (!more.is_ok()) return more.status();
-    if (!*more) break;
-    PendingChange change;
-    change.table = stmt->column_text(0);
-    change.row_id = stmt->column_text(1);
-    change.column = stmt->column_text(2);
-    change.kind = static_cast<PendingChange::Kind>(stmt->column_int(3));
-    change.hlc = stmt->column_int(4);
-    change.base_seq = stmt->column_int(5);
-    changes.push_back(std::move(change));
+  for (replica::OutboxEntry& entry : *entries) {
+    changes.push_back(PendingChange{std::move(entry.table), std::move(entry.row_id),
+                                    static_cast<PendingChange::Kind>(entry.op),
+                                    std::move(entry.column), entry.hlc, entry.base});
   }
   return changes;
 }
@@ -509,10 +460,10 @@ Result<ReplicaStatus> Replica::status() {
   if (!counts.is_ok()) return counts.status();
   status.pending_changes = counts->front()["pending"].as_integer();
   status.refused_changes = counts->front()["refused"].as_integer();
-  Result<std::string> last_sync = impl_->meta("last_sync");
+  Result<std::string> last_sync = replica::read_meta(*impl_->db, "last_sync");
   if (!last_sync.is_ok()) return last_sync.status();
   if (!last_sync->empty()) status.last_sync = *last_sync;
-  Result<std::string> server = impl_->meta("server_url");
+  Result<std::string> server = replica::read_meta(*impl_->db, "server_url");
   if (!server.is_ok()) return server.status();
   status.server_url = *server;
   status.device_id = impl_->device_id;

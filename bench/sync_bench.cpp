@@ -1,0 +1,388 @@
+// Sync over loopback against a real lumbungd: push of new rows, initial
+// download to a fresh device, and an incremental sync after 1% of the rows
+// changed. Each is reported beside its bound: plain SQLite inserting the same
+// rows, and the rows as CSV compressed with zstd -3.
+//
+//   build/bench/sync_bench [ROWS...]          (default: 10000 100000)
+//
+// Bytes are counted on the wire by a relay between device and daemon, so HTTP
+// headers are included. Every device step runs in a child process, so that
+// its peak memory (ru_maxrss) is its own.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lumbung/replica.hpp"
+
+namespace {
+
+using lumbung::Row;
+using lumbung::Value;
+
+constexpr const char* kVillage = "0193a000-0000-7000-8000-000000000001";
+
+[[noreturn]] void fail(const std::string& what) {
+  std::fprintf(stderr, "sync_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void check(const lumbung::Status& status, const char* what) {
+  if (!status.is_ok()) fail(std::string(what) + ": " + status.to_string());
+}
+
+// Realistic person rows, as officers register them.
+std::vector<Row> make_people(int count, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  static const char* kNames[] = {"Siti Aminah", "Budi Santoso", "Dewi Lestari", "Agus Salim",
+                                 "Sri Wahyuni", "Eko Prasetyo", "Nur Hidayah", "Joko Susilo"};
+  static const char* kRelations[] = {"KEPALA", "ISTRI", "ANAK", "ANAK", "ORANG_TUA"};
+  std::vector<Row> rows;
+  char buf[64];
+  for (int i = 0; i < count; ++i) {
+    Row row;
+    std::snprintf(buf, sizeof buf, "0193%04x-%04x-7%03x-8%03x-%012llx", (i >> 16) & 0xffff,
+                  i & 0xffff, static_cast<int>(rng() & 0xfff), static_cast<int>(rng() & 0xfff),
+                  static_cast<unsigned long long>(rng() & 0xffffffffffffULL));
+    row["id"] = Value(buf);
+    row["village_id"] = Value(kVillage);
+    std::snprintf(buf, sizeof buf, "0193b%03x-0000-7000-8000-%012d", i / 4 % 4096, i / 4);
+    row["household_id"] = Value(buf);
+    std::snprintf(buf, sizeof buf, "3212%012llu",
+                  static_cast<unsigned long long>(rng() % 1000000000000ULL));
+    row["nik"] = Value(buf);
+    row["full_name"] = Value(kNames[rng() % 8]);
+    row["sex"] = Value(rng() % 2 ? "L" : "P");
+    std::snprintf(buf, sizeof buf, "19%02d-%02d-%02d", static_cast<int>(50 + rng() % 50),
+                  static_cast<int>(1 + rng() % 12), static_cast<int>(1 + rng() % 28));
+    row["birth_date"] = Value(buf);
+    row["birth_place"] = Value("Indramayu");
+    row["relation"] = Value(kRelations[i % 5]);
+    row["education"] = Value("SMP");
+    std::snprintf(buf, sizeof buf, "+62812%08d", static_cast<int>(rng() % 100000000));
+    row["phone"] = Value(buf);
+    row["created_by"] = Value("officer-sri");
+    row["created_at"] = Value("2026-11-28T04:00:00Z");
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// The columns make_people fills, in schema order.
+const std::vector<std::string>& columns() {
+  static const std::vector<std::string> kColumns = {
+      "id",        "village_id", "household_id", "nik",   "full_name",  "sex",       "birth_date",
+      "birth_place", "relation", "education",    "phone", "created_by", "created_at"};
+  return kColumns;
+}
+
+// The practical floor for this data: the rows as CSV, compressed by zstd -3.
+std::size_t csv_zstd_bytes(const std::vector<Row>& rows) {
+  std::string csv;
+  for (const Row& row : rows) {
+    for (std::size_t i = 0; i < columns().size(); ++i) {
+      const Value& v = row.at(columns()[i]);
+      if (i) csv += ',';
+      if (v.type() == lumbung::ValueType::kText) csv += v.as_text();
+    }
+    csv += '\n';
+  }
+  std::string out(ZSTD_compressBound(csv.size()), '\0');
+  return ZSTD_compress(out.data(), out.size(), csv.data(), csv.size(), 3);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The bound for a download: plain SQLite inserting the same rows into the
+// same table of a file without capture, one transaction.
+double plain_insert_seconds(const std::string& dir, const std::vector<Row>& rows) {
+  const std::string path = dir + "/plain.db";
+  {
+    lumbung::ReplicaOptions options;
+    options.path = path;
+    check(lumbung::Replica::open(options).status(), "create plain");
+  }
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_exec(db,
+               "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;"
+               "UPDATE _lumbung_clock SET applying = 1",
+               nullptr, nullptr, nullptr);
+  std::string sql = "INSERT INTO person (", params;
+  for (std::size_t i = 0; i < columns().size(); ++i) {
+    sql += (i ? ", " : "") + columns()[i];
+    params += i ? ", ?" : "?";
+  }
+  sql += ") VALUES (" + params + ")";
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  for (const Row& row : rows) {
+    for (std::size_t i = 0; i < columns().size(); ++i) {
+      const std::string& text = row.at(columns()[i]).as_text();
+      sqlite3_bind_text(stmt, static_cast<int>(i + 1), text.c_str(), -1, SQLITE_TRANSIENT);
+    }
+    if (sqlite3_step(stmt) != SQLITE_DONE) fail(sqlite3_errmsg(db));
+    sqlite3_reset(stmt);
+  }
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  const double s = seconds_since(start);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return s;
+}
+
+// A TCP relay on 127.0.0.1 that counts the bytes going each way.
+class CountingRelay {
+ public:
+  explicit CountingRelay(int target_port) : target_port_(target_port) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listener_, 16) != 0) {
+      fail("relay: cannot listen");
+    }
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { accept_loop(); });
+  }
+  ~CountingRelay() {
+    stop_ = true;
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    thread_.join();
+    for (std::thread& t : pumps_) t.join();
+  }
+  int port() const { return port_; }
+  std::int64_t bytes() const { return up_ + down_; }
+  void reset() { up_ = down_ = 0; }
+
+ private:
+  void accept_loop() {
+    while (!stop_) {
+      const int client = ::accept(listener_, nullptr, nullptr);
+      if (client < 0) return;
+      const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<std::uint16_t>(target_port_));
+      if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(client);
+        ::close(server);
+        continue;
+      }
+      pumps_.emplace_back([this, client, server] { pump(client, server); });
+    }
+  }
+  void pump(int client, int server) {
+    pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+    char buf[65536];
+    while (!stop_) {
+      if (::poll(fds, 2, 200) <= 0) continue;
+      for (int i = 0; i < 2; ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0) {
+          ::close(client);
+          ::close(server);
+          return;
+        }
+        (i == 0 ? up_ : down_) += n;
+        for (ssize_t off = 0; off < n;) {
+          const ssize_t w = ::write(fds[1 - i].fd, buf + off, static_cast<std::size_t>(n - off));
+          if (w <= 0) break;
+          off += w;
+        }
+      }
+    }
+    ::close(client);
+    ::close(server);
+  }
+
+  int target_port_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::int64_t> up_{0}, down_{0};
+  std::thread thread_;
+  std::vector<std::thread> pumps_;
+};
+
+// Starts `lumbungd serve` on an ephemeral port; returns its pid and port.
+std::pair<pid_t, int> start_daemon(const std::string& data_dir) {
+  const std::string out = data_dir + ".out";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::freopen(out.c_str(), "w", stdout);
+    ::execl(LUMBUNGD, LUMBUNGD, "serve", "--data", data_dir.c_str(), "--listen", "127.0.0.1:0",
+            static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(out);
+    std::string line;
+    if (std::getline(in, line) && line.rfind("lumbungd listening on http://", 0) == 0) {
+      return {pid, std::atoi(line.substr(line.rfind(':') + 1).c_str())};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a file; no event exists
+  }
+  fail("lumbungd did not start");
+}
+
+struct Measured {
+  double seconds = 0;
+  long peak_kib = 0;
+  lumbung::SyncSummary summary;
+};
+
+// Runs `work` (which returns the seconds its sync took and the summary) in a
+// child process; returns that with the child's peak memory.
+Measured in_child(const std::function<Measured()>& work) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) fail("pipe");
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipe_fds[0]);
+    const Measured m = work();
+    const bool sent = ::write(pipe_fds[1], &m.seconds, sizeof m.seconds) == sizeof m.seconds &&
+                      ::write(pipe_fds[1], &m.summary, sizeof m.summary) == sizeof m.summary;
+    std::_Exit(sent ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  Measured m;
+  if (::read(pipe_fds[0], &m.seconds, sizeof m.seconds) != sizeof m.seconds ||
+      ::read(pipe_fds[0], &m.summary, sizeof m.summary) != sizeof m.summary) {
+    fail("a device step failed");
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  rusage usage{};
+  ::wait4(pid, &status, 0, &usage);
+  m.peak_kib = usage.ru_maxrss;
+  return m;
+}
+
+// Opens the device, runs `before` (local writes), then times one sync.
+Measured sync_device(const std::string& path, const std::string& url,
+                     const std::function<void(lumbung::Replica&)>& before) {
+  lumbung::ReplicaOptions options;
+  options.path = path;
+  options.server_url = url;
+  auto replica = lumbung::Replica::open(options);
+  check(replica.status(), "open device");
+  if (before) before(**replica);
+  const auto start = std::chrono::steady_clock::now();
+  auto summary = (*replica)->sync();
+  check(summary.status(), "sync");
+  return Measured{seconds_since(start), 0, *summary};
+}
+
+void bench(int count) {
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("lumbung-sync-bench-" + std::to_string(::getpid())))
+                              .string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::vector<Row> rows = make_people(count, 7);
+  const auto [daemon, port] = start_daemon(dir + "/server");
+  CountingRelay relay(port);
+  const std::string url = "http://127.0.0.1:" + std::to_string(relay.port());
+
+  const double plain_s = plain_insert_seconds(dir, rows);
+  const double floor_bytes = static_cast<double>(csv_zstd_bytes(rows)) / count;
+
+  const Measured push = in_child([&] {
+    return sync_device(dir + "/officer.db", url, [&](lumbung::Replica& replica) {
+      check(replica.transaction([&]() -> lumbung::Status {
+        for (const Row& row : rows) LUMBUNG_RETURN_IF_ERROR(replica.insert("person", row));
+        return lumbung::Status::ok();
+      }),
+            "register");
+    });
+  });
+  const std::int64_t push_bytes = relay.bytes();
+  relay.reset();
+  const Measured download =
+      in_child([&] { return sync_device(dir + "/fresh.db", url, nullptr); });
+  const std::int64_t download_bytes = relay.bytes();
+
+  // 1% of the rows change on the officer's phone; the fresh device catches up.
+  in_child([&] {
+    return sync_device(dir + "/officer.db", url, [&](lumbung::Replica& replica) {
+      check(replica.transaction([&]() -> lumbung::Status {
+        for (int i = 0; i < count; i += 100) {
+          LUMBUNG_RETURN_IF_ERROR(replica.update("person", rows[i].at("id").as_text(),
+                                                 {{"phone", Value("+6281399999999")}}));
+        }
+        return lumbung::Status::ok();
+      }),
+            "edit");
+    });
+  });
+  relay.reset();
+  const Measured incremental =
+      in_child([&] { return sync_device(dir + "/fresh.db", url, nullptr); });
+  const std::int64_t incremental_bytes = relay.bytes();
+  if (download.summary.pulled != count || incremental.summary.pulled != count / 100) {
+    fail("pulled " + std::to_string(download.summary.pulled) + " and " +
+         std::to_string(incremental.summary.pulled) + " rows");
+  }
+
+  std::printf("\n%d person rows (plain SQLite insert of the same rows: %.3f s, %.0f rows/s;"
+              " CSV + zstd -3: %.1f bytes/row)\n",
+              count, plain_s, count / plain_s, floor_bytes);
+  std::printf("%-28s %9s %11s %10s %9s %11s\n", "step", "seconds", "rows/s", "bytes/row",
+              "vs floor", "peak RSS");
+  auto line = [&](const char* name, const Measured& m, int n, std::int64_t bytes) {
+    std::printf("%-28s %9.3f %11.0f %10.1f %8.2fx %8ld KiB\n", name, m.seconds, n / m.seconds,
+                static_cast<double>(bytes) / n, static_cast<double>(bytes) / n / floor_bytes,
+                m.peak_kib);
+  };
+  line("push of new rows", push, count, push_bytes);
+  line("initial download", download, count, download_bytes);
+  line("incremental (1% changed)", incremental, count / 100, incremental_bytes);
+
+  ::kill(daemon, SIGTERM);
+  ::waitpid(daemon, nullptr, 0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> counts;
+  for (int i = 1; i < argc; ++i) counts.push_back(std::atoi(argv[i]));
+  if (counts.empty()) counts = {10000, 100000};
+  std::printf("sync_bench: device and lumbungd over loopback, bytes counted on the wire\n");
+  for (int count : counts) {
+    if (count < 100) fail("ROWS must be at least 100");
+    bench(count);
+  }
+  return 0;
+}

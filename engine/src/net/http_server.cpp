@@ -1,0 +1,469 @@
+#include "net/http_server.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "net/beast_util.hpp"
+
+namespace lumbung::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// How much a connection reads at once while waiting for a request.
+constexpr std::size_t kReadChunk = 4096;
+// After a response that closes the connection, the client's unread bytes (a
+// refused body) are drained this long, so that closing does not reset the
+// connection and destroy the response before the client reads it.
+constexpr std::chrono::seconds kLingerTime{5};
+// After a failed accept (out of file descriptors), the next one waits this long.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, HttpHandler handler)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        strand_(asio::make_strand(ioc_)),
+        acceptor_(strand_),
+        signals_(strand_),
+        tick_timer_(strand_),
+        accept_retry_timer_(strand_),
+        drain_timer_(strand_) {}
+
+  Status listen();
+  void run_threads();
+  // Starts a graceful stop from any thread, and returns at once.
+  void request_stop() {
+    asio::post(strand_, [this] { stop_on_strand(); });
+  }
+  void join();
+
+  std::uint16_t port() const { return port_; }
+  std::size_t open_connections() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return connections_.size();
+  }
+  std::uint64_t accepted_connections() const { return accepted_.load(); }
+
+ private:
+  class Connection;
+
+  void accept();
+  void on_accept(const beast::error_code& ec, tcp::socket socket);
+  void refuse_connection(tcp::socket socket);
+  void schedule_tick();
+  void stop_on_strand();
+
+  // Brackets each call of the handler; false once stopping, when the request
+  // must be refused instead.
+  bool enter_handler();
+  void leave_handler();
+  void remove(const Connection* connection);
+  std::vector<std::shared_ptr<Connection>> snapshot();
+
+  const HttpServerOptions options_;
+  const HttpHandler handler_;
+  asio::io_context ioc_;
+  // Serializes the server's own objects below; each connection has its own.
+  asio::strand<asio::io_context::executor_type> strand_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer tick_timer_;
+  asio::steady_timer accept_retry_timer_;
+  asio::steady_timer drain_timer_;
+  bool stop_started_ = false;  // on strand_
+  std::uint16_t port_ = 0;
+  std::atomic<std::uint64_t> accepted_{0};
+
+  std::mutex mu_;
+  std::condition_variable handlers_done_;
+  std::atomic<bool> stopping_{false};  // set under mu_, read anywhere
+  int handlers_running_ = 0;           // guarded by mu_
+  // Every open connection. Responders hold only weak references, so a
+  // connection lives here while its answer is pending.
+  std::unordered_map<const Connection*, std::shared_ptr<Connection>> connections_;
+
+  std::mutex join_mu_;
+  std::vector<std::thread> threads_;
+};
+
+// One TCP connection, serving its requests one after the other on its strand.
+class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+
+  void start() {
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this()] { self->wait_for_request(); });
+  }
+
+  // The server is stopping: a connection between requests closes now; one
+  // whose request is being answered closes after its response.
+  void on_server_stop() {
+    if (state_ == State::kReading || state_ == State::kLingering) close();
+  }
+
+  void close() {
+    if (state_ == State::kClosed) return;
+    state_ = State::kClosed;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+    server_.remove(this);
+  }
+
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  enum class State { kReading, kHandling, kWriting, kLingering, kClosed };
+
+  // The idle timeout runs until the first byte of the next request; the
+  // header timeout from there, so that a client trickling its header byte by
+  // byte is cut off.
+  void wait_for_request() {
+    state_ = State::kReading;
+    if (server_.stopping_) return close();
+    if (buffer_.size() > 0) return read_header();  // the client sent it already
+    stream_.expires_after(server_.options_.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->close();
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
+  }
+
+  void read_header() {
+    parser_.emplace();
+    parser_->body_limit(server_.options_.max_body_bytes);
+    stream_.expires_after(server_.options_.header_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(const beast::error_code& ec) {
+    if (ec) return on_read_error(ec);
+    const boost::optional<std::uint64_t> length = parser_->content_length();
+    if (length && *length > server_.options_.max_body_bytes) {
+      return refuse(Status(ErrorCode::kTooLarge,
+                           "request body of " + std::to_string(*length) + " bytes is over the " +
+                               std::to_string(server_.options_.max_body_bytes) + "-byte limit"));
+    }
+    stream_.expires_after(server_.options_.transfer_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
+  }
+
+  void on_read_error(const beast::error_code& ec) {
+    if (ec == http::error::body_limit) {  // a chunked body that grew too large
+      return refuse(Status(ErrorCode::kTooLarge,
+                           "request body is over the " +
+                               std::to_string(server_.options_.max_body_bytes) + "-byte limit"));
+    }
+    if (ec == http::error::header_limit) {
+      return refuse(Status(ErrorCode::kTooLarge, "request header is too large"));
+    }
+    // A timeout or a connection the client closed leaves nobody to answer.
+    if (!is_http_error(ec) || ec == http::error::partial_message ||
+        ec == http::error::end_of_stream) {
+      return close();
+    }
+    refuse(Status(ErrorCode::kProtocol, "malformed HTTP request: " + ec.message()));
+  }
+
+  void on_request(const beast::error_code& ec) {
+    if (ec) return on_read_error(ec);
+    keep_alive_ = parser_->keep_alive();
+    http::request<http::string_body> message = parser_->release();
+    HttpRequest request{std::string(message.method_string()),
+                        std::string(message.target()),
+                        {},
+                        std::move(message.body())};
+    for (const auto& field : message) {
+      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    state_ = State::kHandling;
+    if (!server_.enter_handler()) {
+      return refuse(Status(ErrorCode::kUnavailable, "the server is stopping"));
+    }
+    server_.handler_(std::move(request), responder());
+    server_.leave_handler();
+  }
+
+  // Answers on this connection's strand, whichever thread calls it and
+  // however late; dropped when the connection has closed meanwhile.
+  Responder responder() {
+    return [weak = weak_from_this()](HttpResponse response) {
+      if (std::shared_ptr<Connection> self = weak.lock()) {
+        asio::post(self->executor(), [self, response = std::move(response)]() mutable {
+          self->write(std::move(response));
+        });
+      }
+    };
+  }
+
+  // Answers with an error and closes: what follows the request on the
+  // connection cannot be trusted.
+  void refuse(const Status& status) {
+    state_ = State::kHandling;
+    keep_alive_ = false;
+    write(protocol::error_response(status));
+  }
+
+  void write(HttpResponse response) {
+    if (state_ != State::kHandling) return;  // closed meanwhile
+    state_ = State::kWriting;
+    response_ = {};
+    response_.result(static_cast<unsigned>(response.status));
+    for (const auto& [name, value] : response.headers) {
+      if (!is_framing_header(name)) response_.insert(name, value);
+    }
+    response_.body() = std::move(response.body);
+    response_.keep_alive(keep_alive_ && !server_.stopping_);
+    response_.prepare_payload();
+    stream_.expires_after(server_.options_.transfer_timeout);
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->close();
+                        if (!self->response_.keep_alive()) return self->linger();
+                        self->wait_for_request();
+                      });
+  }
+
+  // Half-closes, then discards what the client still sends until it closes
+  // too (or kLingerTime passes).
+  void linger() {
+    state_ = State::kLingering;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTime);
+    discard();
+  }
+
+  void discard() {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->close();
+                              self->discard();
+                            });
+  }
+
+  Impl& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;  // alive while it is written
+  bool keep_alive_ = false;
+  State state_ = State::kReading;
+};
+
+Status HttpServer::Impl::listen() {
+  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  beast::error_code ec;
+  tcp::resolver resolver(ioc_);
+  const tcp::resolver::results_type endpoints =
+      resolver.resolve(options_.host, std::to_string(options_.port), tcp::resolver::passive, ec);
+  if (ec) return Status(ErrorCode::kNetwork, "cannot resolve '" + where + "': " + ec.message());
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) port_ = acceptor_.local_endpoint(ec).port();
+  if (ec) return Status(ErrorCode::kNetwork, "cannot listen on " + where + ": " + ec.message());
+  for (const int signal : options_.stop_signals) {
+    signals_.add(signal, ec);
+    if (ec) {
+      return Status(ErrorCode::kInternal,
+                    "cannot handle signal " + std::to_string(signal) + ": " + ec.message());
+    }
+  }
+  return Status::ok();
+}
+
+void HttpServer::Impl::run_threads() {
+  // The pending accept and tick keep the threads running; once stopping, the
+  // drain timer does until the last connection has closed.
+  accept();
+  if (options_.tick) schedule_tick();
+  if (!options_.stop_signals.empty()) {
+    signals_.async_wait([this](const beast::error_code& ec, int) {
+      if (!ec) stop_on_strand();
+    });
+  }
+  for (int i = 0; i < std::max(options_.threads, 1); ++i) {
+    threads_.emplace_back([this] { ioc_.run(); });
+  }
+}
+
+void HttpServer::Impl::join() {
+  std::lock_guard<std::mutex> lock(join_mu_);
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+void HttpServer::Impl::accept() {
+  acceptor_.async_accept(asio::make_strand(ioc_),
+                         [this](const beast::error_code& ec, tcp::socket socket) {
+                           on_accept(ec, std::move(socket));
+                         });
+}
+
+void HttpServer::Impl::on_accept(const beast::error_code& ec, tcp::socket socket) {
+  if (stop_started_) return;
+  if (ec) {
+    // Out of file descriptors, say: retrying at once would spin.
+    accept_retry_timer_.expires_after(kAcceptRetryDelay);
+    accept_retry_timer_.async_wait([this](const beast::error_code& wait_ec) {
+      if (!wait_ec && !stop_started_) accept();
+    });
+    return;
+  }
+  ++accepted_;
+  std::shared_ptr<Connection> connection;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (connections_.size() < options_.max_connections) {
+      connection = std::make_shared<Connection>(*this, std::move(socket));
+      connections_.emplace(connection.get(), connection);
+    }
+  }
+  if (connection) {
+    connection->start();
+  } else {
+    refuse_connection(std::move(socket));
+  }
+  accept();
+}
+
+// Over the connection limit: a best-effort 503, written at once (a fresh
+// socket's buffer takes it whole), then closed.
+void HttpServer::Impl::refuse_connection(tcp::socket socket) {
+  HttpResponse refusal = protocol::error_response(
+      Status(ErrorCode::kUnavailable, "too many connections; try again later"));
+  http::response<http::string_body> message(static_cast<http::status>(refusal.status), 11,
+                                            std::move(refusal.body));
+  for (const auto& [name, value] : refusal.headers) message.set(name, value);
+  message.keep_alive(false);
+  message.prepare_payload();
+  beast::error_code ignored;
+  http::write(socket, message, ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+void HttpServer::Impl::schedule_tick() {
+  tick_timer_.expires_after(options_.tick_interval);
+  tick_timer_.async_wait([this](const beast::error_code& ec) {
+    if (ec || stop_started_) return;
+    options_.tick();
+    schedule_tick();
+  });
+}
+
+void HttpServer::Impl::stop_on_strand() {
+  if (stop_started_) return;
+  stop_started_ = true;
+  {
+    // After this no request reaches the handler, and none is inside it.
+    std::unique_lock<std::mutex> lock(mu_);
+    stopping_ = true;
+    handlers_done_.wait(lock, [this] { return handlers_running_ == 0; });
+  }
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+  signals_.cancel(ignored);
+  tick_timer_.cancel();
+  accept_retry_timer_.cancel();
+  if (options_.on_stop) options_.on_stop();
+  const std::vector<std::shared_ptr<Connection>> open = snapshot();
+  if (open.empty()) return;
+  for (const std::shared_ptr<Connection>& connection : open) {
+    asio::post(connection->executor(), [connection] { connection->on_server_stop(); });
+  }
+  drain_timer_.expires_after(options_.drain_timeout);
+  drain_timer_.async_wait([this](const beast::error_code& ec) {
+    if (ec) return;  // every connection closed in time
+    for (const std::shared_ptr<Connection>& connection : snapshot()) {
+      asio::post(connection->executor(), [connection] { connection->close(); });
+    }
+  });
+}
+
+bool HttpServer::Impl::enter_handler() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return false;
+  ++handlers_running_;
+  return true;
+}
+
+void HttpServer::Impl::leave_handler() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (--handlers_running_ == 0) handlers_done_.notify_all();
+}
+
+void HttpServer::Impl::remove(const Connection* connection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  connections_.erase(connection);
+  if (stopping_ && connections_.empty()) {
+    asio::post(strand_, [this] { drain_timer_.cancel(); });
+  }
+}
+
+std::vector<std::shared_ptr<HttpServer::Impl::Connection>> HttpServer::Impl::snapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<Connection>> result;
+  result.reserve(connections_.size());
+  for (const auto& entry : connections_) result.push_back(entry.second);
+  return result;
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
+                                                      HttpHandler handler) {
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(handler));
+  LUMBUNG_RETURN_IF_ERROR(impl->listen());
+  impl->run_threads();
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+std::uint16_t HttpServer::port() const { return impl_->port(); }
+
+void HttpServer::stop() {
+  impl_->request_stop();
+  impl_->join();
+}
+
+void HttpServer::wait() { impl_->join(); }
+
+std::size_t HttpServer::open_connections() const { return impl_->open_connections(); }
+
+std::uint64_t HttpServer::accepted_connections() const { return impl_->accepted_connections(); }
+
+}  // namespace lumbung::net

@@ -1,0 +1,99 @@
+// HttpServer: the daemon's HTTP/1.1 listener (Boost.Beast on Boost.Asio). It
+// only moves bytes: each request is handed, whole, to a handler as an
+// HttpRequest, and the handler answers through a responder whenever it likes,
+// from any thread (a long-polling pull answers seconds later). No thread is
+// held while an answer is pending.
+//
+// Each connection serves one request at a time (keep-alive, no pipelining
+// of answers) on its own strand. It is closed when it stays idle between
+// requests, when a request's header trickles in too slowly, or when a body or
+// response takes too long to travel. A request whose Content-Length is over
+// the body limit is refused with 413 before its body is read; malformed HTTP
+// gets 400; both close the connection.
+//
+// Thread-safety: stop(), wait() and the accessors may be called from any
+// thread, but stop() and wait() not from the handler, tick or on_stop.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lumbung/http.hpp"
+#include "lumbung/status.hpp"
+#include "protocol/wire.hpp"
+
+namespace lumbung::net {
+
+using Responder = std::function<void(HttpResponse)>;
+// Called once per request, on one of the server's threads; must not block for
+// long. `respond` must be called exactly once, possibly later from any
+// thread; a response for a connection that has closed meanwhile is dropped.
+using HttpHandler = std::function<void(HttpRequest request, Responder respond)>;
+
+struct HttpServerOptions {
+  // Where to listen: a host name or IP literal, and a port (0: any free one).
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  // Threads running the server's I/O and the handler. Default: 1.
+  int threads = 1;
+  // The largest request body accepted (413 above it).
+  std::size_t max_body_bytes = protocol::kMaxRequestBytes;
+  // Connections beyond this many are answered 503 and closed.
+  std::size_t max_connections = 1024;
+  // From the first byte of a request to the end of its header.
+  std::chrono::milliseconds header_timeout{10000};
+  // Waiting for the next request on a kept-alive (or new) connection.
+  std::chrono::milliseconds idle_timeout{60000};
+  // For a request's body to arrive, and for a response to be written.
+  std::chrono::milliseconds transfer_timeout{300000};
+  // Graceful stop waits this long for answers in flight, then closes anyway.
+  std::chrono::milliseconds drain_timeout{30000};
+  // `tick` (below) runs this often.
+  std::chrono::milliseconds tick_interval{100};
+  // Signals that stop the server gracefully, e.g. SIGINT and SIGTERM for the
+  // daemon. Default: none.
+  std::vector<int> stop_signals;
+  // Called every tick_interval on a server thread (SyncServer::tick).
+  std::function<void()> tick;
+  // Called once when stopping, after the last request has been handed to the
+  // handler and before waiting for the answers in flight (SyncServer::stop).
+  std::function<void()> on_stop;
+};
+
+class HttpServer {
+ public:
+  // Binds, listens and starts the threads; connections are accepted from
+  // when it returns. kNetwork when the address cannot be bound.
+  static Result<std::unique_ptr<HttpServer>> start(HttpServerOptions options, HttpHandler handler);
+  // Stops as stop() does.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The port bound (the real one when options.port was 0).
+  std::uint16_t port() const;
+
+  // Graceful stop: stops accepting, closes idle connections, refuses requests
+  // read from now on (503), calls on_stop, lets the answers in flight be
+  // written (up to drain_timeout), and returns when every thread is done.
+  // Idempotent.
+  void stop();
+  // Returns when the server has stopped, by stop() or one of stop_signals.
+  void wait();
+
+  // Connections open now, and accepted since the start (for tests, metrics).
+  std::size_t open_connections() const;
+  std::uint64_t accepted_connections() const;
+
+ private:
+  class Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lumbung::net

@@ -1,0 +1,80 @@
+#include "replica/conflict_store.hpp"
+
+#include "protocol/wire.hpp"
+
+namespace lumbung::replica {
+
+ConflictRecord conflict_from_wire(const v1::Conflict& conflict) {
+  ConflictRecord record;
+  record.id = conflict.id();
+  record.table = conflict.table();
+  record.row_id = conflict.row_id();
+  record.column = conflict.column();
+  record.policy = conflict.policy();
+  record.server_value = protocol::from_wire(conflict.server_value());
+  record.server_device = conflict.server_device();
+  record.server_hlc = conflict.server_hlc();
+  record.device_value = protocol::from_wire(conflict.device_value());
+  record.device_id = conflict.device_id();
+  record.device_hlc = conflict.device_hlc();
+  record.outcome = conflict.outcome();
+  record.scope = conflict.scope();
+  return record;
+}
+
+Result<bool> store_conflict(db::Database& db, const ConflictRecord& conflict) {
+  Result<db::Statement*> stmt = db.cached(
+      "INSERT OR IGNORE INTO _lumbung_conflict (id, tbl, row_id, col, policy, server_value, "
+      "server_device, server_hlc, device_value, device_id, device_hlc, outcome, scope) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+  if (!stmt.is_ok()) return stmt.status();
+  // SQLite integers are signed: ids past INT64_MAX wrap, and come back intact.
+  (*stmt)->bind(1, Value(static_cast<std::int64_t>(conflict.id)));
+  (*stmt)->bind(2, Value(conflict.table));
+  (*stmt)->bind(3, Value(conflict.row_id));
+  (*stmt)->bind(4, Value(conflict.column));
+  (*stmt)->bind(5, Value(conflict.policy));
+  (*stmt)->bind(6, conflict.server_value);
+  (*stmt)->bind(7, Value(conflict.server_device));
+  (*stmt)->bind(8, Value(conflict.server_hlc));
+  (*stmt)->bind(9, conflict.device_value);
+  (*stmt)->bind(10, Value(conflict.device_id));
+  (*stmt)->bind(11, Value(conflict.device_hlc));
+  (*stmt)->bind(12, Value(conflict.outcome));
+  (*stmt)->bind(13, Value(conflict.scope));
+  LUMBUNG_RETURN_IF_ERROR((*stmt)->run());
+  return sqlite3_changes(db.handle()) > 0;
+}
+
+Result<std::vector<ConflictRecord>> load_conflicts(db::Database& db) {
+  Result<db::Statement*> stmt = db.cached(
+      "SELECT id, tbl, row_id, col, policy, server_value, server_device, server_hlc, "
+      "device_value, device_id, device_hlc, outcome, scope FROM _lumbung_conflict ORDER BY id");
+  if (!stmt.is_ok()) return stmt.status();
+  std::vector<ConflictRecord> conflicts;
+  for (;;) {
+    Result<bool> row = (*stmt)->step();
+    if (!row.is_ok()) return row.status();
+    if (!*row) break;
+    db::Statement& s = **stmt;
+    ConflictRecord record;
+    record.id = static_cast<std::uint64_t>(s.column_int(0));
+    record.table = s.column_text(1);
+    record.row_id = s.column_text(2);
+    record.column = s.column_text(3);
+    record.policy = s.column_text(4);
+    record.server_value = s.column(5);
+    record.server_device = s.column_text(6);
+    record.server_hlc = s.column_int(7);
+    record.device_value = s.column(8);
+    record.device_id = s.column_text(9);
+    record.device_hlc = s.column_int(10);
+    record.outcome = s.column_text(11);
+    record.scope = s.column_text(12);
+    conflicts.push_back(std::move(record));
+  }
+  (*stmt)->reset();
+  return conflicts;
+}
+
+}  // namespace lumbung::replica

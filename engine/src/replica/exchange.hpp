@@ -1,0 +1,50 @@
+// One request of a sync with what every request gets: the bearer token,
+// retries of transient failures with exponential backoff and full jitter,
+// cancellation, and the count of bytes on the wire.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include "lumbung/http.hpp"
+#include "lumbung/status.hpp"
+#include "lumbung/sync.hpp"
+#include "lumbung/v1/sync.pb.h"
+
+namespace lumbung::replica {
+
+class Exchanger {
+ public:
+  // `transport` and `options` must outlive the Exchanger.
+  Exchanger(Transport& transport, const SyncOptions& options, std::string token);
+
+  // Sends `request` and decodes the answer into `response`. A transient
+  // failure (retry class TRANSIENT or ABORT: a broken connection, a timeout,
+  // a 503) is tried again after a backoff, up to options.max_attempts tries
+  // in all, and the last error is returned; any other error at once.
+  // kCancelled when options.cancel is set before a try or during a backoff.
+  Status exchange(HttpRequest request, google::protobuf::MessageLite* response);
+
+  // kCancelled when the caller has set options.cancel, OK otherwise.
+  Status check_cancelled() const;
+
+  std::int64_t bytes_sent() const { return bytes_sent_; }
+  std::int64_t bytes_received() const { return bytes_received_; }
+
+ private:
+  // Full jitter: a uniform wait up to initial_backoff * 2^failures, capped.
+  std::chrono::milliseconds backoff(int failures);
+  // Sleeps `duration`; false when cancelled meanwhile.
+  bool sleep_unless_cancelled(std::chrono::milliseconds duration) const;
+
+  Transport& transport_;
+  const SyncOptions& options_;
+  std::string token_;
+  std::mt19937_64 random_;
+  std::int64_t bytes_sent_ = 0;
+  std::int64_t bytes_received_ = 0;
+};
+
+}  // namespace lumbung::replica

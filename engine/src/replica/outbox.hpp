@@ -1,0 +1,40 @@
+// The outbox (_lumbung_outbox): one entry per pending cell or row change,
+// written by the capture triggers (capture_sql.hpp) in the transaction of the
+// write, and emptied only by acknowledged pushes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "db/database.hpp"
+#include "lumbung/status.hpp"
+#include "replica/capture_sql.hpp"
+
+namespace lumbung::replica {
+
+struct OutboxEntry {
+  std::string table;
+  std::string row_id;
+  std::string column;  // the changed cell; empty for a row insert or delete
+  OutboxOp op = OutboxOp::kUpdate;
+  std::int64_t hlc = 0;   // the stamp of the latest local write
+  std::int64_t base = 0;  // the server seq the change was edited from
+};
+
+// Up to `limit` entries (every one when negative), oldest first.
+Result<std::vector<OutboxEntry>> read_outbox(db::Database& db, int limit);
+
+// Removes the entry of (table, row_id, column) if it still carries `hlc`, and
+// says whether it did: a local write made since keeps its entry pending.
+Result<bool> remove_if_unchanged(db::Database& db, const std::string& table,
+                                 const std::string& row_id, const std::string& column,
+                                 std::int64_t hlc);
+
+// Writes `entry`, replacing the one of the same cell or row.
+Status write_outbox_entry(db::Database& db, const OutboxEntry& entry);
+
+// Removes the cell entries (not the row's own entry) of one row.
+Status remove_cell_entries(db::Database& db, const std::string& table, const std::string& row_id);
+
+}  // namespace lumbung::replica

@@ -1,0 +1,53 @@
+// Pull (docs/protocol.md, "Pull" and "The device"): pages of the server's
+// state after the device's cursors. Each page is applied whole, with its
+// cursors, in one transaction, so that a broken pull resumes where the last
+// applied page left it and never applies a change twice or skips one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/schema.hpp"
+#include "db/database.hpp"
+#include "lumbung/clock.hpp"
+#include "lumbung/http.hpp"
+#include "lumbung/status.hpp"
+#include "lumbung/sync.hpp"
+#include "lumbung/v1/sync.pb.h"
+
+namespace lumbung::replica {
+
+// What applying a page did.
+struct PulledPage {
+  std::int64_t rows = 0;                      // rows the page carried
+  std::vector<ConflictRecord> new_conflicts;  // not stored before
+  std::vector<ChangedRows> changed_rows;      // written or deleted
+  // The page names a table or column this device does not know: the server's
+  // schema is newer, and its checksums cover cells the device does not keep.
+  bool names_unknown = false;
+};
+
+class Puller {
+ public:
+  Puller(db::Database& db, const core::Schema& schema, std::string device_id, Clock& clock)
+      : db_(db), schema_(schema), device_id_(std::move(device_id)), clock_(clock) {}
+
+  // The request for the next page, from the stored cursors.
+  Result<HttpRequest> next_request(std::uint32_t page_budget_bytes, std::uint32_t wait_seconds);
+
+  // Applies `page` in one transaction: its rows under the pending overlay
+  // (server_state.hpp), its cursors, its conflicts, and the HLC receive rule.
+  // Rows of tables and cells of columns the device does not know are left
+  // out. kProtocol, changing nothing, for a page that does not hold together.
+  Result<PulledPage> apply_page(const v1::PullPage& page);
+
+ private:
+  db::Database& db_;
+  const core::Schema& schema_;
+  std::string device_id_;
+  Clock& clock_;
+};
+
+}  // namespace lumbung::replica

@@ -1,0 +1,314 @@
+#include "replica/push.hpp"
+
+#include <map>
+
+#include "protocol/wire.hpp"
+#include "replica/conflict_store.hpp"
+#include "replica/hlc_store.hpp"
+#include "replica/outbox.hpp"
+#include "replica/refused_store.hpp"
+#include "replica/server_state.hpp"
+
+namespace lumbung::replica {
+namespace {
+
+using core::quote_identifier;
+
+constexpr const char* kPushTarget = "/v1/push";
+
+// The dictionary of table and column names a PushRequest refers to by index.
+class WireNames {
+ public:
+  explicit WireNames(v1::PushRequest& request) : request_(request) {}
+
+  std::uint32_t table(const std::string& name) {
+    auto [it, added] = tables_.try_emplace(name, request_.tables_size());
+    if (added) {
+      request_.add_tables()->set_table(name);
+      columns_.emplace_back();
+    }
+    return it->second;
+  }
+
+  std::uint32_t column(std::uint32_t table, const std::string& name) {
+    auto [it, added] = columns_[table].try_emplace(name, request_.tables(table).columns_size());
+    if (added) request_.mutable_tables(table)->add_columns(name);
+    return it->second;
+  }
+
+ private:
+  v1::PushRequest& request_;
+  std::map<std::string, std::uint32_t> tables_;
+  std::vector<std::map<std::string, std::uint32_t>> columns_;
+};
+
+// The current values of `columns` of a row; nullopt when the row is missing.
+Result<std::optional<std::vector<Value>>> read_cells(db::Database& db, const core::Table& table,
+                                                     const std::string& row_id,
+                                                     const std::vector<std::string>& columns) {
+  std::string sql = "SELECT ";
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    sql += (i ? ", " : "") + quote_identifier(columns[i]);
+  }
+  sql += " FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1";
+  Result<db::Statement*> stmt = db.cached(sql);
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(row_id));
+  Result<bool> found = (*stmt)->step();
+  if (!found.is_ok()) return found.status();
+  std::optional<std::vector<Value>> values;
+  if (*found) {
+    values.emplace();
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      values->push_back((*stmt)->column(static_cast<int>(i)));
+    }
+  }
+  (*stmt)->reset();
+  return values;
+}
+
+// Adds `entry` to `request` as a Change with the row's current values; false
+// when the row of an insert or update is gone, which leaves nothing to send.
+Result<bool> add_change(db::Database& db, const core::Table& table, const OutboxEntry& entry,
+                        WireNames& names, v1::PushRequest& request) {
+  std::vector<std::string> columns;
+  if (entry.op == OutboxOp::kInsert) {
+    for (const core::Column& column : table.columns) columns.push_back(column.name);
+  } else if (entry.op == OutboxOp::kUpdate) {
+    columns.push_back(entry.column);
+  }
+  std::optional<std::vector<Value>> values;
+  if (!columns.empty()) {
+    Result<std::optional<std::vector<Value>>> read = read_cells(db, table, entry.row_id, columns);
+    if (!read.is_ok()) return read.status();
+    if (!*read) return false;
+    values = std::move(*read);
+  }
+  v1::Change* change = request.add_changes();
+  change->set_id(static_cast<std::uint32_t>(request.changes_size() - 1));
+  change->set_table(names.table(table.name));
+  change->set_row_id(entry.row_id);
+  change->set_op(static_cast<v1::ChangeOp>(entry.op));
+  change->set_hlc(entry.hlc);
+  change->set_base_seq(entry.base);
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    change->add_columns(names.column(change->table(), columns[i]));
+    protocol::to_wire((*values)[i], change->add_values());
+  }
+  return true;
+}
+
+HttpHeaders body_headers(const PushBatch& batch) {
+  HttpHeaders headers = {{"Content-Type", protocol::kContentType}};
+  if (!batch.content_encoding.empty()) {
+    headers.emplace_back("Content-Encoding", batch.content_encoding);
+  }
+  return headers;
+}
+
+// The outbox entry a change of `request` was made from.
+Result<OutboxEntry> entry_of(const v1::PushRequest& request, const v1::Change& change) {
+  if (change.table() >= static_cast<std::uint32_t>(request.tables_size()) ||
+      change.op() < v1::CHANGE_OP_INSERT || change.op() > v1::CHANGE_OP_DELETE) {
+    return Status(ErrorCode::kCorrupt, "the stored push batch has a malformed change");
+  }
+  const v1::TableColumns& table = request.tables(change.table());
+  OutboxEntry entry{table.table(), change.row_id(),  "", static_cast<OutboxOp>(change.op()),
+                    change.hlc(),  change.base_seq()};
+  if (entry.op == OutboxOp::kUpdate) {
+    if (change.columns_size() != 1 ||
+        change.columns(0) >= static_cast<std::uint32_t>(table.columns_size())) {
+      return Status(ErrorCode::kCorrupt, "the stored push batch has a malformed update");
+    }
+    entry.column = table.columns(change.columns(0));
+  }
+  return entry;
+}
+
+// The server's state of the row a superseded change was about.
+ServerRow current_row(const core::Table& table, const std::string& row_id,
+                      const v1::ChangeOutcome& outcome) {
+  ServerRow row(table, row_id);
+  if (outcome.row_deleted()) row.set_deleted();
+  for (const v1::Cell& cell : outcome.current()) {
+    row.add_cell(cell.column(), protocol::from_wire(cell.value()));
+  }
+  return row;
+}
+
+}  // namespace
+
+HttpRequest push_request(const PushBatch& batch) {
+  HttpRequest request;
+  request.method = "POST";
+  request.target = kPushTarget;
+  request.headers = body_headers(batch);
+  request.headers.emplace_back("Accept-Encoding", "zstd");
+  request.body = batch.body;
+  return request;
+}
+
+Result<std::optional<PushBatch>> Pusher::inflight() {
+  Result<db::Statement*> stmt = db_.cached(
+      "SELECT inflight_batch, inflight_encoding, inflight_body FROM _lumbung_push "
+      "WHERE inflight_batch IS NOT NULL");
+  if (!stmt.is_ok()) return stmt.status();
+  Result<bool> found = (*stmt)->step();
+  if (!found.is_ok()) return found.status();
+  std::optional<PushBatch> batch;
+  if (*found) {
+    const Value body = (*stmt)->column(2);
+    batch = PushBatch{static_cast<std::uint64_t>((*stmt)->column_int(0)), (*stmt)->column_text(1),
+                      std::string(body.as_blob().begin(), body.as_blob().end())};
+  }
+  (*stmt)->reset();
+  return batch;
+}
+
+Result<std::optional<PushBatch>> Pusher::start_batch(int max_changes) {
+  std::optional<PushBatch> batch;
+  Status status = db::in_transaction(db_, [&]() -> Status {
+    // Entries whose row is gone are dropped on the way; take more until a
+    // batch has something in it or the outbox is empty.
+    for (;;) {
+      Result<std::vector<OutboxEntry>> entries = read_outbox(db_, std::max(1, max_changes));
+      if (!entries.is_ok()) return entries.status();
+      if (entries->empty()) return Status::ok();
+      v1::PushRequest request;
+      WireNames names(request);
+      for (const OutboxEntry& entry : *entries) {
+        const core::Table* table = schema_.find_table(entry.table);
+        Result<bool> added =
+            table ? add_change(db_, *table, entry, names, request) : Result<bool>(false);
+        if (!added.is_ok()) return added.status();
+        if (!*added) {
+          Result<bool> dropped =
+              remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc);
+          if (!dropped.is_ok()) return dropped.status();
+        }
+      }
+      if (request.changes_size() == 0) continue;
+
+      Result<db::Statement*> next = db_.cached("SELECT next_batch FROM _lumbung_push");
+      if (!next.is_ok()) return next.status();
+      Result<bool> found = (*next)->step();
+      if (!found.is_ok()) return found.status();
+      if (!*found) return Status(ErrorCode::kCorrupt, "_lumbung_push has no row");
+      const std::int64_t number = (*next)->column_int(0);
+      (*next)->reset();
+
+      v1::RequestHeader* header = request.mutable_header();
+      header->set_protocol_version(protocol::kProtocolVersion);
+      header->set_schema_version(static_cast<std::uint32_t>(schema_.version));
+      header->set_device_id(device_id_);
+      request.set_batch(static_cast<std::uint64_t>(number));
+      HttpRequest encoded = protocol::make_request(kPushTarget, request);
+      const std::optional<std::string_view> encoding =
+          find_header(encoded.headers, "Content-Encoding");
+      batch = PushBatch{static_cast<std::uint64_t>(number),
+                        encoding ? std::string(*encoding) : std::string(), std::move(encoded.body)};
+
+      Result<db::Statement*> store = db_.cached(
+          "UPDATE _lumbung_push SET inflight_batch = ?1, inflight_encoding = ?2, "
+          "inflight_body = ?3, next_batch = ?1 + 1");
+      if (!store.is_ok()) return store.status();
+      (*store)->bind(1, Value(number));
+      (*store)->bind(2, Value(batch->content_encoding));
+      (*store)->bind(3, Value(Blob(batch->body.begin(), batch->body.end())));
+      return (*store)->run();
+    }
+  });
+  if (!status.is_ok()) return status;
+  return batch;
+}
+
+Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushResponse& response) {
+  const std::string context = "push batch " + std::to_string(batch.number);
+  v1::PushRequest request;
+  Status decoded =
+      protocol::decode_body(body_headers(batch), batch.body, protocol::kMaxRequestBytes, &request);
+  if (!decoded.is_ok()) {
+    return Status(ErrorCode::kCorrupt,
+                  context + ": the stored batch cannot be read: " + decoded.message());
+  }
+  if (response.batch() != batch.number) {
+    return Status(ErrorCode::kProtocol,
+                  context + ": the answer is for batch " + std::to_string(response.batch()));
+  }
+
+  PushAnswer answer;
+  ChangedRowsCollector changed;
+  ServerStateWriter writer(db_);
+  // Drops the entry if unchanged since sent; a later acknowledged change also
+  // makes earlier refusals of its cell or row moot.
+  const auto acknowledge = [&](const OutboxEntry& entry) -> Result<bool> {
+    Result<bool> removed =
+        remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc);
+    if (!removed.is_ok()) return removed;
+    LUMBUNG_RETURN_IF_ERROR(forget_refusals_before(db_, entry));
+    return removed;
+  };
+  Status status = in_applying_transaction(db_, [&]() -> Status {
+    for (const v1::ChangeOutcome& outcome : response.outcomes()) {
+      if (outcome.id() >= static_cast<std::uint32_t>(request.changes_size())) {
+        return Status(ErrorCode::kProtocol, context + ": the answer names change " +
+                                                std::to_string(outcome.id()) +
+                                                ", which the batch does not have");
+      }
+      Result<OutboxEntry> entry = entry_of(request, request.changes(outcome.id()));
+      if (!entry.is_ok())
+        return Status(entry.status().code(), context + ": " + entry.status().message());
+      switch (outcome.outcome()) {
+        case v1::OUTCOME_APPLIED: {
+          Result<bool> removed = acknowledge(*entry);
+          if (!removed.is_ok()) return removed.status();
+          ++answer.applied;
+          break;
+        }
+        case v1::OUTCOME_SUPERSEDED: {
+          Result<bool> removed = acknowledge(*entry);
+          if (!removed.is_ok()) return removed.status();
+          const core::Table* table = schema_.find_table(entry->table);
+          if (table && (outcome.row_deleted() || outcome.current_size() > 0)) {
+            Result<bool> written = writer.write(current_row(*table, entry->row_id, outcome));
+            if (!written.is_ok()) return written.status();
+            if (*written) changed.add(entry->table, entry->row_id);
+          }
+          ++answer.superseded;
+          break;
+        }
+        case v1::OUTCOME_REFUSED: {
+          // A change made since the refused one stays pending, and is judged on its own.
+          Result<bool> removed =
+              remove_if_unchanged(db_, entry->table, entry->row_id, entry->column, entry->hlc);
+          if (!removed.is_ok()) return removed.status();
+          if (*removed) {
+            LUMBUNG_RETURN_IF_ERROR(
+                set_aside(db_, *entry, refusal_reason_name(outcome.reason()), outcome.message()));
+          }
+          ++answer.refused;
+          break;
+        }
+        default:
+          return Status(ErrorCode::kProtocol,
+                        context + ": change " + std::to_string(outcome.id()) + " has no outcome");
+      }
+      ++answer.acknowledged;
+    }
+    for (const v1::Conflict& wire : response.conflicts()) {
+      ConflictRecord conflict = conflict_from_wire(wire);
+      Result<bool> added = store_conflict(db_, conflict);
+      if (!added.is_ok()) return added.status();
+      if (*added) answer.new_conflicts.push_back(std::move(conflict));
+    }
+    LUMBUNG_RETURN_IF_ERROR(receive_clock(db_, clock_, response.server_hlc()));
+    return db_.exec(
+        "UPDATE _lumbung_push SET inflight_batch = NULL, inflight_encoding = NULL, "
+        "inflight_body = NULL");
+  });
+  if (!status.is_ok()) return status;
+  answer.changed_rows = changed.take();
+  return answer;
+}
+
+}  // namespace lumbung::replica

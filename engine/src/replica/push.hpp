@@ -1,0 +1,74 @@
+// Push (docs/protocol.md, "Push" and "The device"): the outbox goes to the
+// server in numbered batches. A batch is stored (its number and exact body)
+// before it is first sent and re-sent unchanged until answered; its answer is
+// applied in one transaction that also clears it. So a crash at any point
+// loses no change and applies none twice: the server answers a repeated batch
+// from its record of the last one.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/schema.hpp"
+#include "db/database.hpp"
+#include "lumbung/clock.hpp"
+#include "lumbung/http.hpp"
+#include "lumbung/status.hpp"
+#include "lumbung/sync.hpp"
+#include "lumbung/v1/sync.pb.h"
+
+namespace lumbung::replica {
+
+// A batch stored in _lumbung_push: in flight until its answer is applied.
+struct PushBatch {
+  std::uint64_t number = 0;
+  std::string content_encoding;  // of `body`: "zstd", or empty for none
+  std::string body;              // the encoded PushRequest, byte for byte as sent
+};
+
+// The HTTP request that sends `batch`.
+HttpRequest push_request(const PushBatch& batch);
+
+// What applying an answer did.
+struct PushAnswer {
+  std::int64_t acknowledged = 0;  // changes with an outcome
+  std::int64_t applied = 0;
+  std::int64_t superseded = 0;
+  std::int64_t refused = 0;
+  std::vector<ConflictRecord> new_conflicts;  // not stored before
+  std::vector<ChangedRows> changed_rows;      // rewritten with the server's state
+};
+
+class Pusher {
+ public:
+  Pusher(db::Database& db, const core::Schema& schema, std::string device_id, Clock& clock)
+      : db_(db), schema_(schema), device_id_(std::move(device_id)), clock_(clock) {}
+
+  // The batch in flight, if any.
+  Result<std::optional<PushBatch>> inflight();
+
+  // Makes the next batch of up to `max_changes` of the oldest outbox entries,
+  // with their current values, and stores it as in flight; nullopt when the
+  // outbox is empty. REQUIRES: no batch in flight.
+  Result<std::optional<PushBatch>> start_batch(int max_changes);
+
+  // Applies the server's answer to the batch in flight, in one transaction:
+  // drops each acknowledged outbox entry that still carries the stamp sent
+  // (a newer local write stays pending), writes the server's cells for a
+  // superseded change (or deletes the row) under the pending overlay, sets
+  // refused changes aside, stores the conflicts, runs the HLC receive rule,
+  // and clears the batch. Changes without an outcome stay pending for the
+  // next batch. kProtocol for an answer that does not fit the batch.
+  Result<PushAnswer> apply_answer(const PushBatch& batch, const v1::PushResponse& response);
+
+ private:
+  db::Database& db_;
+  const core::Schema& schema_;
+  std::string device_id_;
+  Clock& clock_;
+};
+
+}  // namespace lumbung::replica

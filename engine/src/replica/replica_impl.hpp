@@ -1,0 +1,65 @@
+// Replica::Impl: the state behind a Replica, shared by the files that
+// implement it: replica.cpp (opening, local reads and writes) and sync.cpp
+// (sync with the server, over the parts in push, pull, server_state, ...).
+// Internal; not thread-safe, like Replica.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/schema.hpp"
+#include "core/uuid.hpp"
+#include "db/database.hpp"
+#include "lumbung/http.hpp"
+#include "lumbung/replica.hpp"
+#include "replica/clock_vfs.hpp"
+
+namespace lumbung {
+
+struct Replica::Impl {
+  ReplicaOptions options;
+  std::shared_ptr<Clock> clock;            // options.clock, or the system clock
+  std::unique_ptr<replica::ClockVfs> vfs;  // outlives the connection that uses it
+  std::unique_ptr<db::Database> db;
+  core::Schema schema;
+  std::string device_id;
+  core::UuidV7Generator uuids;
+  // HTTP to the server URL kept in the file; made by the first sync that needs
+  // it and kept, so that its connection is reused.
+  std::shared_ptr<Transport> http_transport;
+
+  explicit Impl(const ReplicaOptions& opts);
+
+  Result<const core::Table*> find_table(std::string_view name) const;
+
+  Status exec_all(const std::vector<std::string>& statements);
+  Status create_table(const core::Table& table);
+  // Drops and recreates every capture trigger, so that a migration or a newer
+  // engine always leaves the current trigger SQL in the file.
+  Status install_triggers(const core::Schema& old_schema);
+  Status store_schema(const std::string& text);
+  Status create(const std::string& schema_text);
+  // Moves the file to `target` when it is newer; nothing is written otherwise.
+  Status migrate(core::Schema target, const std::string& target_text);
+  // Checks that the open file is a replica, before anything writes to it.
+  Status check_is_replica();
+  Status open_file();
+  // Opens the connection, checks an existing file is a replica before
+  // anything writes to it, then sets the connection's pragmas.
+  Status open_database();
+  Status apply_key();
+
+  // Checks and converts the caller's cells: known columns, the right types,
+  // NOT NULL, and each column's own CHECK. SQLite enforces the rest again.
+  Result<Row> checked_cells(const core::Table& table, const Row& cells) const;
+  Status insert(const core::Table& table, const Row& cells);
+  Result<std::optional<Row>> get(const core::Table& table, std::string_view id);
+  Status not_found(const core::Table& table, std::string_view id) const;
+  Status update(const core::Table& table, std::string_view id, const Row& cells);
+  Status remove(const core::Table& table, std::string_view id);
+};
+
+}  // namespace lumbung

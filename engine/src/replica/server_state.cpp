@@ -1,0 +1,150 @@
+#include "replica/server_state.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace lumbung::replica {
+namespace {
+
+using core::quote_identifier;
+
+Status with_row_context(const ServerRow& row, const Status& status) {
+  return Status(status.code(), "table '" + row.table().name + "': row '" + row.row_id() +
+                                   "': cannot write the server's state: " + status.message());
+}
+
+}  // namespace
+
+Status in_applying_transaction(db::Database& db, const std::function<Status()>& body) {
+  return db::in_transaction(db, [&]() -> Status {
+    LUMBUNG_RETURN_IF_ERROR(db.exec("UPDATE _lumbung_clock SET applying = 1"));
+    LUMBUNG_RETURN_IF_ERROR(body());
+    return db.exec("UPDATE _lumbung_clock SET applying = 0");
+  });
+}
+
+ServerRow::ServerRow(const core::Table& table, std::string row_id)
+    : table_(&table), row_id_(std::move(row_id)), cells_(table.columns.size()) {}
+
+bool ServerRow::add_cell(std::string_view column, Value value) {
+  const auto& columns = table_->columns;
+  const auto it = std::find_if(columns.begin(), columns.end(),
+                               [&](const core::Column& c) { return c.name == column; });
+  if (it == columns.end()) return false;
+  cells_[static_cast<std::size_t>(it - columns.begin())] = std::move(value);
+  return true;
+}
+
+bool ServerRow::complete() const {
+  return std::all_of(cells_.begin(), cells_.end(),
+                     [](const std::optional<Value>& cell) { return cell.has_value(); });
+}
+
+void ChangedRowsCollector::add(const std::string& table, const std::string& row_id) {
+  auto it = std::find_if(changed_.begin(), changed_.end(),
+                         [&](const ChangedRows& rows) { return rows.table == table; });
+  if (it == changed_.end()) it = changed_.insert(changed_.end(), ChangedRows{table, {}});
+  it->ids.push_back(row_id);
+}
+
+std::vector<ChangedRows> ChangedRowsCollector::take() { return std::exchange(changed_, {}); }
+
+Result<ServerStateWriter::Pending> ServerStateWriter::pending(const ServerRow& row) {
+  Result<db::Statement*> stmt =
+      db_.cached("SELECT col FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(row.table().name));
+  (*stmt)->bind(2, Value(row.row_id()));
+  Pending pending;
+  for (;;) {
+    Result<bool> more = (*stmt)->step();
+    if (!more.is_ok()) return more.status();
+    if (!*more) break;
+    std::string column = (*stmt)->column_text(0);
+    if (column.empty()) {
+      pending.row = true;
+    } else {
+      pending.cells.push_back(std::move(column));
+    }
+  }
+  (*stmt)->reset();
+  return pending;
+}
+
+Result<bool> ServerStateWriter::run_counting_changes(const std::string& sql,
+                                                     const std::vector<Value>& params) {
+  Result<db::Statement*> stmt = db_.cached(sql);
+  if (!stmt.is_ok()) return stmt.status();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    (*stmt)->bind(static_cast<int>(i + 1), params[i]);
+  }
+  LUMBUNG_RETURN_IF_ERROR((*stmt)->run());
+  return sqlite3_changes(db_.handle()) > 0;
+}
+
+Result<bool> ServerStateWriter::exists(const ServerRow& row) {
+  Result<db::Statement*> stmt =
+      db_.cached("SELECT 1 FROM " + quote_identifier(row.table().name) + " WHERE \"id\" = ?1");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(row.row_id()));
+  Result<bool> found = (*stmt)->step();
+  (*stmt)->reset();
+  return found;
+}
+
+Result<bool> ServerStateWriter::write(const ServerRow& row) {
+  const core::Table& table = row.table();
+  const std::string quoted_table = quote_identifier(table.name);
+  Result<Pending> pending_changes = pending(row);
+  if (!pending_changes.is_ok()) return pending_changes.status();
+  const Pending& local = *pending_changes;
+
+  if (row.deleted()) {
+    if (local.row || !local.cells.empty()) return false;
+    Result<bool> deleted =
+        run_counting_changes("DELETE FROM " + quoted_table + " WHERE \"id\" = ?1", {row.row_id()});
+    return deleted.is_ok() ? deleted : with_row_context(row, deleted.status());
+  }
+  if (local.row) return false;
+
+  // Every cell but the id (which never changes) and the pending ones.
+  std::string assignments;
+  std::vector<Value> params;
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    const core::Column& column = table.columns[i];
+    if (column.primary_key || !row.cell(i)) continue;
+    if (std::find(local.cells.begin(), local.cells.end(), column.name) != local.cells.end()) {
+      continue;
+    }
+    params.push_back(*row.cell(i));
+    assignments += (params.size() > 1 ? ", " : "") + quote_identifier(column.name) + " = ?" +
+                   std::to_string(params.size());
+  }
+  Result<bool> found = false;
+  if (!params.empty()) {
+    params.push_back(Value(row.row_id()));
+    found = run_counting_changes("UPDATE " + quoted_table + " SET " + assignments +
+                                     " WHERE \"id\" = ?" + std::to_string(params.size()),
+                                 params);
+    if (found.is_ok() && *found) return true;
+  } else {
+    found = exists(row);
+    if (found.is_ok() && *found) return false;
+  }
+  if (!found.is_ok()) return with_row_context(row, found.status());
+  if (!row.complete()) return false;
+
+  std::string columns;
+  std::string placeholders;
+  params.clear();
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    columns += (i ? ", " : "") + quote_identifier(table.columns[i].name);
+    placeholders += (i ? ", ?" : "?") + std::to_string(i + 1);
+    params.push_back(*row.cell(i));
+  }
+  Result<bool> inserted = run_counting_changes(
+      "INSERT INTO " + quoted_table + " (" + columns + ") VALUES (" + placeholders + ")", params);
+  return inserted.is_ok() ? inserted : with_row_context(row, inserted.status());
+}
+
+}  // namespace lumbung::replica

@@ -1,0 +1,89 @@
+// Writing the server's state into the synced tables: the rows of pulled pages
+// and of superseded push outcomes. These writes are never captured
+// (_lumbung_clock.applying = 1) and never overwrite a pending local change:
+// the device shows its own writes on top of the server's state until they are
+// acknowledged (docs/protocol.md, "The device").
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/schema.hpp"
+#include "db/database.hpp"
+#include "lumbung/status.hpp"
+#include "lumbung/sync.hpp"
+#include "lumbung/value.hpp"
+
+namespace lumbung::replica {
+
+// Runs `body` in one transaction with capture off. `applying` is back to 0
+// before the commit, so that no connection ever sees it set.
+// REQUIRES: no transaction is open on `db`.
+Status in_applying_transaction(db::Database& db, const std::function<Status()>& body);
+
+// The server's state of one row in the device's terms: a tombstone, or some
+// of its cells. Cells of columns the device does not know (a newer server
+// schema) are left out: the device keeps its own schema.
+class ServerRow {
+ public:
+  ServerRow(const core::Table& table, std::string row_id);
+
+  void set_deleted() { deleted_ = true; }
+  // Sets a cell; returns false, ignoring it, for a column the device does not know.
+  bool add_cell(std::string_view column, Value value);
+
+  const core::Table& table() const { return *table_; }
+  const std::string& row_id() const { return row_id_; }
+  bool deleted() const { return deleted_; }
+  // The value of table().columns[i], when the server sent it.
+  const std::optional<Value>& cell(std::size_t i) const { return cells_[i]; }
+  // Whether every column of the table has a cell: enough to create the row.
+  bool complete() const;
+
+ private:
+  const core::Table* table_;
+  std::string row_id_;
+  bool deleted_ = false;
+  std::vector<std::optional<Value>> cells_;  // by column index
+};
+
+// The rows written with the server's state, by table, for the app's
+// on_changed_rows callback.
+class ChangedRowsCollector {
+ public:
+  void add(const std::string& table, const std::string& row_id);
+  // What was added since the last take(), tables in the order first seen.
+  std::vector<ChangedRows> take();
+
+ private:
+  std::vector<ChangedRows> changed_;
+};
+
+class ServerStateWriter {
+ public:
+  explicit ServerStateWriter(db::Database& db) : db_(db) {}
+
+  // Writes `row` unless pending local changes cover it: a tombstone is skipped
+  // while the row has any pending change, cells while the row has a pending
+  // insert or delete, and each cell that has a pending change of its own. A
+  // row the device lacks is created only from a complete row (a partial one
+  // leaves a gap that the scope's checksum finds and heals). Returns whether
+  // the table changed. REQUIRES: inside in_applying_transaction().
+  Result<bool> write(const ServerRow& row);
+
+ private:
+  struct Pending {
+    bool row = false;                // an insert or delete of the row
+    std::vector<std::string> cells;  // columns with a pending change
+  };
+  Result<Pending> pending(const ServerRow& row);
+  Result<bool> run_counting_changes(const std::string& sql, const std::vector<Value>& params);
+  Result<bool> exists(const ServerRow& row);
+
+  db::Database& db_;
+};
+
+}  // namespace lumbung::replica

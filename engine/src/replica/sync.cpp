@@ -1,0 +1,216 @@
+// Replica::sync and the sync side of the Replica API: push every pending
+// change, then pull until caught up, verify the scopes' checksums, heal what
+// differs (docs/protocol.md, "The device"). Each step is its own transaction
+// in push.cpp, pull.cpp and scope_check.cpp; this file orders them and does
+// what spans them: retries, cancellation, callbacks, the summary.
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <utility>
+
+#include "lumbung/replica.hpp"
+#include "replica/conflict_store.hpp"
+#include "replica/exchange.hpp"
+#include "replica/meta.hpp"
+#include "replica/pull.hpp"
+#include "replica/push.hpp"
+#include "replica/refused_store.hpp"
+#include "replica/replica_impl.hpp"
+#include "replica/scope_check.hpp"
+
+namespace lumbung {
+namespace {
+
+// _lumbung_meta keys.
+constexpr const char* kLastSync = "last_sync";
+// The schema version this device had when a page named tables or columns it
+// does not know: the server's checksums then cover cells the device does not
+// keep, and comparing them would re-download scopes at every sync. Comparing
+// starts again once the device's schema changes.
+constexpr const char* kSchemaBehindServer = "schema_behind_server";
+
+// "2026-11-28T04:07:26Z"
+std::string iso8601_utc(std::int64_t ms) {
+  using namespace std::chrono;
+  const sys_seconds time = floor<seconds>(sys_time<milliseconds>(milliseconds(ms)));
+  const sys_days day = floor<days>(time);
+  const year_month_day date(day);
+  const hh_mm_ss clock_time(time - day);
+  char text[32];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                static_cast<int>(clock_time.hours().count()),
+                static_cast<int>(clock_time.minutes().count()),
+                static_cast<int>(clock_time.seconds().count()));
+  return text;
+}
+
+Status with_context(const std::string& context, const Status& status) {
+  return Status(status.code(), context + ": " + status.message());
+}
+
+// One run of Replica::sync.
+class SyncRun {
+ public:
+  SyncRun(db::Database& db, const core::Schema& schema, const std::string& device_id, Clock& clock,
+          Transport& transport, const SyncOptions& options, std::string token)
+      : db_(db),
+        schema_(schema),
+        options_(options),
+        exchanger_(transport, options, std::move(token)),
+        pusher_(db, schema, device_id, clock),
+        puller_(db, schema, device_id, clock),
+        verifier_(db, schema) {}
+
+  Result<SyncSummary> run() {
+    LUMBUNG_RETURN_IF_ERROR(push_all());
+    LUMBUNG_RETURN_IF_ERROR(pull_all());
+    report_progress(SyncProgress::Phase::kDone, summary_.pushed + summary_.pulled);
+    return summary_;
+  }
+
+ private:
+  Status push_all() {
+    for (;;) {
+      LUMBUNG_RETURN_IF_ERROR(exchanger_.check_cancelled());
+      Result<std::optional<replica::PushBatch>> batch = pusher_.inflight();
+      if (batch.is_ok() && !*batch) batch = pusher_.start_batch(options_.push_batch_changes);
+      if (!batch.is_ok()) return batch.status();
+      if (!*batch) return Status::ok();
+      const std::string context = "push batch " + std::to_string((*batch)->number);
+      v1::PushResponse response;
+      Status sent = exchanger_.exchange(replica::push_request(**batch), &response);
+      if (!sent.is_ok()) return with_context(context, sent);
+      Result<replica::PushAnswer> answer = pusher_.apply_answer(**batch, response);
+      if (!answer.is_ok()) return answer.status();
+      summary_.pushed += answer->acknowledged;
+      summary_.applied += answer->applied;
+      summary_.superseded += answer->superseded;
+      summary_.refused += answer->refused;
+      report(answer->changed_rows, answer->new_conflicts);
+      report_progress(SyncProgress::Phase::kPush, summary_.pushed);
+    }
+  }
+
+  // Pulls until caught up; then, when asked, waits once for news (long poll)
+  // and catches up again; then verifies and heals, and pulls what it reset.
+  Status pull_all() {
+    Result<std::string> behind = replica::read_meta(db_, kSchemaBehindServer);
+    if (!behind.is_ok()) return behind.status();
+    bool can_verify = *behind != std::to_string(schema_.version);
+    bool waited = options_.wait_seconds == 0;
+    std::uint32_t wait_seconds = 0;
+    std::set<std::string> healed;
+    for (;;) {
+      LUMBUNG_RETURN_IF_ERROR(exchanger_.check_cancelled());
+      Result<HttpRequest> request = puller_.next_request(options_.page_budget_bytes, wait_seconds);
+      if (!request.is_ok()) return request.status();
+      v1::PullPage page;
+      Status received = exchanger_.exchange(std::move(*request), &page);
+      if (!received.is_ok()) return with_context("pull", received);
+      Result<replica::PulledPage> pulled = puller_.apply_page(page);
+      if (!pulled.is_ok()) return pulled.status();
+      summary_.pulled += pulled->rows;
+      report(pulled->changed_rows, pulled->new_conflicts);
+      report_progress(SyncProgress::Phase::kPull, summary_.pulled);
+      if (pulled->names_unknown && can_verify) {
+        can_verify = false;
+        LUMBUNG_RETURN_IF_ERROR(
+            replica::write_meta(db_, kSchemaBehindServer, Value(std::to_string(schema_.version))));
+      }
+      wait_seconds = 0;
+      if (page.more()) continue;
+      if (!waited) {
+        waited = true;
+        wait_seconds = options_.wait_seconds;
+        continue;
+      }
+      if (!can_verify) return Status::ok();
+      Result<std::vector<std::string>> reset = verifier_.heal_mismatches(page, healed);
+      if (!reset.is_ok()) return reset.status();
+      if (reset->empty()) return Status::ok();
+      healed.insert(reset->begin(), reset->end());
+    }
+  }
+
+  void report(const std::vector<ChangedRows>& changed_rows,
+              const std::vector<ConflictRecord>& new_conflicts) {
+    summary_.conflicts += static_cast<std::int64_t>(new_conflicts.size());
+    if (options_.on_changed_rows && !changed_rows.empty()) options_.on_changed_rows(changed_rows);
+    if (options_.on_conflict) {
+      for (const ConflictRecord& conflict : new_conflicts) options_.on_conflict(conflict);
+    }
+  }
+
+  void report_progress(SyncProgress::Phase phase, std::int64_t changes) {
+    summary_.bytes_sent = exchanger_.bytes_sent();
+    summary_.bytes_received = exchanger_.bytes_received();
+    if (!options_.on_progress) return;
+    options_.on_progress(
+        SyncProgress{phase, changes, summary_.bytes_sent, summary_.bytes_received});
+  }
+
+  db::Database& db_;
+  const core::Schema& schema_;
+  const SyncOptions& options_;
+  replica::Exchanger exchanger_;
+  replica::Pusher pusher_;
+  replica::Puller puller_;
+  replica::ScopeVerifier verifier_;
+  SyncSummary summary_;
+};
+
+}  // namespace
+
+Result<SyncSummary> Replica::sync(const SyncOptions& options) {
+  // Each step must commit on its own, before the next request goes out.
+  if (impl_->db->transaction_depth() > 0) {
+    return Status(ErrorCode::kInvalidArgument, "sync cannot run inside a transaction");
+  }
+  std::shared_ptr<Transport> transport = options.transport;
+  if (!transport) {
+    if (!impl_->http_transport) {
+      Result<std::string> url = replica::read_meta(*impl_->db, "server_url");
+      if (!url.is_ok()) return url.status();
+      if (url->empty()) {
+        return Status(ErrorCode::kInvalidArgument,
+                      "the replica has no server URL: set one when creating it, or pass a "
+                      "transport");
+      }
+      Result<std::shared_ptr<Transport>> made = make_http_transport(*url);
+      if (!made.is_ok()) return made.status();
+      impl_->http_transport = std::move(made).value();
+    }
+    transport = impl_->http_transport;
+  }
+  std::string token = options.token;
+  if (token.empty()) {
+    Result<std::string> stored = replica::read_meta(*impl_->db, "token");
+    if (!stored.is_ok()) return stored.status();
+    token = std::move(stored).value();
+  }
+
+  SyncRun run(*impl_->db, impl_->schema, impl_->device_id, *impl_->clock, *transport, options,
+              std::move(token));
+  Result<SyncSummary> summary = run.run();
+  if (!summary.is_ok()) return summary;
+  LUMBUNG_RETURN_IF_ERROR(
+      replica::write_meta(*impl_->db, kLastSync, Value(iso8601_utc(impl_->clock->now_ms()))));
+  return summary;
+}
+
+Result<std::vector<ConflictRecord>> Replica::conflicts() {
+  return replica::load_conflicts(*impl_->db);
+}
+
+Result<std::vector<RefusedChange>> Replica::refused_changes() {
+  return replica::load_refused(*impl_->db);
+}
+
+Status Replica::retry_refused() {
+  return db::in_transaction(*impl_->db, [&]() -> Status {
+    return replica::requeue_refused(*impl_->db, impl_->schema, *impl_->clock);
+  });
+}
+
+}  // namespace lumbung

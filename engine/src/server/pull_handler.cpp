@@ -1,0 +1,59 @@
+// POST /v1/pull, long polls included.
+#include <algorithm>
+#include <utility>
+
+#include "protocol/wire.hpp"
+#include "server/pull_page.hpp"
+#include "server/server_impl.hpp"
+
+namespace lumbung::server {
+
+void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond) {
+  v1::PullRequest pull;
+  Status status =
+      protocol::decode_body(request.headers, request.body, protocol::kMaxRequestBytes, &pull);
+  if (status.is_ok()) status = check_header(pull.header());
+  if (!status.is_ok()) return respond(protocol::error_response(status));
+
+  PullWaiter waiter;
+  waiter.query.device_id = pull.header().device_id();
+  for (const v1::ScopeCursor& cursor : pull.cursors()) {
+    auto [it, added] = waiter.query.cursors.emplace(cursor.scope(), cursor.seq());
+    if (!added) it->second = std::max(it->second, cursor.seq());
+  }
+  const std::uint32_t budget = pull.page_budget_bytes();
+  waiter.query.budget_bytes =
+      budget == 0 ? options.default_page_bytes : std::min(budget, options.max_page_bytes);
+  const std::uint32_t wait_seconds = std::min(pull.wait_seconds(), options.max_wait_seconds);
+  waiter.deadline_ms = clock->now_ms() + std::int64_t{wait_seconds} * 1000;
+  waiter.respond = std::move(respond);
+  answer_pull(std::move(waiter), wait_seconds > 0);
+}
+
+Result<PulledPage> SyncServer::Impl::read_page(const PullQuery& query) {
+  Result<PulledPage> pulled = Status(ErrorCode::kInternal, "no page was read");
+  const Status read = store->read([&](ReadTransaction& txn) {
+    pulled = build_pull_page(schema, txn, query);
+    return pulled.status();
+  });
+  if (!read.is_ok()) return read;
+  pulled->page.set_server_hlc(hlc.last().packed());
+  return pulled;
+}
+
+void SyncServer::Impl::answer_pull(PullWaiter waiter, bool hold_when_empty) {
+  Result<PulledPage> pulled = read_page(waiter.query);
+  if (pulled.is_ok() && hold_when_empty && !pulled->has_news()) {
+    if (long_polls.hold(waiter, pulled->snapshot_seq)) return;
+    // A change committed after the page's snapshot, or the server is stopping.
+    pulled = read_page(waiter.query);
+  }
+  if (!pulled.is_ok()) return waiter.respond(protocol::error_response(pulled.status()));
+  waiter.respond(protocol::make_response(pulled->page));
+}
+
+void SyncServer::Impl::wake_long_polls(std::int64_t seq) {
+  for (PullWaiter& waiter : long_polls.committed(seq)) answer_pull(std::move(waiter), true);
+}
+
+}  // namespace lumbung::server

@@ -1,0 +1,296 @@
+#include "server/pull_page.hpp"
+
+#include <google/protobuf/io/coded_stream.h>
+
+#include <algorithm>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "protocol/wire.hpp"
+#include "server/conflict_wire.hpp"
+
+namespace lumbung::server {
+namespace {
+
+// What a message adds to its parent as a length-delimited field with a
+// one-byte tag.
+std::size_t field_bytes(std::size_t message_bytes) {
+  return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(message_bytes) + message_bytes;
+}
+
+// An upper bound of what a scope costs in cursors and checksums, so that the
+// page stays within its budget once they are filled in.
+std::size_t scope_bytes(const std::string& scope) {
+  const std::size_t name = field_bytes(scope.size());
+  const std::size_t cursor = name + 1 + 10;            // seq: tag and varint
+  const std::size_t checksum = name + 1 + 8 + 1 + 10;  // fixed64 checksum, varint rows
+  return field_bytes(cursor) + field_bytes(checksum);
+}
+
+constexpr std::size_t kPageFixedBytes = 1 + 10 + 1 + 1;  // server_hlc and more
+
+struct ServedScope {
+  std::int64_t cursor = 0;
+  std::uint64_t checksum = 0;
+  std::int64_t live_rows = 0;
+};
+
+// Collects the rows and conflicts of one page in the order of the change log.
+//
+// The page covers a prefix of the log: every change with seq up to some P
+// (P is the new cursor of every scope). A row the device already has (its
+// insert is at or below the device's cursor) gets the cells the prefix
+// holds. A row new to the device is sent whole, with its current cells: a
+// device cannot insert half a row. Its cells beyond P are then sent again
+// in a later page, which costs a few bytes and never loses a change.
+class PageBuilder {
+ public:
+  PageBuilder(const core::Schema& schema, ReadTransaction& txn, const PullQuery& query,
+              const std::vector<ScopeState>& stored_scopes)
+      : schema_(schema), txn_(txn), query_(query) {
+    for (const ScopeState& scope : stored_scopes) {
+      scopes_[scope.scope] = {0, scope.checksum, scope.live_rows};
+    }
+    for (const auto& [scope, cursor] : query.cursors) scopes_[scope].cursor = cursor;
+    page_bytes_ = kPageFixedBytes;
+    for (const auto& [scope, served] : scopes_) page_bytes_ += scope_bytes(scope);
+  }
+
+  // Where the change log must be read from.
+  std::int64_t min_cursor() const {
+    std::int64_t min = scopes_.empty() ? 0 : scopes_.begin()->second.cursor;
+    for (const auto& [scope, served] : scopes_) min = std::min(min, served.cursor);
+    return min;
+  }
+
+  // Adds `item` to the page; false (and nothing added) when the page is full.
+  Result<bool> add(const ChangeItem& item) {
+    if (item.seq <= cursor(item.scope)) return true;  // the device has it
+    switch (item.kind) {
+      case ChangeItem::Kind::kConflict:
+        return add_conflict(item.conflict);
+      case ChangeItem::Kind::kTombstone:
+        return add_tombstone(item);
+      case ChangeItem::Kind::kCell:
+        break;
+    }
+    const RowKey key{item.table, item.row_id};
+    if (whole_rows_.count(key) != 0) return true;  // sent with its row
+    if (item.row_created_seq > cursor(item.scope)) return add_whole_row(item, key);
+    return add_cell(item, key);
+  }
+
+  PulledPage finish(bool more, std::int64_t covered_seq, std::int64_t snapshot_seq) {
+    PulledPage pulled;
+    pulled.snapshot_seq = snapshot_seq;
+    v1::PullPage& page = pulled.page;
+    std::stable_sort(rows_.begin(), rows_.end(), [](const v1::RowState& a, const v1::RowState& b) {
+      return a.seq() < b.seq();
+    });
+    for (v1::RowState& row : rows_) *page.add_rows() = std::move(row);
+    *page.mutable_tables() = std::move(tables_);
+    *page.mutable_conflicts() = std::move(conflicts_);
+    page.set_more(more);
+    for (const auto& [scope, served] : scopes_) {
+      v1::ScopeCursor* cursor = page.add_cursors();
+      cursor->set_scope(scope);
+      cursor->set_seq(std::max(served.cursor, covered_seq));
+      if (more) continue;
+      v1::ScopeChecksum* checksum = page.add_checksums();
+      checksum->set_scope(scope);
+      checksum->set_checksum(served.checksum);
+      checksum->set_rows(served.live_rows);
+    }
+    return pulled;
+  }
+
+ private:
+  using RowKey = std::pair<std::string, std::string>;  // table, row id
+
+  std::int64_t cursor(const std::string& scope) const {
+    const auto it = scopes_.find(scope);
+    return it == scopes_.end() ? 0 : it->second.cursor;
+  }
+
+  bool empty() const { return rows_.empty() && conflicts_.empty(); }
+
+  // Whether `bytes` more fit; the first thing always does.
+  bool fits(std::size_t bytes) const {
+    return empty() || page_bytes_ + bytes <= query_.budget_bytes;
+  }
+
+  // The page's dictionary entry of `table_name`: every column of the
+  // schema's table, in order, so that a RowState without columns means all.
+  struct TableEntry {
+    const core::Table* table = nullptr;
+    std::uint32_t index = 0;
+    std::size_t new_bytes = 0;  // what adding the entry costs; 0 once it is there
+  };
+
+  Result<TableEntry> table_entry(const std::string& table_name) const {
+    const core::Table* table = schema_.find_table(table_name);
+    if (table == nullptr) {
+      return Status(ErrorCode::kInternal, "store: table '" + table_name + "' is not in the schema");
+    }
+    for (int i = 0; i < tables_.size(); ++i) {
+      if (tables_.Get(i).table() == table_name)
+        return TableEntry{table, static_cast<std::uint32_t>(i), 0};
+    }
+    return TableEntry{table, static_cast<std::uint32_t>(tables_.size()),
+                      field_bytes(dictionary_entry(*table).ByteSizeLong())};
+  }
+
+  static v1::TableColumns dictionary_entry(const core::Table& table) {
+    v1::TableColumns entry;
+    entry.set_table(table.name);
+    for (const core::Column& column : table.columns) entry.add_columns(column.name);
+    return entry;
+  }
+
+  void commit_table(const TableEntry& entry) {
+    if (entry.new_bytes == 0) return;
+    *tables_.Add() = dictionary_entry(*entry.table);
+    page_bytes_ += entry.new_bytes;
+  }
+
+  static Result<std::uint32_t> column_index(const core::Table& table, const std::string& column) {
+    for (std::size_t i = 0; i < table.columns.size(); ++i) {
+      if (table.columns[i].name == column) return static_cast<std::uint32_t>(i);
+    }
+    return Status(ErrorCode::kInternal, "store: table '" + table.name + "': column '" + column +
+                                            "' is not in the schema");
+  }
+
+  // Appends `row` when it fits.
+  bool append_row(v1::RowState row, const TableEntry& entry, const RowKey& key) {
+    const std::size_t bytes = field_bytes(row.ByteSizeLong());
+    if (!fits(bytes + entry.new_bytes)) return false;
+    commit_table(entry);
+    page_bytes_ += bytes;
+    row_index_[key] = rows_.size();
+    rows_.push_back(std::move(row));
+    return true;
+  }
+
+  Result<bool> add_conflict(const ConflictRecord& conflict) {
+    // The device that caused a conflict got it in its PushResponse.
+    if (conflict.device_id == query_.device_id) return true;
+    v1::Conflict wire;
+    to_wire(conflict, &wire);
+    const std::size_t bytes = field_bytes(wire.ByteSizeLong());
+    if (!fits(bytes)) return false;
+    page_bytes_ += bytes;
+    *conflicts_.Add() = std::move(wire);
+    return true;
+  }
+
+  Result<bool> add_tombstone(const ChangeItem& item) {
+    Result<TableEntry> entry = table_entry(item.table);
+    if (!entry.is_ok()) return entry.status();
+    v1::RowState row;
+    row.set_table(entry->index);
+    row.set_row_id(item.row_id);
+    row.set_seq(item.seq);
+    row.set_deleted(true);
+    return append_row(std::move(row), *entry, {item.table, item.row_id});
+  }
+
+  Result<bool> add_whole_row(const ChangeItem& item, const RowKey& key) {
+    Result<TableEntry> entry = table_entry(item.table);
+    if (!entry.is_ok()) return entry.status();
+    Result<std::vector<StoredCell>> cells = txn_.cells(item.table, item.row_id);
+    if (!cells.is_ok()) return cells.status();
+    const core::Table& table = *entry->table;
+    std::vector<const StoredCell*> by_column(table.columns.size(), nullptr);
+    for (const StoredCell& cell : *cells) {
+      Result<std::uint32_t> index = column_index(table, cell.column);
+      if (!index.is_ok()) return index.status();
+      by_column[*index] = &cell;
+    }
+    // Columns are listed only when some cell is missing (a column added to
+    // the schema after the row was written).
+    const bool complete = std::find(by_column.begin(), by_column.end(), nullptr) == by_column.end();
+    v1::RowState row;
+    row.set_table(entry->index);
+    row.set_row_id(item.row_id);
+    std::int64_t seq = 0;
+    for (std::size_t i = 0; i < by_column.size(); ++i) {
+      if (by_column[i] == nullptr) continue;
+      if (!complete) row.add_columns(static_cast<std::uint32_t>(i));
+      protocol::to_wire(by_column[i]->cell.value, row.add_values());
+      seq = std::max(seq, by_column[i]->cell.version.seq);
+    }
+    row.set_seq(seq);
+    if (!append_row(std::move(row), *entry, key)) return false;
+    whole_rows_.insert(key);
+    return true;
+  }
+
+  Result<bool> add_cell(const ChangeItem& item, const RowKey& key) {
+    Result<TableEntry> entry = table_entry(item.table);
+    if (!entry.is_ok()) return entry.status();
+    Result<std::uint32_t> column = column_index(*entry->table, item.column);
+    if (!column.is_ok()) return column.status();
+    v1::RowState cell_row;
+    cell_row.set_table(entry->index);
+    cell_row.set_row_id(item.row_id);
+    cell_row.set_seq(item.seq);
+    cell_row.add_columns(*column);
+    protocol::to_wire(item.value, cell_row.add_values());
+    const auto existing = row_index_.find(key);
+    if (existing == row_index_.end()) return append_row(std::move(cell_row), *entry, key);
+    // Joining a row already on the page costs less than a row of its own;
+    // counting the latter keeps the page within its budget.
+    const std::size_t bytes = field_bytes(cell_row.ByteSizeLong());
+    if (!fits(bytes)) return false;
+    page_bytes_ += bytes;
+    v1::RowState& row = rows_[existing->second];
+    row.add_columns(*column);
+    *row.add_values() = std::move(*cell_row.mutable_values(0));
+    row.set_seq(item.seq);
+    return true;
+  }
+
+  const core::Schema& schema_;
+  ReadTransaction& txn_;
+  const PullQuery& query_;
+  std::map<std::string, ServedScope> scopes_;
+  std::size_t page_bytes_ = 0;
+  std::vector<v1::RowState> rows_;
+  google::protobuf::RepeatedPtrField<v1::TableColumns> tables_;
+  google::protobuf::RepeatedPtrField<v1::Conflict> conflicts_;
+  std::map<RowKey, std::size_t> row_index_;
+  std::set<RowKey> whole_rows_;
+};
+
+}  // namespace
+
+Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& txn,
+                                   const PullQuery& query) {
+  Result<std::int64_t> snapshot_seq = txn.last_seq();
+  if (!snapshot_seq.is_ok()) return snapshot_seq.status();
+  Result<std::vector<ScopeState>> scopes = txn.scopes();
+  if (!scopes.is_ok()) return scopes.status();
+  PageBuilder builder(schema, txn, query, *scopes);
+  // Everything up to `covered_seq` is on the page: the whole snapshot, or
+  // the log up to the first change that did not fit.
+  std::int64_t covered_seq = *snapshot_seq;
+  bool more = false;
+  Status failed;
+  LUMBUNG_RETURN_IF_ERROR(txn.scan_changes(builder.min_cursor(), [&](const ChangeItem& item) {
+    Result<bool> added = builder.add(item);
+    if (!added.is_ok()) {
+      failed = added.status();
+      return false;
+    }
+    if (*added) return true;
+    more = true;
+    covered_seq = item.seq - 1;
+    return false;
+  }));
+  LUMBUNG_RETURN_IF_ERROR(failed);
+  return builder.finish(more, covered_seq, *snapshot_seq);
+}
+
+}  // namespace lumbung::server

@@ -1,0 +1,36 @@
+// Builds one pull page (docs/protocol.md, "Pull") from a consistent snapshot
+// of the store. Pure logic over a ReadTransaction: no I/O of its own.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/schema.hpp"
+#include "lumbung/status.hpp"
+#include "lumbung/v1/sync.pb.h"
+#include "server/store.hpp"
+
+namespace lumbung::server {
+
+struct PullQuery {
+  std::string device_id;
+  // The device's cursor per scope; a scope not named starts at 0.
+  std::map<std::string, std::int64_t> cursors;
+  std::uint32_t budget_bytes = 0;
+};
+
+struct PulledPage {
+  v1::PullPage page;  // without server_hlc, which is the caller's
+  // The last seq of the snapshot the page was read from.
+  std::int64_t snapshot_seq = 0;
+
+  // Whether the page brings the device anything besides cursors.
+  bool has_news() const { return page.rows_size() > 0 || page.conflicts_size() > 0; }
+};
+
+// Reads the page `query` asks for from `txn`. Every scope is served.
+Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& txn,
+                                   const PullQuery& query);
+
+}  // namespace lumbung::server

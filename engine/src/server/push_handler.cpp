@@ -1,0 +1,77 @@
+// POST /v1/push: exactly-once batches around merge_batch().
+#include <set>
+#include <string>
+
+#include "protocol/wire.hpp"
+#include "server/push_merge.hpp"
+#include "server/server_impl.hpp"
+
+namespace lumbung::server {
+namespace {
+
+// The checks of a push request that come before any state is read.
+Status check_push(const v1::PushRequest& push) {
+  if (push.batch() == 0) {
+    return Status(ErrorCode::kInvalidArgument, "push batches are numbered from 1, not 0");
+  }
+  std::set<std::uint32_t> ids;
+  for (const v1::Change& change : push.changes()) {
+    if (!ids.insert(change.id()).second) {
+      return Status(ErrorCode::kProtocol, "batch " + std::to_string(push.batch()) + ": change id " +
+                                              std::to_string(change.id()) + " appears twice");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& respond) {
+  v1::PushRequest push;
+  Status status =
+      protocol::decode_body(request.headers, request.body, protocol::kMaxRequestBytes, &push);
+  if (status.is_ok()) status = check_header(push.header());
+  if (status.is_ok()) status = check_push(push);
+  if (!status.is_ok()) return respond(protocol::error_response(status));
+
+  const std::string& device_id = push.header().device_id();
+  v1::PushResponse response;
+  std::int64_t committed_seq = 0;  // set when the batch gave out seqs
+  status = store->write([&](WriteTransaction& txn) -> Status {
+    Result<std::optional<DeviceBatch>> last = txn.device_batch(device_id);
+    if (!last.is_ok()) return last.status();
+    const std::uint64_t last_batch = *last ? (*last)->batch : 0;
+    if (push.batch() == last_batch) {  // a retry: the answer it did not get
+      if (response.ParseFromString((*last)->response)) return Status::ok();
+      return Status(ErrorCode::kCorrupt, "store: the response to batch " +
+                                             std::to_string(last_batch) + " of device '" +
+                                             device_id + "' does not parse");
+    }
+    if (push.batch() < last_batch) {
+      return Status(ErrorCode::kStaleBatch,
+                    "device '" + device_id + "': batch " + std::to_string(push.batch()) +
+                        " is older than its last applied batch " + std::to_string(last_batch));
+    }
+    Result<std::int64_t> seq_before = txn.last_seq();
+    if (!seq_before.is_ok()) return seq_before.status();
+    response.set_batch(push.batch());
+    const MergeClock merge_clock{.hlc = &hlc,
+                                 .now_ms = clock->now_ms(),
+                                 .max_skew_ms = options.max_clock_skew.count() * 1000};
+    LUMBUNG_RETURN_IF_ERROR(merge_batch(schema, merge_clock, txn, push, &response));
+    const core::Hlc server_hlc = hlc.last();
+    response.set_server_hlc(server_hlc.packed());
+    LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kHlcMetaKey, std::to_string(server_hlc.packed())));
+    LUMBUNG_RETURN_IF_ERROR(
+        txn.set_device_batch(device_id, {push.batch(), response.SerializeAsString()}));
+    Result<std::int64_t> seq_after = txn.last_seq();
+    if (!seq_after.is_ok()) return seq_after.status();
+    if (*seq_after > *seq_before) committed_seq = *seq_after;
+    return Status::ok();
+  });
+  if (!status.is_ok()) return respond(protocol::error_response(status));
+  respond(protocol::make_response(response));
+  if (committed_seq > 0) wake_long_polls(committed_seq);
+}
+
+}  // namespace lumbung::server

@@ -1,0 +1,492 @@
+#include "server/push_merge.hpp"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/merge.hpp"
+#include "protocol/wire.hpp"
+#include "server/conflict_wire.hpp"
+
+namespace lumbung::server {
+namespace {
+
+struct Refusal {
+  v1::RefusalReason reason = v1::REFUSAL_REASON_MALFORMED;
+  std::string message;
+};
+
+// A change whose names resolved against the schema and whose values were
+// coerced to their columns' types.
+struct ParsedChange {
+  const core::Table* table = nullptr;
+  std::string row_id;
+  v1::ChangeOp op = v1::CHANGE_OP_UNSPECIFIED;
+  std::vector<std::pair<const core::Column*, Value>> cells;
+  core::Hlc hlc;
+  std::int64_t base_seq = 0;
+};
+
+std::string quoted(std::string_view name) { return "'" + std::string(name) + "'"; }
+
+std::string table_prefix(const core::Table& table) { return "table " + quoted(table.name) + ": "; }
+
+v1::RefusalReason reason_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kConstraint:
+      return v1::REFUSAL_REASON_CONSTRAINT;
+    case ErrorCode::kTypeMismatch:
+      return v1::REFUSAL_REASON_TYPE_MISMATCH;
+    case ErrorCode::kNotFound:
+      return v1::REFUSAL_REASON_UNKNOWN_COLUMN;
+    default:
+      return v1::REFUSAL_REASON_MALFORMED;
+  }
+}
+
+// The checks that need no server state.
+std::optional<Refusal> parse(const core::Schema& schema, const v1::PushRequest& request,
+                             const v1::Change& change, ParsedChange* out) {
+  if (change.table() >= static_cast<std::uint32_t>(request.tables_size())) {
+    return Refusal{v1::REFUSAL_REASON_MALFORMED,
+                   "change " + std::to_string(change.id()) + ": table index " +
+                       std::to_string(change.table()) + " is not in the request's " +
+                       std::to_string(request.tables_size()) + " tables"};
+  }
+  const v1::TableColumns& names = request.tables(static_cast<int>(change.table()));
+  const core::Table* table = schema.find_table(names.table());
+  if (table == nullptr) {
+    return Refusal{v1::REFUSAL_REASON_UNKNOWN_TABLE, "unknown table " + quoted(names.table())};
+  }
+  const std::string prefix = table_prefix(*table);
+  if (change.row_id().empty()) {
+    return Refusal{v1::REFUSAL_REASON_MALFORMED, prefix + "a change without a row id"};
+  }
+  if (change.hlc() < 0) {
+    return Refusal{v1::REFUSAL_REASON_MALFORMED,
+                   prefix + "row " + quoted(change.row_id()) + ": negative HLC stamp"};
+  }
+  if (change.columns_size() != change.values_size()) {
+    return Refusal{v1::REFUSAL_REASON_MALFORMED,
+                   prefix + std::to_string(change.columns_size()) + " columns but " +
+                       std::to_string(change.values_size()) + " values"};
+  }
+  const int cells = change.columns_size();
+  switch (change.op()) {
+    case v1::CHANGE_OP_INSERT:
+      break;
+    case v1::CHANGE_OP_UPDATE:
+      if (cells != 1) {
+        return Refusal{v1::REFUSAL_REASON_MALFORMED,
+                       prefix + "an UPDATE changes exactly one cell, not " + std::to_string(cells)};
+      }
+      break;
+    case v1::CHANGE_OP_DELETE:
+      if (cells != 0) {
+        return Refusal{v1::REFUSAL_REASON_MALFORMED, prefix + "a DELETE carries no cells"};
+      }
+      break;
+    default:
+      return Refusal{v1::REFUSAL_REASON_MALFORMED,
+                     prefix + "unknown operation " + std::to_string(change.op())};
+  }
+  out->table = table;
+  out->row_id = change.row_id();
+  out->op = change.op();
+  out->hlc = core::Hlc(change.hlc());
+  out->base_seq = change.base_seq();
+  for (int i = 0; i < cells; ++i) {
+    const std::uint32_t index = change.columns(i);
+    if (index >= static_cast<std::uint32_t>(names.columns_size())) {
+      return Refusal{v1::REFUSAL_REASON_MALFORMED,
+                     prefix + "column index " + std::to_string(index) +
+                         " is not in the request's " + std::to_string(names.columns_size()) +
+                         " columns"};
+    }
+    const std::string& name = names.columns(static_cast<int>(index));
+    const core::Column* column = table->find_column(name);
+    if (column == nullptr) {
+      return Refusal{v1::REFUSAL_REASON_UNKNOWN_COLUMN, prefix + "unknown column " + quoted(name)};
+    }
+    const bool repeated = std::any_of(out->cells.begin(), out->cells.end(),
+                                      [&](const auto& cell) { return cell.first == column; });
+    if (repeated) {
+      return Refusal{v1::REFUSAL_REASON_MALFORMED,
+                     prefix + "column " + quoted(name) + " appears twice in one change"};
+    }
+    Result<Value> value =
+        core::coerce_value(*table, *column, protocol::from_wire(change.values(i)));
+    if (!value.is_ok()) {
+      return Refusal{v1::REFUSAL_REASON_TYPE_MISMATCH, value.status().message()};
+    }
+    if (column->primary_key && out->op == v1::CHANGE_OP_UPDATE) {
+      return Refusal{v1::REFUSAL_REASON_CONSTRAINT,
+                     prefix + "row " + quoted(out->row_id) + ": the id of a row cannot change"};
+    }
+    if (column->primary_key && !(*value == Value(out->row_id))) {
+      return Refusal{v1::REFUSAL_REASON_MALFORMED, prefix + "row " + quoted(out->row_id) +
+                                                       ": the inserted id " + value->to_string() +
+                                                       " differs"};
+    }
+    out->cells.emplace_back(column, std::move(value).value());
+  }
+  return std::nullopt;
+}
+
+class BatchMerger {
+ public:
+  BatchMerger(const core::Schema& schema, const MergeClock& clock, WriteTransaction& txn,
+              const v1::PushRequest& request, v1::PushResponse* response)
+      : schema_(schema),
+        clock_(clock),
+        txn_(txn),
+        request_(request),
+        response_(response),
+        device_id_(request.header().device_id()) {}
+
+  Status merge() {
+    for (const v1::Change& change : request_.changes()) {
+      v1::ChangeOutcome* outcome = response_->add_outcomes();
+      outcome->set_id(change.id());
+      ParsedChange parsed;
+      if (std::optional<Refusal> refusal = parse(schema_, request_, change, &parsed)) {
+        const int table = static_cast<int>(change.table());
+        const std::string table_name =
+            table < request_.tables_size() ? request_.tables(table).table() : std::string();
+        LUMBUNG_RETURN_IF_ERROR(refuse(table_name, change.row_id(), *refusal, outcome));
+        continue;
+      }
+      LUMBUNG_RETURN_IF_ERROR(merge_change(parsed, outcome));
+    }
+    return fill_current();
+  }
+
+ private:
+  Status merge_change(const ParsedChange& change, v1::ChangeOutcome* outcome) {
+    Result<std::optional<StoredRow>> row = txn_.row(change.table->name, change.row_id);
+    if (!row.is_ok()) return row.status();
+    switch (change.op) {
+      case v1::CHANGE_OP_INSERT:
+        return merge_insert(change, *row, outcome);
+      case v1::CHANGE_OP_UPDATE:
+        return merge_update(change, *row, outcome);
+      default:
+        return merge_delete(change, *row, outcome);
+    }
+  }
+
+  Status merge_insert(const ParsedChange& change, const std::optional<StoredRow>& row,
+                      v1::ChangeOutcome* outcome) {
+    const core::Table& table = *change.table;
+    Row inserted = full_row(table, {});  // the row as the insert makes it
+    inserted["id"] = Value(change.row_id);
+    for (const auto& [column, value] : change.cells) inserted[column->name] = value;
+    if (std::optional<Refusal> refusal = check_row(table, inserted)) {
+      return refuse(table.name, change.row_id, *refusal, outcome);
+    }
+    const std::string& scope = inserted[table.scope_column].as_text();
+    if (row && !row->tombstone && row->scope != scope) {
+      return refuse(table.name, change.row_id, scope_change(change, row->scope), outcome);
+    }
+    const core::DeviceEdit edit = stamp(change, outcome);
+    if (row && row->tombstone) return supersede_by_tombstone(change, *row, edit, nullptr, outcome);
+    if (!row) {
+      std::int64_t seq = txn_.next_seq();
+      LUMBUNG_RETURN_IF_ERROR(txn_.insert_row(table.name, change.row_id, scope, seq));
+      for (std::size_t i = 0; i < table.columns.size(); ++i) {
+        if (i > 0) seq = txn_.next_seq();
+        const core::Column& column = table.columns[i];
+        const Value& value = inserted[column.name];
+        LUMBUNG_RETURN_IF_ERROR(
+            txn_.write_cell(table.name, change.row_id, column.name, {value, {edit.stamp, seq}}));
+        LUMBUNG_RETURN_IF_ERROR(audit(change, seq, column.name, Value(), value, "applied"));
+      }
+      outcome->set_outcome(v1::OUTCOME_APPLIED);
+      outcome->set_seq(seq);
+      return Status::ok();
+    }
+    // The row exists: each cell the device sent merges on its own.
+    Result<std::map<std::string, core::ServerCell>> current =
+        current_cells(change.table->name, change.row_id);
+    if (!current.is_ok()) return current.status();
+    bool all_applied = true;
+    for (const auto& [column, value] : change.cells) {
+      if (column->primary_key) continue;  // equal to the row's id, checked by parse()
+      Result<bool> applied =
+          merge_cell(change, row->scope, *column, value, *current, edit, outcome);
+      if (!applied.is_ok()) return applied.status();
+      all_applied = all_applied && *applied;
+    }
+    set_merged(all_applied, outcome);
+    return Status::ok();
+  }
+
+  Status merge_update(const ParsedChange& change, const std::optional<StoredRow>& row,
+                      v1::ChangeOutcome* outcome) {
+    const core::Table& table = *change.table;
+    if (!row) {
+      return refuse(table.name, change.row_id,
+                    {v1::REFUSAL_REASON_NO_SUCH_ROW,
+                     table_prefix(table) + "no row " + quoted(change.row_id) + " to update"},
+                    outcome);
+    }
+    const auto& [column, value] = change.cells.front();
+    if (row->tombstone) {
+      return supersede_by_tombstone(change, *row, stamp(change, outcome), &change.cells.front(),
+                                    outcome);
+    }
+    if (column->name == table.scope_column && !(value == Value(row->scope))) {
+      return refuse(table.name, change.row_id, scope_change(change, row->scope), outcome);
+    }
+    Result<std::map<std::string, core::ServerCell>> current =
+        current_cells(change.table->name, change.row_id);
+    if (!current.is_ok()) return current.status();
+    Row updated = full_row(table, *current);  // the row as the update makes it
+    updated[column->name] = value;
+    if (std::optional<Refusal> refusal = check_row(table, updated)) {
+      return refuse(table.name, change.row_id, *refusal, outcome);
+    }
+    const core::DeviceEdit edit = stamp(change, outcome);
+    Result<bool> applied = merge_cell(change, row->scope, *column, value, *current, edit, outcome);
+    if (!applied.is_ok()) return applied.status();
+    set_merged(*applied, outcome);
+    return Status::ok();
+  }
+
+  Status merge_delete(const ParsedChange& change, const std::optional<StoredRow>& row,
+                      v1::ChangeOutcome* outcome) {
+    const core::DeviceEdit edit = stamp(change, outcome);
+    core::RowState state = core::RowState::kMissing;
+    std::vector<StoredCell> cells;
+    if (row) state = row->tombstone ? core::RowState::kDeleted : core::RowState::kLive;
+    if (state == core::RowState::kLive) {
+      Result<std::vector<StoredCell>> stored = txn_.cells(change.table->name, change.row_id);
+      if (!stored.is_ok()) return stored.status();
+      cells = std::move(stored).value();
+    }
+    std::vector<core::ServerVersion> versions;
+    for (const StoredCell& cell : cells) versions.push_back(cell.cell.version);
+    const core::DeleteDecision decision = core::merge_delete(state, versions, edit);
+    if (!decision.applied) {
+      outcome->set_outcome(v1::OUTCOME_SUPERSEDED);
+      outcome->set_row_deleted(true);
+      return audit(change, 0, "", Value(), Value(), "superseded");
+    }
+    if (decision.concurrent_cell) {
+      const core::ServerVersion& concurrent = versions[*decision.concurrent_cell];
+      LUMBUNG_RETURN_IF_ERROR(record_conflict(change, row->scope, "", core::kDeleteWinsPolicy,
+                                              Value(), concurrent.stamp, Value(), edit,
+                                              decision.conflict, outcome));
+    }
+    const std::int64_t seq = txn_.next_seq();
+    LUMBUNG_RETURN_IF_ERROR(txn_.delete_row(change.table->name, change.row_id, {edit.stamp, seq}));
+    outcome->set_outcome(v1::OUTCOME_APPLIED);
+    outcome->set_seq(seq);
+    return audit(change, seq, "", Value(), Value(), "applied");
+  }
+
+  // An INSERT (`cell` null) or UPDATE of a deleted row: deletes win.
+  Status supersede_by_tombstone(const ParsedChange& change, const StoredRow& row,
+                                const core::DeviceEdit& edit,
+                                const std::pair<const core::Column*, Value>* cell,
+                                v1::ChangeOutcome* outcome) {
+    const std::string column = cell ? cell->first->name : std::string();
+    const Value value = cell ? cell->second : Value();
+    const core::MergeDecision decision = core::merge_write_into_tombstone(*row.tombstone, edit);
+    if (decision.conflict != core::ConflictOutcome::kNone) {
+      LUMBUNG_RETURN_IF_ERROR(record_conflict(change, row.scope, column, decision.policy, Value(),
+                                              row.tombstone->stamp, value, edit, decision.conflict,
+                                              outcome));
+    }
+    outcome->set_outcome(v1::OUTCOME_SUPERSEDED);
+    outcome->set_row_deleted(true);
+    return audit(change, 0, column, Value(), value, "superseded");
+  }
+
+  // Merges one cell of a live row; true when the device's value was applied.
+  Result<bool> merge_cell(const ParsedChange& change, const std::string& scope,
+                          const core::Column& column, const Value& value,
+                          const std::map<std::string, core::ServerCell>& current,
+                          const core::DeviceEdit& edit, v1::ChangeOutcome* outcome) {
+    const auto it = current.find(column.name);
+    const std::optional<core::ServerCell> server =
+        it == current.end() ? std::nullopt : std::optional<core::ServerCell>(it->second);
+    const core::MergeDecision decision =
+        core::merge_cell(server, value, edit, change.table->policy_for(column.name));
+    std::int64_t seq = 0;
+    if (decision.applied) {
+      seq = txn_.next_seq();
+      LUMBUNG_RETURN_IF_ERROR(txn_.write_cell(change.table->name, change.row_id, column.name,
+                                              {value, {edit.stamp, seq}}));
+      outcome->set_seq(seq);
+    }
+    if (decision.conflict != core::ConflictOutcome::kNone) {
+      LUMBUNG_RETURN_IF_ERROR(record_conflict(change, scope, column.name, decision.policy,
+                                              server->value, server->version.stamp, value, edit,
+                                              decision.conflict, outcome));
+    }
+    const Value old_value = server ? server->value : Value();
+    LUMBUNG_RETURN_IF_ERROR(audit(change, seq, column.name, old_value, value,
+                                  decision.applied ? "applied" : "superseded"));
+    return decision.applied;
+  }
+
+  Status record_conflict(const ParsedChange& change, const std::string& scope,
+                         const std::string& column, std::string_view policy,
+                         const Value& server_value, const core::Stamp& server_stamp,
+                         const Value& device_value, const core::DeviceEdit& edit,
+                         core::ConflictOutcome result, v1::ChangeOutcome* outcome) {
+    ConflictRecord conflict{.table = change.table->name,
+                            .row_id = change.row_id,
+                            .column = column,
+                            .policy = std::string(policy),
+                            .server_value = server_value,
+                            .server_device = server_stamp.device_id,
+                            .server_hlc = server_stamp.hlc.packed(),
+                            .device_value = device_value,
+                            .device_id = device_id_,
+                            .device_hlc = edit.stamp.hlc.packed(),
+                            .outcome = std::string(core::conflict_outcome_name(result)),
+                            .scope = scope};
+    // A conflict gets a seq of its own, so that pulls deliver it in order.
+    Result<std::uint64_t> id = txn_.add_conflict(conflict, txn_.next_seq());
+    if (!id.is_ok()) return id.status();
+    conflict.id = *id;
+    to_wire(conflict, response_->add_conflicts());
+    if (outcome->conflict_id() == 0) outcome->set_conflict_id(*id);
+    return Status::ok();
+  }
+
+  Status refuse(const std::string& table, const std::string& row_id, const Refusal& refusal,
+                v1::ChangeOutcome* outcome) {
+    outcome->set_outcome(v1::OUTCOME_REFUSED);
+    outcome->set_reason(refusal.reason);
+    outcome->set_message(refusal.message);
+    AuditEntry entry = audit_entry(table, row_id, "refused");
+    entry.detail = refusal.message;
+    return txn_.append_audit(entry);
+  }
+
+  Status audit(const ParsedChange& change, std::int64_t seq, const std::string& column,
+               const Value& old_value, const Value& new_value, const char* result) {
+    AuditEntry entry = audit_entry(change.table->name, change.row_id, result);
+    entry.seq = seq;
+    entry.column = column;
+    entry.old_value = old_value;
+    entry.new_value = new_value;
+    return txn_.append_audit(entry);
+  }
+
+  AuditEntry audit_entry(const std::string& table, const std::string& row_id,
+                         const char* result) const {
+    AuditEntry entry;
+    entry.time_ms = clock_.now_ms;
+    entry.device_id = device_id_;
+    entry.table = table;
+    entry.row_id = row_id;
+    entry.outcome = result;
+    return entry;
+  }
+
+  // The change's stamp after the clock-skew rule; the server's HLC receives it.
+  core::DeviceEdit stamp(const ParsedChange& change, v1::ChangeOutcome* outcome) {
+    core::Hlc hlc = change.hlc;
+    if (hlc.physical_ms() - clock_.now_ms > clock_.max_skew_ms) {
+      hlc = clock_.hlc->send();
+      outcome->set_restamped(true);
+    } else {
+      clock_.hlc->receive(hlc);
+    }
+    return {.stamp = {hlc, device_id_}, .base_seq = change.base_seq};
+  }
+
+  // Every column of `table`: its cell, else its default (a column added to the
+  // schema after the row was written), else NULL.
+  static Row full_row(const core::Table& table,
+                      const std::map<std::string, core::ServerCell>& cells) {
+    Row row;
+    for (const core::Column& column : table.columns) {
+      const auto it = cells.find(column.name);
+      row[column.name] =
+          it != cells.end() ? it->second.value : column.default_value.value_or(Value());
+    }
+    return row;
+  }
+
+  static std::optional<Refusal> check_row(const core::Table& table, const Row& row) {
+    const Status valid = core::validate_row(table, row);
+    if (valid.is_ok()) return std::nullopt;
+    return Refusal{reason_for(valid.code()), valid.message()};
+  }
+
+  static Refusal scope_change(const ParsedChange& change, const std::string& scope) {
+    const core::Table& table = *change.table;
+    return {v1::REFUSAL_REASON_CONSTRAINT,
+            table_prefix(table) + "row " + quoted(change.row_id) + " belongs to scope " +
+                quoted(scope) + "; its column " + quoted(table.scope_column) +
+                " cannot change (delete the row and insert it anew)"};
+  }
+
+  Result<std::map<std::string, core::ServerCell>> current_cells(const std::string& table,
+                                                                const std::string& row_id) {
+    Result<std::vector<StoredCell>> cells = txn_.cells(table, row_id);
+    if (!cells.is_ok()) return cells.status();
+    std::map<std::string, core::ServerCell> by_column;
+    for (StoredCell& cell : *cells) by_column.emplace(cell.column, std::move(cell.cell));
+    return by_column;
+  }
+
+  // A change whose cells were not all applied is superseded: the device takes
+  // the server's cells (fill_current) instead of its own.
+  void set_merged(bool all_applied, v1::ChangeOutcome* outcome) {
+    outcome->set_outcome(all_applied ? v1::OUTCOME_APPLIED : v1::OUTCOME_SUPERSEDED);
+  }
+
+  // The server's row at the end of the batch for every superseded change, so
+  // that a later change of the batch is not undone on the device.
+  Status fill_current() {
+    for (int i = 0; i < response_->outcomes_size(); ++i) {
+      v1::ChangeOutcome* outcome = response_->mutable_outcomes(i);
+      if (outcome->outcome() != v1::OUTCOME_SUPERSEDED || outcome->row_deleted()) continue;
+      const v1::Change& change = request_.changes(i);
+      const core::Table& table =
+          *schema_.find_table(request_.tables(static_cast<int>(change.table())).table());
+      Result<std::optional<StoredRow>> row = txn_.row(table.name, change.row_id());
+      if (!row.is_ok()) return row.status();
+      if (*row && (*row)->tombstone) {
+        outcome->set_row_deleted(true);
+        continue;
+      }
+      Result<std::map<std::string, core::ServerCell>> cells =
+          current_cells(table.name, change.row_id());
+      if (!cells.is_ok()) return cells.status();
+      for (const core::Column& column : table.columns) {
+        const auto it = cells->find(column.name);
+        if (it == cells->end()) continue;
+        v1::Cell* cell = outcome->add_current();
+        cell->set_column(column.name);
+        protocol::to_wire(it->second.value, cell->mutable_value());
+      }
+    }
+    return Status::ok();
+  }
+
+  const core::Schema& schema_;
+  const MergeClock& clock_;
+  WriteTransaction& txn_;
+  const v1::PushRequest& request_;
+  v1::PushResponse* response_;
+  const std::string device_id_;
+};
+
+}  // namespace
+
+Status merge_batch(const core::Schema& schema, const MergeClock& clock, WriteTransaction& txn,
+                   const v1::PushRequest& request, v1::PushResponse* response) {
+  return BatchMerger(schema, clock, txn, request, response).merge();
+}
+
+}  // namespace lumbung::server

@@ -1,0 +1,30 @@
+// Merges the changes of one push batch into the store (docs/protocol.md,
+// "Push"): each change is validated on its own and refused, applied or
+// superseded by the merge rule (core/merge.hpp); conflicts are recorded and
+// every decision goes to the audit log. Runs inside the store's write
+// transaction; store-independent.
+#pragma once
+
+#include <cstdint>
+
+#include "core/hlc.hpp"
+#include "core/schema.hpp"
+#include "lumbung/status.hpp"
+#include "lumbung/v1/sync.pb.h"
+#include "server/store.hpp"
+
+namespace lumbung::server {
+
+struct MergeClock {
+  core::HlcClock* hlc = nullptr;  // the server's; follows the receive rule
+  std::int64_t now_ms = 0;        // physical time of the push
+  std::int64_t max_skew_ms = 0;   // stamps further ahead are re-stamped
+};
+
+// Merges `request.changes` into `txn`, adding one outcome per change and the
+// conflicts they caused to `response`. A refused change changes nothing; an
+// error is the store's, and the transaction must be rolled back.
+Status merge_batch(const core::Schema& schema, const MergeClock& clock, WriteTransaction& txn,
+                   const v1::PushRequest& request, v1::PushResponse* response);
+
+}  // namespace lumbung::server

@@ -1,0 +1,529 @@
+#include "server/sqlite_store.hpp"
+
+#include <filesystem>
+#include <initializer_list>
+#include <map>
+#include <system_error>
+#include <utility>
+
+#include "core/checksum.hpp"
+
+namespace lumbung::server {
+namespace {
+
+// PRAGMA user_version of a store this code writes.
+constexpr int kStoreFormat = 1;
+
+// Names of the synced schema are values here (tbl, col), never identifiers.
+// A row's scope never changes, so cells need no scope of their own. Integers
+// the engine treats as unsigned (checksums, batch numbers) are stored as the
+// int64 with the same bits.
+constexpr const char* kCreateTables = R"sql(
+CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE synced_rows (
+  tbl TEXT NOT NULL, row_id TEXT NOT NULL, scope TEXT NOT NULL, created_seq INTEGER NOT NULL,
+  deleted_seq INTEGER, deleted_hlc INTEGER, deleted_device TEXT,
+  PRIMARY KEY (tbl, row_id)) WITHOUT ROWID;
+CREATE INDEX synced_rows_deleted_seq ON synced_rows (deleted_seq);
+CREATE TABLE cells (
+  tbl TEXT NOT NULL, row_id TEXT NOT NULL, col TEXT NOT NULL, value,
+  hlc INTEGER NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (tbl, row_id, col)) WITHOUT ROWID;
+CREATE UNIQUE INDEX cells_seq ON cells (seq);
+CREATE TABLE scopes (
+  scope TEXT PRIMARY KEY NOT NULL, checksum INTEGER NOT NULL, live_rows INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE devices (
+  device_id TEXT PRIMARY KEY NOT NULL, last_batch INTEGER NOT NULL, response BLOB NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE conflicts (
+  id INTEGER PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, scope TEXT NOT NULL,
+  tbl TEXT NOT NULL, row_id TEXT NOT NULL, col TEXT NOT NULL, policy TEXT NOT NULL,
+  server_value, server_device TEXT NOT NULL, server_hlc INTEGER NOT NULL,
+  device_value, device_id TEXT NOT NULL, device_hlc INTEGER NOT NULL, outcome TEXT NOT NULL);
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY, seq INTEGER, time_ms INTEGER NOT NULL, device_id TEXT NOT NULL,
+  tbl TEXT NOT NULL, row_id TEXT NOT NULL, col TEXT NOT NULL, old_value, new_value,
+  outcome TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql";
+
+constexpr const char* kLastSeqKey = "last_seq";
+
+Value int64_bits(std::uint64_t value) { return Value(static_cast<std::int64_t>(value)); }
+
+// A cached statement with its parameters bound, reset when the Query ends so
+// that an unfinished one never keeps a read snapshot open.
+class Query {
+ public:
+  static Result<Query> on(db::Database& db, const std::string& sql,
+                          std::initializer_list<Value> params = {}) {
+    Result<db::Statement*> stmt = db.cached(sql);
+    if (!stmt.is_ok()) return db.last_error("preparing '" + sql + "'");
+    int index = 1;
+    for (const Value& param : params) (*stmt)->bind(index++, param);
+    return Query(*stmt);
+  }
+  Query(Query&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+  Query& operator=(Query&&) = delete;
+  ~Query() {
+    if (stmt_ != nullptr) stmt_->reset();
+  }
+
+  Result<bool> step() { return stmt_->step(); }
+  Status run() { return stmt_->run(); }
+  Value value(int i) const { return stmt_->column(i); }
+  std::int64_t integer(int i) const { return stmt_->column_int(i); }
+  std::string text(int i) const { return stmt_->column_text(i); }
+
+ private:
+  explicit Query(db::Statement* stmt) : stmt_(stmt) {}
+  db::Statement* stmt_;
+};
+
+// Runs a statement that returns no rows.
+Status execute(db::Database& db, const std::string& sql, std::initializer_list<Value> params) {
+  Result<Query> query = Query::on(db, sql, params);
+  if (!query.is_ok()) return query.status();
+  return query->run();
+}
+
+Status no_live_row(std::string_view what, std::string_view table, std::string_view row_id) {
+  return Status(ErrorCode::kInternal, std::string(what) + ": table '" + std::string(table) +
+                                          "' has no live row '" + std::string(row_id) + "'");
+}
+
+// One of the seq-ordered sources that scan_changes() merges.
+class ChangeSource {
+ public:
+  ChangeSource(Query query, ChangeItem::Kind kind) : query_(std::move(query)), kind_(kind) {}
+
+  // Loads the next item; done() once there is none.
+  Status advance() {
+    Result<bool> row = query_.step();
+    if (!row.is_ok()) return row.status();
+    done_ = !*row;
+    if (done_) return Status::ok();
+    item_ = ChangeItem();
+    item_.kind = kind_;
+    item_.seq = query_.integer(0);
+    item_.scope = query_.text(1);
+    item_.table = query_.text(2);
+    item_.row_id = query_.text(3);
+    if (kind_ == ChangeItem::Kind::kCell) {
+      item_.column = query_.text(4);
+      item_.value = query_.value(5);
+      item_.row_created_seq = query_.integer(6);
+    } else if (kind_ == ChangeItem::Kind::kConflict) {
+      ConflictRecord& c = item_.conflict;
+      c.id = static_cast<std::uint64_t>(query_.integer(4));
+      c.table = item_.table;
+      c.row_id = item_.row_id;
+      c.scope = item_.scope;
+      c.column = query_.text(5);
+      c.policy = query_.text(6);
+      c.server_value = query_.value(7);
+      c.server_device = query_.text(8);
+      c.server_hlc = query_.integer(9);
+      c.device_value = query_.value(10);
+      c.device_id = query_.text(11);
+      c.device_hlc = query_.integer(12);
+      c.outcome = query_.text(13);
+    }
+    return Status::ok();
+  }
+  bool done() const { return done_; }
+  const ChangeItem& item() const { return item_; }
+
+ private:
+  Query query_;
+  ChangeItem::Kind kind_;
+  bool done_ = false;
+  ChangeItem item_;
+};
+
+class SqliteReadTransaction : public virtual ReadTransaction {
+ public:
+  explicit SqliteReadTransaction(db::Database& db) : db_(db) {}
+
+  Result<std::int64_t> last_seq() override { return meta_int64(*this, kLastSeqKey); }
+
+  Result<std::string> meta(std::string_view key) override {
+    Result<Query> query = Query::on(db_, "SELECT value FROM meta WHERE key = ?1", {Value(key)});
+    if (!query.is_ok()) return query.status();
+    Result<bool> found = query->step();
+    if (!found.is_ok()) return found.status();
+    return *found ? query->text(0) : std::string();
+  }
+
+  Result<std::optional<StoredRow>> row(std::string_view table, std::string_view row_id) override {
+    Result<Query> query =
+        Query::on(db_,
+                  "SELECT scope, created_seq, deleted_seq, deleted_hlc, "
+                  "deleted_device FROM synced_rows WHERE tbl = ?1 AND row_id = ?2",
+                  {Value(table), Value(row_id)});
+    if (!query.is_ok()) return query.status();
+    Result<bool> found = query->step();
+    if (!found.is_ok()) return found.status();
+    if (!*found) return std::optional<StoredRow>();
+    StoredRow row;
+    row.scope = query->text(0);
+    row.created_seq = query->integer(1);
+    if (!query->value(2).is_null()) {
+      row.tombstone = core::ServerVersion{.stamp = {core::Hlc(query->integer(3)), query->text(4)},
+                                          .seq = query->integer(2)};
+    }
+    return std::optional<StoredRow>(std::move(row));
+  }
+
+  Result<std::vector<StoredCell>> cells(std::string_view table, std::string_view row_id) override {
+    Result<Query> query = Query::on(
+        db_, "SELECT col, value, hlc, device, seq FROM cells WHERE tbl = ?1 AND row_id = ?2",
+        {Value(table), Value(row_id)});
+    if (!query.is_ok()) return query.status();
+    std::vector<StoredCell> cells;
+    for (;;) {
+      Result<bool> found = query->step();
+      if (!found.is_ok()) return found.status();
+      if (!*found) return cells;
+      cells.push_back(
+          StoredCell{.column = query->text(0),
+                     .cell = {.value = query->value(1),
+                              .version = {.stamp = {core::Hlc(query->integer(2)), query->text(3)},
+                                          .seq = query->integer(4)}}});
+    }
+  }
+
+  Result<std::vector<ScopeState>> scopes() override {
+    Result<Query> query =
+        Query::on(db_, "SELECT scope, checksum, live_rows FROM scopes ORDER BY scope");
+    if (!query.is_ok()) return query.status();
+    std::vector<ScopeState> scopes;
+    for (;;) {
+      Result<bool> found = query->step();
+      if (!found.is_ok()) return found.status();
+      if (!*found) return scopes;
+      scopes.push_back(
+          {query->text(0), static_cast<std::uint64_t>(query->integer(1)), query->integer(2)});
+    }
+  }
+
+  Status scan_changes(std::int64_t after_seq,
+                      const std::function<bool(const ChangeItem&)>& visit) override {
+    // Each source is read in seq order from its own index; merging them by
+    // seq is the change log.
+    const Value after(after_seq);
+    Result<Query> cells = Query::on(
+        db_,
+        "SELECT c.seq, r.scope, c.tbl, c.row_id, c.col, c.value, r.created_seq FROM cells AS c "
+        "CROSS JOIN synced_rows AS r ON r.tbl = c.tbl AND r.row_id = c.row_id "
+        "WHERE c.seq > ?1 ORDER BY c.seq",
+        {after});
+    if (!cells.is_ok()) return cells.status();
+    Result<Query> tombstones = Query::on(db_,
+                                         "SELECT deleted_seq, scope, tbl, row_id FROM synced_rows "
+                                         "WHERE deleted_seq > ?1 ORDER BY deleted_seq",
+                                         {after});
+    if (!tombstones.is_ok()) return tombstones.status();
+    Result<Query> conflicts = Query::on(
+        db_,
+        "SELECT seq, scope, tbl, row_id, id, col, policy, server_value, server_device, server_hlc, "
+        "device_value, device_id, device_hlc, outcome FROM conflicts WHERE seq > ?1 ORDER BY seq",
+        {after});
+    if (!conflicts.is_ok()) return conflicts.status();
+    ChangeSource sources[] = {{std::move(*cells), ChangeItem::Kind::kCell},
+                              {std::move(*tombstones), ChangeItem::Kind::kTombstone},
+                              {std::move(*conflicts), ChangeItem::Kind::kConflict}};
+    for (ChangeSource& source : sources) LUMBUNG_RETURN_IF_ERROR(source.advance());
+    for (;;) {
+      ChangeSource* next = nullptr;
+      for (ChangeSource& source : sources) {
+        if (!source.done() && (next == nullptr || source.item().seq < next->item().seq)) {
+          next = &source;
+        }
+      }
+      if (next == nullptr || !visit(next->item())) return Status::ok();
+      LUMBUNG_RETURN_IF_ERROR(next->advance());
+    }
+  }
+
+  Status scan_live_cells(const std::optional<std::string>& scope,
+                         const CellVisitor& visit) override {
+    Result<Query> query =
+        scope ? Query::on(db_,
+                          "SELECT c.tbl, c.row_id, c.col, c.value FROM synced_rows AS r "
+                          "CROSS JOIN cells AS c ON c.tbl = r.tbl AND c.row_id = r.row_id "
+                          "WHERE r.scope = ?1",
+                          {Value(*scope)})
+              : Query::on(db_, "SELECT tbl, row_id, col, value FROM cells");
+    if (!query.is_ok()) return query.status();
+    for (;;) {
+      Result<bool> found = query->step();
+      if (!found.is_ok()) return found.status();
+      if (!*found) return Status::ok();
+      visit(query->text(0), query->text(1), query->text(2), query->value(3));
+    }
+  }
+
+  Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) override {
+    Result<Query> query = Query::on(
+        db_, "SELECT last_batch, response FROM devices WHERE device_id = ?1", {Value(device_id)});
+    if (!query.is_ok()) return query.status();
+    Result<bool> found = query->step();
+    if (!found.is_ok()) return found.status();
+    if (!*found) return std::optional<DeviceBatch>();
+    const Value response = query->value(1);
+    const Blob empty;
+    const Blob& bytes = response.type() == ValueType::kBlob ? response.as_blob() : empty;
+    return std::optional<DeviceBatch>(DeviceBatch{static_cast<std::uint64_t>(query->integer(0)),
+                                                  std::string(bytes.begin(), bytes.end())});
+  }
+
+ protected:
+  db::Database& db_;
+};
+
+class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadTransaction {
+ public:
+  SqliteWriteTransaction(db::Database& db, std::int64_t last_seq)
+      : SqliteReadTransaction(db), stored_last_seq_(last_seq), last_seq_(last_seq) {}
+
+  Result<std::int64_t> last_seq() override { return last_seq_; }
+  std::int64_t next_seq() override { return ++last_seq_; }
+
+  Status set_meta(std::string_view key, std::string_view value) override {
+    return execute(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                   {Value(key), Value(value)});
+  }
+
+  Status insert_row(std::string_view table, std::string_view row_id, std::string_view scope,
+                    std::int64_t created_seq) override {
+    LUMBUNG_RETURN_IF_ERROR(execute(
+        db_, "INSERT INTO synced_rows (tbl, row_id, scope, created_seq) VALUES (?1, ?2, ?3, ?4)",
+        {Value(table), Value(row_id), Value(scope), Value(created_seq)}));
+    adjust_scope(scope, 0, 0, +1);
+    return Status::ok();
+  }
+
+  Status write_cell(std::string_view table, std::string_view row_id, std::string_view column,
+                    const core::ServerCell& cell) override {
+    Result<Query> old = Query::on(db_,
+                                  "SELECT r.scope, c.seq, c.value FROM synced_rows AS r "
+                                  "LEFT JOIN cells AS c ON c.tbl = r.tbl AND c.row_id = r.row_id "
+                                  "AND c.col = ?3 WHERE r.tbl = ?1 AND r.row_id = ?2 "
+                                  "AND r.deleted_seq IS NULL",
+                                  {Value(table), Value(row_id), Value(column)});
+    if (!old.is_ok()) return old.status();
+    Result<bool> live = old->step();
+    if (!live.is_ok()) return live.status();
+    if (!*live) return no_live_row("write_cell", table, row_id);
+    const std::string scope = old->text(0);
+    const std::uint64_t old_hash =
+        old->value(1).is_null() ? 0 : core::cell_hash(table, row_id, column, old->value(2));
+    LUMBUNG_RETURN_IF_ERROR(
+        execute(db_,
+                "INSERT OR REPLACE INTO cells (tbl, row_id, col, value, hlc, "
+                "device, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                {Value(table), Value(row_id), Value(column), cell.value,
+                 Value(cell.version.stamp.hlc.packed()), Value(cell.version.stamp.device_id),
+                 Value(cell.version.seq)}));
+    adjust_scope(scope, core::cell_hash(table, row_id, column, cell.value), old_hash, 0);
+    return Status::ok();
+  }
+
+  Status delete_row(std::string_view table, std::string_view row_id,
+                    const core::ServerVersion& tombstone) override {
+    Result<std::optional<StoredRow>> row = this->row(table, row_id);
+    if (!row.is_ok()) return row.status();
+    if (!*row || (*row)->tombstone) return no_live_row("delete_row", table, row_id);
+    Result<std::vector<StoredCell>> cells = this->cells(table, row_id);
+    if (!cells.is_ok()) return cells.status();
+    std::uint64_t removed = 0;
+    for (const StoredCell& cell : *cells) {
+      removed += core::cell_hash(table, row_id, cell.column, cell.cell.value);
+    }
+    LUMBUNG_RETURN_IF_ERROR(execute(db_, "DELETE FROM cells WHERE tbl = ?1 AND row_id = ?2",
+                                    {Value(table), Value(row_id)}));
+    LUMBUNG_RETURN_IF_ERROR(
+        execute(db_,
+                "UPDATE synced_rows SET deleted_seq = ?3, deleted_hlc = ?4, "
+                "deleted_device = ?5 WHERE tbl = ?1 AND row_id = ?2",
+                {Value(table), Value(row_id), Value(tombstone.seq),
+                 Value(tombstone.stamp.hlc.packed()), Value(tombstone.stamp.device_id)}));
+    adjust_scope((*row)->scope, 0, removed, -1);
+    return Status::ok();
+  }
+
+  Result<std::uint64_t> add_conflict(const ConflictRecord& c, std::int64_t seq) override {
+    LUMBUNG_RETURN_IF_ERROR(execute(
+        db_,
+        "INSERT INTO conflicts (seq, scope, tbl, row_id, col, policy, server_value, server_device, "
+        "server_hlc, device_value, device_id, device_hlc, outcome) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        {Value(seq), Value(c.scope), Value(c.table), Value(c.row_id), Value(c.column),
+         Value(c.policy), c.server_value, Value(c.server_device), Value(c.server_hlc),
+         c.device_value, Value(c.device_id), Value(c.device_hlc), Value(c.outcome)}));
+    return static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_.handle()));
+  }
+
+  Status append_audit(const AuditEntry& e) override {
+    return execute(db_,
+                   "INSERT INTO audit_log (seq, time_ms, device_id, tbl, row_id, col, old_value, "
+                   "new_value, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                   {e.seq == 0 ? Value() : Value(e.seq), Value(e.time_ms), Value(e.device_id),
+                    Value(e.table), Value(e.row_id), Value(e.column), e.old_value, e.new_value,
+                    Value(e.outcome), Value(e.detail)});
+  }
+
+  Status set_device_batch(std::string_view device_id, const DeviceBatch& batch) override {
+    return execute(db_,
+                   "INSERT OR REPLACE INTO devices (device_id, last_batch, response) "
+                   "VALUES (?1, ?2, ?3)",
+                   {Value(device_id), int64_bits(batch.batch),
+                    Value(Blob(batch.response.begin(), batch.response.end()))});
+  }
+
+  // Writes what the transaction kept in memory: the seq counter and the
+  // scopes' checksums, whose sums wrap modulo 2^64 (SQL integers would
+  // overflow into reals).
+  Status flush() {
+    for (const auto& [scope, delta] : scope_deltas_) {
+      Result<Query> current =
+          Query::on(db_, "SELECT checksum, live_rows FROM scopes WHERE scope = ?1", {Value(scope)});
+      if (!current.is_ok()) return current.status();
+      Result<bool> found = current->step();
+      if (!found.is_ok()) return found.status();
+      std::uint64_t checksum = delta.checksum;
+      std::int64_t live_rows = delta.live_rows;
+      if (*found) {
+        checksum += static_cast<std::uint64_t>(current->integer(0));
+        live_rows += current->integer(1);
+      }
+      LUMBUNG_RETURN_IF_ERROR(execute(
+          db_, "INSERT OR REPLACE INTO scopes (scope, checksum, live_rows) VALUES (?1, ?2, ?3)",
+          {Value(scope), int64_bits(checksum), Value(live_rows)}));
+    }
+    if (last_seq_ == stored_last_seq_) return Status::ok();
+    return set_meta(kLastSeqKey, std::to_string(last_seq_));
+  }
+
+ private:
+  struct ScopeDelta {
+    std::uint64_t checksum = 0;
+    std::int64_t live_rows = 0;
+  };
+
+  void adjust_scope(std::string_view scope, std::uint64_t add, std::uint64_t subtract,
+                    std::int64_t live_rows) {
+    auto it = scope_deltas_.find(scope);
+    if (it == scope_deltas_.end())
+      it = scope_deltas_.emplace(std::string(scope), ScopeDelta{}).first;
+    it->second.checksum += add - subtract;
+    it->second.live_rows += live_rows;
+  }
+
+  const std::int64_t stored_last_seq_;
+  std::int64_t last_seq_;
+  std::map<std::string, ScopeDelta, std::less<>> scope_deltas_;
+};
+
+Result<int> user_version(db::Database& db) {
+  Result<Query> query = Query::on(db, "PRAGMA user_version");
+  if (!query.is_ok()) return query.status();
+  Result<bool> found = query->step();
+  if (!found.is_ok()) return found.status();
+  return static_cast<int>(query->integer(0));
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(std::string path, std::unique_ptr<db::Database> writer)
+    : path_(std::move(path)), writer_(std::move(writer)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_dir) {
+  std::error_code error;
+  std::filesystem::create_directories(data_dir, error);
+  if (error) {
+    return Status(ErrorCode::kIo,
+                  "cannot create data directory '" + data_dir + "': " + error.message());
+  }
+  const std::string path = (std::filesystem::path(data_dir) / "lumbung.db").string();
+  Result<std::unique_ptr<db::Database>> writer = db::Database::open(path, true, nullptr);
+  if (!writer.is_ok()) return writer.status();
+  db::Database& db = **writer;
+  LUMBUNG_RETURN_IF_ERROR(
+      db.exec("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL"));
+  Result<int> format = user_version(db);
+  if (!format.is_ok()) return format.status();
+  if (*format == 0) {
+    LUMBUNG_RETURN_IF_ERROR(db::in_transaction(db, [&] {
+      LUMBUNG_RETURN_IF_ERROR(db.exec(kCreateTables));
+      return db.exec("PRAGMA user_version = " + std::to_string(kStoreFormat));
+    }));
+  } else if (*format != kStoreFormat) {
+    return Status(ErrorCode::kCorrupt, "'" + path + "' is not a lumbungd store of format " +
+                                           std::to_string(kStoreFormat) + " (it has " +
+                                           std::to_string(*format) + ")");
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(writer).value()));
+}
+
+Status SqliteStore::write(const std::function<Status(WriteTransaction&)>& body) {
+  std::lock_guard lock(write_mu_);
+  db::Database& db = *writer_;
+  return db::in_transaction(db, [&] {
+    // The seq counter is read and advanced inside this transaction, which
+    // holds SQLite's write lock until it commits: transactions commit one at a
+    // time, in the order of the seqs they give out. A reader whose snapshot
+    // shows seq N therefore sees every change with seq <= N, and no change
+    // committing later can get a seq at or below one a cursor has passed.
+    SqliteReadTransaction reader(db);
+    Result<std::int64_t> last_seq = reader.last_seq();
+    if (!last_seq.is_ok()) return last_seq.status();
+    SqliteWriteTransaction txn(db, *last_seq);
+    LUMBUNG_RETURN_IF_ERROR(body(txn));
+    return txn.flush();
+  });
+}
+
+Result<std::unique_ptr<db::Database>> SqliteStore::take_reader() {
+  {
+    std::lock_guard lock(readers_mu_);
+    if (!idle_readers_.empty()) {
+      std::unique_ptr<db::Database> reader = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return reader;
+    }
+  }
+  Result<std::unique_ptr<db::Database>> reader = db::Database::open(path_, false, nullptr);
+  if (!reader.is_ok()) return reader.status();
+  LUMBUNG_RETURN_IF_ERROR((*reader)->exec("PRAGMA busy_timeout = 5000; PRAGMA query_only = 1"));
+  return reader;
+}
+
+void SqliteStore::return_reader(std::unique_ptr<db::Database> reader) {
+  std::lock_guard lock(readers_mu_);
+  idle_readers_.push_back(std::move(reader));
+}
+
+Status SqliteStore::read(const std::function<Status(ReadTransaction&)>& body) {
+  Result<std::unique_ptr<db::Database>> reader = take_reader();
+  if (!reader.is_ok()) return reader.status();
+  db::Database& db = **reader;
+  // In WAL mode the snapshot is taken by the first read after BEGIN and held
+  // until the transaction ends: every read of `body` sees the same state.
+  LUMBUNG_RETURN_IF_ERROR(db.exec("BEGIN"));
+  SqliteReadTransaction txn(db);
+  const Status status = body(txn);
+  const Status ended = db.exec(status.is_ok() ? "COMMIT" : "ROLLBACK");
+  // A connection left inside a transaction would pin its snapshot forever.
+  if (sqlite3_get_autocommit(db.handle())) return_reader(std::move(reader).value());
+  return status.is_ok() ? ended : status;
+}
+
+}  // namespace lumbung::server

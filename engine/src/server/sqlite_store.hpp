@@ -1,0 +1,50 @@
+// SqliteStore: the daemon's embedded store, one SQLite file DATA_DIR/lumbung.db
+// in WAL mode with synchronous=FULL, so that a push acknowledged after its
+// commit survives kill -9 and power loss.
+//
+// One write connection, serialized by a mutex; reads (pull pages, dumps) run on
+// a pool of read connections, each in one read transaction: a consistent
+// snapshot, in parallel with the writer. Table and column names of the synced
+// schema are stored as values in generic tables, so no SQL is ever built from
+// them. The SQL stays within SQLite 3.15 (the SQLCipher build): no UPSERT,
+// RETURNING, window functions or JSON1.
+//
+// Thread-safety: as Store.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "db/database.hpp"
+#include "server/store.hpp"
+
+namespace lumbung::server {
+
+class SqliteStore : public Store {
+ public:
+  // Opens or creates the store in `data_dir` (created when missing).
+  // kIo when the directory or file cannot be created, kCorrupt for a file
+  // this version does not know.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& data_dir);
+  ~SqliteStore() override;
+
+  Status write(const std::function<Status(WriteTransaction&)>& body) override;
+  Status read(const std::function<Status(ReadTransaction&)>& body) override;
+
+ private:
+  SqliteStore(std::string path, std::unique_ptr<db::Database> writer);
+
+  // A read connection from the pool, or a new one.
+  Result<std::unique_ptr<db::Database>> take_reader();
+  void return_reader(std::unique_ptr<db::Database> reader);
+
+  const std::string path_;
+  std::mutex write_mu_;
+  std::unique_ptr<db::Database> writer_;
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<db::Database>> idle_readers_;
+};
+
+}  // namespace lumbung::server

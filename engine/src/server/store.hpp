@@ -1,0 +1,149 @@
+// Store: where the merge daemon keeps its state (docs/protocol.md, "The
+// server"): the current version of every cell, rows and their tombstones, a
+// checksum per scope, each device's last batch and response, conflict records,
+// an append-only audit log, the global seq counter and small named values
+// (the server's HLC, the schema's identity).
+//
+// The interface says nothing about SQL: the embedded SQLite store
+// (sqlite_store.hpp) implements it, and a PostgreSQL store will. The merge
+// logic above it (push_merge.hpp, pull_page.hpp) is the same for every store.
+//
+// Invariants every store keeps on its own:
+// - a scope's checksum is the sum, modulo 2^64, of core::cell_hash over the
+//   cells of its live rows, and its row count the number of live rows;
+// - seq only grows, and a reader that sees seq N sees every change with a
+//   smaller seq (docs/protocol.md, "Model").
+//
+// Thread-safety: write() calls are serialized; read() calls run in parallel
+// with each other and with write(), each on a consistent snapshot of the
+// committed state.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/merge.hpp"
+#include "lumbung/status.hpp"
+#include "lumbung/sync.hpp"
+#include "lumbung/value.hpp"
+
+namespace lumbung::server {
+
+// A row the server has, live or deleted.
+struct StoredRow {
+  std::string scope;
+  std::int64_t created_seq = 0;                  // the seq of its first cell
+  std::optional<core::ServerVersion> tombstone;  // set once deleted
+};
+
+struct StoredCell {
+  std::string column;
+  core::ServerCell cell;
+};
+
+// One entry of the change log a pull reads: the current version of a cell of
+// a live row, a tombstone, or a conflict record.
+struct ChangeItem {
+  enum class Kind { kCell, kTombstone, kConflict };
+  Kind kind = Kind::kCell;
+  std::int64_t seq = 0;
+  std::string scope;
+  std::string table;
+  std::string row_id;
+  std::string column;                // kCell
+  Value value;                       // kCell
+  std::int64_t row_created_seq = 0;  // kCell: when the row was inserted
+  ConflictRecord conflict;           // kConflict
+};
+
+struct ScopeState {
+  std::string scope;
+  std::uint64_t checksum = 0;
+  std::int64_t live_rows = 0;
+};
+
+// A device's last applied push batch and the encoded PushResponse it got.
+struct DeviceBatch {
+  std::uint64_t batch = 0;
+  std::string response;
+};
+
+// One line of the audit log: who changed (or tried to change) what, when.
+struct AuditEntry {
+  std::int64_t seq = 0;  // the seq the change got; 0 when it got none
+  std::int64_t time_ms = 0;
+  std::string device_id;
+  std::string table;
+  std::string row_id;
+  std::string column;  // empty for a whole-row change
+  Value old_value;
+  Value new_value;
+  std::string outcome;  // "applied", "superseded", "refused"
+  std::string detail;   // why a change was refused
+};
+
+class ReadTransaction {
+ public:
+  virtual ~ReadTransaction() = default;
+
+  // The greatest seq given so far (0: none).
+  virtual Result<std::int64_t> last_seq() = 0;
+  // A named value; empty when never set.
+  virtual Result<std::string> meta(std::string_view key) = 0;
+  virtual Result<std::optional<StoredRow>> row(std::string_view table, std::string_view row_id) = 0;
+  // The current cells of a row; none for a deleted or missing row.
+  virtual Result<std::vector<StoredCell>> cells(std::string_view table,
+                                                std::string_view row_id) = 0;
+  // Every scope that ever had a row, ordered by name.
+  virtual Result<std::vector<ScopeState>> scopes() = 0;
+  // Calls `visit` with every change with seq > after_seq, in seq order, until
+  // it returns false.
+  virtual Status scan_changes(std::int64_t after_seq,
+                              const std::function<bool(const ChangeItem&)>& visit) = 0;
+  // Calls `visit` with every cell of every live row (of `scope` when given).
+  using CellVisitor = std::function<void(const std::string& table, const std::string& row_id,
+                                         const std::string& column, const Value& value)>;
+  virtual Status scan_live_cells(const std::optional<std::string>& scope,
+                                 const CellVisitor& visit) = 0;
+  virtual Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) = 0;
+};
+
+class WriteTransaction : public virtual ReadTransaction {
+ public:
+  // Gives out the next seq. It becomes visible to readers with the commit.
+  virtual std::int64_t next_seq() = 0;
+  virtual Status set_meta(std::string_view key, std::string_view value) = 0;
+  // Creates a live row. REQUIRES: no row (table, row_id) exists.
+  virtual Status insert_row(std::string_view table, std::string_view row_id, std::string_view scope,
+                            std::int64_t created_seq) = 0;
+  // Creates or replaces a cell of a live row. REQUIRES: the row is live.
+  virtual Status write_cell(std::string_view table, std::string_view row_id,
+                            std::string_view column, const core::ServerCell& cell) = 0;
+  // Turns a live row into a tombstone and drops its cells. REQUIRES: the row is live.
+  virtual Status delete_row(std::string_view table, std::string_view row_id,
+                            const core::ServerVersion& tombstone) = 0;
+  // Stores a conflict (its id is ignored) under `seq`; returns its new id.
+  virtual Result<std::uint64_t> add_conflict(const ConflictRecord& conflict, std::int64_t seq) = 0;
+  virtual Status append_audit(const AuditEntry& entry) = 0;
+  virtual Status set_device_batch(std::string_view device_id, const DeviceBatch& batch) = 0;
+};
+
+// A named value that holds an integer; 0 when never set. kCorrupt for text
+// that is not one.
+Result<std::int64_t> meta_int64(ReadTransaction& txn, std::string_view key);
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Runs `body` in the one write transaction: committed (durably) when it
+  // returns OK, rolled back otherwise; its error, or the commit's, is returned.
+  virtual Status write(const std::function<Status(WriteTransaction&)>& body) = 0;
+  // Runs `body` on one consistent snapshot of the committed state.
+  virtual Status read(const std::function<Status(ReadTransaction&)>& body) = 0;
+};
+
+}  // namespace lumbung::server

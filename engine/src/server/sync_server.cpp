@@ -1,0 +1,162 @@
+// SyncServer: opening, routing, the long polls' clock, shutdown and dumps.
+#include "server/sync_server.hpp"
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "core/canonical_json.hpp"
+#include "protocol/wire.hpp"
+#include "server/server_impl.hpp"
+#include "server/sqlite_store.hpp"
+
+namespace lumbung::server {
+namespace {
+
+// The store remembers which schema it holds: a server started on the data of
+// another schema, or of a newer version of its own, refuses to open.
+Status check_schema_identity(WriteTransaction& txn, const core::Schema& schema) {
+  Result<std::string> name = txn.meta("schema_name");
+  if (!name.is_ok()) return name.status();
+  Result<std::int64_t> version = meta_int64(txn, "schema_version");
+  if (!version.is_ok()) return version.status();
+  if (!name->empty() && *name != schema.name) {
+    return Status(ErrorCode::kSchemaIncompatible,
+                  "the data directory holds schema '" + *name + "', not '" + schema.name + "'");
+  }
+  if (*version > schema.version) {
+    return Status(ErrorCode::kSchemaIncompatible,
+                  "the data directory holds version " + std::to_string(*version) + " of schema '" +
+                      schema.name + "', newer than this server's version " +
+                      std::to_string(schema.version));
+  }
+  LUMBUNG_RETURN_IF_ERROR(txn.set_meta("schema_name", schema.name));
+  return txn.set_meta("schema_version", std::to_string(schema.version));
+}
+
+HttpResponse method_not_allowed(const HttpRequest& request, std::string_view path,
+                                const char* allowed) {
+  HttpResponse response = protocol::error_response(
+      Status(ErrorCode::kProtocol, "method " + request.method + " is not allowed on " +
+                                       std::string(path) + " (use " + allowed + ")"));
+  response.status = 405;
+  response.headers.emplace_back("Allow", allowed);
+  return response;
+}
+
+HttpResponse health_ok() {
+  HttpResponse response;
+  response.status = 200;
+  response.headers.emplace_back("Content-Type", "text/plain");
+  response.body = "ok";
+  return response;
+}
+
+}  // namespace
+
+Status SyncServer::Impl::check_header(const v1::RequestHeader& header) const {
+  if (header.protocol_version() != protocol::kProtocolVersion) {
+    return Status(ErrorCode::kProtocol, "protocol version " +
+                                            std::to_string(header.protocol_version()) +
+                                            " is not supported (this server speaks " +
+                                            std::to_string(protocol::kProtocolVersion) + ")");
+  }
+  if (header.schema_version() > static_cast<std::uint32_t>(schema.version)) {
+    return Status(ErrorCode::kSchemaIncompatible,
+                  "the device's schema version " + std::to_string(header.schema_version()) +
+                      " is newer than the server's version " + std::to_string(schema.version) +
+                      " of schema '" + schema.name + "'");
+  }
+  if (header.device_id().empty()) {
+    return Status(ErrorCode::kInvalidArgument, "the request header has no device id");
+  }
+  return Status::ok();
+}
+
+Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& options) {
+  if (options.data_dir.empty()) {
+    return Status(ErrorCode::kInvalidArgument, "ServerOptions.data_dir is required");
+  }
+  Result<core::Schema> schema =
+      core::load_schema(options.schema_text.empty() ? core::builtin_schema_text()
+                                                    : std::string_view(options.schema_text),
+                        options.schema_source);
+  if (!schema.is_ok()) return schema.status();
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::open(options.data_dir);
+  if (!store.is_ok()) return store.status();
+  std::int64_t last_hlc = 0;
+  std::int64_t last_seq = 0;
+  LUMBUNG_RETURN_IF_ERROR((*store)->write([&](WriteTransaction& txn) {
+    LUMBUNG_RETURN_IF_ERROR(check_schema_identity(txn, *schema));
+    Result<std::int64_t> hlc = meta_int64(txn, kHlcMetaKey);
+    if (!hlc.is_ok()) return hlc.status();
+    Result<std::int64_t> seq = txn.last_seq();
+    if (!seq.is_ok()) return seq.status();
+    last_hlc = *hlc;
+    last_seq = *seq;
+    return Status::ok();
+  }));
+  std::shared_ptr<Clock> clock = options.clock ? options.clock : system_clock();
+  return std::unique_ptr<SyncServer>(new SyncServer(
+      std::make_unique<Impl>(options, std::move(schema).value(), std::move(clock),
+                             std::move(store).value(), core::Hlc(last_hlc), last_seq)));
+}
+
+SyncServer::SyncServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+// Every responder is called exactly once, also for the long polls still
+// waiting when the server goes away.
+SyncServer::~SyncServer() { stop(); }
+
+void SyncServer::handle(HttpRequest request, Responder respond) {
+  if (impl_->stopped) {
+    return respond(
+        protocol::error_response(Status(ErrorCode::kUnavailable, "the server is stopping")));
+  }
+  const std::string_view target = request.target;
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/healthz") {
+    return respond(request.method == "GET" ? health_ok()
+                                           : method_not_allowed(request, path, "GET"));
+  }
+  if (path != "/v1/push" && path != "/v1/pull") {
+    return respond(protocol::error_response(
+        Status(ErrorCode::kNotFound, "no such path '" + std::string(path) + "'")));
+  }
+  if (request.method != "POST") return respond(method_not_allowed(request, path, "POST"));
+  if (path == "/v1/push") return impl_->handle_push(request, respond);
+  impl_->handle_pull(request, std::move(respond));
+}
+
+void SyncServer::tick() {
+  for (PullWaiter& waiter : impl_->long_polls.expired(impl_->clock->now_ms())) {
+    impl_->answer_pull(std::move(waiter), false);
+  }
+}
+
+void SyncServer::stop() {
+  impl_->stopped = true;
+  for (PullWaiter& waiter : impl_->long_polls.stop()) impl_->answer_pull(std::move(waiter), false);
+}
+
+Result<std::string> SyncServer::dump_json(const std::optional<std::string>& scope) {
+  const core::Schema& schema = impl_->schema;
+  core::TableRows tables;
+  // As the device's dump: every table of the schema, every column of a row.
+  for (const core::Table& table : schema.tables) tables[table.name];
+  LUMBUNG_RETURN_IF_ERROR(impl_->store->read([&](ReadTransaction& txn) {
+    return txn.scan_live_cells(
+        scope, [&](const std::string& table, const std::string& row_id, const std::string& column,
+                   const Value& value) { tables[table][row_id][column] = value; });
+  }));
+  for (const core::Table& table : schema.tables) {
+    for (auto& [row_id, row] : tables[table.name]) {
+      for (const core::Column& column : table.columns) row.emplace(column.name, Value());
+    }
+  }
+  return core::canonical_json(tables);
+}
+
+const core::Schema& SyncServer::schema() const { return impl_->schema; }
+
+}  // namespace lumbung::server

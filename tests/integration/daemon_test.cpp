@@ -1,0 +1,271 @@
+// The real `lumbungd` binary over real TCP on 127.0.0.1: its command line, its
+// lifecycle, and the sync protocol through the HTTP transport. Every test
+// runs its own daemon on a free port in a fresh directory.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "lumbung/http.hpp"
+#include "protocol/wire.hpp"
+#include "support/daemon_process.hpp"
+#include "support/subprocess.hpp"
+#include "support/temp_dir.hpp"
+
+namespace lumbung::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+ProcessResult run_lumbungd(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {LUMBUNGD};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, {}, std::filesystem::current_path().string());
+}
+
+std::shared_ptr<Transport> transport_to(const DaemonProcess& daemon) {
+  Result<std::shared_ptr<Transport>> transport = make_http_transport(daemon.url());
+  REQUIRE(transport.is_ok());
+  return std::move(transport).value();
+}
+
+TEST_CASE("lumbungd answers /healthz over TCP and exits 0 on SIGTERM or SIGINT", "[integration]") {
+  const int signal = GENERATE(SIGTERM, SIGINT);
+  TempDir dir;
+  DaemonProcess daemon(LUMBUNGD, dir.file("data"));
+  CHECK(daemon.url().starts_with("http://127.0.0.1:"));
+  CHECK_FALSE(daemon.url().ends_with(":0"));  // the port really bound
+
+  Result<HttpResponse> health = transport_to(daemon)->exchange({"GET", "/healthz", {}, {}});
+  REQUIRE(health.is_ok());
+  CHECK(health->status == 200);
+  CHECK(health->body == "ok");
+
+  const std::optional<ProcessResult> stopped = daemon.terminate(signal);
+  REQUIRE(stopped);
+  CHECK(stopped->exit_code == 0);
+  CHECK(stopped->err.empty());
+}
+
+TEST_CASE("lumbungd dump of an empty server prints every table empty", "[integration]") {
+  TempDir dir;
+  const std::string data = dir.file("data");
+  DaemonProcess(LUMBUNGD, data).terminate();  // creates the store
+
+  const ProcessResult dump = run_lumbungd({"dump", "--data", data});
+  REQUIRE(dump.exit_code == 0);
+  CHECK(dump.out.ends_with("}\n"));
+  const nlohmann::json tables = nlohmann::json::parse(dump.out);
+  REQUIRE(tables.is_object());
+  CHECK(tables.contains("village"));
+  for (const auto& [table, rows] : tables.items()) {
+    INFO(table);
+    CHECK(rows == nlohmann::json::object());
+  }
+
+  const ProcessResult missing = run_lumbungd({"dump", "--data", dir.file("nowhere")});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.starts_with("lumbungd: NotFound: "));
+  CHECK_FALSE(std::filesystem::exists(dir.file("nowhere")));
+}
+
+TEST_CASE("lumbungd --help and usage errors", "[integration]") {
+  for (const std::vector<std::string>& help : {std::vector<std::string>{"--help"},
+                                               {"serve", "--help"},
+                                               {"dump", "-h"},
+                                               {"serve", "--data", "x", "--bogus", "--help"}}) {
+    const ProcessResult result = run_lumbungd(help);
+    INFO(help.front() << " " << help.back());
+    CHECK(result.exit_code == 0);
+    CHECK(result.out.starts_with("usage: lumbungd"));
+  }
+  TempDir dir;
+  const std::string data = dir.file("data");
+  for (const std::vector<std::string>& usage :
+       {std::vector<std::string>{},
+        {"start"},
+        {"serve"},
+        {"dump"},
+        {"serve", "--data"},
+        {"serve", "--data", data, "--listen", "8787"},
+        {"serve", "--data", data, "--listen", "127.0.0.1:99999"},
+        {"serve", "--data", data, "--threads", "0"},
+        {"serve", "--data", data, "--max-clock-skew", "soon"},
+        {"serve", "--data", data, "--village", "v1"},
+        {"dump", "--data", data, "extra"},
+        {"dump", "--data", data, "--data", data}}) {
+    const ProcessResult result = run_lumbungd(usage);
+    INFO(nlohmann::json(usage).dump());
+    CHECK(result.exit_code == 2);
+    CHECK(result.err.starts_with("lumbungd: "));
+    CHECK(result.out.empty());
+  }
+  CHECK_FALSE(std::filesystem::exists(data));  // a usage error changes nothing
+}
+
+TEST_CASE("lumbungd fails with status 1 when its port is taken", "[integration]") {
+  TempDir dir;
+  DaemonProcess first(LUMBUNGD, dir.file("first"));
+  const std::string address = first.url().substr(std::string_view("http://").size());
+  const ProcessResult second =
+      run_lumbungd({"serve", "--data", dir.file("second"), "--listen", address});
+  CHECK(second.exit_code == 1);
+  CHECK(second.err.find("cannot listen on") != std::string::npos);
+}
+
+// The documented protocol by hand (docs/protocol.md), as a compatible peer
+// would speak it. Returns Status rather than asserting, so that it may run on
+// a thread of its own (Catch's assertions are for the test's thread).
+class Device {
+ public:
+  Device(std::shared_ptr<Transport> transport, std::string id)
+      : transport_(std::move(transport)), id_(std::move(id)) {}
+
+  // Inserts one household of village v1 in a batch of its own.
+  Result<v1::PushResponse> insert_household(const std::string& row_id,
+                                            const std::string& head_name) {
+    v1::PushRequest push;
+    set_header(push.mutable_header());
+    push.set_batch(++batch_);
+    v1::TableColumns* table = push.add_tables();
+    table->set_table("household");
+    const std::vector<std::pair<std::string, std::string>> cells = {
+        {"id", row_id},
+        {"village_id", "v1"},
+        {"head_name", head_name},
+        {"created_by", id_},
+        {"created_at", "2026-11-28T04:07:26Z"}};
+    v1::Change* change = push.add_changes();
+    change->set_id(1);
+    change->set_table(0);
+    change->set_row_id(row_id);
+    change->set_op(v1::CHANGE_OP_INSERT);
+    change->set_hlc(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count()
+                    << 16);
+    for (const auto& [column, text] : cells) {
+      change->add_columns(static_cast<std::uint32_t>(table->columns_size()));
+      table->add_columns(column);
+      change->add_values()->set_text(text);
+    }
+    v1::PushResponse response;
+    LUMBUNG_RETURN_IF_ERROR(exchange("/v1/push", push, &response));
+    return response;
+  }
+
+  // Pulls one page from the device's cursors, which the page then advances.
+  Result<v1::PullPage> pull(std::uint32_t wait_seconds) {
+    v1::PullRequest pull;
+    set_header(pull.mutable_header());
+    for (const auto& [scope, seq] : cursors_) {
+      v1::ScopeCursor* cursor = pull.add_cursors();
+      cursor->set_scope(scope);
+      cursor->set_seq(seq);
+    }
+    pull.set_wait_seconds(wait_seconds);
+    v1::PullPage page;
+    LUMBUNG_RETURN_IF_ERROR(exchange("/v1/pull", pull, &page));
+    for (const v1::ScopeCursor& cursor : page.cursors()) cursors_[cursor.scope()] = cursor.seq();
+    return page;
+  }
+
+ private:
+  void set_header(v1::RequestHeader* header) const {
+    header->set_protocol_version(protocol::kProtocolVersion);
+    header->set_schema_version(1);
+    header->set_device_id(id_);
+  }
+
+  Status exchange(const char* target, const google::protobuf::MessageLite& request,
+                  google::protobuf::MessageLite* response) {
+    Result<HttpResponse> answer = transport_->exchange(protocol::make_request(target, request));
+    if (!answer) return answer.status();
+    LUMBUNG_RETURN_IF_ERROR(protocol::status_from_response(*answer));
+    return protocol::decode_body(answer->headers, answer->body,
+                                 HttpTransportOptions().max_response_bytes, response);
+  }
+
+  std::shared_ptr<Transport> transport_;
+  std::string id_;
+  std::uint64_t batch_ = 0;
+  std::map<std::string, std::int64_t> cursors_;
+};
+
+template <typename T>
+T value_of(Result<T> result) {
+  INFO(result.status().to_string());
+  REQUIRE(result.is_ok());
+  return std::move(result).value();
+}
+
+// The household ids a page brings, in order.
+std::vector<std::string> row_ids(const v1::PullPage& page) {
+  std::vector<std::string> ids;
+  for (const v1::RowState& row : page.rows()) ids.push_back(row.row_id());
+  return ids;
+}
+
+TEST_CASE("a push and a pull travel through lumbungd", "[integration]") {
+  TempDir dir;
+  const std::string data = dir.file("data");
+  {
+    DaemonProcess daemon(LUMBUNGD, data);
+    Device ani(transport_to(daemon), "device-ani");
+    Device budi(transport_to(daemon), "device-budi");
+
+    const v1::PushResponse pushed = value_of(ani.insert_household("h1", "Tarsono"));
+    REQUIRE(pushed.outcomes_size() == 1);
+    CHECK(pushed.outcomes(0).outcome() == v1::OUTCOME_APPLIED);
+
+    CHECK(row_ids(value_of(budi.pull(0))) == std::vector<std::string>{"h1"});
+
+    // Budi is caught up: his long poll waits until Ani's next push commits.
+    std::future<Result<v1::PullPage>> waiting =
+        std::async(std::launch::async, [&] { return budi.pull(30); });
+    CHECK(waiting.wait_for(200ms) == std::future_status::timeout);
+    value_of(ani.insert_household("h2", "Warsih"));
+    REQUIRE(waiting.wait_for(10s) == std::future_status::ready);
+    CHECK(row_ids(value_of(waiting.get())) == std::vector<std::string>{"h2"});
+
+    // With nothing new, a short long poll ends empty when its wait runs out.
+    const auto started = std::chrono::steady_clock::now();
+    CHECK(value_of(budi.pull(1)).rows_size() == 0);
+    CHECK(std::chrono::steady_clock::now() - started >= 900ms);
+
+    const std::optional<ProcessResult> stopped = daemon.terminate(SIGTERM);
+    REQUIRE(stopped);
+    CHECK(stopped->exit_code == 0);
+  }
+  const ProcessResult dump = run_lumbungd({"dump", "--data", data, "--village", "v1"});
+  REQUIRE(dump.exit_code == 0);
+  const nlohmann::json state = nlohmann::json::parse(dump.out);
+  CHECK(state["household"]["h1"]["head_name"] == "Tarsono");
+  CHECK(state["household"]["h2"]["head_name"] == "Warsih");
+}
+
+TEST_CASE("SIGTERM answers a waiting long poll, then lumbungd exits 0", "[integration]") {
+  TempDir dir;
+  DaemonProcess daemon(LUMBUNGD, dir.file("data"));
+  Device budi(transport_to(daemon), "device-budi");
+  value_of(budi.pull(0));  // caught up: the next pull waits
+
+  std::future<Result<v1::PullPage>> waiting =
+      std::async(std::launch::async, [&] { return budi.pull(30); });
+  CHECK(waiting.wait_for(300ms) == std::future_status::timeout);
+  const auto stopping = std::chrono::steady_clock::now();
+  const std::optional<ProcessResult> stopped = daemon.terminate(SIGTERM);
+  REQUIRE(stopped);
+  CHECK(stopped->exit_code == 0);
+  REQUIRE(waiting.wait_for(0s) == std::future_status::ready);  // answered before the exit
+  CHECK(value_of(waiting.get()).rows_size() == 0);
+  CHECK(std::chrono::steady_clock::now() - stopping < 10s);
+}
+
+}  // namespace
+}  // namespace lumbung::test

@@ -1,0 +1,360 @@
+// The HTTP server and client transport over real sockets on 127.0.0.1: each
+// test starts its own server on a free port and finishes within seconds.
+#include "lumbung/http.hpp"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/http_server.hpp"
+#include "protocol/wire.hpp"
+#include "raw_tcp.hpp"
+
+namespace lumbung::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Bounds every wait of these tests; none needs more than a fraction of it.
+constexpr auto kPatience = 10s;
+
+std::unique_ptr<net::HttpServer> start_server(net::HttpServerOptions options,
+                                              net::HttpHandler handler) {
+  Result<std::unique_ptr<net::HttpServer>> server =
+      net::HttpServer::start(std::move(options), std::move(handler));
+  REQUIRE(server.is_ok());
+  return std::move(server).value();
+}
+
+std::shared_ptr<Transport> transport_to(const net::HttpServer& server,
+                                        const HttpTransportOptions& options = {}) {
+  Result<std::shared_ptr<Transport>> transport =
+      make_http_transport("http://127.0.0.1:" + std::to_string(server.port()), options);
+  REQUIRE(transport.is_ok());
+  return std::move(transport).value();
+}
+
+HttpResponse text_response(std::string body) {
+  return HttpResponse{200, {{"Content-Type", "text/plain"}}, std::move(body)};
+}
+
+// Answers "METHOD TARGET BODY" at once.
+void echo(HttpRequest request, net::Responder respond) {
+  respond(text_response(request.method + " " + request.target + " " + request.body));
+}
+
+HttpRequest get_request(std::string target) {
+  return HttpRequest{"GET", std::move(target), {}, {}};
+}
+
+// Polls `condition` until it holds or kPatience passes.
+template <typename Condition>
+bool eventually(Condition condition) {
+  const Deadline deadline = after(kPatience);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+// Responders a handler kept, for the test to call later from its own thread.
+class ParkedResponders {
+ public:
+  void park(net::Responder respond) {
+    std::lock_guard<std::mutex> lock(mu_);
+    responders_.push_back(std::move(respond));
+    parked_.notify_all();
+  }
+  // Waits until `count` have been parked; false after kPatience.
+  bool wait_for(std::size_t count) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return parked_.wait_for(lock, kPatience, [&] { return responders_.size() >= count; });
+  }
+  net::Responder take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    net::Responder respond = std::move(responders_.front());
+    responders_.erase(responders_.begin());
+    return respond;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable parked_;
+  std::vector<net::Responder> responders_;
+};
+
+// A handler that parks requests to /slow and echoes every other one.
+net::HttpHandler parking_handler(ParkedResponders& parked) {
+  return [&parked](HttpRequest request, net::Responder respond) {
+    if (request.target == "/slow") return parked.park(std::move(respond));
+    echo(std::move(request), std::move(respond));
+  };
+}
+
+TEST_CASE("a request and its response travel whole over one kept-alive connection", "[net]") {
+  HttpHeaders seen_headers;
+  auto server = start_server({}, [&](HttpRequest request, net::Responder respond) {
+    seen_headers = request.headers;
+    respond(HttpResponse{201,
+                         {{"Content-Type", "application/x-protobuf"},
+                          {"Content-Encoding", "zstd"},
+                          {"Content-Length", "999"}},  // the server's own framing wins
+                         request.method + " " + request.target + " " + request.body});
+  });
+  auto transport = transport_to(*server);
+
+  const std::string body(100000, 'x');
+  Result<HttpResponse> first = transport->exchange(
+      HttpRequest{"POST", "/v1/push", {{"Authorization", "Bearer t0ken"}}, body});
+  REQUIRE(first.is_ok());
+  CHECK(first->status == 201);
+  CHECK(first->body == "POST /v1/push " + body);
+  CHECK(find_header(first->headers, "content-type") == "application/x-protobuf");
+  CHECK(find_header(first->headers, "Content-Encoding") == "zstd");
+  CHECK(find_header(first->headers, "Content-Length") == std::to_string(first->body.size()));
+  CHECK(find_header(seen_headers, "Authorization") == "Bearer t0ken");
+
+  Result<HttpResponse> second = transport->exchange(get_request("/healthz"));
+  REQUIRE(second.is_ok());
+  CHECK(second->body == "GET /healthz ");
+  CHECK(server->accepted_connections() == 1);
+}
+
+TEST_CASE("a response given later from another thread holds no thread meanwhile", "[net]") {
+  ParkedResponders parked;
+  net::HttpServerOptions options;
+  options.threads = 1;  // the parked request must not hold it
+  auto server = start_server(options, parking_handler(parked));
+
+  auto slow_client = transport_to(*server);
+  std::future<Result<HttpResponse>> slow =
+      std::async(std::launch::async, [&] { return slow_client->exchange(get_request("/slow")); });
+  REQUIRE(parked.wait_for(1));
+
+  auto fast_client = transport_to(*server);
+  for (int i = 0; i < 3; ++i) {
+    Result<HttpResponse> fast = fast_client->exchange(get_request("/fast/" + std::to_string(i)));
+    REQUIRE(fast.is_ok());
+    CHECK(fast->body == "GET /fast/" + std::to_string(i) + " ");
+  }
+  CHECK(slow.wait_for(0s) == std::future_status::timeout);
+
+  std::thread([respond = parked.take()] { respond(text_response("late")); }).join();
+  REQUIRE(slow.wait_for(kPatience) == std::future_status::ready);
+  Result<HttpResponse> answer = slow.get();
+  REQUIRE(answer.is_ok());
+  CHECK(answer->body == "late");
+}
+
+TEST_CASE("a body over the limit is refused with 413 before it is read", "[net]") {
+  std::atomic<int> handled{0};
+  auto server = start_server({}, [&](HttpRequest request, net::Responder respond) {
+    ++handled;
+    echo(std::move(request), std::move(respond));
+  });
+
+  SECTION("the Content-Length alone is enough") {
+    RawConnection client = RawConnection::connect(server->port());
+    REQUIRE(client.send("POST /v1/push HTTP/1.1\r\nHost: test\r\nContent-Length: " +
+                        std::to_string(protocol::kMaxRequestBytes + 1) + "\r\n\r\n"));
+    const std::string answer = client.read(after(kPatience));
+    CHECK(answer.starts_with("HTTP/1.1 413"));
+    CHECK(answer.find("TooLarge") != std::string::npos);  // an Error body
+    CHECK(client.closed());
+  }
+
+  SECTION("a client that sends the body anyway still reads the 413") {
+    auto transport = transport_to(*server);
+    Result<HttpResponse> answer = transport->exchange(
+        HttpRequest{"POST", "/v1/push", {}, std::string(protocol::kMaxRequestBytes + 1, 'x')});
+    REQUIRE(answer.is_ok());
+    CHECK(answer->status == 413);
+    CHECK(protocol::status_from_response(*answer).code() == ErrorCode::kTooLarge);
+  }
+  CHECK(handled == 0);
+}
+
+TEST_CASE("malformed HTTP gets 400 and the connection is closed", "[net]") {
+  auto server = start_server({}, echo);
+  RawConnection client = RawConnection::connect(server->port());
+  REQUIRE(client.send("NOT HTTP AT ALL\r\n\r\n"));
+  const std::string answer = client.read(after(kPatience));
+  CHECK(answer.starts_with("HTTP/1.1 400"));
+  CHECK(client.closed());
+}
+
+TEST_CASE("a client trickling its header is cut off at the header deadline", "[net]") {
+  net::HttpServerOptions options;
+  options.header_timeout = 300ms;
+  std::atomic<int> handled{0};
+  auto server = start_server(options, [&](HttpRequest request, net::Responder respond) {
+    ++handled;
+    echo(std::move(request), std::move(respond));
+  });
+
+  RawConnection client = RawConnection::connect(server->port());
+  const auto started = std::chrono::steady_clock::now();
+  const Deadline deadline = after(kPatience);
+  REQUIRE(client.send("GET /healthz HTTP/1.1\r\n"));
+  // One header byte every 50 ms, each well within any per-read timeout.
+  while (!client.closed() && std::chrono::steady_clock::now() < deadline) {
+    client.send("X");
+    client.read(after(50ms));
+  }
+  CHECK(client.closed());
+  CHECK(std::chrono::steady_clock::now() - started >= 300ms);
+  CHECK(handled == 0);
+}
+
+TEST_CASE("connections over the limit are refused with 503", "[net]") {
+  net::HttpServerOptions options;
+  options.max_connections = 1;
+  auto server = start_server(options, echo);
+  auto transport = transport_to(*server);
+  REQUIRE(transport->exchange(get_request("/first")).is_ok());  // holds the one connection
+
+  RawConnection second = RawConnection::connect(server->port());
+  const std::string answer = second.read(after(kPatience));
+  CHECK(answer.starts_with("HTTP/1.1 503"));
+  CHECK(second.closed());
+  CHECK(transport->exchange(get_request("/again")).is_ok());
+}
+
+TEST_CASE("the tick runs periodically", "[net]") {
+  std::atomic<int> ticks{0};
+  net::HttpServerOptions options;
+  options.tick_interval = 10ms;
+  options.tick = [&] { ++ticks; };
+  auto server = start_server(options, echo);
+  CHECK(eventually([&] { return ticks >= 3; }));
+}
+
+TEST_CASE("the client reconnects when the server closed the idle connection", "[net]") {
+  net::HttpServerOptions options;
+  options.idle_timeout = 100ms;
+  auto server = start_server(options, echo);
+  auto transport = transport_to(*server);
+
+  REQUIRE(transport->exchange(get_request("/one")).is_ok());
+  REQUIRE(eventually([&] { return server->open_connections() == 0; }));
+  Result<HttpResponse> again = transport->exchange(get_request("/two"));
+  REQUIRE(again.is_ok());
+  CHECK(again->body == "GET /two ");
+  CHECK(server->accepted_connections() == 2);
+}
+
+TEST_CASE("a request whose answer broke off is not sent again", "[net]") {
+  RawListener listener;
+  std::atomic<int> requests{0};
+  std::thread server([&] {
+    std::optional<RawConnection> connection = listener.accept(after(kPatience));
+    if (!connection) return;
+    connection->read(after(kPatience), "\r\n\r\n");
+    ++requests;
+    connection->send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    connection->read(after(kPatience), "\r\n\r\n");
+    ++requests;
+    connection->send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\npart");
+    // Closing here breaks the second answer off.
+  });
+  auto transport = make_http_transport("http://127.0.0.1:" + std::to_string(listener.port()));
+  REQUIRE(transport.is_ok());
+
+  REQUIRE((*transport)->exchange(get_request("/one")).is_ok());
+  Result<HttpResponse> broken = (*transport)->exchange(get_request("/two"));
+  server.join();
+  CHECK(broken.status().code() == ErrorCode::kNetwork);
+  CHECK(requests == 2);
+  CHECK_FALSE(listener.accept(after(0ms)));  // no connection came back to retry
+}
+
+TEST_CASE("connecting to a closed port fails with kNetwork", "[net]") {
+  std::uint16_t port;
+  {
+    RawListener listener;  // a port that was free a moment ago, closed again
+    port = listener.port();
+  }
+  auto transport = make_http_transport("http://127.0.0.1:" + std::to_string(port));
+  REQUIRE(transport.is_ok());
+  Result<HttpResponse> answer = (*transport)->exchange(get_request("/healthz"));
+  CHECK(answer.status().code() == ErrorCode::kNetwork);
+}
+
+TEST_CASE("a server that never answers fails with kTimeout", "[net]") {
+  RawListener listener;  // the kernel completes the connection; nobody reads it
+  HttpTransportOptions options;
+  options.request_timeout = 200ms;
+  auto transport =
+      make_http_transport("http://127.0.0.1:" + std::to_string(listener.port()), options);
+  REQUIRE(transport.is_ok());
+  const auto started = std::chrono::steady_clock::now();
+  Result<HttpResponse> answer = (*transport)->exchange(get_request("/healthz"));
+  CHECK(answer.status().code() == ErrorCode::kTimeout);
+  CHECK(std::chrono::steady_clock::now() - started < kPatience);
+}
+
+TEST_CASE("a response over max_response_bytes fails with kTooLarge", "[net]") {
+  auto server = start_server({}, [](HttpRequest, net::Responder respond) {
+    respond(text_response(std::string(2000, 'x')));
+  });
+  HttpTransportOptions options;
+  options.max_response_bytes = 1000;
+  auto transport = transport_to(*server, options);
+  CHECK(transport->exchange(get_request("/big")).status().code() == ErrorCode::kTooLarge);
+}
+
+TEST_CASE("base URLs: http only, with an optional path prefix", "[net]") {
+  for (const char* bad :
+       {"https://127.0.0.1:8787", "ftp://host", "http://", "http://:80", "http://host:99999",
+        "http://host:port", "http://user@host:80", "127.0.0.1:8787"}) {
+    INFO(bad);
+    CHECK(make_http_transport(bad).status().code() == ErrorCode::kInvalidArgument);
+  }
+  auto server = start_server({}, echo);
+  auto transport =
+      make_http_transport("http://127.0.0.1:" + std::to_string(server->port()) + "/lumbung/");
+  REQUIRE(transport.is_ok());
+  Result<HttpResponse> answer = (*transport)->exchange(get_request("/healthz"));
+  REQUIRE(answer.is_ok());
+  CHECK(answer->body == "GET /lumbung/healthz ");
+}
+
+TEST_CASE("a graceful stop lets the request in flight finish", "[net]") {
+  ParkedResponders parked;
+  std::promise<void> stopping;
+  net::HttpServerOptions options;
+  options.on_stop = [&] { stopping.set_value(); };
+  auto server = start_server(options, parking_handler(parked));
+
+  auto idle_client = transport_to(*server);  // keeps an idle connection open
+  REQUIRE(idle_client->exchange(get_request("/hello")).is_ok());
+  auto slow_client = transport_to(*server);
+  std::future<Result<HttpResponse>> slow =
+      std::async(std::launch::async, [&] { return slow_client->exchange(get_request("/slow")); });
+  REQUIRE(parked.wait_for(1));
+
+  std::future<void> stopped = std::async(std::launch::async, [&] { server->stop(); });
+  REQUIRE(stopping.get_future().wait_for(kPatience) == std::future_status::ready);
+  // Stopping waits for the parked answer; the idle connection does not hold it up.
+  REQUIRE(eventually([&] { return server->open_connections() == 1; }));
+  CHECK(stopped.wait_for(0s) == std::future_status::timeout);
+
+  parked.take()(text_response("finished"));
+  REQUIRE(stopped.wait_for(kPatience) == std::future_status::ready);
+  Result<HttpResponse> answer = slow.get();
+  REQUIRE(answer.is_ok());
+  CHECK(answer->body == "finished");
+  CHECK(find_header(answer->headers, "Connection") == "close");
+  CHECK(idle_client->exchange(get_request("/after")).status().code() == ErrorCode::kNetwork);
+}
+
+}  // namespace
+}  // namespace lumbung::test

@@ -1,0 +1,164 @@
+// A small world for sync tests: a real SyncServer and real Replicas in one
+// process, connected by MemoryTransport (no sockets), all on one fake clock.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lumbung/replica.hpp"
+#include "server/sync_server.hpp"
+#include "support/memory_transport.hpp"
+#include "support/test_support.hpp"
+
+namespace lumbung::test {
+
+// Two villages: the scopes of the Desmigratif schema.
+inline constexpr const char* kVillageA = "0190f1c2-7a00-7000-8000-00000000000a";
+inline constexpr const char* kVillageB = "0190f1c2-7a00-7000-8000-00000000000b";
+
+// Now on the wall clock: stamps made by plain SQL on another connection (which
+// reads the wall clock) then stay close to the fake clock's, well within the
+// server's bound on clock skew.
+inline std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A household of `village`, with `cells` over the required ones.
+inline Row household(const std::string& id, const std::string& village, Row cells = {}) {
+  Row row = {{"id", id},
+             {"village_id", village},
+             {"created_by", "officer"},
+             {"created_at", "2026-11-28T08:00:00Z"}};
+  for (auto& [column, value] : cells) row[column] = std::move(value);
+  return row;
+}
+
+// A Transport in front of another that lets a test act on each request: look
+// at it, write on a device before it leaves, or answer it instead of the
+// server (a failure, an error page).
+class HookTransport : public Transport {
+ public:
+  using Hook = std::function<std::optional<Result<HttpResponse>>(const HttpRequest&)>;
+  HookTransport(std::shared_ptr<Transport> inner, Hook hook)
+      : inner_(std::move(inner)), hook_(std::move(hook)) {}
+
+  Result<HttpResponse> exchange(const HttpRequest& request) override {
+    if (std::optional<Result<HttpResponse>> answer = hook_(request)) return *answer;
+    return inner_->exchange(request);
+  }
+
+ private:
+  std::shared_ptr<Transport> inner_;
+  Hook hook_;
+};
+
+class SyncWorld {
+ public:
+  SyncWorld() : clock_(std::make_shared<FakeClock>(wall_clock_ms())) {
+    open_server();
+    transport_ = std::make_shared<MemoryTransport>(server_.get());
+  }
+
+  // Adds a device named `name` (its device id) and returns its index.
+  int add_device(const std::string& name, const std::string& token = "") {
+    ReplicaOptions options = options_for(dir_.file(name + ".db"), clock_);
+    options.device_id = name;
+    options.token = token;
+    device_options_.push_back(options);
+    devices_.push_back(open_replica(options));
+    return static_cast<int>(devices_.size()) - 1;
+  }
+
+  Replica& device(int i) { return *devices_.at(i); }
+  const std::string& path(int i) const { return device_options_.at(i).path; }
+
+  // Closes and opens a device again, as after a crash (every sync step that
+  // matters is committed before the next request goes out).
+  void reopen(int i) {
+    devices_.at(i).reset();
+    devices_.at(i) = open_replica(device_options_.at(i));
+  }
+  void restart_server() {
+    transport_->set_server(nullptr);
+    server_.reset();
+    open_server();
+    transport_->set_server(server_.get());
+  }
+
+  SyncOptions options() const {
+    SyncOptions options;
+    options.transport = transport_;
+    options.initial_backoff = std::chrono::milliseconds(1);
+    options.max_backoff = std::chrono::milliseconds(2);
+    return options;
+  }
+
+  // A sync that must succeed.
+  SyncSummary sync(int i) { return sync(i, options()); }
+  SyncSummary sync(int i, const SyncOptions& options) {
+    Result<SyncSummary> summary = device(i).sync(options);
+    INFO("sync of device " << i << ": " << summary.status().to_string());
+    REQUIRE(summary.is_ok());
+    return *summary;
+  }
+
+  std::string server_dump() {
+    Result<std::string> dump = server_->dump_json();
+    REQUIRE(dump.is_ok());
+    return *dump;
+  }
+  std::string dump(int i) {
+    Result<std::string> dump = device(i).dump_json();
+    REQUIRE(dump.is_ok());
+    return *dump;
+  }
+  // Every device holds exactly the server's state and has nothing pending.
+  void check_converged() {
+    const std::string expected = server_dump();
+    for (int i = 0; i < static_cast<int>(devices_.size()); ++i) {
+      INFO("device " << i);
+      CHECK(dump(i) == expected);
+      CHECK(device(i).pending_changes()->empty());
+    }
+  }
+
+  Value cell(int i, const std::string& table, const std::string& id, const std::string& column) {
+    Result<std::optional<Row>> row = device(i).get(table, id);
+    REQUIRE(row.is_ok());
+    if (!*row) return Value();
+    return (*row)->at(column);
+  }
+
+  FakeClock& clock() { return *clock_; }
+  std::shared_ptr<MemoryTransport> transport() { return transport_; }
+  server::SyncServer& server() { return *server_; }
+  TempDir& dir() { return dir_; }
+
+ private:
+  void open_server() {
+    server::ServerOptions options;
+    options.data_dir = dir_.file("server");
+    options.clock = clock_;
+    Result<std::unique_ptr<server::SyncServer>> opened = server::SyncServer::open(options);
+    INFO(opened.status().to_string());
+    REQUIRE(opened.is_ok());
+    server_ = std::move(opened).value();
+  }
+
+  TempDir dir_;
+  std::shared_ptr<FakeClock> clock_;
+  std::unique_ptr<server::SyncServer> server_;
+  std::shared_ptr<MemoryTransport> transport_;
+  std::vector<ReplicaOptions> device_options_;
+  std::vector<std::unique_ptr<Replica>> devices_;
+};
+
+}  // namespace lumbung::test
