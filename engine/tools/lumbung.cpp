@@ -487,16 +487,22 @@ prints what happened as JSON on one line:
   {"pushed":N,"applied":N,"superseded":N,"refused":N,"pulled":N,
    "conflicts":N,"bytes_sent":N,"bytes_received":N}
 Lost connections and busy servers are retried with backoff; an interrupted
-sync resumes where it broke the next time. Ctrl-C stops it (exit 1).
+sync resumes where it broke the next time. Ctrl-C stops it at its next step
+(exit 1), a second Ctrl-C at once; either way nothing is lost.
   --server URL      the server for this sync; default: the one kept in FILE
   --token TOKEN     the bearer token for this sync; default: the one kept in FILE
   --wait SECONDS    once caught up, wait up to SECONDS for new changes
 )";
 
-// Set by SIGINT and SIGTERM: the sync stops at its next step.
+// Set by SIGINT and SIGTERM: the sync stops at its next step. A request on
+// its way is not interrupted, so a second signal ends the process at once,
+// which is safe too: every step of a sync is a transaction.
 std::atomic<bool> g_cancel_sync{false};
 
-void cancel_sync(int) { g_cancel_sync.store(true); }
+void cancel_sync(int signal) {
+  g_cancel_sync.store(true);
+  std::signal(signal, SIG_DFL);
+}
 
 // A whole number of seconds, as --wait takes it.
 std::optional<std::uint32_t> parse_seconds(const std::string& text) {

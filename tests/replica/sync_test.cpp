@@ -3,7 +3,11 @@
 // changes, paging, checksum healing, the HLC receive rule and callbacks.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
 
+#include "core/schema.hpp"
 #include "sync_fixture.hpp"
 
 using namespace lumbung;
@@ -398,6 +402,80 @@ TEST_CASE("a checksum mismatch heals that scope alone", "[replica][sync]") {
   world.check_converged();
   CHECK(world.cell(sri, "household", "ha0", "notes") == Value("a"));
   CHECK(world.sync(sri).pulled == 0);
+}
+
+TEST_CASE("with wait_seconds, a caught-up sync waits for news and pulls it", "[replica][sync]") {
+  SyncWorld world;
+  const int ani = world.add_device("ani");
+  const int budi = world.add_device("budi");
+  SyncOptions waiting = world.options();
+  waiting.wait_seconds = 20;
+  const auto start = std::chrono::steady_clock::now();
+  Result<SyncSummary> summary = Status(ErrorCode::kInternal, "not run");
+  std::thread poller([&] { summary = world.device(ani).sync(waiting); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(world.device(budi).insert("household", household("h1", kVillageA)).is_ok());
+  world.sync(budi);  // its commit answers ani's waiting pull
+  poller.join();
+  REQUIRE(summary.is_ok());
+  CHECK(summary->pulled == 1);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(15));
+  world.check_converged();
+}
+
+namespace {
+
+// The built-in schema as version 2, with a column the version 1 app lacks.
+std::string schema_with_nickname() {
+  nlohmann::json schema = nlohmann::json::parse(core::builtin_schema_text());
+  schema["version"] = 2;
+  for (auto& table : schema["tables"]) {
+    if (table["name"] == "household") {
+      table["columns"].push_back({{"name", "nickname"}, {"type", "text"}});
+    }
+  }
+  return schema.dump();
+}
+
+}  // namespace
+
+TEST_CASE("a device on an older schema ignores newer columns and does not re-download for them",
+          "[replica][sync]") {
+  lumbung::test::TempDir dir;
+  auto clock = std::make_shared<lumbung::test::FakeClock>(lumbung::test::wall_clock_ms());
+  server::ServerOptions server_options;
+  server_options.data_dir = dir.file("server");
+  server_options.schema_text = schema_with_nickname();
+  server_options.clock = clock;
+  std::unique_ptr<server::SyncServer> server = server::SyncServer::open(server_options).value();
+  SyncOptions options;
+  options.transport = std::make_shared<lumbung::test::MemoryTransport>(server.get());
+  ReplicaOptions newer_options = lumbung::test::options_for(dir.file("newer.db"), clock);
+  newer_options.schema_text = server_options.schema_text;
+  std::unique_ptr<Replica> newer = lumbung::test::open_replica(newer_options);
+  ReplicaOptions older_options = lumbung::test::options_for(dir.file("older.db"), clock);
+  std::unique_ptr<Replica> older = lumbung::test::open_replica(older_options);
+
+  REQUIRE(newer->insert("household", household("h1", kVillageA, {{"nickname", "Pak RT"}})).is_ok());
+  REQUIRE(newer->sync(options).is_ok());
+  CHECK(older->sync(options)->pulled == 1);
+  CHECK(older->sync(options)->pulled == 0);  // the checksum cannot match: not compared
+  REQUIRE(older->update("household", "h1", {{"head_name", "Tarsono"}}).is_ok());
+  REQUIRE(older->sync(options).is_ok());
+  REQUIRE(newer->sync(options).is_ok());
+  CHECK(newer->dump_json().value() == server->dump_json().value());
+  const Row row = newer->get("household", "h1").value().value();
+  CHECK(row.at("nickname") == Value("Pak RT"));  // kept on the server
+  CHECK(row.at("head_name") == Value("Tarsono"));
+
+  // Once the app moves to version 2 the new column is empty on the device:
+  // the scope's checksum now differs, and the scope is downloaded again.
+  older.reset();
+  older_options.schema_text = server_options.schema_text;
+  older = lumbung::test::open_replica(older_options);
+  CHECK(older->get("household", "h1").value()->at("nickname").is_null());
+  CHECK(older->sync(options)->pulled == 1);
+  CHECK(older->dump_json().value() == server->dump_json().value());
 }
 
 TEST_CASE("a device whose clock lags stamps its writes after what it pulled", "[replica][sync]") {

@@ -234,6 +234,13 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   void write(HttpResponse response) {
     if (state_ != State::kHandling) return;  // closed meanwhile
     state_ = State::kWriting;
+    // Beast throws on these, which would end the thread.
+    if (response.status < 200 || response.status > 999 ||
+        ((response.status == 204 || response.status == 304) && !response.body.empty())) {
+      response = protocol::error_response(
+          Status(ErrorCode::kInternal,
+                 "the handler answered with HTTP status " + std::to_string(response.status)));
+    }
     response_ = {};
     response_.result(static_cast<unsigned>(response.status));
     for (const auto& [name, value] : response.headers) {

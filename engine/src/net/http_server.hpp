@@ -4,12 +4,12 @@
 // from any thread (a long-polling pull answers seconds later). No thread is
 // held while an answer is pending.
 //
-// Each connection serves one request at a time (keep-alive, no pipelining
-// of answers) on its own strand. It is closed when it stays idle between
-// requests, when a request's header trickles in too slowly, or when a body or
-// response takes too long to travel. A request whose Content-Length is over
-// the body limit is refused with 413 before its body is read; malformed HTTP
-// gets 400; both close the connection.
+// Each connection serves its requests one at a time, in order, on its own
+// strand, and stays open between them (keep-alive). It is closed when it
+// stays idle between requests, when a request's header trickles in too
+// slowly, or when a body or response takes too long to travel. A request
+// whose Content-Length is over the body limit is refused with 413 before its
+// body is read; malformed HTTP gets 400; both close the connection.
 //
 // Thread-safety: stop(), wait() and the accessors may be called from any
 // thread, but stop() and wait() not from the handler, tick or on_stop.
@@ -78,10 +78,10 @@ class HttpServer {
   // The port bound (the real one when options.port was 0).
   std::uint16_t port() const;
 
-  // Graceful stop: stops accepting, closes idle connections, refuses requests
-  // read from now on (503), calls on_stop, lets the answers in flight be
-  // written (up to drain_timeout), and returns when every thread is done.
-  // Idempotent.
+  // Graceful stop: stops accepting, refuses requests read from now on (503),
+  // calls on_stop, closes the connections that are between requests (or
+  // still receiving one), lets the answers in flight be written (for up to
+  // drain_timeout), and returns when every thread is done. Idempotent.
   void stop();
   // Returns when the server has stopped, by stop() or one of stop_signals.
   void wait();

@@ -98,6 +98,28 @@ Result<bool> add_change(db::Database& db, const core::Table& table, const Outbox
   return true;
 }
 
+Result<std::int64_t> next_batch_number(db::Database& db) {
+  Result<db::Statement*> stmt = db.cached("SELECT next_batch FROM _lumbung_push");
+  if (!stmt.is_ok()) return stmt.status();
+  Result<bool> found = (*stmt)->step();
+  if (!found.is_ok()) return found.status();
+  if (!*found) return Status(ErrorCode::kCorrupt, "_lumbung_push has no row");
+  const std::int64_t number = (*stmt)->column_int(0);
+  (*stmt)->reset();
+  return number;
+}
+
+Status store_inflight(db::Database& db, const PushBatch& batch) {
+  Result<db::Statement*> stmt = db.cached(
+      "UPDATE _lumbung_push SET inflight_batch = ?1, inflight_encoding = ?2, "
+      "inflight_body = ?3, next_batch = ?1 + 1");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(static_cast<std::int64_t>(batch.number)));
+  (*stmt)->bind(2, Value(batch.content_encoding));
+  (*stmt)->bind(3, Value(Blob(batch.body.begin(), batch.body.end())));
+  return (*stmt)->run();
+}
+
 HttpHeaders body_headers(const PushBatch& batch) {
   HttpHeaders headers = {{"Content-Type", protocol::kContentType}};
   if (!batch.content_encoding.empty()) {
@@ -189,33 +211,19 @@ Result<std::optional<PushBatch>> Pusher::start_batch(int max_changes) {
       }
       if (request.changes_size() == 0) continue;
 
-      Result<db::Statement*> next = db_.cached("SELECT next_batch FROM _lumbung_push");
-      if (!next.is_ok()) return next.status();
-      Result<bool> found = (*next)->step();
-      if (!found.is_ok()) return found.status();
-      if (!*found) return Status(ErrorCode::kCorrupt, "_lumbung_push has no row");
-      const std::int64_t number = (*next)->column_int(0);
-      (*next)->reset();
-
+      Result<std::int64_t> number = next_batch_number(db_);
+      if (!number.is_ok()) return number.status();
       v1::RequestHeader* header = request.mutable_header();
       header->set_protocol_version(protocol::kProtocolVersion);
       header->set_schema_version(static_cast<std::uint32_t>(schema_.version));
       header->set_device_id(device_id_);
-      request.set_batch(static_cast<std::uint64_t>(number));
+      request.set_batch(static_cast<std::uint64_t>(*number));
       HttpRequest encoded = protocol::make_request(kPushTarget, request);
       const std::optional<std::string_view> encoding =
           find_header(encoded.headers, "Content-Encoding");
-      batch = PushBatch{static_cast<std::uint64_t>(number),
+      batch = PushBatch{static_cast<std::uint64_t>(*number),
                         encoding ? std::string(*encoding) : std::string(), std::move(encoded.body)};
-
-      Result<db::Statement*> store = db_.cached(
-          "UPDATE _lumbung_push SET inflight_batch = ?1, inflight_encoding = ?2, "
-          "inflight_body = ?3, next_batch = ?1 + 1");
-      if (!store.is_ok()) return store.status();
-      (*store)->bind(1, Value(number));
-      (*store)->bind(2, Value(batch->content_encoding));
-      (*store)->bind(3, Value(Blob(batch->body.begin(), batch->body.end())));
-      return (*store)->run();
+      return store_inflight(db_, *batch);
     }
   });
   if (!status.is_ok()) return status;
@@ -241,12 +249,11 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
   ServerStateWriter writer(db_);
   // Drops the entry if unchanged since sent; a later acknowledged change also
   // makes earlier refusals of its cell or row moot.
-  const auto acknowledge = [&](const OutboxEntry& entry) -> Result<bool> {
+  const auto acknowledge = [&](const OutboxEntry& entry) -> Status {
     Result<bool> removed =
         remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc);
-    if (!removed.is_ok()) return removed;
-    LUMBUNG_RETURN_IF_ERROR(forget_refusals_before(db_, entry));
-    return removed;
+    if (!removed.is_ok()) return removed.status();
+    return forget_refusals_before(db_, entry);
   };
   Status status = in_applying_transaction(db_, [&]() -> Status {
     for (const v1::ChangeOutcome& outcome : response.outcomes()) {
@@ -256,18 +263,16 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
                                                 ", which the batch does not have");
       }
       Result<OutboxEntry> entry = entry_of(request, request.changes(outcome.id()));
-      if (!entry.is_ok())
+      if (!entry.is_ok()) {
         return Status(entry.status().code(), context + ": " + entry.status().message());
+      }
       switch (outcome.outcome()) {
-        case v1::OUTCOME_APPLIED: {
-          Result<bool> removed = acknowledge(*entry);
-          if (!removed.is_ok()) return removed.status();
+        case v1::OUTCOME_APPLIED:
+          LUMBUNG_RETURN_IF_ERROR(acknowledge(*entry));
           ++answer.applied;
           break;
-        }
         case v1::OUTCOME_SUPERSEDED: {
-          Result<bool> removed = acknowledge(*entry);
-          if (!removed.is_ok()) return removed.status();
+          LUMBUNG_RETURN_IF_ERROR(acknowledge(*entry));
           const core::Table* table = schema_.find_table(entry->table);
           if (table && (outcome.row_deleted() || outcome.current_size() > 0)) {
             Result<bool> written = writer.write(current_row(*table, entry->row_id, outcome));
