@@ -258,20 +258,28 @@ class Simulation {
   int writes_ = 0, syncs_ = 0, failed_syncs_ = 0, device_restarts_ = 0, server_restarts_ = 0;
 };
 
+[[noreturn]] void usage(int status) {
+  std::fprintf(status == 0 ? stdout : stderr,
+               "usage: convergence_sim [--seed N] [--devices N] [--steps N]\n");
+  std::exit(status);
+}
+
 Config parse(int argc, char** argv) {
   Config config;
   config.seed = std::random_device()();
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
-    const unsigned long long value = std::strtoull(argv[i + 1], nullptr, 10);
+    if (flag == "--help" || flag == "-h") usage(0);
+    if (i + 1 == argc) usage(2);
+    char* end = nullptr;
+    const unsigned long long value = std::strtoull(argv[i + 1], &end, 10);
+    if (*argv[i + 1] == '\0' || *end != '\0') usage(2);
     if (flag == "--seed") config.seed = value;
     else if (flag == "--devices") config.devices = static_cast<int>(value);
     else if (flag == "--steps") config.steps = static_cast<int>(value);
-    else {
-      std::fprintf(stderr, "usage: convergence_sim [--seed N] [--devices N] [--steps N]\n");
-      std::exit(2);
-    }
+    else usage(2);
   }
+  if (config.devices < 1 || config.steps < 1) usage(2);
   return config;
 }
 

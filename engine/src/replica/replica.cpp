@@ -19,7 +19,8 @@ using core::quote_identifier;
 using db::Database;
 using db::Statement;
 
-constexpr const char* kFormat = "lumbung-replica/1";
+// Bumped when the bookkeeping tables change incompatibly; /2 added sync state.
+constexpr const char* kFormat = "lumbung-replica/2";
 
 Status with_context(const std::string& context, const Status& status) {
   return Status(status.code(), context + ": " + status.message());
