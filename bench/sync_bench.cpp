@@ -6,8 +6,9 @@
 //   build/bench/sync_bench [ROWS...]          (default: 10000 100000)
 //
 // Bytes are counted on the wire by a relay between device and daemon, so HTTP
-// headers are included. Every device step runs in a child process, so that
-// its peak memory (ru_maxrss) is its own.
+// headers are included. Every step runs in a child process, so that its peak
+// memory (ru_maxrss) is its own: the parent never holds the rows, which a
+// forked child would otherwise count as its own resident pages.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -236,6 +237,7 @@ class CountingRelay {
 // Starts `lumbungd serve` on an ephemeral port; returns its pid and port.
 std::pair<pid_t, int> start_daemon(const std::string& data_dir) {
   const std::string out = data_dir + ".out";
+  std::fflush(stdout);  // freopen in the child would flush the buffer again
   const pid_t pid = ::fork();
   if (pid == 0) {
     std::freopen(out.c_str(), "w", stdout);
@@ -255,31 +257,29 @@ std::pair<pid_t, int> start_daemon(const std::string& data_dir) {
   fail("lumbungd did not start");
 }
 
+// What a step measured; trivially copyable, so that a child can send it whole.
 struct Measured {
   double seconds = 0;
   long peak_kib = 0;
   lumbung::SyncSummary summary;
+  double floor_bytes_per_row = 0;  // the baselines' step only
 };
 
-// Runs `work` (which returns the seconds its sync took and the summary) in a
-// child process; returns that with the child's peak memory.
+// Runs `work` in a child process; returns what it measured with the child's
+// peak memory.
 Measured in_child(const std::function<Measured()>& work) {
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) fail("pipe");
+  std::fflush(stdout);  // or the child prints the parent's buffer again
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::close(pipe_fds[0]);
     const Measured m = work();
-    const bool sent = ::write(pipe_fds[1], &m.seconds, sizeof m.seconds) == sizeof m.seconds &&
-                      ::write(pipe_fds[1], &m.summary, sizeof m.summary) == sizeof m.summary;
-    std::_Exit(sent ? 0 : 1);
+    std::_Exit(::write(pipe_fds[1], &m, sizeof m) == sizeof m ? 0 : 1);
   }
   ::close(pipe_fds[1]);
   Measured m;
-  if (::read(pipe_fds[0], &m.seconds, sizeof m.seconds) != sizeof m.seconds ||
-      ::read(pipe_fds[0], &m.summary, sizeof m.summary) != sizeof m.summary) {
-    fail("a device step failed");
-  }
+  if (::read(pipe_fds[0], &m, sizeof m) != sizeof m) fail("a step failed");
   ::close(pipe_fds[0]);
   int status = 0;
   rusage usage{};
@@ -300,7 +300,7 @@ Measured sync_device(const std::string& path, const std::string& url,
   const auto start = std::chrono::steady_clock::now();
   auto summary = (*replica)->sync();
   check(summary.status(), "sync");
-  return Measured{seconds_since(start), 0, *summary};
+  return Measured{seconds_since(start), 0, *summary, 0};
 }
 
 void bench(int count) {
@@ -309,15 +309,23 @@ void bench(int count) {
                               .string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  const std::vector<Row> rows = make_people(count, 7);
+  constexpr std::uint64_t kSeed = 7;  // every step makes the same rows
   const auto [daemon, port] = start_daemon(dir + "/server");
   CountingRelay relay(port);
   const std::string url = "http://127.0.0.1:" + std::to_string(relay.port());
 
-  const double plain_s = plain_insert_seconds(dir, rows);
-  const double floor_bytes = static_cast<double>(csv_zstd_bytes(rows)) / count;
+  const Measured baselines = in_child([&] {
+    const std::vector<Row> rows = make_people(count, kSeed);
+    Measured m;
+    m.seconds = plain_insert_seconds(dir, rows);
+    m.floor_bytes_per_row = static_cast<double>(csv_zstd_bytes(rows)) / count;
+    return m;
+  });
+  const double plain_s = baselines.seconds;
+  const double floor_bytes = baselines.floor_bytes_per_row;
 
   const Measured push = in_child([&] {
+    const std::vector<Row> rows = make_people(count, kSeed);
     return sync_device(dir + "/officer.db", url, [&](lumbung::Replica& replica) {
       check(replica.transaction([&]() -> lumbung::Status {
         for (const Row& row : rows) LUMBUNG_RETURN_IF_ERROR(replica.insert("person", row));
@@ -334,6 +342,7 @@ void bench(int count) {
 
   // 1% of the rows change on the officer's phone; the fresh device catches up.
   in_child([&] {
+    const std::vector<Row> rows = make_people(count, kSeed);
     return sync_device(dir + "/officer.db", url, [&](lumbung::Replica& replica) {
       check(replica.transaction([&]() -> lumbung::Status {
         for (int i = 0; i < count; i += 100) {
