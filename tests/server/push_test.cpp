@@ -399,6 +399,19 @@ TEST_CASE("push: a retried batch gets the same answer and applies nothing, also 
   CHECK(cursors_of(server.pull("b")) == second_cursors);
 }
 
+TEST_CASE("push: a reused batch number with other changes is refused, not answered as a retry",
+          "[server]") {
+  TestServer server;
+  server.push(Batch("a", 1).insert("household", "h1", household(), stamp(0)));
+  const std::string dump = server.dump();
+  // What a device restored from a backup sends: its old number, new changes.
+  const HttpResponse reused = server.call(protocol::make_request(
+      "/v1/push", Batch("a", 1).insert("household", "h2", household(), stamp(1)).request()));
+  CHECK(reused.status == 409);
+  CHECK(error_of(reused).name() == "StaleBatch");
+  CHECK(server.dump() == dump);
+}
+
 TEST_CASE("push: a batch older than the last applied one is refused as stale", "[server]") {
   TestServer server;
   server.push(Batch("a", 3).insert("household", "h1", household(), stamp(0)));

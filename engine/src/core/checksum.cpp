@@ -63,4 +63,10 @@ std::uint64_t cell_hash(std::string_view table, std::string_view row_id, std::st
   return splitmix64(h.value());
 }
 
+std::uint64_t bytes_digest(std::string_view bytes) {
+  Fnv1a h;
+  h.text(bytes);
+  return splitmix64(h.value());
+}
+
 }  // namespace lumbung::core

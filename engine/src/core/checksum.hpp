@@ -18,4 +18,8 @@ namespace lumbung::core {
 std::uint64_t cell_hash(std::string_view table, std::string_view row_id, std::string_view column,
                         const Value& value);
 
+// A 64-bit digest of bytes (FNV-1a, then splitmix64) that tells a retried
+// request from a different one under the same number. Not cryptographic.
+std::uint64_t bytes_digest(std::string_view bytes);
+
 }  // namespace lumbung::core

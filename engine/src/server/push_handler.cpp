@@ -2,6 +2,7 @@
 #include <set>
 #include <string>
 
+#include "core/checksum.hpp"
 #include "protocol/wire.hpp"
 #include "server/push_merge.hpp"
 #include "server/server_impl.hpp"
@@ -35,12 +36,21 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
   if (!status.is_ok()) return respond(protocol::error_response(status));
 
   const std::string& device_id = push.header().device_id();
+  // A retry re-sends the same bytes, which parse and serialise to the same
+  // message; a device restored from a backup may reuse a number for new changes.
+  const std::uint64_t request_digest = core::bytes_digest(push.SerializeAsString());
   v1::PushResponse response;
   std::int64_t committed_seq = 0;  // set when the batch gave out seqs
   status = store->write([&](WriteTransaction& txn) -> Status {
     Result<std::optional<DeviceBatch>> last = txn.device_batch(device_id);
     if (!last.is_ok()) return last.status();
     const std::uint64_t last_batch = *last ? (*last)->batch : 0;
+    if (push.batch() == last_batch && (*last)->request_digest != request_digest) {
+      return Status(ErrorCode::kStaleBatch,
+                    "device '" + device_id + "': batch " + std::to_string(last_batch) +
+                        " was already applied with other changes (a device restored from a "
+                        "backup?); nothing of this one was applied");
+    }
     if (push.batch() == last_batch) {  // a retry: the answer it did not get
       if (response.ParseFromString((*last)->response)) return Status::ok();
       return Status(ErrorCode::kCorrupt, "store: the response to batch " +
@@ -63,7 +73,8 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     response.set_server_hlc(server_hlc.packed());
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kHlcMetaKey, std::to_string(server_hlc.packed())));
     LUMBUNG_RETURN_IF_ERROR(
-        txn.set_device_batch(device_id, {push.batch(), response.SerializeAsString()}));
+        txn.set_device_batch(device_id,
+                             {push.batch(), request_digest, response.SerializeAsString()}));
     Result<std::int64_t> seq_after = txn.last_seq();
     if (!seq_after.is_ok()) return seq_after.status();
     if (*seq_after > *seq_before) committed_seq = *seq_after;

@@ -12,7 +12,7 @@ namespace lumbung::server {
 namespace {
 
 // PRAGMA user_version of a store this code writes.
-constexpr int kStoreFormat = 1;
+constexpr int kStoreFormat = 2;  // 2: devices.request_digest
 
 // Names of the synced schema are values here (tbl, col), never identifiers.
 // A row's scope never changes, so cells need no scope of their own. Integers
@@ -34,7 +34,8 @@ CREATE TABLE scopes (
   scope TEXT PRIMARY KEY NOT NULL, checksum INTEGER NOT NULL, live_rows INTEGER NOT NULL)
   WITHOUT ROWID;
 CREATE TABLE devices (
-  device_id TEXT PRIMARY KEY NOT NULL, last_batch INTEGER NOT NULL, response BLOB NOT NULL)
+  device_id TEXT PRIMARY KEY NOT NULL, last_batch INTEGER NOT NULL,
+  request_digest INTEGER NOT NULL, response BLOB NOT NULL)
   WITHOUT ROWID;
 CREATE TABLE conflicts (
   id INTEGER PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, scope TEXT NOT NULL,
@@ -270,15 +271,17 @@ class SqliteReadTransaction : public virtual ReadTransaction {
 
   Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) override {
     Result<Query> query = Query::on(
-        db_, "SELECT last_batch, response FROM devices WHERE device_id = ?1", {Value(device_id)});
+        db_, "SELECT last_batch, request_digest, response FROM devices WHERE device_id = ?1",
+        {Value(device_id)});
     if (!query.is_ok()) return query.status();
     Result<bool> found = query->step();
     if (!found.is_ok()) return found.status();
     if (!*found) return std::optional<DeviceBatch>();
-    const Value response = query->value(1);
+    const Value response = query->value(2);
     const Blob empty;
     const Blob& bytes = response.type() == ValueType::kBlob ? response.as_blob() : empty;
     return std::optional<DeviceBatch>(DeviceBatch{static_cast<std::uint64_t>(query->integer(0)),
+                                                  static_cast<std::uint64_t>(query->integer(1)),
                                                   std::string(bytes.begin(), bytes.end())});
   }
 
@@ -380,9 +383,9 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
 
   Status set_device_batch(std::string_view device_id, const DeviceBatch& batch) override {
     return execute(db_,
-                   "INSERT OR REPLACE INTO devices (device_id, last_batch, response) "
-                   "VALUES (?1, ?2, ?3)",
-                   {Value(device_id), int64_bits(batch.batch),
+                   "INSERT OR REPLACE INTO devices (device_id, last_batch, request_digest, "
+                   "response) VALUES (?1, ?2, ?3, ?4)",
+                   {Value(device_id), int64_bits(batch.batch), int64_bits(batch.request_digest),
                     Value(Blob(batch.response.begin(), batch.response.end()))});
   }
 

@@ -66,9 +66,11 @@ struct ScopeState {
   std::int64_t live_rows = 0;
 };
 
-// A device's last applied push batch and the encoded PushResponse it got.
+// A device's last applied push batch, the digest of its request (a retry must
+// match it) and the encoded PushResponse it got.
 struct DeviceBatch {
   std::uint64_t batch = 0;
+  std::uint64_t request_digest = 0;
   std::string response;
 };
 
