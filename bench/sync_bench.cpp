@@ -54,7 +54,7 @@ void check(const lumbung::Status& status, const char* what) {
 std::vector<Row> make_people(int count, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   static const char* kNames[] = {"Siti Aminah", "Budi Santoso", "Dewi Lestari", "Agus Salim",
-                                 "Sri Wahyuni", "Eko Prasetyo", "Nur Hidayah", "Joko Susilo"};
+                                 "Sri Wahyuni", "Eko Prasetyo", "Nur Hidayah",  "Joko Susilo"};
   static const char* kRelations[] = {"KEPALA", "ISTRI", "ANAK", "ANAK", "ORANG_TUA"};
   std::vector<Row> rows;
   char buf[64];
@@ -90,8 +90,8 @@ std::vector<Row> make_people(int count, std::uint64_t seed) {
 // The columns make_people fills, in schema order.
 const std::vector<std::string>& columns() {
   static const std::vector<std::string> kColumns = {
-      "id",        "village_id", "household_id", "nik",   "full_name",  "sex",       "birth_date",
-      "birth_place", "relation", "education",    "phone", "created_by", "created_at"};
+      "id",          "village_id", "household_id", "nik",   "full_name",  "sex",       "birth_date",
+      "birth_place", "relation",   "education",    "phone", "created_by", "created_at"};
   return kColumns;
 }
 
@@ -336,8 +336,7 @@ void bench(int count) {
   });
   const std::int64_t push_bytes = relay.bytes();
   relay.reset();
-  const Measured download =
-      in_child([&] { return sync_device(dir + "/fresh.db", url, nullptr); });
+  const Measured download = in_child([&] { return sync_device(dir + "/fresh.db", url, nullptr); });
   const std::int64_t download_bytes = relay.bytes();
 
   // 1% of the rows change on the officer's phone; the fresh device catches up.
@@ -363,9 +362,10 @@ void bench(int count) {
          std::to_string(incremental.summary.pulled) + " rows");
   }
 
-  std::printf("\n%d person rows (plain SQLite insert of the same rows: %.3f s, %.0f rows/s;"
-              " CSV + zstd -3: %.1f bytes/row)\n",
-              count, plain_s, count / plain_s, floor_bytes);
+  std::printf(
+      "\n%d person rows (plain SQLite insert of the same rows: %.3f s, %.0f rows/s;"
+      " CSV + zstd -3: %.1f bytes/row)\n",
+      count, plain_s, count / plain_s, floor_bytes);
   std::printf("%-28s %9s %11s %10s %9s %11s\n", "step", "seconds", "rows/s", "bytes/row",
               "vs floor", "peak RSS");
   auto line = [&](const char* name, const Measured& m, int n, std::int64_t bytes) {

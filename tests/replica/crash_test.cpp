@@ -24,7 +24,8 @@ constexpr int kKills = 25;
 
 // Starts the writer at transaction `first`, reads its committed-transaction
 // reports until `reports` have arrived, then kills it with SIGKILL. Returns the
-// last transaction it reported (first - 1 if none).
+// last transaction it reported (first - 1 if none), including reports still
+// in the pipe: the writer runs on while the kill is on its way.
 long run_and_kill(const std::string& path, long first, int reports) {
   int out[2];
   REQUIRE(pipe(out) == 0);
@@ -50,6 +51,7 @@ long run_and_kill(const std::string& path, long first, int reports) {
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
+  while (std::fgets(line, sizeof(line), stream)) last = std::atol(line);
   std::fclose(stream);
   CHECK(WIFSIGNALED(status));  // it was killed mid-stream, not dead by itself
   return last;

@@ -86,6 +86,12 @@ class SyncWorld {
     devices_.at(i).reset();
     devices_.at(i) = open_replica(device_options_.at(i));
   }
+  // Closes device i, runs `work` on its files, and opens it again.
+  void while_closed(int i, const std::function<void()>& work) {
+    devices_.at(i).reset();
+    work();
+    devices_.at(i) = open_replica(device_options_.at(i));
+  }
   void restart_server() {
     transport_->set_server(nullptr);
     server_.reset();

@@ -45,8 +45,11 @@ std::uint64_t cell_hash(std::string_view table, std::string_view row_id, std::st
   const auto type = static_cast<unsigned char>(value.type());
   h.bytes(&type, 1);
   switch (value.type()) {
-    case ValueType::kNull: break;
-    case ValueType::kInteger: h.u64(static_cast<std::uint64_t>(value.as_integer())); break;
+    case ValueType::kNull:
+      break;
+    case ValueType::kInteger:
+      h.u64(static_cast<std::uint64_t>(value.as_integer()));
+      break;
     case ValueType::kReal: {
       std::uint64_t bits;
       const double real = value.as_real();
@@ -54,7 +57,9 @@ std::uint64_t cell_hash(std::string_view table, std::string_view row_id, std::st
       h.u64(bits);
       break;
     }
-    case ValueType::kText: h.text(value.as_text()); break;
+    case ValueType::kText:
+      h.text(value.as_text());
+      break;
     case ValueType::kBlob:
       h.u64(value.as_blob().size());
       h.bytes(value.as_blob().data(), value.as_blob().size());

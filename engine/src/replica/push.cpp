@@ -316,4 +316,13 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
   return answer;
 }
 
+Status Pusher::renumber_after_stale() {
+  Result<db::Statement*> stmt = db_.cached(
+      "UPDATE _lumbung_push SET inflight_batch = NULL, inflight_encoding = NULL, "
+      "inflight_body = NULL, next_batch = max(next_batch, ?1)");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(clock_.now_ms()));
+  return (*stmt)->run();
+}
+
 }  // namespace lumbung::replica

@@ -64,6 +64,14 @@ class Pusher {
   // next batch. kProtocol for an answer that does not fit the batch.
   Result<PushAnswer> apply_answer(const PushBatch& batch, const v1::PushResponse& response);
 
+  // After the server refused a batch as stale (this file was restored from a
+  // backup and reuses numbers it already sent): drops the batch in flight,
+  // whose changes are still in the outbox, and numbers the next batches from
+  // the clock's milliseconds, above any count of batches a device can have
+  // sent. The outbox's changes then go again; the merge rule makes a change
+  // the server already has a no-op.
+  Status renumber_after_stale();
+
  private:
   db::Database& db_;
   const core::Schema& schema_;

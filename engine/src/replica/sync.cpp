@@ -71,6 +71,7 @@ class SyncRun {
 
  private:
   Status push_all() {
+    bool renumbered = false;
     for (;;) {
       LUMBUNG_RETURN_IF_ERROR(exchanger_.check_cancelled());
       Result<std::optional<replica::PushBatch>> batch = pusher_.inflight();
@@ -80,6 +81,11 @@ class SyncRun {
       const std::string context = "push batch " + std::to_string((*batch)->number);
       v1::PushResponse response;
       Status sent = exchanger_.exchange(replica::push_request(**batch), &response);
+      if (sent.code() == ErrorCode::kStaleBatch && !renumbered) {
+        LUMBUNG_RETURN_IF_ERROR(pusher_.renumber_after_stale());
+        renumbered = true;
+        continue;
+      }
       if (!sent.is_ok()) return with_context(context, sent);
       Result<replica::PushAnswer> answer = pusher_.apply_answer(**batch, response);
       if (!answer.is_ok()) return answer.status();

@@ -72,9 +72,8 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     const core::Hlc server_hlc = hlc.last();
     response.set_server_hlc(server_hlc.packed());
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kHlcMetaKey, std::to_string(server_hlc.packed())));
-    LUMBUNG_RETURN_IF_ERROR(
-        txn.set_device_batch(device_id,
-                             {push.batch(), request_digest, response.SerializeAsString()}));
+    LUMBUNG_RETURN_IF_ERROR(txn.set_device_batch(
+        device_id, {push.batch(), request_digest, response.SerializeAsString()}));
     Result<std::int64_t> seq_after = txn.last_seq();
     if (!seq_after.is_ok()) return seq_after.status();
     if (*seq_after > *seq_before) committed_seq = *seq_after;
