@@ -118,28 +118,22 @@ TEST_CASE("a device restored from a backup pushes its changes again and loses no
   const int budi = world.add_device("budi");
   REQUIRE(world.device(ani).insert("household", household("h1", kVillageA)).is_ok());
   world.sync(ani);  // batch 1
-  const std::string backup = world.dir().file("ani-backup");
-  const std::vector<std::string> files = {world.path(ani), world.path(ani) + "-wal"};
-  world.while_closed(ani, [&] {
-    std::filesystem::create_directories(backup);
-    for (const std::string& file : files) {
-      if (std::filesystem::exists(file))
-        std::filesystem::copy_file(file,
-                                   backup + "/" + std::filesystem::path(file).filename().string());
+  // A closed replica's files, as a backup tool copies them.
+  const auto copy_replica = [](const std::string& from, const std::string& to) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(to + suffix);
+      if (std::filesystem::exists(from + suffix)) {
+        std::filesystem::copy_file(from + suffix, to + suffix);
+      }
     }
-  });
+  };
+  const std::string backup = world.dir().file("ani-backup.db");
+  world.while_closed(ani, [&] { copy_replica(world.path(ani), backup); });
   REQUIRE(world.device(ani).update("household", "h1", {{"phone", "0811"}}).is_ok());
   world.sync(ani);  // batch 2
 
   // The phone is restored from the backup: it will number its next batch 2 again.
-  world.while_closed(ani, [&] {
-    for (const std::string& file : files) std::filesystem::remove(file);
-    std::filesystem::remove(world.path(ani) + "-shm");
-    for (const std::string& file : files) {
-      const std::string saved = backup + "/" + std::filesystem::path(file).filename().string();
-      if (std::filesystem::exists(saved)) std::filesystem::copy_file(saved, file);
-    }
-  });
+  world.while_closed(ani, [&] { copy_replica(backup, world.path(ani)); });
   REQUIRE(world.device(ani).insert("household", household("h2", kVillageA)).is_ok());
   const SyncSummary restored = world.sync(ani);
   CHECK(restored.applied == 1);
