@@ -82,10 +82,7 @@ class SyncWorld {
 
   // Closes and opens a device again, as after a crash (every sync step that
   // matters is committed before the next request goes out).
-  void reopen(int i) {
-    devices_.at(i).reset();
-    devices_.at(i) = open_replica(device_options_.at(i));
-  }
+  void reopen(int i) { while_closed(i, [] {}); }
   // Closes device i, runs `work` on its files, and opens it again.
   void while_closed(int i, const std::function<void()>& work) {
     devices_.at(i).reset();

@@ -36,9 +36,9 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
   if (!status.is_ok()) return respond(protocol::error_response(status));
 
   const std::string& device_id = push.header().device_id();
-  // A retry re-sends the same bytes, which parse and serialise to the same
-  // message; a device restored from a backup may reuse a number for new changes.
-  const std::uint64_t request_digest = core::bytes_digest(push.SerializeAsString());
+  // A retry re-sends the same body bytes; a device restored from a backup may
+  // reuse a number for new changes.
+  const std::uint64_t request_digest = core::bytes_digest(request.body);
   v1::PushResponse response;
   std::int64_t committed_seq = 0;  // set when the batch gave out seqs
   status = store->write([&](WriteTransaction& txn) -> Status {
