@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/split.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "lumbung/status.hpp"
@@ -62,6 +64,7 @@ Commands:
   pending   list the changes waiting to be pushed to the server
   sync      push pending changes to the server, pull until caught up
   conflicts list the concurrent edits the server resolved, as JSON
+  resolve   settle a conflict pending review: keep a side, or a new value
 
 'lumbung COMMAND --help' describes one command; docs/cli.md all of them.
 Options take their value as '--db FILE' or '--db=FILE'.
@@ -211,12 +214,17 @@ std::string dump_line(const Json& json) {
 
 constexpr std::string_view kInitHelp =
     R"(usage: lumbung init --db FILE [--schema FILE] [--server URL] [--token TOKEN]
+                    [--ca-file FILE] [--pin sha256/KEY[,sha256/KEY...]]
 
 Creates a new replica file; fails if FILE exists.
   --schema FILE   the schema (JSON, docs/schema-format.md); default: the
                   built-in Desmigratif schema
-  --server URL    the sync server, kept in the file
+  --server URL    the sync server (http:// or https://), kept in the file
   --token TOKEN   the device's bearer token, kept in the file
+  --ca-file FILE  for https: the PEM file of the CAs to trust instead of the
+                  system's; its absolute path is kept in the file
+  --pin KEYS      for https: the server's public key must be one of these,
+                  comma-separated, as OkHttp pins them; kept in the file
 With LUMBUNG_KEY set (SQLCipher builds), the file is encrypted with it.
 )";
 
@@ -243,6 +251,22 @@ int run_init(const Args& args) {
   }
   if (const auto token = args.options.find("--token"); token != args.options.end()) {
     options.token = token->second;
+  }
+  if (const auto ca_file = args.options.find("--ca-file"); ca_file != args.options.end()) {
+    std::error_code ignored;  // an empty result fails the check below
+    options.tls.ca_file = std::filesystem::absolute(ca_file->second, ignored).string();
+  }
+  if (const auto pins = args.options.find("--pin"); pins != args.options.end()) {
+    options.tls.pinned_keys = lumbung::core::split(pins->second, ',');
+  }
+  if (!options.tls.ca_file.empty() || !options.tls.pinned_keys.empty()) {
+    if (!options.server_url.starts_with("https://")) {
+      return usage_error("init", "--ca-file and --pin need an https:// --server");
+    }
+    // A missing CA file or a mistyped pin fails now, not at the first sync.
+    Result<std::shared_ptr<lumbung::Transport>> checked =
+        lumbung::make_http_transport(options.server_url, {.tls = options.tls});
+    if (!checked) return fail(checked.status());
   }
   Result<std::unique_ptr<Replica>> replica = Replica::open(options);
   return replica ? kExitOk : fail(replica.status());
@@ -513,6 +537,29 @@ std::optional<std::uint32_t> parse_seconds(const std::string& text) {
   return static_cast<std::uint32_t>(std::stoul(text));
 }
 
+// Sets the transport and token of `options` from --server and --token (sync,
+// resolve); without --server, the replica must keep a server URL.
+Status connect(const Args& args, Replica& replica, lumbung::SyncOptions* options) {
+  Result<lumbung::ReplicaStatus> status = replica.status();
+  if (!status) return status.status();
+  if (const auto server = args.options.find("--server"); server != args.options.end()) {
+    // The TLS settings kept in the file hold for this server too: dropping
+    // the pins for it would be a silent downgrade.
+    Result<std::shared_ptr<lumbung::Transport>> transport =
+        lumbung::make_http_transport(server->second, {.tls = status->tls});
+    if (!transport) return transport.status();
+    options->transport = std::move(*transport);
+  } else if (status->server_url.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "no server to sync with: give --server URL, or create the replica "
+                  "with 'lumbung init --server URL'");
+  }
+  if (const auto token = args.options.find("--token"); token != args.options.end()) {
+    options->token = token->second;
+  }
+  return Status::ok();
+}
+
 int run_sync(const Args& args) {
   lumbung::SyncOptions options;
   if (const auto wait = args.options.find("--wait"); wait != args.options.end()) {
@@ -525,23 +572,7 @@ int run_sync(const Args& args) {
   }
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
   if (!replica) return fail(replica.status());
-  if (const auto server = args.options.find("--server"); server != args.options.end()) {
-    Result<std::shared_ptr<lumbung::Transport>> transport =
-        lumbung::make_http_transport(server->second);
-    if (!transport) return fail(transport.status());
-    options.transport = std::move(*transport);
-  } else {
-    Result<lumbung::ReplicaStatus> status = (*replica)->status();
-    if (!status) return fail(status.status());
-    if (status->server_url.empty()) {
-      return fail(Status(ErrorCode::kInvalidArgument,
-                         "no server to sync with: give --server URL, or create the replica "
-                         "with 'lumbung init --server URL'"));
-    }
-  }
-  if (const auto token = args.options.find("--token"); token != args.options.end()) {
-    options.token = token->second;
-  }
+  if (Status connected = connect(args, **replica, &options); !connected) return fail(connected);
   options.cancel = &g_cancel_sync;
   std::signal(SIGINT, cancel_sync);
   std::signal(SIGTERM, cancel_sync);
@@ -567,10 +598,13 @@ delete that met an edit), oldest first, as a JSON array on one line, one
 object per conflict:
   {"id","table","row_id","column":null|"...","policy","server_value",
    "server_device","server_hlc","device_value","device_id","device_hlc",
-   "outcome","scope"}
+   "outcome","scope","resolution":null|{"value","by","device","time_ms"}}
 Values are written as in 'lumbung get'; policy is last_writer_wins,
 server_wins, first_writer_wins, manual_review or delete_wins; outcome is
-server_kept, device_applied or pending_review.
+server_kept, device_applied or pending_review, and once a reviewer settled a
+pending_review conflict ('lumbung resolve') resolved_server, resolved_device
+or resolved_value, with the value written, the reviewer's officer id and
+device, and the server's time in "resolution".
 )";
 
 // A value as 'lumbung get' writes it (canonical JSON: a blob as {"base64":...}).
@@ -579,27 +613,106 @@ std::string value_json(const lumbung::Value& value) {
   return row.substr(5, row.size() - 6);
 }
 
+// One conflict as a JSON object on one line (`conflicts`, `resolve`).
+std::string conflict_json(const lumbung::ConflictRecord& c) {
+  const auto text = [](const std::string& s) { return dump_line(Json(s)); };
+  const std::string resolution = c.resolved_ms == 0
+                                     ? std::string("null")
+                                     : "{\"value\":" + value_json(c.resolved_value) +
+                                           ",\"by\":" + text(c.resolved_by) +
+                                           ",\"device\":" + text(c.resolved_device) +
+                                           ",\"time_ms\":" + std::to_string(c.resolved_ms) + "}";
+  return "{\"id\":" + std::to_string(c.id) + ",\"table\":" + text(c.table) +
+         ",\"row_id\":" + text(c.row_id) +
+         ",\"column\":" + (c.column.empty() ? std::string("null") : text(c.column)) +
+         ",\"policy\":" + text(c.policy) + ",\"server_value\":" + value_json(c.server_value) +
+         ",\"server_device\":" + text(c.server_device) +
+         ",\"server_hlc\":" + std::to_string(c.server_hlc) +
+         ",\"device_value\":" + value_json(c.device_value) + ",\"device_id\":" + text(c.device_id) +
+         ",\"device_hlc\":" + std::to_string(c.device_hlc) + ",\"outcome\":" + text(c.outcome) +
+         ",\"scope\":" + text(c.scope) + ",\"resolution\":" + resolution + "}";
+}
+
 int run_conflicts(const Args& args) {
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
   if (!replica) return fail(replica.status());
   Result<std::vector<lumbung::ConflictRecord>> conflicts = (*replica)->conflicts();
   if (!conflicts) return fail(conflicts.status());
-  const auto text = [](const std::string& s) { return dump_line(Json(s)); };
   std::string line = "[";
   for (const lumbung::ConflictRecord& c : *conflicts) {
     if (line.size() > 1) line += ',';
-    line += "{\"id\":" + std::to_string(c.id) + ",\"table\":" + text(c.table) +
-            ",\"row_id\":" + text(c.row_id) +
-            ",\"column\":" + (c.column.empty() ? std::string("null") : text(c.column)) +
-            ",\"policy\":" + text(c.policy) + ",\"server_value\":" + value_json(c.server_value) +
-            ",\"server_device\":" + text(c.server_device) +
-            ",\"server_hlc\":" + std::to_string(c.server_hlc) +
-            ",\"device_value\":" + value_json(c.device_value) +
-            ",\"device_id\":" + text(c.device_id) +
-            ",\"device_hlc\":" + std::to_string(c.device_hlc) + ",\"outcome\":" + text(c.outcome) +
-            ",\"scope\":" + text(c.scope) + "}";
+    line += conflict_json(c);
   }
   std::cout << line << "]\n";
+  return kExitOk;
+}
+
+constexpr std::string_view kResolveHelp =
+    R"(usage: lumbung resolve --db FILE CONFLICT_ID (--value V | --keep server|device)
+                      [--server URL] [--token TOKEN]
+
+Settles a conflict pending review (policy manual_review) on the server, and
+prints the resolved conflict as JSON on one line, as 'lumbung conflicts' lists
+it. The server writes the chosen value as a new version of the cell; every
+device of the village, this one included, gets it with its next sync. Needs a
+token whose role may resolve conflicts in the conflict's village (supervisor
+or admin). Fails for a conflict already resolved.
+  --value V        a new value, read as the column's declared type as in
+                   'lumbung put' ("42", "-7.25", hex for BLOB, TEXT as given)
+  --keep server    keep the value the server had (the conflict's server_value)
+  --keep device    keep the value the device sent (the conflict's device_value)
+  --server URL     the server; default: the one kept in FILE
+  --token TOKEN    the bearer token; default: the one kept in FILE
+CONFLICT_ID is the "id" that 'lumbung conflicts' shows; this replica must have
+received the conflict (sync first).
+)";
+
+int run_resolve(const Args& args) {
+  const auto value = args.options.find("--value");
+  const auto keep = args.options.find("--keep");
+  if ((value == args.options.end()) == (keep == args.options.end())) {
+    return usage_error("resolve", "give exactly one of --value V and --keep server|device");
+  }
+  lumbung::ConflictResolution resolution;
+  if (keep != args.options.end()) {
+    if (keep->second != "server" && keep->second != "device") {
+      return usage_error("resolve",
+                         "--keep takes 'server' or 'device', not '" + keep->second + "'");
+    }
+    resolution.kind = keep->second == "server" ? lumbung::ConflictResolution::Kind::kKeepServer
+                                               : lumbung::ConflictResolution::Kind::kKeepDevice;
+  }
+  const std::string& id_text = args.positionals[0];
+  std::uint64_t conflict_id = 0;
+  const auto [end, error] =
+      std::from_chars(id_text.data(), id_text.data() + id_text.size(), conflict_id);
+  if (error != std::errc() || end != id_text.data() + id_text.size() || conflict_id == 0) {
+    return usage_error("resolve", "CONFLICT_ID must be a positive number, not '" + id_text + "'");
+  }
+  Result<std::unique_ptr<Replica>> replica = open_existing(args);
+  if (!replica) return fail(replica.status());
+  if (value != args.options.end()) {
+    Result<std::vector<lumbung::ConflictRecord>> conflicts = (*replica)->conflicts();
+    if (!conflicts) return fail(conflicts.status());
+    const auto conflict =
+        std::find_if(conflicts->begin(), conflicts->end(),
+                     [&](const lumbung::ConflictRecord& c) { return c.id == conflict_id; });
+    if (conflict == conflicts->end()) {
+      return fail(Status(ErrorCode::kNotFound,
+                         "this replica has no conflict " + id_text + " (sync to receive it)"));
+    }
+    Result<lumbung::Value> parsed =
+        (*replica)->parse_cell_text(conflict->table, conflict->column, value->second);
+    if (!parsed) return fail(parsed.status());
+    resolution.kind = lumbung::ConflictResolution::Kind::kValue;
+    resolution.value = std::move(*parsed);
+  }
+  lumbung::SyncOptions options;
+  if (Status connected = connect(args, **replica, &options); !connected) return fail(connected);
+  Result<lumbung::ConflictRecord> resolved =
+      (*replica)->resolve_conflict(conflict_id, resolution, options);
+  if (!resolved) return fail(resolved.status());
+  std::cout << conflict_json(*resolved) << '\n';
   return kExitOk;
 }
 
@@ -608,7 +721,7 @@ int run_conflicts(const Args& args) {
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
       {.name = "init",
-       .options = {"--db", "--schema", "--server", "--token"},
+       .options = {"--db", "--schema", "--server", "--token", "--ca-file", "--pin"},
        .help = kInitHelp,
        .run = &run_init},
       {.name = "put",
@@ -637,6 +750,13 @@ const std::vector<Command>& commands() {
        .help = kSyncHelp,
        .run = &run_sync},
       {.name = "conflicts", .help = kConflictsHelp, .run = &run_conflicts},
+      {.name = "resolve",
+       .positionals = "CONFLICT_ID",
+       .min_positionals = 1,
+       .max_positionals = 1,
+       .options = {"--db", "--value", "--keep", "--server", "--token"},
+       .help = kResolveHelp,
+       .run = &run_resolve},
   };
   return kCommands;
 }

@@ -3,6 +3,7 @@
 // status: 0 success, 1 error, 2 usage error, as for `lumbung`.
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <exception>
 #include <filesystem>
@@ -18,9 +19,15 @@
 #include <thread>
 #include <vector>
 
+#include "auth/token.hpp"
+#include "auth/token_authority.hpp"
+#include "core/canonical_json.hpp"
+#include "core/split.hpp"
 #include "lumbung/status.hpp"
+#include "lumbung/value.hpp"
 #include "net/host_port.hpp"
 #include "net/http_server.hpp"
+#include "server/sqlite_store.hpp"
 #include "server/sync_server.hpp"
 
 namespace {
@@ -28,6 +35,7 @@ namespace {
 using lumbung::ErrorCode;
 using lumbung::Result;
 using lumbung::Status;
+using lumbung::Value;
 using lumbung::server::SyncServer;
 
 constexpr int kExitOk = 0;
@@ -42,8 +50,13 @@ The Lumbung merge daemon: serves the sync protocol over HTTP from one data
 directory.
 
 Commands:
-  serve   serve devices until SIGTERM or SIGINT
-  dump    print the server's live rows as one line of canonical JSON
+  serve       serve devices until SIGTERM or SIGINT
+  dump        print the server's live rows as one line of canonical JSON
+  audit       print the audit log, one JSON object per line
+  token       issue a signed bearer token for an officer
+  revoke      revoke a token at once
+  rotate-key  make a new signing key current
+  retire-key  delete an old signing key
 
 'lumbungd COMMAND --help' describes one command.
 Options take their value as '--data DIR' or '--data=DIR'.
@@ -55,6 +68,8 @@ Exit status: 0 success, 1 error (message on stderr), 2 usage error.
 struct Args {
   std::map<std::string, std::string, std::less<>> options;  // "--data" -> "DIR"
 
+  bool has(std::string_view flag) const { return options.contains(flag); }
+
   std::optional<std::string_view> get(std::string_view name) const {
     const auto found = options.find(name);
     if (found == options.end()) return std::nullopt;
@@ -65,6 +80,7 @@ struct Args {
 struct Command {
   std::string_view name = {};
   std::vector<std::string_view> options = {};  // each takes a value; --data is required
+  std::vector<std::string_view> flags = {};    // options without a value
   std::string_view help = {};
   int (*run)(const Args&) = nullptr;
 };
@@ -91,6 +107,11 @@ std::string parse_args(const Command& command, std::span<const std::string_view>
     if (!arg.starts_with("--")) return "unexpected argument '" + std::string(arg) + "'";
     const std::size_t eq = arg.find('=');
     const std::string_view name = arg.substr(0, eq);
+    if (std::find(command.flags.begin(), command.flags.end(), arg) != command.flags.end()) {
+      if (args.options.contains(arg)) return "option " + std::string(arg) + " given twice";
+      args.options.emplace(arg, "");
+      continue;
+    }
     if (std::find(command.options.begin(), command.options.end(), name) == command.options.end()) {
       return "unknown option '" + std::string(name) + "'";
     }
@@ -135,9 +156,11 @@ Result<std::string> read_schema(const std::string& path) {
 constexpr std::string_view kServeHelp =
     R"(usage: lumbungd serve --data DIR [--listen HOST:PORT] [--schema FILE]
                       [--max-clock-skew SECONDS] [--threads N]
+                      [--insecure-no-auth] [--tls-cert FILE --tls-key FILE]
 
-Serves the sync protocol (docs/protocol.md) over HTTP. Prints
-'lumbungd listening on http://HOST:PORT' once it accepts connections. On
+Serves the sync protocol (docs/protocol.md) over HTTP, or HTTPS with
+--tls-cert. Prints 'lumbungd listening on http://HOST:PORT' (https://...
+with TLS) once it accepts connections. On
 SIGTERM or SIGINT it stops accepting, answers the requests in flight and
 exits 0.
   --data DIR                the server's store; created when missing
@@ -147,6 +170,11 @@ exits 0.
   --max-clock-skew SECONDS  device stamps further ahead of server time are
                             re-stamped; default 300
   --threads N               threads serving requests; default: one per core
+  --insecure-no-auth        serve every request without a token, as an admin:
+                            for local experiments only (warns at start)
+  --tls-cert FILE           serve TLS 1.2+ with this PEM certificate chain
+                            (leaf first); needs --tls-key
+  --tls-key FILE            the certificate's PEM private key, unencrypted
 )";
 
 int run_serve(const Args& args) {
@@ -160,6 +188,7 @@ int run_serve(const Args& args) {
   }
   lumbung::server::ServerOptions server_options;
   server_options.data_dir = *args.get("--data");
+  server_options.insecure_no_auth = args.has("--insecure-no-auth");
   if (const auto skew = args.get("--max-clock-skew")) {
     const std::optional<unsigned> seconds = parse_number(*skew, 0, UINT32_MAX);
     if (!seconds) {
@@ -180,6 +209,12 @@ int run_serve(const Args& args) {
     }
     http_options.threads = static_cast<int>(*count);
   }
+  if (args.has("--tls-cert") != args.has("--tls-key")) {
+    return usage_error("serve", "--tls-cert and --tls-key go together");
+  }
+  http_options.tls_cert_file = args.get("--tls-cert").value_or("");
+  http_options.tls_key_file = args.get("--tls-key").value_or("");
+  const bool tls = args.has("--tls-cert");
   if (const auto schema = args.get("--schema")) {
     Result<std::string> text = read_schema(std::string(*schema));
     if (!text) return fail(text.status());
@@ -199,10 +234,15 @@ int run_serve(const Args& args) {
         sync->handle(std::move(request), std::move(respond));
       });
   if (!server) return fail(server.status());
+  if (server_options.insecure_no_auth) {
+    std::cerr << "lumbungd: WARNING: --insecure-no-auth: every request is served without a "
+                 "token, with every right on every village. For local experiments only; never "
+                 "expose this daemon to a network.\n";
+  }
   // An IPv6 literal needs its brackets back in a URL.
   const bool ipv6 = address->host.find(':') != std::string::npos;
-  std::cout << "lumbungd listening on http://" << (ipv6 ? "[" : "") << address->host
-            << (ipv6 ? "]" : "") << ':' << (*server)->port() << std::endl;
+  std::cout << "lumbungd listening on " << (tls ? "https://" : "http://") << (ipv6 ? "[" : "")
+            << address->host << (ipv6 ? "]" : "") << ':' << (*server)->port() << std::endl;
   (*server)->wait();
   return kExitOk;
 }
@@ -220,6 +260,7 @@ A device that has synced everything it may read holds exactly this.
 int run_dump(const Args& args) {
   lumbung::server::ServerOptions options;
   options.data_dir = *args.get("--data");
+  options.insecure_no_auth = true;  // serves no request
   // Opening creates a missing store: a mistyped DIR must fail instead.
   std::error_code ec;
   if (!std::filesystem::is_directory(options.data_dir, ec)) {
@@ -236,15 +277,233 @@ int run_dump(const Args& args) {
   return kExitOk;
 }
 
+// --- audit ---
+
+constexpr std::string_view kAuditHelp =
+    R"(usage: lumbungd audit --data DIR [--village ID] [--row TABLE/ID]
+
+Prints the audit log, oldest first, one JSON object per line, keys sorted:
+  {"column":null|"...","conflict_id":null|N,"detail":"...","device":"...",
+   "new":value,"officer":"...","old":value,"outcome":"...","row":"...",
+   "scope":null|"...","seq":null|N,"table":"...","time_ms":N}
+Every change a device pushed is there (outcome applied, superseded or
+refused; "detail" says why it was refused), and every conflict resolution
+(outcome resolved_server, resolved_device or resolved_value, with the
+conflict's id). "officer" is who the request's token speaks for (empty for
+requests served with --insecure-no-auth), "device" the device it came from,
+"seq" the seq the change got (null when none), "time_ms" the server's time in
+ms since the Unix epoch. Values are written as in 'lumbung get'. It can run
+while 'lumbungd serve' runs on DIR.
+  --village ID      only the entries of rows of that village (scope); a
+                    refused insert of a row the server never had has none
+  --row TABLE/ID    only the entries of that row
+)";
+
+int run_audit(const Args& args) {
+  lumbung::server::AuditQuery query;
+  if (const auto village = args.get("--village")) query.scope = std::string(*village);
+  if (const auto row = args.get("--row")) {
+    const std::size_t slash = row->find('/');
+    if (slash == std::string_view::npos || slash == 0 || slash + 1 == row->size()) {
+      return usage_error("audit", "malformed --row '" + std::string(*row) + "': expected TABLE/ID");
+    }
+    query.table = std::string(row->substr(0, slash));
+    query.row_id = std::string(row->substr(slash + 1));
+  }
+  // Opening creates a missing store: a mistyped DIR must fail instead.
+  const std::string data_dir(*args.get("--data"));
+  std::error_code ec;
+  if (!std::filesystem::is_directory(data_dir, ec)) {
+    return fail(Status(ErrorCode::kNotFound, "data directory '" + data_dir + "' does not exist"));
+  }
+  // The store alone: the log needs no schema, and no token is checked.
+  Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
+      lumbung::server::SqliteStore::open(data_dir);
+  if (!store) return fail(store.status());
+  const auto text_or_null = [](const std::string& text) {
+    return text.empty() ? Value() : Value(text);
+  };
+  const Status read = (*store)->read([&](lumbung::server::ReadTransaction& txn) {
+    return txn.scan_audit(query, [&](const lumbung::server::AuditEntry& entry) {
+      const lumbung::Row line = {
+          {"column", text_or_null(entry.column)},
+          {"conflict_id",
+           entry.conflict_id == 0 ? Value() : Value(static_cast<std::int64_t>(entry.conflict_id))},
+          {"detail", Value(entry.detail)},
+          {"device", Value(entry.device_id)},
+          {"new", entry.new_value},
+          {"officer", Value(entry.officer)},
+          {"old", entry.old_value},
+          {"outcome", Value(entry.outcome)},
+          {"row", Value(entry.row_id)},
+          {"scope", text_or_null(entry.scope)},
+          {"seq", entry.seq == 0 ? Value() : Value(entry.seq)},
+          {"table", Value(entry.table)},
+          {"time_ms", Value(entry.time_ms)}};
+      std::cout << lumbung::core::canonical_json(line) << '\n';
+    });
+  });
+  return read ? kExitOk : fail(read);
+}
+
+// --- token, revoke, rotate-key, retire-key ---
+
+constexpr std::string_view kTokenHelp =
+    R"(usage: lumbungd token --data DIR --officer ID --villages V1,V2
+                      [--role officer|supervisor|admin] [--ttl DURATION] [--device ID]
+
+Issues a signed bearer token (docs/decisions/0007-bearer-tokens.md). Prints
+the token on the first line of stdout, and its token id, key id and expiry on
+stderr. A device sends it as 'Authorization: Bearer TOKEN'.
+  --data DIR        the server's data directory; its signing key is created
+                    on first use
+  --officer ID      who the token speaks for
+  --villages V1,V2  the villages it grants, comma-separated; not needed for admin
+  --role ROLE       officer (default), supervisor or admin
+  --ttl DURATION    how long it is valid: a number and a unit, e.g. 30d, 12h,
+                    90m, 3600s; default 30d
+  --device ID       bind it to this device id now; default: the first device
+                    that uses it
+)";
+
+// "30d", "12h", "90m", "3600s".
+std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
+  static const std::map<char, std::int64_t> kUnitSeconds = {
+      {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+  if (text.empty() || !kUnitSeconds.contains(text.back())) return std::nullopt;
+  const std::optional<unsigned> count =
+      parse_number(text.substr(0, text.size() - 1), 0, UINT32_MAX);
+  if (!count) return std::nullopt;
+  return std::chrono::seconds(*count * kUnitSeconds.at(text.back()));
+}
+
+int run_token(const Args& args) {
+  lumbung::auth::TokenRequest request;
+  const std::optional<std::string_view> officer = args.get("--officer");
+  if (!officer) return usage_error("token", "missing --officer ID");
+  request.officer = *officer;
+  if (const auto role = args.get("--role")) {
+    const std::optional<lumbung::auth::Role> parsed = lumbung::auth::parse_role(*role);
+    if (!parsed) {
+      return usage_error("token", "unknown --role '" + std::string(*role) +
+                                      "': expected officer, supervisor or admin");
+    }
+    request.role = *parsed;
+  }
+  if (const auto villages = args.get("--villages")) {
+    // Empty pieces stay, for issue() to refuse by name.
+    for (std::string& village : lumbung::core::split(*villages, ',')) {
+      request.villages.insert(std::move(village));
+    }
+  }
+  if (const auto ttl = args.get("--ttl")) {
+    const std::optional<std::chrono::seconds> duration = parse_duration(*ttl);
+    if (!duration) {
+      return usage_error("token", "malformed --ttl '" + std::string(*ttl) +
+                                      "': expected a number and a unit, e.g. 30d, 12h, 90m, 3600s");
+    }
+    request.ttl = *duration;
+  }
+  if (const auto device = args.get("--device")) request.device_id = *device;
+
+  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority =
+      lumbung::auth::TokenAuthority::open(std::string(*args.get("--data")), nullptr);
+  if (!authority) return fail(authority.status());
+  Result<lumbung::auth::IssuedToken> issued = (*authority)->issue(request);
+  if (!issued) return fail(issued.status());
+  std::cout << issued->token << '\n';
+  std::cerr << "token id: " << issued->token_id << "\nkey id: " << issued->key_id
+            << "\nexpires: " << lumbung::auth::utc_text(issued->expires_at) << '\n';
+  return kExitOk;
+}
+
+// The authority of an existing data directory: a command that changes
+// credentials must not create a fresh, empty DIR when it is mistyped.
+Result<std::unique_ptr<lumbung::auth::TokenAuthority>> open_existing_authority(const Args& args) {
+  const std::string data_dir(*args.get("--data"));
+  std::error_code ec;
+  if (!std::filesystem::is_directory(data_dir, ec)) {
+    return Status(ErrorCode::kNotFound, "data directory '" + data_dir + "' does not exist");
+  }
+  return lumbung::auth::TokenAuthority::open(data_dir, nullptr);
+}
+
+constexpr std::string_view kRevokeHelp = R"(usage: lumbungd revoke --data DIR --token-id ID
+
+Revokes a token: from its next request on, a running 'lumbungd serve' on DIR
+refuses it with 401 TokenRevoked. ID is the token id 'lumbungd token' printed.
+  --token-id ID   32 hex digits
+)";
+
+int run_revoke(const Args& args) {
+  const std::optional<std::string_view> token_id = args.get("--token-id");
+  if (!token_id) return usage_error("revoke", "missing --token-id ID");
+  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority = open_existing_authority(args);
+  if (!authority) return fail(authority.status());
+  const Status revoked = (*authority)->revoke(*token_id);
+  return revoked ? kExitOk : fail(revoked);
+}
+
+constexpr std::string_view kRotateKeyHelp = R"(usage: lumbungd rotate-key --data DIR
+
+Creates a signing key and makes it current: new tokens are signed with it,
+tokens signed with older keys keep working until those keys are retired.
+Prints the new key id on stdout.
+)";
+
+int run_rotate_key(const Args& args) {
+  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority = open_existing_authority(args);
+  if (!authority) return fail(authority.status());
+  Result<std::string> key_id = (*authority)->rotate_key();
+  if (!key_id) return fail(key_id.status());
+  std::cout << *key_id << '\n';
+  return kExitOk;
+}
+
+constexpr std::string_view kRetireKeyHelp = R"(usage: lumbungd retire-key --data DIR --key-id ID
+
+Deletes a signing key: every token it signed is refused from then on (401
+TokenForged). The current key cannot be retired; rotate-key first.
+  --key-id ID   16 hex digits, as 'lumbungd token' and 'rotate-key' print
+)";
+
+int run_retire_key(const Args& args) {
+  const std::optional<std::string_view> key_id = args.get("--key-id");
+  if (!key_id) return usage_error("retire-key", "missing --key-id ID");
+  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority = open_existing_authority(args);
+  if (!authority) return fail(authority.status());
+  const Status retired = (*authority)->retire_key(*key_id);
+  return retired ? kExitOk : fail(retired);
+}
+
 // --- the command table ---
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
       {.name = "serve",
-       .options = {"--data", "--listen", "--schema", "--max-clock-skew", "--threads"},
+       .options = {"--data", "--listen", "--schema", "--max-clock-skew", "--threads", "--tls-cert",
+                   "--tls-key"},
+       .flags = {"--insecure-no-auth"},
        .help = kServeHelp,
        .run = &run_serve},
       {.name = "dump", .options = {"--data", "--village"}, .help = kDumpHelp, .run = &run_dump},
+      {.name = "audit",
+       .options = {"--data", "--village", "--row"},
+       .help = kAuditHelp,
+       .run = &run_audit},
+      {.name = "token",
+       .options = {"--data", "--officer", "--villages", "--role", "--ttl", "--device"},
+       .help = kTokenHelp,
+       .run = &run_token},
+      {.name = "revoke",
+       .options = {"--data", "--token-id"},
+       .help = kRevokeHelp,
+       .run = &run_revoke},
+      {.name = "rotate-key", .options = {"--data"}, .help = kRotateKeyHelp, .run = &run_rotate_key},
+      {.name = "retire-key",
+       .options = {"--data", "--key-id"},
+       .help = kRetireKeyHelp,
+       .run = &run_retire_key},
   };
   return kCommands;
 }

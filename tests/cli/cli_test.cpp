@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -486,7 +487,8 @@ void exec_sql(const std::string& path, const std::string& sql) {
 }
 
 TEST_CASE_METHOD(Cli, "sync pushes and pulls through a real lumbungd", "[cli][sync]") {
-  lumbung::test::DaemonProcess daemon(LUMBUNGD, (dir_.path() / "server").string());
+  lumbung::test::DaemonProcess daemon(LUMBUNGD, (dir_.path() / "server").string(),
+                                      {"--insecure-no-auth"});
   ok({"init", "--db", db_, "--server", daemon.url()});
   const std::string other = (dir_.path() / "other.db").string();
   ok({"init", "--db", other});  // no server kept in it: given at each sync
@@ -531,7 +533,7 @@ TEST_CASE_METHOD(Cli, "sync pushes and pulls through a real lumbungd", "[cli][sy
     const Json conflicts = Json::parse(ok({"conflicts", "--db", replica}));
     REQUIRE(conflicts.size() == 1);
     const Json& conflict = conflicts.front();
-    CHECK(conflict.size() == 13);
+    CHECK(conflict.size() == 14);
     CHECK(conflict["id"].get<std::int64_t>() > 0);
     CHECK(conflict["table"] == "person");
     CHECK(conflict["row_id"] == id);
@@ -543,12 +545,14 @@ TEST_CASE_METHOD(Cli, "sync pushes and pulls through a real lumbungd", "[cli][sy
     CHECK(conflict["server_hlc"].get<std::int64_t>() > conflict["device_hlc"].get<std::int64_t>());
     CHECK(conflict["outcome"] == "server_kept");
     CHECK(conflict["scope"] == kVillageId);
+    CHECK(conflict["resolution"].is_null());
   }
 }
 
 TEST_CASE_METHOD(Cli, "status lists a change the server refused; others keep flowing",
                  "[cli][sync]") {
-  lumbung::test::DaemonProcess daemon(LUMBUNGD, (dir_.path() / "server").string());
+  lumbung::test::DaemonProcess daemon(LUMBUNGD, (dir_.path() / "server").string(),
+                                      {"--insecure-no-auth"});
   ok({"init", "--db", db_, "--server", daemon.url()});
   put_village();
   const std::string person = put_person("Darsih");
@@ -578,6 +582,106 @@ TEST_CASE_METHOD(Cli, "status lists a change the server refused; others keep flo
   CHECK(refused["reason"] == "type_mismatch");
   CHECK_THAT(refused["message"].get<std::string>(), Contains("latitude"));
   CHECK(has_shape(refused["stamp"].get<std::string>(), "9999-99-99T99:99:99.999Z/*"));
+}
+
+// Each line of `lumbungd audit` on DATA_DIR with `filters`, parsed.
+std::vector<Json> audit_lines(const std::string& data_dir, std::vector<std::string> filters) {
+  std::vector<std::string> args = {LUMBUNGD, "audit", "--data", data_dir};
+  args.insert(args.end(), filters.begin(), filters.end());
+  const ProcessResult result = lumbung::test::run_process(args, child_env(), data_dir);
+  INFO("stderr: " << result.err);
+  REQUIRE(result.exit_code == 0);
+  std::vector<Json> lines;
+  std::istringstream out(result.out);
+  for (std::string line; std::getline(out, line);) lines.push_back(Json::parse(line));
+  return lines;
+}
+
+TEST_CASE_METHOD(Cli, "resolve settles a manual-review conflict; every replica syncs the value",
+                 "[cli][sync]") {
+  const std::string data_dir = (dir_.path() / "server").string();
+  lumbung::test::DaemonProcess daemon(LUMBUNGD, data_dir, {"--insecure-no-auth"});
+  ok({"init", "--db", db_, "--server", daemon.url()});
+  const std::string other = (dir_.path() / "other.db").string();
+  ok({"init", "--db", other, "--server", daemon.url()});
+  put_village();
+  const std::string id = put_person("Siti Aminah", {"migrant_status=CALON"});
+  ok({"sync", "--db", db_});
+  ok({"sync", "--db", other});
+
+  // migrant_status is manual_review: the server keeps the first edit to
+  // arrive and records the other for review.
+  ok({"put", "--db", db_, "person", id, "migrant_status=AKTIF"});
+  ok({"put", "--db", other, "person", id, "migrant_status=PURNA"});
+  ok({"sync", "--db", db_});
+  CHECK(Json::parse(ok({"sync", "--db", other}))["conflicts"] == 1);
+  ok({"sync", "--db", db_});
+  const Json pending = Json::parse(ok({"conflicts", "--db", db_}));
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0]["outcome"] == "pending_review");
+  const std::string conflict_id = std::to_string(pending[0]["id"].get<std::int64_t>());
+
+  CHECK(run({"resolve", "--db", db_, conflict_id}).exit_code == 2);
+  CHECK(run({"resolve", "--db", db_, conflict_id, "--keep", "both"}).exit_code == 2);
+  CHECK(run({"resolve", "--db", db_, conflict_id, "--keep", "server", "--value", "AKTIF"})
+            .exit_code == 2);
+  CHECK(run({"resolve", "--db", db_, "x1", "--keep", "server"}).exit_code == 2);
+  const ProcessResult refused = run({"resolve", "--db", db_, conflict_id, "--value", "BOGUS"});
+  check_error(refused);
+  CHECK_THAT(refused.err, Contains("CHECK failed"));
+
+  const std::string out = ok({"resolve", "--db", db_, conflict_id, "--value", "NON_PROSEDURAL"});
+  REQUIRE(std::count(out.begin(), out.end(), '\n') == 1);
+  const Json resolved = Json::parse(out);
+  CHECK(resolved["id"] == pending[0]["id"]);
+  CHECK(resolved["outcome"] == "resolved_value");
+  CHECK(resolved["server_value"] == "AKTIF");
+  CHECK(resolved["device_value"] == "PURNA");
+  CHECK(resolved["resolution"]["value"] == "NON_PROSEDURAL");
+  CHECK(resolved["resolution"]["by"] == "");
+  CHECK(resolved["resolution"]["device"] == status()["device_id"]);
+  CHECK(resolved["resolution"]["time_ms"].get<std::int64_t>() > 0);
+  const ProcessResult twice = run({"resolve", "--db", db_, conflict_id, "--keep", "device"});
+  check_error(twice);
+  CHECK_THAT(twice.err, Contains("not pending review"));
+
+  // The value reaches every replica, the resolver's too, with its next sync.
+  ok({"sync", "--db", other});
+  ok({"sync", "--db", db_});
+  CHECK(get("person", id)["migrant_status"] == "NON_PROSEDURAL");
+  CHECK(ok({"dump", "--db", other}) == dump());
+  const Json listed = Json::parse(ok({"conflicts", "--db", db_}));
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0] == resolved);
+
+  // The audit log: the row's history, oldest first, ending with the resolution.
+  const std::vector<Json> row = audit_lines(data_dir, {"--row", "person/" + id});
+  REQUIRE(row.size() >= 3);
+  for (const Json& line : row) {
+    CHECK(line["table"] == "person");
+    CHECK(line["row"] == id);
+    CHECK(line["scope"] == kVillageId);
+    CHECK(line["officer"] == "");
+  }
+  const Json& last = row.back();
+  CHECK(last["outcome"] == "resolved_value");
+  CHECK(last["column"] == "migrant_status");
+  CHECK(last["old"] == "AKTIF");
+  CHECK(last["new"] == "NON_PROSEDURAL");
+  CHECK(last["conflict_id"] == pending[0]["id"]);
+  CHECK(last["device"] == status()["device_id"]);
+  CHECK(last["seq"].get<std::int64_t>() > 0);
+  CHECK(std::any_of(row.begin(), row.end(), [](const Json& line) {
+    return line["outcome"] == "superseded" && line["new"] == "PURNA";
+  }));
+  const std::vector<Json> village = audit_lines(data_dir, {"--village", kVillageId});
+  CHECK(village.size() > row.size());  // the village row and the person's history
+  CHECK(audit_lines(data_dir, {}).size() == village.size());
+  CHECK(audit_lines(data_dir, {"--village", "no-such-village"}).empty());
+  CHECK(audit_lines(data_dir, {"--village", kVillageId, "--row", "person/" + id}) == row);
+  const ProcessResult malformed = lumbung::test::run_process(
+      {LUMBUNGD, "audit", "--data", data_dir, "--row", "person"}, child_env(), data_dir);
+  CHECK(malformed.exit_code == 2);
 }
 
 TEST_CASE_METHOD(Cli, "sync fails with a clear message when there is no server", "[cli][sync]") {

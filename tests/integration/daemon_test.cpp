@@ -37,7 +37,7 @@ std::shared_ptr<Transport> transport_to(const DaemonProcess& daemon) {
 TEST_CASE("lumbungd answers /healthz over TCP and exits 0 on SIGTERM or SIGINT", "[integration]") {
   const int signal = GENERATE(SIGTERM, SIGINT);
   TempDir dir;
-  DaemonProcess daemon(LUMBUNGD, dir.file("data"));
+  DaemonProcess daemon(LUMBUNGD, dir.file("data"));  // /healthz needs no token
   CHECK(daemon.url().starts_with("http://127.0.0.1:"));
   CHECK_FALSE(daemon.url().ends_with(":0"));  // the port really bound
 
@@ -55,7 +55,7 @@ TEST_CASE("lumbungd answers /healthz over TCP and exits 0 on SIGTERM or SIGINT",
 TEST_CASE("lumbungd dump of an empty server prints every table empty", "[integration]") {
   TempDir dir;
   const std::string data = dir.file("data");
-  DaemonProcess(LUMBUNGD, data).terminate();  // creates the store
+  DaemonProcess(LUMBUNGD, data, {"--insecure-no-auth"}).terminate();  // creates the store
 
   const ProcessResult dump = run_lumbungd({"dump", "--data", data});
   REQUIRE(dump.exit_code == 0);
@@ -110,7 +110,7 @@ TEST_CASE("lumbungd --help and usage errors", "[integration]") {
 
 TEST_CASE("lumbungd fails with status 1 when its port is taken", "[integration]") {
   TempDir dir;
-  DaemonProcess first(LUMBUNGD, dir.file("first"));
+  DaemonProcess first(LUMBUNGD, dir.file("first"), {"--insecure-no-auth"});
   const std::string address = first.url().substr(std::string_view("http://").size());
   const ProcessResult second =
       run_lumbungd({"serve", "--data", dir.file("second"), "--listen", address});
@@ -215,7 +215,7 @@ TEST_CASE("a push and a pull travel through lumbungd", "[integration]") {
   TempDir dir;
   const std::string data = dir.file("data");
   {
-    DaemonProcess daemon(LUMBUNGD, data);
+    DaemonProcess daemon(LUMBUNGD, data, {"--insecure-no-auth"});
     Device ani(transport_to(daemon), "device-ani");
     Device budi(transport_to(daemon), "device-budi");
 
@@ -251,7 +251,7 @@ TEST_CASE("a push and a pull travel through lumbungd", "[integration]") {
 
 TEST_CASE("SIGTERM answers a waiting long poll, then lumbungd exits 0", "[integration]") {
   TempDir dir;
-  DaemonProcess daemon(LUMBUNGD, dir.file("data"));
+  DaemonProcess daemon(LUMBUNGD, dir.file("data"), {"--insecure-no-auth"});
   Device budi(transport_to(daemon), "device-budi");
   value_of(budi.pull(0));  // caught up: the next pull waits
 

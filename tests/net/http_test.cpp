@@ -311,10 +311,10 @@ TEST_CASE("a response over max_response_bytes fails with kTooLarge", "[net]") {
   CHECK(transport->exchange(get_request("/big")).status().code() == ErrorCode::kTooLarge);
 }
 
-TEST_CASE("base URLs: http only, with an optional path prefix", "[net]") {
+TEST_CASE("base URLs: http or https, with an optional path prefix", "[net]") {
   for (const char* bad :
-       {"https://127.0.0.1:8787", "ftp://host", "http://", "http://:80", "http://host:99999",
-        "http://host:port", "http://user@host:80", "127.0.0.1:8787"}) {
+       {"ftp://host", "http://", "http://:80", "https://", "http://host:99999", "http://host:port",
+        "http://user@host:80", "https://host?x", "127.0.0.1:8787"}) {
     INFO(bad);
     CHECK(make_http_transport(bad).status().code() == ErrorCode::kInvalidArgument);
   }

@@ -166,6 +166,7 @@ struct KillScenario {
     server::ServerOptions options;
     options.data_dir = dir.file("server");
     options.clock = clock;
+    options.insecure_no_auth = true;
     Result<std::unique_ptr<server::SyncServer>> opened = server::SyncServer::open(options);
     if (!opened.is_ok()) throw std::runtime_error(opened.status().to_string());
     return std::move(opened).value();

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/token_authority.hpp"
 #include "lumbung/replica.hpp"
 #include "server/sync_server.hpp"
 #include "support/memory_transport.hpp"
@@ -62,7 +63,10 @@ class HookTransport : public Transport {
 
 class SyncWorld {
  public:
-  SyncWorld() : clock_(std::make_shared<FakeClock>(wall_clock_ms())) {
+  // Without `authenticated`, the server runs with insecure_no_auth; with it,
+  // issue() makes tokens for add_device().
+  explicit SyncWorld(bool authenticated = false)
+      : authenticated_(authenticated), clock_(std::make_shared<FakeClock>(wall_clock_ms())) {
     open_server();
     transport_ = std::make_shared<MemoryTransport>(server_.get());
   }
@@ -140,6 +144,22 @@ class SyncWorld {
     return (*row)->at(column);
   }
 
+  // A token of the server's, as `lumbungd token` issues it.
+  std::string issue(const std::string& officer, std::set<std::string, std::less<>> villages,
+                    auth::Role role = auth::Role::kOfficer) {
+    Result<std::unique_ptr<auth::TokenAuthority>> authority =
+        auth::TokenAuthority::open(dir_.file("server"), clock_);
+    REQUIRE(authority.is_ok());
+    auth::TokenRequest request;
+    request.officer = officer;
+    request.villages = std::move(villages);
+    request.role = role;
+    Result<auth::IssuedToken> issued = (*authority)->issue(request);
+    INFO(issued.status().to_string());
+    REQUIRE(issued.is_ok());
+    return issued->token;
+  }
+
   FakeClock& clock() { return *clock_; }
   std::shared_ptr<MemoryTransport> transport() { return transport_; }
   server::SyncServer& server() { return *server_; }
@@ -150,12 +170,14 @@ class SyncWorld {
     server::ServerOptions options;
     options.data_dir = dir_.file("server");
     options.clock = clock_;
+    options.insecure_no_auth = !authenticated_;
     Result<std::unique_ptr<server::SyncServer>> opened = server::SyncServer::open(options);
     INFO(opened.status().to_string());
     REQUIRE(opened.is_ok());
     server_ = std::move(opened).value();
   }
 
+  const bool authenticated_;
   TempDir dir_;
   std::shared_ptr<FakeClock> clock_;
   std::unique_ptr<server::SyncServer> server_;

@@ -447,6 +447,7 @@ TEST_CASE("a device on an older schema ignores newer columns and does not re-dow
   server_options.data_dir = dir.file("server");
   server_options.schema_text = schema_with_nickname();
   server_options.clock = clock;
+  server_options.insecure_no_auth = true;
   std::unique_ptr<server::SyncServer> server = server::SyncServer::open(server_options).value();
   SyncOptions options;
   options.transport = std::make_shared<lumbung::test::MemoryTransport>(server.get());

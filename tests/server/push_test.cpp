@@ -511,6 +511,7 @@ TEST_CASE("push: an acknowledged push survives kill -9 of the server", "[server]
     server::ServerOptions options;
     options.data_dir = server.data_dir();
     options.clock = server.clock;
+    options.insecure_no_auth = true;
     auto daemon = server::SyncServer::open(options);
     if (!daemon.is_ok()) ::_exit(1);
     const Batch batch = Batch("a", 1).insert("household", "h1", household(), stamp(0));

@@ -120,7 +120,9 @@ inline v1::Error error_of(const HttpResponse& response) { return decode<v1::Erro
 
 class TestServer {
  public:
-  TestServer() { open(); }
+  // Without `authenticated`, the server runs with insecure_no_auth: the
+  // tests of merging and paging are not about tokens (auth_test.cpp is).
+  explicit TestServer(bool authenticated = false) : authenticated_(authenticated) { open(); }
 
   std::string data_dir() const { return dir_.file("server"); }
 
@@ -128,6 +130,7 @@ class TestServer {
     server::ServerOptions options;
     options.data_dir = data_dir();
     options.clock = clock;
+    options.insecure_no_auth = !authenticated_;
     Result<std::unique_ptr<server::SyncServer>> opened = server::SyncServer::open(options);
     INFO(opened.status().to_string());
     REQUIRE(opened.is_ok());
@@ -140,7 +143,9 @@ class TestServer {
   }
 
   // Handles a request that is answered at once.
+  // With `token` set, as "Authorization: Bearer TOKEN".
   HttpResponse call(HttpRequest request) {
+    if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
     std::optional<HttpResponse> answer;
     server->handle(std::move(request),
                    [&](HttpResponse response) { answer = std::move(response); });
@@ -187,12 +192,14 @@ class TestServer {
 
   std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>(kNowMs);
   std::unique_ptr<server::SyncServer> server;
+  std::string token;  // sent with every request when set
 
  private:
   static std::string error_of_text(const HttpResponse& response) {
     return response.status == 200 ? "" : protocol::status_from_response(response).to_string();
   }
 
+  const bool authenticated_;
   TempDir dir_;
 };
 

@@ -153,6 +153,7 @@ class Simulation {
     lumbung::server::ServerOptions options;
     options.data_dir = dir_.file("server");
     options.clock = clock_;
+    options.insecure_no_auth = true;
     server_ = value_of(SyncServer::open(options), "open server");
   }
 

@@ -9,6 +9,8 @@ namespace {
 using lumbung::Blob;
 using lumbung::core::base64_decode;
 using lumbung::core::base64_encode;
+using lumbung::core::base64url_decode;
+using lumbung::core::base64url_encode;
 
 Blob bytes_of(std::string_view text) { return Blob(text.begin(), text.end()); }
 
@@ -69,5 +71,28 @@ TEST_CASE("base64_decode rejects text that is not canonical padded base64", "[co
        }) {
     INFO(bad);
     CHECK_FALSE(base64_decode(bad).has_value());
+  }
+}
+
+TEST_CASE("base64url uses the URL-safe alphabet without padding", "[core]") {
+  CHECK(base64url_encode(Blob{0xfb, 0xff, 0xbf}) == "-_-_");
+  CHECK(base64url_encode(bytes_of("f")) == "Zg");
+  CHECK(base64url_encode(bytes_of("fo")) == "Zm8");
+  CHECK(base64url_decode("-_-_") == Blob{0xfb, 0xff, 0xbf});
+  CHECK(base64url_decode("Zm8") == bytes_of("fo"));
+  CHECK(base64url_decode("") == Blob{});
+  std::mt19937 random(11);
+  for (std::size_t length = 0; length < 100; ++length) {
+    Blob blob(length);
+    for (auto& byte : blob) byte = static_cast<std::uint8_t>(random());
+    CHECK(base64url_decode(base64url_encode(blob)) == blob);
+  }
+}
+
+TEST_CASE("base64url_decode rejects text that is not canonical unpadded base64url", "[core]") {
+  for (std::string_view bad :
+       {"Zg==", "Zm8=", "Z", "Zh", "Zm9", "Zm+v", "Zm/v", "Zm9v\n", "Zm.v"}) {
+    INFO(bad);
+    CHECK_FALSE(base64url_decode(bad).has_value());
   }
 }

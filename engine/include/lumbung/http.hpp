@@ -50,16 +50,35 @@ class LUMBUNG_EXPORT Transport {
   virtual Result<HttpResponse> exchange(const HttpRequest& request) = 0;
 };
 
+// How the device checks the server of an https:// URL. The server's
+// certificate must chain to a trusted CA, be within its validity dates and
+// name the URL's host (RFC 6125); pinned keys add a check, never replace one.
+struct TlsOptions {
+  // A PEM file of the CAs to trust. Default: empty, the system's trust store.
+  std::string ca_file;
+  // Keys the server's own (leaf) certificate must carry one of, each
+  // "sha256/" and the base64 of the SHA-256 of its DER SubjectPublicKeyInfo:
+  // the format of OkHttp's CertificatePinner. Default: empty, no pinning.
+  std::vector<std::string> pinned_keys;
+};
+
 struct HttpTransportOptions {
+  // For the TCP connection and, for https, the TLS handshake together.
   std::chrono::milliseconds connect_timeout{10000};
   // For the whole exchange, beyond any long-poll wait the request asks for.
   std::chrono::milliseconds request_timeout{30000};
   // Responses larger than this (after decompression) are refused.
   std::size_t max_response_bytes = 64u << 20;
+  // For an https:// base URL.
+  TlsOptions tls;
 };
 
-// An HTTP/1.1 transport to `base_url` ("http://host:port"), keeping one
-// connection alive between exchanges. kInvalidArgument for a bad URL.
+// An HTTP/1.1 transport to `base_url` ("http://host:port", or
+// "https://host:port" for TLS 1.2 or later), keeping one connection alive
+// between exchanges. kInvalidArgument for a bad URL, a malformed pin or an
+// unreadable CA file. Over https, exchange() also fails with kTls when the
+// server's certificate or key is refused; the message says why (untrusted,
+// expired, wrong host, pin mismatch).
 LUMBUNG_EXPORT Result<std::shared_ptr<Transport>> make_http_transport(
     const std::string& base_url, const HttpTransportOptions& options = {});
 

@@ -43,6 +43,7 @@ struct ReplicaOptions {
   // Sync settings kept in the file, used only when the file is created.
   std::string server_url;
   std::string token;
+  TlsOptions tls;  // for an https:// server_url
 };
 
 // One pending (captured, not yet acknowledged) change.
@@ -63,6 +64,7 @@ struct ReplicaStatus {
   std::string device_id;
   int schema_version = 0;
   std::string server_url;
+  TlsOptions tls;  // kept in the file with server_url
 };
 
 class LUMBUNG_EXPORT Replica {
@@ -112,6 +114,20 @@ class LUMBUNG_EXPORT Replica {
   Result<SyncSummary> sync(const SyncOptions& options = {});
   // Conflicts the server reported that touch this replica's data, oldest first.
   Result<std::vector<ConflictRecord>> conflicts();
+  // Settles the pending_review conflict `conflict_id` on the server (POST
+  // /v1/resolve) with the transport, token and retries of `options` as sync()
+  // uses them, stores the resolved record and returns it. The value the
+  // resolution wrote reaches this replica's table with its next sync, and
+  // every other device of the scope with theirs. kNotFound for an unknown id,
+  // kForbidden when the token's role or villages do not allow it,
+  // kInvalidArgument for a conflict not pending review (already resolved),
+  // kTypeMismatch or kConstraint for a value the column refuses.
+  Result<ConflictRecord> resolve_conflict(std::uint64_t conflict_id,
+                                          const ConflictResolution& resolution,
+                                          const SyncOptions& options = {});
+  // Replaces the bearer token kept in the replica file, used by the next
+  // sync: a new grant from the operator (docs/security.md).
+  Status set_token(std::string_view token);
   // Changes the server refused, set aside; retry_refused() queues them again
   // (with their current values) for the next sync.
   Result<std::vector<RefusedChange>> refused_changes();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,8 +43,28 @@ struct ConflictRecord {
   Value device_value;
   std::string device_id;
   std::int64_t device_hlc = 0;
-  std::string outcome;  // server_kept, device_applied, pending_review
+  // server_kept, device_applied, pending_review; once a reviewer resolved a
+  // pending_review conflict: resolved_server, resolved_device, resolved_value.
+  std::string outcome;
   std::string scope;
+  // Set by the resolution: the value it wrote, the reviewer's officer id
+  // (empty without authentication), their device, and the server's time.
+  // Initialized, so that designated initializers may leave them out.
+  Value resolved_value{};
+  std::string resolved_by{};
+  std::string resolved_device{};
+  std::int64_t resolved_ms = 0;  // ms since the Unix epoch; 0: not resolved
+};
+
+// How a reviewer settles a pending_review conflict (Replica::resolve_conflict).
+struct ConflictResolution {
+  enum class Kind : int {
+    kKeepServer = 1,  // the conflict's server_value
+    kKeepDevice = 2,  // the conflict's device_value
+    kValue = 3,       // `value`, a new value for the cell
+  };
+  Kind kind = Kind::kKeepServer;
+  Value value;  // kValue only; NULL is a value
 };
 
 // A change the server refused: set aside, shown to the app, retryable.
@@ -59,6 +80,10 @@ struct RefusedChange {
 struct SyncOptions {
   // How requests travel. Default: HTTP to the replica's server URL.
   std::shared_ptr<Transport> transport;
+  // Without `transport`: the options of the HTTP transport made for this
+  // sync alone (timeouts, TLS). Default: the defaults, with the TLS settings
+  // kept in the replica file, on a connection kept between syncs.
+  std::optional<HttpTransportOptions> http;
   // Overrides the token kept in the replica file. Default: that token.
   std::string token;
   // Changes per push request, and the soft size limit of a pulled page.

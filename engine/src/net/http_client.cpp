@@ -1,16 +1,21 @@
-// make_http_transport: HTTP/1.1 over Boost.Beast, blocking the calling thread.
-// Each operation runs asynchronously on a private io_context until it is done,
-// so that beast::tcp_stream's deadlines bound it.
+// make_http_transport: HTTP/1.1 over Boost.Beast, plain or over TLS, blocking
+// the calling thread. Each operation runs asynchronously on a private
+// io_context until it is done, so that beast::tcp_stream's deadlines bound it.
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "lumbung/http.hpp"
 #include "net/beast_util.hpp"
 #include "net/host_port.hpp"
+#include "net/tls.hpp"
 #include "protocol/wire.hpp"
 
 namespace lumbung {
@@ -19,13 +24,18 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr std::string_view kHttpScheme = "http://";
+constexpr std::string_view kHttpsScheme = "https://";
 constexpr std::uint16_t kDefaultHttpPort = 80;
+constexpr std::uint16_t kDefaultHttpsPort = 443;
 
 struct BaseUrl {
   std::string text;         // as given, for messages
+  bool tls = false;         // https
   net::HostPort address;    // where to connect
   std::string host_header;  // "host:port", brackets kept
   std::string path_prefix;  // "" or "/prefix", put before every target
@@ -35,21 +45,21 @@ Result<BaseUrl> parse_base_url(const std::string& url) {
   const auto invalid = [&url](const std::string& why) {
     return Status(ErrorCode::kInvalidArgument, "server URL '" + url + "': " + why);
   };
-  if (url.starts_with("https://")) {
-    return invalid("https is not supported yet; use http://HOST:PORT");
-  }
-  if (!url.starts_with(kHttpScheme)) return invalid("expected http://HOST:PORT");
-  const std::string_view rest = std::string_view(url).substr(kHttpScheme.size());
+  const bool tls = url.starts_with(kHttpsScheme);
+  if (!tls && !url.starts_with(kHttpScheme)) return invalid("expected http(s)://HOST:PORT");
+  const std::string_view rest =
+      std::string_view(url).substr((tls ? kHttpsScheme : kHttpScheme).size());
   if (rest.find_first_of("?#@") != std::string_view::npos) {
-    return invalid("expected http://HOST:PORT, without user, query or fragment");
+    return invalid("expected http(s)://HOST:PORT, without user, query or fragment");
   }
   const std::size_t slash = rest.find('/');
   const std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
   while (path.ends_with('/')) path.remove_suffix(1);
-  std::optional<net::HostPort> address = net::parse_host_port(authority, kDefaultHttpPort);
-  if (!address) return invalid("expected http://HOST:PORT");
-  return BaseUrl{url, std::move(*address), std::string(authority), std::string(path)};
+  std::optional<net::HostPort> address =
+      net::parse_host_port(authority, tls ? kDefaultHttpsPort : kDefaultHttpPort);
+  if (!address) return invalid("expected http(s)://HOST:PORT");
+  return BaseUrl{url, tls, std::move(*address), std::string(authority), std::string(path)};
 }
 
 // A long-polling pull may rightly stay unanswered for as long as it asks the
@@ -63,19 +73,25 @@ std::chrono::seconds long_poll_wait(const HttpRequest& request) {
   return std::chrono::seconds(pull.wait_seconds());
 }
 
-// An error the server's side of a kept-alive connection causes by closing it.
+// An error the server's side of a kept-alive connection causes by closing it
+// (over TLS without a close_notify: a truncated stream).
 bool is_closed_connection(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::error::connection_aborted;
+         ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
 }
 
 using RequestMessage = http::request<http::span_body<const char>>;
 
 class HttpTransport final : public Transport {
  public:
-  HttpTransport(BaseUrl url, const HttpTransportOptions& options)
-      : url_(std::move(url)), options_(options), stream_(ioc_) {}
+  // REQUIRES: `tls_context` set exactly when url.tls.
+  HttpTransport(BaseUrl url, const HttpTransportOptions& options,
+                std::optional<ssl::context> tls_context)
+      : url_(std::move(url)),
+        options_(options),
+        tls_context_(std::move(tls_context)),
+        stream_(std::in_place_type<beast::tcp_stream>, ioc_) {}
 
   Result<HttpResponse> exchange(const HttpRequest& request) override;
 
@@ -88,6 +104,7 @@ class HttpTransport final : public Transport {
   };
 
   Status connect();
+  Status handshake(const std::string& where);
   Attempt send(RequestMessage& message, std::chrono::steady_clock::time_point deadline);
   Status failure(const beast::error_code& ec, std::chrono::milliseconds timeout) const;
   void disconnect();
@@ -96,11 +113,18 @@ class HttpTransport final : public Transport {
     ioc_.restart();
     ioc_.run();
   }
+  beast::tcp_stream& tcp_stream() {
+    return std::visit(
+        [](auto& stream) -> beast::tcp_stream& { return beast::get_lowest_layer(stream); },
+        stream_);
+  }
 
   const BaseUrl url_;
   const HttpTransportOptions options_;
+  std::optional<ssl::context> tls_context_;
   asio::io_context ioc_;
-  beast::tcp_stream stream_;
+  // A TLS stream serves one connection only: each connect() makes a new one.
+  std::variant<beast::tcp_stream, TlsStream> stream_;
   beast::flat_buffer buffer_;
 };
 
@@ -122,7 +146,7 @@ Result<HttpResponse> HttpTransport::exchange(const HttpRequest& request) {
 
   const std::chrono::milliseconds timeout = options_.request_timeout + long_poll_wait(request);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  const bool reused = stream_.socket().is_open();
+  const bool reused = tcp_stream().socket().is_open();
   if (!reused) LUMBUNG_RETURN_IF_ERROR(connect());
   Attempt attempt = send(message, deadline);
   // A kept-alive connection the server closed while it was idle fails before
@@ -154,8 +178,13 @@ Status HttpTransport::connect() {
   const tcp::resolver::results_type endpoints =
       resolver.resolve(url_.address.host, std::to_string(url_.address.port), ec);
   if (ec) return Status(ErrorCode::kNetwork, "cannot resolve '" + where + "': " + ec.message());
-  stream_.expires_after(options_.connect_timeout);
-  stream_.async_connect(
+  if (url_.tls) {
+    stream_.emplace<TlsStream>(ioc_, *tls_context_);
+  } else {
+    stream_.emplace<beast::tcp_stream>(ioc_);
+  }
+  tcp_stream().expires_after(options_.connect_timeout);  // through the end of the handshake
+  tcp_stream().async_connect(
       endpoints, [&ec](const beast::error_code& result, const tcp::endpoint&) { ec = result; });
   run();
   if (ec == beast::error::timeout) {
@@ -164,23 +193,63 @@ Status HttpTransport::connect() {
                                            " ms");
   }
   if (ec) return Status(ErrorCode::kNetwork, "cannot connect to " + where + ": " + ec.message());
-  stream_.socket().set_option(tcp::no_delay(true), ec);  // requests are small and awaited
+  tcp_stream().socket().set_option(tcp::no_delay(true), ec);  // requests are small and awaited
   buffer_.clear();
+  if (!url_.tls) return Status::ok();
+  Status secured = handshake(where);
+  if (!secured.is_ok()) disconnect();
+  return secured;
+}
+
+Status HttpTransport::handshake(const std::string& where) {
+  TlsStream& stream = std::get<TlsStream>(stream_);
+  LUMBUNG_RETURN_IF_ERROR(net::expect_server_host(stream.native_handle(), url_.address.host));
+  beast::error_code ec;
+  stream.async_handshake(ssl::stream_base::client,
+                         [&ec](const beast::error_code& result) { ec = result; });
+  run();
+  const std::string context = "TLS with " + where + ": ";
+  if (ec == beast::error::timeout) {
+    return Status(ErrorCode::kTimeout, context + "no handshake within " +
+                                           std::to_string(options_.connect_timeout.count()) +
+                                           " ms");
+  }
+  if (const std::optional<std::string> refusal = net::certificate_refusal(stream.native_handle())) {
+    return Status(ErrorCode::kTls, context + *refusal);
+  }
+  // OpenSSL's own errors say the two sides disagree (a plain HTTP server
+  // answers garbage); others are a connection that broke, which may pass.
+  if (ec.category() == asio::error::get_ssl_category()) {
+    return Status(ErrorCode::kTls, context + "handshake failed: " + ec.message());
+  }
+  if (ec) return Status(ErrorCode::kNetwork, context + "handshake failed: " + ec.message());
+  const Status pinned = net::check_pinned_key(stream.native_handle(), options_.tls.pinned_keys);
+  if (!pinned.is_ok()) return Status(pinned.code(), context + pinned.message());
   return Status::ok();
 }
 
 HttpTransport::Attempt HttpTransport::send(RequestMessage& message,
                                            std::chrono::steady_clock::time_point deadline) {
   Attempt attempt;
-  stream_.expires_at(deadline);
-  http::async_write(stream_, message,
-                    [&attempt](const beast::error_code& ec, std::size_t) { attempt.error = ec; });
+  tcp_stream().expires_at(deadline);
+  std::visit(
+      [&](auto& stream) {
+        http::async_write(stream, message, [&attempt](const beast::error_code& ec, std::size_t) {
+          attempt.error = ec;
+        });
+      },
+      stream_);
   run();
   if (attempt.error) return attempt;
   http::response_parser<http::string_body> parser;
   parser.body_limit(options_.max_response_bytes);
-  http::async_read(stream_, buffer_, parser,
-                   [&attempt](const beast::error_code& ec, std::size_t) { attempt.error = ec; });
+  std::visit(
+      [&](auto& stream) {
+        http::async_read(
+            stream, buffer_, parser,
+            [&attempt](const beast::error_code& ec, std::size_t) { attempt.error = ec; });
+      },
+      stream_);
   run();
   attempt.answered = parser.got_some() || buffer_.size() > 0;
   if (!attempt.error) attempt.response = parser.release();
@@ -208,8 +277,8 @@ Status HttpTransport::failure(const beast::error_code& ec,
 
 void HttpTransport::disconnect() {
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.close();
+  tcp_stream().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp_stream().close();
   buffer_.clear();
 }
 
@@ -219,7 +288,14 @@ Result<std::shared_ptr<Transport>> make_http_transport(const std::string& base_u
                                                        const HttpTransportOptions& options) {
   Result<BaseUrl> url = parse_base_url(base_url);
   if (!url) return url.status();
-  return std::shared_ptr<Transport>(std::make_shared<HttpTransport>(std::move(*url), options));
+  std::optional<ssl::context> tls_context;
+  if (url->tls) {
+    Result<net::SslCtxPtr> context = net::client_tls_context(options.tls);
+    if (!context) return context.status();
+    tls_context.emplace(context->release());  // the ssl::context owns it from here
+  }
+  return std::shared_ptr<Transport>(
+      std::make_shared<HttpTransport>(std::move(*url), options, std::move(tls_context)));
 }
 
 }  // namespace lumbung

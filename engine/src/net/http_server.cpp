@@ -6,17 +6,21 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 #include "net/beast_util.hpp"
+#include "net/tls.hpp"
 
 namespace lumbung::net {
 namespace {
@@ -24,7 +28,9 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 // How much a connection reads at once while waiting for a request.
 constexpr std::size_t kReadChunk = 4096;
@@ -49,6 +55,8 @@ class HttpServer::Impl {
         accept_retry_timer_(strand_),
         drain_timer_(strand_) {}
 
+  // Loads the certificate and key, when the options name them.
+  Status load_tls();
   Status listen();
   void run_threads();
   // Starts a graceful stop from any thread, and returns at once.
@@ -66,6 +74,8 @@ class HttpServer::Impl {
 
  private:
   class Connection;
+  template <class Stream>
+  class StreamConnection;
 
   void accept();
   void on_accept(const beast::error_code& ec, tcp::socket socket);
@@ -82,6 +92,7 @@ class HttpServer::Impl {
 
   const HttpServerOptions options_;
   const HttpHandler handler_;
+  std::optional<ssl::context> tls_context_;  // set for TLS
   asio::io_context ioc_;
   // Serializes the server's own objects below; each connection has its own.
   asio::strand<asio::io_context::executor_type> strand_;
@@ -106,35 +117,71 @@ class HttpServer::Impl {
   std::vector<std::thread> threads_;
 };
 
-// One TCP connection, serving its requests one after the other on its strand.
-class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
+// One connection as the server tracks it, whatever carries its bytes.
+class HttpServer::Impl::Connection {
  public:
-  Connection(Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
-
-  void start() {
-    asio::dispatch(stream_.get_executor(),
-                   [self = shared_from_this()] { self->wait_for_request(); });
-  }
-
+  virtual ~Connection() = default;
+  virtual void start() = 0;
   // The server is stopping: a connection between requests closes now; one
   // whose request is being answered closes after its response.
-  void on_server_stop() {
+  virtual void on_server_stop() = 0;
+  virtual void close() = 0;
+  virtual asio::any_io_executor executor() = 0;
+};
+
+// One TCP connection (Stream: beast::tcp_stream), or TLS over one
+// (TlsStream), serving its requests one after the other on its strand.
+template <class Stream>
+class HttpServer::Impl::StreamConnection final
+    : public Connection,
+      public std::enable_shared_from_this<StreamConnection<Stream>> {
+ public:
+  // `stream_args` make the Stream: the accepted socket, and the TLS context.
+  template <class... StreamArgs>
+  explicit StreamConnection(Impl& server, StreamArgs&&... stream_args)
+      : server_(server), stream_(std::forward<StreamArgs>(stream_args)...) {}
+
+  void start() override {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->handshake();
+      } else {
+        self->wait_for_request();
+      }
+    });
+  }
+
+  void on_server_stop() override {
     if (state_ == State::kReading || state_ == State::kLingering) close();
   }
 
-  void close() {
+  void close() override {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    tcp_stream().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_stream().close();
     server_.remove(this);
   }
 
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  asio::any_io_executor executor() override { return stream_.get_executor(); }
 
  private:
   enum class State { kReading, kHandling, kWriting, kLingering, kClosed };
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  beast::tcp_stream& tcp_stream() { return beast::get_lowest_layer(stream_); }
+
+  // Bounded like a request's header, so that a client that never finishes
+  // its handshake cannot hold the connection.
+  void handshake() {
+    tcp_stream().expires_after(server_.options_.header_timeout);
+    stream_.async_handshake(ssl::stream_base::server,
+                            [self = this->shared_from_this()](beast::error_code ec) {
+                              if (ec) return self->close();
+                              self->wait_for_request();
+                            });
+  }
 
   // The idle timeout runs until the first byte of the next request; the
   // header timeout from there, so that a client trickling its header byte by
@@ -143,9 +190,9 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
     state_ = State::kReading;
     if (server_.stopping_) return close();
     if (buffer_.size() > 0) return read_header();  // the client sent it already
-    stream_.expires_after(server_.options_.idle_timeout);
+    tcp_stream().expires_after(server_.options_.idle_timeout);
     stream_.async_read_some(buffer_.prepare(kReadChunk),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->close();
                               self->buffer_.commit(n);
                               self->read_header();
@@ -155,10 +202,11 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   void read_header() {
     parser_.emplace();
     parser_->body_limit(server_.options_.max_body_bytes);
-    stream_.expires_after(server_.options_.header_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    tcp_stream().expires_after(server_.options_.header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
   }
 
   void on_header(const beast::error_code& ec) {
@@ -169,10 +217,11 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
                            "request body of " + std::to_string(*length) + " bytes is over the " +
                                std::to_string(server_.options_.max_body_bytes) + "-byte limit"));
     }
-    stream_.expires_after(server_.options_.transfer_timeout);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
+    tcp_stream().expires_after(server_.options_.transfer_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_request(ec);
+                     });
   }
 
   void on_read_error(const beast::error_code& ec) {
@@ -214,8 +263,8 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   // Answers on this connection's strand, whichever thread calls it and
   // however late; dropped when the connection has closed meanwhile.
   Responder responder() {
-    return [weak = weak_from_this()](HttpResponse response) {
-      if (std::shared_ptr<Connection> self = weak.lock()) {
+    return [weak = this->weak_from_this()](HttpResponse response) {
+      if (std::shared_ptr<StreamConnection> self = weak.lock()) {
         asio::post(self->executor(), [self, response = std::move(response)]() mutable {
           self->write(std::move(response));
         });
@@ -249,9 +298,9 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
     response_.body() = std::move(response.body);
     response_.keep_alive(keep_alive_ && !server_.stopping_);
     response_.prepare_payload();
-    stream_.expires_after(server_.options_.transfer_timeout);
+    tcp_stream().expires_after(server_.options_.transfer_timeout);
     http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) return self->close();
                         if (!self->response_.keep_alive()) return self->linger();
                         self->wait_for_request();
@@ -259,32 +308,49 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   }
 
   // Half-closes, then discards what the client still sends until it closes
-  // too (or kLingerTime passes).
+  // too (or kLingerTime passes). Over TLS it only discards: a close_notify
+  // (async_shutdown) cut off the refused body the client was still sending,
+  // and the response's "Connection: close" says the same.
   void linger() {
     state_ = State::kLingering;
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kLingerTime);
+    if constexpr (!kTls) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    tcp_stream().expires_after(kLingerTime);
     discard();
   }
 
   void discard() {
     buffer_.clear();
     stream_.async_read_some(buffer_.prepare(kReadChunk),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                               if (ec) return self->close();
                               self->discard();
                             });
   }
 
   Impl& server_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;  // alive while it is written
   bool keep_alive_ = false;
   State state_ = State::kReading;
 };
+
+Status HttpServer::Impl::load_tls() {
+  const bool has_cert = !options_.tls_cert_file.empty();
+  if (has_cert != !options_.tls_key_file.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "TLS needs both a certificate file and a key file, or neither");
+  }
+  if (!has_cert) return Status::ok();
+  Result<SslCtxPtr> context = server_tls_context(options_.tls_cert_file, options_.tls_key_file);
+  if (!context) return context.status();
+  tls_context_.emplace(context->release());  // the ssl::context owns it from here
+  return Status::ok();
+}
 
 Status HttpServer::Impl::listen() {
   const std::string where = options_.host + ":" + std::to_string(options_.port);
@@ -354,7 +420,13 @@ void HttpServer::Impl::on_accept(const beast::error_code& ec, tcp::socket socket
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (connections_.size() < options_.max_connections) {
-      connection = std::make_shared<Connection>(*this, std::move(socket));
+      if (tls_context_) {
+        connection =
+            std::make_shared<StreamConnection<TlsStream>>(*this, std::move(socket), *tls_context_);
+      } else {
+        connection =
+            std::make_shared<StreamConnection<beast::tcp_stream>>(*this, std::move(socket));
+      }
       connections_.emplace(connection.get(), connection);
     }
   }
@@ -367,8 +439,13 @@ void HttpServer::Impl::on_accept(const beast::error_code& ec, tcp::socket socket
 }
 
 // Over the connection limit: a best-effort 503, written at once (a fresh
-// socket's buffer takes it whole), then closed.
+// socket's buffer takes it whole), then closed; over TLS, closed at once.
 void HttpServer::Impl::refuse_connection(tcp::socket socket) {
+  beast::error_code ignored;
+  if (tls_context_) {
+    socket.close(ignored);
+    return;
+  }
   HttpResponse refusal = protocol::error_response(
       Status(ErrorCode::kUnavailable, "too many connections; try again later"));
   http::response<http::string_body> message(static_cast<http::status>(refusal.status), 11,
@@ -376,7 +453,6 @@ void HttpServer::Impl::refuse_connection(tcp::socket socket) {
   for (const auto& [name, value] : refusal.headers) message.set(name, value);
   message.keep_alive(false);
   message.prepare_payload();
-  beast::error_code ignored;
   http::write(socket, message, ignored);
   socket.shutdown(tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
@@ -451,6 +527,7 @@ std::vector<std::shared_ptr<HttpServer::Impl::Connection>> HttpServer::Impl::sna
 Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
                                                       HttpHandler handler) {
   auto impl = std::make_unique<Impl>(std::move(options), std::move(handler));
+  LUMBUNG_RETURN_IF_ERROR(impl->load_tls());
   LUMBUNG_RETURN_IF_ERROR(impl->listen());
   impl->run_threads();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));

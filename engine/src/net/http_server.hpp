@@ -11,6 +11,10 @@
 // whose Content-Length is over the body limit is refused with 413 before its
 // body is read; malformed HTTP gets 400; both close the connection.
 //
+// With a certificate and key, every connection is TLS: the handshake must
+// finish within the header timeout, and a connection over the limit is
+// closed unanswered (a plaintext 503 would be garbage to a TLS client).
+//
 // Thread-safety: stop(), wait() and the accessors may be called from any
 // thread, but stop() and wait() not from the handler, tick or on_stop.
 #pragma once
@@ -39,6 +43,10 @@ struct HttpServerOptions {
   // Where to listen: a host name or IP literal, and a port (0: any free one).
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
+  // TLS: the certificate chain (leaf first) and its private key, PEM files,
+  // both or neither. Default: empty, plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Threads running the server's I/O and the handler. Default: 1.
   int threads = 1;
   // The largest request body accepted (413 above it).
@@ -47,7 +55,8 @@ struct HttpServerOptions {
   std::size_t max_connections = 1024;
   // From the first byte of a request to the end of its header.
   std::chrono::milliseconds header_timeout{10000};
-  // Waiting for the next request on a kept-alive (or new) connection.
+  // Waiting for the next request on a kept-alive (or new) connection; on a
+  // new TLS connection, from the end of its handshake.
   std::chrono::milliseconds idle_timeout{60000};
   // For a request's body to arrive, and for a response to be written.
   std::chrono::milliseconds transfer_timeout{300000};
@@ -68,7 +77,9 @@ struct HttpServerOptions {
 class HttpServer {
  public:
   // Binds, listens and starts the threads; connections are accepted from
-  // when it returns. kNetwork when the address cannot be bound.
+  // when it returns. kNetwork when the address cannot be bound;
+  // kInvalidArgument, before binding, when the TLS files cannot be read or
+  // the key does not match the certificate.
   static Result<std::unique_ptr<HttpServer>> start(HttpServerOptions options, HttpHandler handler);
   // Stops as stop() does.
   ~HttpServer();

@@ -89,6 +89,13 @@ int http_status_for(ErrorCode code) {
     case ErrorCode::kSchemaIncompatible:
     case ErrorCode::kStaleBatch: return 409;
     case ErrorCode::kTooLarge: return 413;
+    case ErrorCode::kTokenMissing:
+    case ErrorCode::kTokenMalformed:
+    case ErrorCode::kTokenForged:
+    case ErrorCode::kTokenExpired:
+    case ErrorCode::kTokenRevoked: return 401;
+    case ErrorCode::kDeviceMismatch:
+    case ErrorCode::kForbidden: return 403;
     case ErrorCode::kBusy:
     case ErrorCode::kUnavailable: return 503;
     case ErrorCode::kTimeout: return 504;

@@ -80,6 +80,16 @@ std::vector<std::string> bookkeeping_tables_sql() {
   };
 }
 
+std::vector<std::string> bookkeeping_upgrade_sql() {
+  // What a reviewer decided about a pending_review conflict (POST /v1/resolve).
+  return {
+      "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_value",
+      "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_by TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_device TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_ms INTEGER NOT NULL DEFAULT 0",
+  };
+}
+
 std::vector<std::string> drop_capture_triggers_sql(const core::Schema& schema) {
   std::vector<std::string> statements;
   for (const core::Table& table : schema.tables) {

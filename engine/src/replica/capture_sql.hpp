@@ -25,6 +25,10 @@ enum class OutboxOp : int { kInsert = 1, kUpdate = 2, kDelete = 3 };
 // CREATE TABLE statements for the bookkeeping tables (meta, clock, outbox,
 // scope cursors, refused changes, push batches, conflicts received).
 std::vector<std::string> bookkeeping_tables_sql();
+// What moves the bookkeeping tables of a replica of format "lumbung-replica/2"
+// to "lumbung-replica/3": conflict resolutions. A new file is made with
+// bookkeeping_tables_sql() and then this, so every column is declared once.
+std::vector<std::string> bookkeeping_upgrade_sql();
 
 // DROP TRIGGER statements for every capture trigger of `schema`'s tables.
 std::vector<std::string> drop_capture_triggers_sql(const core::Schema& schema);

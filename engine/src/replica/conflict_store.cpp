@@ -19,14 +19,19 @@ ConflictRecord conflict_from_wire(const v1::Conflict& conflict) {
   record.device_hlc = conflict.device_hlc();
   record.outcome = conflict.outcome();
   record.scope = conflict.scope();
+  record.resolved_value = protocol::from_wire(conflict.resolved_value());
+  record.resolved_by = conflict.resolved_by();
+  record.resolved_device = conflict.resolved_device();
+  record.resolved_ms = conflict.resolved_ms();
   return record;
 }
 
 Result<bool> store_conflict(db::Database& db, const ConflictRecord& conflict) {
   Result<db::Statement*> stmt = db.cached(
       "INSERT OR IGNORE INTO _lumbung_conflict (id, tbl, row_id, col, policy, server_value, "
-      "server_device, server_hlc, device_value, device_id, device_hlc, outcome, scope) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+      "server_device, server_hlc, device_value, device_id, device_hlc, outcome, scope, "
+      "resolved_value, resolved_by, resolved_device, resolved_ms) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
   if (!stmt.is_ok()) return stmt.status();
   // SQLite integers are signed: ids past INT64_MAX wrap, and come back intact.
   (*stmt)->bind(1, Value(static_cast<std::int64_t>(conflict.id)));
@@ -42,6 +47,29 @@ Result<bool> store_conflict(db::Database& db, const ConflictRecord& conflict) {
   (*stmt)->bind(11, Value(conflict.device_hlc));
   (*stmt)->bind(12, Value(conflict.outcome));
   (*stmt)->bind(13, Value(conflict.scope));
+  (*stmt)->bind(14, conflict.resolved_value);
+  (*stmt)->bind(15, Value(conflict.resolved_by));
+  (*stmt)->bind(16, Value(conflict.resolved_device));
+  (*stmt)->bind(17, Value(conflict.resolved_ms));
+  LUMBUNG_RETURN_IF_ERROR((*stmt)->run());
+  if (sqlite3_changes(db.handle()) > 0) return true;
+  return store_resolution(db, conflict);
+}
+
+Result<bool> store_resolution(db::Database& db, const ConflictRecord& conflict) {
+  if (conflict.resolved_ms == 0) return false;
+  // Only a resolution overwrites, and only an unresolved record: a retried
+  // push can bring back the pending record after its resolution was pulled.
+  Result<db::Statement*> stmt = db.cached(
+      "UPDATE _lumbung_conflict SET outcome = ?2, resolved_value = ?3, resolved_by = ?4, "
+      "resolved_device = ?5, resolved_ms = ?6 WHERE id = ?1 AND resolved_ms = 0");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(static_cast<std::int64_t>(conflict.id)));
+  (*stmt)->bind(2, Value(conflict.outcome));
+  (*stmt)->bind(3, conflict.resolved_value);
+  (*stmt)->bind(4, Value(conflict.resolved_by));
+  (*stmt)->bind(5, Value(conflict.resolved_device));
+  (*stmt)->bind(6, Value(conflict.resolved_ms));
   LUMBUNG_RETURN_IF_ERROR((*stmt)->run());
   return sqlite3_changes(db.handle()) > 0;
 }
@@ -49,7 +77,8 @@ Result<bool> store_conflict(db::Database& db, const ConflictRecord& conflict) {
 Result<std::vector<ConflictRecord>> load_conflicts(db::Database& db) {
   Result<db::Statement*> stmt = db.cached(
       "SELECT id, tbl, row_id, col, policy, server_value, server_device, server_hlc, "
-      "device_value, device_id, device_hlc, outcome, scope FROM _lumbung_conflict ORDER BY id");
+      "device_value, device_id, device_hlc, outcome, scope, resolved_value, resolved_by, "
+      "resolved_device, resolved_ms FROM _lumbung_conflict ORDER BY id");
   if (!stmt.is_ok()) return stmt.status();
   std::vector<ConflictRecord> conflicts;
   for (;;) {
@@ -71,6 +100,10 @@ Result<std::vector<ConflictRecord>> load_conflicts(db::Database& db) {
     record.device_hlc = s.column_int(10);
     record.outcome = s.column_text(11);
     record.scope = s.column_text(12);
+    record.resolved_value = s.column(13);
+    record.resolved_by = s.column_text(14);
+    record.resolved_device = s.column_text(15);
+    record.resolved_ms = s.column_int(16);
     conflicts.push_back(std::move(record));
   }
   (*stmt)->reset();

@@ -1,4 +1,4 @@
-// One request of a sync with what every request gets: the bearer token,
+// One request of a sync with what every request gets: its header, the bearer token,
 // retries of transient failures with exponential backoff and full jitter,
 // cancellation, and the count of bytes on the wire.
 #pragma once
@@ -8,12 +8,17 @@
 #include <random>
 #include <string>
 
+#include "core/schema.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/status.hpp"
 #include "lumbung/sync.hpp"
 #include "lumbung/v1/sync.pb.h"
 
 namespace lumbung::replica {
+
+// The header of every request of this device: protocol version, the version
+// of `schema` it holds, its id.
+v1::RequestHeader request_header(const core::Schema& schema, const std::string& device_id);
 
 class Exchanger {
  public:

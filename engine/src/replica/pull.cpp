@@ -3,6 +3,7 @@
 #include "protocol/wire.hpp"
 #include "replica/conflict_store.hpp"
 #include "replica/hlc_store.hpp"
+#include "replica/scope_rows.hpp"
 #include "replica/server_state.hpp"
 
 namespace lumbung::replica {
@@ -103,6 +104,10 @@ Result<PulledPage> Puller::apply_page(const v1::PullPage& page) {
       (*cursor)->bind(1, Value(scope.scope()));
       (*cursor)->bind(2, Value(scope.seq()));
       LUMBUNG_RETURN_IF_ERROR((*cursor)->run());
+    }
+    for (const std::string& scope : page.dropped_scopes()) {
+      LUMBUNG_RETURN_IF_ERROR(drop_scope(db_, schema_, scope));
+      pulled.dropped_scopes.push_back(scope);
     }
     for (const v1::Conflict& wire : page.conflicts()) {
       ConflictRecord conflict = conflict_from_wire(wire);

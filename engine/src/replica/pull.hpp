@@ -24,6 +24,7 @@ struct PulledPage {
   std::int64_t rows = 0;                      // rows the page carried
   std::vector<ConflictRecord> new_conflicts;  // not stored before
   std::vector<ChangedRows> changed_rows;      // written or deleted
+  std::vector<std::string> dropped_scopes;    // no longer granted: removed
   // The page names a table or column this device does not know: the server's
   // schema is newer, and its checksums cover cells the device does not keep.
   bool names_unknown = false;

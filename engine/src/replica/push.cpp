@@ -4,6 +4,7 @@
 
 #include "protocol/wire.hpp"
 #include "replica/conflict_store.hpp"
+#include "replica/exchange.hpp"
 #include "replica/hlc_store.hpp"
 #include "replica/outbox.hpp"
 #include "replica/refused_store.hpp"
@@ -213,10 +214,7 @@ Result<std::optional<PushBatch>> Pusher::start_batch(int max_changes) {
 
       Result<std::int64_t> number = next_batch_number(db_);
       if (!number.is_ok()) return number.status();
-      v1::RequestHeader* header = request.mutable_header();
-      header->set_protocol_version(protocol::kProtocolVersion);
-      header->set_schema_version(static_cast<std::uint32_t>(schema_.version));
-      header->set_device_id(device_id_);
+      *request.mutable_header() = request_header(schema_, device_id_);
       request.set_batch(static_cast<std::uint64_t>(*number));
       HttpRequest encoded = protocol::make_request(kPushTarget, request);
       const std::optional<std::string_view> encoding =

@@ -11,6 +11,7 @@
 #include "replica/outbox.hpp"
 #include "replica/replica_impl.hpp"
 #include "replica/schema_sql.hpp"
+#include "replica/tls_settings.hpp"
 
 namespace lumbung {
 namespace {
@@ -19,8 +20,11 @@ using core::quote_identifier;
 using db::Database;
 using db::Statement;
 
-// Bumped when the bookkeeping tables change incompatibly; /2 added sync state.
-constexpr const char* kFormat = "lumbung-replica/2";
+// Bumped when the bookkeeping tables change; /2 added sync state, /3 conflict
+// resolutions.
+constexpr const char* kFormat = "lumbung-replica/3";
+// The format before kFormat: opened and upgraded in place.
+constexpr const char* kPreviousFormat = "lumbung-replica/2";
 
 Status with_context(const std::string& context, const Status& status) {
   return Status(status.code(), context + ": " + status.message());
@@ -89,10 +93,12 @@ Status Replica::Impl::create(const std::string& schema_text) {
   device_id = options.device_id.empty() ? uuids.next() : options.device_id;
   return db::in_transaction(*db, [&]() -> Status {
     LUMBUNG_RETURN_IF_ERROR(exec_all(replica::bookkeeping_tables_sql()));
+    LUMBUNG_RETURN_IF_ERROR(exec_all(replica::bookkeeping_upgrade_sql()));
     LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "format", Value(kFormat)));
     LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "device_id", Value(device_id)));
     LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "server_url", Value(options.server_url)));
     LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "token", Value(options.token)));
+    LUMBUNG_RETURN_IF_ERROR(replica::write_tls_settings(*db, options.tls));
     LUMBUNG_RETURN_IF_ERROR(store_schema(schema_text));
     for (const core::Table& table : schema.tables) LUMBUNG_RETURN_IF_ERROR(create_table(table));
     return install_triggers(schema);
@@ -162,11 +168,22 @@ Status Replica::Impl::check_is_replica() {
   }
   Result<bool> row = stmt->step();
   if (!row.is_ok()) return with_context("cannot read '" + path + "'", row.status());
-  if (!*row || stmt->column_text(0) != kFormat) {
+  const std::string format = *row ? stmt->column_text(0) : std::string();
+  if (format != kFormat && format != kPreviousFormat) {
     return Status(ErrorCode::kNotAReplica,
                   "'" + path + "' is not a Lumbung replica of format " + kFormat);
   }
   return Status::ok();
+}
+
+Status Replica::Impl::upgrade_format() {
+  Result<std::string> format = replica::read_meta(*db, "format");
+  if (!format.is_ok()) return format.status();
+  if (*format == kFormat) return Status::ok();
+  return db::in_transaction(*db, [&]() -> Status {
+    LUMBUNG_RETURN_IF_ERROR(exec_all(replica::bookkeeping_upgrade_sql()));
+    return replica::write_meta(*db, "format", Value(kFormat));
+  });
 }
 
 Status Replica::Impl::open_file() {
@@ -196,6 +213,7 @@ Status Replica::Impl::open_file() {
   }
 
   LUMBUNG_RETURN_IF_ERROR(open_database());
+  LUMBUNG_RETURN_IF_ERROR(upgrade_format());
   Result<std::string> stored = replica::read_meta(*db, "schema");
   if (!stored.is_ok()) return stored.status();
   Result<core::Schema> current = core::load_schema(*stored, options.path + " (stored schema)");
@@ -467,6 +485,9 @@ Result<ReplicaStatus> Replica::status() {
   Result<std::string> server = replica::read_meta(*impl_->db, "server_url");
   if (!server.is_ok()) return server.status();
   status.server_url = *server;
+  Result<TlsOptions> tls = replica::read_tls_settings(*impl_->db);
+  if (!tls.is_ok()) return tls.status();
+  status.tls = std::move(*tls);
   status.device_id = impl_->device_id;
   status.schema_version = impl_->schema.version;
   return status;

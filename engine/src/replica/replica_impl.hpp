@@ -1,6 +1,7 @@
 // Replica::Impl: the state behind a Replica, shared by the files that
-// implement it: replica.cpp (opening, local reads and writes) and sync.cpp
-// (sync with the server, over the parts in push, pull, server_state, ...).
+// implement it: replica.cpp (opening, local reads and writes), sync.cpp
+// (sync with the server, over the parts in push, pull, server_state, ...) and
+// resolve.cpp (conflict resolutions).
 // Internal; not thread-safe, like Replica.
 #pragma once
 
@@ -31,6 +32,12 @@ struct Replica::Impl {
   // it and kept, so that its connection is reused.
   std::shared_ptr<Transport> http_transport;
 
+  // What requests to the server travel over: options.transport, else HTTP to
+  // the server URL kept in the file (sync.cpp).
+  Result<std::shared_ptr<Transport>> transport_for(const SyncOptions& options);
+  // The bearer token: options.token, else the one kept in the file.
+  Result<std::string> token_for(const SyncOptions& options);
+
   explicit Impl(const ReplicaOptions& opts);
 
   Result<const core::Table*> find_table(std::string_view name) const;
@@ -46,6 +53,8 @@ struct Replica::Impl {
   Status migrate(core::Schema target, const std::string& target_text);
   // Checks that the open file is a replica, before anything writes to it.
   Status check_is_replica();
+  // Moves a replica of the previous format to the current one.
+  Status upgrade_format();
   Status open_file();
   // Opens the connection, checks an existing file is a replica before
   // anything writes to it, then sets the connection's pragmas.

@@ -1,6 +1,7 @@
 #include "replica/scope_check.hpp"
 
 #include "core/checksum.hpp"
+#include "replica/scope_rows.hpp"
 #include "replica/server_state.hpp"
 
 namespace lumbung::replica {
@@ -72,14 +73,7 @@ Result<ScopeVerifier::ScopeSum> ScopeVerifier::local_sum(const std::string& scop
 }
 
 Status ScopeVerifier::reset_scope(const std::string& scope) {
-  for (const core::Table& table : schema_.tables) {
-    Result<db::Statement*> stmt =
-        db_.cached("DELETE FROM " + quote_identifier(table.name) + " WHERE " +
-                   quote_identifier(table.scope_column) + " = ?1");
-    if (!stmt.is_ok()) return stmt.status();
-    (*stmt)->bind(1, Value(scope));
-    LUMBUNG_RETURN_IF_ERROR((*stmt)->run());
-  }
+  LUMBUNG_RETURN_IF_ERROR(delete_scope_rows(db_, schema_, scope));
   Result<db::Statement*> cursor =
       db_.cached("INSERT OR REPLACE INTO _lumbung_scope (scope, cursor) VALUES (?1, 0)");
   if (!cursor.is_ok()) return cursor.status();

@@ -17,6 +17,7 @@
 #include "replica/refused_store.hpp"
 #include "replica/replica_impl.hpp"
 #include "replica/scope_check.hpp"
+#include "replica/tls_settings.hpp"
 
 namespace lumbung {
 namespace {
@@ -47,6 +48,19 @@ std::string iso8601_utc(std::int64_t ms) {
 
 Status with_context(const std::string& context, const Status& status) {
   return Status(status.code(), context + ": " + status.message());
+}
+
+// HTTP to the server URL kept in the replica file.
+Result<std::shared_ptr<Transport>> server_transport(db::Database& db,
+                                                    const HttpTransportOptions& options) {
+  Result<std::string> url = replica::read_meta(db, "server_url");
+  if (!url.is_ok()) return url.status();
+  if (url->empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "the replica has no server URL: set one when creating it, or pass a "
+                  "transport");
+  }
+  return make_http_transport(*url, options);
 }
 
 // One run of Replica::sync.
@@ -168,36 +182,39 @@ class SyncRun {
 
 }  // namespace
 
+Result<std::shared_ptr<Transport>> Replica::Impl::transport_for(const SyncOptions& options) {
+  if (options.transport) return options.transport;
+  // Made with the caller's options, it serves this sync alone.
+  if (options.http) return server_transport(*db, *options.http);
+  if (!http_transport) {
+    HttpTransportOptions http;
+    Result<TlsOptions> tls = replica::read_tls_settings(*db);
+    if (!tls.is_ok()) return tls.status();
+    http.tls = std::move(*tls);
+    Result<std::shared_ptr<Transport>> made = server_transport(*db, http);
+    if (!made.is_ok()) return made.status();
+    http_transport = std::move(made).value();
+  }
+  return http_transport;
+}
+
+Result<std::string> Replica::Impl::token_for(const SyncOptions& options) {
+  if (!options.token.empty()) return options.token;
+  return replica::read_meta(*db, "token");
+}
+
 Result<SyncSummary> Replica::sync(const SyncOptions& options) {
   // Each step must commit on its own, before the next request goes out.
   if (impl_->db->transaction_depth() > 0) {
     return Status(ErrorCode::kInvalidArgument, "sync cannot run inside a transaction");
   }
-  std::shared_ptr<Transport> transport = options.transport;
-  if (!transport) {
-    if (!impl_->http_transport) {
-      Result<std::string> url = replica::read_meta(*impl_->db, "server_url");
-      if (!url.is_ok()) return url.status();
-      if (url->empty()) {
-        return Status(ErrorCode::kInvalidArgument,
-                      "the replica has no server URL: set one when creating it, or pass a "
-                      "transport");
-      }
-      Result<std::shared_ptr<Transport>> made = make_http_transport(*url);
-      if (!made.is_ok()) return made.status();
-      impl_->http_transport = std::move(made).value();
-    }
-    transport = impl_->http_transport;
-  }
-  std::string token = options.token;
-  if (token.empty()) {
-    Result<std::string> stored = replica::read_meta(*impl_->db, "token");
-    if (!stored.is_ok()) return stored.status();
-    token = std::move(stored).value();
-  }
+  Result<std::shared_ptr<Transport>> transport = impl_->transport_for(options);
+  if (!transport.is_ok()) return transport.status();
+  Result<std::string> token = impl_->token_for(options);
+  if (!token.is_ok()) return token.status();
 
-  SyncRun run(*impl_->db, impl_->schema, impl_->device_id, *impl_->clock, *transport, options,
-              std::move(token));
+  SyncRun run(*impl_->db, impl_->schema, impl_->device_id, *impl_->clock, **transport, options,
+              std::move(token).value());
   Result<SyncSummary> summary = run.run();
   if (!summary.is_ok()) return summary;
   LUMBUNG_RETURN_IF_ERROR(
@@ -207,6 +224,10 @@ Result<SyncSummary> Replica::sync(const SyncOptions& options) {
 
 Result<std::vector<ConflictRecord>> Replica::conflicts() {
   return replica::load_conflicts(*impl_->db);
+}
+
+Status Replica::set_token(std::string_view token) {
+  return replica::write_meta(*impl_->db, "token", Value(std::string(token)));
 }
 
 Result<std::vector<RefusedChange>> Replica::refused_changes() {

@@ -18,6 +18,10 @@ void to_wire(const ConflictRecord& conflict, v1::Conflict* out) {
   out->set_device_hlc(conflict.device_hlc);
   out->set_outcome(conflict.outcome);
   out->set_scope(conflict.scope);
+  protocol::to_wire(conflict.resolved_value, out->mutable_resolved_value());
+  out->set_resolved_by(conflict.resolved_by);
+  out->set_resolved_device(conflict.resolved_device);
+  out->set_resolved_ms(conflict.resolved_ms);
 }
 
 }  // namespace lumbung::server

@@ -10,13 +10,12 @@ namespace lumbung::server {
 
 void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond) {
   v1::PullRequest pull;
-  Status status =
-      protocol::decode_body(request.headers, request.body, protocol::kMaxRequestBytes, &pull);
-  if (status.is_ok()) status = check_header(pull.header());
-  if (!status.is_ok()) return respond(protocol::error_response(status));
+  Result<auth::Grant> grant = admit(request, &pull);
+  if (!grant.is_ok()) return respond(protocol::error_response(grant.status()));
 
   PullWaiter waiter;
   waiter.query.device_id = pull.header().device_id();
+  waiter.query.grant = std::move(grant).value();
   for (const v1::ScopeCursor& cursor : pull.cursors()) {
     auto [it, added] = waiter.query.cursors.emplace(cursor.scope(), cursor.seq());
     if (!added) it->second = std::max(it->second, cursor.seq());

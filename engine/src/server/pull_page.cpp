@@ -50,12 +50,25 @@ class PageBuilder {
               const std::vector<ScopeState>& stored_scopes)
       : schema_(schema), txn_(txn), query_(query) {
     for (const ScopeState& scope : stored_scopes) {
-      scopes_[scope.scope] = {0, scope.checksum, scope.live_rows};
+      if (query.grant.may_read(scope.scope)) {
+        scopes_[scope.scope] = {0, scope.checksum, scope.live_rows};
+      }
     }
-    for (const auto& [scope, cursor] : query.cursors) scopes_[scope].cursor = cursor;
+    for (const auto& [scope, cursor] : query.cursors) {
+      if (query.grant.may_read(scope)) {
+        scopes_[scope].cursor = cursor;
+      } else {
+        dropped_.push_back(scope);
+      }
+    }
     page_bytes_ = kPageFixedBytes;
     for (const auto& [scope, served] : scopes_) page_bytes_ += scope_bytes(scope);
+    for (const std::string& scope : dropped_) page_bytes_ += field_bytes(scope.size());
   }
+
+  // Whether no scope is served: no scope the grant may read has ever had a
+  // row, and the device names none.
+  bool serves_nothing() const { return scopes_.empty(); }
 
   // Where the change log must be read from.
   std::int64_t min_cursor() const {
@@ -66,7 +79,8 @@ class PageBuilder {
 
   // Adds `item` to the page; false (and nothing added) when the page is full.
   Result<bool> add(const ChangeItem& item) {
-    if (item.seq <= cursor(item.scope)) return true;  // the device has it
+    if (!query_.grant.may_read(item.scope)) return true;  // not the caller's
+    if (item.seq <= cursor(item.scope)) return true;     // the device has it
     switch (item.kind) {
       case ChangeItem::Kind::kConflict:
         return add_conflict(item.conflict);
@@ -92,6 +106,7 @@ class PageBuilder {
     *page.mutable_tables() = std::move(tables_);
     *page.mutable_conflicts() = std::move(conflicts_);
     page.set_more(more);
+    for (const std::string& scope : dropped_) page.add_dropped_scopes(scope);
     for (const auto& [scope, served] : scopes_) {
       v1::ScopeCursor* cursor = page.add_cursors();
       cursor->set_scope(scope);
@@ -255,7 +270,8 @@ class PageBuilder {
   const core::Schema& schema_;
   ReadTransaction& txn_;
   const PullQuery& query_;
-  std::map<std::string, ServedScope> scopes_;
+  std::map<std::string, ServedScope> scopes_;  // the scopes the grant may read
+  std::vector<std::string> dropped_;           // named by the query, not readable
   std::size_t page_bytes_ = 0;
   std::vector<v1::RowState> rows_;
   google::protobuf::RepeatedPtrField<v1::TableColumns> tables_;
@@ -278,6 +294,7 @@ Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& 
   std::int64_t covered_seq = *snapshot_seq;
   bool more = false;
   Status failed;
+  if (builder.serves_nothing()) return builder.finish(false, covered_seq, *snapshot_seq);
   LUMBUNG_RETURN_IF_ERROR(txn.scan_changes(builder.min_cursor(), [&](const ChangeItem& item) {
     Result<bool> added = builder.add(item);
     if (!added.is_ok()) {

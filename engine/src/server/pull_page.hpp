@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "auth/grant.hpp"
 #include "core/schema.hpp"
 #include "lumbung/status.hpp"
 #include "lumbung/v1/sync.pb.h"
@@ -18,6 +19,8 @@ struct PullQuery {
   // The device's cursor per scope; a scope not named starts at 0.
   std::map<std::string, std::int64_t> cursors;
   std::uint32_t budget_bytes = 0;
+  // Only the scopes this grant may read are served.
+  auth::Grant grant = auth::Grant::everything();
 };
 
 struct PulledPage {
@@ -26,10 +29,13 @@ struct PulledPage {
   std::int64_t snapshot_seq = 0;
 
   // Whether the page brings the device anything besides cursors.
-  bool has_news() const { return page.rows_size() > 0 || page.conflicts_size() > 0; }
+  bool has_news() const {
+    return page.rows_size() > 0 || page.conflicts_size() > 0 || page.dropped_scopes_size() > 0;
+  }
 };
 
-// Reads the page `query` asks for from `txn`. Every scope is served.
+// Reads the page `query` asks for from `txn`: every scope the query's grant
+// may read, and the scopes it names but may not read as dropped.
 Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& txn,
                                    const PullQuery& query);
 

@@ -29,10 +29,8 @@ Status check_push(const v1::PushRequest& push) {
 
 void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& respond) {
   v1::PushRequest push;
-  Status status =
-      protocol::decode_body(request.headers, request.body, protocol::kMaxRequestBytes, &push);
-  if (status.is_ok()) status = check_header(push.header());
-  if (status.is_ok()) status = check_push(push);
+  Result<auth::Grant> grant = admit(request, &push);
+  Status status = grant.is_ok() ? check_push(push) : grant.status();
   if (!status.is_ok()) return respond(protocol::error_response(status));
 
   const std::string& device_id = push.header().device_id();
@@ -42,6 +40,7 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
   v1::PushResponse response;
   std::int64_t committed_seq = 0;  // set when the batch gave out seqs
   status = store->write([&](WriteTransaction& txn) -> Status {
+    txn.set_officer(grant->officer);
     Result<std::optional<DeviceBatch>> last = txn.device_batch(device_id);
     if (!last.is_ok()) return last.status();
     const std::uint64_t last_batch = *last ? (*last)->batch : 0;
@@ -68,7 +67,7 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     const MergeClock merge_clock{.hlc = &hlc,
                                  .now_ms = clock->now_ms(),
                                  .max_skew_ms = options.max_clock_skew.count() * 1000};
-    LUMBUNG_RETURN_IF_ERROR(merge_batch(schema, merge_clock, txn, push, &response));
+    LUMBUNG_RETURN_IF_ERROR(merge_batch(schema, merge_clock, txn, *grant, push, &response));
     const core::Hlc server_hlc = hlc.last();
     response.set_server_hlc(server_hlc.packed());
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kHlcMetaKey, std::to_string(server_hlc.packed())));

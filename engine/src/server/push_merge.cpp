@@ -139,10 +139,12 @@ std::optional<Refusal> parse(const core::Schema& schema, const v1::PushRequest& 
 class BatchMerger {
  public:
   BatchMerger(const core::Schema& schema, const MergeClock& clock, WriteTransaction& txn,
-              const v1::PushRequest& request, v1::PushResponse* response)
+              const auth::Grant& grant, const v1::PushRequest& request,
+              v1::PushResponse* response)
       : schema_(schema),
         clock_(clock),
         txn_(txn),
+        grant_(grant),
         request_(request),
         response_(response),
         device_id_(request.header().device_id()) {}
@@ -168,6 +170,9 @@ class BatchMerger {
   Status merge_change(const ParsedChange& change, v1::ChangeOutcome* outcome) {
     Result<std::optional<StoredRow>> row = txn_.row(change.table->name, change.row_id);
     if (!row.is_ok()) return row.status();
+    if (std::optional<Refusal> refusal = check_grant(change, *row)) {
+      return refuse(change.table->name, change.row_id, *refusal, outcome);
+    }
     switch (change.op) {
       case v1::CHANGE_OP_INSERT:
         return merge_insert(change, *row, outcome);
@@ -422,6 +427,27 @@ class BatchMerger {
     return Refusal{reason_for(valid.code()), valid.message()};
   }
 
+  // Refuses a change to a row whose scope the grant may not write, and one
+  // that names such a scope in the scope column (an insert, or an attempt to
+  // move the row), before anything else is checked: the caller learns nothing
+  // about rows beyond the grant.
+  std::optional<Refusal> check_grant(const ParsedChange& change,
+                                     const std::optional<StoredRow>& row) const {
+    const core::Table& table = *change.table;
+    std::optional<std::string> denied;
+    if (row && !grant_.may_write(row->scope)) denied = row->scope;
+    for (const auto& [column, value] : change.cells) {
+      if (denied || column->name != table.scope_column) continue;
+      const std::string scope = value.type() == ValueType::kText ? value.as_text() : "";
+      if (!grant_.may_write(scope)) denied = scope;
+    }
+    if (!denied) return std::nullopt;
+    return Refusal{v1::REFUSAL_REASON_OUT_OF_SCOPE,
+                   table_prefix(table) + "row " + quoted(change.row_id) + ": scope " +
+                       quoted(*denied) + " is not granted to officer " +
+                       quoted(grant_.officer) + " for writing"};
+  }
+
   static Refusal scope_change(const ParsedChange& change, const std::string& scope) {
     const core::Table& table = *change.table;
     return {v1::REFUSAL_REASON_CONSTRAINT,
@@ -477,6 +503,7 @@ class BatchMerger {
   const core::Schema& schema_;
   const MergeClock& clock_;
   WriteTransaction& txn_;
+  const auth::Grant& grant_;
   const v1::PushRequest& request_;
   v1::PushResponse* response_;
   const std::string device_id_;
@@ -485,8 +512,9 @@ class BatchMerger {
 }  // namespace
 
 Status merge_batch(const core::Schema& schema, const MergeClock& clock, WriteTransaction& txn,
-                   const v1::PushRequest& request, v1::PushResponse* response) {
-  return BatchMerger(schema, clock, txn, request, response).merge();
+                   const auth::Grant& grant, const v1::PushRequest& request,
+                   v1::PushResponse* response) {
+  return BatchMerger(schema, clock, txn, grant, request, response).merge();
 }
 
 }  // namespace lumbung::server

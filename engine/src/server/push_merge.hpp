@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "auth/grant.hpp"
 #include "core/hlc.hpp"
 #include "core/schema.hpp"
 #include "lumbung/status.hpp"
@@ -22,9 +23,12 @@ struct MergeClock {
 };
 
 // Merges `request.changes` into `txn`, adding one outcome per change and the
-// conflicts they caused to `response`. A refused change changes nothing; an
-// error is the store's, and the transaction must be rolled back.
+// conflicts they caused to `response`. A change to a row in a scope `grant`
+// may not write, or one that would put a row there, is refused (out of
+// scope). A refused change changes nothing; an error is the store's, and the
+// transaction must be rolled back.
 Status merge_batch(const core::Schema& schema, const MergeClock& clock, WriteTransaction& txn,
-                   const v1::PushRequest& request, v1::PushResponse* response);
+                   const auth::Grant& grant, const v1::PushRequest& request,
+                   v1::PushResponse* response);
 
 }  // namespace lumbung::server

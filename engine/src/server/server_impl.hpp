@@ -1,14 +1,17 @@
 // SyncServer's state, shared by its handlers (sync_server.cpp routes,
-// push_handler.cpp and pull_handler.cpp answer). Internal.
+// push_handler.cpp, pull_handler.cpp and resolve_handler.cpp answer). Internal.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 
+#include "auth/grant.hpp"
+#include "auth/token_authority.hpp"
 #include "core/hlc.hpp"
 #include "core/schema.hpp"
 #include "lumbung/v1/sync.pb.h"
+#include "protocol/wire.hpp"
 #include "server/long_poll.hpp"
 #include "server/store.hpp"
 #include "server/sync_server.hpp"
@@ -21,10 +24,12 @@ inline constexpr const char* kHlcMetaKey = "hlc";
 
 struct SyncServer::Impl {
   Impl(const ServerOptions& options, core::Schema schema, std::shared_ptr<Clock> physical_clock,
-       std::unique_ptr<Store> store, core::Hlc last_hlc, std::int64_t last_seq)
+       std::unique_ptr<auth::TokenAuthority> authority, std::unique_ptr<Store> store,
+       core::Hlc last_hlc, std::int64_t last_seq)
       : options(options),
         schema(std::move(schema)),
         clock(physical_clock),
+        authority(std::move(authority)),
         store(std::move(store)),
         hlc(std::move(physical_clock), last_hlc),
         long_polls(last_seq) {}
@@ -33,8 +38,24 @@ struct SyncServer::Impl {
   // server's and a missing device id.
   Status check_header(const v1::RequestHeader& header) const;
 
+  // Who sent `request` from `device_id`, and what they may do.
+  Result<auth::Grant> authenticate(const HttpRequest& request, std::string_view device_id);
+
+  // Decodes the body of `request` into `message`, checks its header and
+  // authenticates the caller: what the caller may do, or the error to answer.
+  template <typename Message>
+  Result<auth::Grant> admit(const HttpRequest& request, Message* message) {
+    LUMBUNG_RETURN_IF_ERROR(protocol::decode_body(request.headers, request.body,
+                                                  protocol::kMaxRequestBytes, message));
+    LUMBUNG_RETURN_IF_ERROR(check_header(message->header()));
+    return authenticate(request, message->header().device_id());
+  }
+
   // POST /v1/push (push_handler.cpp).
   void handle_push(const HttpRequest& request, const Responder& respond);
+
+  // POST /v1/resolve (resolve_handler.cpp).
+  void handle_resolve(const HttpRequest& request, const Responder& respond);
 
   // POST /v1/pull and the long polls (pull_handler.cpp).
   void handle_pull(const HttpRequest& request, Responder respond);
@@ -49,6 +70,7 @@ struct SyncServer::Impl {
   const ServerOptions options;
   const core::Schema schema;
   const std::shared_ptr<Clock> clock;
+  const std::unique_ptr<auth::TokenAuthority> authority;  // null: --insecure-no-auth
   const std::unique_ptr<Store> store;
   core::HlcClock hlc;
   LongPolls long_polls;

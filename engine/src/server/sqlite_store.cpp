@@ -12,7 +12,11 @@ namespace lumbung::server {
 namespace {
 
 // PRAGMA user_version of a store this code writes.
-constexpr int kStoreFormat = 2;  // 2: devices.request_digest
+constexpr int kStoreFormat = 3;  // 2: devices.request_digest; 3: conflict resolutions
+
+// A new store is created at format 2, then upgraded like an old one, so that
+// every column is declared once.
+constexpr int kCreatedFormat = 2;
 
 // Names of the synced schema are values here (tbl, col), never identifiers.
 // A row's scope never changes, so cells need no scope of their own. Integers
@@ -51,6 +55,23 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql";
+
+// What moves a store from format N - 1 to N, by N.
+constexpr std::pair<int, const char*> kUpgrades[] = {
+    {3, R"sql(
+ALTER TABLE conflicts ADD COLUMN resolved_value;
+ALTER TABLE conflicts ADD COLUMN resolved_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE conflicts ADD COLUMN resolved_device TEXT NOT NULL DEFAULT '';
+ALTER TABLE conflicts ADD COLUMN resolved_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit_log ADD COLUMN officer TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN conflict_id INTEGER NOT NULL DEFAULT 0;
+)sql"},
+};
+
+// A conflict record's columns, in the order conflict_at() reads them.
+constexpr const char* kConflictColumns =
+    "scope, tbl, row_id, id, col, policy, server_value, server_device, server_hlc, device_value, "
+    "device_id, device_hlc, outcome, resolved_value, resolved_by, resolved_device, resolved_ms";
 
 constexpr const char* kLastSeqKey = "last_seq";
 
@@ -92,6 +113,29 @@ Status execute(db::Database& db, const std::string& sql, std::initializer_list<V
   return query->run();
 }
 
+// The conflict record whose kConflictColumns start at column `first` of `query`.
+ConflictRecord conflict_at(const Query& query, int first) {
+  ConflictRecord c;
+  c.scope = query.text(first);
+  c.table = query.text(first + 1);
+  c.row_id = query.text(first + 2);
+  c.id = static_cast<std::uint64_t>(query.integer(first + 3));
+  c.column = query.text(first + 4);
+  c.policy = query.text(first + 5);
+  c.server_value = query.value(first + 6);
+  c.server_device = query.text(first + 7);
+  c.server_hlc = query.integer(first + 8);
+  c.device_value = query.value(first + 9);
+  c.device_id = query.text(first + 10);
+  c.device_hlc = query.integer(first + 11);
+  c.outcome = query.text(first + 12);
+  c.resolved_value = query.value(first + 13);
+  c.resolved_by = query.text(first + 14);
+  c.resolved_device = query.text(first + 15);
+  c.resolved_ms = query.integer(first + 16);
+  return c;
+}
+
 Status no_live_row(std::string_view what, std::string_view table, std::string_view row_id) {
   return Status(ErrorCode::kInternal, std::string(what) + ": table '" + std::string(table) +
                                           "' has no live row '" + std::string(row_id) + "'");
@@ -119,20 +163,7 @@ class ChangeSource {
       item_.value = query_.value(5);
       item_.row_created_seq = query_.integer(6);
     } else if (kind_ == ChangeItem::Kind::kConflict) {
-      ConflictRecord& c = item_.conflict;
-      c.id = static_cast<std::uint64_t>(query_.integer(4));
-      c.table = item_.table;
-      c.row_id = item_.row_id;
-      c.scope = item_.scope;
-      c.column = query_.text(5);
-      c.policy = query_.text(6);
-      c.server_value = query_.value(7);
-      c.server_device = query_.text(8);
-      c.server_hlc = query_.integer(9);
-      c.device_value = query_.value(10);
-      c.device_id = query_.text(11);
-      c.device_hlc = query_.integer(12);
-      c.outcome = query_.text(13);
+      item_.conflict = conflict_at(query_, 1);
     }
     return Status::ok();
   }
@@ -229,11 +260,10 @@ class SqliteReadTransaction : public virtual ReadTransaction {
                                          "WHERE deleted_seq > ?1 ORDER BY deleted_seq",
                                          {after});
     if (!tombstones.is_ok()) return tombstones.status();
-    Result<Query> conflicts = Query::on(
-        db_,
-        "SELECT seq, scope, tbl, row_id, id, col, policy, server_value, server_device, server_hlc, "
-        "device_value, device_id, device_hlc, outcome FROM conflicts WHERE seq > ?1 ORDER BY seq",
-        {after});
+    Result<Query> conflicts = Query::on(db_,
+                                        std::string("SELECT seq, ") + kConflictColumns +
+                                            " FROM conflicts WHERE seq > ?1 ORDER BY seq",
+                                        {after});
     if (!conflicts.is_ok()) return conflicts.status();
     ChangeSource sources[] = {{std::move(*cells), ChangeItem::Kind::kCell},
                               {std::move(*tombstones), ChangeItem::Kind::kTombstone},
@@ -283,6 +313,52 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     return std::optional<DeviceBatch>(DeviceBatch{static_cast<std::uint64_t>(query->integer(0)),
                                                   static_cast<std::uint64_t>(query->integer(1)),
                                                   std::string(bytes.begin(), bytes.end())});
+  }
+
+  Result<std::optional<ConflictRecord>> conflict(std::uint64_t id) override {
+    Result<Query> query =
+        Query::on(db_, std::string("SELECT ") + kConflictColumns + " FROM conflicts WHERE id = ?1",
+                  {Value(static_cast<std::int64_t>(id))});
+    if (!query.is_ok()) return query.status();
+    Result<bool> found = query->step();
+    if (!found.is_ok()) return found.status();
+    if (!*found) return std::optional<ConflictRecord>();
+    return std::optional<ConflictRecord>(conflict_at(*query, 0));
+  }
+
+  Status scan_audit(const AuditQuery& filter,
+                    const std::function<void(const AuditEntry&)>& visit) override {
+    const auto param = [](const std::optional<std::string>& value) {
+      return value ? Value(*value) : Value();
+    };
+    // A row's scope never changes: the row tells an entry's scope.
+    Result<Query> query = Query::on(
+        db_,
+        "SELECT a.seq, a.time_ms, a.officer, a.device_id, a.tbl, a.row_id, a.col, a.old_value, "
+        "a.new_value, a.outcome, a.detail, a.conflict_id, r.scope FROM audit_log AS a "
+        "LEFT JOIN synced_rows AS r ON r.tbl = a.tbl AND r.row_id = a.row_id "
+        "WHERE (?1 IS NULL OR r.scope = ?1) AND (?2 IS NULL OR a.tbl = ?2) "
+        "AND (?3 IS NULL OR a.row_id = ?3) ORDER BY a.id",
+        {param(filter.scope), param(filter.table), param(filter.row_id)});
+    if (!query.is_ok()) return query.status();
+    for (;;) {
+      Result<bool> found = query->step();
+      if (!found.is_ok()) return found.status();
+      if (!*found) return Status::ok();
+      visit(AuditEntry{.seq = query->integer(0),
+                       .time_ms = query->integer(1),
+                       .officer = query->text(2),
+                       .device_id = query->text(3),
+                       .table = query->text(4),
+                       .row_id = query->text(5),
+                       .column = query->text(6),
+                       .old_value = query->value(7),
+                       .new_value = query->value(8),
+                       .outcome = query->text(9),
+                       .detail = query->text(10),
+                       .conflict_id = static_cast<std::uint64_t>(query->integer(11)),
+                       .scope = query->text(12)});
+    }
   }
 
  protected:
@@ -372,13 +448,29 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
     return static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_.handle()));
   }
 
+  Status update_conflict(const ConflictRecord& c, std::int64_t seq) override {
+    LUMBUNG_RETURN_IF_ERROR(execute(
+        db_,
+        "UPDATE conflicts SET seq = ?2, outcome = ?3, resolved_value = ?4, resolved_by = ?5, "
+        "resolved_device = ?6, resolved_ms = ?7 WHERE id = ?1",
+        {Value(static_cast<std::int64_t>(c.id)), Value(seq), Value(c.outcome), c.resolved_value,
+         Value(c.resolved_by), Value(c.resolved_device), Value(c.resolved_ms)}));
+    if (sqlite3_changes(db_.handle()) == 1) return Status::ok();
+    return Status(ErrorCode::kInternal,
+                  "update_conflict: no conflict " + std::to_string(c.id) + " to update");
+  }
+
+  void set_officer(std::string_view officer) override { officer_ = officer; }
+
   Status append_audit(const AuditEntry& e) override {
-    return execute(db_,
-                   "INSERT INTO audit_log (seq, time_ms, device_id, tbl, row_id, col, old_value, "
-                   "new_value, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                   {e.seq == 0 ? Value() : Value(e.seq), Value(e.time_ms), Value(e.device_id),
-                    Value(e.table), Value(e.row_id), Value(e.column), e.old_value, e.new_value,
-                    Value(e.outcome), Value(e.detail)});
+    return execute(
+        db_,
+        "INSERT INTO audit_log (seq, time_ms, officer, device_id, tbl, row_id, col, "
+        "old_value, new_value, outcome, detail, conflict_id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        {e.seq == 0 ? Value() : Value(e.seq), Value(e.time_ms), Value(officer_), Value(e.device_id),
+         Value(e.table), Value(e.row_id), Value(e.column), e.old_value, e.new_value,
+         Value(e.outcome), Value(e.detail), Value(static_cast<std::int64_t>(e.conflict_id))});
   }
 
   Status set_device_batch(std::string_view device_id, const DeviceBatch& batch) override {
@@ -430,6 +522,7 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
 
   const std::int64_t stored_last_seq_;
   std::int64_t last_seq_;
+  std::string officer_;
   std::map<std::string, ScopeDelta, std::less<>> scope_deltas_;
 };
 
@@ -463,15 +556,21 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_d
       db.exec("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL"));
   Result<int> format = user_version(db);
   if (!format.is_ok()) return format.status();
-  if (*format == 0) {
-    LUMBUNG_RETURN_IF_ERROR(db::in_transaction(db, [&] {
-      LUMBUNG_RETURN_IF_ERROR(db.exec(kCreateTables));
-      return db.exec("PRAGMA user_version = " + std::to_string(kStoreFormat));
-    }));
-  } else if (*format != kStoreFormat) {
+  if (*format != 0 && (*format < kCreatedFormat || *format > kStoreFormat)) {
     return Status(ErrorCode::kCorrupt, "'" + path + "' is not a lumbungd store of format " +
+                                           std::to_string(kCreatedFormat) + " to " +
                                            std::to_string(kStoreFormat) + " (it has " +
                                            std::to_string(*format) + ")");
+  }
+  if (*format != kStoreFormat) {
+    LUMBUNG_RETURN_IF_ERROR(db::in_transaction(db, [&] {
+      if (*format == 0) LUMBUNG_RETURN_IF_ERROR(db.exec(kCreateTables));
+      const int from = *format == 0 ? kCreatedFormat : *format;
+      for (const auto& [to, sql] : kUpgrades) {
+        if (to > from) LUMBUNG_RETURN_IF_ERROR(db.exec(sql));
+      }
+      return db.exec("PRAGMA user_version = " + std::to_string(kStoreFormat));
+    }));
   }
   return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(writer).value()));
 }

@@ -25,8 +25,8 @@ namespace lumbung::server {
 class SqliteStore : public Store {
  public:
   // Opens or creates the store in `data_dir` (created when missing).
-  // kIo when the directory or file cannot be created, kCorrupt for a file
-  // this version does not know.
+  // An older format is upgraded in place. kIo when the directory or file
+  // cannot be created, kCorrupt for a file this version does not know.
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& data_dir);
   ~SqliteStore() override;
 

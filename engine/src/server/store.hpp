@@ -75,17 +75,32 @@ struct DeviceBatch {
 };
 
 // One line of the audit log: who changed (or tried to change) what, when.
+// Fields that designated initializers may leave out are initialized.
 struct AuditEntry {
   std::int64_t seq = 0;  // the seq the change got; 0 when it got none
   std::int64_t time_ms = 0;
+  // The officer of the transaction that appended the entry
+  // (WriteTransaction::set_officer); filled by reads, ignored by append_audit.
+  std::string officer{};
   std::string device_id;
   std::string table;
   std::string row_id;
   std::string column;  // empty for a whole-row change
   Value old_value;
   Value new_value;
-  std::string outcome;  // "applied", "superseded", "refused"
-  std::string detail;   // why a change was refused
+  // "applied", "superseded", "refused", or a resolution's conflict outcome
+  // ("resolved_server", "resolved_device", "resolved_value").
+  std::string outcome;
+  std::string detail{};           // why a change was refused
+  std::uint64_t conflict_id = 0;  // the conflict a resolution settled; 0: none
+  std::string scope{};            // the row's scope, filled by reads; empty: no such row
+};
+
+// Which audit entries a reader wants; an unset field selects every entry.
+struct AuditQuery {
+  std::optional<std::string> scope;  // entries of rows of this scope
+  std::optional<std::string> table;
+  std::optional<std::string> row_id;
 };
 
 class ReadTransaction {
@@ -112,6 +127,11 @@ class ReadTransaction {
   virtual Status scan_live_cells(const std::optional<std::string>& scope,
                                  const CellVisitor& visit) = 0;
   virtual Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) = 0;
+  // The conflict record `id`, as last stored; nullopt when there is none.
+  virtual Result<std::optional<ConflictRecord>> conflict(std::uint64_t id) = 0;
+  // Calls `visit` with every audit entry `query` selects, oldest first.
+  virtual Status scan_audit(const AuditQuery& query,
+                            const std::function<void(const AuditEntry&)>& visit) = 0;
 };
 
 class WriteTransaction : public virtual ReadTransaction {
@@ -130,6 +150,13 @@ class WriteTransaction : public virtual ReadTransaction {
                             const core::ServerVersion& tombstone) = 0;
   // Stores a conflict (its id is ignored) under `seq`; returns its new id.
   virtual Result<std::uint64_t> add_conflict(const ConflictRecord& conflict, std::int64_t seq) = 0;
+  // Stores the outcome and resolution fields of `conflict` over the record
+  // with its id, under a new `seq`, so that pulls deliver it again.
+  // REQUIRES: the record exists.
+  virtual Status update_conflict(const ConflictRecord& conflict, std::int64_t seq) = 0;
+  // The officer on whose behalf this transaction writes (the authenticated
+  // caller's); every audit entry it appends names them. Default: empty.
+  virtual void set_officer(std::string_view officer) = 0;
   virtual Status append_audit(const AuditEntry& entry) = 0;
   virtual Status set_device_batch(std::string_view device_id, const DeviceBatch& batch) = 0;
 };

@@ -73,6 +73,12 @@ Status SyncServer::Impl::check_header(const v1::RequestHeader& header) const {
   return Status::ok();
 }
 
+Result<auth::Grant> SyncServer::Impl::authenticate(const HttpRequest& request,
+                                                   std::string_view device_id) {
+  if (!authority) return auth::Grant::everything();
+  return authority->authenticate(find_header(request.headers, "Authorization"), device_id);
+}
+
 Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& options) {
   if (options.data_dir.empty()) {
     return Status(ErrorCode::kInvalidArgument, "ServerOptions.data_dir is required");
@@ -84,6 +90,14 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   if (!schema.is_ok()) return schema.status();
   Result<std::unique_ptr<SqliteStore>> store = SqliteStore::open(options.data_dir);
   if (!store.is_ok()) return store.status();
+  std::shared_ptr<Clock> clock = options.clock ? options.clock : system_clock();
+  std::unique_ptr<auth::TokenAuthority> authority;
+  if (!options.insecure_no_auth) {
+    Result<std::unique_ptr<auth::TokenAuthority>> opened =
+        auth::TokenAuthority::open(options.data_dir, clock);
+    if (!opened.is_ok()) return opened.status();
+    authority = std::move(opened).value();
+  }
   std::int64_t last_hlc = 0;
   std::int64_t last_seq = 0;
   LUMBUNG_RETURN_IF_ERROR((*store)->write([&](WriteTransaction& txn) {
@@ -96,10 +110,9 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
     last_seq = *seq;
     return Status::ok();
   }));
-  std::shared_ptr<Clock> clock = options.clock ? options.clock : system_clock();
-  return std::unique_ptr<SyncServer>(new SyncServer(
-      std::make_unique<Impl>(options, std::move(schema).value(), std::move(clock),
-                             std::move(store).value(), core::Hlc(last_hlc), last_seq)));
+  return std::unique_ptr<SyncServer>(new SyncServer(std::make_unique<Impl>(
+      options, std::move(schema).value(), std::move(clock), std::move(authority),
+      std::move(store).value(), core::Hlc(last_hlc), last_seq)));
 }
 
 SyncServer::SyncServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -119,12 +132,13 @@ void SyncServer::handle(HttpRequest request, Responder respond) {
     return respond(request.method == "GET" ? health_ok()
                                            : method_not_allowed(request, path, "GET"));
   }
-  if (path != "/v1/push" && path != "/v1/pull") {
+  if (path != "/v1/push" && path != "/v1/pull" && path != "/v1/resolve") {
     return respond(protocol::error_response(
         Status(ErrorCode::kNotFound, "no such path '" + std::string(path) + "'")));
   }
   if (request.method != "POST") return respond(method_not_allowed(request, path, "POST"));
   if (path == "/v1/push") return impl_->handle_push(request, respond);
+  if (path == "/v1/resolve") return impl_->handle_resolve(request, respond);
   impl_->handle_pull(request, std::move(respond));
 }
 

@@ -22,8 +22,12 @@
 namespace lumbung::server {
 
 struct ServerOptions {
-  // Directory of the embedded SQLite store (created when missing). REQUIRED.
+  // Directory of the embedded SQLite store (created when missing), and of the
+  // token signing keys and credentials (auth/token_authority.hpp). REQUIRED.
   std::string data_dir;
+  // Serves every request without a token, as an admin. For local
+  // experiments and tests that are not about authentication.
+  bool insecure_no_auth = false;
   // The schema's text and a name for it in errors. Default: built-in Desmigratif.
   std::string schema_text;
   std::string schema_source = "schema";

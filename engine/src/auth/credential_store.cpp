@@ -1,0 +1,152 @@
+#include "auth/credential_store.hpp"
+
+#include "db/database.hpp"
+
+namespace lumbung::auth {
+
+namespace {
+
+// PRAGMA user_version of a store this code writes.
+constexpr int kStoreFormat = 1;
+
+constexpr std::string_view kCreateTables = R"(
+CREATE TABLE revoked_token (
+  token_id   TEXT PRIMARY KEY,
+  revoked_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE token_device (
+  token_id  TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  bound_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE device_officer (
+  device_id TEXT PRIMARY KEY,
+  officer   TEXT NOT NULL,
+  bound_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+)";
+
+Status mismatch(std::string message) {
+  return Status(ErrorCode::kDeviceMismatch, std::move(message));
+}
+
+}  // namespace
+
+CredentialStore::CredentialStore(std::unique_ptr<db::Database> db) : db_(std::move(db)) {}
+
+CredentialStore::~CredentialStore() = default;
+
+Result<std::unique_ptr<CredentialStore>> CredentialStore::open(const std::string& path) {
+  Result<std::unique_ptr<db::Database>> opened = db::Database::open(path, true, nullptr);
+  if (!opened.is_ok()) return opened.status();
+  db::Database& db = **opened;
+  LUMBUNG_RETURN_IF_ERROR(
+      db.exec("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL"));
+  // Read and created in one write transaction: two processes opening a new
+  // store at once do not both create the tables.
+  LUMBUNG_RETURN_IF_ERROR(db::in_transaction(db, [&]() -> Status {
+    Result<db::Statement> version = db.prepare("PRAGMA user_version");
+    if (!version.is_ok()) return version.status();
+    Result<bool> row = version->step();
+    if (!row.is_ok()) return row.status();
+    const std::int64_t format = version->column_int(0);
+    if (format == kStoreFormat) return Status::ok();
+    if (format != 0) {
+      return Status(ErrorCode::kCorrupt, "'" + path + "' is not a credential store of format " +
+                                             std::to_string(kStoreFormat) + " (it has " +
+                                             std::to_string(format) + ")");
+    }
+    LUMBUNG_RETURN_IF_ERROR(db.exec(kCreateTables));
+    return db.exec("PRAGMA user_version = " + std::to_string(kStoreFormat));
+  }));
+  return std::unique_ptr<CredentialStore>(new CredentialStore(std::move(opened).value()));
+}
+
+Status CredentialStore::revoke(std::string_view token_id, std::int64_t now) {
+  std::lock_guard lock(mu_);
+  Result<db::Statement*> insert = db_->cached(
+      "INSERT INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2) "
+      "ON CONFLICT (token_id) DO NOTHING");
+  if (!insert.is_ok()) return insert.status();
+  (*insert)->bind(1, Value(std::string(token_id)));
+  (*insert)->bind(2, Value(now));
+  return (*insert)->run();
+}
+
+Status CredentialStore::check_not_revoked(std::string_view token_id) {
+  std::lock_guard lock(mu_);
+  Result<db::Statement*> query =
+      db_->cached("SELECT revoked_at FROM revoked_token WHERE token_id = ?1");
+  if (!query.is_ok()) return query.status();
+  (*query)->bind(1, Value(std::string(token_id)));
+  Result<bool> revoked = (*query)->step();
+  if (!revoked.is_ok()) return revoked.status();
+  (*query)->reset();
+  if (*revoked) {
+    return Status(ErrorCode::kTokenRevoked, "token " + std::string(token_id) + " was revoked");
+  }
+  return Status::ok();
+}
+
+Result<std::pair<std::string, std::string>> CredentialStore::bindings(std::string_view token_id,
+                                                                      std::string_view device_id) {
+  Result<db::Statement*> query = db_->cached(
+      "SELECT (SELECT device_id FROM token_device WHERE token_id = ?1), "
+      "       (SELECT officer FROM device_officer WHERE device_id = ?2)");
+  if (!query.is_ok()) return query.status();
+  (*query)->bind(1, Value(std::string(token_id)));
+  (*query)->bind(2, Value(std::string(device_id)));
+  Result<bool> row = (*query)->step();
+  if (!row.is_ok()) return row.status();
+  std::pair<std::string, std::string> bound{(*query)->column_text(0), (*query)->column_text(1)};
+  (*query)->reset();
+  return bound;
+}
+
+Status CredentialStore::bind(std::string_view token_id, std::string_view device_id,
+                             std::string_view officer, std::int64_t now) {
+  std::lock_guard lock(mu_);
+  // Checks the bindings found; false when one is still to be made.
+  const auto check = [&](const std::pair<std::string, std::string>& bound) -> Result<bool> {
+    const auto& [token_device, device_officer] = bound;
+    if (!token_device.empty() && token_device != device_id) {
+      return mismatch("token " + std::string(token_id) + " is bound to another device");
+    }
+    if (!device_officer.empty() && device_officer != officer) {
+      return mismatch("device '" + std::string(device_id) + "' belongs to another officer");
+    }
+    return !token_device.empty() && !device_officer.empty();
+  };
+  // Every request after the first: a read, no write lock.
+  Result<std::pair<std::string, std::string>> bound = bindings(token_id, device_id);
+  if (!bound.is_ok()) return bound.status();
+  Result<bool> complete = check(*bound);
+  if (!complete.is_ok() || *complete) return complete.status();
+  // First use: decided again under the write lock, which a concurrent first
+  // use (here or in another process) may have taken first.
+  return db::in_transaction(*db_, [&]() -> Status {
+    Result<std::pair<std::string, std::string>> locked = bindings(token_id, device_id);
+    if (!locked.is_ok()) return locked.status();
+    Result<bool> settled = check(*locked);
+    if (!settled.is_ok() || *settled) return settled.status();
+    const auto insert = [&](const char* sql, std::string_view key, std::string_view value) {
+      Result<db::Statement*> statement = db_->cached(sql);
+      if (!statement.is_ok()) return statement.status();
+      (*statement)->bind(1, Value(std::string(key)));
+      (*statement)->bind(2, Value(std::string(value)));
+      (*statement)->bind(3, Value(now));
+      return (*statement)->run();
+    };
+    LUMBUNG_RETURN_IF_ERROR(
+        insert("INSERT INTO token_device (token_id, device_id, bound_at) VALUES (?1, ?2, ?3) "
+               "ON CONFLICT (token_id) DO NOTHING",
+               token_id, device_id));
+    LUMBUNG_RETURN_IF_ERROR(
+        insert("INSERT INTO device_officer (device_id, officer, bound_at) VALUES (?1, ?2, ?3) "
+               "ON CONFLICT (device_id) DO NOTHING",
+               device_id, officer));
+    return Status::ok();
+  });
+}
+
+}  // namespace lumbung::auth

@@ -1,0 +1,179 @@
+#include "auth/token_authority.hpp"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <cctype>
+#include <filesystem>
+
+#include "auth/credential_store.hpp"
+#include "auth/hex.hpp"
+#include "auth/signing_keys.hpp"
+#include "auth/token.hpp"
+
+namespace lumbung::auth {
+
+namespace {
+
+constexpr std::size_t kMaxIdSize = 128;
+constexpr std::chrono::seconds kMaxTtl = std::chrono::hours(24 * 3650);
+
+Status invalid(std::string message) {
+  return Status(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+// Officer, village and device ids travel in tokens, comma-separated command
+// lines and error messages: printable ASCII without spaces or commas.
+Status check_id(std::string_view what, std::string_view id) {
+  if (id.empty()) return invalid(std::string(what) + " is empty");
+  if (id.size() > kMaxIdSize) {
+    return invalid(std::string(what) + " is longer than " + std::to_string(kMaxIdSize) + " bytes");
+  }
+  for (const char c : id) {
+    if (c <= ' ' || c > '~' || c == ',') {
+      return invalid(std::string(what) + " may hold only printable ASCII without spaces or commas");
+    }
+  }
+  return Status::ok();
+}
+
+Status check_request(const TokenRequest& request) {
+  LUMBUNG_RETURN_IF_ERROR(check_id("officer id", request.officer));
+  if (request.villages.empty() && request.role != Role::kAdmin) {
+    return invalid("a token of role " + std::string(role_name(request.role)) +
+                   " needs at least one village");
+  }
+  for (const std::string& village : request.villages) {
+    LUMBUNG_RETURN_IF_ERROR(check_id("village id", village));
+  }
+  if (request.ttl <= std::chrono::seconds::zero() || request.ttl > kMaxTtl) {
+    return invalid("token lifetime must be more than 0 seconds and at most 3650 days (got " +
+                   std::to_string(request.ttl.count()) + " seconds)");
+  }
+  if (!request.device_id.empty()) LUMBUNG_RETURN_IF_ERROR(check_id("device id", request.device_id));
+  return Status::ok();
+}
+
+// The token of an Authorization header value "Bearer <token>" (the scheme in
+// any case, RFC 9110 section 11.1).
+Result<std::string_view> bearer_token(std::optional<std::string_view> authorization) {
+  const Status missing(ErrorCode::kTokenMissing, "the request carries no bearer token");
+  if (!authorization) return missing;
+  std::string_view value = *authorization;
+  const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  while (!value.empty() && is_space(value.front())) value.remove_prefix(1);
+  while (!value.empty() && is_space(value.back())) value.remove_suffix(1);
+  constexpr std::string_view kScheme = "bearer";
+  if (value.size() <= kScheme.size() || !is_space(value[kScheme.size()])) return missing;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return missing;
+  }
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && is_space(value.front())) value.remove_prefix(1);
+  return value;
+}
+
+Result<std::string> random_token_id() {
+  std::array<unsigned char, 16> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    return Status(ErrorCode::kInternal, "the random number generator failed");
+  }
+  return lower_hex(bytes.data(), bytes.size());
+}
+
+}  // namespace
+
+TokenAuthority::TokenAuthority(std::unique_ptr<SigningKeys> keys,
+                               std::unique_ptr<CredentialStore> store, std::shared_ptr<Clock> clock)
+    : keys_(std::move(keys)), store_(std::move(store)), clock_(std::move(clock)) {}
+
+TokenAuthority::~TokenAuthority() = default;
+
+Result<std::unique_ptr<TokenAuthority>> TokenAuthority::open(const std::string& data_dir,
+                                                             std::shared_ptr<Clock> clock) {
+  std::error_code error;
+  std::filesystem::create_directories(data_dir, error);
+  if (error) {
+    return Status(ErrorCode::kIo,
+                  "cannot create data directory '" + data_dir + "': " + error.message());
+  }
+  const std::filesystem::path dir(data_dir);
+  Result<std::unique_ptr<SigningKeys>> keys = SigningKeys::open((dir / "keys").string());
+  if (!keys.is_ok()) return keys.status();
+  Result<std::unique_ptr<CredentialStore>> store =
+      CredentialStore::open((dir / "credentials.sqlite").string());
+  if (!store.is_ok()) return store.status();
+  return std::unique_ptr<TokenAuthority>(
+      new TokenAuthority(std::move(keys).value(), std::move(store).value(),
+                         clock ? std::move(clock) : system_clock()));
+}
+
+std::int64_t TokenAuthority::now_seconds() const { return clock_->now_ms() / 1000; }
+
+Result<IssuedToken> TokenAuthority::issue(const TokenRequest& request) {
+  LUMBUNG_RETURN_IF_ERROR(check_request(request));
+  Result<std::string> token_id = random_token_id();
+  if (!token_id.is_ok()) return token_id.status();
+  Result<std::string> key_id = keys_->current_key_id();
+  if (!key_id.is_ok()) return key_id.status();
+  Claims claims;
+  claims.token_id = *token_id;
+  claims.officer = request.officer;
+  claims.role = request.role;
+  claims.villages = request.villages;
+  claims.issued_at = now_seconds();
+  claims.expires_at = claims.issued_at + request.ttl.count();
+  claims.device_id = request.device_id;
+  const std::string signed_text = signed_part(*key_id, claims);
+  Result<std::string> signature = keys_->sign(*key_id, signed_text);
+  if (!signature.is_ok()) return signature.status();
+  IssuedToken issued;
+  issued.token = assemble_token(signed_text, *signature);
+  issued.token_id = claims.token_id;
+  issued.key_id = *key_id;
+  issued.expires_at = claims.expires_at;
+  return issued;
+}
+
+Status TokenAuthority::revoke(std::string_view token_id) {
+  if (!is_lower_hex(token_id, 32)) {
+    return invalid("'" + std::string(token_id) + "' is not a token id (32 lower-case hex digits)");
+  }
+  return store_->revoke(token_id, now_seconds());
+}
+
+Result<std::string> TokenAuthority::rotate_key() { return keys_->rotate(); }
+
+Status TokenAuthority::retire_key(std::string_view key_id) { return keys_->retire(key_id); }
+
+Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> authorization,
+                                           std::string_view device_id) {
+  Result<std::string_view> token = bearer_token(authorization);
+  if (!token.is_ok()) return token.status();
+  LUMBUNG_RETURN_IF_ERROR(check_id("device id", device_id));
+  Result<TokenParts> parts = split_token(*token);
+  if (!parts.is_ok()) return parts.status();
+  // Nothing in the token counts before its signature does.
+  LUMBUNG_RETURN_IF_ERROR(keys_->verify(parts->key_id, parts->signed_part, parts->signature));
+  Result<Claims> claims = parse_claims(parts->claims_json);
+  if (!claims.is_ok()) return claims.status();
+  const std::int64_t now = now_seconds();
+  if (now >= claims->expires_at) {
+    return Status(ErrorCode::kTokenExpired,
+                  "token " + claims->token_id + " expired at " + utc_text(claims->expires_at));
+  }
+  LUMBUNG_RETURN_IF_ERROR(store_->check_not_revoked(claims->token_id));
+  if (!claims->device_id.empty() && claims->device_id != device_id) {
+    return Status(ErrorCode::kDeviceMismatch,
+                  "token " + claims->token_id + " was issued for another device");
+  }
+  LUMBUNG_RETURN_IF_ERROR(store_->bind(claims->token_id, device_id, claims->officer, now));
+  Grant grant;
+  grant.token_id = claims->token_id;
+  grant.officer = claims->officer;
+  grant.role = claims->role;
+  grant.villages = claims->villages;
+  return grant;
+}
+
+}  // namespace lumbung::auth

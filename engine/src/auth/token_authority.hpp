@@ -1,0 +1,86 @@
+// TokenAuthority: issues, checks and revokes the daemon's bearer tokens
+// (auth/token.hpp) over one data directory: its signing keys (DIR/keys,
+// auth/signing_keys.hpp) and its credential store (DIR/credentials.sqlite,
+// auth/credential_store.hpp). `lumbungd serve` authenticates every request
+// through one; the `lumbungd token`, `revoke`, `rotate-key` and `retire-key`
+// commands use another on the same directory at the same time, and what they
+// change counts from the daemon's next request on.
+//
+// Thread-safety: safe to share between threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "auth/grant.hpp"
+#include "lumbung/clock.hpp"
+#include "lumbung/status.hpp"
+
+namespace lumbung::auth {
+
+class CredentialStore;
+class SigningKeys;
+
+struct TokenRequest {
+  std::string officer;  // printable ASCII, no spaces or commas, at most 128 bytes
+  Role role = Role::kOfficer;
+  // Each as the officer id; at least one unless the role is admin (every village).
+  std::set<std::string, std::less<>> villages;
+  std::chrono::seconds ttl{std::chrono::hours(24 * 30)};  // more than 0, at most 3650 days
+  std::string device_id;  // optional: bind at issue; as the officer id
+};
+
+struct IssuedToken {
+  std::string token;            // the bearer token's text
+  std::string token_id;         // 32 hex digits, what `revoke` takes
+  std::string key_id;           // the key that signed it
+  std::int64_t expires_at = 0;  // Unix seconds
+};
+
+class TokenAuthority {
+ public:
+  // Opens (creating on first use) DIR's keys and credential store. `clock`
+  // null: the system clock.
+  static Result<std::unique_ptr<TokenAuthority>> open(const std::string& data_dir,
+                                                      std::shared_ptr<Clock> clock);
+  ~TokenAuthority();
+
+  // A token signed with the current key, valid from now for request.ttl.
+  // kInvalidArgument for a request that breaks the rules of TokenRequest.
+  Result<IssuedToken> issue(const TokenRequest& request);
+  // Makes the token useless from the next authentication on, in every process
+  // using this directory. An id never issued is recorded all the same.
+  Status revoke(std::string_view token_id);
+  // Creates a signing key and makes it current; returns its id. Tokens signed
+  // by older keys keep verifying.
+  Result<std::string> rotate_key();
+  // Deletes a key: tokens it signed become forged. kInvalidArgument for the
+  // current key, kNotFound for an unknown one.
+  Status retire_key(std::string_view key_id);
+
+  // Who a request comes from. `authorization` is the request's Authorization
+  // header value if any ("Bearer <token>"); `device_id` the device the request
+  // names (as the officer id in TokenRequest). Checks the signature, expiry,
+  // revocation and the device binding, binding on first use. Refuses with
+  // kTokenMissing, kTokenMalformed, kTokenForged, kTokenExpired, kTokenRevoked
+  // or kDeviceMismatch; kInvalidArgument for a malformed device id.
+  Result<Grant> authenticate(std::optional<std::string_view> authorization,
+                             std::string_view device_id);
+
+ private:
+  TokenAuthority(std::unique_ptr<SigningKeys> keys, std::unique_ptr<CredentialStore> store,
+                 std::shared_ptr<Clock> clock);
+  std::int64_t now_seconds() const;
+
+  const std::unique_ptr<SigningKeys> keys_;
+  const std::unique_ptr<CredentialStore> store_;
+  const std::shared_ptr<Clock> clock_;
+};
+
+}  // namespace lumbung::auth

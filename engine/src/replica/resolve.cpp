@@ -1,0 +1,63 @@
+// Replica::resolve_conflict: a reviewer's decision about a pending_review
+// conflict, sent to the server (docs/protocol.md, "Resolve") and kept with the
+// conflict on the device.
+#include "lumbung/replica.hpp"
+#include "protocol/wire.hpp"
+#include "replica/conflict_store.hpp"
+#include "replica/exchange.hpp"
+#include "replica/hlc_store.hpp"
+#include "replica/replica_impl.hpp"
+
+namespace lumbung {
+namespace {
+
+v1::ResolveRequest resolve_request(const v1::RequestHeader& header, std::uint64_t conflict_id,
+                                   const ConflictResolution& resolution) {
+  v1::ResolveRequest request;
+  *request.mutable_header() = header;
+  request.set_conflict_id(conflict_id);
+  switch (resolution.kind) {
+    case ConflictResolution::Kind::kKeepServer:
+      request.set_keep(v1::KEEP_SERVER);
+      break;
+    case ConflictResolution::Kind::kKeepDevice:
+      request.set_keep(v1::KEEP_DEVICE);
+      break;
+    case ConflictResolution::Kind::kValue:
+      protocol::to_wire(resolution.value, request.mutable_value());
+      break;
+  }
+  return request;
+}
+
+}  // namespace
+
+Result<ConflictRecord> Replica::resolve_conflict(std::uint64_t conflict_id,
+                                                 const ConflictResolution& resolution,
+                                                 const SyncOptions& options) {
+  if (impl_->db->transaction_depth() > 0) {
+    return Status(ErrorCode::kInvalidArgument, "resolve_conflict cannot run inside a transaction");
+  }
+  Result<std::shared_ptr<Transport>> transport = impl_->transport_for(options);
+  if (!transport.is_ok()) return transport.status();
+  Result<std::string> token = impl_->token_for(options);
+  if (!token.is_ok()) return token.status();
+  replica::Exchanger exchanger(**transport, options, std::move(token).value());
+  v1::ResolveResponse response;
+  LUMBUNG_RETURN_IF_ERROR(exchanger.exchange(
+      protocol::make_request(
+          "/v1/resolve", resolve_request(replica::request_header(impl_->schema, impl_->device_id),
+                                         conflict_id, resolution)),
+      &response));
+  ConflictRecord resolved = replica::conflict_from_wire(response.conflict());
+  LUMBUNG_RETURN_IF_ERROR(db::in_transaction(*impl_->db, [&]() -> Status {
+    // This device may not hold the record yet (it resolves from a list it got
+    // elsewhere): store it whole, or its resolution over the pending one.
+    Result<bool> stored = replica::store_conflict(*impl_->db, resolved);
+    if (!stored.is_ok()) return stored.status();
+    return replica::receive_clock(*impl_->db, *impl_->clock, response.server_hlc());
+  }));
+  return resolved;
+}
+
+}  // namespace lumbung

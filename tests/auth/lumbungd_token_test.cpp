@@ -1,0 +1,228 @@
+// `lumbungd token`, `revoke`, `rotate-key` and `retire-key` as an operator's
+// script runs them: the real binary on a fresh data directory, its tokens
+// then checked in process as the daemon checks them.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/token_authority.hpp"
+#include "support/subprocess.hpp"
+#include "support/test_support.hpp"
+
+extern char** environ;
+
+namespace {
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+using lumbung::ErrorCode;
+using lumbung::auth::Grant;
+using lumbung::auth::Role;
+using lumbung::auth::TokenAuthority;
+using lumbung::test::ProcessResult;
+
+// The value of the "NAME: value" line of `text`.
+std::string field(const std::string& text, const std::string& name) {
+  const std::size_t start = text.find(name + ": ");
+  if (start == std::string::npos) return "";
+  const std::size_t value = start + name.size() + 2;
+  return text.substr(value, text.find('\n', value) - value);
+}
+
+std::vector<std::string> environment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) env.emplace_back(*entry);
+  return env;
+}
+
+class Lumbungd {
+ protected:
+  lumbung::test::TempDir dir_;
+  std::string data_ = dir_.file("data");
+  std::vector<std::string> env_ = environment();
+
+  ProcessResult run(std::vector<std::string> args) const {
+    args.insert(args.begin(), LUMBUNGD);
+    return lumbung::test::run_process(args, env_, dir_.path().string());
+  }
+
+  // Runs `lumbungd token --data DATA ARGS...`, which must succeed; returns the token.
+  std::string token(std::vector<std::string> args, std::string* details = nullptr) const {
+    args.insert(args.begin(), {"token", "--data", data_});
+    const ProcessResult result = run(args);
+    INFO("stderr: " << result.err);
+    REQUIRE(result.exit_code == 0);
+    REQUIRE(result.out.starts_with("lbt1."));
+    REQUIRE(result.out.find('\n') == result.out.size() - 1);  // one line
+    if (details != nullptr) *details = result.err;
+    return result.out.substr(0, result.out.size() - 1);
+  }
+
+  // What the daemon makes of `token` from `device`, at `now_ms` by default.
+  lumbung::Result<Grant> authenticate(const std::string& token,
+                                      const std::string& device = "phone-1",
+                                      std::int64_t now_ms = 0) const {
+    std::shared_ptr<lumbung::Clock> clock =
+        now_ms == 0 ? lumbung::system_clock() : std::make_shared<lumbung::test::FakeClock>(now_ms);
+    auto authority = TokenAuthority::open(data_, clock);
+    REQUIRE(authority.is_ok());
+    return (*authority)->authenticate("Bearer " + token, device);
+  }
+
+  ErrorCode refusal(const std::string& token) const {
+    const auto grant = authenticate(token);
+    return grant.is_ok() ? ErrorCode::kOk : grant.status().code();
+  }
+};
+
+// A failed command: `exit_code` and one "lumbungd: " line naming the problem.
+void check_failure(const ProcessResult& result, int exit_code, const std::string& problem) {
+  CHECK(result.exit_code == exit_code);
+  CHECK_THAT(result.err, StartsWith("lumbungd: ") && Contains(problem));
+  CHECK(result.out.empty());
+}
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(Lumbungd, "lumbungd token prints a token for the grant asked", "[auth][cli]") {
+  std::string details;
+  const std::string issued = token(
+      {"--officer", "sri", "--villages", "krasak,juntinyuat", "--role", "supervisor"}, &details);
+  CHECK(field(details, "token id").size() == 32);
+  CHECK(field(details, "key id").size() == 16);
+  CHECK_THAT(field(details, "expires"), StartsWith("20") && Contains("Z"));
+  CHECK(issued.starts_with("lbt1." + field(details, "key id") + "."));
+
+  const auto grant = authenticate(issued);
+  REQUIRE(grant.is_ok());
+  CHECK(grant->token_id == field(details, "token id"));
+  CHECK(grant->officer == "sri");
+  CHECK(grant->role == Role::kSupervisor);
+  CHECK(grant->villages == std::set<std::string, std::less<>>{"juntinyuat", "krasak"});
+
+  struct stat info {};
+  REQUIRE(::stat((data_ + "/keys").c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0700);
+}
+
+TEST_CASE_METHOD(Lumbungd, "lumbungd token --ttl and --device shape the token", "[auth][cli]") {
+  const std::string bound =
+      token({"--officer=sri", "--villages=krasak", "--ttl=90m", "--device", "phone-9"});
+  CHECK(authenticate(bound, "phone-1").status().code() == ErrorCode::kDeviceMismatch);
+  CHECK(authenticate(bound, "phone-9", now_ms() + 89 * 60'000).is_ok());
+  CHECK(authenticate(bound, "phone-9", now_ms() + 91 * 60'000).status().code() ==
+        ErrorCode::kTokenExpired);
+
+  for (const auto& [ttl, valid_ms] : std::vector<std::pair<std::string, std::int64_t>>{
+           {"30d", 30 * 86'400'000LL}, {"12h", 12 * 3'600'000LL}, {"3600s", 3'600'000LL}}) {
+    INFO(ttl);
+    const std::string timed = token({"--officer", "sri", "--villages", "krasak", "--ttl", ttl});
+    CHECK(authenticate(timed, "phone-1", now_ms() + valid_ms - 60'000).is_ok());
+    CHECK(authenticate(timed, "phone-1", now_ms() + valid_ms + 60'000).status().code() ==
+          ErrorCode::kTokenExpired);
+  }
+}
+
+TEST_CASE_METHOD(Lumbungd, "lumbungd token refuses bad arguments", "[auth][cli]") {
+  const std::vector<std::string> base = {"token", "--data", data_};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  };
+  check_failure(with({"--villages", "krasak"}), 2, "missing --officer");
+  check_failure(with({"--officer", "sri", "--villages", "krasak", "--role", "king"}), 2,
+                "unknown --role 'king'");
+  for (const std::string ttl : {"30", "d", "5x", "-3d", "1.5h", ""}) {
+    INFO(ttl);
+    check_failure(with({"--officer", "sri", "--villages", "krasak", "--ttl=" + ttl}), 2,
+                  "malformed --ttl");
+  }
+  check_failure(with({"--officer", "sri", "--villages", "krasak", "--ttl", "0s"}), 1,
+                "more than 0 seconds");
+  check_failure(with({"--officer", "sri"}), 1, "needs at least one village");
+  check_failure(with({"--officer", "sri", "--villages", "krasak,,juntinyuat"}), 1,
+                "village id is empty");
+  check_failure(with({"--officer", "sri ani", "--villages", "krasak"}), 1,
+                "officer id may hold only printable ASCII");
+  check_failure(with({"--officer", "sri", "--villages", "krasak", "--token-id", "x"}), 2,
+                "unknown option '--token-id'");
+  check_failure(run({"token", "--officer", "sri", "--villages", "krasak"}), 2, "missing --data");
+
+  // An admin needs no villages.
+  const std::string admin = token({"--officer", "root", "--role", "admin"});
+  const auto grant = authenticate(admin, "laptop");
+  REQUIRE(grant.is_ok());
+  CHECK(grant->all_villages());
+}
+
+TEST_CASE_METHOD(Lumbungd, "lumbungd revoke makes a token useless", "[auth][cli]") {
+  std::string details;
+  const std::string revoked = token({"--officer", "sri", "--villages", "krasak"}, &details);
+  const std::string kept = token({"--officer", "sri", "--villages", "krasak"});
+  REQUIRE(refusal(revoked) == ErrorCode::kOk);
+
+  const ProcessResult result =
+      run({"revoke", "--data", data_, "--token-id", field(details, "token id")});
+  INFO("stderr: " << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.empty());
+  CHECK(refusal(revoked) == ErrorCode::kTokenRevoked);
+  CHECK(refusal(kept) == ErrorCode::kOk);
+
+  check_failure(run({"revoke", "--data", data_}), 2, "missing --token-id");
+  check_failure(run({"revoke", "--data", data_, "--token-id", "sri"}), 1, "is not a token id");
+  check_failure(run({"revoke", "--data", dir_.file("typo"), "--token-id", std::string(32, 'a')}), 1,
+                "does not exist");
+}
+
+TEST_CASE_METHOD(Lumbungd, "lumbungd rotate-key and retire-key", "[auth][cli]") {
+  std::string old_details;
+  const std::string old_token = token({"--officer", "sri", "--villages", "krasak"}, &old_details);
+  const std::string old_key = field(old_details, "key id");
+
+  const ProcessResult rotated = run({"rotate-key", "--data", data_});
+  INFO("stderr: " << rotated.err);
+  REQUIRE(rotated.exit_code == 0);
+  REQUIRE(rotated.out.size() == 17);
+  const std::string new_key = rotated.out.substr(0, 16);
+  CHECK(new_key != old_key);
+  std::string new_details;
+  const std::string new_token = token({"--officer", "sri", "--villages", "krasak"}, &new_details);
+  CHECK(field(new_details, "key id") == new_key);
+  CHECK(refusal(old_token) == ErrorCode::kOk);
+
+  check_failure(run({"retire-key", "--data", data_, "--key-id", new_key}), 1,
+                "is the current signing key");
+  check_failure(run({"retire-key", "--data", data_}), 2, "missing --key-id");
+  const ProcessResult retired = run({"retire-key", "--data", data_, "--key-id", old_key});
+  CHECK(retired.exit_code == 0);
+  CHECK(retired.out.empty());
+  CHECK(refusal(old_token) == ErrorCode::kTokenForged);
+  CHECK(refusal(new_token) == ErrorCode::kOk);
+  check_failure(run({"retire-key", "--data", data_, "--key-id", old_key}), 1, "no signing key");
+  check_failure(run({"rotate-key", "--data", dir_.file("typo")}), 1, "does not exist");
+}
+
+TEST_CASE_METHOD(Lumbungd, "each credential command has --help", "[auth][cli]") {
+  for (const std::string command : {"token", "revoke", "rotate-key", "retire-key"}) {
+    INFO(command);
+    const ProcessResult result = run({command, "--help"});
+    CHECK(result.exit_code == 0);
+    CHECK_THAT(result.out, StartsWith("usage: lumbungd " + command + " --data DIR"));
+  }
+  const ProcessResult main_help = run({"--help"});
+  for (const char* command : {"token", "revoke", "rotate-key", "retire-key"}) {
+    CHECK_THAT(main_help.out, Contains(std::string("\n  ") + command + " "));
+  }
+}

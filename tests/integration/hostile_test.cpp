@@ -1,0 +1,287 @@
+// Hostile input against a real lumbungd with tokens (docs/security.md): each
+// attack is refused cleanly with its error, changes nothing, and honest
+// officers' devices keep syncing to completion while the attacks run.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "lumbung/http.hpp"
+#include "lumbung/replica.hpp"
+#include "net/raw_tcp.hpp"
+#include "protocol/wire.hpp"
+#include "support/daemon_process.hpp"
+#include "support/subprocess.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_support.hpp"
+
+namespace lumbung::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kVillageA = "desa-a";
+constexpr const char* kVillageB = "desa-b";
+
+ProcessResult run_lumbungd(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {LUMBUNGD};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, {}, std::filesystem::current_path().string());
+}
+
+// `lumbungd token`: the token (stdout's first line) and its id (from stderr).
+struct Issued {
+  std::string token;
+  std::string token_id;
+};
+Issued issue(const std::string& data, const std::string& officer, const std::string& villages) {
+  const ProcessResult result =
+      run_lumbungd({"token", "--data", data, "--officer", officer, "--villages", villages});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  Issued issued;
+  issued.token = result.out.substr(0, result.out.find('\n'));
+  const std::string label = "token id: ";
+  const std::size_t at = result.err.find(label);
+  REQUIRE(at != std::string::npos);
+  issued.token_id = result.err.substr(at + label.size(), 32);
+  return issued;
+}
+
+v1::RequestHeader header(const std::string& device) {
+  v1::RequestHeader header;
+  header.set_protocol_version(protocol::kProtocolVersion);
+  header.set_schema_version(1);
+  header.set_device_id(device);
+  return header;
+}
+
+// A push of one household into `village`, numbered `batch`.
+v1::PushRequest household_push(const std::string& device, std::uint64_t batch,
+                               const std::string& row_id, const std::string& village) {
+  v1::PushRequest push;
+  *push.mutable_header() = header(device);
+  push.set_batch(batch);
+  v1::TableColumns* table = push.add_tables();
+  table->set_table("household");
+  v1::Change* change = push.add_changes();
+  change->set_id(1);
+  change->set_row_id(row_id);
+  change->set_op(v1::CHANGE_OP_INSERT);
+  change->set_hlc(std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count()
+                  << 16);
+  for (const auto& [column, text] : std::vector<std::pair<std::string, std::string>>{
+           {"id", row_id},
+           {"village_id", village},
+           {"head_name", "Mallory"},
+           {"created_by", device},
+           {"created_at", "2026-11-28T04:07:26Z"}}) {
+    change->add_columns(static_cast<std::uint32_t>(table->columns_size()));
+    table->add_columns(column);
+    change->add_values()->set_text(text);
+  }
+  return push;
+}
+
+// What one attack got back: the HTTP status and the error's code, or the
+// transport's failure.
+struct Answer {
+  int status = 0;
+  ErrorCode code = ErrorCode::kOk;
+  HttpResponse response;
+};
+
+bool decode(const Answer& answer, google::protobuf::MessageLite* message) {
+  return protocol::decode_body(answer.response.headers, answer.response.body, 64u << 20, message)
+      .is_ok();
+}
+
+class Attacker {
+ public:
+  explicit Attacker(const std::string& url) {
+    Result<std::shared_ptr<Transport>> transport = make_http_transport(url);
+    if (!transport.is_ok()) throw std::runtime_error(transport.status().to_string());
+    transport_ = std::move(transport).value();
+  }
+
+  Answer send(HttpRequest request, const std::string& token) {
+    if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
+    Result<HttpResponse> response = transport_->exchange(request);
+    if (!response.is_ok()) return {0, response.status().code(), {}};
+    Answer answer{response->status, ErrorCode::kOk, *response};
+    if (response->status != 200) answer.code = protocol::status_from_response(*response).code();
+    return answer;
+  }
+
+ private:
+  std::shared_ptr<Transport> transport_;
+};
+
+// An honest officer's phone: registers households and syncs, round after
+// round; returns the first failure, if any (it runs on a thread of its own).
+std::string honest_officer(const std::string& path, const std::string& device,
+                           const std::string& url, const std::string& token,
+                           const std::string& village, int rounds) {
+  ReplicaOptions options = options_for(path);
+  options.device_id = device;
+  options.server_url = url;
+  options.token = token;
+  Result<std::unique_ptr<Replica>> replica = Replica::open(options);
+  if (!replica.is_ok()) return replica.status().to_string();
+  for (int round = 0; round < rounds; ++round) {
+    for (int i = 0; i < 5; ++i) {
+      const Row household = {{"village_id", village},
+                             {"head_name", device + " household " + std::to_string(i)},
+                             {"created_by", device},
+                             {"created_at", "2026-11-28T08:00:00Z"}};
+      Result<std::string> id = (*replica)->insert_new("household", household);
+      if (!id.is_ok()) return id.status().to_string();
+    }
+    Result<SyncSummary> synced = (*replica)->sync();
+    if (!synced.is_ok()) return device + ": sync: " + synced.status().to_string();
+    if (synced->refused != 0) return device + ": a change was refused";
+  }
+  return {};
+}
+
+std::string dump_of(const std::string& path) {
+  Result<std::unique_ptr<Replica>> replica = Replica::open(options_for(path));
+  if (!replica.is_ok()) return replica.status().to_string();
+  Result<std::string> dump = (*replica)->dump_json();
+  return dump.is_ok() ? *dump : dump.status().to_string();
+}
+
+TEST_CASE("hostile requests are refused cleanly while honest devices sync", "[integration][auth]") {
+  TempDir dir;
+  const std::string data = dir.file("data");
+  const Issued sri = issue(data, "sri", kVillageA);
+  const Issued ani = issue(data, "ani", kVillageB);
+  const Issued eve = issue(data, "eve", kVillageA);
+  const Issued revoked = issue(data, "mallory", kVillageA);
+  REQUIRE(run_lumbungd({"revoke", "--data", data, "--token-id", revoked.token_id}).exit_code == 0);
+  DaemonProcess daemon(LUMBUNGD, data);
+  const std::uint16_t port =
+      static_cast<std::uint16_t>(std::stoi(daemon.url().substr(daemon.url().rfind(':') + 1)));
+
+  // Both phones exist and are bound to their tokens before the attacks.
+  REQUIRE(honest_officer(dir.file("sri.db"), "sri-phone", daemon.url(), sri.token, kVillageA, 1)
+              .empty());
+  REQUIRE(honest_officer(dir.file("ani.db"), "ani-phone", daemon.url(), ani.token, kVillageB, 1)
+              .empty());
+
+  // Connections that hold resources: idle ones, and headers that never end.
+  std::vector<RawConnection> held;
+  for (int i = 0; i < 200; ++i) held.push_back(RawConnection::connect(port));
+  for (int i = 0; i < 20; ++i) {
+    RawConnection& trickler = held.emplace_back(RawConnection::connect(port));
+    trickler.send("POST /v1/push HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  }
+
+  auto sri_phone = std::async(std::launch::async, [&] {
+    return honest_officer(dir.file("sri.db"), "sri-phone", daemon.url(), sri.token, kVillageA, 4);
+  });
+  auto ani_phone = std::async(std::launch::async, [&] {
+    return honest_officer(dir.file("ani.db"), "ani-phone", daemon.url(), ani.token, kVillageB, 4);
+  });
+
+  Attacker attacker(daemon.url());
+  const HttpRequest eve_push =
+      protocol::make_request("/v1/push", household_push("eve-phone", 1, "h-eve", kVillageA));
+  const HttpRequest pull_b = [&] {
+    v1::PullRequest pull;
+    *pull.mutable_header() = header("eve-phone");
+    v1::ScopeCursor* cursor = pull.add_cursors();
+    cursor->set_scope(kVillageB);
+    return protocol::make_request("/v1/pull", pull);
+  }();
+  std::string forged = eve.token;  // a signature byte changed
+  char& flipped = forged[forged.size() - 20];
+  flipped = flipped == 'A' ? 'B' : 'A';
+
+  SECTION("requests without a valid token") {
+    CHECK(attacker.send(eve_push, "").code == ErrorCode::kTokenMissing);
+    CHECK(attacker.send(eve_push, "lbt1.garbage").code == ErrorCode::kTokenMalformed);
+    CHECK(attacker.send(eve_push, forged).code == ErrorCode::kTokenForged);
+    CHECK(attacker.send(eve_push, revoked.token).code == ErrorCode::kTokenRevoked);
+    CHECK(attacker.send(pull_b, "").status == 401);
+  }
+  SECTION("another device's id and batch numbers") {
+    const HttpRequest replay =
+        protocol::make_request("/v1/push", household_push("sri-phone", 1, "h-eve", kVillageA));
+    const Answer answer = attacker.send(replay, eve.token);
+    CHECK(answer.status == 403);
+    CHECK(answer.code == ErrorCode::kDeviceMismatch);
+  }
+  SECTION("writes and reads beyond the grant") {
+    const HttpRequest cross =
+        protocol::make_request("/v1/push", household_push("eve-phone", 1, "h-eve", kVillageB));
+    const Answer pushed = attacker.send(cross, eve.token);
+    REQUIRE(pushed.status == 200);
+    v1::PushResponse response;
+    REQUIRE(decode(pushed, &response));
+    REQUIRE(response.outcomes_size() == 1);
+    CHECK(response.outcomes(0).outcome() == v1::OUTCOME_REFUSED);
+    CHECK(response.outcomes(0).reason() == v1::REFUSAL_REASON_OUT_OF_SCOPE);
+    const Answer pulled = attacker.send(pull_b, eve.token);
+    REQUIRE(pulled.status == 200);
+    v1::PullPage page;
+    REQUIRE(decode(pulled, &page));
+    for (const v1::RowState& row : page.rows()) CHECK(row.row_id().rfind("ani", 0) != 0);
+    for (const v1::ScopeCursor& cursor : page.cursors()) CHECK(cursor.scope() != kVillageB);
+  }
+  SECTION("bodies that are too big, inflate too far, do not parse or stop short") {
+    RawConnection huge = RawConnection::connect(port);
+    huge.send("POST /v1/push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + eve.token +
+              "\r\nContent-Length: 100000000\r\n\r\n");
+    CHECK(huge.read(after(10s), "\r\n\r\n").rfind("HTTP/1.1 413", 0) == 0);
+
+    v1::PushRequest bomb = household_push("eve-phone", 1, "h-eve", kVillageA);
+    bomb.mutable_changes(0)->mutable_values(2)->set_text(std::string(protocol::kMaxRequestBytes, 'x'));
+    const HttpRequest bomb_request = protocol::make_request("/v1/push", bomb);
+    REQUIRE(bomb_request.body.size() < 64 * 1024);  // small on the wire
+    const Answer inflated = attacker.send(bomb_request, eve.token);
+    CHECK(inflated.status == 413);
+    CHECK(inflated.code == ErrorCode::kTooLarge);
+
+    HttpRequest garbage = eve_push;
+    garbage.body = "\x0a\xff\xff\xff\xff\x0f not protobuf";
+    CHECK(attacker.send(garbage, eve.token).code == ErrorCode::kProtocol);
+
+    RawConnection truncated = RawConnection::connect(port);
+    truncated.send("POST /v1/push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + eve.token +
+                   "\r\nContent-Type: application/x-protobuf\r\nContent-Length: 4000\r\n\r\n" +
+                   eve_push.body.substr(0, eve_push.body.size() / 2));
+  }
+
+  // The honest phones finished every round, alongside.
+  REQUIRE(sri_phone.wait_for(120s) == std::future_status::ready);
+  REQUIRE(ani_phone.wait_for(120s) == std::future_status::ready);
+  CHECK(sri_phone.get().empty());
+  CHECK(ani_phone.get().empty());
+  held.clear();
+
+  // Nothing the attacks sent is in the server's state; each phone holds
+  // exactly its village.
+  const std::optional<ProcessResult> stopped = daemon.terminate(SIGTERM);
+  REQUIRE(stopped);
+  CHECK(stopped->exit_code == 0);
+  const ProcessResult all = run_lumbungd({"dump", "--data", data});
+  REQUIRE(all.exit_code == 0);
+  CHECK(all.out.find("h-eve") == std::string::npos);
+  CHECK(all.out.find("Mallory") == std::string::npos);
+  CHECK(nlohmann::json::parse(all.out)["household"].size() == 50);
+  for (const auto& [phone, village] :
+       std::vector<std::pair<std::string, std::string>>{{"sri.db", kVillageA}, {"ani.db", kVillageB}}) {
+    const ProcessResult served = run_lumbungd({"dump", "--data", data, "--village", village});
+    REQUIRE(served.exit_code == 0);
+    CHECK(served.out == dump_of(dir.file(phone)) + "\n");
+  }
+}
+
+}  // namespace
+}  // namespace lumbung::test

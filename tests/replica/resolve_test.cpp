@@ -1,0 +1,126 @@
+// Replica::resolve_conflict: a supervisor's device settles a manual-review
+// conflict, and the resolution reaches every device of the village; and the
+// upgrade of a replica file made before conflicts could be resolved.
+#include <catch2/catch.hpp>
+
+#include "replica/sync_fixture.hpp"
+
+namespace lumbung::test {
+namespace {
+
+std::uint64_t only_conflict_id(Replica& replica) {
+  Result<std::vector<ConflictRecord>> conflicts = replica.conflicts();
+  REQUIRE(conflicts.is_ok());
+  REQUIRE(conflicts->size() == 1);
+  return conflicts->front().id;
+}
+
+ConflictResolution new_value(const Value& value) {
+  ConflictResolution resolution;
+  resolution.kind = ConflictResolution::Kind::kValue;
+  resolution.value = value;
+  return resolution;
+}
+
+}  // namespace
+
+TEST_CASE("resolve_conflict: a supervisor's resolution reaches every device", "[replica][sync]") {
+  SyncWorld world(/*authenticated=*/true);
+  const int ani = world.add_device("ani", world.issue("ani", {kVillageA}));
+  const int budi = world.add_device("budi", world.issue("budi", {kVillageA}));
+  const int rina =
+      world.add_device("rina", world.issue("rina", {kVillageA}, auth::Role::kSupervisor));
+  REQUIRE(world.device(ani)
+              .insert("person", {{"id", "p1"},
+                                 {"village_id", kVillageA},
+                                 {"full_name", "Warsih"},
+                                 {"migrant_status", "CALON"},
+                                 {"created_by", "ani"},
+                                 {"created_at", "2026-11-28T08:00:00Z"}})
+              .is_ok());
+  world.sync(ani);
+  world.sync(budi);
+  REQUIRE(world.device(ani).update("person", "p1", {{"migrant_status", "AKTIF"}}).is_ok());
+  world.clock().advance(1000);
+  REQUIRE(world.device(budi).update("person", "p1", {{"migrant_status", "PURNA"}}).is_ok());
+  world.sync(ani);
+  world.sync(budi);
+  world.sync(rina);
+  world.sync(ani);
+  const std::uint64_t id = only_conflict_id(world.device(rina));
+
+  SECTION("an officer may not resolve") {
+    Result<ConflictRecord> refused = world.device(ani).resolve_conflict(id, {}, world.options());
+    CHECK(refused.status().code() == ErrorCode::kForbidden);
+    CHECK(world.device(ani).conflicts()->front().outcome == "pending_review");
+  }
+  SECTION("a supervisor resolves, once; every device gets the value and the record") {
+    world.clock().advance(1000);
+    Result<ConflictRecord> resolved = world.device(rina).resolve_conflict(
+        id, new_value(Value("NON_PROSEDURAL")), world.options());
+    INFO(resolved.status().to_string());
+    REQUIRE(resolved.is_ok());
+    CHECK(resolved->id == id);
+    CHECK(resolved->outcome == "resolved_value");
+    CHECK(resolved->resolved_value == Value("NON_PROSEDURAL"));
+    CHECK(resolved->resolved_by == "rina");
+    CHECK(resolved->resolved_device == "rina");
+    CHECK(resolved->resolved_ms == world.clock().now_ms());
+    CHECK(resolved->server_value == Value("AKTIF"));
+    CHECK(resolved->device_value == Value("PURNA"));
+    // Kept on the resolving device at once; its table follows with its sync.
+    const std::vector<ConflictRecord> kept = *world.device(rina).conflicts();
+    REQUIRE(kept.size() == 1);
+    CHECK(kept.front().outcome == "resolved_value");
+    CHECK(kept.front().resolved_by == "rina");
+    CHECK(world.cell(rina, "person", "p1", "migrant_status") == Value("AKTIF"));
+
+    Result<ConflictRecord> again = world.device(rina).resolve_conflict(id, {}, world.options());
+    CHECK(again.status().code() == ErrorCode::kInvalidArgument);
+
+    const SyncSummary ani_sync = world.sync(ani);
+    CHECK(ani_sync.conflicts == 1);  // the resolution, reported as news
+    world.sync(budi);
+    world.sync(rina);
+    world.check_converged();
+    for (int device : {ani, budi, rina}) {
+      INFO("device " << device);
+      CHECK(world.cell(device, "person", "p1", "migrant_status") == Value("NON_PROSEDURAL"));
+    }
+    for (int device : {ani, rina}) {
+      INFO("device " << device);
+      const std::vector<ConflictRecord> conflicts = *world.device(device).conflicts();
+      REQUIRE(conflicts.size() == 1);
+      CHECK(conflicts.front().outcome == "resolved_value");
+      CHECK(conflicts.front().resolved_value == Value("NON_PROSEDURAL"));
+      CHECK(conflicts.front().resolved_by == "rina");
+    }
+  }
+}
+
+TEST_CASE("a replica of format /2 is upgraded in place when opened", "[replica]") {
+  TempDir dir;
+  const ReplicaOptions options = options_for(dir.file("old.db"));
+  open_replica(options).reset();
+  {
+    // What a /2 file looks like: the conflict table without resolutions.
+    PlainConnection plain(options.path);
+    for (const char* column : {"resolved_value", "resolved_by", "resolved_device", "resolved_ms"}) {
+      REQUIRE(plain.exec(std::string("ALTER TABLE _lumbung_conflict DROP COLUMN ") + column) == "");
+    }
+    REQUIRE(plain.exec("UPDATE _lumbung_meta SET value = 'lumbung-replica/2' "
+                       "WHERE key = 'format'") == "");
+  }
+  std::unique_ptr<Replica> replica = open_replica(options);
+  Result<std::vector<ConflictRecord>> conflicts = replica->conflicts();
+  INFO(conflicts.status().to_string());
+  CHECK(conflicts.is_ok());
+  replica.reset();
+  PlainConnection plain(options.path);
+  CHECK(plain.scalar("SELECT count(*) FROM _lumbung_meta WHERE key = 'format' "
+                     "AND value = 'lumbung-replica/3'") == 1);
+  CHECK(plain.scalar("SELECT count(*) FROM pragma_table_info('_lumbung_conflict') "
+                     "WHERE name = 'resolved_ms'") == 1);
+}
+
+}  // namespace lumbung::test

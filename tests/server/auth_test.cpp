@@ -1,0 +1,197 @@
+// Authentication and village scopes at the protocol core (docs/security.md):
+// a real SyncServer with token checks on, and tokens issued by a second
+// TokenAuthority on its data directory, as `lumbungd token` does.
+#include <catch2/catch.hpp>
+
+#include "auth/token_authority.hpp"
+#include "server/server_fixture.hpp"
+
+namespace lumbung::test {
+namespace {
+
+class AuthServer : public TestServer {
+ public:
+  AuthServer() : TestServer(/*authenticated=*/true) {
+    Result<std::unique_ptr<auth::TokenAuthority>> opened =
+        auth::TokenAuthority::open(data_dir(), clock);
+    REQUIRE(opened.is_ok());
+    authority = std::move(opened).value();
+  }
+
+  auth::IssuedToken issue(const std::string& officer, std::set<std::string, std::less<>> villages,
+                          auth::Role role = auth::Role::kOfficer,
+                          std::chrono::seconds ttl = std::chrono::hours(24)) {
+    auth::TokenRequest request;
+    request.officer = officer;
+    request.villages = std::move(villages);
+    request.role = role;
+    request.ttl = ttl;
+    Result<auth::IssuedToken> issued = authority->issue(request);
+    INFO(issued.status().to_string());
+    REQUIRE(issued.is_ok());
+    return *issued;
+  }
+
+  // Sends `request` and returns the error code of its non-2xx answer.
+  std::pair<int, ErrorCode> refusal(HttpRequest request) {
+    const HttpResponse response = call(std::move(request));
+    return {response.status, protocol::status_from_response(response).code()};
+  }
+
+  std::unique_ptr<auth::TokenAuthority> authority;
+};
+
+HttpRequest push_request(const Batch& batch) {
+  return protocol::make_request("/v1/push", batch.request());
+}
+
+// Rows in both villages, written by an admin.
+void seed_two_villages(AuthServer& server) {
+  server.token = server.issue("admin", {}, auth::Role::kAdmin).token;
+  server.push(Batch("office", 1)
+                  .insert("household", "hA", household(kVillage), stamp(0))
+                  .insert("household", "hB", household(kOtherVillage), stamp(1)));
+}
+
+std::set<std::string> row_ids(const v1::PullPage& page) {
+  std::set<std::string> ids;
+  for (const v1::RowState& row : page.rows()) ids.insert(row.row_id());
+  return ids;
+}
+
+TEST_CASE("every sync request needs a valid token; nothing is read or written without",
+          "[server][auth]") {
+  AuthServer server;
+  const Batch batch = Batch("phone", 1).insert("household", "h1", household(), stamp(0));
+  const std::string empty = server.dump();
+
+  SECTION("no token") {
+    CHECK(server.refusal(push_request(batch)) == std::pair(401, ErrorCode::kTokenMissing));
+    CHECK(server.refusal(protocol::make_request("/v1/pull", TestServer::pull_request("phone"))) ==
+          std::pair(401, ErrorCode::kTokenMissing));
+  }
+  SECTION("not a bearer token") {
+    server.token = "not-a-token";
+    CHECK(server.refusal(push_request(batch)) == std::pair(401, ErrorCode::kTokenMalformed));
+  }
+  SECTION("signed by another server's key") {
+    TempDir other;
+    Result<std::unique_ptr<auth::TokenAuthority>> foreign =
+        auth::TokenAuthority::open(other.file("data"), server.clock);
+    REQUIRE(foreign.is_ok());
+    auth::TokenRequest request;
+    request.officer = "sri";
+    request.villages = {kVillage};
+    server.token = (*foreign)->issue(request)->token;
+    CHECK(server.refusal(push_request(batch)) == std::pair(401, ErrorCode::kTokenForged));
+  }
+  SECTION("expired") {
+    server.token = server.issue("sri", {kVillage}, auth::Role::kOfficer, std::chrono::hours(1)).token;
+    server.clock->advance(2 * 3600 * 1000);
+    CHECK(server.refusal(push_request(batch)) == std::pair(401, ErrorCode::kTokenExpired));
+  }
+  SECTION("revoked while the server runs") {
+    const auth::IssuedToken issued = server.issue("sri", {kVillage});
+    server.token = issued.token;
+    REQUIRE(server.authority->revoke(issued.token_id).is_ok());
+    CHECK(server.refusal(push_request(batch)) == std::pair(401, ErrorCode::kTokenRevoked));
+  }
+  CHECK(server.dump() == empty);
+
+  SECTION("health needs none") {
+    HttpRequest health;
+    health.method = "GET";
+    health.target = "/healthz";
+    CHECK(server.call(health).status == 200);
+  }
+}
+
+TEST_CASE("a pull serves only the villages the token grants", "[server][auth]") {
+  AuthServer server;
+  seed_two_villages(server);
+
+  server.token = server.issue("sri", {kVillage}).token;
+  const v1::PullPage page = server.pull("sri-phone");
+  CHECK(row_ids(page) == std::set<std::string>{"hA"});
+  CHECK(cursors_of(page).count(kOtherVillage) == 0);
+  REQUIRE(page.checksums_size() == 1);
+  CHECK(page.checksums(0).scope() == kVillage);
+
+  // Naming the other village's cursor does not open it.
+  const v1::PullPage asked = server.pull("sri-phone", {{kOtherVillage, 0}});
+  CHECK(row_ids(asked) == std::set<std::string>{"hA"});
+  CHECK(std::vector<std::string>(asked.dropped_scopes().begin(), asked.dropped_scopes().end()) ==
+        std::vector<std::string>{kOtherVillage});
+}
+
+TEST_CASE("a pushed change beyond the grant is refused alone, as out of scope", "[server][auth]") {
+  AuthServer server;
+  seed_two_villages(server);
+  server.token = server.issue("sri", {kVillage}).token;
+  const v1::PullPage before = server.pull("sri-phone");
+  const std::int64_t base = before.rows(0).seq();
+
+  const v1::PushResponse response =
+      server.push(Batch("sri-phone", 1)
+                      .insert("household", "hA2", household(kVillage), stamp(10))       // 1
+                      .insert("household", "hB2", household(kOtherVillage), stamp(11))  // 2
+                      .update("household", "hB", "head_name", "X", stamp(12), base)     // 3
+                      .update("household", "hA", "village_id", kOtherVillage, stamp(13),
+                              base)                                                     // 4
+                      .remove("household", "hB", stamp(14), base)                       // 5
+                      .update("household", "hA", "head_name", "Siti A.", stamp(15), base));  // 6
+  CHECK(outcome(response, 1).outcome() == v1::OUTCOME_APPLIED);
+  for (std::uint32_t id : {2u, 3u, 4u, 5u}) {
+    INFO("change " << id);
+    CHECK(outcome(response, id).outcome() == v1::OUTCOME_REFUSED);
+    CHECK(outcome(response, id).reason() == v1::REFUSAL_REASON_OUT_OF_SCOPE);
+  }
+  CHECK(outcome(response, 6).outcome() == v1::OUTCOME_APPLIED);
+
+  server.token = server.issue("admin", {}, auth::Role::kAdmin).token;
+  const std::string dump = server.dump();
+  CHECK(dump.find("\"hB2\"") == std::string::npos);
+  CHECK(dump.find("\"hA2\"") != std::string::npos);
+  CHECK(dump.find("Siti A.") != std::string::npos);
+  CHECK(dump.find("\"X\"") == std::string::npos);
+}
+
+TEST_CASE("a device id is bound to its first token and its officer", "[server][auth]") {
+  AuthServer server;
+  const Batch batch = Batch("sri-phone", 1).insert("household", "h1", household(), stamp(0));
+  const std::string sri = server.issue("sri", {kVillage}).token;
+  server.token = sri;
+  server.push(batch);
+
+  // Another device presenting sri's token.
+  CHECK(server.refusal(push_request(Batch("ani-phone", 1))) ==
+        std::pair(403, ErrorCode::kDeviceMismatch));
+  // Another officer claiming sri's device, replaying its batch number.
+  server.token = server.issue("ani", {kVillage}).token;
+  CHECK(server.refusal(push_request(batch)) == std::pair(403, ErrorCode::kDeviceMismatch));
+  CHECK(server.refusal(protocol::make_request("/v1/pull", TestServer::pull_request("sri-phone"))) ==
+        std::pair(403, ErrorCode::kDeviceMismatch));
+  // A newer token of sri's own (a changed grant) may use the device.
+  server.token = server.issue("sri", {kVillage, kOtherVillage}).token;
+  CHECK(server.push(batch).outcomes(0).outcome() == v1::OUTCOME_APPLIED);
+}
+
+TEST_CASE("a village taken out of the grant is named as dropped", "[server][auth]") {
+  AuthServer server;
+  seed_two_villages(server);
+  server.token = server.issue("sri", {kVillage, kOtherVillage}).token;
+  const v1::PullPage both = server.pull("sri-phone");
+  CHECK(row_ids(both) == std::set<std::string>{"hA", "hB"});
+  CHECK(both.dropped_scopes_size() == 0);
+
+  server.token = server.issue("sri", {kOtherVillage}).token;
+  const v1::PullPage after = server.pull("sri-phone", cursors_of(both));
+  CHECK(after.rows_size() == 0);
+  CHECK(std::vector<std::string>(after.dropped_scopes().begin(), after.dropped_scopes().end()) ==
+        std::vector<std::string>{kVillage});
+  CHECK(cursors_of(after) == std::map<std::string, std::int64_t>{
+                                 {kOtherVillage, cursors_of(both).at(kOtherVillage)}});
+}
+
+}  // namespace
+}  // namespace lumbung::test
