@@ -50,10 +50,16 @@ TEST_CASE("a device holds only its granted villages and follows a changed grant"
   // The operator moves sri to village B while an edit in A is pending.
   REQUIRE(world.device(sri).update("household", "h-a", {{"notes", "second visit"}}).is_ok());
   REQUIRE(world.device(sri).set_token(world.issue("sri", {kVillageB})).is_ok());
-  summary = world.sync(sri);
+  std::set<std::string> changed;
+  SyncOptions options = world.options();
+  options.on_changed_rows = [&](const std::vector<ChangedRows>& rows) {
+    for (const ChangedRows& table : rows) changed.insert(table.ids.begin(), table.ids.end());
+  };
+  summary = world.sync(sri, options);
   CHECK(summary.refused == 1);
   CHECK_FALSE(holds(world, sri, "h-a"));  // the lost village left the phone
   CHECK(holds(world, sri, "h-b"));        // the new one arrived whole
+  CHECK(changed == std::set<std::string>{"h-a", "h-b"});  // and the app heard of both
   refused = world.device(sri).refused_changes();
   REQUIRE(refused.is_ok());
   bool edit_reported = false;

@@ -106,7 +106,10 @@ Result<PulledPage> Puller::apply_page(const v1::PullPage& page) {
       LUMBUNG_RETURN_IF_ERROR((*cursor)->run());
     }
     for (const std::string& scope : page.dropped_scopes()) {
-      LUMBUNG_RETURN_IF_ERROR(drop_scope(db_, schema_, scope));
+      LUMBUNG_RETURN_IF_ERROR(
+          drop_scope(db_, schema_, scope, [&](const std::string& table, const std::string& id) {
+            changed.add(table, id);
+          }));
       pulled.dropped_scopes.push_back(scope);
     }
     for (const v1::Conflict& wire : page.conflicts()) {

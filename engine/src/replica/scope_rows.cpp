@@ -21,17 +21,30 @@ std::string pending_in_scope(const core::Table& table, const std::string& what) 
 
 }  // namespace
 
-Status delete_scope_rows(db::Database& db, const core::Schema& schema, const std::string& scope) {
+Status delete_scope_rows(db::Database& db, const core::Schema& schema, const std::string& scope,
+                         const RemovedRow& removed) {
   for (const core::Table& table : schema.tables) {
-    LUMBUNG_RETURN_IF_ERROR(run(db,
-                                "DELETE FROM " + quote_identifier(table.name) + " WHERE " +
-                                    quote_identifier(table.scope_column) + " = ?1",
-                                {Value(scope)}));
+    const std::string where = " FROM " + quote_identifier(table.name) + " WHERE " +
+                              quote_identifier(table.scope_column) + " = ?1";
+    if (removed) {
+      Result<db::Statement*> ids = db.cached("SELECT \"id\"" + where);
+      if (!ids.is_ok()) return ids.status();
+      (*ids)->bind(1, Value(scope));
+      for (;;) {
+        Result<bool> row = (*ids)->step();
+        if (!row.is_ok()) return row.status();
+        if (!*row) break;
+        removed(table.name, (*ids)->column_text(0));
+      }
+      (*ids)->reset();
+    }
+    LUMBUNG_RETURN_IF_ERROR(run(db, "DELETE" + where, {Value(scope)}));
   }
   return Status::ok();
 }
 
-Status drop_scope(db::Database& db, const core::Schema& schema, const std::string& scope) {
+Status drop_scope(db::Database& db, const core::Schema& schema, const std::string& scope,
+                  const RemovedRow& removed) {
   const Value message("scope '" + scope + "' is no longer granted to this device's token");
   for (const core::Table& table : schema.tables) {
     const std::vector<Value> params{Value(scope), Value(table.name), message};
@@ -48,7 +61,7 @@ Status drop_scope(db::Database& db, const core::Schema& schema, const std::strin
                                     pending_in_scope(table, "SELECT o.row_id") + ")",
                                 {Value(scope), Value(table.name)}));
   }
-  LUMBUNG_RETURN_IF_ERROR(delete_scope_rows(db, schema, scope));
+  LUMBUNG_RETURN_IF_ERROR(delete_scope_rows(db, schema, scope, removed));
   LUMBUNG_RETURN_IF_ERROR(run(db, "DELETE FROM _lumbung_conflict WHERE scope = ?1", {Value(scope)}));
   return run(db, "DELETE FROM _lumbung_scope WHERE scope = ?1", {Value(scope)});
 }

@@ -4,6 +4,7 @@
 // the caller's applying transaction, so nothing is captured as a local write.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/schema.hpp"
@@ -12,12 +13,17 @@
 
 namespace lumbung::replica {
 
+// Called with each row removed (for the app's changed-rows callback).
+using RemovedRow = std::function<void(const std::string& table, const std::string& id)>;
+
 // Deletes every row whose scope column is `scope`, in every table.
-Status delete_scope_rows(db::Database& db, const core::Schema& schema, const std::string& scope);
+Status delete_scope_rows(db::Database& db, const core::Schema& schema, const std::string& scope,
+                         const RemovedRow& removed = nullptr);
 
 // Removes a scope the device may no longer read: its pending changes are set
 // aside as refused (out_of_scope; listed, never silently dropped), then its
 // rows, its conflicts and its cursor are deleted.
-Status drop_scope(db::Database& db, const core::Schema& schema, const std::string& scope);
+Status drop_scope(db::Database& db, const core::Schema& schema, const std::string& scope,
+                  const RemovedRow& removed);
 
 }  // namespace lumbung::replica
