@@ -1,6 +1,8 @@
 // Hostile input against a real lumbungd with tokens (docs/security.md): each
 // attack is refused cleanly with its error, changes nothing, and honest
 // officers' devices keep syncing to completion while the attacks run.
+#include <zstd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -86,6 +88,26 @@ v1::PushRequest household_push(const std::string& device, std::uint64_t batch,
     change->add_values()->set_text(text);
   }
   return push;
+}
+
+// A zstd frame that inflates to `bytes` zeros: a few kilobytes on the wire.
+std::string zstd_bomb(std::size_t bytes) {
+  ZSTD_CCtx* context = ZSTD_createCCtx();
+  const std::string zeros(1u << 20, '\0');
+  std::string frame(ZSTD_CStreamOutSize(), '\0');
+  std::string out;
+  for (std::size_t fed = 0; fed < bytes; fed += zeros.size()) {
+    ZSTD_inBuffer in{zeros.data(), zeros.size(), 0};
+    const ZSTD_EndDirective mode = fed + zeros.size() >= bytes ? ZSTD_e_end : ZSTD_e_continue;
+    for (bool done = false; !done;) {
+      ZSTD_outBuffer chunk{frame.data(), frame.size(), 0};
+      const std::size_t left = ZSTD_compressStream2(context, &chunk, &in, mode);
+      out.append(frame.data(), chunk.pos);
+      done = mode == ZSTD_e_end ? left == 0 : in.pos == in.size;
+    }
+  }
+  ZSTD_freeCCtx(context);
+  return out;
 }
 
 // What one attack got back: the HTTP status and the error's code, or the
@@ -240,11 +262,11 @@ TEST_CASE("hostile requests are refused cleanly while honest devices sync", "[in
               "\r\nContent-Length: 100000000\r\n\r\n");
     CHECK(huge.read(after(10s), "\r\n\r\n").rfind("HTTP/1.1 413", 0) == 0);
 
-    v1::PushRequest bomb = household_push("eve-phone", 1, "h-eve", kVillageA);
-    bomb.mutable_changes(0)->mutable_values(2)->set_text(std::string(protocol::kMaxRequestBytes, 'x'));
-    const HttpRequest bomb_request = protocol::make_request("/v1/push", bomb);
-    REQUIRE(bomb_request.body.size() < 64 * 1024);  // small on the wire
-    const Answer inflated = attacker.send(bomb_request, eve.token);
+    HttpRequest bomb = eve_push;
+    bomb.body = zstd_bomb(std::size_t{2} << 30);  // two gigabytes
+    REQUIRE(bomb.body.size() < 256 * 1024);       // small on the wire
+    bomb.headers = {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "zstd"}};
+    const Answer inflated = attacker.send(bomb, eve.token);
     CHECK(inflated.status == 413);
     CHECK(inflated.code == ErrorCode::kTooLarge);
 
