@@ -65,6 +65,7 @@ Commands:
   sync      push pending changes to the server, pull until caught up
   conflicts list the concurrent edits the server resolved, as JSON
   resolve   settle a conflict pending review: keep a side, or a new value
+  set-token replace the bearer token the replica syncs with
 
 'lumbung COMMAND --help' describes one command; docs/cli.md all of them.
 Options take their value as '--db FILE' or '--db=FILE'.
@@ -356,6 +357,20 @@ int run_delete(const Args& args) {
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
   if (!replica) return fail(replica.status());
   Status status = (*replica)->remove(args.positionals[0], args.positionals[1]);
+  return status ? kExitOk : fail(status);
+}
+
+constexpr std::string_view kSetTokenHelp = R"(usage: lumbung set-token --db FILE TOKEN
+
+Replaces the bearer token kept in the replica, which the next sync uses: a new
+grant from the operator ('lumbungd token'). A village the new token no longer
+grants leaves the replica at the next sync; see docs/security.md.
+)";
+
+int run_set_token(const Args& args) {
+  Result<std::unique_ptr<Replica>> replica = open_existing(args);
+  if (!replica) return fail(replica.status());
+  Status status = (*replica)->set_token(args.positionals[0]);
   return status ? kExitOk : fail(status);
 }
 
@@ -757,6 +772,12 @@ const std::vector<Command>& commands() {
        .options = {"--db", "--value", "--keep", "--server", "--token"},
        .help = kResolveHelp,
        .run = &run_resolve},
+      {.name = "set-token",
+       .positionals = "TOKEN",
+       .min_positionals = 1,
+       .max_positionals = 1,
+       .help = kSetTokenHelp,
+       .run = &run_set_token},
   };
   return kCommands;
 }

@@ -451,8 +451,9 @@ TEST_CASE_METHOD(Cli, "commands on a missing --db fail and create nothing", "[cl
 }
 
 TEST_CASE_METHOD(Cli, "--help describes every command and exits 0", "[cli]") {
-  const std::vector<std::string> names = {"init",   "put",     "delete", "get",      "dump",
-                                          "status", "pending", "sync",   "conflicts"};
+  const std::vector<std::string> names = {"init",      "put",    "delete",   "get",
+                                          "dump",      "status", "pending",  "sync",
+                                          "conflicts", "resolve", "set-token"};
   const ProcessResult main_help = run({"--help"});
   CHECK(main_help.exit_code == 0);
   for (const std::string& name : names) {
@@ -682,6 +683,37 @@ TEST_CASE_METHOD(Cli, "resolve settles a manual-review conflict; every replica s
   const ProcessResult malformed = lumbung::test::run_process(
       {LUMBUNGD, "audit", "--data", data_dir, "--row", "person"}, child_env(), data_dir);
   CHECK(malformed.exit_code == 2);
+}
+
+TEST_CASE_METHOD(Cli, "set-token changes the villages the replica syncs", "[cli][sync][auth]") {
+  const std::string data = (dir_.path() / "server").string();
+  const auto token = [&](const std::string& villages) {
+    const ProcessResult issued = lumbung::test::run_process(
+        {LUMBUNGD, "token", "--data", data, "--officer", "sri", "--villages", villages}, {},
+        std::filesystem::current_path().string());
+    REQUIRE(issued.exit_code == 0);
+    return issued.out.substr(0, issued.out.find('\n'));
+  };
+  const std::string both = token(std::string(kVillageId) + ",v2");
+  lumbung::test::DaemonProcess daemon(LUMBUNGD, data);
+  ok({"init", "--db", db_, "--server", daemon.url(), "--token", both});
+  put_village();
+  put_person("Siti Aminah");
+  ok({"put", "--db", db_, "household", "h-v2", "village_id=v2", "head_name=Casmadi",
+      "created_by=officer-sri", "created_at=2026-11-28T04:07:26Z"});
+  CHECK(Json::parse(ok({"sync", "--db", db_}))["applied"] == 3);
+
+  ok({"set-token", "--db", db_, token("v2")});
+  ok({"sync", "--db", db_});
+  const Json state = Json::parse(dump());
+  CHECK(state["person"].empty());  // village 1 left the replica
+  CHECK(state["village"].empty());
+  CHECK(state["household"].contains("h-v2"));
+
+  ok({"set-token", "--db", db_, "not-a-token"});
+  const ProcessResult refused = run({"sync", "--db", db_});
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Contains("TokenMalformed"));
 }
 
 TEST_CASE_METHOD(Cli, "sync fails with a clear message when there is no server", "[cli][sync]") {

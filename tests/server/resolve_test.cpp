@@ -241,11 +241,9 @@ TEST_CASE("resolve: the other devices pull the resolved value and the resolved r
   CHECK(migrant_status(server.pull("supervisor-phone")) == Value("NON_PROSEDURAL"));
 }
 
-// pull_page.cpp leaves out the conflicts the pulling device caused (its
-// PushResponse carried them), the resolution of one included. Remove the tag
-// once a resolved record is sent to that device too.
-TEST_CASE("resolve: the device that caused the conflict pulls the resolved record",
-          "[server][!shouldfail]") {
+// A pull leaves out the conflicts the pulling device caused (its
+// PushResponse carried them), but not their resolutions.
+TEST_CASE("resolve: the device that caused the conflict pulls the resolved record", "[server]") {
   TestServer server;
   const v1::Conflict conflict = pending_conflict(server);
   const v1::PullPage before = server.pull("b");

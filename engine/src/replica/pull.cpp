@@ -2,6 +2,7 @@
 
 #include "protocol/wire.hpp"
 #include "replica/conflict_store.hpp"
+#include "replica/exchange.hpp"
 #include "replica/hlc_store.hpp"
 #include "replica/scope_rows.hpp"
 #include "replica/server_state.hpp"
@@ -58,10 +59,7 @@ Result<std::optional<ServerRow>> server_row(const core::Schema& schema, const v1
 Result<HttpRequest> Puller::next_request(std::uint32_t page_budget_bytes,
                                          std::uint32_t wait_seconds) {
   v1::PullRequest request;
-  v1::RequestHeader* header = request.mutable_header();
-  header->set_protocol_version(protocol::kProtocolVersion);
-  header->set_schema_version(static_cast<std::uint32_t>(schema_.version));
-  header->set_device_id(device_id_);
+  *request.mutable_header() = request_header(schema_, device_id_);
   request.set_page_budget_bytes(page_budget_bytes);
   request.set_wait_seconds(wait_seconds);
   Result<db::Statement*> stmt = db_.cached("SELECT scope, cursor FROM _lumbung_scope");

@@ -189,8 +189,9 @@ class PageBuilder {
   }
 
   Result<bool> add_conflict(const ConflictRecord& conflict) {
-    // The device that caused a conflict got it in its PushResponse.
-    if (conflict.device_id == query_.device_id) return true;
+    // The device that caused a conflict got it in its PushResponse; its
+    // resolution, later, it learns here like every other device.
+    if (conflict.device_id == query_.device_id && conflict.resolved_ms == 0) return true;
     v1::Conflict wire;
     to_wire(conflict, &wire);
     const std::size_t bytes = field_bytes(wire.ByteSizeLong());
