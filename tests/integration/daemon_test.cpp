@@ -241,6 +241,7 @@ TEST_CASE("a push and a pull travel through lumbungd", "[integration]") {
     const std::optional<ProcessResult> stopped = daemon.terminate(SIGTERM);
     REQUIRE(stopped);
     CHECK(stopped->exit_code == 0);
+    CHECK(stopped->err.find("WARNING: --insecure-no-auth") != std::string::npos);
   }
   const ProcessResult dump = run_lumbungd({"dump", "--data", data, "--village", "v1"});
   REQUIRE(dump.exit_code == 0);

@@ -6,6 +6,9 @@ namespace lumbung::auth {
 
 namespace {
 
+// The SQL stays within SQLite 3.15, as the server's store does: the SQLCipher
+// build links the daemon against SQLCipher's older SQLite (no UPSERT).
+
 // PRAGMA user_version of a store this code writes.
 constexpr int kStoreFormat = 1;
 
@@ -65,8 +68,7 @@ Result<std::unique_ptr<CredentialStore>> CredentialStore::open(const std::string
 Status CredentialStore::revoke(std::string_view token_id, std::int64_t now) {
   std::lock_guard lock(mu_);
   Result<db::Statement*> insert = db_->cached(
-      "INSERT INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2) "
-      "ON CONFLICT (token_id) DO NOTHING");
+      "INSERT OR IGNORE INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2)");
   if (!insert.is_ok()) return insert.status();
   (*insert)->bind(1, Value(std::string(token_id)));
   (*insert)->bind(2, Value(now));
@@ -138,12 +140,12 @@ Status CredentialStore::bind(std::string_view token_id, std::string_view device_
       return (*statement)->run();
     };
     LUMBUNG_RETURN_IF_ERROR(
-        insert("INSERT INTO token_device (token_id, device_id, bound_at) VALUES (?1, ?2, ?3) "
-               "ON CONFLICT (token_id) DO NOTHING",
+        insert("INSERT OR IGNORE INTO token_device (token_id, device_id, bound_at) "
+               "VALUES (?1, ?2, ?3)",
                token_id, device_id));
     LUMBUNG_RETURN_IF_ERROR(
-        insert("INSERT INTO device_officer (device_id, officer, bound_at) VALUES (?1, ?2, ?3) "
-               "ON CONFLICT (device_id) DO NOTHING",
+        insert("INSERT OR IGNORE INTO device_officer (device_id, officer, bound_at) "
+               "VALUES (?1, ?2, ?3)",
                device_id, officer));
     return Status::ok();
   });
