@@ -27,19 +27,19 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "lumbung/replica.hpp"
+#include "people.hpp"
 
 namespace {
 
 using lumbung::Row;
 using lumbung::Value;
-
-constexpr const char* kVillage = "0193a000-0000-7000-8000-000000000001";
+using lumbung::bench::make_people;
+using lumbung::bench::people_columns;
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "sync_bench: %s\n", what.c_str());
@@ -50,57 +50,12 @@ void check(const lumbung::Status& status, const char* what) {
   if (!status.is_ok()) fail(std::string(what) + ": " + status.to_string());
 }
 
-// Realistic person rows, as officers register them.
-std::vector<Row> make_people(int count, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  static const char* kNames[] = {"Siti Aminah", "Budi Santoso", "Dewi Lestari", "Agus Salim",
-                                 "Sri Wahyuni", "Eko Prasetyo", "Nur Hidayah",  "Joko Susilo"};
-  static const char* kRelations[] = {"KEPALA", "ISTRI", "ANAK", "ANAK", "ORANG_TUA"};
-  std::vector<Row> rows;
-  char buf[64];
-  for (int i = 0; i < count; ++i) {
-    Row row;
-    std::snprintf(buf, sizeof buf, "0193%04x-%04x-7%03x-8%03x-%012llx", (i >> 16) & 0xffff,
-                  i & 0xffff, static_cast<int>(rng() & 0xfff), static_cast<int>(rng() & 0xfff),
-                  static_cast<unsigned long long>(rng() & 0xffffffffffffULL));
-    row["id"] = Value(buf);
-    row["village_id"] = Value(kVillage);
-    std::snprintf(buf, sizeof buf, "0193b%03x-0000-7000-8000-%012d", i / 4 % 4096, i / 4);
-    row["household_id"] = Value(buf);
-    std::snprintf(buf, sizeof buf, "3212%012llu",
-                  static_cast<unsigned long long>(rng() % 1000000000000ULL));
-    row["nik"] = Value(buf);
-    row["full_name"] = Value(kNames[rng() % 8]);
-    row["sex"] = Value(rng() % 2 ? "L" : "P");
-    std::snprintf(buf, sizeof buf, "19%02d-%02d-%02d", static_cast<int>(50 + rng() % 50),
-                  static_cast<int>(1 + rng() % 12), static_cast<int>(1 + rng() % 28));
-    row["birth_date"] = Value(buf);
-    row["birth_place"] = Value("Indramayu");
-    row["relation"] = Value(kRelations[i % 5]);
-    row["education"] = Value("SMP");
-    std::snprintf(buf, sizeof buf, "+62812%08d", static_cast<int>(rng() % 100000000));
-    row["phone"] = Value(buf);
-    row["created_by"] = Value("officer-sri");
-    row["created_at"] = Value("2026-11-28T04:00:00Z");
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-// The columns make_people fills, in schema order.
-const std::vector<std::string>& columns() {
-  static const std::vector<std::string> kColumns = {
-      "id",          "village_id", "household_id", "nik",   "full_name",  "sex",       "birth_date",
-      "birth_place", "relation",   "education",    "phone", "created_by", "created_at"};
-  return kColumns;
-}
-
 // The practical floor for this data: the rows as CSV, compressed by zstd -3.
 std::size_t csv_zstd_bytes(const std::vector<Row>& rows) {
   std::string csv;
   for (const Row& row : rows) {
-    for (std::size_t i = 0; i < columns().size(); ++i) {
-      const Value& v = row.at(columns()[i]);
+    for (std::size_t i = 0; i < people_columns().size(); ++i) {
+      const Value& v = row.at(people_columns()[i]);
       if (i) csv += ',';
       if (v.type() == lumbung::ValueType::kText) csv += v.as_text();
     }
@@ -130,8 +85,8 @@ double plain_insert_seconds(const std::string& dir, const std::vector<Row>& rows
                "UPDATE _lumbung_clock SET applying = 1",
                nullptr, nullptr, nullptr);
   std::string sql = "INSERT INTO person (", params;
-  for (std::size_t i = 0; i < columns().size(); ++i) {
-    sql += (i ? ", " : "") + columns()[i];
+  for (std::size_t i = 0; i < people_columns().size(); ++i) {
+    sql += (i ? ", " : "") + people_columns()[i];
     params += i ? ", ?" : "?";
   }
   sql += ") VALUES (" + params + ")";
@@ -140,8 +95,8 @@ double plain_insert_seconds(const std::string& dir, const std::vector<Row>& rows
   const auto start = std::chrono::steady_clock::now();
   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
   for (const Row& row : rows) {
-    for (std::size_t i = 0; i < columns().size(); ++i) {
-      const std::string& text = row.at(columns()[i]).as_text();
+    for (std::size_t i = 0; i < people_columns().size(); ++i) {
+      const std::string& text = row.at(people_columns()[i]).as_text();
       sqlite3_bind_text(stmt, static_cast<int>(i + 1), text.c_str(), -1, SQLITE_TRANSIENT);
     }
     if (sqlite3_step(stmt) != SQLITE_DONE) fail(sqlite3_errmsg(db));
