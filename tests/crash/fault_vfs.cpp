@@ -1,0 +1,126 @@
+#include "fault_vfs.hpp"
+
+#include <cstring>
+
+namespace lumbung::test {
+namespace {
+
+// SQLite hands a VFS method its own sqlite3_vfs, which may be a copy (the
+// replica's ClockVfs copies the default): the one FaultVfs lives here instead.
+FaultVfs* g_active = nullptr;
+
+// Our file header, followed in the same allocation by the real VFS's file.
+struct File {
+  sqlite3_file base;
+  const char* path;  // SQLite keeps the name valid until xClose; null for temp files
+  sqlite3_file* real() { return reinterpret_cast<sqlite3_file*>(this + 1); }
+};
+
+// Forward<&sqlite3_io_methods::xRead>::call: the method of the real file.
+template <typename T>
+struct MethodType;
+template <typename Fn>
+struct MethodType<Fn sqlite3_io_methods::*> {
+  using type = Fn;
+};
+template <auto Method, typename Fn = typename MethodType<decltype(Method)>::type>
+struct Forward;
+template <auto Method, typename R, typename... Args>
+struct Forward<Method, R (*)(sqlite3_file*, Args...)> {
+  static R call(sqlite3_file* file, Args... args) {
+    sqlite3_file* real = reinterpret_cast<File*>(file)->real();
+    return (real->pMethods->*Method)(real, args...);
+  }
+};
+
+}  // namespace
+
+FaultVfs::FaultVfs() : real_(sqlite3_vfs_find(nullptr)) {
+  g_active = this;
+  vfs_ = *real_;
+  vfs_.zName = "lumbung-fault";
+  vfs_.pNext = nullptr;
+  vfs_.szOsFile = static_cast<int>(sizeof(File)) + real_->szOsFile;
+  vfs_.xOpen = &FaultVfs::open;
+
+  // Every method but xWrite is the real file's.
+  std::memset(&methods_, 0, sizeof(methods_));
+  methods_.iVersion = 3;
+  methods_.xWrite = &FaultVfs::write;
+  methods_.xClose = &Forward<&sqlite3_io_methods::xClose>::call;
+  methods_.xRead = &Forward<&sqlite3_io_methods::xRead>::call;
+  methods_.xTruncate = &Forward<&sqlite3_io_methods::xTruncate>::call;
+  methods_.xSync = &Forward<&sqlite3_io_methods::xSync>::call;
+  methods_.xFileSize = &Forward<&sqlite3_io_methods::xFileSize>::call;
+  methods_.xLock = &Forward<&sqlite3_io_methods::xLock>::call;
+  methods_.xUnlock = &Forward<&sqlite3_io_methods::xUnlock>::call;
+  methods_.xCheckReservedLock = &Forward<&sqlite3_io_methods::xCheckReservedLock>::call;
+  methods_.xFileControl = &Forward<&sqlite3_io_methods::xFileControl>::call;
+  methods_.xSectorSize = &Forward<&sqlite3_io_methods::xSectorSize>::call;
+  methods_.xDeviceCharacteristics = &Forward<&sqlite3_io_methods::xDeviceCharacteristics>::call;
+  methods_.xShmMap = &Forward<&sqlite3_io_methods::xShmMap>::call;
+  methods_.xShmLock = &Forward<&sqlite3_io_methods::xShmLock>::call;
+  methods_.xShmBarrier = &Forward<&sqlite3_io_methods::xShmBarrier>::call;
+  methods_.xShmUnmap = &Forward<&sqlite3_io_methods::xShmUnmap>::call;
+  methods_.xFetch = &Forward<&sqlite3_io_methods::xFetch>::call;
+  methods_.xUnfetch = &Forward<&sqlite3_io_methods::xUnfetch>::call;
+  sqlite3_vfs_register(&vfs_, 1);
+}
+
+FaultVfs::~FaultVfs() {
+  sqlite3_vfs_register(real_, 1);
+  sqlite3_vfs_unregister(&vfs_);
+  g_active = nullptr;
+}
+
+void FaultVfs::fail_writes(const std::string& path_prefix, int sqlite_code,
+                           std::int64_t budget_bytes) {
+  std::lock_guard lock(mu_);
+  prefix_ = path_prefix;
+  code_ = sqlite_code;
+  budget_ = budget_bytes;
+}
+
+void FaultVfs::heal() {
+  std::lock_guard lock(mu_);
+  prefix_.clear();
+}
+
+int FaultVfs::faults() const {
+  std::lock_guard lock(mu_);
+  return faults_;
+}
+
+int FaultVfs::admit(const char* path, int bytes) {
+  std::lock_guard lock(mu_);
+  if (prefix_.empty() || path == nullptr ||
+      std::strncmp(path, prefix_.data(), prefix_.size()) != 0) {
+    return SQLITE_OK;
+  }
+  if (budget_ >= bytes) {
+    budget_ -= bytes;
+    return SQLITE_OK;
+  }
+  budget_ = 0;  // a full disk stays full: no smaller write fits after a refused one
+  ++faults_;
+  return code_;
+}
+
+int FaultVfs::open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out) {
+  File* ours = reinterpret_cast<File*>(file);
+  ours->path = name;
+  ours->base.pMethods = nullptr;  // tells SQLite not to close a file that did not open
+  sqlite3_vfs* real = g_active->real_;
+  const int rc = real->xOpen(real, name, ours->real(), flags, out);
+  if (ours->real()->pMethods != nullptr) ours->base.pMethods = &g_active->methods_;
+  return rc;
+}
+
+int FaultVfs::write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
+  File* ours = reinterpret_cast<File*>(file);
+  if (const int rc = g_active->admit(ours->path, amount); rc != SQLITE_OK) return rc;
+  sqlite3_file* real = ours->real();
+  return real->pMethods->xWrite(real, data, amount, offset);
+}
+
+}  // namespace lumbung::test
