@@ -57,6 +57,42 @@ Result<std::string> decompress(const std::string& body, std::size_t max_bytes) {
   }
 }
 
+// `text` with every byte that is not part of a valid UTF-8 sequence (RFC 3629:
+// no overlong forms, no surrogates, nothing past U+10FFFF) replaced by '?'.
+std::string valid_utf8(std::string text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char lead = byte(i);
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the valid range of the second byte
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;
+      if (lead == 0xED) high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;
+      if (lead == 0xF4) high = 0x8F;
+    }
+    bool valid = length > 0 && i + length <= text.size();
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      valid = k == 1 ? byte(i + 1) >= low && byte(i + 1) <= high
+                     : byte(i + k) >= 0x80 && byte(i + k) <= 0xBF;
+    }
+    if (!valid) {
+      text[i++] = '?';
+      continue;
+    }
+    i += length;
+  }
+  return text;
+}
+
 }  // namespace
 
 void to_wire(const Value& value, v1::Value* out) {
@@ -112,7 +148,9 @@ HttpResponse error_response(const Status& status) {
   error.set_code(static_cast<std::uint32_t>(status.code()));
   error.set_name(std::string(error_name(status.code())));
   error.set_retry(static_cast<v1::RetryClass>(status.retry()));
-  error.set_message(status.message());
+  // A proto string, which the receiver refuses to parse unless it is valid
+  // UTF-8; messages quote what the request held (its path, an encoding).
+  error.set_message(valid_utf8(status.message()));
   HttpResponse response = make_response(error);
   response.status = http_status_for(status.code());
   return response;
