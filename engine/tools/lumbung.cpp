@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "command_line.hpp"
 #include "core/split.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
@@ -40,9 +41,12 @@ using lumbung::Result;
 using lumbung::Status;
 using Json = nlohmann::ordered_json;
 
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
+using lumbung::tools::Args;
+using lumbung::tools::Command;
+using lumbung::tools::kExitError;
+using lumbung::tools::kExitOk;
+
+constexpr std::string_view kProgram = "lumbung";
 
 // The key travels in the environment, not in argv, where every user of the
 // machine can read it (ps, shell history).
@@ -76,75 +80,10 @@ Environment:
 Exit status: 0 success, 1 error (message on stderr), 2 usage error.
 )";
 
-// What a command line parsed into.
-struct Args {
-  std::map<std::string, std::string, std::less<>> options;  // "--db" -> "FILE"
-  std::set<std::string, std::less<>> switches;              // "--json"
-  std::vector<std::string> positionals;
-  bool help = false;
-};
-
-struct Command {
-  std::string_view name = {};
-  std::string_view positionals = {};  // as in the usage line, for error messages
-  std::size_t min_positionals = 0;
-  std::size_t max_positionals = 0;
-  std::vector<std::string_view> options = {"--db"};  // take a value; --db is required
-  std::vector<std::string_view> switches = {};       // take no value
-  std::string_view help = {};
-  int (*run)(const Args&) = nullptr;
-};
-
-int fail(const Status& status) {
-  std::cerr << "lumbung: " << status.to_string() << '\n';
-  return kExitError;
-}
+int fail(const Status& status) { return lumbung::tools::fail(kProgram, status); }
 
 int usage_error(std::string_view command, const std::string& message) {
-  std::cerr << "lumbung: " << message << "\nTry 'lumbung " << command << " --help'.\n";
-  return kExitUsage;
-}
-
-// Returns the usage error, or an empty string when `argv` fits `command`.
-std::string parse_args(const Command& command, std::span<const std::string_view> argv, Args& args) {
-  const auto contains = [](const std::vector<std::string_view>& names, std::string_view name) {
-    return std::find(names.begin(), names.end(), name) != names.end();
-  };
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      args.help = true;
-      return {};
-    }
-    if (!arg.starts_with("--")) {
-      args.positionals.emplace_back(arg);
-      continue;
-    }
-    const std::size_t eq = arg.find('=');
-    const std::string_view name = arg.substr(0, eq);
-    if (contains(command.switches, name)) {
-      if (eq != std::string_view::npos) return "option " + std::string(name) + " takes no value";
-      args.switches.emplace(name);
-      continue;
-    }
-    if (!contains(command.options, name)) return "unknown option '" + std::string(name) + "'";
-    if (args.options.contains(name)) return "option " + std::string(name) + " given twice";
-    if (eq != std::string_view::npos) {
-      args.options.emplace(name, arg.substr(eq + 1));
-    } else if (i + 1 < argv.size()) {
-      args.options.emplace(name, argv[++i]);
-    } else {
-      return "option " + std::string(name) + " needs a value";
-    }
-  }
-  if (!args.options.contains("--db")) return "missing --db FILE";
-  if (args.positionals.size() < command.min_positionals) {
-    return "missing arguments: expected " + std::string(command.positionals);
-  }
-  if (args.positionals.size() > command.max_positionals) {
-    return "unexpected argument '" + args.positionals[command.max_positionals] + "'";
-  }
-  return {};
+  return lumbung::tools::usage_error(kProgram, command, message);
 }
 
 lumbung::ReplicaOptions replica_options(const Args& args) {
@@ -733,96 +672,60 @@ int run_resolve(const Args& args) {
 
 // --- the command table ---
 
-const std::vector<Command>& commands() {
-  static const std::vector<Command> kCommands = {
-      {.name = "init",
-       .options = {"--db", "--schema", "--server", "--token", "--ca-file", "--pin"},
-       .help = kInitHelp,
-       .run = &run_init},
-      {.name = "put",
-       .positionals = "TABLE ID COL=VALUE...",
-       .min_positionals = 3,
-       .max_positionals = SIZE_MAX,
-       .help = kPutHelp,
-       .run = &run_put},
-      {.name = "delete",
-       .positionals = "TABLE ID",
-       .min_positionals = 2,
-       .max_positionals = 2,
-       .help = kDeleteHelp,
-       .run = &run_delete},
-      {.name = "get",
-       .positionals = "TABLE ID",
-       .min_positionals = 2,
-       .max_positionals = 2,
-       .help = kGetHelp,
-       .run = &run_get},
-      {.name = "dump", .help = kDumpHelp, .run = &run_dump},
-      {.name = "status", .help = kStatusHelp, .run = &run_status},
-      {.name = "pending", .switches = {"--json"}, .help = kPendingHelp, .run = &run_pending},
-      {.name = "sync",
-       .options = {"--db", "--server", "--token", "--wait"},
-       .help = kSyncHelp,
-       .run = &run_sync},
-      {.name = "conflicts", .help = kConflictsHelp, .run = &run_conflicts},
-      {.name = "resolve",
-       .positionals = "CONFLICT_ID",
-       .min_positionals = 1,
-       .max_positionals = 1,
-       .options = {"--db", "--value", "--keep", "--server", "--token"},
-       .help = kResolveHelp,
-       .run = &run_resolve},
-      {.name = "set-token",
-       .positionals = "TOKEN",
-       .min_positionals = 1,
-       .max_positionals = 1,
-       .help = kSetTokenHelp,
-       .run = &run_set_token},
-  };
-  return kCommands;
-}
-
-int run(std::span<const std::string_view> argv) {
-  if (argv.empty()) {
-    std::cerr << "lumbung: missing command\nTry 'lumbung --help'.\n";
-    return kExitUsage;
-  }
-  if (argv[0] == "--help" || argv[0] == "-h") {
-    std::cout << kMainHelp;
-    return kExitOk;
-  }
-  const auto& all = commands();
-  const auto command =
-      std::find_if(all.begin(), all.end(), [&](const Command& c) { return c.name == argv[0]; });
-  if (command == all.end()) {
-    std::cerr << "lumbung: unknown command '" << argv[0] << "'\nTry 'lumbung --help'.\n";
-    return kExitUsage;
-  }
-  Args args;
-  if (std::string error = parse_args(*command, argv.subspan(1), args); !error.empty()) {
-    return usage_error(command->name, error);
-  }
-  if (args.help) {
-    std::cout << command->help;
-    return kExitOk;
-  }
-  return command->run(args);
+const lumbung::tools::Program& program() {
+  static const lumbung::tools::Program kLumbung = {
+      .name = kProgram,
+      .help = kMainHelp,
+      .required_option = "--db",
+      .required_value = "FILE",
+      .commands = {
+          {.name = "init",
+           .options = {"--db", "--schema", "--server", "--token", "--ca-file", "--pin"},
+           .help = kInitHelp,
+           .run = &run_init},
+          {.name = "put",
+           .positionals = "TABLE ID COL=VALUE...",
+           .min_positionals = 3,
+           .max_positionals = SIZE_MAX,
+           .help = kPutHelp,
+           .run = &run_put},
+          {.name = "delete",
+           .positionals = "TABLE ID",
+           .min_positionals = 2,
+           .max_positionals = 2,
+           .help = kDeleteHelp,
+           .run = &run_delete},
+          {.name = "get",
+           .positionals = "TABLE ID",
+           .min_positionals = 2,
+           .max_positionals = 2,
+           .help = kGetHelp,
+           .run = &run_get},
+          {.name = "dump", .help = kDumpHelp, .run = &run_dump},
+          {.name = "status", .help = kStatusHelp, .run = &run_status},
+          {.name = "pending", .switches = {"--json"}, .help = kPendingHelp, .run = &run_pending},
+          {.name = "sync",
+           .options = {"--db", "--server", "--token", "--wait"},
+           .help = kSyncHelp,
+           .run = &run_sync},
+          {.name = "conflicts", .help = kConflictsHelp, .run = &run_conflicts},
+          {.name = "resolve",
+           .positionals = "CONFLICT_ID",
+           .min_positionals = 1,
+           .max_positionals = 1,
+           .options = {"--db", "--value", "--keep", "--server", "--token"},
+           .help = kResolveHelp,
+           .run = &run_resolve},
+          {.name = "set-token",
+           .positionals = "TOKEN",
+           .min_positionals = 1,
+           .max_positionals = 1,
+           .help = kSetTokenHelp,
+           .run = &run_set_token},
+      }};
+  return kLumbung;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    const std::vector<std::string_view> args(argv + 1, argv + argc);
-    int exit_code = run(args);
-    // A full disk or a closed pipe must not pass for success.
-    if (!std::cout.flush()) {
-      std::cerr << "lumbung: cannot write to standard output\n";
-      exit_code = kExitError;
-    }
-    return exit_code;
-  } catch (const std::exception& e) {
-    std::cerr << "lumbung: internal error: " << e.what() << '\n';
-    return kExitError;
-  }
-}
+int main(int argc, char** argv) { return lumbung::tools::run_program(program(), argc, argv); }

@@ -21,6 +21,7 @@
 
 #include "auth/token.hpp"
 #include "auth/token_authority.hpp"
+#include "command_line.hpp"
 #include "core/canonical_json.hpp"
 #include "core/split.hpp"
 #include "lumbung/status.hpp"
@@ -38,9 +39,12 @@ using lumbung::Status;
 using lumbung::Value;
 using lumbung::server::SyncServer;
 
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
+using lumbung::tools::Args;
+using lumbung::tools::Command;
+using lumbung::tools::kExitError;
+using lumbung::tools::kExitOk;
+
+constexpr std::string_view kProgram = "lumbungd";
 
 constexpr std::string_view kDefaultListen = "127.0.0.1:8787";
 
@@ -64,68 +68,10 @@ Options take their value as '--data DIR' or '--data=DIR'.
 Exit status: 0 success, 1 error (message on stderr), 2 usage error.
 )";
 
-// What a command line parsed into.
-struct Args {
-  std::map<std::string, std::string, std::less<>> options;  // "--data" -> "DIR"
-
-  bool has(std::string_view flag) const { return options.contains(flag); }
-
-  std::optional<std::string_view> get(std::string_view name) const {
-    const auto found = options.find(name);
-    if (found == options.end()) return std::nullopt;
-    return found->second;
-  }
-};
-
-struct Command {
-  std::string_view name = {};
-  std::vector<std::string_view> options = {};  // each takes a value; --data is required
-  std::vector<std::string_view> flags = {};    // options without a value
-  std::string_view help = {};
-  int (*run)(const Args&) = nullptr;
-};
-
-int fail(const Status& status) {
-  std::cerr << "lumbungd: " << status.to_string() << '\n';
-  return kExitError;
-}
+int fail(const Status& status) { return lumbung::tools::fail(kProgram, status); }
 
 int usage_error(std::string_view command, const std::string& message) {
-  std::cerr << "lumbungd: " << message << "\nTry 'lumbungd " << command << " --help'.\n";
-  return kExitUsage;
-}
-
-bool asks_for_help(std::span<const std::string_view> argv) {
-  return std::any_of(argv.begin(), argv.end(),
-                     [](std::string_view arg) { return arg == "--help" || arg == "-h"; });
-}
-
-// Returns the usage error, or an empty string when `argv` fits `command`.
-std::string parse_args(const Command& command, std::span<const std::string_view> argv, Args& args) {
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    const std::string_view arg = argv[i];
-    if (!arg.starts_with("--")) return "unexpected argument '" + std::string(arg) + "'";
-    const std::size_t eq = arg.find('=');
-    const std::string_view name = arg.substr(0, eq);
-    if (std::find(command.flags.begin(), command.flags.end(), arg) != command.flags.end()) {
-      if (args.options.contains(arg)) return "option " + std::string(arg) + " given twice";
-      args.options.emplace(arg, "");
-      continue;
-    }
-    if (std::find(command.options.begin(), command.options.end(), name) == command.options.end()) {
-      return "unknown option '" + std::string(name) + "'";
-    }
-    if (args.options.contains(name)) return "option " + std::string(name) + " given twice";
-    if (eq != std::string_view::npos) {
-      args.options.emplace(name, arg.substr(eq + 1));
-    } else if (i + 1 < argv.size()) {
-      args.options.emplace(name, argv[++i]);
-    } else {
-      return "option " + std::string(name) + " needs a value";
-    }
-  }
-  if (!args.options.contains("--data")) return "missing --data DIR";
-  return {};
+  return lumbung::tools::usage_error(kProgram, command, message);
 }
 
 // A decimal number in [min, max], or nullopt.
@@ -478,78 +424,44 @@ int run_retire_key(const Args& args) {
 
 // --- the command table ---
 
-const std::vector<Command>& commands() {
-  static const std::vector<Command> kCommands = {
-      {.name = "serve",
-       .options = {"--data", "--listen", "--schema", "--max-clock-skew", "--threads", "--tls-cert",
-                   "--tls-key"},
-       .flags = {"--insecure-no-auth"},
-       .help = kServeHelp,
-       .run = &run_serve},
-      {.name = "dump", .options = {"--data", "--village"}, .help = kDumpHelp, .run = &run_dump},
-      {.name = "audit",
-       .options = {"--data", "--village", "--row"},
-       .help = kAuditHelp,
-       .run = &run_audit},
-      {.name = "token",
-       .options = {"--data", "--officer", "--villages", "--role", "--ttl", "--device"},
-       .help = kTokenHelp,
-       .run = &run_token},
-      {.name = "revoke",
-       .options = {"--data", "--token-id"},
-       .help = kRevokeHelp,
-       .run = &run_revoke},
-      {.name = "rotate-key", .options = {"--data"}, .help = kRotateKeyHelp, .run = &run_rotate_key},
-      {.name = "retire-key",
-       .options = {"--data", "--key-id"},
-       .help = kRetireKeyHelp,
-       .run = &run_retire_key},
-  };
-  return kCommands;
-}
-
-int run(std::span<const std::string_view> argv) {
-  if (argv.empty()) {
-    std::cerr << "lumbungd: missing command\nTry 'lumbungd --help'.\n";
-    return kExitUsage;
-  }
-  if (argv[0] == "--help" || argv[0] == "-h") {
-    std::cout << kMainHelp;
-    return kExitOk;
-  }
-  const auto& all = commands();
-  const auto command =
-      std::find_if(all.begin(), all.end(), [&](const Command& c) { return c.name == argv[0]; });
-  if (command == all.end()) {
-    std::cerr << "lumbungd: unknown command '" << argv[0] << "'\nTry 'lumbungd --help'.\n";
-    return kExitUsage;
-  }
-  // Help wins over whatever else is on the line.
-  if (asks_for_help(argv.subspan(1))) {
-    std::cout << command->help;
-    return kExitOk;
-  }
-  Args args;
-  if (std::string error = parse_args(*command, argv.subspan(1), args); !error.empty()) {
-    return usage_error(command->name, error);
-  }
-  return command->run(args);
+const lumbung::tools::Program& program() {
+  static const lumbung::tools::Program kLumbungd = {
+      .name = kProgram,
+      .help = kMainHelp,
+      .required_option = "--data",
+      .required_value = "DIR",
+      .commands = {
+          {.name = "serve",
+           .options = {"--data", "--listen", "--schema", "--max-clock-skew", "--threads",
+                       "--tls-cert", "--tls-key"},
+           .switches = {"--insecure-no-auth"},
+           .help = kServeHelp,
+           .run = &run_serve},
+          {.name = "dump", .options = {"--data", "--village"}, .help = kDumpHelp, .run = &run_dump},
+          {.name = "audit",
+           .options = {"--data", "--village", "--row"},
+           .help = kAuditHelp,
+           .run = &run_audit},
+          {.name = "token",
+           .options = {"--data", "--officer", "--villages", "--role", "--ttl", "--device"},
+           .help = kTokenHelp,
+           .run = &run_token},
+          {.name = "revoke",
+           .options = {"--data", "--token-id"},
+           .help = kRevokeHelp,
+           .run = &run_revoke},
+          {.name = "rotate-key",
+           .options = {"--data"},
+           .help = kRotateKeyHelp,
+           .run = &run_rotate_key},
+          {.name = "retire-key",
+           .options = {"--data", "--key-id"},
+           .help = kRetireKeyHelp,
+           .run = &run_retire_key},
+      }};
+  return kLumbungd;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    const std::vector<std::string_view> args(argv + 1, argv + argc);
-    int exit_code = run(args);
-    // A full disk or a closed pipe must not pass for success.
-    if (!std::cout.flush()) {
-      std::cerr << "lumbungd: cannot write to standard output\n";
-      exit_code = kExitError;
-    }
-    return exit_code;
-  } catch (const std::exception& e) {
-    std::cerr << "lumbungd: internal error: " << e.what() << '\n';
-    return kExitError;
-  }
-}
+int main(int argc, char** argv) { return lumbung::tools::run_program(program(), argc, argv); }
