@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "integration/household_push.hpp"
 #include "lumbung/http.hpp"
 #include "protocol/wire.hpp"
 #include "support/daemon_process.hpp"
@@ -129,31 +130,9 @@ class Device {
   // Inserts one household of village v1 in a batch of its own.
   Result<v1::PushResponse> insert_household(const std::string& row_id,
                                             const std::string& head_name) {
-    v1::PushRequest push;
-    set_header(push.mutable_header());
-    push.set_batch(++batch_);
-    v1::TableColumns* table = push.add_tables();
-    table->set_table("household");
-    const std::vector<std::pair<std::string, std::string>> cells = {
-        {"id", row_id},
-        {"village_id", "v1"},
-        {"head_name", head_name},
-        {"created_by", id_},
-        {"created_at", "2026-11-28T04:07:26Z"}};
-    v1::Change* change = push.add_changes();
-    change->set_id(1);
-    change->set_table(0);
-    change->set_row_id(row_id);
-    change->set_op(v1::CHANGE_OP_INSERT);
-    change->set_hlc(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count()
-                    << 16);
-    for (const auto& [column, text] : cells) {
-      change->add_columns(static_cast<std::uint32_t>(table->columns_size()));
-      table->add_columns(column);
-      change->add_values()->set_text(text);
-    }
+    v1::RequestHeader header;
+    set_header(&header);
+    const v1::PushRequest push = test::household_push(header, ++batch_, row_id, "v1", head_name);
     v1::PushResponse response;
     LUMBUNG_RETURN_IF_ERROR(exchange("/v1/push", push, &response));
     return response;

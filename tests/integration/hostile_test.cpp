@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "integration/household_push.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "net/raw_tcp.hpp"
@@ -64,30 +65,7 @@ v1::RequestHeader header(const std::string& device) {
 // A push of one household into `village`, numbered `batch`.
 v1::PushRequest household_push(const std::string& device, std::uint64_t batch,
                                const std::string& row_id, const std::string& village) {
-  v1::PushRequest push;
-  *push.mutable_header() = header(device);
-  push.set_batch(batch);
-  v1::TableColumns* table = push.add_tables();
-  table->set_table("household");
-  v1::Change* change = push.add_changes();
-  change->set_id(1);
-  change->set_row_id(row_id);
-  change->set_op(v1::CHANGE_OP_INSERT);
-  change->set_hlc(std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count()
-                  << 16);
-  for (const auto& [column, text] : std::vector<std::pair<std::string, std::string>>{
-           {"id", row_id},
-           {"village_id", village},
-           {"head_name", "Mallory"},
-           {"created_by", device},
-           {"created_at", "2026-11-28T04:07:26Z"}}) {
-    change->add_columns(static_cast<std::uint32_t>(table->columns_size()));
-    table->add_columns(column);
-    change->add_values()->set_text(text);
-  }
-  return push;
+  return test::household_push(header(device), batch, row_id, village, "Mallory");
 }
 
 // A zstd frame that inflates to `bytes` zeros: a few kilobytes on the wire.
@@ -297,8 +275,8 @@ TEST_CASE("hostile requests are refused cleanly while honest devices sync", "[in
   CHECK(all.out.find("h-eve") == std::string::npos);
   CHECK(all.out.find("Mallory") == std::string::npos);
   CHECK(nlohmann::json::parse(all.out)["household"].size() == 50);
-  for (const auto& [phone, village] :
-       std::vector<std::pair<std::string, std::string>>{{"sri.db", kVillageA}, {"ani.db", kVillageB}}) {
+  for (const auto& [phone, village] : std::vector<std::pair<std::string, std::string>>{
+           {"sri.db", kVillageA}, {"ani.db", kVillageB}}) {
     const ProcessResult served = run_lumbungd({"dump", "--data", data, "--village", village});
     REQUIRE(served.exit_code == 0);
     CHECK(served.out == dump_of(dir.file(phone)) + "\n");
