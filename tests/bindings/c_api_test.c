@@ -39,6 +39,7 @@ static const char kVillageB[] = "0190f1c2-7a00-7000-8000-00000000000b";
 /* The test's world: a scratch directory and, when started, a daemon. */
 typedef struct world {
   const char* lumbungd;
+  const char* example; /* examples/desmigratif's household_app */
   char* dir;
   char data[1100];
   test_daemon daemon;
@@ -628,12 +629,44 @@ static void test_transport(world* w) {
   free(token);
 }
 
+/* The example app registers a household on a phone and syncs it. */
+static void test_example(world* w) {
+  if (w->example == NULL || !world_start(w)) {
+    ++failures;
+    return;
+  }
+  char* token = issue(w, "sri", kVillageA, "officer");
+  char path[1200];
+  snprintf(path, sizeof path, "%s/phone.db", w->dir);
+  char* argv[] = {(char*)w->example, path, w->daemon.url, token, (char*)kVillageA, NULL};
+  CHECK(token != NULL && run_program(argv) == 0);
+  char* office_token = issue(w, "office", kVillageA, "supervisor");
+  lumbung_db* office = open_device(w, "office", w->daemon.url, office_token);
+  lumbung_error error = {0};
+  if (office != NULL && sync_db(office, NULL, NULL)) {
+    lumbung_rows* rows = lumbung_db_query(
+        office, "SELECT p.full_name FROM person p JOIN household h ON p.household_id = h.id",
+        NULL, 0, &error);
+    CHECK_OK(rows != NULL, error);
+    CHECK(rows != NULL && lumbung_rows_count(rows) == 2);
+    lumbung_rows_free(rows);
+  }
+  lumbung_db_free(office);
+  free(office_token);
+  free(token);
+}
+
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: c_api_test local|conflicts|refused|background|transport LUMBUNGD\n");
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr,
+            "usage: c_api_test local|conflicts|refused|background|transport|example LUMBUNGD "
+            "[HOUSEHOLD_APP]\n");
     return 2;
   }
-  world w = {.lumbungd = argv[2], .dir = temp_dir_new(), .running = false};
+  world w = {.lumbungd = argv[2],
+             .example = argc == 4 ? argv[3] : NULL,
+             .dir = temp_dir_new(),
+             .running = false};
   if (w.dir == NULL) return 2;
   const struct {
     const char* name;
@@ -642,7 +675,8 @@ int main(int argc, char** argv) {
                {"conflicts", test_conflicts},
                {"refused", test_refused},
                {"background", test_background},
-               {"transport", test_transport}};
+               {"transport", test_transport},
+               {"example", test_example}};
   bool known = false;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     if (strcmp(argv[1], cases[i].name) == 0) {

@@ -3,6 +3,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
@@ -106,6 +107,28 @@ char* daemon_token(const char* binary, const char* data_dir, const char* officer
   if (!read || status != 0) return NULL;
   line[strcspn(line, "\r\n")] = '\0';
   return strdup(line);
+}
+
+int run_program(char* const argv[]) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) return -1;
+  const long long deadline = now_ms() + 3 * kTimeoutMs;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) != pid) {
+    if (now_ms() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      return -1;
+    }
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 char* temp_dir_new(void) {

@@ -24,6 +24,10 @@ void daemon_stop(test_daemon* daemon);
 char* daemon_token(const char* binary, const char* data_dir, const char* officer,
                    const char* villages, const char* role);
 
+/* Runs argv[0] with `argv`, its output discarded, and waits up to 30 s: its
+ * exit code, or -1 when it could not run, died or was killed at the deadline. */
+int run_program(char* const argv[]);
+
 /* A new empty directory under $TMPDIR (free with free()), and its removal
  * with everything in it. */
 char* temp_dir_new(void);
