@@ -24,10 +24,10 @@
 /* Bumped when the ABI changes; compare with lumbung_api_version(). */
 #define LUMBUNG_API_VERSION 1
 
-#if defined(_WIN32)
-#define LUMBUNG_C_EXPORT __declspec(dllimport)
-#else
+#if defined(__GNUC__) || defined(__clang__)
 #define LUMBUNG_C_EXPORT __attribute__((visibility("default")))
+#else
+#define LUMBUNG_C_EXPORT
 #endif
 
 /* Nullability for Swift's importer: pointers are non-null unless marked
@@ -594,7 +594,8 @@ typedef void (*lumbung_progress_fn)(void* LUMBUNG_NULLABLE userdata, lumbung_syn
                                     int64_t changes, int64_t bytes_sent, int64_t bytes_received);
 /* Rows of `table` that a pulled page wrote or deleted: refresh their views. */
 typedef void (*lumbung_changed_rows_fn)(void* LUMBUNG_NULLABLE userdata, const char* table,
-                                        const char* const LUMBUNG_NONNULL* ids, size_t count);
+                                        const char* const LUMBUNG_NONNULL* LUMBUNG_NONNULL ids,
+                                        size_t count);
 /* A conflict the sync received. */
 typedef void (*lumbung_conflict_fn)(void* LUMBUNG_NULLABLE userdata,
                                     const lumbung_conflict* conflict);
@@ -603,9 +604,8 @@ typedef void (*lumbung_conflict_fn)(void* LUMBUNG_NULLABLE userdata,
 typedef struct lumbung_registration lumbung_registration;
 
 /* Registers a callback. free_userdata, when given, runs once with userdata
- * after the last call: on the thread of lumbung_registration_free, or on the
- * syncing thread if a sync is calling the callback at that moment. Returns
- * the registration (free: lumbung_registration_free). It may outlive the db. */
+ * after the last call, on the thread of lumbung_registration_free. Returns
+ * the registration (free: lumbung_registration_free); it may outlive the db. */
 LUMBUNG_C_EXPORT lumbung_registration* lumbung_db_on_progress(
     lumbung_db* db, lumbung_progress_fn fn, void* LUMBUNG_NULLABLE userdata,
     void (*LUMBUNG_NULLABLE free_userdata)(void* LUMBUNG_NULLABLE)) LUMBUNG_NOEXCEPT;
@@ -615,7 +615,9 @@ LUMBUNG_C_EXPORT lumbung_registration* lumbung_db_on_changed_rows(
 LUMBUNG_C_EXPORT lumbung_registration* lumbung_db_on_conflict(
     lumbung_db* db, lumbung_conflict_fn fn, void* LUMBUNG_NULLABLE userdata,
     void (*LUMBUNG_NULLABLE free_userdata)(void* LUMBUNG_NULLABLE)) LUMBUNG_NOEXCEPT;
-/* Unregisters: no call starts after it returns. NULL does nothing. */
+/* Unregisters: waits for a call in progress, so no call runs after it
+ * returns; then runs free_userdata. Never from the registration's own
+ * callback (it would wait for itself). NULL does nothing. */
 LUMBUNG_C_EXPORT void lumbung_registration_free(
     lumbung_registration* LUMBUNG_NULLABLE registration) LUMBUNG_NOEXCEPT;
 

@@ -21,17 +21,18 @@ struct lumbung_sync {
   std::thread thread;
 
   void run() noexcept {
-    // The thread's own guard: an exception here would end the process.
+    // The thread's own guard: an exception leaving a thread ends the process.
     lumbung_error error{};
-    Result<SyncSummary> result = Status(ErrorCode::kInternal, "the sync did not end");
-    const bool synced = lumbung::c_api::guard(&error, [&] {
-      result = replica->sync(options);
-      replica.reset();  // the connection closes with the sync
-      return Status::ok();
-    });
-    if (!synced) result = Status(ErrorCode::kInternal, error.message);
+    std::optional<Result<SyncSummary>> result;
+    if (!guard(&error, [&] {
+          result.emplace(replica->sync(options));
+          return Status::ok();
+        })) {
+      result.emplace(Status(static_cast<ErrorCode>(error.code), error.message));
+    }
+    replica.reset();  // the second connection closes with the sync
     std::lock_guard<std::mutex> lock(mu);
-    outcome.emplace(std::move(result));
+    outcome = std::move(result);
     ended.notify_all();
   }
 };
