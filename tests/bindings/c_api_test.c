@@ -168,6 +168,10 @@ static void test_local(world* w) {
   lumbung_db* keyed = lumbung_db_open(config, &error);
   if (lumbung_encryption_available()) {
     CHECK(keyed != NULL);
+    lumbung_db_free(keyed);
+    lumbung_db_config_set_key(config, "wrong!", 6);
+    keyed = lumbung_db_open(config, &error);
+    CHECK(keyed == NULL && error.code == LUMBUNG_ENCRYPTION);
   } else {
     CHECK(keyed == NULL && error.code == LUMBUNG_ENCRYPTION);
     CHECK(strstr(error.message, "no encryption") != NULL);
