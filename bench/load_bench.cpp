@@ -3,7 +3,7 @@
 //
 //   build/bench/load_bench [--devices N] [--seconds S] [--think-ms M]
 //                          [--devices-per-village K]
-//   (default: N = 100, then N = 1000; S = 60; M = 2000; K = 10)
+//   (default: N = 100, then N = 1000; S = 60; M = 10000; K = 10)
 //
 // A device is simulated at the protocol level (decision 0010): it keeps its
 // own HLC, batch number and cursor, builds v1 push and pull requests with the
@@ -64,7 +64,7 @@ using lumbung::Value;
 struct Settings {
   int devices = 0;
   std::chrono::seconds duration{60};
-  std::chrono::milliseconds think{2000};
+  std::chrono::milliseconds think{10000};
   int devices_per_village = 10;
 };
 
@@ -597,6 +597,8 @@ int main(int argc, char** argv) {
     } else if (flag == "--seconds") {
       settings.duration = std::chrono::seconds(value);
     } else if (flag == "--think-ms") {
+      // A pause of 1.5 M must stay within the daemon's keep-alive (60 s).
+      if (value > 40000) fail("--think-ms must be at most 40000");
       settings.think = std::chrono::milliseconds(value);
     } else if (flag == "--devices-per-village") {
       settings.devices_per_village = static_cast<int>(value);
