@@ -169,7 +169,8 @@ class SimulatedDevice {
   void think_then(void (SimulatedDevice::*next)()) {
     std::uniform_int_distribution<std::int64_t> pause(settings_.think.count() / 2,
                                                       settings_.think.count() * 3 / 2);
-    timer_.expires_after(std::chrono::milliseconds(pause(rng_)));
+    // A pause running past the end would only stretch the run's wall time.
+    timer_.expires_at(std::min(end_, SteadyClock::now() + std::chrono::milliseconds(pause(rng_))));
     timer_.async_wait([this, next](beast::error_code) {
       if (SteadyClock::now() >= end_) return stream_.close();
       if (!stream_.socket().is_open()) return connect([this, next] { (this->*next)(); });
