@@ -287,6 +287,11 @@ class SimulatedDevice {
                           std::to_string(push.batch()));
     }
     for (const lumbung::v1::ChangeOutcome& outcome : response.outcomes()) {
+      if (outcome.id() == 0 || outcome.id() > static_cast<std::uint32_t>(push.changes_size())) {
+        tally_.error(identity_.device_id + ": push: an outcome for change " +
+                     std::to_string(outcome.id()) + ", which the batch does not have");
+        continue;
+      }
       if (outcome.outcome() != lumbung::v1::OUTCOME_APPLIED &&
           outcome.outcome() != lumbung::v1::OUTCOME_SUPERSEDED) {
         tally_.error(identity_.device_id + ": push: change " + std::to_string(outcome.id()) +
