@@ -280,9 +280,9 @@ class SimulatedDevice {
     lumbung::v1::PushResponse response;
     if (!decoded(http, &response, "push")) return;
     if (response.batch() != push.batch() || response.outcomes_size() != push.changes_size()) {
-      return tally_.error(identity_.device_id + ": push: " +
-                          std::to_string(response.outcomes_size()) + " outcomes for batch " +
-                          std::to_string(response.batch()) + ", " +
+      return tally_.error(identity_.device_id +
+                          ": push: " + std::to_string(response.outcomes_size()) +
+                          " outcomes for batch " + std::to_string(response.batch()) + ", " +
                           std::to_string(push.changes_size()) + " changes in batch " +
                           std::to_string(push.batch()));
     }
@@ -394,28 +394,29 @@ class SimulatedDevice {
     request_.prepare_payload();
     const SteadyClock::time_point start = SteadyClock::now();
     stream_.expires_after(kRequestTimeout);
-    http::async_write(stream_, request_, [this, target, start, &latencies_ms,
-                                          then = std::move(then)](beast::error_code ec,
-                                                                  std::size_t) mutable {
-      if (ec) return broken(target, ec);
-      response_ = {};
-      http::async_read(
-          stream_, buffer_, response_,
-          [this, target, start, &latencies_ms, then = std::move(then)](beast::error_code ec,
-                                                                       std::size_t) {
-            if (ec) return broken(target, ec);
-            latencies_ms.push_back(
-                std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count());
-            lumbung::HttpResponse http;
-            http.status = static_cast<int>(response_.result_int());
-            for (const auto& field : response_) {
-              http.headers.emplace_back(std::string(field.name_string()),
-                                        std::string(field.value()));
-            }
-            http.body = std::move(response_.body());
-            then(http);
-          });
-    });
+    http::async_write(
+        stream_, request_,
+        [this, target, start, &latencies_ms, then = std::move(then)](beast::error_code ec,
+                                                                     std::size_t) mutable {
+          if (ec) return broken(target, ec);
+          response_ = {};
+          http::async_read(
+              stream_, buffer_, response_,
+              [this, target, start, &latencies_ms, then = std::move(then)](beast::error_code ec,
+                                                                           std::size_t) {
+                if (ec) return broken(target, ec);
+                latencies_ms.push_back(
+                    std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count());
+                lumbung::HttpResponse http;
+                http.status = static_cast<int>(response_.result_int());
+                for (const auto& field : response_) {
+                  http.headers.emplace_back(std::string(field.name_string()),
+                                            std::string(field.value()));
+                }
+                http.body = std::move(response_.body());
+                then(http);
+              });
+        });
   }
 
   void broken(const char* target, const beast::error_code& ec) {
@@ -501,10 +502,10 @@ std::vector<Identity> issue_identities(const std::string& data_dir, const Settin
     std::snprintf(name, sizeof name, "load-%04d", i);
     Identity identity{std::string("device-") + name, "",
                       village_id(i / settings.devices_per_village)};
-    const lumbung::test::ProcessResult issued = lumbung::test::run_process(
-        {LUMBUNGD, "token", "--data", data_dir, "--officer", std::string("officer-") + name,
-         "--villages", identity.village},
-        {}, data_dir);
+    const lumbung::test::ProcessResult issued =
+        lumbung::test::run_process({LUMBUNGD, "token", "--data", data_dir, "--officer",
+                                    std::string("officer-") + name, "--villages", identity.village},
+                                   {}, data_dir);
     if (issued.exit_code != 0) fail("lumbungd token: " + issued.err);
     identity.token = issued.out.substr(0, issued.out.find('\n'));
     identities.push_back(std::move(identity));
