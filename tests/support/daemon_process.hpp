@@ -30,6 +30,8 @@ class DaemonProcess {
 
   // "http://127.0.0.1:PORT", as the daemon printed it.
   const std::string& url() const { return url_; }
+  // Its process id, for reading its use of memory and CPU under /proc.
+  pid_t pid() const { return child_->pid(); }
 
   // Sends `signal` and waits up to kStopTimeout for the daemon to exit: its
   // exit code and output, or nullopt when it did not (it is killed then).

@@ -51,6 +51,8 @@ class ChildProcess {
   std::optional<std::string> read_line(Deadline deadline);
   // Sends `signal` to the child (nothing once it has been reaped).
   void send_signal(int signal);
+  // The child's process id; -1 once it has been reaped.
+  pid_t pid() const { return pid_; }
   // Reads stdout and stderr to end of file and reaps the child; nullopt when
   // `deadline` passes first (the child keeps running). `out` holds what
   // read_line did not return.
