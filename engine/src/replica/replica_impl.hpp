@@ -67,6 +67,10 @@ struct Replica::Impl {
   Status insert(const core::Table& table, const Row& cells);
   Result<std::optional<Row>> get(const core::Table& table, std::string_view id);
   Status not_found(const core::Table& table, std::string_view id) const;
+  // Why an update of `cells` is or would be refused (no such row, or the
+  // resulting row breaks the schema), else `otherwise`.
+  Status check_updated_row(const core::Table& table, std::string_view id, const Row& cells,
+                           const Status& otherwise);
   Status update(const core::Table& table, std::string_view id, const Row& cells);
   Status remove(const core::Table& table, std::string_view id);
 };
