@@ -6,7 +6,11 @@
 // and by the process's CPU time, which stays comparable when other work
 // shares the machine (the commit's fsync is wall time only).
 //
-//   build/bench/capture_bench [ROWS] [ROUNDS]     (defaults 100000 and 3)
+//   build/bench/capture_bench [ROWS] [ROUNDS] [VARIANT.sql]  (defaults 100000 and 3)
+//
+// VARIANT.sql, run on the "plain SQL + capture" file before its writes,
+// replaces capture triggers to measure another design in the same run
+// (bench/capture_variants/).
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -15,6 +19,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -204,6 +209,12 @@ void drop_capture_triggers(const std::string& path) {
   sqlite3_close(db);
 }
 
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("cannot read " + path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 Seconds median(const std::vector<Seconds>& runs) {
   std::vector<double> wall, cpu;
   for (const Seconds& run : runs) {
@@ -220,7 +231,8 @@ Seconds median(const std::vector<Seconds>& runs) {
 int main(int argc, char** argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 100000;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
-  if (count <= 0 || rounds <= 0) fail("usage: capture_bench [ROWS] [ROUNDS]");
+  const std::string variant = argc > 3 ? read_text(argv[3]) : std::string();
+  if (count <= 0 || rounds <= 0) fail("usage: capture_bench [ROWS] [ROUNDS] [VARIANT.sql]");
   const std::vector<Row> rows = make_people(count);
   const auto dir = std::filesystem::temp_directory_path() / "lumbung-capture-bench";
 
@@ -240,6 +252,11 @@ int main(int argc, char** argv) {
     // Plain SQL on a replica: the triggers alone.
     const std::string sql_path = (dir / "sql.db").string();
     create_replica(sql_path);
+    if (!variant.empty()) {
+      sqlite3* db = open_plain(sql_path);
+      exec(db, variant);
+      sqlite3_close(db);
+    }
     auto [si, su] = plain_sql(sql_path, rows);
     sql_insert.push_back(si);
     sql_update.push_back(su);
@@ -267,8 +284,9 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
 
   const Seconds pi = median(plain_insert), pu = median(plain_update);
-  std::printf("capture_bench: %d person rows, median of %d rounds, SQLite %s\n", count, rounds,
-              sqlite3_libversion());
+  std::printf("capture_bench: %d person rows, median of %d rounds, SQLite %s%s%s\n", count,
+              rounds, sqlite3_libversion(), argc > 3 ? ", capture variant " : "",
+              argc > 3 ? argv[3] : "");
   std::printf("%-34s %10s %12s %8s %10s %8s\n", "workload", "seconds", "rows/s", "ratio",
               "cpu s", "ratio");
   auto line = [&](const char* name, Seconds s, Seconds base) {
