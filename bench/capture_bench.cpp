@@ -2,16 +2,24 @@
 // replica API, against plain SQLite inserts of the same rows into the same
 // table (same DDL, indexes and pragmas, capture triggers dropped); then N
 // single-cell updates likewise. Also plain SQL with and without the triggers,
-// which is the cost of capture alone.
+// which is the cost of capture alone. Each workload is timed by the wall clock
+// and by the process's CPU time, which stays comparable when other work
+// shares the machine (the commit's fsync is wall time only).
 //
-//   build/bench/capture_bench [ROWS] [ROUNDS]     (defaults 100000 and 3)
+//   build/bench/capture_bench [ROWS] [ROUNDS] [VARIANT.sql]  (defaults 100000 and 3)
+//
+// VARIANT.sql, run on the "plain SQL + capture" file before its writes,
+// replaces capture triggers to measure another design in the same run
+// (bench/capture_variants/).
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -88,10 +96,23 @@ std::vector<Row> make_people(int count) {
   return rows;
 }
 
-double seconds(const std::function<void()>& work) {
+struct Seconds {
+  double wall = 0;
+  double cpu = 0;
+};
+
+double cpu_now() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+Seconds seconds(const std::function<void()>& work) {
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = cpu_now();
   work();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+          cpu_now() - cpu_start};
 }
 
 // A plain SQLite connection with the replica's pragmas.
@@ -127,8 +148,8 @@ void step(sqlite3* db, sqlite3_stmt* stmt) {
   sqlite3_reset(stmt);
 }
 
-// Plain SQL inserts then updates on `path`; returns {insert s, update s}.
-std::pair<double, double> plain_sql(const std::string& path, const std::vector<Row>& rows) {
+// Plain SQL inserts then updates on `path`; returns {insert, update}.
+std::pair<Seconds, Seconds> plain_sql(const std::string& path, const std::vector<Row>& rows) {
   sqlite3* db = open_plain(path);
   std::string sql = "INSERT INTO person (";
   std::string params;
@@ -141,7 +162,7 @@ std::pair<double, double> plain_sql(const std::string& path, const std::vector<R
   sqlite3_stmt* update = nullptr;
   sqlite3_prepare_v2(db, sql.c_str(), -1, &insert, nullptr);
   sqlite3_prepare_v2(db, "UPDATE person SET phone = ?1 WHERE id = ?2", -1, &update, nullptr);
-  const double insert_s = seconds([&] {
+  const Seconds insert_s = seconds([&] {
     exec(db, "BEGIN");
     for (const Row& row : rows) {
       for (size_t i = 0; i < std::size(kColumns); ++i) {
@@ -151,7 +172,7 @@ std::pair<double, double> plain_sql(const std::string& path, const std::vector<R
     }
     exec(db, "COMMIT");
   });
-  const double update_s = seconds([&] {
+  const Seconds update_s = seconds([&] {
     exec(db, "BEGIN");
     for (const Row& row : rows) {
       sqlite3_bind_text(update, 1, "+6281300000000", -1, SQLITE_STATIC);
@@ -188,9 +209,21 @@ void drop_capture_triggers(const std::string& path) {
   sqlite3_close(db);
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("cannot read " + path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+Seconds median(const std::vector<Seconds>& runs) {
+  std::vector<double> wall, cpu;
+  for (const Seconds& run : runs) {
+    wall.push_back(run.wall);
+    cpu.push_back(run.cpu);
+  }
+  std::sort(wall.begin(), wall.end());
+  std::sort(cpu.begin(), cpu.end());
+  return {wall[wall.size() / 2], cpu[cpu.size() / 2]};
 }
 
 }  // namespace
@@ -198,11 +231,12 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 100000;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
-  if (count <= 0 || rounds <= 0) fail("usage: capture_bench [ROWS] [ROUNDS]");
+  const std::string variant = argc > 3 ? read_text(argv[3]) : std::string();
+  if (count <= 0 || rounds <= 0) fail("usage: capture_bench [ROWS] [ROUNDS] [VARIANT.sql]");
   const std::vector<Row> rows = make_people(count);
   const auto dir = std::filesystem::temp_directory_path() / "lumbung-capture-bench";
 
-  std::vector<double> plain_insert, plain_update, api_insert, api_update, sql_insert, sql_update;
+  std::vector<Seconds> plain_insert, plain_update, api_insert, api_update, sql_insert, sql_update;
   for (int round = 0; round < rounds; ++round) {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
@@ -218,6 +252,11 @@ int main(int argc, char** argv) {
     // Plain SQL on a replica: the triggers alone.
     const std::string sql_path = (dir / "sql.db").string();
     create_replica(sql_path);
+    if (!variant.empty()) {
+      sqlite3* db = open_plain(sql_path);
+      exec(db, variant);
+      sqlite3_close(db);
+    }
     auto [si, su] = plain_sql(sql_path, rows);
     sql_insert.push_back(si);
     sql_update.push_back(su);
@@ -244,12 +283,15 @@ int main(int argc, char** argv) {
   }
   std::filesystem::remove_all(dir);
 
-  const double pi = median(plain_insert), pu = median(plain_update);
-  std::printf("capture_bench: %d person rows, median of %d rounds, SQLite %s\n", count, rounds,
-              sqlite3_libversion());
-  std::printf("%-34s %10s %12s %8s\n", "workload", "seconds", "rows/s", "ratio");
-  auto line = [&](const char* name, double s, double base) {
-    std::printf("%-34s %10.3f %12.0f %7.2fx\n", name, s, count / s, s / base);
+  const Seconds pi = median(plain_insert), pu = median(plain_update);
+  std::printf("capture_bench: %d person rows, median of %d rounds, SQLite %s%s%s\n", count,
+              rounds, sqlite3_libversion(), argc > 3 ? ", capture variant " : "",
+              argc > 3 ? argv[3] : "");
+  std::printf("%-34s %10s %12s %8s %10s %8s\n", "workload", "seconds", "rows/s", "ratio",
+              "cpu s", "ratio");
+  auto line = [&](const char* name, Seconds s, Seconds base) {
+    std::printf("%-34s %10.3f %12.0f %7.2fx %10.3f %7.2fx\n", name, s.wall, count / s.wall,
+                s.wall / base.wall, s.cpu, s.cpu / base.cpu);
   };
   line("insert, plain SQLite (baseline)", pi, pi);
   line("insert, plain SQL + capture", median(sql_insert), pi);

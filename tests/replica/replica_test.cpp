@@ -130,9 +130,13 @@ TEST_CASE("bad input gets a clear error and writes nothing", "[replica]") {
   CHECK(s.code() == ErrorCode::kConstraint);
   CHECK_THAT(s.message(), Catch::Contains("already exists"));
 
-  CHECK(f.replica->update("person", "p1", {{"full_name", Value()}}).code() ==
-        ErrorCode::kConstraint);
-  CHECK(f.replica->update("person", "p1", {{"sex", "X"}}).code() == ErrorCode::kConstraint);
+  // SQLite refuses these updates; the API still names the column.
+  s = f.replica->update("person", "p1", {{"full_name", Value()}});
+  CHECK(s.code() == ErrorCode::kConstraint);
+  CHECK_THAT(s.message(), Catch::Contains("'full_name' is NOT NULL"));
+  s = f.replica->update("person", "p1", {{"sex", "X"}});
+  CHECK(s.code() == ErrorCode::kConstraint);
+  CHECK_THAT(s.message(), Catch::Contains("column 'sex': CHECK failed"));
   CHECK(f.replica->update("person", "nobody", {{"phone", "1"}}).code() == ErrorCode::kNotFound);
   CHECK(f.replica->remove("person", "nobody").code() == ErrorCode::kNotFound);
   CHECK(f.replica->query("DELETE FROM person").status().code() == ErrorCode::kInvalidArgument);

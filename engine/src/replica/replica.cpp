@@ -131,6 +131,7 @@ Status Replica::Impl::migrate(core::Schema target, const std::string& target_tex
   }
   core::Schema old_schema = std::move(schema);
   schema = std::move(target);
+  insert_statements.clear();  // their column lists are the old schema's
   Status status = db::in_transaction(*db, [&]() -> Status {
     for (const core::Table* table : plan->new_tables) LUMBUNG_RETURN_IF_ERROR(create_table(*table));
     for (const auto& [table, column] : plan->new_columns) {
@@ -275,24 +276,9 @@ Result<Row> Replica::Impl::checked_cells(const core::Table& table, const Row& ce
   return out;
 }
 
-Status Replica::Impl::insert(const core::Table& table, const Row& cells) {
-  Result<Row> checked = checked_cells(table, cells);
-  if (!checked.is_ok()) return checked.status();
-  Row row;
-  for (const core::Column& column : table.columns) {
-    auto it = checked->find(column.name);
-    if (it != checked->end()) {
-      row.emplace(column.name, it->second);
-    } else {
-      row.emplace(column.name, column.default_value.value_or(Value()));
-    }
-  }
-  const Value& id = row["id"];
-  if (id.type() != ValueType::kText || id.as_text().empty()) {
-    return Status(ErrorCode::kInvalidArgument, table_context(table) + ": a row needs a text id");
-  }
-  LUMBUNG_RETURN_IF_ERROR(core::validate_row(table, row));
-
+Result<Statement*> Replica::Impl::insert_statement(const core::Table& table) {
+  auto found = insert_statements.find(table.name);
+  if (found != insert_statements.end()) return found->second;
   std::string sql = "INSERT INTO " + quote_identifier(table.name) + " (";
   std::string params;
   for (size_t i = 0; i < table.columns.size(); ++i) {
@@ -301,16 +287,47 @@ Status Replica::Impl::insert(const core::Table& table, const Row& cells) {
   }
   sql += ") VALUES (" + params + ")";
   Result<Statement*> stmt = db->cached(sql);
+  if (stmt.is_ok()) insert_statements.emplace(table.name, *stmt);
+  return stmt;
+}
+
+Status Replica::Impl::insert(const core::Table& table, const Row& cells) {
+  Result<Row> checked = checked_cells(table, cells);
+  if (!checked.is_ok()) return checked.status();
+  static const Value kNull;
+  // What the insert writes into `column`: the caller's cell, else the default.
+  const auto cell = [&](const core::Column& column) -> const Value& {
+    auto it = checked->find(column.name);
+    if (it != checked->end()) return it->second;
+    return column.default_value ? *column.default_value : kNull;
+  };
+  const Value* id = nullptr;
+  for (const core::Column& column : table.columns) {
+    if (column.primary_key) id = &cell(column);
+  }
+  if (!id || id->type() != ValueType::kText || id->as_text().empty()) {
+    return Status(ErrorCode::kInvalidArgument, table_context(table) + ": a row needs a text id");
+  }
+
+  // The cells are typed already and SQLite enforces NOT NULL and the CHECKs,
+  // so the row is validated in C++ only to explain a refusal.
+  Result<Statement*> stmt = insert_statement(table);
   if (!stmt.is_ok()) return with_context(table_context(table), stmt.status());
   for (size_t i = 0; i < table.columns.size(); ++i) {
-    (*stmt)->bind(static_cast<int>(i + 1), row[table.columns[i].name]);
+    (*stmt)->bind(static_cast<int>(i + 1), cell(table.columns[i]));
   }
   Status status = (*stmt)->run();
-  if (!status.is_ok() && sqlite3_extended_errcode(db->handle()) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+  if (status.is_ok()) return status;
+  if (sqlite3_extended_errcode(db->handle()) == SQLITE_CONSTRAINT_PRIMARYKEY) {
     return Status(ErrorCode::kConstraint,
-                  table_context(table) + ": a row with id '" + id.as_text() + "' already exists");
+                  table_context(table) + ": a row with id '" + id->as_text() + "' already exists");
   }
-  return status.is_ok() ? status : with_context(table_context(table), status);
+  status = with_context(table_context(table), status);
+  if (status.code() != ErrorCode::kConstraint) return status;
+  Row row;
+  for (const core::Column& column : table.columns) row.emplace(column.name, cell(column));
+  LUMBUNG_RETURN_IF_ERROR(core::validate_row(table, row));
+  return status;
 }
 
 Result<std::optional<Row>> Replica::Impl::get(const core::Table& table, std::string_view id) {
@@ -329,6 +346,17 @@ Status Replica::Impl::not_found(const core::Table& table, std::string_view id) c
                 table_context(table) + ": no row with id '" + std::string(id) + "'");
 }
 
+Status Replica::Impl::check_updated_row(const core::Table& table, std::string_view id,
+                                        const Row& cells, const Status& otherwise) {
+  Result<std::optional<Row>> current = get(table, id);
+  if (!current.is_ok()) return current.status();
+  if (!*current) return not_found(table, id);
+  Row merged = std::move(**current);
+  for (const auto& [name, value] : cells) merged[name] = value;
+  LUMBUNG_RETURN_IF_ERROR(core::validate_row(table, merged));
+  return otherwise;
+}
+
 Status Replica::Impl::update(const core::Table& table, std::string_view id, const Row& cells) {
   if (cells.count("id") && cells.at("id") != Value(id)) {
     return Status(ErrorCode::kInvalidArgument,
@@ -337,16 +365,11 @@ Status Replica::Impl::update(const core::Table& table, std::string_view id, cons
   Result<Row> checked = checked_cells(table, cells);
   if (!checked.is_ok()) return checked.status();
   checked->erase("id");
-  // The whole row is validated so that NOT NULL and CHECKs spanning columns
-  // get a clear message before SQLite would refuse the write.
-  Result<std::optional<Row>> current = get(table, id);
-  if (!current.is_ok()) return current.status();
-  if (!*current) return not_found(table, id);
-  Row merged = std::move(**current);
-  for (const auto& [name, value] : *checked) merged[name] = value;
-  LUMBUNG_RETURN_IF_ERROR(core::validate_row(table, merged));
-  if (checked->empty()) return Status::ok();
+  if (checked->empty()) return check_updated_row(table, id, *checked, Status::ok());
 
+  // The cells are typed already and SQLite enforces NOT NULL and the CHECKs on
+  // the columns written, so the row is not read first; only a refused update
+  // pays for reading and validating the whole row, to explain the refusal.
   std::string sql = "UPDATE " + quote_identifier(table.name) + " SET ";
   int index = 0;
   for (const auto& [name, value] : *checked) {
@@ -360,7 +383,14 @@ Status Replica::Impl::update(const core::Table& table, std::string_view id, cons
   for (const auto& [name, value] : *checked) (*stmt)->bind(++index, value);
   (*stmt)->bind(index + 1, Value(id));
   Status status = (*stmt)->run();
-  return status.is_ok() ? status : with_context(table_context(table), status);
+  if (!status.is_ok()) {
+    status = with_context(table_context(table), status);
+    return status.code() == ErrorCode::kConstraint
+               ? check_updated_row(table, id, *checked, status)
+               : status;
+  }
+  // Rows matched, not counting the capture triggers' writes.
+  return sqlite3_changes(db->handle()) == 0 ? not_found(table, id) : Status::ok();
 }
 
 Status Replica::Impl::remove(const core::Table& table, std::string_view id) {

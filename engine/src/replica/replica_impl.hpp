@@ -5,6 +5,7 @@
 // Internal; not thread-safe, like Replica.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,7 @@ struct Replica::Impl {
   core::Schema schema;
   std::string device_id;
   core::UuidV7Generator uuids;
+  std::map<std::string, db::Statement*> insert_statements;  // see insert_statement()
   // HTTP to the server URL kept in the file; made by the first sync that needs
   // it and kept, so that its connection is reused.
   std::shared_ptr<Transport> http_transport;
@@ -64,9 +66,15 @@ struct Replica::Impl {
   // Checks and converts the caller's cells: known columns, the right types,
   // NOT NULL, and each column's own CHECK. SQLite enforces the rest again.
   Result<Row> checked_cells(const core::Table& table, const Row& cells) const;
+  // The prepared INSERT of every column of `table`, by table name.
+  Result<db::Statement*> insert_statement(const core::Table& table);
   Status insert(const core::Table& table, const Row& cells);
   Result<std::optional<Row>> get(const core::Table& table, std::string_view id);
   Status not_found(const core::Table& table, std::string_view id) const;
+  // Why an update of `cells` is or would be refused (no such row, or the
+  // resulting row breaks the schema), else `otherwise`.
+  Status check_updated_row(const core::Table& table, std::string_view id, const Row& cells,
+                           const Status& otherwise);
   Status update(const core::Table& table, std::string_view id, const Row& cells);
   Status remove(const core::Table& table, std::string_view id);
 };
