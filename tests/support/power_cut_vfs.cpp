@@ -7,6 +7,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "support/wrapped_vfs_file.hpp"
+
 namespace lumbung::test {
 namespace {
 
@@ -22,20 +24,12 @@ bool starts_with(const std::string& text, const std::string& prefix) {
 
 }  // namespace
 
-// Our file header, followed in the same allocation by the real VFS's file.
-struct PowerCutVfs::File {
-  sqlite3_file base;
-  const char* path;  // SQLite keeps the name valid until xClose; null for temp files
-  sqlite3_file* real() { return reinterpret_cast<sqlite3_file*>(this + 1); }
-  static File* of(sqlite3_file* file) { return reinterpret_cast<File*>(file); }
-};
-
 PowerCutVfs::PowerCutVfs(std::uint64_t seed) : real_(sqlite3_vfs_find(nullptr)), rng_(seed) {
   g_active = this;
   vfs_ = *real_;
   vfs_.zName = "lumbung-power-cut";
   vfs_.pNext = nullptr;
-  vfs_.szOsFile = static_cast<int>(sizeof(File)) + real_->szOsFile;
+  vfs_.szOsFile = static_cast<int>(sizeof(WrappedFile)) + real_->szOsFile;
   vfs_.xOpen = &PowerCutVfs::open;
   vfs_.xDelete = &PowerCutVfs::remove;
 
@@ -52,33 +46,15 @@ PowerCutVfs::PowerCutVfs(std::uint64_t seed) : real_(sqlite3_vfs_find(nullptr)),
   methods_.xUnfetch = &PowerCutVfs::unfetch;
   // Locks, shared memory (not durable: SQLite rebuilds it from the WAL) and
   // the device's characteristics are the real file's.
-  methods_.xLock = [](sqlite3_file* f, int lock) {
-    return File::of(f)->real()->pMethods->xLock(File::of(f)->real(), lock);
-  };
-  methods_.xUnlock = [](sqlite3_file* f, int lock) {
-    return File::of(f)->real()->pMethods->xUnlock(File::of(f)->real(), lock);
-  };
-  methods_.xCheckReservedLock = [](sqlite3_file* f, int* out) {
-    return File::of(f)->real()->pMethods->xCheckReservedLock(File::of(f)->real(), out);
-  };
-  methods_.xSectorSize = [](sqlite3_file* f) {
-    return File::of(f)->real()->pMethods->xSectorSize(File::of(f)->real());
-  };
-  methods_.xDeviceCharacteristics = [](sqlite3_file* f) {
-    return File::of(f)->real()->pMethods->xDeviceCharacteristics(File::of(f)->real());
-  };
-  methods_.xShmMap = [](sqlite3_file* f, int region, int size, int extend, void volatile** out) {
-    return File::of(f)->real()->pMethods->xShmMap(File::of(f)->real(), region, size, extend, out);
-  };
-  methods_.xShmLock = [](sqlite3_file* f, int offset, int n, int flags) {
-    return File::of(f)->real()->pMethods->xShmLock(File::of(f)->real(), offset, n, flags);
-  };
-  methods_.xShmBarrier = [](sqlite3_file* f) {
-    File::of(f)->real()->pMethods->xShmBarrier(File::of(f)->real());
-  };
-  methods_.xShmUnmap = [](sqlite3_file* f, int delete_flag) {
-    return File::of(f)->real()->pMethods->xShmUnmap(File::of(f)->real(), delete_flag);
-  };
+  methods_.xLock = &Forward<&sqlite3_io_methods::xLock>::call;
+  methods_.xUnlock = &Forward<&sqlite3_io_methods::xUnlock>::call;
+  methods_.xCheckReservedLock = &Forward<&sqlite3_io_methods::xCheckReservedLock>::call;
+  methods_.xSectorSize = &Forward<&sqlite3_io_methods::xSectorSize>::call;
+  methods_.xDeviceCharacteristics = &Forward<&sqlite3_io_methods::xDeviceCharacteristics>::call;
+  methods_.xShmMap = &Forward<&sqlite3_io_methods::xShmMap>::call;
+  methods_.xShmLock = &Forward<&sqlite3_io_methods::xShmLock>::call;
+  methods_.xShmBarrier = &Forward<&sqlite3_io_methods::xShmBarrier>::call;
+  methods_.xShmUnmap = &Forward<&sqlite3_io_methods::xShmUnmap>::call;
   sqlite3_vfs_register(&vfs_, 1);
 }
 
@@ -181,7 +157,7 @@ void PowerCutVfs::cut(Machine& machine) {
   }
 }
 
-void PowerCutVfs::record(File* file, Op op) {
+void PowerCutVfs::record(WrappedFile* file, Op op) {
   Machine* machine = machine_of(file->path);
   tick(machine);
   files_[file->path].unsynced.push_back(std::move(op));
@@ -226,7 +202,7 @@ std::int64_t PowerCutVfs::replay(const std::vector<Op>& ops, std::int64_t size, 
 }
 
 int PowerCutVfs::open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out) {
-  File* ours = File::of(file);
+  WrappedFile* ours = WrappedFile::of(file);
   ours->path = name;
   ours->base.pMethods = nullptr;  // tells SQLite not to close a file that did not open
   sqlite3_vfs* real = g_active->real_;
@@ -250,7 +226,7 @@ int PowerCutVfs::remove(sqlite3_vfs*, const char* name, int sync_dir) {
 }
 
 int PowerCutVfs::close(sqlite3_file* file) {
-  File* ours = File::of(file);
+  WrappedFile* ours = WrappedFile::of(file);
   if (ours->path != nullptr) {
     std::lock_guard lock(g_active->mu_);
     auto it = g_active->files_.find(ours->path);
@@ -270,7 +246,7 @@ int PowerCutVfs::close(sqlite3_file* file) {
 }
 
 int PowerCutVfs::read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
-  File* ours = File::of(file);
+  WrappedFile* ours = WrappedFile::of(file);
   sqlite3_file* real = ours->real();
   std::lock_guard lock(g_active->mu_);
   const FileState* state = nullptr;
@@ -293,7 +269,7 @@ int PowerCutVfs::read(sqlite3_file* file, void* buffer, int amount, sqlite3_int6
 }
 
 int PowerCutVfs::write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
-  File* ours = File::of(file);
+  WrappedFile* ours = WrappedFile::of(file);
   if (ours->path == nullptr) return ours->real()->pMethods->xWrite(ours->real(), data, amount, offset);
   std::lock_guard lock(g_active->mu_);
   g_active->record(ours, Op{offset, std::string(static_cast<const char*>(data), amount), false});
@@ -301,7 +277,7 @@ int PowerCutVfs::write(sqlite3_file* file, const void* data, int amount, sqlite3
 }
 
 int PowerCutVfs::truncate(sqlite3_file* file, sqlite3_int64 size) {
-  File* ours = File::of(file);
+  WrappedFile* ours = WrappedFile::of(file);
   if (ours->path == nullptr) return ours->real()->pMethods->xTruncate(ours->real(), size);
   std::lock_guard lock(g_active->mu_);
   g_active->record(ours, Op{size, {}, true});
@@ -309,7 +285,7 @@ int PowerCutVfs::truncate(sqlite3_file* file, sqlite3_int64 size) {
 }
 
 int PowerCutVfs::sync(sqlite3_file* file, int flags) {
-  File* ours = File::of(file);
+  WrappedFile* ours = WrappedFile::of(file);
   if (ours->path == nullptr) return ours->real()->pMethods->xSync(ours->real(), flags);
   std::lock_guard lock(g_active->mu_);
   Machine* machine = g_active->machine_of(ours->path);
@@ -322,7 +298,7 @@ int PowerCutVfs::sync(sqlite3_file* file, int flags) {
 }
 
 int PowerCutVfs::file_size(sqlite3_file* file, sqlite3_int64* size) {
-  File* ours = File::of(file);
+  WrappedFile* ours = WrappedFile::of(file);
   sqlite3_file* real = ours->real();
   std::lock_guard lock(g_active->mu_);
   const int rc = real->pMethods->xFileSize(real, size);
@@ -336,7 +312,7 @@ int PowerCutVfs::file_control(sqlite3_file* file, int op, void* arg) {
   // A size hint would grow the real file behind the cache's back; it is
   // only a hint.
   if (op == SQLITE_FCNTL_SIZE_HINT) return SQLITE_OK;
-  sqlite3_file* real = File::of(file)->real();
+  sqlite3_file* real = WrappedFile::of(file)->real();
   return real->pMethods->xFileControl(real, op, arg);
 }
 

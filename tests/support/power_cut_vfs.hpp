@@ -24,6 +24,8 @@
 
 namespace lumbung::test {
 
+struct WrappedFile;
+
 class PowerCutVfs {
  public:
   // Registers the VFS as the default; `seed` drives what survives a cut.
@@ -67,13 +69,12 @@ class PowerCutVfs {
     int countdown = 0;  // 0: not armed
     bool cut = false;
   };
-  struct File;
 
   Machine* machine_of(const char* path);
   // Counts down an armed machine; cuts it when the count runs out.
   void tick(Machine* machine);
   void cut(Machine& machine);
-  void record(File* file, Op op);
+  void record(WrappedFile* file, Op op);
   static int flush(std::vector<Op>& ops, sqlite3_file* real);
   static std::int64_t replay(const std::vector<Op>& ops, std::int64_t size, char* buffer,
                              std::int64_t offset, std::int64_t amount);
