@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "support/wrapped_vfs_file.hpp"
+
 namespace lumbung::test {
 namespace {
 
@@ -9,29 +11,7 @@ namespace {
 // replica's ClockVfs copies the default): the one FaultVfs lives here instead.
 FaultVfs* g_active = nullptr;
 
-// Our file header, followed in the same allocation by the real VFS's file.
-struct File {
-  sqlite3_file base;
-  const char* path;  // SQLite keeps the name valid until xClose; null for temp files
-  sqlite3_file* real() { return reinterpret_cast<sqlite3_file*>(this + 1); }
-};
-
-// Forward<&sqlite3_io_methods::xRead>::call: the method of the real file.
-template <typename T>
-struct MethodType;
-template <typename Fn>
-struct MethodType<Fn sqlite3_io_methods::*> {
-  using type = Fn;
-};
-template <auto Method, typename Fn = typename MethodType<decltype(Method)>::type>
-struct Forward;
-template <auto Method, typename R, typename... Args>
-struct Forward<Method, R (*)(sqlite3_file*, Args...)> {
-  static R call(sqlite3_file* file, Args... args) {
-    sqlite3_file* real = reinterpret_cast<File*>(file)->real();
-    return (real->pMethods->*Method)(real, args...);
-  }
-};
+using File = WrappedFile;
 
 }  // namespace
 

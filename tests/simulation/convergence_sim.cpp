@@ -1,18 +1,24 @@
 // The convergence simulation: N devices make random inserts, updates and
-// deletes on overlapping cells of two villages, sync in random order over a
-// link that drops requests and responses, and are restarted at random, as is
-// the server. After a final quiet round every device must equal the server,
-// and the server must hold, for every cell, the write with the greatest stamp
-// ever made to it (last-writer-wins), so no acknowledged write was lost.
+// deletes on overlapping cells of two villages and sync in random order over
+// a link that drops, duplicates and delays requests and loses answers
+// (MemoryTransport's LinkFault). Devices and the server are restarted at
+// random, cleanly or by a power cut at a random write or sync
+// (PowerCutVfs): what was not synced to the disk is lost, maybe torn. A write
+// a cut interrupted may survive or not, but whole; every write that returned
+// before and every acknowledged push must survive. After a final quiet round
+// every device must equal the server, and the server must hold, for every
+// cell, the write with the greatest stamp ever made to it (last-writer-wins).
 //
-//   convergence_sim [--seed N] [--devices N] [--steps N]
+//   convergence_sim [--seed N] [--devices N] [--ops N]
 //
-// Runs the real device (Replica) and the real daemon core (SyncServer) in one
-// process, connected by MemoryTransport. Prints its seed: a failure replays
-// exactly with --seed.
+// An operation is a device write (insert, update or delete) or a sync; the
+// run stops after --ops of them. Runs the real device (Replica) and the real
+// daemon core (SyncServer) in one process, connected by MemoryTransport.
+// Prints its seed: a failure replays exactly with --seed (docs/decisions/0011).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,6 +31,7 @@
 #include "lumbung/replica.hpp"
 #include "server/sync_server.hpp"
 #include "support/memory_transport.hpp"
+#include "support/power_cut_vfs.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
 
@@ -38,6 +45,7 @@ using lumbung::Value;
 using lumbung::server::SyncServer;
 using lumbung::test::LinkFault;
 using lumbung::test::MemoryTransport;
+using lumbung::test::PowerCutVfs;
 
 constexpr std::int64_t kStartMs = 1795000000000;  // 2026-11-18
 const char* const kVillages[] = {"0190f1c2-7a00-7000-8000-00000000000a",
@@ -47,7 +55,7 @@ const char* const kEditable[] = {"head_name", "dusun", "phone", "notes", "latitu
 struct Config {
   std::uint64_t seed = 0;
   int devices = 4;
-  int steps = 3000;
+  std::int64_t ops = 3000;
 };
 
 [[noreturn]] void fail(const Config& config, const std::string& what) {
@@ -63,37 +71,88 @@ struct Write {
   Value value;
 };
 
+// A device write as the simulation asked for it; `id` empty: nothing written.
+struct Intent {
+  enum Kind { kInsert, kUpdate, kDelete } kind = kInsert;
+  std::string id;
+  Row cells;  // inserted or updated
+};
+
+// A device's link: a device whose power is cut sends nothing more.
+class DeviceLink : public lumbung::Transport {
+ public:
+  DeviceLink(std::shared_ptr<MemoryTransport> link, std::function<bool()> up)
+      : link_(std::move(link)), up_(std::move(up)) {}
+  lumbung::Result<lumbung::HttpResponse> exchange(const lumbung::HttpRequest& request) override {
+    if (!up_()) return Status(ErrorCode::kNetwork, "device is off");
+    return link_->exchange(request);
+  }
+
+ private:
+  std::shared_ptr<MemoryTransport> link_;
+  std::function<bool()> up_;
+};
+
 class Simulation {
  public:
   explicit Simulation(const Config& config)
-      : config_(config), rng_(config.seed), clock_(std::make_shared<lumbung::test::FakeClock>(kStartMs)) {
+      : config_(config),
+        rng_(config.seed),
+        vfs_(config.seed),
+        clock_(std::make_shared<lumbung::test::FakeClock>(kStartMs)),
+        server_files_(dir_.file("server") + "/") {
     open_server();
     transport_ = std::make_shared<MemoryTransport>(server_.get());
+    transport_->set_server_up([this] { return !vfs_.is_cut(server_files_); });
     for (int i = 0; i < config.devices; ++i) {
       lumbung::ReplicaOptions options = lumbung::test::options_for(dir_.file("device" + std::to_string(i) + ".db"));
       options.device_id = "device-" + std::to_string(i);
       options.clock = clock_;
       device_options_.push_back(options);
       devices_.push_back(open_device(i));
+      const std::string files = options.path;  // and its -wal, -shm, -journal
+      links_.push_back(std::make_shared<DeviceLink>(transport_, [this, files] { return !vfs_.is_cut(files); }));
     }
   }
 
   void run() {
     transport_->set_faults([this](const lumbung::HttpRequest&) {
       const int dice = roll(100);
-      return dice < 10 ? LinkFault::kDropRequest
-                       : dice < 20 ? LinkFault::kDropResponse : LinkFault::kNone;
+      const LinkFault fault = dice < 8    ? LinkFault::kDropRequest
+                              : dice < 16 ? LinkFault::kDropResponse
+                              : dice < 20 ? LinkFault::kDuplicateRequest
+                              : dice < 23 ? LinkFault::kDelayRequest
+                                          : LinkFault::kNone;
+      if (fault != LinkFault::kNone) ++link_faults_[static_cast<int>(fault)];
+      return fault;
     });
-    for (int step = 0; step < config_.steps; ++step) {
+    while (writes_ + syncs_ < config_.ops) {
       clock_->advance(roll(2000));
       const int device = roll(config_.devices);
       const int dice = roll(100);
-      if (dice < 15) insert(device);
-      else if (dice < 55) update(device);
-      else if (dice < 60) remove(device);
+      // A power cut at a random write or sync of what comes next.
+      const std::string& device_files = device_options_[device].path;
+      if (roll(100) < 4) vfs_.cut_after(device_files, 1 + roll(12));
+      if (dice >= 60 && dice < 92 && roll(100) < 5) vfs_.cut_after(server_files_, 1 + roll(20));
+      Intent intent;
+      if (dice < 15) intent = insert(device);
+      else if (dice < 55) intent = update(device);
+      else if (dice < 60) intent = remove(device);
       else if (dice < 92) sync(device, /*must_succeed=*/false);
       else if (dice < 97) restart_device(device);
       else restart_server();
+      if (vfs_.is_cut(server_files_)) {
+        power_cycle_server();
+      } else {
+        vfs_.disarm(server_files_);
+      }
+      if (vfs_.is_cut(device_files)) {
+        power_cycle_device(device);
+        settle(device, intent);
+      } else {
+        vfs_.disarm(device_files);
+        commit(device, intent);
+      }
     }
     // The quiet round: no faults; two passes so that every device pulls what
     // the others pushed in the first.
@@ -115,7 +174,7 @@ class Simulation {
         fail(config_, "device " + std::to_string(device) + " still has pending changes");
       }
     }
-    std::size_t live = 0;
+    std::size_t live = 0, cells_verified = 0;
     for (const auto& [id, cells] : model_) {
       const auto row = value_of(devices_[0]->get("household", id), "get");
       if (deleted_.count(id)) {
@@ -129,16 +188,33 @@ class Simulation {
           fail(config_, "row " + id + " column " + column + ": the write stamped " +
                             std::to_string(write.hlc) + " by " + write.device + " was lost");
         }
+        ++cells_verified;
       }
     }
-    std::printf("convergence_sim: seed %llu: %d devices, %d steps, %d syncs (%d failed), %d "
-                "restarts of devices, %d of the server, %zu rows (%zu live): converged\n",
-                static_cast<unsigned long long>(config_.seed), config_.devices, config_.steps,
-                syncs_, failed_syncs_, device_restarts_, server_restarts_, model_.size(), live);
+    const PowerCutVfs::Counts cuts = vfs_.counts();
+    std::printf(
+        "convergence_sim: seed %llu, %d devices: %lld operations (%lld writes, %lld syncs of "
+        "which %lld failed)\n"
+        "  faults: %lld link (%lld requests dropped, %lld answers lost, %lld requests "
+        "duplicated, %lld delayed); %lld power cuts (%lld of devices, %lld of the server; "
+        "%lld unsynced writes lost, %lld torn); %lld clean restarts (%lld of devices, %lld "
+        "of the server)\n"
+        "  writes a cut interrupted: %lld survived whole, %lld lost whole\n"
+        "  verified: %zu rows (%zu live, %zu deleted), %zu cells hold the greatest-stamp "
+        "write, every device equals the server: converged\n",
+        static_cast<unsigned long long>(config_.seed), config_.devices,
+        ll(writes_ + syncs_), ll(writes_), ll(syncs_), ll(failed_syncs_),
+        ll(link_faults_[1] + link_faults_[2] + link_faults_[3] + link_faults_[4]),
+        ll(link_faults_[1]), ll(link_faults_[2]), ll(link_faults_[3]), ll(link_faults_[4]),
+        ll(cuts.cuts), ll(device_cuts_), ll(server_cuts_), ll(cuts.writes_lost),
+        ll(cuts.writes_torn), ll(device_restarts_ + server_restarts_), ll(device_restarts_),
+        ll(server_restarts_), ll(interrupted_survived_), ll(interrupted_lost_), model_.size(),
+        live, model_.size() - live, cells_verified);
   }
 
  private:
   int roll(int n) { return static_cast<int>(rng_() % static_cast<std::uint64_t>(n)); }
+  static long long ll(std::int64_t n) { return static_cast<long long>(n); }
 
   template <typename T>
   T value_of(lumbung::Result<T> result, const std::string& what) {
@@ -158,11 +234,22 @@ class Simulation {
   }
 
   void restart_server() {
+    reopen_server(/*power_cut=*/false);
+    ++server_restarts_;
+  }
+
+  // The daemon lost power: it comes back with what reached its disk.
+  void power_cycle_server() {
+    reopen_server(/*power_cut=*/true);
+    ++server_cuts_;
+  }
+
+  void reopen_server(bool power_cut) {
     transport_->set_server(nullptr);
     server_.reset();
+    if (power_cut) vfs_.restore(server_files_);
     open_server();
     transport_->set_server(server_.get());
-    ++server_restarts_;
   }
 
   std::unique_ptr<Replica> open_device(int device) {
@@ -175,7 +262,50 @@ class Simulation {
     ++device_restarts_;
   }
 
-  // The stamp the device's last write got: every captured write ticks the clock.
+  void power_cycle_device(int device) {
+    devices_[device].reset();
+    vfs_.restore(device_options_[device].path);
+    devices_[device] = open_device(device);
+    ++device_cuts_;
+  }
+
+  // A write that returned before any cut is committed: the model takes it.
+  void commit(int device, const Intent& intent) {
+    if (intent.id.empty()) return;
+    if (intent.kind == Intent::kDelete) {
+      deleted_.insert(intent.id);
+      return;
+    }
+    for (const auto& [column, value] : intent.cells) record(device, intent.id, column, value);
+  }
+
+  // A write a power cut interrupted: the reopened device holds all of it or
+  // none of it; the model takes what it holds.
+  void settle(int device, const Intent& intent) {
+    if (intent.id.empty()) return;
+    const auto row = value_of(devices_[device]->get("household", intent.id), "get");
+    bool survived = false;
+    if (intent.kind == Intent::kDelete) {
+      survived = !row;
+    } else if (row) {
+      std::size_t held = 0;
+      for (const auto& [column, value] : intent.cells) held += row->at(column) == value;
+      if (held != 0 && held != intent.cells.size()) {
+        fail(config_, "device " + std::to_string(device) + " holds part of a write to " + intent.id);
+      }
+      survived = held != 0;
+      if (!survived && intent.kind == Intent::kInsert) {
+        fail(config_, "device " + std::to_string(device) + " holds a row it never wrote");
+      }
+    } else if (intent.kind == Intent::kUpdate) {
+      fail(config_, "device " + std::to_string(device) + " lost row " + intent.id);
+    }
+    ++(survived ? interrupted_survived_ : interrupted_lost_);
+    if (survived) commit(device, intent);
+  }
+
+  // The stamp the device's last write got: every captured write ticks the
+  // clock, in the write's transaction.
   std::int64_t last_stamp(int device) {
     const auto rows = value_of(devices_[device]->query("SELECT hlc FROM _lumbung_clock"), "hlc");
     return rows.at(0).at("hlc").as_integer();
@@ -190,9 +320,11 @@ class Simulation {
     }
   }
 
+  // Every value is new, so that a reopened device shows whether a write survived.
   Value random_value(const std::string& column) {
-    if (column == "latitude") return Value(-6.0 - roll(100000) / 100000.0);
-    return Value(column + "-" + std::to_string(++writes_));
+    ++values_;
+    if (column == "latitude") return Value(-6.0 - static_cast<double>(values_) / 1e9);
+    return Value(column + "-" + std::to_string(values_));
   }
 
   // A live row this device holds, if any.
@@ -205,34 +337,42 @@ class Simulation {
     return rows.front().at("id").as_text();
   }
 
-  void insert(int device) {
-    Row row = {{"village_id", Value(kVillages[roll(2)])},
-               {"created_by", Value(device_options_[device].device_id)},
-               {"created_at", Value("2026-11-28T08:00:00Z")}};
-    for (const char* column : kEditable) row[column] = random_value(column);
-    const std::string id = value_of(devices_[device]->insert_new("household", row), "insert");
-    for (const auto& [column, value] : row) record(device, id, column, value);
+  Intent insert(int device) {
+    Intent intent{Intent::kInsert, {}, {}};
+    intent.cells = {{"village_id", Value(kVillages[roll(2)])},
+                    {"created_by", Value(device_options_[device].device_id)},
+                    {"created_at", Value("2026-11-28T08:00:00Z")}};
+    for (const char* column : kEditable) intent.cells[column] = random_value(column);
+    intent.id = value_of(devices_[device]->insert_new("household", intent.cells), "insert");
+    ++writes_;
+    return intent;
   }
 
-  void update(int device) {
+  Intent update(int device) {
+    Intent intent{Intent::kUpdate, {}, {}};
     const std::optional<std::string> id = pick_row(device);
-    if (!id) return;
+    if (!id) return intent;
     const std::string column = kEditable[roll(5)];
-    const Value value = random_value(column);
-    ok(devices_[device]->update("household", *id, {{column, value}}), "update");
-    record(device, *id, column, value);
+    intent.cells = {{column, random_value(column)}};
+    ok(devices_[device]->update("household", *id, intent.cells), "update");
+    intent.id = *id;
+    ++writes_;
+    return intent;
   }
 
-  void remove(int device) {
+  Intent remove(int device) {
+    Intent intent{Intent::kDelete, {}, {}};
     const std::optional<std::string> id = pick_row(device);
-    if (!id) return;
+    if (!id) return intent;
     ok(devices_[device]->remove("household", *id), "delete");
-    deleted_.insert(*id);
+    intent.id = *id;
+    ++writes_;
+    return intent;
   }
 
   void sync(int device, bool must_succeed) {
     lumbung::SyncOptions options;
-    options.transport = transport_;
+    options.transport = links_[device];
     options.max_attempts = must_succeed ? 1 : 2;
     options.initial_backoff = std::chrono::milliseconds(0);
     options.push_batch_changes = 1 + roll(40);
@@ -248,20 +388,26 @@ class Simulation {
 
   Config config_;
   std::mt19937_64 rng_;
+  PowerCutVfs vfs_;  // outlives every connection below
   lumbung::test::TempDir dir_;
   std::shared_ptr<lumbung::test::FakeClock> clock_;
+  const std::string server_files_;
   std::unique_ptr<SyncServer> server_;
   std::shared_ptr<MemoryTransport> transport_;
   std::vector<lumbung::ReplicaOptions> device_options_;
   std::vector<std::unique_ptr<Replica>> devices_;
+  std::vector<std::shared_ptr<DeviceLink>> links_;
   std::map<std::string, std::map<std::string, Write>> model_;
   std::set<std::string> deleted_;
-  int writes_ = 0, syncs_ = 0, failed_syncs_ = 0, device_restarts_ = 0, server_restarts_ = 0;
+  std::int64_t values_ = 0, writes_ = 0, syncs_ = 0, failed_syncs_ = 0;
+  std::int64_t device_restarts_ = 0, server_restarts_ = 0, device_cuts_ = 0, server_cuts_ = 0;
+  std::int64_t interrupted_survived_ = 0, interrupted_lost_ = 0;
+  std::int64_t link_faults_[5] = {};  // by LinkFault
 };
 
 [[noreturn]] void usage(int status) {
   std::fprintf(status == 0 ? stdout : stderr,
-               "usage: convergence_sim [--seed N] [--devices N] [--steps N]\n");
+               "usage: convergence_sim [--seed N] [--devices N] [--ops N]\n");
   std::exit(status);
 }
 
@@ -277,10 +423,10 @@ Config parse(int argc, char** argv) {
     if (*argv[i + 1] == '\0' || *end != '\0') usage(2);
     if (flag == "--seed") config.seed = value;
     else if (flag == "--devices") config.devices = static_cast<int>(value);
-    else if (flag == "--steps") config.steps = static_cast<int>(value);
+    else if (flag == "--ops") config.ops = static_cast<std::int64_t>(value);
     else usage(2);
   }
-  if (config.devices < 1 || config.steps < 1) usage(2);
+  if (config.devices < 1 || config.ops < 1) usage(2);
   return config;
 }
 
@@ -292,8 +438,11 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(config.seed),
               static_cast<unsigned long long>(config.seed));
   std::fflush(stdout);
+  const auto start = std::chrono::steady_clock::now();
   Simulation simulation(config);
   simulation.run();
   simulation.check();
+  std::printf("  %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return 0;
 }

@@ -125,8 +125,9 @@ class FaultProxy::Connection {
 
   void run() {
     if (plan_.drop) {
-      ::close(client_);
+      // Counted first: the client may read the stats as soon as it sees the close.
       proxy_.add(&FaultProxyStats::drops, 1);
+      ::close(client_);
       return;
     }
     const int server = connect_to(proxy_.target_port_);
