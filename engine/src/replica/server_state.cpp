@@ -134,20 +134,24 @@ Result<bool> ServerStateWriter::write_whole(const ServerRow& row) {
   const core::Table& table = row.table();
   Result<WholeRowSql> sql = whole_row_sql(table);
   if (!sql.is_ok()) return sql.status();
+  // A whole row is mostly one the device lacks, so the insert goes first;
+  // when it fails (a constraint), the row may exist, and the update decides.
+  // Either way the outcome is the one of update-then-insert.
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    sql->insert->bind(static_cast<int>(i + 1), *row.cell(i));
+  }
+  const Status inserted = sql->insert->run();
+  if (inserted.is_ok()) return sqlite3_changes(db_.handle()) > 0;
+  sql->insert->reset();  // drops the bound copies of the values
+  if (inserted.code() != ErrorCode::kConstraint) return inserted;
   int index = 0;
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
     if (!table.columns[i].primary_key) sql->update->bind(++index, *row.cell(i));
   }
   sql->update->bind(index + 1, Value(row.row_id()));
-  Status updated = sql->update->run();
-  if (!updated.is_ok()) return updated;
+  LUMBUNG_RETURN_IF_ERROR(sql->update->run());
   if (sqlite3_changes(db_.handle()) > 0) return true;
-  for (std::size_t i = 0; i < table.columns.size(); ++i) {
-    sql->insert->bind(static_cast<int>(i + 1), *row.cell(i));
-  }
-  Status inserted = sql->insert->run();
-  if (!inserted.is_ok()) return inserted;
-  return sqlite3_changes(db_.handle()) > 0;
+  return inserted;
 }
 
 Result<bool> ServerStateWriter::write(const ServerRow& row) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -176,10 +178,16 @@ class PageBuilder {
     page_bytes_ += entry.new_bytes;
   }
 
-  static Result<std::uint32_t> column_index(const core::Table& table, const std::string& column) {
-    for (std::size_t i = 0; i < table.columns.size(); ++i) {
-      if (table.columns[i].name == column) return static_cast<std::uint32_t>(i);
+  // Looked up by name, once per cell of every row, so indexed per table.
+  Result<std::uint32_t> column_index(const core::Table& table, const std::string& column) {
+    auto [indexes, added] = column_indexes_.try_emplace(&table);
+    if (added) {
+      for (std::size_t i = 0; i < table.columns.size(); ++i) {
+        indexes->second.emplace(table.columns[i].name, static_cast<std::uint32_t>(i));
+      }
     }
+    const auto found = indexes->second.find(column);
+    if (found != indexes->second.end()) return found->second;
     return Status(ErrorCode::kInternal, "store: table '" + table.name + "': column '" + column +
                                             "' is not in the schema");
   }
@@ -290,6 +298,7 @@ class PageBuilder {
   google::protobuf::RepeatedPtrField<v1::Conflict> conflicts_;
   std::map<RowKey, std::size_t> row_index_;
   std::set<RowKey> whole_rows_;
+  std::map<const core::Table*, std::unordered_map<std::string_view, std::uint32_t>> column_indexes_;
 };
 
 }  // namespace

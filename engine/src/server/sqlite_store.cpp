@@ -284,6 +284,7 @@ class SqliteReadTransaction : public virtual ReadTransaction {
         {Value(table), Value(row_id)});
     if (!query.is_ok()) return query.status();
     std::vector<StoredCell> cells;
+    cells.reserve(32);  // enough for most tables' rows: one allocation
     for (;;) {
       Result<bool> found = query->step();
       if (!found.is_ok()) return found.status();
