@@ -27,6 +27,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,9 +71,17 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+double process_cpu_seconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
 // The bound for a download: plain SQLite inserting the same rows into the
-// same table of a file without capture, one transaction.
-double plain_insert_seconds(const std::string& dir, const std::vector<Row>& rows) {
+// same table of a file without capture, one transaction. Sets *cpu_seconds
+// to the CPU time it took.
+double plain_insert_seconds(const std::string& dir, const std::vector<Row>& rows,
+                            double* cpu_seconds) {
   const std::string path = dir + "/plain.db";
   {
     lumbung::ReplicaOptions options;
@@ -93,6 +103,7 @@ double plain_insert_seconds(const std::string& dir, const std::vector<Row>& rows
   sqlite3_stmt* stmt = nullptr;
   sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = process_cpu_seconds();
   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
   for (const Row& row : rows) {
     for (std::size_t i = 0; i < people_columns().size(); ++i) {
@@ -104,6 +115,7 @@ double plain_insert_seconds(const std::string& dir, const std::vector<Row>& rows
   }
   sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   const double s = seconds_since(start);
+  *cpu_seconds = process_cpu_seconds() - cpu_start;
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return s;
@@ -212,9 +224,28 @@ std::pair<pid_t, int> start_daemon(const std::string& data_dir) {
   fail("lumbungd did not start");
 }
 
+// CPU seconds (user and system) that process `pid` has used so far; on a
+// machine shared with other work they say more than wall time does.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields 14 and 15 (utime, stime) follow the command name in parentheses.
+  std::size_t at = stat.rfind(')');
+  if (at == std::string::npos) fail("cannot read /proc/" + std::to_string(pid) + "/stat");
+  std::istringstream fields(stat.substr(at + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i) fields >> skip;
+  double utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 // What a step measured; trivially copyable, so that a child can send it whole.
 struct Measured {
   double seconds = 0;
+  double cpu_seconds = 0;         // the step's own code (plain insert only)
+  double child_cpu_seconds = 0;   // the whole child process
+  double daemon_cpu_seconds = 0;  // lumbungd meanwhile
   long peak_kib = 0;
   lumbung::SyncSummary summary;
   double floor_bytes_per_row = 0;  // the baselines' step only
@@ -240,6 +271,8 @@ Measured in_child(const std::function<Measured()>& work) {
   rusage usage{};
   ::wait4(pid, &status, 0, &usage);
   m.peak_kib = usage.ru_maxrss;
+  m.child_cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                        (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
   return m;
 }
 
@@ -255,7 +288,10 @@ Measured sync_device(const std::string& path, const std::string& url,
   const auto start = std::chrono::steady_clock::now();
   auto summary = (*replica)->sync();
   check(summary.status(), "sync");
-  return Measured{seconds_since(start), 0, *summary, 0};
+  Measured m;
+  m.seconds = seconds_since(start);
+  m.summary = *summary;
+  return m;
 }
 
 void bench(int count) {
@@ -272,7 +308,7 @@ void bench(int count) {
   const Measured baselines = in_child([&] {
     const std::vector<Row> rows = make_people(count, kSeed);
     Measured m;
-    m.seconds = plain_insert_seconds(dir, rows);
+    m.seconds = plain_insert_seconds(dir, rows, &m.cpu_seconds);
     m.floor_bytes_per_row = static_cast<double>(csv_zstd_bytes(rows)) / count;
     return m;
   });
@@ -291,7 +327,9 @@ void bench(int count) {
   });
   const std::int64_t push_bytes = relay.bytes();
   relay.reset();
-  const Measured download = in_child([&] { return sync_device(dir + "/fresh.db", url, nullptr); });
+  const double daemon_cpu_before = cpu_seconds(daemon);
+  Measured download = in_child([&] { return sync_device(dir + "/fresh.db", url, nullptr); });
+  download.daemon_cpu_seconds = cpu_seconds(daemon) - daemon_cpu_before;
   const std::int64_t download_bytes = relay.bytes();
 
   // 1% of the rows change on the officer's phone; the fresh device catches up.
@@ -321,6 +359,8 @@ void bench(int count) {
       "\n%d person rows (plain SQLite insert of the same rows: %.3f s, %.0f rows/s;"
       " CSV + zstd -3: %.1f bytes/row)\n",
       count, plain_s, count / plain_s, floor_bytes);
+  std::printf("plain SQLite insert CPU: %.3f s (%.0f rows per CPU second)\n", baselines.cpu_seconds,
+              count / baselines.cpu_seconds);
   std::printf("%-28s %9s %11s %10s %9s %11s\n", "step", "seconds", "rows/s", "bytes/row",
               "vs floor", "peak RSS");
   auto line = [&](const char* name, const Measured& m, int n, std::int64_t bytes) {
@@ -330,6 +370,9 @@ void bench(int count) {
   };
   line("push of new rows", push, count, push_bytes);
   line("initial download", download, count, download_bytes);
+  std::printf("initial download CPU: device %.3f s, lumbungd %.3f s (%.0f rows per CPU second)\n",
+              download.child_cpu_seconds, download.daemon_cpu_seconds,
+              count / (download.child_cpu_seconds + download.daemon_cpu_seconds));
   line("incremental (1% changed)", incremental, count / 100, incremental_bytes);
 
   ::kill(daemon, SIGTERM);

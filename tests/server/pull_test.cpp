@@ -337,3 +337,35 @@ TEST_CASE("pull: pages read while pushes commit never skip a change", "[server]"
   REQUIRE(last.checksums_size() == 1);
   CHECK(last.checksums(0).checksum() == checksums_from(server.dump()).at(kVillage).first);
 }
+
+TEST_CASE(
+    "pull: a scope whose cursor is ahead gets the later cells of its rows, even right after their "
+    "insert",
+    "[server]") {
+  TestServer server;
+  Batch first("a", 1);
+  first.insert("household", "other", household_in(kOtherVillage, 1), stamp(-100000));
+  first.insert("household", "mine", household_in(kVillage, 2), stamp(-99000));
+  server.push(first);
+  const std::int64_t after_first = cursors_of(server.pull("c", {}))[kVillage];
+  // The edit's seq follows the row's insert with nothing between them.
+  Batch second("a", 2);
+  second.update("household", "mine", "phone", "0812", stamp(-50000), 0);
+  server.push(second);
+  for (std::uint32_t budget : {1u, 100000u}) {
+    DYNAMIC_SECTION("budget " << budget) {
+      // The device had its village up to the insert; the other village is new to it.
+      Cursors cursors = {{kVillage, after_first}, {kOtherVillage, 0}};
+      Delivered delivered;
+      v1::PullPage page;
+      do {
+        page = server.pull("c", cursors, budget);
+        collect(page, delivered);
+        cursors = cursors_of(page);
+      } while (page.more());
+      CHECK(delivered.count({"household", "mine", "phone"}) == 1);
+      CHECK(delivered.count({"household", "mine", "head_name"}) == 0);
+      CHECK(delivered.count({"household", "other", "head_name"}) == 1);
+    }
+  }
+}

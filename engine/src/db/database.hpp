@@ -52,7 +52,7 @@ class Statement {
 
 class Database {
  public:
-  // Opens (SQLITE_OPEN_READWRITE, plus CREATE when `create`) with the named VFS
+  // Opens (SQLITE_OPEN_READWRITE and NOMUTEX, plus CREATE when `create`) with the named VFS
   // (nullptr: the default).
   static Result<std::unique_ptr<Database>> open(const std::string& path, bool create,
                                                 const char* vfs_name);

@@ -3,6 +3,7 @@
 // cancellation, and the count of bytes on the wire.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <random>
@@ -20,6 +21,7 @@ namespace lumbung::replica {
 // of `schema` it holds, its id.
 v1::RequestHeader request_header(const core::Schema& schema, const std::string& device_id);
 
+// One exchange at a time, on any thread.
 class Exchanger {
  public:
   // `transport` and `options` must outlive the Exchanger.
@@ -35,8 +37,9 @@ class Exchanger {
   // kCancelled when the caller has set options.cancel, OK otherwise.
   Status check_cancelled() const;
 
-  std::int64_t bytes_sent() const { return bytes_sent_; }
-  std::int64_t bytes_received() const { return bytes_received_; }
+  // Readable while an exchange runs on another thread.
+  std::int64_t bytes_sent() const { return bytes_sent_.load(); }
+  std::int64_t bytes_received() const { return bytes_received_.load(); }
 
  private:
   // Full jitter: a uniform wait up to initial_backoff * 2^failures, capped.
@@ -48,8 +51,8 @@ class Exchanger {
   const SyncOptions& options_;
   std::string token_;
   std::mt19937_64 random_;
-  std::int64_t bytes_sent_ = 0;
-  std::int64_t bytes_received_ = 0;
+  std::atomic<std::int64_t> bytes_sent_{0};
+  std::atomic<std::int64_t> bytes_received_{0};
 };
 
 }  // namespace lumbung::replica

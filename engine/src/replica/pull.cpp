@@ -1,5 +1,8 @@
 #include "replica/pull.hpp"
 
+#include <algorithm>
+#include <optional>
+
 #include "protocol/wire.hpp"
 #include "replica/conflict_store.hpp"
 #include "replica/exchange.hpp"
@@ -14,40 +17,69 @@ Status malformed(const std::string& what) {
   return Status(ErrorCode::kProtocol, "pull page: " + what);
 }
 
+// A table of the page's dictionary in the device's terms: its schema table
+// (nullptr when the device does not know it) and, for each of the page's
+// columns, the device's column index (nullopt when unknown). Resolved once
+// per page rather than once per cell.
+struct PageTable {
+  const core::Table* table = nullptr;
+  std::vector<std::optional<std::size_t>> columns;
+};
+
+std::vector<PageTable> page_tables(const core::Schema& schema, const v1::PullPage& page) {
+  std::vector<PageTable> tables;
+  for (const v1::TableColumns& names : page.tables()) {
+    PageTable& entry = tables.emplace_back();
+    entry.table = schema.find_table(names.table());
+    if (!entry.table) continue;
+    const auto& columns = entry.table->columns;
+    for (const std::string& name : names.columns()) {
+      const auto it = std::find_if(columns.begin(), columns.end(),
+                                   [&](const core::Column& c) { return c.name == name; });
+      entry.columns.push_back(
+          it == columns.end() ? std::nullopt : std::optional<std::size_t>(it - columns.begin()));
+    }
+  }
+  return tables;
+}
+
 // The page's row as a ServerRow, or nullopt for a table the device does not
 // know. Sets *names_unknown when the page names something the device lacks.
-Result<std::optional<ServerRow>> server_row(const core::Schema& schema, const v1::PullPage& page,
+Result<std::optional<ServerRow>> server_row(const std::vector<PageTable>& tables,
                                             const v1::RowState& state, bool* names_unknown) {
-  if (state.table() >= static_cast<std::uint32_t>(page.tables_size())) {
+  if (state.table() >= tables.size()) {
     return malformed("row '" + state.row_id() + "' names table " + std::to_string(state.table()) +
                      ", which the page does not list");
   }
-  const v1::TableColumns& names = page.tables(state.table());
-  const core::Table* table = schema.find_table(names.table());
-  if (!table) {
+  const PageTable& names = tables[state.table()];
+  if (!names.table) {
     *names_unknown = true;
     return std::optional<ServerRow>();
   }
-  ServerRow row(*table, state.row_id());
+  const core::Table& table = *names.table;
+  ServerRow row(table, state.row_id());
   if (state.deleted()) {
     row.set_deleted();
     return std::optional<ServerRow>(std::move(row));
   }
   // No column indexes: the values are every column of the table, in order.
-  const int columns = state.columns_size() > 0 ? state.columns_size() : names.columns_size();
+  const int columns =
+      state.columns_size() > 0 ? state.columns_size() : static_cast<int>(names.columns.size());
   if (state.values_size() != columns) {
-    return malformed("table '" + table->name + "': row '" + state.row_id() + "' has " +
+    return malformed("table '" + table.name + "': row '" + state.row_id() + "' has " +
                      std::to_string(state.values_size()) + " values for " +
                      std::to_string(columns) + " columns");
   }
   for (int i = 0; i < columns; ++i) {
     const std::uint32_t index =
         state.columns_size() > 0 ? state.columns(i) : static_cast<std::uint32_t>(i);
-    if (index >= static_cast<std::uint32_t>(names.columns_size())) {
-      return malformed("table '" + table->name + "': row '" + state.row_id() + "' names column " +
+    if (index >= names.columns.size()) {
+      return malformed("table '" + table.name + "': row '" + state.row_id() + "' names column " +
                        std::to_string(index) + ", which the page does not list");
     }
-    if (!row.add_cell(names.columns(index), protocol::from_wire(state.values(i)))) {
+    if (names.columns[index]) {
+      row.set_cell(*names.columns[index], protocol::from_wire(state.values(i)));
+    } else {
       *names_unknown = true;
     }
   }
@@ -56,33 +88,61 @@ Result<std::optional<ServerRow>> server_row(const core::Schema& schema, const v1
 
 }  // namespace
 
-Result<HttpRequest> Puller::next_request(std::uint32_t page_budget_bytes,
-                                         std::uint32_t wait_seconds) {
-  v1::PullRequest request;
-  *request.mutable_header() = request_header(schema_, device_id_);
-  request.set_page_budget_bytes(page_budget_bytes);
-  request.set_wait_seconds(wait_seconds);
+Result<Puller::Cursors> Puller::stored_cursors() {
   Result<db::Statement*> stmt = db_.cached("SELECT scope, cursor FROM _lumbung_scope");
   if (!stmt.is_ok()) return stmt.status();
+  Cursors cursors;
   for (;;) {
     Result<bool> row = (*stmt)->step();
     if (!row.is_ok()) return row.status();
     if (!*row) break;
-    v1::ScopeCursor* cursor = request.add_cursors();
-    cursor->set_scope((*stmt)->column_text(0));
-    cursor->set_seq((*stmt)->column_int(1));
+    cursors[(*stmt)->column_text(0)] = (*stmt)->column_int(1);
   }
   (*stmt)->reset();
+  return cursors;
+}
+
+HttpRequest Puller::request(const Cursors& cursors, std::uint32_t page_budget_bytes,
+                            std::uint32_t wait_seconds) const {
+  v1::PullRequest request;
+  *request.mutable_header() = request_header(schema_, device_id_);
+  request.set_page_budget_bytes(page_budget_bytes);
+  request.set_wait_seconds(wait_seconds);
+  for (const auto& [scope, seq] : cursors) {
+    v1::ScopeCursor* cursor = request.add_cursors();
+    cursor->set_scope(scope);
+    cursor->set_seq(seq);
+  }
   return protocol::make_request("/v1/pull", request);
+}
+
+Result<HttpRequest> Puller::next_request(std::uint32_t page_budget_bytes,
+                                         std::uint32_t wait_seconds) {
+  Result<Cursors> cursors = stored_cursors();
+  if (!cursors.is_ok()) return cursors.status();
+  return request(*cursors, page_budget_bytes, wait_seconds);
+}
+
+Result<HttpRequest> Puller::request_after(const v1::PullPage& page,
+                                          std::uint32_t page_budget_bytes) {
+  // What apply_page() does to the cursors: it stores the page's and drops
+  // the dropped scopes'.
+  Result<Cursors> cursors = stored_cursors();
+  if (!cursors.is_ok()) return cursors.status();
+  for (const v1::ScopeCursor& cursor : page.cursors()) (*cursors)[cursor.scope()] = cursor.seq();
+  for (const std::string& scope : page.dropped_scopes()) cursors->erase(scope);
+  return request(*cursors, page_budget_bytes, 0);
 }
 
 Result<PulledPage> Puller::apply_page(const v1::PullPage& page) {
   PulledPage pulled;
   pulled.rows = page.rows_size();
   // Checked whole before anything is written.
+  const std::vector<PageTable> tables = page_tables(schema_, page);
   std::vector<ServerRow> rows;
+  rows.reserve(static_cast<std::size_t>(page.rows_size()));
   for (const v1::RowState& state : page.rows()) {
-    Result<std::optional<ServerRow>> row = server_row(schema_, page, state, &pulled.names_unknown);
+    Result<std::optional<ServerRow>> row = server_row(tables, state, &pulled.names_unknown);
     if (!row.is_ok()) return row.status();
     if (*row) rows.push_back(std::move(**row));
   }
@@ -104,10 +164,9 @@ Result<PulledPage> Puller::apply_page(const v1::PullPage& page) {
       LUMBUNG_RETURN_IF_ERROR((*cursor)->run());
     }
     for (const std::string& scope : page.dropped_scopes()) {
-      LUMBUNG_RETURN_IF_ERROR(
-          drop_scope(db_, schema_, scope, [&](const std::string& table, const std::string& id) {
-            changed.add(table, id);
-          }));
+      LUMBUNG_RETURN_IF_ERROR(drop_scope(
+          db_, schema_, scope,
+          [&](const std::string& table, const std::string& id) { changed.add(table, id); }));
       pulled.dropped_scopes.push_back(scope);
     }
     for (const v1::Conflict& wire : page.conflicts()) {

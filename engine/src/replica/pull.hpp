@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,10 @@ class Puller {
 
   // The request for the next page, from the stored cursors.
   Result<HttpRequest> next_request(std::uint32_t page_budget_bytes, std::uint32_t wait_seconds);
+  // The request for the page after `page`, made before `page` is applied:
+  // with the cursors that applying it stores. It may go out while `page` is
+  // being applied; its answer must be applied only after `page` committed.
+  Result<HttpRequest> request_after(const v1::PullPage& page, std::uint32_t page_budget_bytes);
 
   // Applies `page` in one transaction: its rows under the pending overlay
   // (server_state.hpp), its cursors, its conflicts, and the HLC receive rule.
@@ -45,6 +50,11 @@ class Puller {
   Result<PulledPage> apply_page(const v1::PullPage& page);
 
  private:
+  using Cursors = std::map<std::string, std::int64_t>;  // by scope
+  Result<Cursors> stored_cursors();
+  HttpRequest request(const Cursors& cursors, std::uint32_t page_budget_bytes,
+                      std::uint32_t wait_seconds) const;
+
   db::Database& db_;
   const core::Schema& schema_;
   std::string device_id_;

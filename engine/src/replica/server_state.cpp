@@ -50,6 +50,15 @@ void ChangedRowsCollector::add(const std::string& table, const std::string& row_
 std::vector<ChangedRows> ChangedRowsCollector::take() { return std::exchange(changed_, {}); }
 
 Result<ServerStateWriter::Pending> ServerStateWriter::pending(const ServerRow& row) {
+  if (!outbox_empty_) {
+    Result<db::Statement*> any = db_.cached("SELECT 1 FROM _lumbung_outbox LIMIT 1");
+    if (!any.is_ok()) return any.status();
+    Result<bool> found = (*any)->step();
+    (*any)->reset();
+    if (!found.is_ok()) return found.status();
+    outbox_empty_ = !*found;
+  }
+  if (*outbox_empty_) return Pending();
   Result<db::Statement*> stmt =
       db_.cached("SELECT col FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2");
   if (!stmt.is_ok()) return stmt.status();
@@ -92,6 +101,59 @@ Result<bool> ServerStateWriter::exists(const ServerRow& row) {
   return found;
 }
 
+Result<ServerStateWriter::WholeRowSql> ServerStateWriter::whole_row_sql(const core::Table& table) {
+  const auto known = whole_row_sql_.find(&table);
+  if (known != whole_row_sql_.end()) return known->second;
+  std::string assignments;
+  std::string columns;
+  std::string placeholders;
+  int assigned = 0;
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    const core::Column& column = table.columns[i];
+    const std::string quoted = quote_identifier(column.name);
+    columns += (i ? ", " : "") + quoted;
+    placeholders += (i ? ", ?" : "?") + std::to_string(i + 1);
+    if (column.primary_key) continue;
+    ++assigned;
+    assignments += (assigned > 1 ? ", " : "") + quoted + " = ?" + std::to_string(assigned);
+  }
+  const std::string quoted_table = quote_identifier(table.name);
+  WholeRowSql sql;
+  Result<db::Statement*> update = db_.cached("UPDATE " + quoted_table + " SET " + assignments +
+                                             " WHERE \"id\" = ?" + std::to_string(assigned + 1));
+  if (!update.is_ok()) return update.status();
+  Result<db::Statement*> insert = db_.cached("INSERT INTO " + quoted_table + " (" + columns +
+                                             ") VALUES (" + placeholders + ")");
+  if (!insert.is_ok()) return insert.status();
+  sql = {*update, *insert};
+  whole_row_sql_.emplace(&table, sql);
+  return sql;
+}
+
+Result<bool> ServerStateWriter::write_whole(const ServerRow& row) {
+  const core::Table& table = row.table();
+  Result<WholeRowSql> sql = whole_row_sql(table);
+  if (!sql.is_ok()) return sql.status();
+  // A whole row is mostly one the device lacks, so the insert goes first;
+  // when it fails (a constraint), the row may exist, and the update decides.
+  // Either way the outcome is the one of update-then-insert.
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    sql->insert->bind(static_cast<int>(i + 1), *row.cell(i));
+  }
+  const Status inserted = sql->insert->run();
+  if (inserted.is_ok()) return sqlite3_changes(db_.handle()) > 0;
+  sql->insert->reset();  // drops the bound copies of the values
+  if (inserted.code() != ErrorCode::kConstraint) return inserted;
+  int index = 0;
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    if (!table.columns[i].primary_key) sql->update->bind(++index, *row.cell(i));
+  }
+  sql->update->bind(index + 1, Value(row.row_id()));
+  LUMBUNG_RETURN_IF_ERROR(sql->update->run());
+  if (sqlite3_changes(db_.handle()) > 0) return true;
+  return inserted;
+}
+
 Result<bool> ServerStateWriter::write(const ServerRow& row) {
   const core::Table& table = row.table();
   const std::string quoted_table = quote_identifier(table.name);
@@ -106,6 +168,10 @@ Result<bool> ServerStateWriter::write(const ServerRow& row) {
     return deleted.is_ok() ? deleted : with_row_context(row, deleted.status());
   }
   if (local.row) return false;
+  if (local.cells.empty() && row.complete()) {
+    Result<bool> written = write_whole(row);
+    return written.is_ok() ? written : with_row_context(row, written.status());
+  }
 
   // Every cell but the id (which never changes) and the pending ones.
   std::string assignments;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,8 @@ class ServerRow {
   void set_deleted() { deleted_ = true; }
   // Sets a cell; returns false, ignoring it, for a column the device does not know.
   bool add_cell(std::string_view column, Value value);
+  // Sets the cell of table().columns[index].
+  void set_cell(std::size_t index, Value value) { cells_[index] = std::move(value); }
 
   const core::Table& table() const { return *table_; }
   const std::string& row_id() const { return row_id_; }
@@ -79,11 +82,24 @@ class ServerStateWriter {
     bool row = false;                // an insert or delete of the row
     std::vector<std::string> cells;  // columns with a pending change
   };
+  // The statements that write a whole row of a table, prepared once.
+  struct WholeRowSql {
+    db::Statement* update = nullptr;  // every column but the id, then the id
+    db::Statement* insert = nullptr;  // every column
+  };
   Result<Pending> pending(const ServerRow& row);
   Result<bool> run_counting_changes(const std::string& sql, const std::vector<Value>& params);
   Result<bool> exists(const ServerRow& row);
+  Result<WholeRowSql> whole_row_sql(const core::Table& table);
+  // Writes a complete row that has no pending change.
+  Result<bool> write_whole(const ServerRow& row);
 
   db::Database& db_;
+  // Whether the outbox was empty at the first write. Capture is off while
+  // the server's state is written, so it then stays empty and no row needs
+  // to be looked up in it.
+  std::optional<bool> outbox_empty_;
+  std::map<const core::Table*, WholeRowSql> whole_row_sql_;
 };
 
 }  // namespace lumbung::replica

@@ -5,6 +5,7 @@
 // what spans them: retries, cancellation, callbacks, the summary.
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <set>
 #include <utility>
 
@@ -121,13 +122,30 @@ class SyncRun {
     bool waited = options_.wait_seconds == 0;
     std::uint32_t wait_seconds = 0;
     std::set<std::string> healed;
+    v1::PullPage page;
+    bool fetched = false;  // `page` came while the one before it was applied
     for (;;) {
       LUMBUNG_RETURN_IF_ERROR(exchanger_.check_cancelled());
-      Result<HttpRequest> request = puller_.next_request(options_.page_budget_bytes, wait_seconds);
-      if (!request.is_ok()) return request.status();
-      v1::PullPage page;
-      Status received = exchanger_.exchange(std::move(*request), &page);
-      if (!received.is_ok()) return with_context("pull", received);
+      if (!fetched) {
+        Result<HttpRequest> request =
+            puller_.next_request(options_.page_budget_bytes, wait_seconds);
+        if (!request.is_ok()) return request.status();
+        page.Clear();
+        Status received = exchanger_.exchange(std::move(*request), &page);
+        if (!received.is_ok()) return with_context("pull", received);
+      }
+      // The next page is fetched while this one is applied, so that the
+      // server builds it meanwhile; it is applied only once this one has
+      // committed, and dropped if this one fails.
+      v1::PullPage next;
+      std::future<Status> next_received;
+      if (page.more()) {
+        Result<HttpRequest> request = puller_.request_after(page, options_.page_budget_bytes);
+        if (!request.is_ok()) return request.status();
+        next_received = std::async(std::launch::async, [this, &next, sent = std::move(*request)] {
+          return exchanger_.exchange(sent, &next);
+        });
+      }
       Result<replica::PulledPage> pulled = puller_.apply_page(page);
       if (!pulled.is_ok()) return pulled.status();
       summary_.pulled += pulled->rows;
@@ -139,7 +157,13 @@ class SyncRun {
             replica::write_meta(db_, kSchemaBehindServer, Value(std::to_string(schema_.version))));
       }
       wait_seconds = 0;
-      if (page.more()) continue;
+      fetched = page.more();
+      if (fetched) {
+        Status received = next_received.get();
+        if (!received.is_ok()) return with_context("pull", received);
+        page = std::move(next);
+        continue;
+      }
       if (!waited) {
         waited = true;
         wait_seconds = options_.wait_seconds;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -80,18 +82,25 @@ class PageBuilder {
   // Adds `item` to the page; false (and nothing added) when the page is full.
   Result<bool> add(const ChangeItem& item) {
     if (!query_.grant.may_read(item.scope)) return true;  // not the caller's
-    if (item.seq <= cursor(item.scope)) return true;     // the device has it
+    // The device has the change; a kRow, though, stands for all of its row's
+    // cells, later ones included.
+    if (item.seq <= cursor(item.scope) && item.kind != ChangeItem::Kind::kRow) return true;
     switch (item.kind) {
       case ChangeItem::Kind::kConflict:
         return add_conflict(item.conflict);
       case ChangeItem::Kind::kTombstone:
         return add_tombstone(item);
+      case ChangeItem::Kind::kRow:
       case ChangeItem::Kind::kCell:
         break;
     }
     const RowKey key{item.table, item.row_id};
     if (whole_rows_.count(key) != 0) return true;  // sent with its row
-    if (item.row_created_seq > cursor(item.scope)) return add_whole_row(item, key);
+    const std::int64_t device_cursor = cursor(item.scope);
+    if (item.row_created_seq > device_cursor) return add_row(item, key, 0);
+    // The device has the row: a kRow (its scope's cursor is ahead of the
+    // scan's start) brings the cells it lacks, a kCell the one cell.
+    if (item.kind == ChangeItem::Kind::kRow) return add_row(item, key, device_cursor);
     return add_cell(item, key);
   }
 
@@ -169,10 +178,16 @@ class PageBuilder {
     page_bytes_ += entry.new_bytes;
   }
 
-  static Result<std::uint32_t> column_index(const core::Table& table, const std::string& column) {
-    for (std::size_t i = 0; i < table.columns.size(); ++i) {
-      if (table.columns[i].name == column) return static_cast<std::uint32_t>(i);
+  // Looked up by name, once per cell of every row, so indexed per table.
+  Result<std::uint32_t> column_index(const core::Table& table, const std::string& column) {
+    auto [indexes, added] = column_indexes_.try_emplace(&table);
+    if (added) {
+      for (std::size_t i = 0; i < table.columns.size(); ++i) {
+        indexes->second.emplace(table.columns[i].name, static_cast<std::uint32_t>(i));
+      }
     }
+    const auto found = indexes->second.find(column);
+    if (found != indexes->second.end()) return found->second;
     return Status(ErrorCode::kInternal, "store: table '" + table.name + "': column '" + column +
                                             "' is not in the schema");
   }
@@ -212,7 +227,9 @@ class PageBuilder {
     return append_row(std::move(row), *entry, {item.table, item.row_id});
   }
 
-  Result<bool> add_whole_row(const ChangeItem& item, const RowKey& key) {
+  // Adds the row's current cells changed after `after_seq` (0: the whole
+  // row) as one RowState; the row's later items are then skipped.
+  Result<bool> add_row(const ChangeItem& item, const RowKey& key, std::int64_t after_seq) {
     Result<TableEntry> entry = table_entry(item.table);
     if (!entry.is_ok()) return entry.status();
     Result<std::vector<StoredCell>> cells = txn_.cells(item.table, item.row_id);
@@ -220,6 +237,7 @@ class PageBuilder {
     const core::Table& table = *entry->table;
     std::vector<const StoredCell*> by_column(table.columns.size(), nullptr);
     for (const StoredCell& cell : *cells) {
+      if (cell.cell.version.seq <= after_seq) continue;
       Result<std::uint32_t> index = column_index(table, cell.column);
       if (!index.is_ok()) return index.status();
       by_column[*index] = &cell;
@@ -238,6 +256,7 @@ class PageBuilder {
       seq = std::max(seq, by_column[i]->cell.version.seq);
     }
     row.set_seq(seq);
+    if (row.values_size() == 0) return true;  // nothing the device lacks
     if (!append_row(std::move(row), *entry, key)) return false;
     whole_rows_.insert(key);
     return true;
@@ -279,6 +298,7 @@ class PageBuilder {
   google::protobuf::RepeatedPtrField<v1::Conflict> conflicts_;
   std::map<RowKey, std::size_t> row_index_;
   std::set<RowKey> whole_rows_;
+  std::map<const core::Table*, std::unordered_map<std::string_view, std::uint32_t>> column_indexes_;
 };
 
 }  // namespace

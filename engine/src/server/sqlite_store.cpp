@@ -144,37 +144,104 @@ Status no_live_row(std::string_view what, std::string_view table, std::string_vi
 // One of the seq-ordered sources that scan_changes() merges.
 class ChangeSource {
  public:
-  ChangeSource(Query query, ChangeItem::Kind kind) : query_(std::move(query)), kind_(kind) {}
-
+  virtual ~ChangeSource() = default;
   // Loads the next item; done() once there is none.
-  Status advance() {
+  virtual Status advance() = 0;
+  bool done() const { return done_; }
+  const ChangeItem& item() const { return item_; }
+
+ protected:
+  bool done_ = false;
+  ChangeItem item_;
+};
+
+// Tombstones or conflict records: one row of `query` per item.
+class RecordSource final : public ChangeSource {
+ public:
+  RecordSource(Query query, ChangeItem::Kind kind) : query_(std::move(query)) { item_.kind = kind; }
+
+  Status advance() override {
     Result<bool> row = query_.step();
     if (!row.is_ok()) return row.status();
     done_ = !*row;
     if (done_) return Status::ok();
-    item_ = ChangeItem();
-    item_.kind = kind_;
     item_.seq = query_.integer(0);
     item_.scope = query_.text(1);
     item_.table = query_.text(2);
     item_.row_id = query_.text(3);
-    if (kind_ == ChangeItem::Kind::kCell) {
-      item_.column = query_.text(4);
-      item_.value = query_.value(5);
-      item_.row_created_seq = query_.integer(6);
-    } else if (kind_ == ChangeItem::Kind::kConflict) {
-      item_.conflict = conflict_at(query_, 1);
-    }
+    if (item_.kind == ChangeItem::Kind::kConflict) item_.conflict = conflict_at(query_, 1);
     return Status::ok();
   }
-  bool done() const { return done_; }
-  const ChangeItem& item() const { return item_; }
 
  private:
   Query query_;
-  ChangeItem::Kind kind_;
-  bool done_ = false;
-  ChangeItem item_;
+};
+
+// The cells of live rows in seq order, read from the index on seq alone (it
+// holds each cell's key): the row of a cell is looked up once for a run of
+// its cells, and a value is read only for a cell of a row older than
+// after_seq. The cells of a newer row become one kRow item.
+class CellSource final : public ChangeSource {
+ public:
+  CellSource(db::Database& db, Query log, std::int64_t after_seq)
+      : db_(db), log_(std::move(log)), after_seq_(after_seq) {}
+
+  Status advance() override {
+    for (;;) {
+      Result<bool> found = log_.step();
+      if (!found.is_ok()) return found.status();
+      done_ = !*found;
+      if (done_) return Status::ok();
+      const std::string table = log_.text(1);
+      const std::string row_id = log_.text(2);
+      const bool same_row = table == item_.table && row_id == item_.row_id;
+      if (!same_row) LUMBUNG_RETURN_IF_ERROR(load_row(table, row_id));
+      item_.seq = log_.integer(0);
+      if (item_.row_created_seq > after_seq_) {
+        if (same_row && item_.kind == ChangeItem::Kind::kRow) continue;  // already given
+        item_.kind = ChangeItem::Kind::kRow;
+        item_.column.clear();
+        item_.value = Value();
+        return Status::ok();
+      }
+      item_.kind = ChangeItem::Kind::kCell;
+      item_.column = log_.text(3);
+      return load_value();
+    }
+  }
+
+ private:
+  Status load_row(const std::string& table, const std::string& row_id) {
+    Result<Query> row =
+        Query::on(db_, "SELECT scope, created_seq FROM synced_rows WHERE tbl = ?1 AND row_id = ?2",
+                  {Value(table), Value(row_id)});
+    if (!row.is_ok()) return row.status();
+    Result<bool> found = row->step();
+    if (!found.is_ok()) return found.status();
+    if (!*found) return no_live_row("scan_changes", table, row_id);
+    item_.table = table;
+    item_.row_id = row_id;
+    item_.scope = row->text(0);
+    item_.row_created_seq = row->integer(1);
+    item_.kind = ChangeItem::Kind::kCell;  // no kRow given for this row yet
+    return Status::ok();
+  }
+
+  Status load_value() {
+    Result<Query> cell =
+        Query::on(db_, "SELECT value FROM cells WHERE tbl = ?1 AND row_id = ?2 AND col = ?3",
+                  {Value(item_.table), Value(item_.row_id), Value(item_.column)});
+    if (!cell.is_ok()) return cell.status();
+    Result<bool> found = cell->step();
+    if (!found.is_ok()) return found.status();
+    if (!*found) return no_live_row("scan_changes", item_.table, item_.row_id);
+    item_.value = cell->value(0);
+    return Status::ok();
+  }
+
+  db::Database& db_;
+  Query log_;
+  const std::int64_t after_seq_;
 };
 
 class SqliteReadTransaction : public virtual ReadTransaction {
@@ -217,6 +284,7 @@ class SqliteReadTransaction : public virtual ReadTransaction {
         {Value(table), Value(row_id)});
     if (!query.is_ok()) return query.status();
     std::vector<StoredCell> cells;
+    cells.reserve(32);  // enough for most tables' rows: one allocation
     for (;;) {
       Result<bool> found = query->step();
       if (!found.is_ok()) return found.status();
@@ -249,11 +317,7 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     // seq is the change log.
     const Value after(after_seq);
     Result<Query> cells = Query::on(
-        db_,
-        "SELECT c.seq, r.scope, c.tbl, c.row_id, c.col, c.value, r.created_seq FROM cells AS c "
-        "CROSS JOIN synced_rows AS r ON r.tbl = c.tbl AND r.row_id = c.row_id "
-        "WHERE c.seq > ?1 ORDER BY c.seq",
-        {after});
+        db_, "SELECT seq, tbl, row_id, col FROM cells WHERE seq > ?1 ORDER BY seq", {after});
     if (!cells.is_ok()) return cells.status();
     Result<Query> tombstones = Query::on(db_,
                                          "SELECT deleted_seq, scope, tbl, row_id FROM synced_rows "
@@ -265,15 +329,16 @@ class SqliteReadTransaction : public virtual ReadTransaction {
                                             " FROM conflicts WHERE seq > ?1 ORDER BY seq",
                                         {after});
     if (!conflicts.is_ok()) return conflicts.status();
-    ChangeSource sources[] = {{std::move(*cells), ChangeItem::Kind::kCell},
-                              {std::move(*tombstones), ChangeItem::Kind::kTombstone},
-                              {std::move(*conflicts), ChangeItem::Kind::kConflict}};
-    for (ChangeSource& source : sources) LUMBUNG_RETURN_IF_ERROR(source.advance());
+    CellSource cell_source(db_, std::move(*cells), after_seq);
+    RecordSource tombstone_source(std::move(*tombstones), ChangeItem::Kind::kTombstone);
+    RecordSource conflict_source(std::move(*conflicts), ChangeItem::Kind::kConflict);
+    ChangeSource* sources[] = {&cell_source, &tombstone_source, &conflict_source};
+    for (ChangeSource* source : sources) LUMBUNG_RETURN_IF_ERROR(source->advance());
     for (;;) {
       ChangeSource* next = nullptr;
-      for (ChangeSource& source : sources) {
-        if (!source.done() && (next == nullptr || source.item().seq < next->item().seq)) {
-          next = &source;
+      for (ChangeSource* source : sources) {
+        if (!source->done() && (next == nullptr || source->item().seq < next->item().seq)) {
+          next = source;
         }
       }
       if (next == nullptr || !visit(next->item())) return Status::ok();

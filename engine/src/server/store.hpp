@@ -46,9 +46,10 @@ struct StoredCell {
 };
 
 // One entry of the change log a pull reads: the current version of a cell of
-// a live row, a tombstone, or a conflict record.
+// a live row, a live row new to the reader (see scan_changes), a tombstone,
+// or a conflict record.
 struct ChangeItem {
-  enum class Kind { kCell, kTombstone, kConflict };
+  enum class Kind { kCell, kRow, kTombstone, kConflict };
   Kind kind = Kind::kCell;
   std::int64_t seq = 0;
   std::string scope;
@@ -56,7 +57,7 @@ struct ChangeItem {
   std::string row_id;
   std::string column;                // kCell
   Value value;                       // kCell
-  std::int64_t row_created_seq = 0;  // kCell: when the row was inserted
+  std::int64_t row_created_seq = 0;  // kCell, kRow: when the row was inserted
   ConflictRecord conflict;           // kConflict
 };
 
@@ -118,7 +119,11 @@ class ReadTransaction {
   // Every scope that ever had a row, ordered by name.
   virtual Result<std::vector<ScopeState>> scopes() = 0;
   // Calls `visit` with every change with seq > after_seq, in seq order, until
-  // it returns false.
+  // it returns false. The cells of a live row created after after_seq come as
+  // one kRow item at the seq of the first of them, not one by one (read them
+  // with cells()): a new row is read whole, and its cells cost no lookups of
+  // their own. A kRow may come again at a later cell of the same row; the
+  // repeat brings nothing new.
   virtual Status scan_changes(std::int64_t after_seq,
                               const std::function<bool(const ChangeItem&)>& visit) = 0;
   // Calls `visit` with every cell of every live row (of `scope` when given).
