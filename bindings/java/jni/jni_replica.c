@@ -217,14 +217,6 @@ static jobjectArray object_array(JNIEnv* env, jobject* items, jsize count) {
   return array;
 }
 
-static jobject boxed_long(JNIEnv* env, int64_t value) {
-  return (*env)->CallStaticObjectMethod(env, jni.long_class, jni.long_value_of, (jlong)value);
-}
-
-static jobject boxed_int(JNIEnv* env, int value) {
-  return (*env)->CallStaticObjectMethod(env, jni.integer_class, jni.integer_value_of, (jint)value);
-}
-
 JNIEXPORT jobjectArray NATIVE(status)(JNIEnv* env, jclass cls, jlong db) {
   (void)cls;
   lumbung_error error;
@@ -234,12 +226,12 @@ JNIEXPORT jobjectArray NATIVE(status)(JNIEnv* env, jclass cls, jlong db) {
     return NULL;
   }
   jobject fields[6] = {
-      boxed_long(env, lumbung_db_status_pending(status)),
-      boxed_long(env, lumbung_db_status_refused(status)),
+      jni_box_long(env, lumbung_db_status_pending(status)),
+      jni_box_long(env, lumbung_db_status_refused(status)),
       jni_string(env, lumbung_db_status_last_sync(status)),
       jni_string(env, lumbung_db_status_device_id(status)),
       jni_string(env, lumbung_db_status_server_url(status)),
-      boxed_int(env, lumbung_db_status_schema_version(status)),
+      jni_box_int(env, lumbung_db_status_schema_version(status)),
   };
   lumbung_db_status_free(status);
   return object_array(env, fields, 6);
@@ -270,7 +262,7 @@ JNIEXPORT jobjectArray NATIVE(pending)(JNIEnv* env, jclass cls, jlong db) {
         jni_string(env, lumbung_pending_list_table(list, (size_t)i)),
         jni_string(env, lumbung_pending_list_row_id(list, (size_t)i)),
         jni_string(env, lumbung_pending_list_column(list, (size_t)i)),
-        boxed_int(env, (int)lumbung_pending_list_kind(list, (size_t)i)),
+        jni_box_int(env, (int)lumbung_pending_list_kind(list, (size_t)i)),
     };
     jobjectArray change = object_array(env, fields, 4);
     (*env)->SetObjectArrayElement(env, result, i, change);

@@ -87,7 +87,7 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM* vm, void* reserved) {
 char* jni_utf8(JNIEnv* env, jstring string) {
   if (string == NULL) return NULL;
   jbyteArray bytes = (*env)->CallObjectMethod(env, string, jni.string_get_bytes, jni.utf8);
-  if (bytes == NULL) return NULL;
+  if ((*env)->ExceptionCheck(env) || bytes == NULL) return NULL;
   const jsize size = (*env)->GetArrayLength(env, bytes);
   char* utf8 = malloc((size_t)size + 1);
   if (utf8 != NULL) {
@@ -107,7 +107,7 @@ jstring jni_string(JNIEnv* env, const char* utf8) {
   (*env)->SetByteArrayRegion(env, bytes, 0, size, (const jbyte*)utf8);
   jstring string = (*env)->NewObject(env, jni.string, jni.string_from_bytes, bytes, jni.utf8);
   (*env)->DeleteLocalRef(env, bytes);
-  return string;
+  return (*env)->ExceptionCheck(env) ? NULL : string;
 }
 
 static void throw_exception(JNIEnv* env, int code, int retry, const char* message) {
@@ -115,7 +115,7 @@ static void throw_exception(JNIEnv* env, int code, int retry, const char* messag
   if (text == NULL) return;
   jthrowable exception = (*env)->CallStaticObjectMethod(env, jni.exception,
                                                         jni.exception_from_native, code, retry, text);
-  if (exception != NULL) (*env)->Throw(env, exception);
+  if (!(*env)->ExceptionCheck(env) && exception != NULL) (*env)->Throw(env, exception);
 }
 
 void jni_throw(JNIEnv* env, const lumbung_error* error) {
@@ -129,10 +129,12 @@ void jni_throw_invalid(JNIEnv* env, const char* message) {
 lumbung_value* jni_to_value(JNIEnv* env, jobject value) {
   if (value == NULL) return lumbung_value_new_null();
   if ((*env)->IsInstanceOf(env, value, jni.long_class)) {
-    return lumbung_value_new_integer((*env)->CallLongMethod(env, value, jni.long_value));
+    const jlong integer = (*env)->CallLongMethod(env, value, jni.long_value);
+    return (*env)->ExceptionCheck(env) ? NULL : lumbung_value_new_integer(integer);
   }
   if ((*env)->IsInstanceOf(env, value, jni.double_class)) {
-    return lumbung_value_new_real((*env)->CallDoubleMethod(env, value, jni.double_value));
+    const jdouble real = (*env)->CallDoubleMethod(env, value, jni.double_value);
+    return (*env)->ExceptionCheck(env) ? NULL : lumbung_value_new_real(real);
   }
   if ((*env)->IsInstanceOf(env, value, jni.string)) {
     char* text = jni_utf8(env, value);
@@ -159,12 +161,13 @@ jobject jni_from_value(JNIEnv* env, const lumbung_value* value) {
     case LUMBUNG_TYPE_INTEGER: {
       int64_t integer = 0;
       lumbung_value_integer(value, &integer, NULL);
-      return (*env)->CallStaticObjectMethod(env, jni.long_class, jni.long_value_of, (jlong)integer);
+      return jni_box_long(env, integer);
     }
     case LUMBUNG_TYPE_REAL: {
       double real = 0;
       lumbung_value_real(value, &real, NULL);
-      return (*env)->CallStaticObjectMethod(env, jni.double_class, jni.double_value_of, real);
+      jobject boxed = (*env)->CallStaticObjectMethod(env, jni.double_class, jni.double_value_of, real);
+      return (*env)->ExceptionCheck(env) ? NULL : boxed;
     }
     case LUMBUNG_TYPE_TEXT:
       return jni_string(env, lumbung_value_text(value, NULL, NULL));
@@ -224,10 +227,20 @@ jobjectArray jni_from_row(JNIEnv* env, const lumbung_row* row) {
   return pair;
 }
 
+jobject jni_box_long(JNIEnv* env, int64_t value) {
+  jobject boxed = (*env)->CallStaticObjectMethod(env, jni.long_class, jni.long_value_of, (jlong)value);
+  return (*env)->ExceptionCheck(env) ? NULL : boxed;
+}
+
+jobject jni_box_int(JNIEnv* env, int value) {
+  jobject boxed =
+      (*env)->CallStaticObjectMethod(env, jni.integer_class, jni.integer_value_of, (jint)value);
+  return (*env)->ExceptionCheck(env) ? NULL : boxed;
+}
+
 jobjectArray jni_conflict_fields(JNIEnv* env, const lumbung_conflict* conflict) {
   jobject fields[12] = {
-      (*env)->CallStaticObjectMethod(env, jni.long_class, jni.long_value_of,
-                                     (jlong)lumbung_conflict_id(conflict)),
+      jni_box_long(env, (int64_t)lumbung_conflict_id(conflict)),
       jni_string(env, lumbung_conflict_table(conflict)),
       jni_string(env, lumbung_conflict_row_id(conflict)),
       jni_string(env, lumbung_conflict_column(conflict)),

@@ -46,6 +46,10 @@ lumbung_row* jni_to_row(JNIEnv* env, jobjectArray columns, jobjectArray values);
 /* A row as {String[] columns, Object[] values}. */
 jobjectArray jni_from_row(JNIEnv* env, const lumbung_row* row);
 
+/* A boxed Long or Integer (a local reference), or NULL with an exception pending. */
+jobject jni_box_long(JNIEnv* env, int64_t value);
+jobject jni_box_int(JNIEnv* env, int value);
+
 /* The fields of a conflict, in the order of id.lumbung.Conflict's. */
 jobjectArray jni_conflict_fields(JNIEnv* env, const lumbung_conflict* conflict);
 

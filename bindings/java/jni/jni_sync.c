@@ -49,6 +49,7 @@ static void fill_response(JNIEnv* env, jobjectArray answer, lumbung_http_respons
   jobject first = (*env)->GetObjectArrayElement(env, answer, 0);
   const jint number = (*env)->CallIntMethod(env, first, jni.integer_value);
   (*env)->DeleteLocalRef(env, first);
+  if ((*env)->ExceptionCheck(env)) return;
   if (number < 0) {
     jstring jmessage = (*env)->GetObjectArrayElement(env, answer, 1);
     char* message = jni_utf8(env, jmessage);

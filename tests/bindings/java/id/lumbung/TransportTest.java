@@ -7,6 +7,7 @@ import static org.junit.Assert.fail;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.ref.WeakReference;
 import java.net.HttpURLConnection;
 import java.net.URL;
 import java.util.List;
@@ -101,6 +102,36 @@ public class TransportTest {
       }
       assertEquals(1, ani.status().pending);
       assertEquals(1, ani.sync(new SyncOptions().transport(transport)).pushed);
+    }
+  }
+
+  /** Whether the collector frees the referent within a bounded number of cycles. */
+  private static boolean collected(WeakReference<?> reference) throws InterruptedException {
+    for (int i = 0; i < 50 && reference.get() != null; i++) {
+      System.gc();
+      Thread.sleep(20); // let the collector run; bounded, and the loop ends on the condition
+    }
+    return reference.get() == null;
+  }
+
+  @Test
+  public void theNativeSideLetsGoOfTransportsAndListeners() throws Exception {
+    WeakReference<Transport> transport;
+    WeakReference<SyncListener> listener;
+    try (Replica ani = server.device("ani", server.token("ani", "officer"))) {
+      Transport t = new UrlConnectionTransport(server.url);
+      SyncListener l = new SyncListener() {};
+      transport = new WeakReference<>(t);
+      listener = new WeakReference<>(l);
+      ListenerRegistration registration = ani.addListener(l);
+      ani.insert("household", Rows.household("h1"));
+      assertEquals(1, ani.sync(new SyncOptions().transport(t)).pushed);
+      registration.close();
+      t = null;
+      l = null;
+      // Both are unreachable from Java now: only a leaked global reference would keep them.
+      assertTrue(collected(transport));
+      assertTrue(collected(listener));
     }
   }
 
