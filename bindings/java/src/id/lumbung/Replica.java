@@ -26,6 +26,7 @@ public final class Replica implements AutoCloseable {
   private final ReadWriteLock lock = new ReentrantReadWriteLock();
   private long handle;
   private final Set<SyncTask> syncs = new HashSet<>();
+  private boolean closing; // guarded by syncs: no sync starts once close() began
   private final List<ListenerRegistration> listeners = new ArrayList<>();
   private ExecutorService ownExecutor;
 
@@ -60,13 +61,15 @@ public final class Replica implements AutoCloseable {
     T run(long db);
   }
 
+  private static LumbungException closed() {
+    return new LumbungException(ErrorCode.INVALID_ARGUMENT, LumbungException.Retry.PERMANENT,
+        "the replica is closed");
+  }
+
   private <T> T withDb(DbCall<T> call) {
     lock.readLock().lock();
     try {
-      if (handle == 0) {
-        throw new LumbungException(ErrorCode.INVALID_ARGUMENT, LumbungException.Retry.PERMANENT,
-            "the replica is closed");
-      }
+      if (handle == 0) throw closed();
       return call.run(handle);
     } finally {
       lock.readLock().unlock();
@@ -237,6 +240,7 @@ public final class Replica implements AutoCloseable {
     long config = (options == null ? new SyncOptions() : options).toNative();
     try {
       synchronized (syncs) {
+        if (closing) throw closed();
         long sync = withDb(db -> Native.syncStart(db, config));
         SyncTask[] task = new SyncTask[1];
         task[0] = new SyncTask(sync, () -> {
@@ -288,6 +292,7 @@ public final class Replica implements AutoCloseable {
   @Override
   public void close() {
     synchronized (syncs) {
+      closing = true;
       for (SyncTask task : syncs) task.cancel();
     }
     synchronized (listeners) {
