@@ -31,6 +31,10 @@ JNIEXPORT jlong NATIVE(dbOpen)(JNIEnv* env, jclass cls, jstring path, jstring sc
                                jstring server_url, jstring token, jstring tls_ca_file,
                                jobjectArray pinned_keys) {
   (void)cls;
+  if (path == NULL) {
+    jni_throw_invalid(env, "a path is required");
+    return 0;
+  }
   lumbung_db_config* config = lumbung_db_config_new();
   SET_STRING(lumbung_db_config_set_path, config, path);
   SET_STRING(lumbung_db_config_set_device_id, config, device_id);
@@ -77,8 +81,9 @@ typedef enum write_kind { WRITE_INSERT, WRITE_INSERT_NEW, WRITE_UPDATE, WRITE_PU
 
 static jstring write_row(JNIEnv* env, jlong db, write_kind kind, jstring jtable, jstring jid,
                          jobjectArray columns, jobjectArray values) {
-  char* table = jni_utf8(env, jtable);
-  char* id = table != NULL ? jni_utf8(env, jid) : NULL;
+  char* table = jni_utf8_required(env, jtable, "a table is required");
+  const bool needs_id = kind == WRITE_UPDATE || kind == WRITE_PUT;
+  char* id = table != NULL && needs_id ? jni_utf8_required(env, jid, "an id is required") : NULL;
   lumbung_row* row = !(*env)->ExceptionCheck(env) ? jni_to_row(env, columns, values) : NULL;
   jstring new_id = NULL;
   if (row != NULL) {
@@ -97,10 +102,10 @@ static jstring write_row(JNIEnv* env, jlong db, write_kind kind, jstring jtable,
         break;
       }
       case WRITE_UPDATE:
-        written = id != NULL && lumbung_db_update(handle, table, id, row, &error);
+        written = lumbung_db_update(handle, table, id, row, &error);
         break;
       case WRITE_PUT:
-        written = id != NULL && lumbung_db_put(handle, table, id, row, &error);
+        written = lumbung_db_put(handle, table, id, row, &error);
         break;
     }
     if (!written && !(*env)->ExceptionCheck(env)) jni_throw(env, &error);
@@ -137,8 +142,8 @@ JNIEXPORT void NATIVE(put)(JNIEnv* env, jclass cls, jlong db, jstring table, jst
 
 JNIEXPORT void NATIVE(delete)(JNIEnv* env, jclass cls, jlong db, jstring jtable, jstring jid) {
   (void)cls;
-  char* table = jni_utf8(env, jtable);
-  char* id = table != NULL ? jni_utf8(env, jid) : NULL;
+  char* table = jni_utf8_required(env, jtable, "a table is required");
+  char* id = table != NULL ? jni_utf8_required(env, jid, "an id is required") : NULL;
   lumbung_error error;
   if (id != NULL && !lumbung_db_delete(JNI_PTR(lumbung_db, db), table, id, &error)) {
     jni_throw(env, &error);
@@ -149,8 +154,8 @@ JNIEXPORT void NATIVE(delete)(JNIEnv* env, jclass cls, jlong db, jstring jtable,
 
 JNIEXPORT jobjectArray NATIVE(get)(JNIEnv* env, jclass cls, jlong db, jstring jtable, jstring jid) {
   (void)cls;
-  char* table = jni_utf8(env, jtable);
-  char* id = table != NULL ? jni_utf8(env, jid) : NULL;
+  char* table = jni_utf8_required(env, jtable, "a table is required");
+  char* id = table != NULL ? jni_utf8_required(env, jid, "an id is required") : NULL;
   jobjectArray result = NULL;
   if (id != NULL) {
     lumbung_error error;
@@ -170,7 +175,7 @@ JNIEXPORT jobjectArray NATIVE(get)(JNIEnv* env, jclass cls, jlong db, jstring jt
 JNIEXPORT jobjectArray NATIVE(query)(JNIEnv* env, jclass cls, jlong db, jstring jsql,
                                      jobjectArray jparams) {
   (void)cls;
-  char* sql = jni_utf8(env, jsql);
+  char* sql = jni_utf8_required(env, jsql, "the SQL is required");
   if (sql == NULL) return NULL;
   const jsize count = (*env)->GetArrayLength(env, jparams);
   lumbung_value** params = calloc((size_t)count + 1, sizeof *params);
@@ -239,7 +244,7 @@ JNIEXPORT jobjectArray NATIVE(status)(JNIEnv* env, jclass cls, jlong db) {
 
 JNIEXPORT void NATIVE(setToken)(JNIEnv* env, jclass cls, jlong db, jstring jtoken) {
   (void)cls;
-  char* token = jni_utf8(env, jtoken);
+  char* token = jni_utf8_required(env, jtoken, "a token is required");
   lumbung_error error;
   if (token != NULL && !lumbung_db_set_token(JNI_PTR(lumbung_db, db), token, &error)) {
     jni_throw(env, &error);

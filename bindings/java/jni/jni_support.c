@@ -99,6 +99,14 @@ char* jni_utf8(JNIEnv* env, jstring string) {
   return utf8;
 }
 
+char* jni_utf8_required(JNIEnv* env, jstring string, const char* what) {
+  if (string == NULL) {
+    jni_throw_invalid(env, what);
+    return NULL;
+  }
+  return jni_utf8(env, string);
+}
+
 jstring jni_string(JNIEnv* env, const char* utf8) {
   if (utf8 == NULL) return NULL;
   const jsize size = (jsize)strlen(utf8);

@@ -26,6 +26,8 @@ JNIEnv* jni_env(void);
 /* A Java string as standard UTF-8 (free()), or NULL with an exception
  * pending. NULL for NULL. */
 char* jni_utf8(JNIEnv* env, jstring string);
+/* As jni_utf8, but NULL for NULL throws INVALID_ARGUMENT naming `what`. */
+char* jni_utf8_required(JNIEnv* env, jstring string, const char* what);
 /* UTF-8 as a Java string (a local reference); NULL for NULL or on failure. */
 jstring jni_string(JNIEnv* env, const char* utf8);
 

@@ -259,6 +259,8 @@ public final class Replica implements AutoCloseable {
   /**
    * Registers `listener` for every sync of this replica; its methods run on
    * `executor`. Close the registration to stop; closing the replica does too.
+   * A direct executor (Runnable::run) runs them on the sync's own thread:
+   * they must then return quickly and not call this replica.
    */
   public ListenerRegistration addListener(SyncListener listener, Executor executor) {
     ListenerBridge bridge = new ListenerBridge(listener, executor);

@@ -107,6 +107,9 @@ public class ReplicaTest {
     assertEquals(ErrorCode.CONSTRAINT, failure(() -> replica.insert("household", missing)).code());
     assertEquals(ErrorCode.INVALID_ARGUMENT,
         failure(() -> replica.query("DELETE FROM household")).code());
+    assertEquals(ErrorCode.INVALID_ARGUMENT,
+        failure(() -> replica.update("household", null, Rows.cell("phone", "+62"))).code());
+    assertEquals(ErrorCode.INVALID_ARGUMENT, failure(() -> replica.get(null, "h1")).code());
     Map<String, Object> notAValue = Rows.household("h4");
     notAValue.put("notes", new Object());
     assertEquals(ErrorCode.INVALID_ARGUMENT,

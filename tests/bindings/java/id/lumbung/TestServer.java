@@ -8,7 +8,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.Stream;
 
 /**
@@ -29,10 +32,22 @@ final class TestServer implements AutoCloseable {
     dir = Files.createTempDirectory("lumbung-java");
     process = new ProcessBuilder(binary, "serve", "--data", data(), "--listen", "127.0.0.1:0")
         .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-    // The daemon prints its URL once it listens; a bounded read, as ctest times out the rest.
+    // The daemon prints its URL once it listens; wait for it 10 s at most.
     BufferedReader out = new BufferedReader(
         new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-    String line = out.readLine();
+    CompletableFuture<String> first = CompletableFuture.supplyAsync(() -> {
+      try {
+        return out.readLine();
+      } catch (IOException e) {
+        return null;
+      }
+    });
+    String line;
+    try {
+      line = first.get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException | InterruptedException | TimeoutException e) {
+      line = null;
+    }
     if (line == null || !line.startsWith(LISTENING)) {
       process.destroyForcibly();
       throw new IOException("lumbungd did not start: " + line);
