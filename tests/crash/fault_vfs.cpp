@@ -24,26 +24,8 @@ FaultVfs::FaultVfs() : real_(sqlite3_vfs_find(nullptr)) {
   vfs_.xOpen = &FaultVfs::open;
 
   // Every method but xWrite is the real file's.
-  std::memset(&methods_, 0, sizeof(methods_));
-  methods_.iVersion = 3;
+  methods_ = forwarding_methods();
   methods_.xWrite = &FaultVfs::write;
-  methods_.xClose = &Forward<&sqlite3_io_methods::xClose>::call;
-  methods_.xRead = &Forward<&sqlite3_io_methods::xRead>::call;
-  methods_.xTruncate = &Forward<&sqlite3_io_methods::xTruncate>::call;
-  methods_.xSync = &Forward<&sqlite3_io_methods::xSync>::call;
-  methods_.xFileSize = &Forward<&sqlite3_io_methods::xFileSize>::call;
-  methods_.xLock = &Forward<&sqlite3_io_methods::xLock>::call;
-  methods_.xUnlock = &Forward<&sqlite3_io_methods::xUnlock>::call;
-  methods_.xCheckReservedLock = &Forward<&sqlite3_io_methods::xCheckReservedLock>::call;
-  methods_.xFileControl = &Forward<&sqlite3_io_methods::xFileControl>::call;
-  methods_.xSectorSize = &Forward<&sqlite3_io_methods::xSectorSize>::call;
-  methods_.xDeviceCharacteristics = &Forward<&sqlite3_io_methods::xDeviceCharacteristics>::call;
-  methods_.xShmMap = &Forward<&sqlite3_io_methods::xShmMap>::call;
-  methods_.xShmLock = &Forward<&sqlite3_io_methods::xShmLock>::call;
-  methods_.xShmBarrier = &Forward<&sqlite3_io_methods::xShmBarrier>::call;
-  methods_.xShmUnmap = &Forward<&sqlite3_io_methods::xShmUnmap>::call;
-  methods_.xFetch = &Forward<&sqlite3_io_methods::xFetch>::call;
-  methods_.xUnfetch = &Forward<&sqlite3_io_methods::xUnfetch>::call;
   sqlite3_vfs_register(&vfs_, 1);
 }
 

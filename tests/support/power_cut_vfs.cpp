@@ -33,8 +33,9 @@ PowerCutVfs::PowerCutVfs(std::uint64_t seed) : real_(sqlite3_vfs_find(nullptr)),
   vfs_.xOpen = &PowerCutVfs::open;
   vfs_.xDelete = &PowerCutVfs::remove;
 
-  std::memset(&methods_, 0, sizeof(methods_));
-  methods_.iVersion = 3;
+  // Locks, shared memory (not durable: SQLite rebuilds it from the WAL) and
+  // the device's characteristics stay the real file's.
+  methods_ = forwarding_methods();
   methods_.xClose = &PowerCutVfs::close;
   methods_.xRead = &PowerCutVfs::read;
   methods_.xWrite = &PowerCutVfs::write;
@@ -44,17 +45,6 @@ PowerCutVfs::PowerCutVfs(std::uint64_t seed) : real_(sqlite3_vfs_find(nullptr)),
   methods_.xFileControl = &PowerCutVfs::file_control;
   methods_.xFetch = &PowerCutVfs::fetch;
   methods_.xUnfetch = &PowerCutVfs::unfetch;
-  // Locks, shared memory (not durable: SQLite rebuilds it from the WAL) and
-  // the device's characteristics are the real file's.
-  methods_.xLock = &Forward<&sqlite3_io_methods::xLock>::call;
-  methods_.xUnlock = &Forward<&sqlite3_io_methods::xUnlock>::call;
-  methods_.xCheckReservedLock = &Forward<&sqlite3_io_methods::xCheckReservedLock>::call;
-  methods_.xSectorSize = &Forward<&sqlite3_io_methods::xSectorSize>::call;
-  methods_.xDeviceCharacteristics = &Forward<&sqlite3_io_methods::xDeviceCharacteristics>::call;
-  methods_.xShmMap = &Forward<&sqlite3_io_methods::xShmMap>::call;
-  methods_.xShmLock = &Forward<&sqlite3_io_methods::xShmLock>::call;
-  methods_.xShmBarrier = &Forward<&sqlite3_io_methods::xShmBarrier>::call;
-  methods_.xShmUnmap = &Forward<&sqlite3_io_methods::xShmUnmap>::call;
   sqlite3_vfs_register(&vfs_, 1);
 }
 
@@ -147,7 +137,8 @@ void PowerCutVfs::cut(Machine& machine) {
     state.survivors.assign(state.unsynced.begin(), state.unsynced.begin() + kept);
     counts_.writes_lost += static_cast<std::int64_t>(n - kept);
     if (kept < n && !state.unsynced[kept].truncate &&
-        static_cast<std::int64_t>(state.unsynced[kept].data.size()) > kTearUnit && rng_() % 2 == 0) {
+        static_cast<std::int64_t>(state.unsynced[kept].data.size()) > kTearUnit &&
+        rng_() % 2 == 0) {
       const Op& next = state.unsynced[kept];
       const std::int64_t units = (static_cast<std::int64_t>(next.data.size()) - 1) / kTearUnit;
       const std::int64_t length = kTearUnit * (1 + static_cast<std::int64_t>(rng_() % units));
@@ -165,9 +156,10 @@ void PowerCutVfs::record(WrappedFile* file, Op op) {
 
 int PowerCutVfs::flush(std::vector<Op>& ops, sqlite3_file* real) {
   for (const Op& op : ops) {
-    const int rc = op.truncate ? real->pMethods->xTruncate(real, op.offset)
-                               : real->pMethods->xWrite(real, op.data.data(),
-                                                        static_cast<int>(op.data.size()), op.offset);
+    const int rc = op.truncate
+                       ? real->pMethods->xTruncate(real, op.offset)
+                       : real->pMethods->xWrite(real, op.data.data(),
+                                                static_cast<int>(op.data.size()), op.offset);
     if (rc != SQLITE_OK) return rc;
   }
   ops.clear();
@@ -270,7 +262,8 @@ int PowerCutVfs::read(sqlite3_file* file, void* buffer, int amount, sqlite3_int6
 
 int PowerCutVfs::write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   WrappedFile* ours = WrappedFile::of(file);
-  if (ours->path == nullptr) return ours->real()->pMethods->xWrite(ours->real(), data, amount, offset);
+  if (ours->path == nullptr)
+    return ours->real()->pMethods->xWrite(ours->real(), data, amount, offset);
   std::lock_guard lock(g_active->mu_);
   g_active->record(ours, Op{offset, std::string(static_cast<const char*>(data), amount), false});
   return SQLITE_OK;
