@@ -12,8 +12,11 @@
 //   convergence_sim [--seed N] [--devices N] [--ops N]
 //
 // An operation is a device write (insert, update or delete) or a sync; the
-// run stops after --ops of them. Runs the real device (Replica) and the real
-// daemon core (SyncServer) in one process, connected by MemoryTransport.
+// run stops after --ops of them. Once kMaxLiveRows rows are live, inserts
+// turn into deletes: a village's records are bounded, and so is the cost of
+// an operation, however long the run. Runs the real device (Replica) and
+// the real daemon core (SyncServer) in one process, connected by
+// MemoryTransport.
 // Prints its seed: a failure replays exactly with --seed (docs/decisions/0011).
 #include <chrono>
 #include <cstdio>
@@ -51,6 +54,7 @@ constexpr std::int64_t kStartMs = 1795000000000;  // 2026-11-18
 const char* const kVillages[] = {"0190f1c2-7a00-7000-8000-00000000000a",
                                  "0190f1c2-7a00-7000-8000-00000000000b"};
 const char* const kEditable[] = {"head_name", "dusun", "phone", "notes", "latitude"};
+constexpr std::size_t kMaxLiveRows = 400;
 
 struct Config {
   std::uint64_t seed = 0;
@@ -105,13 +109,15 @@ class Simulation {
     transport_ = std::make_shared<MemoryTransport>(server_.get());
     transport_->set_server_up([this] { return !vfs_.is_cut(server_files_); });
     for (int i = 0; i < config.devices; ++i) {
-      lumbung::ReplicaOptions options = lumbung::test::options_for(dir_.file("device" + std::to_string(i) + ".db"));
+      lumbung::ReplicaOptions options =
+          lumbung::test::options_for(dir_.file("device" + std::to_string(i) + ".db"));
       options.device_id = "device-" + std::to_string(i);
       options.clock = clock_;
       device_options_.push_back(options);
       devices_.push_back(open_device(i));
       const std::string files = options.path;  // and its -wal, -shm, -journal
-      links_.push_back(std::make_shared<DeviceLink>(transport_, [this, files] { return !vfs_.is_cut(files); }));
+      links_.push_back(
+          std::make_shared<DeviceLink>(transport_, [this, files] { return !vfs_.is_cut(files); }));
     }
   }
 
@@ -134,13 +140,7 @@ class Simulation {
       const std::string& device_files = device_options_[device].path;
       if (roll(100) < 4) vfs_.cut_after(device_files, 1 + roll(12));
       if (dice >= 60 && dice < 92 && roll(100) < 5) vfs_.cut_after(server_files_, 1 + roll(20));
-      Intent intent;
-      if (dice < 15) intent = insert(device);
-      else if (dice < 55) intent = update(device);
-      else if (dice < 60) intent = remove(device);
-      else if (dice < 92) sync(device, /*must_succeed=*/false);
-      else if (dice < 97) restart_device(device);
-      else restart_server();
+      const Intent intent = operate(device, dice);
       if (vfs_.is_cut(server_files_)) {
         power_cycle_server();
       } else {
@@ -202,14 +202,14 @@ class Simulation {
         "  writes a cut interrupted: %lld survived whole, %lld lost whole\n"
         "  verified: %zu rows (%zu live, %zu deleted), %zu cells hold the greatest-stamp "
         "write, every device equals the server: converged\n",
-        static_cast<unsigned long long>(config_.seed), config_.devices,
-        ll(writes_ + syncs_), ll(writes_), ll(syncs_), ll(failed_syncs_),
+        static_cast<unsigned long long>(config_.seed), config_.devices, ll(writes_ + syncs_),
+        ll(writes_), ll(syncs_), ll(failed_syncs_),
         ll(link_faults_[1] + link_faults_[2] + link_faults_[3] + link_faults_[4]),
         ll(link_faults_[1]), ll(link_faults_[2]), ll(link_faults_[3]), ll(link_faults_[4]),
         ll(cuts.cuts), ll(device_cuts_), ll(server_cuts_), ll(cuts.writes_lost),
         ll(cuts.writes_torn), ll(device_restarts_ + server_restarts_), ll(device_restarts_),
-        ll(server_restarts_), ll(interrupted_survived_), ll(interrupted_lost_), model_.size(),
-        live, model_.size() - live, cells_verified);
+        ll(server_restarts_), ll(interrupted_survived_), ll(interrupted_lost_), model_.size(), live,
+        model_.size() - live, cells_verified);
   }
 
  private:
@@ -269,6 +269,22 @@ class Simulation {
     ++device_cuts_;
   }
 
+  // One operation of `device`, picked by `dice` (0 to 99).
+  Intent operate(int device, int dice) {
+    if (dice < 15)
+      return model_.size() - deleted_.size() < kMaxLiveRows ? insert(device) : remove(device);
+    if (dice < 55) return update(device);
+    if (dice < 60) return remove(device);
+    if (dice < 92) {
+      sync(device, /*must_succeed=*/false);
+    } else if (dice < 97) {
+      restart_device(device);
+    } else {
+      restart_server();
+    }
+    return Intent{};
+  }
+
   // A write that returned before any cut is committed: the model takes it.
   void commit(int device, const Intent& intent) {
     if (intent.id.empty()) return;
@@ -291,7 +307,8 @@ class Simulation {
       std::size_t held = 0;
       for (const auto& [column, value] : intent.cells) held += row->at(column) == value;
       if (held != 0 && held != intent.cells.size()) {
-        fail(config_, "device " + std::to_string(device) + " holds part of a write to " + intent.id);
+        fail(config_,
+             "device " + std::to_string(device) + " holds part of a write to " + intent.id);
       }
       survived = held != 0;
       if (!survived && intent.kind == Intent::kInsert) {
@@ -382,7 +399,8 @@ class Simulation {
     if (summary.is_ok()) return;
     ++failed_syncs_;
     if (must_succeed || summary.status().retry() != lumbung::RetryClass::kTransient) {
-      fail(config_, "sync of device " + std::to_string(device) + ": " + summary.status().to_string());
+      fail(config_,
+           "sync of device " + std::to_string(device) + ": " + summary.status().to_string());
     }
   }
 
@@ -421,10 +439,14 @@ Config parse(int argc, char** argv) {
     char* end = nullptr;
     const unsigned long long value = std::strtoull(argv[i + 1], &end, 10);
     if (*argv[i + 1] == '\0' || *end != '\0') usage(2);
-    if (flag == "--seed") config.seed = value;
-    else if (flag == "--devices") config.devices = static_cast<int>(value);
-    else if (flag == "--ops") config.ops = static_cast<std::int64_t>(value);
-    else usage(2);
+    if (flag == "--seed")
+      config.seed = value;
+    else if (flag == "--devices")
+      config.devices = static_cast<int>(value);
+    else if (flag == "--ops")
+      config.ops = static_cast<std::int64_t>(value);
+    else
+      usage(2);
   }
   if (config.devices < 1 || config.ops < 1) usage(2);
   return config;

@@ -7,6 +7,8 @@ namespace {
 
 class Fnv1a {
  public:
+  Fnv1a() = default;
+  explicit Fnv1a(std::uint64_t state) : hash_(state) {}
   void bytes(const void* data, std::size_t size) {
     const auto* p = static_cast<const unsigned char*>(data);
     for (std::size_t i = 0; i < size; ++i) {
@@ -36,11 +38,15 @@ std::uint64_t splitmix64(std::uint64_t z) {
 
 }  // namespace
 
-std::uint64_t cell_hash(std::string_view table, std::string_view row_id, std::string_view column,
-                        const Value& value) {
+RowCellHasher::RowCellHasher(std::string_view table, std::string_view row_id) {
   Fnv1a h;
   h.text(table);
   h.text(row_id);
+  prefix_state_ = h.value();
+}
+
+std::uint64_t RowCellHasher::cell(std::string_view column, const Value& value) const {
+  Fnv1a h(prefix_state_);
   h.text(column);
   const auto type = static_cast<unsigned char>(value.type());
   h.bytes(&type, 1);
@@ -66,6 +72,11 @@ std::uint64_t cell_hash(std::string_view table, std::string_view row_id, std::st
       break;
   }
   return splitmix64(h.value());
+}
+
+std::uint64_t cell_hash(std::string_view table, std::string_view row_id, std::string_view column,
+                        const Value& value) {
+  return RowCellHasher(table, row_id).cell(column, value);
 }
 
 std::uint64_t bytes_digest(std::string_view bytes) {

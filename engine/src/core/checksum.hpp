@@ -18,6 +18,17 @@ namespace lumbung::core {
 std::uint64_t cell_hash(std::string_view table, std::string_view row_id, std::string_view column,
                         const Value& value);
 
+// cell_hash() for the cells of one row: the hash of the (table, row id) prefix
+// is computed once, which is most of the work when a whole scope is summed.
+class RowCellHasher {
+ public:
+  RowCellHasher(std::string_view table, std::string_view row_id);
+  std::uint64_t cell(std::string_view column, const Value& value) const;
+
+ private:
+  std::uint64_t prefix_state_;
+};
+
 // A 64-bit digest of bytes (FNV-1a, then splitmix64) that tells a retried
 // request from a different one under the same number. Not cryptographic.
 std::uint64_t bytes_digest(std::string_view bytes);

@@ -61,10 +61,10 @@ Result<ScopeVerifier::ScopeSum> ScopeVerifier::local_sum(const std::string& scop
       if (!row.is_ok()) return row.status();
       if (!*row) break;
       ++sum.rows;
-      const std::string id = (*stmt)->column_text(0);
+      const core::RowCellHasher row_hasher(table.name, (*stmt)->column_text(0));
       for (std::size_t i = 0; i < table.columns.size(); ++i) {
-        sum.checksum += core::cell_hash(table.name, id, table.columns[i].name,
-                                        (*stmt)->column(static_cast<int>(i)));
+        sum.checksum +=
+            row_hasher.cell(table.columns[i].name, (*stmt)->column(static_cast<int>(i)));
       }
     }
     (*stmt)->reset();
