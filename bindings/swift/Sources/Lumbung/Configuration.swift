@@ -61,7 +61,7 @@ public struct ReplicaConfiguration: Sendable {
     if let key {
       // An empty key would silently mean "no encryption".
       guard !key.isEmpty else { throw LumbungError.invalidArgument("the encryption key is empty") }
-      key.withUnsafeBytes { raw in
+      key.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
         if let bytes = raw.baseAddress { lumbung_db_config_set_key(config, bytes, raw.count) }
       }
     }

@@ -23,8 +23,9 @@ public final class Replica: @unchecked Sendable {
   public init(configuration: ReplicaConfiguration) throws {
     let loaded = lumbung_api_version()
     guard loaded == LUMBUNG_API_VERSION else {
-      throw LumbungError(code: .internal, retry: .permanent,
-                         message: "liblumbung has API version \(loaded), this binding needs \(LUMBUNG_API_VERSION)")
+      throw LumbungError(
+        code: .`internal`, retry: .permanent,
+        message: "liblumbung has API version \(loaded), this binding needs \(LUMBUNG_API_VERSION)")
     }
     db = try configuration.withCConfig { config in
       try fetched { lumbung_db_open(config, $0) }
@@ -278,14 +279,16 @@ public final class Replica: @unchecked Sendable {
                            onCancel: (@Sendable () -> Void)?) -> ListenerRegistration {
     var handles: [OpaquePointer] = []
     if box.progress != nil {
-      handles.append(lumbung_db_on_progress(db, progressCallback, box.retainedForC(), releaseListenerBox))
+      handles.append(
+        lumbung_db_on_progress(db, progressCallback, box.retainedForC(), releaseListenerBox))
     }
     if box.changedRows != nil {
       handles.append(
         lumbung_db_on_changed_rows(db, changedRowsCallback, box.retainedForC(), releaseListenerBox))
     }
     if box.conflict != nil {
-      handles.append(lumbung_db_on_conflict(db, conflictCallback, box.retainedForC(), releaseListenerBox))
+      handles.append(
+        lumbung_db_on_conflict(db, conflictCallback, box.retainedForC(), releaseListenerBox))
     }
     let registration = ListenerRegistration(handles: handles, onCancel: onCancel)
     lock.lock()

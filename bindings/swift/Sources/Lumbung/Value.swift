@@ -13,22 +13,22 @@ public enum Value: Sendable, Hashable {
   case text(String)
   case blob(Data)
 
-  public var integer: Int64? {
+  public var integerValue: Int64? {
     if case .integer(let value) = self { return value }
     return nil
   }
 
-  public var real: Double? {
+  public var realValue: Double? {
     if case .real(let value) = self { return value }
     return nil
   }
 
-  public var text: String? {
+  public var textValue: String? {
     if case .text(let value) = self { return value }
     return nil
   }
 
-  public var blob: Data? {
+  public var blobValue: Data? {
     if case .blob(let value) = self { return value }
     return nil
   }

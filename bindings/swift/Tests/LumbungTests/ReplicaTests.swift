@@ -35,7 +35,7 @@ final class ReplicaTests: XCTestCase {
     try replica.update("household", id: "h1", ["head_name": "Desa Ñ 🌾"])
     var row = try replica.get("household", id: "h1")
     XCTAssertEqual(row["head_name"], .text("Desa Ñ 🌾"))
-    XCTAssertEqual(row["created_by"]?.text, "officer")
+    XCTAssertEqual(row["created_by"]?.textValue, "officer")
 
     let rows = try replica.query("SELECT id, ?1 AS n, ?2 AS r, ?3 AS b, ?4 AS z FROM household WHERE id = ?5",
                                  [.integer(Int64.max), .real(1.5), .blob(Data([0, 1, 255])), .null, "h1"])

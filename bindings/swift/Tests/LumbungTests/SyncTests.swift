@@ -122,7 +122,7 @@ final class SyncTests: XCTestCase {
       let sync = Task { [options = SyncOptions(transport: gate)] in
         try await ani.sync(options: options)
       }
-      let inExchange = await wait(for: gate.arrived, seconds: 30)
+      let inExchange = await waitOffPool(for: gate.arrived, seconds: 30)
       XCTAssertTrue(inExchange)
       sync.cancel()
       gate.open.signal()
@@ -152,7 +152,7 @@ final class SyncTests: XCTestCase {
     try ani.insert("household", Rows.household("h1"))
     let gate = Gated(URLSessionTransport(baseURL: try XCTUnwrap(URL(string: server.url))))
     let sync = Task { try await ani.sync(options: SyncOptions(transport: gate)) }
-    let inExchange = await wait(for: gate.arrived, seconds: 30)
+    let inExchange = await waitOffPool(for: gate.arrived, seconds: 30)
     XCTAssertTrue(inExchange)
     ani.close()
     gate.open.signal()

@@ -69,7 +69,7 @@ final class TestServer {
       .trimmingCharacters(in: .whitespacesAndNewlines)
     issue.waitUntilExit()
     guard issue.terminationStatus == 0 else {
-      throw LumbungError(code: .internal, retry: .permanent, message: "lumbungd token failed")
+      throw LumbungError(code: .`internal`, retry: .permanent, message: "lumbungd token failed")
     }
     return token
   }
@@ -108,7 +108,7 @@ enum Rows {
 
 /// Waits for `semaphore` on a thread of its own, so the test's task does not
 /// block a cooperative thread.
-func wait(for semaphore: DispatchSemaphore, seconds: Double) async -> Bool {
+func waitOffPool(for semaphore: DispatchSemaphore, seconds: Double) async -> Bool {
   await withCheckedContinuation { continuation in
     Thread { continuation.resume(returning: semaphore.wait(timeout: .now() + seconds) == .success) }
       .start()
