@@ -1,12 +1,46 @@
 # Every name of the C API that the Swift binding uses must exist: each
 # lumbung_* function it calls declared in lumbung.h and listed in
 # lumbung.exports (so liblumbung exports it), each lumbung_* type a typedef of
-# lumbung.h, each LUMBUNG_* constant an enumerator or macro of it. There is no
-# Swift compiler here to catch a missing one; this does, though not a wrong
-# argument list (docs/bindings/ios.md).
+# lumbung.h, each LUMBUNG_* constant an enumerator or macro of it, and each
+# call passes as many arguments as the C function takes. There is no Swift
+# compiler here to catch a mistake there; this does, though not an argument of
+# the wrong type (docs/bindings/ios.md).
 # Usage: cmake -DSOURCES=dir-or-file[;...] -DHEADER=lumbung.h -DEXPORTS=lumbung.exports
 #              -P check_c_symbols.cmake
 cmake_minimum_required(VERSION 3.20)
+# How many arguments the parenthesized list that starts at `offset` of `text`
+# (just after its "(") holds: commas outside nested brackets, plus one; none
+# for "" or "void".
+function(count_arguments text offset out)
+  string(LENGTH "${text}" length)
+  set(depth 0)
+  set(commas 0)
+  set(index ${offset})
+  while(index LESS length)
+    string(SUBSTRING "${text}" ${index} 1 char)
+    if(char STREQUAL "(" OR char STREQUAL "[" OR char STREQUAL "{")
+      math(EXPR depth "${depth} + 1")
+    elseif(char STREQUAL ")" OR char STREQUAL "]" OR char STREQUAL "}")
+      if(depth EQUAL 0)
+        break()
+      endif()
+      math(EXPR depth "${depth} - 1")
+    elseif(char STREQUAL "," AND depth EQUAL 0)
+      math(EXPR commas "${commas} + 1")
+    endif()
+    math(EXPR index "${index} + 1")
+  endwhile()
+  math(EXPR size "${index} - ${offset}")
+  string(SUBSTRING "${text}" ${offset} ${size} inside)
+  string(STRIP "${inside}" inside)
+  if(inside STREQUAL "" OR inside STREQUAL "void")
+    set(${out} 0 PARENT_SCOPE)
+  else()
+    math(EXPR count "${commas} + 1")
+    set(${out} ${count} PARENT_SCOPE)
+  endif()
+endfunction()
+
 set(swift_files "")
 foreach(source IN LISTS SOURCES)
   if(IS_DIRECTORY ${source})
@@ -25,7 +59,12 @@ string(REGEX MATCHALL "LUMBUNG_C_EXPORT[^;{]*[ *](lumbung_[a-z0-9_]+)\\(" found 
 set(functions "")
 foreach(declaration IN LISTS found)
   string(REGEX MATCH "(lumbung_[a-z0-9_]+)\\($" name "${declaration}")
-  list(APPEND functions ${CMAKE_MATCH_1})
+  set(name ${CMAKE_MATCH_1})
+  list(APPEND functions ${name})
+  string(FIND "${header}" "${declaration}" at)
+  string(LENGTH "${declaration}" length)
+  math(EXPR at "${at} + ${length}")
+  count_arguments("${header}" ${at} arity_${name})
 endforeach()
 # Typedef names end a typedef: "typedef struct x NAME;", "} NAME;", "(*NAME)(".
 # (A match may not take the ';', which would split the CMake list.)
@@ -50,10 +89,22 @@ foreach(swift_file IN LISTS swift_files)
   file(READ ${swift_file} text)
   # Comments name C functions without calling them.
   string(REGEX REPLACE "//[^\n]*" "" code "${text}")
+  # Each call's argument count, in the order of the calls.
+  set(rest "${code}")
+  set(call_arities "")
+  while(rest MATCHES "lumbung_[a-z0-9_]+\\(")
+    string(FIND "${rest}" "${CMAKE_MATCH_0}" at)
+    string(LENGTH "${CMAKE_MATCH_0}" length)
+    math(EXPR at "${at} + ${length}")
+    count_arguments("${rest}" ${at} arity)
+    list(APPEND call_arities ${arity})
+    string(SUBSTRING "${rest}" ${at} -1 rest)
+  endwhile()
   string(REGEX MATCHALL "lumbung_[a-z0-9_]+\\(?" calls "${code}")
   foreach(use IN LISTS calls)
     if(use MATCHES "^(lumbung_[a-z0-9_]+)\\($")
       set(name ${CMAKE_MATCH_1})
+      list(POP_FRONT call_arities arity)
       if(name IN_LIST types)
         continue()  # a struct's zero initializer, e.g. lumbung_error()
       endif()
@@ -62,6 +113,9 @@ foreach(swift_file IN LISTS swift_files)
         list(APPEND problems "${swift_file}: ${name}() is not declared in lumbung.h")
       elseif(NOT name IN_LIST exported)
         list(APPEND problems "${swift_file}: ${name}() is not listed in lumbung.exports")
+      elseif(NOT arity EQUAL arity_${name})
+        list(APPEND problems
+             "${swift_file}: ${name}() is called with ${arity} arguments, but it takes ${arity_${name}}")
       endif()
     elseif(NOT use IN_LIST types AND NOT use IN_LIST functions)
       list(APPEND problems "${swift_file}: ${use} is not a type of lumbung.h")
@@ -84,4 +138,4 @@ list(REMOVE_DUPLICATES used_functions)
 list(LENGTH used_functions used)
 list(LENGTH functions declared)
 message(STATUS "The Swift binding calls ${used} of the ${declared} functions of lumbung.h; "
-               "each is declared and exported")
+               "each is declared and exported, and called with as many arguments as it takes")
