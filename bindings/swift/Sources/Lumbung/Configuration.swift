@@ -127,9 +127,12 @@ public struct SyncOptions: Sendable {
     if let requestTimeoutMilliseconds {
       lumbung_sync_config_set_request_timeout_ms(config, requestTimeoutMilliseconds)
     }
-    if let maxAttempts { lumbung_sync_config_set_max_attempts(config, Int32(clamping: maxAttempts)) }
+    if let maxAttempts {
+      lumbung_sync_config_set_max_attempts(config, Int32(clamping: maxAttempts))
+    }
     if let backoffMilliseconds {
-      lumbung_sync_config_set_backoff_ms(config, backoffMilliseconds.initial, backoffMilliseconds.max)
+      lumbung_sync_config_set_backoff_ms(config, backoffMilliseconds.initial,
+                                         backoffMilliseconds.max)
     }
     if let pushBatch { lumbung_sync_config_set_push_batch(config, Int32(clamping: pushBatch)) }
     if let waitSeconds { lumbung_sync_config_set_wait_seconds(config, waitSeconds) }

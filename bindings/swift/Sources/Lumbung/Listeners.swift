@@ -66,8 +66,9 @@ let releaseListenerBox: @convention(c) (UnsafeMutableRawPointer?) -> Void = { us
 }
 
 let progressCallback: lumbung_progress_fn = { userdata, phase, changes, sent, received in
-  ListenerBox.from(userdata)?.progress?(
-    SyncProgress(phase: SyncPhase(phase), changes: changes, bytesSent: sent, bytesReceived: received))
+  let progress = SyncProgress(phase: SyncPhase(phase), changes: changes, bytesSent: sent,
+                              bytesReceived: received)
+  ListenerBox.from(userdata)?.progress?(progress)
 }
 
 let changedRowsCallback: lumbung_changed_rows_fn = { userdata, table, ids, count in

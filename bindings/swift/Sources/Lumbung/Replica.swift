@@ -201,7 +201,9 @@ public final class Replica: @unchecked Sendable {
       }
     case .value(let value):
       return try value.withCValue { value in
-        try fetched { lumbung_db_resolve_conflict(db, id, LUMBUNG_RESOLVE_VALUE, value, config, $0) }
+        try fetched {
+          lumbung_db_resolve_conflict(db, id, LUMBUNG_RESOLVE_VALUE, value, config, $0)
+        }
       }
     }
   }
@@ -251,9 +253,11 @@ public final class Replica: @unchecked Sendable {
   /// return quickly and not block (hand the news to the main actor with
   /// `Task { @MainActor in ... }`), and must not call this replica, nor
   /// cancel their own registration.
-  public func addListener(progress: (@Sendable (SyncProgress) -> Void)? = nil,
-                          changedRows: (@Sendable (_ table: String, _ ids: [String]) -> Void)? = nil,
-                          conflict: (@Sendable (Conflict) -> Void)? = nil) -> ListenerRegistration {
+  public func addListener(
+    progress: (@Sendable (SyncProgress) -> Void)? = nil,
+    changedRows: (@Sendable (_ table: String, _ ids: [String]) -> Void)? = nil,
+    conflict: (@Sendable (Conflict) -> Void)? = nil
+  ) -> ListenerRegistration {
     addListener(ListenerBox(progress: progress, changedRows: changedRows, conflict: conflict),
                 onCancel: nil)
   }
@@ -335,7 +339,9 @@ private final class TaskHolder: @unchecked Sendable {
 
 /// Runs a blocking C call on a thread of its own and awaits its result, so
 /// that neither the caller's actor nor Swift's cooperative pool blocks on it.
-private func runOffCaller<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+private func runOffCaller<T: Sendable>(
+  _ work: @escaping @Sendable () throws -> T
+) async throws -> T {
   try await withCheckedThrowingContinuation { continuation in
     Thread { continuation.resume(with: Result { try work() }) }.start()
   }

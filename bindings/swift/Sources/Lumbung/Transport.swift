@@ -73,7 +73,9 @@ private let transportCallback: lumbung_transport_fn = { userdata, request, respo
         header.value.withCString { lumbung_http_response_add_header(response, name, $0) }
       }
     }
-    answer.body.withUnsafeBytes { lumbung_http_response_set_body(response, $0.baseAddress, $0.count) }
+    answer.body.withUnsafeBytes {
+      lumbung_http_response_set_body(response, $0.baseAddress, $0.count)
+    }
   } catch {
     let timedOut = (error as? URLError)?.code == .timedOut
       || (error as? LumbungError)?.code == .timeout
@@ -148,7 +150,9 @@ public struct URLSessionTransport: Transport {
       if let error { throw error }
       guard let http = urlResponse as? HTTPURLResponse else { throw URLError(.badServerResponse) }
       let headers = http.allHeaderFields.compactMap { field -> (name: String, value: String)? in
-        guard let name = field.key as? String, let value = field.value as? String else { return nil }
+        guard let name = field.key as? String, let value = field.value as? String else {
+          return nil
+        }
         return (name: name, value: value)
       }
       return HTTPResponse(status: http.statusCode, headers: headers, body: data ?? Data())

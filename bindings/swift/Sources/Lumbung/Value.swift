@@ -36,7 +36,8 @@ public enum Value: Sendable, Hashable {
   public var isNull: Bool { self == .null }
 }
 
-extension Value: ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByStringLiteral {
+extension Value: ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+  ExpressibleByStringLiteral {
   public init(integerLiteral value: Int64) { self = .integer(value) }
   public init(floatLiteral value: Double) { self = .real(value) }
   public init(stringLiteral value: String) { self = .text(value) }
@@ -62,7 +63,8 @@ extension Value {
         self = .null
         return
       }
-      self = .text(String(decoding: UnsafeRawBufferPointer(start: text, count: size), as: UTF8.self))
+      let bytes = UnsafeRawBufferPointer(start: text, count: size)
+      self = .text(String(decoding: bytes, as: UTF8.self))
     case LUMBUNG_TYPE_BLOB:
       guard let bytes = lumbung_value_blob(value, &size, nil) else {
         self = .null
