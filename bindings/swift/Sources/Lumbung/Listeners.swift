@@ -38,7 +38,7 @@ public final class ListenerRegistration: @unchecked Sendable {
 
 /// A listener's closures, the userdata of its C registrations: each
 /// registration retains it once, and its free_userdata releases it once.
-final class ListenerBox: @unchecked Sendable {
+final class ListenerBox: Sendable {
   let progress: (@Sendable (SyncProgress) -> Void)?
   let changedRows: (@Sendable (String, [String]) -> Void)?
   let conflict: (@Sendable (Conflict) -> Void)?

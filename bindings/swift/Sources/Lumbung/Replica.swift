@@ -16,7 +16,8 @@ public final class Replica: @unchecked Sendable {
   private let db: OpaquePointer  // freed once, by deinit
   private let lock = NSLock()
   private var closing = false  // guarded by lock: no sync starts once close() began
-  private var syncs: [ObjectIdentifier: SyncTask] = [:]  // guarded by lock
+  private var syncs: [Int: SyncTask] = [:]  // guarded by lock, by a number of their own
+  private var syncsStarted = 0  // guarded by lock
   private var listeners: [ListenerRegistration] = []  // guarded by lock
 
   /// Opens or creates the replica `configuration` describes.
@@ -231,15 +232,16 @@ public final class Replica: @unchecked Sendable {
       defer { lock.unlock() }
       if closing { throw Self.closedError() }
       let handle = try fetched { lumbung_db_sync_start(db, config, $0) }
-      let holder = TaskHolder()
+      syncsStarted += 1
+      let key = syncsStarted
+      // The end handler waits for this lock, so it finds the task registered.
       let task = SyncTask(handle: handle) { [weak self] in
-        guard let self, let ended = holder.task else { return }
+        guard let self else { return }
         self.lock.lock()
-        self.syncs[ObjectIdentifier(ended)] = nil
+        self.syncs[key] = nil
         self.lock.unlock()
       }
-      holder.task = task
-      syncs[ObjectIdentifier(task)] = task
+      syncs[key] = task
       return task
     }
   }
@@ -329,12 +331,6 @@ public final class Replica: @unchecked Sendable {
   private static func closedError() -> LumbungError {
     LumbungError.invalidArgument("the replica is closed")
   }
-}
-
-/// Lets a sync task's end handler find the task it ends, without the task
-/// capturing itself.
-private final class TaskHolder: @unchecked Sendable {
-  weak var task: SyncTask?
 }
 
 /// Runs a blocking C call on a thread of its own and awaits its result, so

@@ -97,8 +97,9 @@ func makeCTransport(_ transport: any Transport) -> OpaquePointer {
 
 /// A `Transport` over a URLSession: the app's proxies, certificate store and
 /// ATS settings apply. It blocks the syncing thread (liblumbung's own) while
-/// the data task runs, which the C API expects of a transport.
-public struct URLSessionTransport: Transport {
+/// the data task runs, which the C API expects of a transport. Sendable
+/// because URLSession is thread-safe, though not every Foundation marks it so.
+public final class URLSessionTransport: Transport, @unchecked Sendable {
   public let baseURL: URL
   public let session: URLSession
 
