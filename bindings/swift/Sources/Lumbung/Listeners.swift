@@ -26,7 +26,7 @@ public final class ListenerRegistration: @unchecked Sendable {
     onCancel = nil
     lock.unlock()
     // Freed outside the lock: lumbung_registration_free waits for a running
-    // callback, which must not wait for this lock in turn.
+    // callback, and one that ends an events() stream calls back into cancel().
     for handle in taken { lumbung_registration_free(handle) }
     then?()
   }
