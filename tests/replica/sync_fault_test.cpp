@@ -185,8 +185,9 @@ struct KillScenario {
     return options;
   }
 
-  // Budi's village on the server, with a change ani has not seen; ani's
-  // inserts, an update and a delete pending on ani's phone.
+  // Budi's village on the server, with changes ani has not seen (pages of
+  // their own: ani's own writes do not come back to it); ani's inserts, an
+  // update and a delete pending on ani's phone.
   void prepare() {
     std::unique_ptr<server::SyncServer> server = open_server();
     auto transport = std::make_shared<lumbung::test::MemoryTransport>(server.get());
@@ -208,6 +209,10 @@ struct KillScenario {
     ok(ani->update("household", "hb1", {{"phone", "ani"}}));
     ok(ani->remove("household", "hb2"));
     ok(budi->update("household", "hb3", {{"dusun", "budi"}}));
+    for (int i = 5; i < 10; ++i) {
+      const std::string n = std::to_string(i);
+      ok(budi->insert("household", household("hb" + n, kVillageB, {{"notes", "b" + n}})));
+    }
     ok(budi->sync(options(transport)).status());
   }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -402,6 +403,39 @@ TEST_CASE("a checksum mismatch heals that scope alone", "[replica][sync]") {
   world.check_converged();
   CHECK(world.cell(sri, "household", "ha0", "notes") == Value("a"));
   CHECK(world.sync(sri).pulled == 0);
+}
+
+TEST_CASE("a device's own writes do not come back to it, unless it lacks them", "[replica][sync]") {
+  SyncWorld world;
+  const int sri = world.add_device("sri");
+  const int ani = world.add_device("ani");
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(world.device(sri)
+                .insert("household",
+                        household("h" + std::to_string(i), kVillageA, {{"head_name", "Tarsono"}}))
+                .is_ok());
+  }
+  const SyncSummary pushed = world.sync(sri);
+  CHECK(pushed.applied == 3);
+  CHECK(pushed.pulled == 0);
+  CHECK(world.sync(ani).pulled == 3);
+
+  // A row of sri's that ani edits comes back with ani's cell alone.
+  REQUIRE(world.device(ani).update("household", "h0", {{"head_name", "Warsini"}}).is_ok());
+  REQUIRE(world.device(sri).update("household", "h1", {{"dusun", "Krajan"}}).is_ok());
+  CHECK(world.sync(ani).pulled == 0);
+  CHECK(world.sync(sri).pulled == 1);
+  CHECK(world.sync(ani).pulled == 1);
+  world.check_converged();  // the checksums agreed: nothing was healed
+
+  // The same device id on a new replica (an app reinstalled) lacks its
+  // writes: its last push is not the server's last batch from it.
+  world.while_closed(sri, [&] {
+    for (const char* suffix : {"", "-wal", "-shm"})
+      std::filesystem::remove(world.path(sri) + suffix);
+  });
+  CHECK(world.sync(sri).pulled == 3);
+  world.check_converged();
 }
 
 TEST_CASE("with wait_seconds, a caught-up sync waits for news and pulls it", "[replica][sync]") {

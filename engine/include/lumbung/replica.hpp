@@ -116,9 +116,10 @@ class LUMBUNG_EXPORT Replica {
   Result<std::vector<ConflictRecord>> conflicts();
   // Settles the pending_review conflict `conflict_id` on the server (POST
   // /v1/resolve) with the transport, token and retries of `options` as sync()
-  // uses them, stores the resolved record and returns it. The value the
-  // resolution wrote reaches this replica's table with its next sync, and
-  // every other device of the scope with theirs. kNotFound for an unknown id,
+  // uses them, stores the resolved record and the value the resolution wrote
+  // (unless a pending local change covers that cell) and returns the record;
+  // every other device of the scope gets both with its next sync. kNotFound
+  // for an unknown id,
   // kForbidden when the token's role or villages do not allow it,
   // kInvalidArgument for a conflict not pending review (already resolved),
   // kTypeMismatch or kConstraint for a value the column refuses.

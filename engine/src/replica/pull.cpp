@@ -7,6 +7,7 @@
 #include "replica/conflict_store.hpp"
 #include "replica/exchange.hpp"
 #include "replica/hlc_store.hpp"
+#include "replica/push.hpp"
 #include "replica/scope_rows.hpp"
 #include "replica/server_state.hpp"
 
@@ -102,9 +103,12 @@ Result<Puller::Cursors> Puller::stored_cursors() {
   return cursors;
 }
 
-HttpRequest Puller::request(const Cursors& cursors, std::uint32_t page_budget_bytes,
-                            std::uint32_t wait_seconds) const {
+Result<HttpRequest> Puller::request(const Cursors& cursors, std::uint32_t page_budget_bytes,
+                                    std::uint32_t wait_seconds) {
+  Result<std::int64_t> next_batch = next_batch_number(db_);
+  if (!next_batch.is_ok()) return next_batch.status();
   v1::PullRequest request;
+  request.set_pushed_batch(static_cast<std::uint64_t>(*next_batch - 1));
   *request.mutable_header() = request_header(schema_, device_id_);
   request.set_page_budget_bytes(page_budget_bytes);
   request.set_wait_seconds(wait_seconds);

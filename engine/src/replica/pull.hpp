@@ -52,8 +52,8 @@ class Puller {
  private:
   using Cursors = std::map<std::string, std::int64_t>;  // by scope
   Result<Cursors> stored_cursors();
-  HttpRequest request(const Cursors& cursors, std::uint32_t page_budget_bytes,
-                      std::uint32_t wait_seconds) const;
+  Result<HttpRequest> request(const Cursors& cursors, std::uint32_t page_budget_bytes,
+                              std::uint32_t wait_seconds);
 
   db::Database& db_;
   const core::Schema& schema_;

@@ -99,17 +99,6 @@ Result<bool> add_change(db::Database& db, const core::Table& table, const Outbox
   return true;
 }
 
-Result<std::int64_t> next_batch_number(db::Database& db) {
-  Result<db::Statement*> stmt = db.cached("SELECT next_batch FROM _lumbung_push");
-  if (!stmt.is_ok()) return stmt.status();
-  Result<bool> found = (*stmt)->step();
-  if (!found.is_ok()) return found.status();
-  if (!*found) return Status(ErrorCode::kCorrupt, "_lumbung_push has no row");
-  const std::int64_t number = (*stmt)->column_int(0);
-  (*stmt)->reset();
-  return number;
-}
-
 Status store_inflight(db::Database& db, const PushBatch& batch) {
   Result<db::Statement*> stmt = db.cached(
       "UPDATE _lumbung_push SET inflight_batch = ?1, inflight_encoding = ?2, "
@@ -160,6 +149,17 @@ ServerRow current_row(const core::Table& table, const std::string& row_id,
 }
 
 }  // namespace
+
+Result<std::int64_t> next_batch_number(db::Database& db) {
+  Result<db::Statement*> stmt = db.cached("SELECT next_batch FROM _lumbung_push");
+  if (!stmt.is_ok()) return stmt.status();
+  Result<bool> found = (*stmt)->step();
+  if (!found.is_ok()) return found.status();
+  if (!*found) return Status(ErrorCode::kCorrupt, "_lumbung_push has no row");
+  const std::int64_t number = (*stmt)->column_int(0);
+  (*stmt)->reset();
+  return number;
+}
 
 HttpRequest push_request(const PushBatch& batch) {
   HttpRequest request;

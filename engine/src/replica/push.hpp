@@ -32,6 +32,9 @@ struct PushBatch {
 // The HTTP request that sends `batch`.
 HttpRequest push_request(const PushBatch& batch);
 
+// The number the next new batch gets: one more than the last batch made.
+Result<std::int64_t> next_batch_number(db::Database& db);
+
 // What applying an answer did.
 struct PushAnswer {
   std::int64_t acknowledged = 0;  // changes with an outcome

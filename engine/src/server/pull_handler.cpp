@@ -15,6 +15,7 @@ void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond
 
   PullWaiter waiter;
   waiter.query.device_id = pull.header().device_id();
+  waiter.query.pushed_batch = pull.pushed_batch();
   waiter.query.grant = std::move(grant).value();
   for (const v1::ScopeCursor& cursor : pull.cursors()) {
     auto [it, added] = waiter.query.cursors.emplace(cursor.scope(), cursor.seq());

@@ -49,8 +49,8 @@ struct ServedScope {
 class PageBuilder {
  public:
   PageBuilder(const core::Schema& schema, ReadTransaction& txn, const PullQuery& query,
-              const std::vector<ScopeState>& stored_scopes)
-      : schema_(schema), txn_(txn), query_(query) {
+              const std::vector<ScopeState>& stored_scopes, bool own_writes_held)
+      : schema_(schema), txn_(txn), query_(query), own_writes_held_(own_writes_held) {
     for (const ScopeState& scope : stored_scopes) {
       if (query.grant.may_read(scope.scope)) {
         scopes_[scope.scope] = {0, scope.checksum, scope.live_rows};
@@ -93,6 +93,10 @@ class PageBuilder {
       case ChangeItem::Kind::kRow:
       case ChangeItem::Kind::kCell:
         break;
+    }
+    if (item.kind == ChangeItem::Kind::kCell && item.author == query_.device_id &&
+        leaves_out_own(item.scope)) {
+      return true;
     }
     const RowKey key{item.table, item.row_id};
     if (whole_rows_.count(key) != 0) return true;  // sent with its row
@@ -138,6 +142,26 @@ class PageBuilder {
   }
 
   bool empty() const { return rows_.empty() && conflicts_.empty(); }
+
+  // Whether the device's own writes in `scope` are left out: it made every
+  // push the server has from it, and has not deleted the scope's rows since
+  // (a scope it resets is named with cursor 0; docs/protocol.md, "Pull").
+  bool leaves_out_own(const std::string& scope) const {
+    if (!own_writes_held_) return false;
+    const auto named = query_.cursors.find(scope);
+    return named == query_.cursors.end() || named->second > 0;
+  }
+
+  // Whether the device has the row of `cells` and holds its own writes
+  // there: it had the row before (`after_seq` > 0) or created it.
+  bool has_own_cells_of(const ChangeItem& item, const std::vector<StoredCell>& cells,
+                        std::int64_t after_seq) const {
+    if (!leaves_out_own(item.scope)) return false;
+    if (after_seq > 0) return true;
+    return std::any_of(cells.begin(), cells.end(), [&](const StoredCell& cell) {
+      return cell.column == "id" && cell.cell.version.stamp.device_id == query_.device_id;
+    });
+  }
 
   // Whether `bytes` more fit; the first thing always does.
   bool fits(std::size_t bytes) const {
@@ -235,9 +259,11 @@ class PageBuilder {
     Result<std::vector<StoredCell>> cells = txn_.cells(item.table, item.row_id);
     if (!cells.is_ok()) return cells.status();
     const core::Table& table = *entry->table;
+    const bool leave_out_own = has_own_cells_of(item, *cells, after_seq);
     std::vector<const StoredCell*> by_column(table.columns.size(), nullptr);
     for (const StoredCell& cell : *cells) {
       if (cell.cell.version.seq <= after_seq) continue;
+      if (leave_out_own && cell.cell.version.stamp.device_id == query_.device_id) continue;
       Result<std::uint32_t> index = column_index(table, cell.column);
       if (!index.is_ok()) return index.status();
       by_column[*index] = &cell;
@@ -256,9 +282,8 @@ class PageBuilder {
       seq = std::max(seq, by_column[i]->cell.version.seq);
     }
     row.set_seq(seq);
-    if (row.values_size() == 0) return true;  // nothing the device lacks
-    if (!append_row(std::move(row), *entry, key)) return false;
-    whole_rows_.insert(key);
+    if (row.values_size() > 0 && !append_row(std::move(row), *entry, key)) return false;
+    whole_rows_.insert(key);  // every current cell was looked at
     return true;
   }
 
@@ -290,6 +315,7 @@ class PageBuilder {
   const core::Schema& schema_;
   ReadTransaction& txn_;
   const PullQuery& query_;
+  const bool own_writes_held_;
   std::map<std::string, ServedScope> scopes_;  // the scopes the grant may read
   std::vector<std::string> dropped_;           // named by the query, not readable
   std::size_t page_bytes_ = 0;
@@ -309,7 +335,10 @@ Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& 
   if (!snapshot_seq.is_ok()) return snapshot_seq.status();
   Result<std::vector<ScopeState>> scopes = txn.scopes();
   if (!scopes.is_ok()) return scopes.status();
-  PageBuilder builder(schema, txn, query, *scopes);
+  Result<std::optional<DeviceBatch>> last_batch = txn.device_batch(query.device_id);
+  if (!last_batch.is_ok()) return last_batch.status();
+  const std::uint64_t server_batch = *last_batch ? (*last_batch)->batch : 0;
+  PageBuilder builder(schema, txn, query, *scopes, server_batch == query.pushed_batch);
   // Everything up to `covered_seq` is on the page: the whole snapshot, or
   // the log up to the first change that did not fit.
   std::int64_t covered_seq = *snapshot_seq;

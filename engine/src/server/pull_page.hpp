@@ -19,6 +19,8 @@ struct PullQuery {
   // The device's cursor per scope; a scope not named starts at 0.
   std::map<std::string, std::int64_t> cursors;
   std::uint32_t budget_bytes = 0;
+  // The last push batch the device made (PullRequest.pushed_batch).
+  std::uint64_t pushed_batch = 0;
   // Only the scopes this grant may read are served.
   auth::Grant grant = auth::Grant::everything();
 };

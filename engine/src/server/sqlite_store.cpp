@@ -228,14 +228,15 @@ class CellSource final : public ChangeSource {
   }
 
   Status load_value() {
-    Result<Query> cell =
-        Query::on(db_, "SELECT value FROM cells WHERE tbl = ?1 AND row_id = ?2 AND col = ?3",
-                  {Value(item_.table), Value(item_.row_id), Value(item_.column)});
+    Result<Query> cell = Query::on(
+        db_, "SELECT value, device FROM cells WHERE tbl = ?1 AND row_id = ?2 AND col = ?3",
+        {Value(item_.table), Value(item_.row_id), Value(item_.column)});
     if (!cell.is_ok()) return cell.status();
     Result<bool> found = cell->step();
     if (!found.is_ok()) return found.status();
     if (!*found) return no_live_row("scan_changes", item_.table, item_.row_id);
     item_.value = cell->value(0);
+    item_.author = cell->text(1);
     return Status::ok();
   }
 

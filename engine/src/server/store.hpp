@@ -57,6 +57,7 @@ struct ChangeItem {
   std::string row_id;
   std::string column;                // kCell
   Value value;                       // kCell
+  std::string author;                // kCell: the device whose write the cell holds
   std::int64_t row_created_seq = 0;  // kCell, kRow: when the row was inserted
   ConflictRecord conflict;           // kConflict
 };
