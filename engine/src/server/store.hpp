@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +61,9 @@ struct ChangeItem {
   std::int64_t row_created_seq = 0;  // kCell, kRow: when the row was inserted
   ConflictRecord conflict;           // kConflict
 };
+
+// A seq per scope: where a reader of each scope's change log stands.
+using ScopeCursors = std::map<std::string, std::int64_t, std::less<>>;
 
 struct ScopeState {
   std::string scope;
@@ -118,13 +122,15 @@ class ReadTransaction {
                                                 std::string_view row_id) = 0;
   // Every scope that ever had a row, ordered by name.
   virtual Result<std::vector<ScopeState>> scopes() = 0;
-  // Calls `visit` with every change with seq > after_seq, in seq order, until
-  // it returns false. The cells of a live row created after after_seq come as
+  // Calls `visit` with every change of each scope of `cursors` whose seq is
+  // greater than that scope's cursor, in seq order across the scopes, until
+  // it returns false. Its cost follows the changes it visits, not the size of
+  // the log. The cells of a live row created after its scope's cursor come as
   // one kRow item at the seq of the first of them, not one by one (read them
   // with cells()): a new row is read whole, and its cells cost no lookups of
   // their own. A kRow may come again at a later cell of the same row; the
   // repeat brings nothing new.
-  virtual Status scan_changes(std::int64_t after_seq,
+  virtual Status scan_changes(const ScopeCursors& cursors,
                               const std::function<bool(const ChangeItem&)>& visit) = 0;
   // Calls `visit` with every cell of every live row (of `scope` when given).
   using CellVisitor = std::function<void(const std::string& table, const std::string& row_id,
