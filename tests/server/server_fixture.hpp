@@ -3,7 +3,9 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -118,6 +120,17 @@ Message decode(const HttpResponse& response) {
 // The Error a non-2xx response carries.
 inline v1::Error error_of(const HttpResponse& response) { return decode<v1::Error>(response); }
 
+// What `server` answers to `request`, waiting for an answer that comes from
+// another thread (a push's, from the commit thread).
+inline HttpResponse answer_of(server::SyncServer& server, HttpRequest request) {
+  auto promise = std::make_shared<std::promise<HttpResponse>>();
+  std::future<HttpResponse> answer = promise->get_future();
+  server.handle(std::move(request),
+                [promise](HttpResponse response) { promise->set_value(std::move(response)); });
+  REQUIRE(answer.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  return answer.get();
+}
+
 class TestServer {
  public:
   // Without `authenticated`, the server runs with insecure_no_auth: the
@@ -142,15 +155,12 @@ class TestServer {
     open();
   }
 
-  // Handles a request that is answered at once.
+  // Handles a request that is answered without waiting for other requests:
+  // at once, or (a push) once the server's commit thread committed it.
   // With `token` set, as "Authorization: Bearer TOKEN".
   HttpResponse call(HttpRequest request) {
     if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
-    std::optional<HttpResponse> answer;
-    server->handle(std::move(request),
-                   [&](HttpResponse response) { answer = std::move(response); });
-    REQUIRE(answer);
-    return std::move(*answer);
+    return answer_of(*server, std::move(request));
   }
 
   v1::PushResponse push(const Batch& batch) {

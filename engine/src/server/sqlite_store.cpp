@@ -696,22 +696,46 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_d
   return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(writer).value()));
 }
 
-Status SqliteStore::write(const std::function<Status(WriteTransaction&)>& body) {
+Status SqliteStore::write(const WriteBody& body) { return write_group({body}).front(); }
+
+std::vector<Status> SqliteStore::write_group(const std::vector<WriteBody>& bodies) {
   std::lock_guard lock(write_mu_);
   db::Database& db = *writer_;
-  return db::in_transaction(db, [&] {
-    // The seq counter is read and advanced inside this transaction, which
-    // holds SQLite's write lock until it commits: transactions commit one at a
-    // time, in the order of the seqs they give out. A reader whose snapshot
-    // shows seq N therefore sees every change with seq <= N, and no change
-    // committing later can get a seq at or below one a cursor has passed.
-    SqliteReadTransaction reader(db);
-    Result<std::int64_t> last_seq = reader.last_seq();
-    if (!last_seq.is_ok()) return last_seq.status();
-    SqliteWriteTransaction txn(db, *last_seq);
-    LUMBUNG_RETURN_IF_ERROR(body(txn));
-    return txn.flush();
+  std::vector<Status> statuses(bodies.size());
+  const Status committed = db::in_transaction(db, [&] {
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+      // A savepoint each, so that a body that fails takes none of the others
+      // with it.
+      statuses[i] = db::in_transaction(db, [&] {
+        // The seq counter is read and advanced inside this transaction, which
+        // holds SQLite's write lock until it commits: transactions commit one
+        // at a time, in the order of the seqs they give out. A reader whose
+        // snapshot shows seq N therefore sees every change with seq <= N, and
+        // no change committing later can get a seq at or below one a cursor
+        // has passed.
+        SqliteReadTransaction reader(db);
+        Result<std::int64_t> last_seq = reader.last_seq();
+        if (!last_seq.is_ok()) return last_seq.status();
+        SqliteWriteTransaction txn(db, *last_seq);
+        LUMBUNG_RETURN_IF_ERROR(bodies[i](txn));
+        return txn.flush();
+      });
+      // Some errors (a full disk, I/O) make SQLite roll back the whole
+      // transaction: the bodies before this one are undone too.
+      if (sqlite3_get_autocommit(db.handle())) {
+        return statuses[i].is_ok()
+                   ? Status(ErrorCode::kInternal, "store: the write transaction ended early")
+                   : statuses[i];
+      }
+    }
+    return Status::ok();
   });
+  if (!committed.is_ok()) {
+    for (Status& status : statuses) {
+      if (status.is_ok()) status = committed;
+    }
+  }
+  return statuses;
 }
 
 Result<std::unique_ptr<db::Database>> SqliteStore::take_reader() {

@@ -176,12 +176,19 @@ class WriteTransaction : public virtual ReadTransaction {
 // that is not one.
 Result<std::int64_t> meta_int64(ReadTransaction& txn, std::string_view key);
 
+using WriteBody = std::function<Status(WriteTransaction&)>;
+
 class Store {
  public:
   virtual ~Store() = default;
   // Runs `body` in the one write transaction: committed (durably) when it
   // returns OK, rolled back otherwise; its error, or the commit's, is returned.
-  virtual Status write(const std::function<Status(WriteTransaction&)>& body) = 0;
+  virtual Status write(const WriteBody& body) = 0;
+  // Runs `bodies` one after the other in one write transaction, each as if
+  // alone (it sees those before it): a body that fails is rolled back by
+  // itself, and the others commit together, durably, with one sync to disk.
+  // Returns the status of each: its error, or the commit's.
+  virtual std::vector<Status> write_group(const std::vector<WriteBody>& bodies) = 0;
   // Runs `body` on one consistent snapshot of the committed state.
   virtual Status read(const std::function<Status(ReadTransaction&)>& body) = 0;
 };
