@@ -139,7 +139,8 @@ std::optional<Refusal> parse(const core::Schema& schema, const v1::PushRequest& 
 class BatchMerger {
  public:
   BatchMerger(const core::Schema& schema, const MergeClock& clock, WriteTransaction& txn,
-              const auth::Grant& grant, const v1::PushRequest& request, v1::PushResponse* response)
+              const auth::Grant& grant, const v1::PushRequest& request,
+              v1::PushResponse* response)
       : schema_(schema),
         clock_(clock),
         txn_(txn),
@@ -443,8 +444,8 @@ class BatchMerger {
     if (!denied) return std::nullopt;
     return Refusal{v1::REFUSAL_REASON_OUT_OF_SCOPE,
                    table_prefix(table) + "row " + quoted(change.row_id) + ": scope " +
-                       quoted(*denied) + " is not granted to officer " + quoted(grant_.officer) +
-                       " for writing"};
+                       quoted(*denied) + " is not granted to officer " +
+                       quoted(grant_.officer) + " for writing"};
   }
 
   static Refusal scope_change(const ParsedChange& change, const std::string& scope) {
