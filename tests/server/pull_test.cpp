@@ -319,8 +319,9 @@ TEST_CASE("pull: pages read while pushes commit never skip a change", "[server]"
       batch.insert("household", "h" + std::to_string(b), household_in(kVillage, b), stamp(b))
           .update("household", "h1", "phone", "08" + std::to_string(b), stamp(b), 0);
       if (b % 5 == 0) batch.remove("household", "h" + std::to_string(b - 1), stamp(b), 0);
-      statuses.push_back(
-          answer_of(*server.server, protocol::make_request("/v1/push", batch.request())).status);
+      const std::optional<HttpResponse> answer =
+          wait_answer(*server.server, protocol::make_request("/v1/push", batch.request()));
+      statuses.push_back(answer ? answer->status : 0);
     }
     pushing = false;
   });

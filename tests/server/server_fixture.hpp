@@ -120,15 +120,23 @@ Message decode(const HttpResponse& response) {
 // The Error a non-2xx response carries.
 inline v1::Error error_of(const HttpResponse& response) { return decode<v1::Error>(response); }
 
-// What `server` answers to `request`, waiting for an answer that comes from
-// another thread (a push's, from the commit thread).
-inline HttpResponse answer_of(server::SyncServer& server, HttpRequest request) {
+// What `server` answers to `request`, waiting up to 30 s for an answer that
+// comes from another thread (a push's, from the commit thread); nullopt when
+// none came. Asserts nothing, so that any thread may call it.
+inline std::optional<HttpResponse> wait_answer(server::SyncServer& server, HttpRequest request) {
   auto promise = std::make_shared<std::promise<HttpResponse>>();
   std::future<HttpResponse> answer = promise->get_future();
   server.handle(std::move(request),
                 [promise](HttpResponse response) { promise->set_value(std::move(response)); });
-  REQUIRE(answer.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  if (answer.wait_for(std::chrono::seconds(30)) != std::future_status::ready) return std::nullopt;
   return answer.get();
+}
+
+// wait_answer(), on the test's thread: an answer must come.
+inline HttpResponse answer_of(server::SyncServer& server, HttpRequest request) {
+  std::optional<HttpResponse> answer = wait_answer(server, std::move(request));
+  REQUIRE(answer);
+  return std::move(*answer);
 }
 
 class TestServer {

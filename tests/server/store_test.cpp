@@ -1,15 +1,18 @@
-// The SQLite store's change log, read per scope (docs/decisions/0015): what a
-// scan of some scopes from their cursors visits, rows that leave a village,
-// and stores of the previous format upgraded in place.
+// The SQLite store's change log, read per scope, and its group commit
+// (docs/decisions/0015): what a scan of some scopes from their cursors
+// visits, rows that leave a village, stores of the previous format upgraded
+// in place, and a group whose one body fails.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "core/checksum.hpp"
 #include "server/server_fixture.hpp"
 #include "server/sqlite_store.hpp"
 #include "server/store_formats.hpp"
+#include "support/temp_dir.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -175,6 +178,54 @@ TEST_CASE("store: a store of format 3 is upgraded in place, its log read per sco
   const std::vector<Visited> other = scan(dir, {{kOtherVillage, after_first}});
   REQUIRE(other.size() == 3);
   CHECK(other[2] == Visited{later, "cell", kOtherVillage, "b1", "dusun"});
+}
+
+TEST_CASE("store: a group commits the bodies that succeed, and one that fails changes nothing",
+          "[server]") {
+  TempDir dir;
+  Result<std::unique_ptr<server::SqliteStore>> store = server::SqliteStore::open(dir.file("s"));
+  REQUIRE(store.is_ok());
+  // Inserts row `id` of kVillage with one cell; returns the seq it got.
+  const auto insert = [](server::WriteTransaction& txn, const std::string& id) {
+    const std::int64_t seq = txn.next_seq();
+    LUMBUNG_RETURN_IF_ERROR(txn.insert_row("household", id, kVillage, seq));
+    return txn.write_cell("household", id, "id",
+                          {Value(id), {.stamp = {stamp(0), "d"}, .seq = seq}});
+  };
+  std::int64_t seen_by_third = 0;
+  const std::vector<Status> statuses = (*store)->write_group({
+      [&](server::WriteTransaction& txn) { return insert(txn, "r1"); },
+      [&](server::WriteTransaction& txn) {
+        LUMBUNG_RETURN_IF_ERROR(insert(txn, "r2"));
+        return Status(ErrorCode::kInvalidArgument, "this body fails");
+      },
+      [&](server::WriteTransaction& txn) {
+        Result<std::int64_t> last = txn.last_seq();
+        if (!last.is_ok()) return last.status();
+        seen_by_third = *last;
+        return insert(txn, "r3");
+      },
+  });
+  REQUIRE(statuses.size() == 3);
+  CHECK(statuses[0].is_ok());
+  CHECK(statuses[1].code() == ErrorCode::kInvalidArgument);
+  CHECK(statuses[2].is_ok());
+  CHECK(seen_by_third == 1);  // the first body's seq; the second's was rolled back
+  REQUIRE((*store)
+              ->read([&](server::ReadTransaction& txn) {
+                CHECK(*txn.last_seq() == 2);
+                CHECK(txn.row("household", "r1")->has_value());
+                CHECK(!txn.row("household", "r2")->has_value());
+                CHECK(txn.row("household", "r3")->has_value());
+                const std::vector<server::ScopeState> scopes = *txn.scopes();
+                REQUIRE(scopes.size() == 1);
+                CHECK(scopes[0].live_rows == 2);
+                CHECK(scopes[0].checksum ==
+                      core::cell_hash("household", "r1", "id", Value("r1")) +
+                          core::cell_hash("household", "r3", "id", Value("r3")));
+                return Status::ok();
+              })
+              .is_ok());
 }
 
 }  // namespace lumbung::test
