@@ -240,17 +240,13 @@ TEST_CASE("pull: a long poll is answered by a push committed on another thread",
                         [&](HttpResponse response) { answer.set_value(std::move(response)); });
   CHECK(answered.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
 
-  HttpResponse pushed;
-  std::thread pusher([&] {
-    server.server->handle(
-        protocol::make_request(
-            "/v1/push", Batch("a", 2).insert("household", "h2", household(), stamp(1)).request()),
-        [&](HttpResponse response) { pushed = std::move(response); });
-  });
-  pusher.join();
+  const HttpResponse pushed = answer_of(
+      *server.server,
+      protocol::make_request(
+          "/v1/push", Batch("a", 2).insert("household", "h2", household(), stamp(1)).request()));
   CHECK(pushed.status == 200);
-  // The pushing thread answered the poll before its handle() returned.
-  REQUIRE(answered.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  // The commit thread answers the poll right after the push.
+  REQUIRE(answered.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
   const HttpResponse response = answered.get();
   REQUIRE(response.status == 200);
   const v1::PullPage page = decode<v1::PullPage>(response);
@@ -323,8 +319,9 @@ TEST_CASE("pull: pages read while pushes commit never skip a change", "[server]"
       batch.insert("household", "h" + std::to_string(b), household_in(kVillage, b), stamp(b))
           .update("household", "h1", "phone", "08" + std::to_string(b), stamp(b), 0);
       if (b % 5 == 0) batch.remove("household", "h" + std::to_string(b - 1), stamp(b), 0);
-      server.server->handle(protocol::make_request("/v1/push", batch.request()),
-                            [&](HttpResponse response) { statuses.push_back(response.status); });
+      const std::optional<HttpResponse> answer =
+          wait_answer(*server.server, protocol::make_request("/v1/push", batch.request()));
+      statuses.push_back(answer ? answer->status : 0);
     }
     pushing = false;
   });

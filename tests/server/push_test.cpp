@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <set>
+#include <thread>
+#include <vector>
 
 #include "server/server_fixture.hpp"
 
@@ -533,4 +536,43 @@ TEST_CASE("push: an acknowledged push survives kill -9 of the server", "[server]
   REQUIRE(ack == 'y');
   server.open();
   CHECK(server.dump().find("\"h1\"") != std::string::npos);
+}
+
+TEST_CASE("push: pushes from many threads at once are each committed and answered once",
+          "[server]") {
+  TestServer server;
+  constexpr int kDevices = 8;
+  constexpr int kBatches = 5;
+  std::vector<std::vector<v1::PushResponse>> answers(kDevices);
+  std::vector<std::thread> devices;
+  for (int d = 0; d < kDevices; ++d) {
+    devices.emplace_back([&server, &answers, d] {
+      const std::string device = "d" + std::to_string(d);
+      for (int b = 1; b <= kBatches; ++b) {
+        const Batch batch =
+            Batch(device, static_cast<std::uint64_t>(b))
+                .insert("household", device + "-" + std::to_string(b), household(), stamp(b));
+        // No Catch2 assertion off the main thread: the answers are checked after.
+        const std::optional<HttpResponse> response =
+            wait_answer(*server.server, protocol::make_request("/v1/push", batch.request()));
+        v1::PushResponse decoded;
+        if (response && response->status == 200 &&
+            protocol::decode_body(response->headers, response->body, 1u << 20, &decoded).is_ok()) {
+          answers[static_cast<std::size_t>(d)].push_back(decoded);
+        }
+      }
+    });
+  }
+  for (std::thread& device : devices) device.join();
+  std::set<std::int64_t> seqs;
+  for (const std::vector<v1::PushResponse>& device : answers) {
+    REQUIRE(device.size() == kBatches);
+    for (const v1::PushResponse& response : device) {
+      REQUIRE(response.outcomes_size() == 1);
+      CHECK(response.outcomes(0).outcome() == v1::OUTCOME_APPLIED);
+      seqs.insert(response.outcomes(0).seq());
+    }
+  }
+  CHECK(seqs.size() == kDevices * kBatches);  // no seq given twice
+  CHECK(server.pull("c").rows_size() == kDevices * kBatches);
 }

@@ -1,13 +1,12 @@
 // Conflict review against a real SyncServer (docs/protocol.md, "Resolve"):
 // keeping a side or entering a new value, the refusals, what the other
 // devices pull afterwards, the audit log, and who may resolve.
-#include <sqlite3.h>
-
 #include <catch2/catch.hpp>
 
 #include "auth/token_authority.hpp"
 #include "server/server_fixture.hpp"
 #include "server/sqlite_store.hpp"
+#include "server/store_formats.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -342,21 +341,8 @@ TEST_CASE("resolve: a store of format 2 is upgraded in place and keeps its data"
   pending_conflict(server);
   const std::string before = server.dump();
   server.server.reset();
-  {
-    // What a format 2 store looks like: no resolutions, no officers.
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((server.data_dir() + "/lumbung.db").c_str(), &db) == SQLITE_OK);
-    const char* downgrade =
-        "ALTER TABLE conflicts DROP COLUMN resolved_value;"
-        "ALTER TABLE conflicts DROP COLUMN resolved_by;"
-        "ALTER TABLE conflicts DROP COLUMN resolved_device;"
-        "ALTER TABLE conflicts DROP COLUMN resolved_ms;"
-        "ALTER TABLE audit_log DROP COLUMN officer;"
-        "ALTER TABLE audit_log DROP COLUMN conflict_id;"
-        "PRAGMA user_version = 2;";
-    CHECK(sqlite3_exec(db, downgrade, nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
+  rewrite_store(server.data_dir(), kDowngradeTo3);
+  rewrite_store(server.data_dir(), kDowngradeTo2);
   server.open();
   CHECK(server.dump() == before);
   const std::vector<server::AuditEntry> entries = audit_of_p1(server);

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -118,6 +120,25 @@ Message decode(const HttpResponse& response) {
 // The Error a non-2xx response carries.
 inline v1::Error error_of(const HttpResponse& response) { return decode<v1::Error>(response); }
 
+// What `server` answers to `request`, waiting up to 30 s for an answer that
+// comes from another thread (a push's, from the commit thread); nullopt when
+// none came. Asserts nothing, so that any thread may call it.
+inline std::optional<HttpResponse> wait_answer(server::SyncServer& server, HttpRequest request) {
+  auto promise = std::make_shared<std::promise<HttpResponse>>();
+  std::future<HttpResponse> answer = promise->get_future();
+  server.handle(std::move(request),
+                [promise](HttpResponse response) { promise->set_value(std::move(response)); });
+  if (answer.wait_for(std::chrono::seconds(30)) != std::future_status::ready) return std::nullopt;
+  return answer.get();
+}
+
+// wait_answer(), on the test's thread: an answer must come.
+inline HttpResponse answer_of(server::SyncServer& server, HttpRequest request) {
+  std::optional<HttpResponse> answer = wait_answer(server, std::move(request));
+  REQUIRE(answer);
+  return std::move(*answer);
+}
+
 class TestServer {
  public:
   // Without `authenticated`, the server runs with insecure_no_auth: the
@@ -142,15 +163,12 @@ class TestServer {
     open();
   }
 
-  // Handles a request that is answered at once.
+  // Handles a request that is answered without waiting for other requests:
+  // at once, or (a push) once the server's commit thread committed it.
   // With `token` set, as "Authorization: Bearer TOKEN".
   HttpResponse call(HttpRequest request) {
     if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
-    std::optional<HttpResponse> answer;
-    server->handle(std::move(request),
-                   [&](HttpResponse response) { answer = std::move(response); });
-    REQUIRE(answer);
-    return std::move(*answer);
+    return answer_of(*server, std::move(request));
   }
 
   v1::PushResponse push(const Batch& batch) {

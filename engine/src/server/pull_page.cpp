@@ -72,19 +72,16 @@ class PageBuilder {
   // row, and the device names none.
   bool serves_nothing() const { return scopes_.empty(); }
 
-  // Where the change log must be read from.
-  std::int64_t min_cursor() const {
-    std::int64_t min = scopes_.empty() ? 0 : scopes_.begin()->second.cursor;
-    for (const auto& [scope, served] : scopes_) min = std::min(min, served.cursor);
-    return min;
+  // Where the change log of each served scope is read from.
+  ScopeCursors cursors() const {
+    ScopeCursors cursors;
+    for (const auto& [scope, served] : scopes_) cursors.emplace(scope, served.cursor);
+    return cursors;
   }
 
-  // Adds `item` to the page; false (and nothing added) when the page is full.
+  // Adds `item`, a change of a served scope after its cursor (as cursors()
+  // asks), to the page; false (and nothing added) when the page is full.
   Result<bool> add(const ChangeItem& item) {
-    if (!query_.grant.may_read(item.scope)) return true;  // not the caller's
-    // The device has the change; a kRow, though, stands for all of its row's
-    // cells, later ones included.
-    if (item.seq <= cursor(item.scope) && item.kind != ChangeItem::Kind::kRow) return true;
     switch (item.kind) {
       case ChangeItem::Kind::kConflict:
         return add_conflict(item.conflict);
@@ -100,11 +97,8 @@ class PageBuilder {
     }
     const RowKey key{item.table, item.row_id};
     if (whole_rows_.count(key) != 0) return true;  // sent with its row
-    const std::int64_t device_cursor = cursor(item.scope);
-    if (item.row_created_seq > device_cursor) return add_row(item, key, 0);
-    // The device has the row: a kRow (its scope's cursor is ahead of the
-    // scan's start) brings the cells it lacks, a kCell the one cell.
-    if (item.kind == ChangeItem::Kind::kRow) return add_row(item, key, device_cursor);
+    // A kRow is a row new to the device; a kCell a change of a row it has.
+    if (item.kind == ChangeItem::Kind::kRow) return add_row(item, key);
     return add_cell(item, key);
   }
 
@@ -136,11 +130,6 @@ class PageBuilder {
  private:
   using RowKey = std::pair<std::string, std::string>;  // table, row id
 
-  std::int64_t cursor(const std::string& scope) const {
-    const auto it = scopes_.find(scope);
-    return it == scopes_.end() ? 0 : it->second.cursor;
-  }
-
   bool empty() const { return rows_.empty() && conflicts_.empty(); }
 
   // Whether the device's own writes in `scope` are left out: it made every
@@ -152,12 +141,8 @@ class PageBuilder {
     return named == query_.cursors.end() || named->second > 0;
   }
 
-  // Whether the device has the row of `cells` and holds its own writes
-  // there: it had the row before (`after_seq` > 0) or created it.
-  bool has_own_cells_of(const ChangeItem& item, const std::vector<StoredCell>& cells,
-                        std::int64_t after_seq) const {
-    if (!leaves_out_own(item.scope)) return false;
-    if (after_seq > 0) return true;
+  // Whether the requesting device inserted the row of `cells`.
+  bool created_by_device(const std::vector<StoredCell>& cells) const {
     return std::any_of(cells.begin(), cells.end(), [&](const StoredCell& cell) {
       return cell.column == "id" && cell.cell.version.stamp.device_id == query_.device_id;
     });
@@ -251,18 +236,18 @@ class PageBuilder {
     return append_row(std::move(row), *entry, {item.table, item.row_id});
   }
 
-  // Adds the row's current cells changed after `after_seq` (0: the whole
-  // row) as one RowState; the row's later items are then skipped.
-  Result<bool> add_row(const ChangeItem& item, const RowKey& key, std::int64_t after_seq) {
+  // Adds the row whole, with its current cells, as one RowState (a row the
+  // device created: the other devices' cells alone); the row's later items
+  // are then skipped.
+  Result<bool> add_row(const ChangeItem& item, const RowKey& key) {
     Result<TableEntry> entry = table_entry(item.table);
     if (!entry.is_ok()) return entry.status();
     Result<std::vector<StoredCell>> cells = txn_.cells(item.table, item.row_id);
     if (!cells.is_ok()) return cells.status();
     const core::Table& table = *entry->table;
-    const bool leave_out_own = has_own_cells_of(item, *cells, after_seq);
+    const bool leave_out_own = leaves_out_own(item.scope) && created_by_device(*cells);
     std::vector<const StoredCell*> by_column(table.columns.size(), nullptr);
     for (const StoredCell& cell : *cells) {
-      if (cell.cell.version.seq <= after_seq) continue;
       if (leave_out_own && cell.cell.version.stamp.device_id == query_.device_id) continue;
       Result<std::uint32_t> index = column_index(table, cell.column);
       if (!index.is_ok()) return index.status();
@@ -283,7 +268,7 @@ class PageBuilder {
     }
     row.set_seq(seq);
     if (row.values_size() > 0 && !append_row(std::move(row), *entry, key)) return false;
-    whole_rows_.insert(key);  // every current cell was looked at
+    whole_rows_.insert(key);
     return true;
   }
 
@@ -345,7 +330,7 @@ Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& 
   bool more = false;
   Status failed;
   if (builder.serves_nothing()) return builder.finish(false, covered_seq, *snapshot_seq);
-  LUMBUNG_RETURN_IF_ERROR(txn.scan_changes(builder.min_cursor(), [&](const ChangeItem& item) {
+  LUMBUNG_RETURN_IF_ERROR(txn.scan_changes(builder.cursors(), [&](const ChangeItem& item) {
     Result<bool> added = builder.add(item);
     if (!added.is_ok()) {
       failed = added.status();

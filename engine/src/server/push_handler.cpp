@@ -1,4 +1,7 @@
-// POST /v1/push: exactly-once batches around merge_batch().
+// POST /v1/push: exactly-once batches around merge_batch(), committed in
+// groups by the CommitQueue.
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -28,59 +31,70 @@ Status check_push(const v1::PushRequest& push) {
 }  // namespace
 
 void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& respond) {
-  v1::PushRequest push;
-  Result<auth::Grant> grant = admit(request, &push);
-  Status status = grant.is_ok() ? check_push(push) : grant.status();
+  // What the body fills in on the commit thread and the answer reads after.
+  struct Push {
+    v1::PushRequest request;
+    auth::Grant grant;
+    std::uint64_t request_digest = 0;
+    v1::PushResponse response;
+    std::int64_t committed_seq = 0;  // set when the batch gave out seqs
+  };
+  auto push = std::make_shared<Push>();
+  Result<auth::Grant> grant = admit(request, &push->request);
+  Status status = grant.is_ok() ? check_push(push->request) : grant.status();
   if (!status.is_ok()) return respond(protocol::error_response(status));
-
-  const std::string& device_id = push.header().device_id();
+  push->grant = std::move(grant).value();
   // A retry re-sends the same body bytes; a device restored from a backup may
   // reuse a number for new changes.
-  const std::uint64_t request_digest = core::bytes_digest(request.body);
-  v1::PushResponse response;
-  std::int64_t committed_seq = 0;  // set when the batch gave out seqs
-  status = store->write([&](WriteTransaction& txn) -> Status {
-    txn.set_officer(grant->officer);
+  push->request_digest = core::bytes_digest(request.body);
+  const auto body = [this, push](WriteTransaction& txn) -> Status {
+    const v1::PushRequest& request = push->request;
+    const std::string& device_id = request.header().device_id();
+    v1::PushResponse& response = push->response;
+    txn.set_officer(push->grant.officer);
     Result<std::optional<DeviceBatch>> last = txn.device_batch(device_id);
     if (!last.is_ok()) return last.status();
     const std::uint64_t last_batch = *last ? (*last)->batch : 0;
-    if (push.batch() == last_batch && (*last)->request_digest != request_digest) {
+    if (request.batch() == last_batch && (*last)->request_digest != push->request_digest) {
       return Status(ErrorCode::kStaleBatch,
                     "device '" + device_id + "': batch " + std::to_string(last_batch) +
                         " was already applied with other changes (a device restored from a "
                         "backup?); nothing of this one was applied");
     }
-    if (push.batch() == last_batch) {  // a retry: the answer it did not get
+    if (request.batch() == last_batch) {  // a retry: the answer it did not get
       if (response.ParseFromString((*last)->response)) return Status::ok();
       return Status(ErrorCode::kCorrupt, "store: the response to batch " +
                                              std::to_string(last_batch) + " of device '" +
                                              device_id + "' does not parse");
     }
-    if (push.batch() < last_batch) {
+    if (request.batch() < last_batch) {
       return Status(ErrorCode::kStaleBatch,
-                    "device '" + device_id + "': batch " + std::to_string(push.batch()) +
+                    "device '" + device_id + "': batch " + std::to_string(request.batch()) +
                         " is older than its last applied batch " + std::to_string(last_batch));
     }
     Result<std::int64_t> seq_before = txn.last_seq();
     if (!seq_before.is_ok()) return seq_before.status();
-    response.set_batch(push.batch());
+    response.set_batch(request.batch());
     const MergeClock merge_clock{.hlc = &hlc,
                                  .now_ms = clock->now_ms(),
                                  .max_skew_ms = options.max_clock_skew.count() * 1000};
-    LUMBUNG_RETURN_IF_ERROR(merge_batch(schema, merge_clock, txn, *grant, push, &response));
+    LUMBUNG_RETURN_IF_ERROR(merge_batch(schema, merge_clock, txn, push->grant, request, &response));
     const core::Hlc server_hlc = hlc.last();
     response.set_server_hlc(server_hlc.packed());
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kHlcMetaKey, std::to_string(server_hlc.packed())));
     LUMBUNG_RETURN_IF_ERROR(txn.set_device_batch(
-        device_id, {push.batch(), request_digest, response.SerializeAsString()}));
+        device_id, {request.batch(), push->request_digest, response.SerializeAsString()}));
     Result<std::int64_t> seq_after = txn.last_seq();
     if (!seq_after.is_ok()) return seq_after.status();
-    if (*seq_after > *seq_before) committed_seq = *seq_after;
+    if (*seq_after > *seq_before) push->committed_seq = *seq_after;
     return Status::ok();
+  };
+  // Answered on the commit thread, once the push's group is durable.
+  commits.submit(body, [this, push, respond](const Status& committed) {
+    if (!committed.is_ok()) return respond(protocol::error_response(committed));
+    respond(protocol::make_response(push->response));
+    if (push->committed_seq > 0) wake_long_polls(push->committed_seq);
   });
-  if (!status.is_ok()) return respond(protocol::error_response(status));
-  respond(protocol::make_response(response));
-  if (committed_seq > 0) wake_long_polls(committed_seq);
 }
 
 }  // namespace lumbung::server

@@ -12,6 +12,7 @@
 #include "core/schema.hpp"
 #include "lumbung/v1/sync.pb.h"
 #include "protocol/wire.hpp"
+#include "server/commit_queue.hpp"
 #include "server/long_poll.hpp"
 #include "server/store.hpp"
 #include "server/sync_server.hpp"
@@ -45,13 +46,14 @@ struct SyncServer::Impl {
   // authenticates the caller: what the caller may do, or the error to answer.
   template <typename Message>
   Result<auth::Grant> admit(const HttpRequest& request, Message* message) {
-    LUMBUNG_RETURN_IF_ERROR(protocol::decode_body(request.headers, request.body,
-                                                  protocol::kMaxRequestBytes, message));
+    LUMBUNG_RETURN_IF_ERROR(
+        protocol::decode_body(request.headers, request.body, protocol::kMaxRequestBytes, message));
     LUMBUNG_RETURN_IF_ERROR(check_header(message->header()));
     return authenticate(request, message->header().device_id());
   }
 
-  // POST /v1/push (push_handler.cpp).
+  // POST /v1/push (push_handler.cpp): answered once the push committed, from
+  // the commit queue's thread.
   void handle_push(const HttpRequest& request, const Responder& respond);
 
   // POST /v1/resolve (resolve_handler.cpp).
@@ -75,6 +77,8 @@ struct SyncServer::Impl {
   core::HlcClock hlc;
   LongPolls long_polls;
   std::atomic<bool> stopped{false};
+  // Last: stopped (its queue answered) before the members its answers use.
+  CommitQueue commits{*store};
 };
 
 }  // namespace lumbung::server

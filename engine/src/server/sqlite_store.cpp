@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <initializer_list>
 #include <map>
+#include <memory>
+#include <queue>
 #include <system_error>
 #include <utility>
 
@@ -12,14 +14,15 @@ namespace lumbung::server {
 namespace {
 
 // PRAGMA user_version of a store this code writes.
-constexpr int kStoreFormat = 3;  // 2: devices.request_digest; 3: conflict resolutions
+// 2: devices.request_digest; 3: conflict resolutions; 4: the change log per scope.
+constexpr int kStoreFormat = 4;
 
 // A new store is created at format 2, then upgraded like an old one, so that
 // every column is declared once.
 constexpr int kCreatedFormat = 2;
 
 // Names of the synced schema are values here (tbl, col), never identifiers.
-// A row's scope never changes, so cells need no scope of their own. Integers
+// Integers
 // the engine treats as unsigned (checksums, batch numbers) are stored as the
 // int64 with the same bits.
 constexpr const char* kCreateTables = R"sql(
@@ -66,6 +69,22 @@ ALTER TABLE conflicts ADD COLUMN resolved_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE audit_log ADD COLUMN officer TEXT NOT NULL DEFAULT '';
 ALTER TABLE audit_log ADD COLUMN conflict_id INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    // A pull reads the change log of the scopes it serves, each from an index
+    // on (scope, seq): cells carry their row's scope (which never changes),
+    // and the log is no longer read by seq alone. Tombstones are indexed
+    // apart from live rows (the query repeats the index's condition so that
+    // SQLite 3.15 uses it).
+    {4, R"sql(
+ALTER TABLE cells ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+UPDATE cells SET scope =
+  (SELECT r.scope FROM synced_rows AS r WHERE r.tbl = cells.tbl AND r.row_id = cells.row_id);
+DROP INDEX cells_seq;
+CREATE INDEX cells_scope_seq ON cells (scope, seq);
+DROP INDEX synced_rows_deleted_seq;
+CREATE INDEX synced_rows_tombstones ON synced_rows (scope, deleted_seq)
+  WHERE deleted_seq IS NOT NULL;
+CREATE INDEX conflicts_scope_seq ON conflicts (scope, seq);
+)sql"},
 };
 
 // A conflict record's columns, in the order conflict_at() reads them.
@@ -85,11 +104,23 @@ class Query {
                           std::initializer_list<Value> params = {}) {
     Result<db::Statement*> stmt = db.cached(sql);
     if (!stmt.is_ok()) return db.last_error("preparing '" + sql + "'");
-    int index = 1;
-    for (const Value& param : params) (*stmt)->bind(index++, param);
+    bind(**stmt, params);
     return Query(*stmt);
   }
-  Query(Query&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+  // A statement of its own, for a query that is open while the same text is
+  // (one per scope of a scan); finalized when the Query ends.
+  static Result<Query> prepared(db::Database& db, const std::string& sql,
+                                std::initializer_list<Value> params) {
+    Result<db::Statement> stmt = db.prepare(sql);
+    if (!stmt.is_ok()) return db.last_error("preparing '" + sql + "'");
+    bind(*stmt, params);
+    Query query(nullptr);
+    query.owned_ = std::make_unique<db::Statement>(std::move(stmt).value());
+    query.stmt_ = query.owned_.get();
+    return query;
+  }
+  Query(Query&& other) noexcept
+      : stmt_(std::exchange(other.stmt_, nullptr)), owned_(std::move(other.owned_)) {}
   Query& operator=(Query&&) = delete;
   ~Query() {
     if (stmt_ != nullptr) stmt_->reset();
@@ -103,7 +134,12 @@ class Query {
 
  private:
   explicit Query(db::Statement* stmt) : stmt_(stmt) {}
+  static void bind(db::Statement& stmt, std::initializer_list<Value> params) {
+    int index = 1;
+    for (const Value& param : params) stmt.bind(index++, param);
+  }
   db::Statement* stmt_;
+  std::unique_ptr<db::Statement> owned_;
 };
 
 // Runs a statement that returns no rows.
@@ -177,14 +213,16 @@ class RecordSource final : public ChangeSource {
   Query query_;
 };
 
-// The cells of live rows in seq order, read from the index on seq alone (it
-// holds each cell's key): the row of a cell is looked up once for a run of
-// its cells, and a value is read only for a cell of a row older than
-// after_seq. The cells of a newer row become one kRow item.
+// The cells of live rows of one scope in seq order, read from the index on
+// (scope, seq) alone (it holds each cell's key): the row of a cell is looked
+// up once for a run of its cells, and a value is read only for a cell of a
+// row older than after_seq. The cells of a newer row become one kRow item.
 class CellSource final : public ChangeSource {
  public:
-  CellSource(db::Database& db, Query log, std::int64_t after_seq)
-      : db_(db), log_(std::move(log)), after_seq_(after_seq) {}
+  CellSource(db::Database& db, Query log, const std::string& scope, std::int64_t after_seq)
+      : db_(db), log_(std::move(log)), after_seq_(after_seq) {
+    item_.scope = scope;
+  }
 
   Status advance() override {
     for (;;) {
@@ -213,7 +251,7 @@ class CellSource final : public ChangeSource {
  private:
   Status load_row(const std::string& table, const std::string& row_id) {
     Result<Query> row =
-        Query::on(db_, "SELECT scope, created_seq FROM synced_rows WHERE tbl = ?1 AND row_id = ?2",
+        Query::on(db_, "SELECT created_seq FROM synced_rows WHERE tbl = ?1 AND row_id = ?2",
                   {Value(table), Value(row_id)});
     if (!row.is_ok()) return row.status();
     Result<bool> found = row->step();
@@ -221,8 +259,7 @@ class CellSource final : public ChangeSource {
     if (!*found) return no_live_row("scan_changes", table, row_id);
     item_.table = table;
     item_.row_id = row_id;
-    item_.scope = row->text(0);
-    item_.row_created_seq = row->integer(1);
+    item_.row_created_seq = row->integer(0);
     item_.kind = ChangeItem::Kind::kCell;  // no kRow given for this row yet
     return Status::ok();
   }
@@ -312,48 +349,36 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     }
   }
 
-  Status scan_changes(std::int64_t after_seq,
+  Status scan_changes(const ScopeCursors& cursors,
                       const std::function<bool(const ChangeItem&)>& visit) override {
-    // Each source is read in seq order from its own index; merging them by
-    // seq is the change log.
-    const Value after(after_seq);
-    Result<Query> cells = Query::on(
-        db_, "SELECT seq, tbl, row_id, col FROM cells WHERE seq > ?1 ORDER BY seq", {after});
-    if (!cells.is_ok()) return cells.status();
-    Result<Query> tombstones = Query::on(db_,
-                                         "SELECT deleted_seq, scope, tbl, row_id FROM synced_rows "
-                                         "WHERE deleted_seq > ?1 ORDER BY deleted_seq",
-                                         {after});
-    if (!tombstones.is_ok()) return tombstones.status();
-    Result<Query> conflicts = Query::on(db_,
-                                        std::string("SELECT seq, ") + kConflictColumns +
-                                            " FROM conflicts WHERE seq > ?1 ORDER BY seq",
-                                        {after});
-    if (!conflicts.is_ok()) return conflicts.status();
-    CellSource cell_source(db_, std::move(*cells), after_seq);
-    RecordSource tombstone_source(std::move(*tombstones), ChangeItem::Kind::kTombstone);
-    RecordSource conflict_source(std::move(*conflicts), ChangeItem::Kind::kConflict);
-    ChangeSource* sources[] = {&cell_source, &tombstone_source, &conflict_source};
-    for (ChangeSource* source : sources) LUMBUNG_RETURN_IF_ERROR(source->advance());
-    for (;;) {
-      ChangeSource* next = nullptr;
-      for (ChangeSource* source : sources) {
-        if (!source->done() && (next == nullptr || source->item().seq < next->item().seq)) {
-          next = source;
-        }
-      }
-      if (next == nullptr || !visit(next->item())) return Status::ok();
-      LUMBUNG_RETURN_IF_ERROR(next->advance());
+    // Each scope's cells, tombstones and conflicts are read in seq order from
+    // their own index; merging them by seq is the change log of the scopes.
+    std::vector<std::unique_ptr<ChangeSource>> sources;
+    for (const auto& [scope, after_seq] : cursors) {
+      LUMBUNG_RETURN_IF_ERROR(add_scope_sources(scope, after_seq, &sources));
     }
+    const auto later = [](const ChangeSource* a, const ChangeSource* b) {
+      return a->item().seq > b->item().seq;
+    };
+    std::priority_queue<ChangeSource*, std::vector<ChangeSource*>, decltype(later)> pending(later);
+    for (const std::unique_ptr<ChangeSource>& source : sources) {
+      LUMBUNG_RETURN_IF_ERROR(source->advance());
+      if (!source->done()) pending.push(source.get());
+    }
+    while (!pending.empty()) {
+      ChangeSource* next = pending.top();
+      if (!visit(next->item())) return Status::ok();
+      pending.pop();
+      LUMBUNG_RETURN_IF_ERROR(next->advance());
+      if (!next->done()) pending.push(next);
+    }
+    return Status::ok();
   }
 
   Status scan_live_cells(const std::optional<std::string>& scope,
                          const CellVisitor& visit) override {
     Result<Query> query =
-        scope ? Query::on(db_,
-                          "SELECT c.tbl, c.row_id, c.col, c.value FROM synced_rows AS r "
-                          "CROSS JOIN cells AS c ON c.tbl = r.tbl AND c.row_id = r.row_id "
-                          "WHERE r.scope = ?1",
+        scope ? Query::on(db_, "SELECT tbl, row_id, col, value FROM cells WHERE scope = ?1",
                           {Value(*scope)})
               : Query::on(db_, "SELECT tbl, row_id, col, value FROM cells");
     if (!query.is_ok()) return query.status();
@@ -429,6 +454,37 @@ class SqliteReadTransaction : public virtual ReadTransaction {
 
  protected:
   db::Database& db_;
+
+ private:
+  // The sources of one scope's change log after `after_seq`, each with a
+  // statement of its own: several scopes' logs are open at once.
+  Status add_scope_sources(const std::string& scope, std::int64_t after_seq,
+                           std::vector<std::unique_ptr<ChangeSource>>* sources) {
+    const Value name(scope);
+    const Value after(after_seq);
+    Result<Query> cells = Query::prepared(
+        db_, "SELECT seq, tbl, row_id, col FROM cells WHERE scope = ?1 AND seq > ?2 ORDER BY seq",
+        {name, after});
+    if (!cells.is_ok()) return cells.status();
+    Result<Query> tombstones =
+        Query::prepared(db_,
+                        "SELECT deleted_seq, scope, tbl, row_id FROM synced_rows WHERE scope = ?1 "
+                        "AND deleted_seq IS NOT NULL AND deleted_seq > ?2 ORDER BY deleted_seq",
+                        {name, after});
+    if (!tombstones.is_ok()) return tombstones.status();
+    Result<Query> conflicts =
+        Query::prepared(db_,
+                        std::string("SELECT seq, ") + kConflictColumns +
+                            " FROM conflicts WHERE scope = ?1 AND seq > ?2 ORDER BY seq",
+                        {name, after});
+    if (!conflicts.is_ok()) return conflicts.status();
+    sources->push_back(std::make_unique<CellSource>(db_, std::move(*cells), scope, after_seq));
+    sources->push_back(
+        std::make_unique<RecordSource>(std::move(*tombstones), ChangeItem::Kind::kTombstone));
+    sources->push_back(
+        std::make_unique<RecordSource>(std::move(*conflicts), ChangeItem::Kind::kConflict));
+    return Status::ok();
+  }
 };
 
 class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadTransaction {
@@ -471,10 +527,10 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
     LUMBUNG_RETURN_IF_ERROR(
         execute(db_,
                 "INSERT OR REPLACE INTO cells (tbl, row_id, col, value, hlc, "
-                "device, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "device, seq, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 {Value(table), Value(row_id), Value(column), cell.value,
                  Value(cell.version.stamp.hlc.packed()), Value(cell.version.stamp.device_id),
-                 Value(cell.version.seq)}));
+                 Value(cell.version.seq), Value(scope)}));
     adjust_scope(scope, core::cell_hash(table, row_id, column, cell.value), old_hash, 0);
     return Status::ok();
   }
@@ -641,22 +697,46 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_d
   return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(writer).value()));
 }
 
-Status SqliteStore::write(const std::function<Status(WriteTransaction&)>& body) {
+Status SqliteStore::write(const WriteBody& body) { return write_group({body}).front(); }
+
+std::vector<Status> SqliteStore::write_group(const std::vector<WriteBody>& bodies) {
   std::lock_guard lock(write_mu_);
   db::Database& db = *writer_;
-  return db::in_transaction(db, [&] {
-    // The seq counter is read and advanced inside this transaction, which
-    // holds SQLite's write lock until it commits: transactions commit one at a
-    // time, in the order of the seqs they give out. A reader whose snapshot
-    // shows seq N therefore sees every change with seq <= N, and no change
-    // committing later can get a seq at or below one a cursor has passed.
-    SqliteReadTransaction reader(db);
-    Result<std::int64_t> last_seq = reader.last_seq();
-    if (!last_seq.is_ok()) return last_seq.status();
-    SqliteWriteTransaction txn(db, *last_seq);
-    LUMBUNG_RETURN_IF_ERROR(body(txn));
-    return txn.flush();
+  std::vector<Status> statuses(bodies.size());
+  const Status committed = db::in_transaction(db, [&] {
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+      // A savepoint each, so that a body that fails takes none of the others
+      // with it.
+      statuses[i] = db::in_transaction(db, [&] {
+        // The seq counter is read and advanced inside this transaction, which
+        // holds SQLite's write lock until it commits: transactions commit one
+        // at a time, in the order of the seqs they give out. A reader whose
+        // snapshot shows seq N therefore sees every change with seq <= N, and
+        // no change committing later can get a seq at or below one a cursor
+        // has passed.
+        SqliteReadTransaction reader(db);
+        Result<std::int64_t> last_seq = reader.last_seq();
+        if (!last_seq.is_ok()) return last_seq.status();
+        SqliteWriteTransaction txn(db, *last_seq);
+        LUMBUNG_RETURN_IF_ERROR(bodies[i](txn));
+        return txn.flush();
+      });
+      // Some errors (a full disk, I/O) make SQLite roll back the whole
+      // transaction: the bodies before this one are undone too.
+      if (sqlite3_get_autocommit(db.handle())) {
+        return statuses[i].is_ok()
+                   ? Status(ErrorCode::kInternal, "store: the write transaction ended early")
+                   : statuses[i];
+      }
+    }
+    return Status::ok();
   });
+  if (!committed.is_ok()) {
+    for (Status& status : statuses) {
+      if (status.is_ok()) status = committed;
+    }
+  }
+  return statuses;
 }
 
 Result<std::unique_ptr<db::Database>> SqliteStore::take_reader() {

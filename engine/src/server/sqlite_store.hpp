@@ -30,7 +30,8 @@ class SqliteStore : public Store {
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& data_dir);
   ~SqliteStore() override;
 
-  Status write(const std::function<Status(WriteTransaction&)>& body) override;
+  Status write(const WriteBody& body) override;
+  std::vector<Status> write_group(const std::vector<WriteBody>& bodies) override;
   Status read(const std::function<Status(ReadTransaction&)>& body) override;
 
  private:

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,6 +62,9 @@ struct ChangeItem {
   std::int64_t row_created_seq = 0;  // kCell, kRow: when the row was inserted
   ConflictRecord conflict;           // kConflict
 };
+
+// A seq per scope: where a reader of each scope's change log stands.
+using ScopeCursors = std::map<std::string, std::int64_t, std::less<>>;
 
 struct ScopeState {
   std::string scope;
@@ -119,13 +123,15 @@ class ReadTransaction {
                                                 std::string_view row_id) = 0;
   // Every scope that ever had a row, ordered by name.
   virtual Result<std::vector<ScopeState>> scopes() = 0;
-  // Calls `visit` with every change with seq > after_seq, in seq order, until
-  // it returns false. The cells of a live row created after after_seq come as
+  // Calls `visit` with every change of each scope of `cursors` whose seq is
+  // greater than that scope's cursor, in seq order across the scopes, until
+  // it returns false. Its cost follows the changes it visits, not the size of
+  // the log. The cells of a live row created after its scope's cursor come as
   // one kRow item at the seq of the first of them, not one by one (read them
   // with cells()): a new row is read whole, and its cells cost no lookups of
   // their own. A kRow may come again at a later cell of the same row; the
   // repeat brings nothing new.
-  virtual Status scan_changes(std::int64_t after_seq,
+  virtual Status scan_changes(const ScopeCursors& cursors,
                               const std::function<bool(const ChangeItem&)>& visit) = 0;
   // Calls `visit` with every cell of every live row (of `scope` when given).
   using CellVisitor = std::function<void(const std::string& table, const std::string& row_id,
@@ -171,12 +177,19 @@ class WriteTransaction : public virtual ReadTransaction {
 // that is not one.
 Result<std::int64_t> meta_int64(ReadTransaction& txn, std::string_view key);
 
+using WriteBody = std::function<Status(WriteTransaction&)>;
+
 class Store {
  public:
   virtual ~Store() = default;
   // Runs `body` in the one write transaction: committed (durably) when it
   // returns OK, rolled back otherwise; its error, or the commit's, is returned.
-  virtual Status write(const std::function<Status(WriteTransaction&)>& body) = 0;
+  virtual Status write(const WriteBody& body) = 0;
+  // Runs `bodies` one after the other in one write transaction, each as if
+  // alone (it sees those before it): a body that fails is rolled back by
+  // itself, and the others commit together, durably, with one sync to disk.
+  // Returns the status of each: its error, or the commit's.
+  virtual std::vector<Status> write_group(const std::vector<WriteBody>& bodies) = 0;
   // Runs `body` on one consistent snapshot of the committed state.
   virtual Status read(const std::function<Status(ReadTransaction&)>& body) = 0;
 };

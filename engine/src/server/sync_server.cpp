@@ -150,6 +150,7 @@ void SyncServer::tick() {
 
 void SyncServer::stop() {
   impl_->stopped = true;
+  impl_->commits.stop();  // answers the pushes still queued
   for (PullWaiter& waiter : impl_->long_polls.stop()) impl_->answer_pull(std::move(waiter), false);
 }
 

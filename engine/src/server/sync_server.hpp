@@ -3,8 +3,9 @@
 // Boost.Beast (net/http_server.hpp) and in memory in tests. docs/protocol.md
 // is its specification.
 //
-// Thread-safety: handle() may be called from many threads at once; writes are
-// serialized by the store, reads run in parallel.
+// Thread-safety: handle() may be called from many threads at once; pushes are
+// committed in groups by the server's one commit thread (commit_queue.hpp),
+// reads run in parallel on the calling threads.
 #pragma once
 
 #include <chrono>
@@ -50,8 +51,9 @@ class SyncServer {
   ~SyncServer();
 
   // Handles one request. `respond` is called exactly once: before handle()
-  // returns, or later from the thread that commits a change or calls tick()
-  // (a long-polling pull). Must not be called after stop() has returned.
+  // returns, or later: a push once it is durable, from the commit thread; a
+  // long-polling pull from the thread that commits a change or calls tick().
+  // Must not be called after stop() has returned.
   void handle(HttpRequest request, Responder respond);
 
   // Answers the long polls whose wait has run out. The network layer calls it

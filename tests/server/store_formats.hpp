@@ -1,0 +1,45 @@
+// Stores of earlier formats, made by taking a current store back step by step
+// (with the test's SQLite, which may use DROP COLUMN), so that the tests can
+// check that SqliteStore::open upgrades them in place.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+
+namespace lumbung::test {
+
+// Format 4 to 3: cells without their scope, the log indexed by seq alone.
+constexpr const char* kDowngradeTo3 =
+    "DROP INDEX cells_scope_seq;"
+    "DROP INDEX synced_rows_tombstones;"
+    "DROP INDEX conflicts_scope_seq;"
+    "ALTER TABLE cells DROP COLUMN scope;"
+    "CREATE UNIQUE INDEX cells_seq ON cells (seq);"
+    "CREATE INDEX synced_rows_deleted_seq ON synced_rows (deleted_seq);"
+    "PRAGMA user_version = 3;";
+
+// Format 3 to 2: no resolutions, no officers.
+constexpr const char* kDowngradeTo2 =
+    "ALTER TABLE conflicts DROP COLUMN resolved_value;"
+    "ALTER TABLE conflicts DROP COLUMN resolved_by;"
+    "ALTER TABLE conflicts DROP COLUMN resolved_device;"
+    "ALTER TABLE conflicts DROP COLUMN resolved_ms;"
+    "ALTER TABLE audit_log DROP COLUMN officer;"
+    "ALTER TABLE audit_log DROP COLUMN conflict_id;"
+    "PRAGMA user_version = 2;";
+
+// Runs `sql` on the closed store in `data_dir`.
+inline void rewrite_store(const std::string& data_dir, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((data_dir + "/lumbung.db").c_str(), &db) == SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+  INFO((error == nullptr ? "" : error));
+  sqlite3_free(error);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+}  // namespace lumbung::test
