@@ -1,0 +1,60 @@
+#include "server/commit_queue.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+namespace lumbung::server {
+namespace {
+
+// The most bodies one transaction takes: a group's answers all wait for its
+// last body, so a long queue commits in a few groups rather than one.
+constexpr std::size_t kMaxCommitGroup = 64;
+
+}  // namespace
+
+CommitQueue::CommitQueue(Store& store) : store_(store), thread_([this] { run(); }) {}
+
+CommitQueue::~CommitQueue() { stop(); }
+
+void CommitQueue::submit(WriteBody body, Done done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.push_back({std::move(body), std::move(done)});
+      queued_.notify_one();
+      return;
+    }
+  }
+  done(Status(ErrorCode::kUnavailable, "the server is stopping"));
+}
+
+void CommitQueue::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  queued_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CommitQueue::run() {
+  for (;;) {
+    std::vector<Pending> group;
+    {
+      std::unique_lock lock(mu_);
+      queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything answered
+      const std::size_t taken = std::min(queue_.size(), kMaxCommitGroup);
+      group.assign(std::make_move_iterator(queue_.begin()),
+                   std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(taken)));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+    }
+    std::vector<WriteBody> bodies;
+    bodies.reserve(group.size());
+    for (Pending& pending : group) bodies.push_back(std::move(pending.body));
+    const std::vector<Status> statuses = store_.write_group(bodies);
+    for (std::size_t i = 0; i < group.size(); ++i) group[i].done(statuses[i]);
+  }
+}
+
+}  // namespace lumbung::server
