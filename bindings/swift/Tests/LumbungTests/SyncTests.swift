@@ -126,12 +126,7 @@ final class SyncTests: XCTestCase {
       XCTAssertTrue(inExchange)
       sync.cancel()
       gate.open.signal()
-      do {
-        _ = try await sync.value
-        XCTFail("the sync was not cancelled")
-      } catch let error as LumbungError {
-        XCTAssertEqual(error.code, .cancelled)
-      }
+      try await assertCancelled(sync)
     }
 
     // Nothing lost: the cut-short push went through, or goes now.
@@ -156,12 +151,7 @@ final class SyncTests: XCTestCase {
     XCTAssertTrue(inExchange)
     ani.close()
     gate.open.signal()
-    do {
-      _ = try await sync.value
-      XCTFail("the sync was not cancelled")
-    } catch let error as LumbungError {
-      XCTAssertEqual(error.code, .cancelled)
-    }
+    try await assertCancelled(sync)
     XCTAssertThrowsError(try ani.status()) { error in
       XCTAssertEqual((error as? LumbungError)?.code, .invalidArgument)
     }
@@ -175,6 +165,16 @@ final class SyncTests: XCTestCase {
     var count = 0
     for await _ in events { count += 1 }
     XCTAssertEqual(count, 0)
+  }
+
+  /// Awaits `sync` and checks that it ended cancelled.
+  private func assertCancelled(_ sync: Task<SyncSummary, Error>) async throws {
+    do {
+      _ = try await sync.value
+      XCTFail("the sync was not cancelled")
+    } catch let error as LumbungError {
+      XCTAssertEqual(error.code, .cancelled)
+    }
   }
 }
 
