@@ -22,9 +22,8 @@ constexpr int kStoreFormat = 4;
 constexpr int kCreatedFormat = 2;
 
 // Names of the synced schema are values here (tbl, col), never identifiers.
-// Integers
-// the engine treats as unsigned (checksums, batch numbers) are stored as the
-// int64 with the same bits.
+// Integers the engine treats as unsigned (checksums, batch numbers) are
+// stored as the int64 with the same bits.
 constexpr const char* kCreateTables = R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE synced_rows (
