@@ -320,10 +320,9 @@ Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& 
   if (!snapshot_seq.is_ok()) return snapshot_seq.status();
   Result<std::vector<ScopeState>> scopes = txn.scopes();
   if (!scopes.is_ok()) return scopes.status();
-  Result<std::optional<DeviceBatch>> last_batch = txn.device_batch(query.device_id);
+  Result<std::uint64_t> last_batch = txn.last_batch(query.device_id);
   if (!last_batch.is_ok()) return last_batch.status();
-  const std::uint64_t server_batch = *last_batch ? (*last_batch)->batch : 0;
-  PageBuilder builder(schema, txn, query, *scopes, server_batch == query.pushed_batch);
+  PageBuilder builder(schema, txn, query, *scopes, *last_batch == query.pushed_batch);
   // Everything up to `covered_seq` is on the page: the whole snapshot, or
   // the log up to the first change that did not fit.
   std::int64_t covered_seq = *snapshot_seq;

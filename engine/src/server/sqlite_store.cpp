@@ -405,6 +405,15 @@ class SqliteReadTransaction : public virtual ReadTransaction {
                                                   std::string(bytes.begin(), bytes.end())});
   }
 
+  Result<std::uint64_t> last_batch(std::string_view device_id) override {
+    Result<Query> query =
+        Query::on(db_, "SELECT last_batch FROM devices WHERE device_id = ?1", {Value(device_id)});
+    if (!query.is_ok()) return query.status();
+    Result<bool> found = query->step();
+    if (!found.is_ok()) return found.status();
+    return *found ? static_cast<std::uint64_t>(query->integer(0)) : std::uint64_t{0};
+  }
+
   Result<std::optional<ConflictRecord>> conflict(std::uint64_t id) override {
     Result<Query> query =
         Query::on(db_, std::string("SELECT ") + kConflictColumns + " FROM conflicts WHERE id = ?1",

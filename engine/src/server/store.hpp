@@ -139,6 +139,9 @@ class ReadTransaction {
   virtual Status scan_live_cells(const std::optional<std::string>& scope,
                                  const CellVisitor& visit) = 0;
   virtual Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) = 0;
+  // The number of the device's last applied batch (0: none), without its
+  // stored response: what every pull compares with PullRequest.pushed_batch.
+  virtual Result<std::uint64_t> last_batch(std::string_view device_id) = 0;
   // The conflict record `id`, as last stored; nullopt when there is none.
   virtual Result<std::optional<ConflictRecord>> conflict(std::uint64_t id) = 0;
   // Calls `visit` with every audit entry `query` selects, oldest first.
