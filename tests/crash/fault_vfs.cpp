@@ -7,8 +7,8 @@
 namespace lumbung::test {
 namespace {
 
-// SQLite hands a VFS method its own sqlite3_vfs, which may be a copy (the
-// replica's ClockVfs copies the default): the one FaultVfs lives here instead.
+// SQLite hands a VFS method its own sqlite3_vfs, which may be a copy: the one
+// FaultVfs lives here instead.
 FaultVfs* g_active = nullptr;
 
 using File = WrappedFile;

@@ -58,9 +58,13 @@ struct Device {
                                      {"created_at", "2026-11-28T09:00:00Z"}}),
             "ani's insert");
     world.close_device(lumbung::fuzz::FuzzWorld::kAni);
-    auto opened = lumbung::db::Database::open(world.path("ani"), /*create=*/false, nullptr);
+    auto opened = lumbung::db::Database::open(world.path("ani"), /*create=*/false);
     require(opened.status(), "open ani's replica");
     db = std::move(opened).value();
+    // As on the replica's own connection: pulled rows are not captured.
+    if (sqlite3_db_config(db->handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr) != SQLITE_OK) {
+      require(db->last_error("turn triggers off"), "triggers off");
+    }
     require(db->exec("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY"), "pragmas");
     auto loaded =
         lumbung::core::load_schema(lumbung::core::builtin_schema_text(), "built-in schema");

@@ -99,7 +99,7 @@ TEST_CASE("resolve_conflict: a supervisor's resolution reaches every device", "[
   }
 }
 
-TEST_CASE("a replica of format /2 is upgraded in place when opened", "[replica]") {
+TEST_CASE("a replica of format /2 is upgraded in place when opened, to /4", "[replica]") {
   TempDir dir;
   const ReplicaOptions options = options_for(dir.file("old.db"));
   open_replica(options).reset();
@@ -113,6 +113,11 @@ TEST_CASE("a replica of format /2 is upgraded in place when opened", "[replica]"
                        "server_device TEXT NOT NULL, server_hlc INTEGER NOT NULL, device_value, "
                        "device_id TEXT NOT NULL, device_hlc INTEGER NOT NULL, "
                        "outcome TEXT NOT NULL, scope TEXT NOT NULL)") == "");
+    // Nor the capture log of /4 and its columns of the clock row.
+    REQUIRE(plain.exec("DROP TABLE _lumbung_log; DROP TABLE _lumbung_clock; "
+                       "CREATE TABLE _lumbung_clock (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                       "hlc INTEGER NOT NULL, applying INTEGER NOT NULL DEFAULT 0); "
+                       "INSERT INTO _lumbung_clock (id, hlc, applying) VALUES (1, 0, 0)") == "");
     REQUIRE(plain.exec("UPDATE _lumbung_meta SET value = 'lumbung-replica/2' "
                        "WHERE key = 'format'") == "");
   }
@@ -120,11 +125,24 @@ TEST_CASE("a replica of format /2 is upgraded in place when opened", "[replica]"
   Result<std::vector<ConflictRecord>> conflicts = replica->conflicts();
   INFO(conflicts.status().to_string());
   CHECK(conflicts.is_ok());
+  const Status inserted = replica->insert("person", {{"id", "p1"},
+                                                     {"village_id", kVillageA},
+                                                     {"full_name", "Warsih"},
+                                                     {"created_by", "ani"},
+                                                     {"created_at", "2026-11-28T08:00:00Z"}});
+  INFO(inserted.to_string());
+  CHECK(inserted.is_ok());
   replica.reset();
   PlainConnection plain(options.path);
   CHECK(plain.scalar("SELECT count(*) FROM _lumbung_meta WHERE key = 'format' "
-                     "AND value = 'lumbung-replica/3'") == 1);
+                     "AND value = 'lumbung-replica/4'") == 1);
   CHECK(plain.scalar("SELECT count(resolved_ms) FROM _lumbung_conflict") == 0);  // -1: no column
+  CHECK(plain.scalar("SELECT count(*) FROM _lumbung_log") == 1);
+  // The triggers were made again with the log in them: a plain write's stamp
+  // follows the logged one.
+  CHECK(plain.exec("UPDATE person SET full_name = 'Warsih Binti Karta'") == "");
+  CHECK(plain.scalar("SELECT hlc FROM _lumbung_clock") >
+        plain.scalar("SELECT hlc FROM _lumbung_log"));
 }
 
 }  // namespace lumbung::test

@@ -321,10 +321,14 @@ class Simulation {
     if (survived) commit(device, intent);
   }
 
-  // The stamp the device's last write got: every captured write ticks the
-  // clock, in the write's transaction.
+  // The stamp the device's last write got: the capture log's last entry, or
+  // the clock when the log was folded since (the clock moves past it then).
   std::int64_t last_stamp(int device) {
-    const auto rows = value_of(devices_[device]->query("SELECT hlc FROM _lumbung_clock"), "hlc");
+    const auto rows = value_of(
+        devices_[device]->query(
+            "SELECT max(hlc, COALESCE((SELECT hlc FROM _lumbung_log ORDER BY seq DESC LIMIT 1), "
+            "0)) AS hlc FROM _lumbung_clock"),
+        "hlc");
     return rows.at(0).at("hlc").as_integer();
   }
 

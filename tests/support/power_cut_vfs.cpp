@@ -12,8 +12,8 @@
 namespace lumbung::test {
 namespace {
 
-// SQLite hands a VFS method its own sqlite3_vfs, which may be a copy (the
-// replica's ClockVfs copies the default): the one PowerCutVfs lives here.
+// SQLite hands a VFS method its own sqlite3_vfs, which may be a copy: the one
+// PowerCutVfs lives here.
 PowerCutVfs* g_active = nullptr;
 
 constexpr std::int64_t kTearUnit = 512;  // a disk sector

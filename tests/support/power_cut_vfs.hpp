@@ -8,7 +8,7 @@
 // restore() writes what survived; reopening the database recovers from it.
 //
 // Installed as the process's default VFS, so every connection opened after
-// it, a replica's (ClockVfs copies the default) and the server store's alike,
+// it, a replica's and the server store's alike,
 // goes through it. Temporary files are the default VFS's. Memory-mapped reads
 // are refused, so that every read sees the cache. One at a time per process.
 #pragma once

@@ -40,7 +40,7 @@ CredentialStore::CredentialStore(std::unique_ptr<db::Database> db) : db_(std::mo
 CredentialStore::~CredentialStore() = default;
 
 Result<std::unique_ptr<CredentialStore>> CredentialStore::open(const std::string& path) {
-  Result<std::unique_ptr<db::Database>> opened = db::Database::open(path, true, nullptr);
+  Result<std::unique_ptr<db::Database>> opened = db::Database::open(path, true);
   if (!opened.is_ok()) return opened.status();
   db::Database& db = **opened;
   LUMBUNG_RETURN_IF_ERROR(
@@ -67,8 +67,8 @@ Result<std::unique_ptr<CredentialStore>> CredentialStore::open(const std::string
 
 Status CredentialStore::revoke(std::string_view token_id, std::int64_t now) {
   std::lock_guard lock(mu_);
-  Result<db::Statement*> insert = db_->cached(
-      "INSERT OR IGNORE INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2)");
+  Result<db::Statement*> insert =
+      db_->cached("INSERT OR IGNORE INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2)");
   if (!insert.is_ok()) return insert.status();
   (*insert)->bind(1, Value(std::string(token_id)));
   (*insert)->bind(2, Value(now));

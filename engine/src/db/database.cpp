@@ -51,31 +51,46 @@ Statement& Statement::operator=(Statement&& other) noexcept {
   return *this;
 }
 
-void Statement::bind(int index, const Value& value) {
+namespace {
+
+void bind_value(sqlite3_stmt* stmt, int index, const Value& value, sqlite3_destructor_type copy) {
   switch (value.type()) {
     case ValueType::kNull:
-      sqlite3_bind_null(stmt_, index);
+      sqlite3_bind_null(stmt, index);
       break;
     case ValueType::kInteger:
-      sqlite3_bind_int64(stmt_, index, value.as_integer());
+      sqlite3_bind_int64(stmt, index, value.as_integer());
       break;
     case ValueType::kReal:
-      sqlite3_bind_double(stmt_, index, value.as_real());
+      sqlite3_bind_double(stmt, index, value.as_real());
       break;
     case ValueType::kText:
-      sqlite3_bind_text64(stmt_, index, value.as_text().data(), value.as_text().size(),
-                          SQLITE_TRANSIENT, SQLITE_UTF8);
+      sqlite3_bind_text64(stmt, index, value.as_text().data(), value.as_text().size(), copy,
+                          SQLITE_UTF8);
       break;
     case ValueType::kBlob:
       // A zero-length blob must stay a blob, not become NULL: bind a zeroblob.
       if (value.as_blob().empty()) {
-        sqlite3_bind_zeroblob(stmt_, index, 0);
+        sqlite3_bind_zeroblob(stmt, index, 0);
       } else {
-        sqlite3_bind_blob64(stmt_, index, value.as_blob().data(), value.as_blob().size(),
-                            SQLITE_TRANSIENT);
+        sqlite3_bind_blob64(stmt, index, value.as_blob().data(), value.as_blob().size(), copy);
       }
       break;
   }
+}
+
+}  // namespace
+
+void Statement::bind(int index, const Value& value) {
+  bind_value(stmt_, index, value, SQLITE_TRANSIENT);
+}
+
+void Statement::bind_borrowed(int index, const Value& value) {
+  bind_value(stmt_, index, value, SQLITE_STATIC);
+}
+
+void Statement::bind_borrowed_text(int index, std::string_view text) {
+  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
 }
 
 Result<bool> Statement::step() {
@@ -132,13 +147,12 @@ std::string Statement::column_text(int i) const {
 
 bool Statement::read_only() const { return sqlite3_stmt_readonly(stmt_) != 0; }
 
-Result<std::unique_ptr<Database>> Database::open(const std::string& path, bool create,
-                                                 const char* vfs_name) {
+Result<std::unique_ptr<Database>> Database::open(const std::string& path, bool create) {
   sqlite3* db = nullptr;
   // One connection, one thread at a time (the class's contract): SQLite's
   // own per-connection mutex would only cost a lock per API call.
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs_name);
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     Status error(error_code_for(rc),
                  "cannot open '" + path + "': " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
@@ -188,7 +202,7 @@ Status Database::last_error(std::string_view context) const {
 
 Status Database::begin() {
   Status status = exec(depth_ == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT lumbung_nested");
-  if (status.is_ok()) ++depth_;
+  if (status.is_ok() && depth_++ == 0) ++serial_;
   return status;
 }
 
@@ -198,10 +212,19 @@ Status Database::commit() {
     --depth_;
     return Status::ok();
   }
+  if (!failed_.is_ok()) {
+    const Status why = failed_;
+    (void)rollback();
+    return Status(why.code(), "the transaction was rolled back: " + why.message());
+  }
   Status status = exec("COMMIT");
   // A failed COMMIT may leave the transaction open (SQLITE_BUSY) or not.
   if (status.is_ok() || sqlite3_get_autocommit(db_)) depth_ = 0;
   return status;
+}
+
+void Database::fail_transaction(const Status& why) {
+  if (depth_ > 0 && failed_.is_ok()) failed_ = why;
 }
 
 Status Database::rollback() {
@@ -211,6 +234,7 @@ Status Database::rollback() {
     return exec("RELEASE lumbung_nested");
   }
   depth_ = 0;
+  failed_ = Status::ok();
   if (sqlite3_get_autocommit(db_)) return Status::ok();  // SQLite already rolled back
   return exec("ROLLBACK");
 }

@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +32,10 @@ class Statement {
 
   // Binds parameter `index` (1-based).
   void bind(int index, const Value& value);
+  // For hot paths: binds without copying. REQUIRES: the text or value
+  // outlives the statement's next step to the end (run()) or reset().
+  void bind_borrowed(int index, const Value& value);
+  void bind_borrowed_text(int index, std::string_view text);
   // Steps once: true while a row is available, false when done; errors as Status.
   Result<bool> step();
   // Steps to the end, for statements that return no rows.
@@ -52,10 +57,8 @@ class Statement {
 
 class Database {
  public:
-  // Opens (SQLITE_OPEN_READWRITE and NOMUTEX, plus CREATE when `create`) with the named VFS
-  // (nullptr: the default).
-  static Result<std::unique_ptr<Database>> open(const std::string& path, bool create,
-                                                const char* vfs_name);
+  // Opens (SQLITE_OPEN_READWRITE and NOMUTEX, plus CREATE when `create`).
+  static Result<std::unique_ptr<Database>> open(const std::string& path, bool create);
   ~Database();
 
   sqlite3* handle() const { return db_; }
@@ -76,11 +79,20 @@ class Database {
   Status commit();
   Status rollback();
   int transaction_depth() const { return depth_; }
+  // After a write that failed half-way inside a caller's transaction: the
+  // transaction can only roll back now. The outermost commit() rolls it back
+  // and returns `why`.
+  void fail_transaction(const Status& why);
+  // Counts outermost transactions begun: state cached for one transaction is
+  // stale when this has moved on.
+  std::uint64_t transaction_serial() const { return serial_; }
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   int depth_ = 0;
+  std::uint64_t serial_ = 0;
+  Status failed_;  // see fail_transaction()
   std::map<std::string, std::unique_ptr<Statement>> cache_;
 };
 

@@ -5,16 +5,26 @@ namespace {
 
 using core::quote_identifier;
 
-// The HLC send rule in SQL. julianday('now') is read once per statement, from
-// the connection's VFS (ClockVfs when a clock is injected); ROUND undoes the
-// rounding of the day fraction so that milliseconds come back exact.
+// The HLC send rule in SQL, past the clock row and the capture log's last
+// stamp (hlc_store.hpp). julianday('now') is read once per statement, from the
+// connection's VFS; ROUND undoes the rounding of the day fraction so that
+// milliseconds come back exact.
 constexpr const char* kTick =
     "UPDATE _lumbung_clock SET hlc = max(hlc + 1, "
+    "COALESCE((SELECT hlc FROM _lumbung_log ORDER BY seq DESC LIMIT 1), 0) + 1, "
     "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) * 65536);";
 
-// Writes made by Lumbung itself (applying a pull) set `applying` inside their
-// transaction; only they can see it, and only they skip capture.
-constexpr const char* kCapturing = "(SELECT applying FROM _lumbung_clock) = 0";
+// A connection that writes the server's state rather than local edits (a
+// tool's or a test's) sets `applying` inside its transaction; only it can see
+// it, and only it skips capture. The replica's own connection has triggers off.
+// Each write is captured by one of two triggers: into the outbox, or, while
+// the capture log holds writes of the replica's own (`logging`), at the end
+// of the log, so that they and this one are folded into the outbox in the
+// order they were made. (One trigger with both writes made conditional would
+// need INSERT ... SELECT, which costs SQLite more than a second trigger.)
+constexpr const char* kCapturingToOutbox =
+    "(SELECT applying = 0 AND logging = 0 FROM _lumbung_clock)";
+constexpr const char* kCapturingToLog = "(SELECT applying = 0 AND logging = 1 FROM _lumbung_clock)";
 
 std::string text_literal(const std::string& text) { return "'" + text + "'"; }
 
@@ -41,6 +51,40 @@ std::string record_sql(const core::Table& table, const char* row, const std::str
          text_literal(table.name) + ", " + row + ".\"id\", " + text_literal(column) + ", " +
          std::to_string(static_cast<int>(op)) + ", (SELECT hlc FROM _lumbung_clock), " +
          base_sql(table, row, column) + ");";
+}
+
+// The write as an entry of the capture log, with the row's scope.
+std::string log_sql(const core::Table& table, const char* row, const std::string& column,
+                    OutboxOp op) {
+  return "INSERT INTO _lumbung_log (tbl, row_id, col, op, hlc, scope) VALUES (" +
+         text_literal(table.name) + ", " + row + ".\"id\", " + text_literal(column) + ", " +
+         std::to_string(static_cast<int>(op)) + ", (SELECT hlc FROM _lumbung_clock), " + row + "." +
+         quote_identifier(table.scope_column) + ");";
+}
+
+// What the two triggers capturing one kind of write of `table` run.
+struct CaptureEvent {
+  std::string event;   // "AFTER INSERT", ...
+  std::string when;    // the trigger's own condition
+  std::string kind;    // names the triggers
+  std::string column;  // '' for a row insert or delete
+  const char* row;     // "NEW" or "OLD"
+  OutboxOp op;
+  std::string before_outbox;  // run before the outbox entry is written
+  std::string before_log;     // run before the log entry is written
+};
+
+// The two triggers capturing one kind of write: into the outbox, into the log.
+void add_capture_triggers(std::vector<std::string>& statements, const core::Table& table,
+                          const CaptureEvent& e) {
+  const std::string head = " " + e.event + " ON " + quote_identifier(table.name) + " WHEN ";
+  const std::string when = " AND " + e.when + " BEGIN " + kTick;
+  statements.push_back("CREATE TRIGGER " + trigger_name(e.kind.c_str(), table, e.column) + head +
+                       kCapturingToOutbox + when + e.before_outbox +
+                       record_sql(table, e.row, e.column, e.op) + " END");
+  statements.push_back(
+      "CREATE TRIGGER " + trigger_name(("log-" + e.kind).c_str(), table, e.column) + head +
+      kCapturingToLog + when + e.before_log + log_sql(table, e.row, e.column, e.op) + " END");
 }
 
 }  // namespace
@@ -80,52 +124,73 @@ std::vector<std::string> bookkeeping_tables_sql() {
   };
 }
 
-std::vector<std::string> bookkeeping_upgrade_sql() {
-  // What a reviewer decided about a pending_review conflict (POST /v1/resolve).
+std::vector<std::vector<std::string>> bookkeeping_upgrade_sql() {
   return {
-      "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_value",
-      "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_by TEXT NOT NULL DEFAULT ''",
-      "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_device TEXT NOT NULL DEFAULT ''",
-      "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_ms INTEGER NOT NULL DEFAULT 0",
+      // /2 -> /3: what a reviewer decided about a pending_review conflict
+      // (POST /v1/resolve).
+      {
+          "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_value",
+          "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_by TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_device TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_ms INTEGER NOT NULL DEFAULT 0",
+      },
+      // /3 -> /4: the capture log (capture_log.hpp), one row per write until
+      // folded into the outbox. No constraint and no index, so that an append
+      // is the cheapest write SQLite has. scope: null when the write did not
+      // read it. _lumbung_clock.logging: 1 while the log holds entries.
+      {
+          "CREATE TABLE _lumbung_log (seq INTEGER PRIMARY KEY, tbl TEXT, row_id TEXT, col TEXT, "
+          "op INTEGER, hlc INTEGER, scope)",
+          "ALTER TABLE _lumbung_clock ADD COLUMN logging INTEGER NOT NULL DEFAULT 0",
+      },
   };
 }
 
 std::vector<std::string> drop_capture_triggers_sql(const core::Schema& schema) {
   std::vector<std::string> statements;
   for (const core::Table& table : schema.tables) {
-    for (const char* kind : {"insert", "delete", "key"}) {
+    for (const char* kind : {"insert", "delete", "key", "log-insert", "log-delete"}) {
       statements.push_back("DROP TRIGGER IF EXISTS " + trigger_name(kind, table, ""));
     }
     for (const core::Column& column : table.columns) {
-      statements.push_back("DROP TRIGGER IF EXISTS " + trigger_name("update", table, column.name));
+      for (const char* kind : {"update", "log-update"}) {
+        statements.push_back("DROP TRIGGER IF EXISTS " + trigger_name(kind, table, column.name));
+      }
     }
   }
   return statements;
 }
 
 std::vector<std::string> create_capture_triggers_sql(const core::Table& table) {
-  const std::string on = " ON " + quote_identifier(table.name);
   std::vector<std::string> statements;
-  statements.push_back("CREATE TRIGGER " + trigger_name("insert", table, "") + " AFTER INSERT" +
-                       on + " WHEN " + kCapturing + " BEGIN " + kTick +
-                       record_sql(table, "NEW", "", OutboxOp::kInsert) + " END");
-  statements.push_back("CREATE TRIGGER " + trigger_name("delete", table, "") + " AFTER DELETE" +
-                       on + " WHEN " + kCapturing + " BEGIN " + kTick +
-                       "DELETE FROM _lumbung_outbox WHERE tbl = " + text_literal(table.name) +
-                       " AND row_id = OLD.\"id\" AND col <> '';" +
-                       record_sql(table, "OLD", "", OutboxOp::kDelete) + " END");
+  add_capture_triggers(statements, table,
+                       {"AFTER INSERT", "1", "insert", "", "NEW", OutboxOp::kInsert, "", ""});
+  // A delete replaces the row's pending cell changes (in the log, the fold
+  // does that when it comes to the delete).
+  add_capture_triggers(statements, table,
+                       {"AFTER DELETE", "1", "delete", "", "OLD", OutboxOp::kDelete,
+                        "DELETE FROM _lumbung_outbox WHERE tbl = " + text_literal(table.name) +
+                            " AND row_id = OLD.\"id\" AND col <> '';",
+                        ""});
   // A row's id is its identity on every device: changing it is refused.
   statements.push_back("CREATE TRIGGER " + trigger_name("key", table, "") +
-                       " BEFORE UPDATE OF \"id\"" + on +
+                       " BEFORE UPDATE OF \"id\" ON " + quote_identifier(table.name) +
                        " WHEN OLD.\"id\" IS NOT NEW.\"id\" BEGIN SELECT RAISE(ABORT, "
                        "'lumbung: the id of a synced row cannot change; delete and insert') ; END");
   for (const core::Column& column : table.columns) {
     if (column.primary_key) continue;
     const std::string q = quote_identifier(column.name);
-    statements.push_back("CREATE TRIGGER " + trigger_name("update", table, column.name) +
-                         " AFTER UPDATE OF " + q + on + " WHEN " + kCapturing + " AND OLD." + q +
-                         " IS NOT NEW." + q + " BEGIN " + kTick +
-                         record_sql(table, "NEW", column.name, OutboxOp::kUpdate) + " END");
+    // A row moving to another scope first gives its logged writes that have
+    // no scope the one they were made in (CaptureLog::fix_scope).
+    const std::string fix_scope =
+        column.name != table.scope_column
+            ? std::string()
+            : "UPDATE _lumbung_log SET scope = OLD." + q +
+                  " WHERE scope IS NULL AND tbl = " + text_literal(table.name) +
+                  " AND row_id = OLD.\"id\";";
+    add_capture_triggers(statements, table,
+                         {"AFTER UPDATE OF " + q, "OLD." + q + " IS NOT NEW." + q, "update",
+                          column.name, "NEW", OutboxOp::kUpdate, "", fix_scope});
   }
   return statements;
 }

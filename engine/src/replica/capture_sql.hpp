@@ -1,6 +1,7 @@
 // Change capture: the replica's bookkeeping tables and the triggers that
-// record every local write, from any connection, into the outbox in the same
-// transaction (docs/decisions/0003-change-capture.md).
+// record every local write made on other connections than the replica's own
+// into the outbox, in the same transaction (docs/decisions/0003 and 0016; the
+// replica's own writes go through the capture log, capture_log.hpp).
 //
 // The outbox holds one entry per pending cell (col = column name, op update)
 // or per pending row operation (col = '', op insert or delete); a later write
@@ -8,7 +9,7 @@
 // stamp, and the value is read from the table itself when pushed.
 //
 // Stamps are computed in SQL with the HLC send rule of core/hlc.hpp:
-// hlc = max(hlc + 1, now_ms << 16), persisted in _lumbung_clock with the write.
+// hlc = max(last + 1, now_ms << 16), persisted in _lumbung_clock with the write.
 // The SQL stays within SQLite 3.15 (SQLCipher 3.4.1).
 #pragma once
 
@@ -25,10 +26,12 @@ enum class OutboxOp : int { kInsert = 1, kUpdate = 2, kDelete = 3 };
 // CREATE TABLE statements for the bookkeeping tables (meta, clock, outbox,
 // scope cursors, refused changes, push batches, conflicts received).
 std::vector<std::string> bookkeeping_tables_sql();
-// What moves the bookkeeping tables of a replica of format "lumbung-replica/2"
-// to "lumbung-replica/3": conflict resolutions. A new file is made with
-// bookkeeping_tables_sql() and then this, so every column is declared once.
-std::vector<std::string> bookkeeping_upgrade_sql();
+// What moves the bookkeeping tables from each format to the next, oldest
+// first: [0] from "lumbung-replica/2" to "/3" (conflict resolutions), [1] from
+// "/3" to "/4" (the capture log). A new file is made with
+// bookkeeping_tables_sql() and then every one of these, so that each column
+// is declared once.
+std::vector<std::vector<std::string>> bookkeeping_upgrade_sql();
 
 // DROP TRIGGER statements for every capture trigger of `schema`'s tables.
 std::vector<std::string> drop_capture_triggers_sql(const core::Schema& schema);

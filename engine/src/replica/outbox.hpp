@@ -1,6 +1,7 @@
 // The outbox (_lumbung_outbox): one entry per pending cell or row change,
 // written by the capture triggers (capture_sql.hpp) in the transaction of the
-// write, and emptied only by acknowledged pushes.
+// write or folded in from the capture log (capture_log.hpp) before it is
+// read, and emptied only by acknowledged pushes.
 #pragma once
 
 #include <cstdint>

@@ -153,7 +153,7 @@ Result<PulledPage> Puller::apply_page(const v1::PullPage& page) {
 
   ChangedRowsCollector changed;
   ServerStateWriter writer(db_);
-  Status status = in_applying_transaction(db_, [&]() -> Status {
+  Status status = in_applying_transaction(db_, schema_, [&]() -> Status {
     for (const ServerRow& row : rows) {
       Result<bool> written = writer.write(row);
       if (!written.is_ok()) return written.status();

@@ -5,6 +5,7 @@
 #include "protocol/wire.hpp"
 #include "replica/conflict_store.hpp"
 #include "replica/exchange.hpp"
+#include "replica/capture_log.hpp"
 #include "replica/hlc_store.hpp"
 #include "replica/outbox.hpp"
 #include "replica/refused_store.hpp"
@@ -191,6 +192,7 @@ Result<std::optional<PushBatch>> Pusher::inflight() {
 Result<std::optional<PushBatch>> Pusher::start_batch(int max_changes) {
   std::optional<PushBatch> batch;
   Status status = db::in_transaction(db_, [&]() -> Status {
+    LUMBUNG_RETURN_IF_ERROR(fold_capture_log(db_, schema_));
     // Entries whose row is gone are dropped on the way; take more until a
     // batch has something in it or the outbox is empty.
     for (;;) {
@@ -253,7 +255,7 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
     if (!removed.is_ok()) return removed.status();
     return forget_refusals_before(db_, entry);
   };
-  Status status = in_applying_transaction(db_, [&]() -> Status {
+  Status status = in_applying_transaction(db_, schema_, [&]() -> Status {
     for (const v1::ChangeOutcome& outcome : response.outcomes()) {
       if (outcome.id() >= static_cast<std::uint32_t>(request.changes_size())) {
         return Status(ErrorCode::kProtocol, context + ": the answer names change " +

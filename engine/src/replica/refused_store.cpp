@@ -104,7 +104,7 @@ Result<std::vector<RefusedChange>> load_refused(db::Database& db) {
   return changes;
 }
 
-Status requeue_refused(db::Database& db, const core::Schema& schema, Clock& clock) {
+Status requeue_refused(db::Database& db, const core::Schema& schema, CaptureLog& capture) {
   Result<std::vector<OutboxEntry>> entries = refused_entries(db);
   if (!entries.is_ok()) return entries.status();
   for (OutboxEntry& entry : *entries) {
@@ -116,10 +116,11 @@ Status requeue_refused(db::Database& db, const core::Schema& schema, Clock& cloc
       if (entry.op == OutboxOp::kInsert) {
         LUMBUNG_RETURN_IF_ERROR(remove_cell_entries(db, entry.table, entry.row_id));
       }
-      Result<core::Hlc> stamp = tick_clock(db, clock);
+      Result<core::Hlc> stamp = capture.next_stamp();
       if (!stamp.is_ok()) return stamp.status();
       entry.hlc = stamp->packed();
       LUMBUNG_RETURN_IF_ERROR(write_outbox_entry(db, entry));
+      LUMBUNG_RETURN_IF_ERROR(advance_clock(db, *stamp));
     }
   }
   return db.exec("DELETE FROM _lumbung_refused");

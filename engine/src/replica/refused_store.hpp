@@ -9,10 +9,10 @@
 
 #include "core/schema.hpp"
 #include "db/database.hpp"
-#include "lumbung/clock.hpp"
 #include "lumbung/status.hpp"
 #include "lumbung/sync.hpp"
 #include "lumbung/v1/sync.pb.h"
+#include "replica/capture_log.hpp"
 #include "replica/outbox.hpp"
 
 namespace lumbung::replica {
@@ -41,6 +41,6 @@ Result<std::vector<RefusedChange>> load_refused(db::Database& db);
 // it, they would update a row the server does not have). A refusal that no
 // longer matches the table (an insert or update of a row deleted since, a
 // delete of a row that exists again) is dropped.
-Status requeue_refused(db::Database& db, const core::Schema& schema, Clock& clock);
+Status requeue_refused(db::Database& db, const core::Schema& schema, CaptureLog& capture);
 
 }  // namespace lumbung::replica

@@ -20,11 +20,20 @@ using core::quote_identifier;
 using db::Database;
 using db::Statement;
 
-// Bumped when the bookkeeping tables change; /2 added sync state, /3 conflict
-// resolutions.
-constexpr const char* kFormat = "lumbung-replica/3";
-// The format before kFormat: opened and upgraded in place.
-constexpr const char* kPreviousFormat = "lumbung-replica/2";
+// Every format this engine opens, oldest first; older ones are upgraded in
+// place to the last, the one it writes. Bumped when the bookkeeping tables
+// change: /2 added sync state, /3 conflict resolutions, /4 the capture log.
+// bookkeeping_upgrade_sql()[i] moves kFormats[i] to kFormats[i + 1].
+constexpr const char* kFormats[] = {"lumbung-replica/2", "lumbung-replica/3", "lumbung-replica/4"};
+constexpr const char* kFormat = kFormats[std::size(kFormats) - 1];
+
+// The position of `format` in kFormats, or -1.
+int format_index(const std::string& format) {
+  for (size_t i = 0; i < std::size(kFormats); ++i) {
+    if (format == kFormats[i]) return static_cast<int>(i);
+  }
+  return -1;
+}
 
 Status with_context(const std::string& context, const Status& status) {
   return Status(status.code(), context + ": " + status.message());
@@ -93,7 +102,9 @@ Status Replica::Impl::create(const std::string& schema_text) {
   device_id = options.device_id.empty() ? uuids.next() : options.device_id;
   return db::in_transaction(*db, [&]() -> Status {
     LUMBUNG_RETURN_IF_ERROR(exec_all(replica::bookkeeping_tables_sql()));
-    LUMBUNG_RETURN_IF_ERROR(exec_all(replica::bookkeeping_upgrade_sql()));
+    for (const auto& step : replica::bookkeeping_upgrade_sql()) {
+      LUMBUNG_RETURN_IF_ERROR(exec_all(step));
+    }
     LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "format", Value(kFormat)));
     LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "device_id", Value(device_id)));
     LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "server_url", Value(options.server_url)));
@@ -131,7 +142,8 @@ Status Replica::Impl::migrate(core::Schema target, const std::string& target_tex
   }
   core::Schema old_schema = std::move(schema);
   schema = std::move(target);
-  insert_statements.clear();  // their column lists are the old schema's
+  insert_statements.clear();       // their column lists are the old schema's
+  cell_update_statements.clear();  // keyed by the old schema's columns
   Status status = db::in_transaction(*db, [&]() -> Status {
     for (const core::Table* table : plan->new_tables) LUMBUNG_RETURN_IF_ERROR(create_table(*table));
     for (const auto& [table, column] : plan->new_columns) {
@@ -170,7 +182,7 @@ Status Replica::Impl::check_is_replica() {
   Result<bool> row = stmt->step();
   if (!row.is_ok()) return with_context("cannot read '" + path + "'", row.status());
   const std::string format = *row ? stmt->column_text(0) : std::string();
-  if (format != kFormat && format != kPreviousFormat) {
+  if (format_index(format) < 0) {
     return Status(ErrorCode::kNotAReplica,
                   "'" + path + "' is not a Lumbung replica of format " + kFormat);
   }
@@ -181,8 +193,13 @@ Status Replica::Impl::upgrade_format() {
   Result<std::string> format = replica::read_meta(*db, "format");
   if (!format.is_ok()) return format.status();
   if (*format == kFormat) return Status::ok();
+  const auto steps = replica::bookkeeping_upgrade_sql();
   return db::in_transaction(*db, [&]() -> Status {
-    LUMBUNG_RETURN_IF_ERROR(exec_all(replica::bookkeeping_upgrade_sql()));
+    for (size_t i = static_cast<size_t>(format_index(*format)); i < steps.size(); ++i) {
+      LUMBUNG_RETURN_IF_ERROR(exec_all(steps[i]));
+    }
+    // The triggers of an older engine may not know the new tables.
+    LUMBUNG_RETURN_IF_ERROR(install_triggers(schema));
     return replica::write_meta(*db, "format", Value(kFormat));
   });
 }
@@ -214,12 +231,12 @@ Status Replica::Impl::open_file() {
   }
 
   LUMBUNG_RETURN_IF_ERROR(open_database());
-  LUMBUNG_RETURN_IF_ERROR(upgrade_format());
   Result<std::string> stored = replica::read_meta(*db, "schema");
   if (!stored.is_ok()) return stored.status();
   Result<core::Schema> current = core::load_schema(*stored, options.path + " (stored schema)");
   if (!current.is_ok()) return current.status();
   schema = std::move(current).value();
+  LUMBUNG_RETURN_IF_ERROR(upgrade_format());
   Result<std::string> id = replica::read_meta(*db, "device_id");
   if (!id.is_ok()) return id.status();
   device_id = *id;
@@ -231,11 +248,15 @@ Status Replica::Impl::open_file() {
 
 Status Replica::Impl::open_database() {
   const bool existed = file_has_content(options.path);
-  if (options.clock) vfs = std::make_unique<replica::ClockVfs>(options.clock);
-  Result<std::unique_ptr<Database>> opened =
-      Database::open(options.path, /*create=*/true, vfs ? vfs->name() : nullptr);
+  Result<std::unique_ptr<Database>> opened = Database::open(options.path, /*create=*/true);
   if (!opened.is_ok()) return opened.status();
   db = std::move(opened).value();
+  capture = std::make_unique<replica::CaptureLog>(*db, *clock);
+  // This connection's writes are captured by the capture log, not by the
+  // triggers (decision 0016); writes of the server's state are not captured.
+  if (sqlite3_db_config(db->handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr) != SQLITE_OK) {
+    return db->last_error("cannot turn the capture triggers off on the replica's connection");
+  }
   LUMBUNG_RETURN_IF_ERROR(apply_key());
   if (existed) LUMBUNG_RETURN_IF_ERROR(check_is_replica());
   // WAL: readers never block the writer; FULL: a commit survives power loss.
@@ -262,14 +283,19 @@ Status Replica::Impl::apply_key() {
 #endif
 }
 
+Result<Value> Replica::Impl::checked_cell(const core::Table& table, const std::string& name,
+                                          const Value& value) const {
+  const core::Column* column = table.find_column(name);
+  if (!column) {
+    return Status(ErrorCode::kNotFound, table_context(table) + ": unknown column '" + name + "'");
+  }
+  return core::coerce_value(table, *column, value);
+}
+
 Result<Row> Replica::Impl::checked_cells(const core::Table& table, const Row& cells) const {
   Row out;
   for (const auto& [name, value] : cells) {
-    const core::Column* column = table.find_column(name);
-    if (!column) {
-      return Status(ErrorCode::kNotFound, table_context(table) + ": unknown column '" + name + "'");
-    }
-    Result<Value> coerced = core::coerce_value(table, *column, value);
+    Result<Value> coerced = checked_cell(table, name, value);
     if (!coerced.is_ok()) return coerced.status();
     out.emplace(name, std::move(coerced).value());
   }
@@ -289,6 +315,12 @@ Result<Statement*> Replica::Impl::insert_statement(const core::Table& table) {
   Result<Statement*> stmt = db->cached(sql);
   if (stmt.is_ok()) insert_statements.emplace(table.name, *stmt);
   return stmt;
+}
+
+template <typename Write>
+Status Replica::Impl::in_write_transaction(Write&& write) {
+  if (db->transaction_depth() == 0) return db::in_transaction(*db, write);
+  return write();
 }
 
 Status Replica::Impl::insert(const core::Table& table, const Row& cells) {
@@ -314,11 +346,21 @@ Status Replica::Impl::insert(const core::Table& table, const Row& cells) {
   Result<Statement*> stmt = insert_statement(table);
   if (!stmt.is_ok()) return with_context(table_context(table), stmt.status());
   for (size_t i = 0; i < table.columns.size(); ++i) {
-    (*stmt)->bind(static_cast<int>(i + 1), cell(table.columns[i]));
+    (*stmt)->bind_borrowed(static_cast<int>(i + 1), cell(table.columns[i]));
   }
-  Status status = (*stmt)->run();
+  int sqlite_code = SQLITE_OK;  // read before a rollback clears it
+  Status status = in_write_transaction([&]() -> Status {
+    Status inserted = (*stmt)->run();
+    if (!inserted.is_ok()) {
+      sqlite_code = sqlite3_extended_errcode(db->handle());
+      return inserted;
+    }
+    const core::Column* scope = table.find_column(table.scope_column);
+    return capture_write(table, id->as_text(), "", replica::OutboxOp::kInsert,
+                         scope ? cell(*scope) : kNull);
+  });
   if (status.is_ok()) return status;
-  if (sqlite3_extended_errcode(db->handle()) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+  if (sqlite_code == SQLITE_CONSTRAINT_PRIMARYKEY) {
     return Status(ErrorCode::kConstraint,
                   table_context(table) + ": a row with id '" + id->as_text() + "' already exists");
   }
@@ -357,55 +399,130 @@ Status Replica::Impl::check_updated_row(const core::Table& table, std::string_vi
   return otherwise;
 }
 
+Status Replica::Impl::capture_write(const core::Table& table, std::string_view id,
+                                    const std::string& column, replica::OutboxOp op,
+                                    const Value& scope) {
+  Status status = capture->append(table, id, column, op, scope);
+  // The write is done and SQLite keeps no statement journal to undo it alone
+  // (that is the point of the log): the whole transaction must go.
+  if (!status.is_ok()) db->fail_transaction(status);
+  return status;
+}
+
+Status Replica::Impl::update_refused(const core::Table& table, std::string_view id,
+                                     const Row& cells, const Status& status) {
+  const Status refused = with_context(table_context(table), status);
+  return refused.code() == ErrorCode::kConstraint ? check_updated_row(table, id, cells, refused)
+                                                  : refused;
+}
+
+Status Replica::Impl::update_cell(const core::Table& table, std::string_view id,
+                                  const std::string& column, const Value& value) {
+  // The common edit, one field of a form: no read first. The WHERE leaves an
+  // unchanged value alone, as the capture triggers do.
+  const core::Column* key = table.find_column(column);
+  Statement*& stmt = cell_update_statements[key];
+  if (!stmt) {
+    const std::string q = quote_identifier(column);
+    Result<Statement*> prepared = db->cached("UPDATE " + quote_identifier(table.name) + " SET " +
+                                             q + " = ?1 WHERE \"id\" = ?2 AND " + q + " IS NOT ?1");
+    if (!prepared.is_ok()) return with_context(table_context(table), prepared.status());
+    stmt = *prepared;
+  }
+  stmt->bind_borrowed(1, value);
+  stmt->bind_borrowed_text(2, id);
+  Status status = stmt->run();
+  if (!status.is_ok()) return update_refused(table, id, Row{{column, value}}, status);
+  if (sqlite3_changes(db->handle()) == 1) {
+    return capture_write(table, id, column, replica::OutboxOp::kUpdate, Value());
+  }
+  Result<std::optional<Row>> current = get(table, id);
+  if (!current.is_ok()) return current.status();
+  return *current ? Status::ok() : not_found(table, id);
+}
+
 Status Replica::Impl::update(const core::Table& table, std::string_view id, const Row& cells) {
   if (cells.count("id") && cells.at("id") != Value(id)) {
     return Status(ErrorCode::kInvalidArgument,
                   table_context(table) + ": the id of a row cannot change");
   }
+  if (cells.size() == 1 && cells.begin()->first != "id" &&
+      cells.begin()->first != table.scope_column) {
+    const auto& [column, value] = *cells.begin();
+    Result<Value> checked = checked_cell(table, column, value);
+    if (!checked.is_ok()) return checked.status();
+    return in_write_transaction([&] { return update_cell(table, id, column, *checked); });
+  }
   Result<Row> checked = checked_cells(table, cells);
   if (!checked.is_ok()) return checked.status();
   checked->erase("id");
   if (checked->empty()) return check_updated_row(table, id, *checked, Status::ok());
+  return in_write_transaction([&]() -> Status {
+    // Several cells, or a move to another scope: the row is read to write and
+    // capture only the cells that change, and to know the scope.
+    Result<std::optional<Row>> current = get(table, id);
+    if (!current.is_ok()) return current.status();
+    if (!*current) return not_found(table, id);
+    Row changed;
+    for (const auto& [name, value] : *checked) {
+      if ((**current)[name] != value) changed.emplace(name, value);
+    }
+    if (changed.empty()) return Status::ok();
+    std::string sql = "UPDATE " + quote_identifier(table.name) + " SET ";
+    int index = 0;
+    for (const auto& [name, value] : changed) {
+      sql += (index ? ", " : "") + quote_identifier(name) + " = ?" + std::to_string(index + 1);
+      ++index;
+    }
+    sql += " WHERE \"id\" = ?" + std::to_string(index + 1);
+    Result<Statement*> stmt = db->cached(sql);
+    if (!stmt.is_ok()) return with_context(table_context(table), stmt.status());
+    index = 0;
+    for (const auto& [name, value] : changed) (*stmt)->bind(++index, value);
+    (*stmt)->bind(index + 1, Value(id));
+    Status status = (*stmt)->run();
+    if (!status.is_ok()) return update_refused(table, id, changed, status);
 
-  // The cells are typed already and SQLite enforces NOT NULL and the CHECKs on
-  // the columns written, so the row is not read first; only a refused update
-  // pays for reading and validating the whole row, to explain the refusal.
-  std::string sql = "UPDATE " + quote_identifier(table.name) + " SET ";
-  int index = 0;
-  for (const auto& [name, value] : *checked) {
-    sql += (index ? ", " : "") + quote_identifier(name) + " = ?" + std::to_string(index + 1);
-    ++index;
-  }
-  sql += " WHERE \"id\" = ?" + std::to_string(index + 1);
-  Result<Statement*> stmt = db->cached(sql);
-  if (!stmt.is_ok()) return with_context(table_context(table), stmt.status());
-  index = 0;
-  for (const auto& [name, value] : *checked) (*stmt)->bind(++index, value);
-  (*stmt)->bind(index + 1, Value(id));
-  Status status = (*stmt)->run();
-  if (!status.is_ok()) {
-    status = with_context(table_context(table), status);
-    return status.code() == ErrorCode::kConstraint
-               ? check_updated_row(table, id, *checked, status)
-               : status;
-  }
-  // Rows matched, not counting the capture triggers' writes.
-  return sqlite3_changes(db->handle()) == 0 ? not_found(table, id) : Status::ok();
+    const Value& old_scope = (**current)[table.scope_column];
+    auto moved = changed.find(table.scope_column);
+    if (moved != changed.end()) {
+      status = capture->fix_scope(table, id, old_scope);
+      if (!status.is_ok()) {
+        db->fail_transaction(status);
+        return status;
+      }
+    }
+    const Value& scope = moved != changed.end() ? moved->second : old_scope;
+    for (const auto& [name, value] : changed) {
+      LUMBUNG_RETURN_IF_ERROR(capture_write(table, id, name, replica::OutboxOp::kUpdate, scope));
+    }
+    return Status::ok();
+  });
 }
 
 Status Replica::Impl::remove(const core::Table& table, std::string_view id) {
-  Result<Statement*> stmt =
-      db->cached("DELETE FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(id));
-  Status status = (*stmt)->run();
-  if (!status.is_ok()) return with_context(table_context(table), status);
-  return sqlite3_changes(db->handle()) == 0 ? not_found(table, id) : Status::ok();
+  return in_write_transaction([&]() -> Status {
+    // The scope the delete is pushed in: the row's, read before it goes.
+    Result<std::optional<Row>> current = get(table, id);
+    if (!current.is_ok()) return current.status();
+    if (!*current) return not_found(table, id);
+    Result<Statement*> stmt =
+        db->cached("DELETE FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1");
+    if (!stmt.is_ok()) return stmt.status();
+    (*stmt)->bind(1, Value(id));
+    Status status = (*stmt)->run();
+    if (!status.is_ok()) return with_context(table_context(table), status);
+    return capture_write(table, id, "", replica::OutboxOp::kDelete,
+                         (**current)[table.scope_column]);
+  });
 }
+
+Status Replica::Impl::fold_capture_log() {
+  return db::in_transaction(*db, [&] { return replica::fold_capture_log(*db, schema); });
+}
+
 Replica::Replica(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Replica::~Replica() {
-  if (impl_) impl_->db.reset();  // close before the VFS it may use goes away
-}
+Replica::~Replica() = default;
 
 Result<std::unique_ptr<Replica>> Replica::open(const ReplicaOptions& options) {
   auto impl = std::make_unique<Impl>(options);
@@ -490,6 +607,7 @@ Status Replica::transaction(const std::function<Status()>& body) {
 }
 
 Result<std::vector<PendingChange>> Replica::pending_changes() {
+  LUMBUNG_RETURN_IF_ERROR(impl_->fold_capture_log());
   Result<std::vector<replica::OutboxEntry>> entries = replica::read_outbox(*impl_->db, -1);
   if (!entries.is_ok()) return entries.status();
   std::vector<PendingChange> changes;
@@ -503,6 +621,7 @@ Result<std::vector<PendingChange>> Replica::pending_changes() {
 
 Result<ReplicaStatus> Replica::status() {
   ReplicaStatus status;
+  LUMBUNG_RETURN_IF_ERROR(impl_->fold_capture_log());
   Result<std::vector<Row>> counts = query(
       "SELECT (SELECT count(*) FROM _lumbung_outbox) AS pending, "
       "(SELECT count(*) FROM _lumbung_refused) AS refused");

@@ -5,6 +5,7 @@
 // Internal; not thread-safe, like Replica.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,19 +18,21 @@
 #include "db/database.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
-#include "replica/clock_vfs.hpp"
+#include "replica/capture_log.hpp"
 
 namespace lumbung {
 
 struct Replica::Impl {
   ReplicaOptions options;
   std::shared_ptr<Clock> clock;            // options.clock, or the system clock
-  std::unique_ptr<replica::ClockVfs> vfs;  // outlives the connection that uses it
   std::unique_ptr<db::Database> db;
+  std::unique_ptr<replica::CaptureLog> capture;  // over `db`, made with it
   core::Schema schema;
   std::string device_id;
   core::UuidV7Generator uuids;
   std::map<std::string, db::Statement*> insert_statements;  // see insert_statement()
+  // The prepared UPDATE of one cell, by column of `schema` (see update_cell()).
+  std::map<const core::Column*, db::Statement*> cell_update_statements;
   // HTTP to the server URL kept in the file; made by the first sync that needs
   // it and kept, so that its connection is reused.
   std::shared_ptr<Transport> http_transport;
@@ -55,7 +58,7 @@ struct Replica::Impl {
   Status migrate(core::Schema target, const std::string& target_text);
   // Checks that the open file is a replica, before anything writes to it.
   Status check_is_replica();
-  // Moves a replica of the previous format to the current one.
+  // Moves a replica of an earlier format to the current one; `schema` is loaded.
   Status upgrade_format();
   Status open_file();
   // Opens the connection, checks an existing file is a replica before
@@ -66,6 +69,8 @@ struct Replica::Impl {
   // Checks and converts the caller's cells: known columns, the right types,
   // NOT NULL, and each column's own CHECK. SQLite enforces the rest again.
   Result<Row> checked_cells(const core::Table& table, const Row& cells) const;
+  Result<Value> checked_cell(const core::Table& table, const std::string& name,
+                             const Value& value) const;
   // The prepared INSERT of every column of `table`, by table name.
   Result<db::Statement*> insert_statement(const core::Table& table);
   Status insert(const core::Table& table, const Row& cells);
@@ -77,6 +82,24 @@ struct Replica::Impl {
                            const Status& otherwise);
   Status update(const core::Table& table, std::string_view id, const Row& cells);
   Status remove(const core::Table& table, std::string_view id);
+
+  // Runs a write and its capture as one: in a transaction of its own, or in
+  // the caller's, which a capture that fails after the write then rolls back.
+  // (A template, defined in replica.cpp: a std::function would cost an
+  // allocation per write.)
+  template <typename Write>
+  Status in_write_transaction(Write&& write);
+  // Logs the write of `column` ('' for the row); `scope` as CaptureLog::append.
+  Status capture_write(const core::Table& table, std::string_view id, const std::string& column,
+                       replica::OutboxOp op, const Value& scope);
+  // Updates one cell that is not the scope's, only if its value changes.
+  Status update_cell(const core::Table& table, std::string_view id, const std::string& column,
+                     const Value& value);
+  // The SQL error of an update, explained when it is a refusal.
+  Status update_refused(const core::Table& table, std::string_view id, const Row& cells,
+                        const Status& status);
+  // Merges the capture log into the outbox, in a transaction of its own.
+  Status fold_capture_log();
 };
 
 }  // namespace lumbung

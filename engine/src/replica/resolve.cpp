@@ -51,22 +51,23 @@ Result<ConflictRecord> Replica::resolve_conflict(std::uint64_t conflict_id,
                                          conflict_id, resolution)),
       &response));
   ConflictRecord resolved = replica::conflict_from_wire(response.conflict());
-  LUMBUNG_RETURN_IF_ERROR(replica::in_applying_transaction(*impl_->db, [&]() -> Status {
-    // This device may not hold the record yet (it resolves from a list it got
-    // elsewhere): store it whole, or its resolution over the pending one.
-    Result<bool> stored = replica::store_conflict(*impl_->db, resolved);
-    if (!stored.is_ok()) return stored.status();
-    // The server stamped the resolved value as this device's write, which
-    // pulls leave out (docs/protocol.md, "Pull"): it is written here.
-    if (const core::Table* table = impl_->schema.find_table(resolved.table)) {
-      replica::ServerRow row(*table, resolved.row_id);
-      if (row.add_cell(resolved.column, resolved.resolved_value)) {
-        Result<bool> written = replica::ServerStateWriter(*impl_->db).write(row);
-        if (!written.is_ok()) return written.status();
-      }
-    }
-    return replica::receive_clock(*impl_->db, *impl_->clock, response.server_hlc());
-  }));
+  LUMBUNG_RETURN_IF_ERROR(
+      replica::in_applying_transaction(*impl_->db, impl_->schema, [&]() -> Status {
+        // This device may not hold the record yet (it resolves from a list it got
+        // elsewhere): store it whole, or its resolution over the pending one.
+        Result<bool> stored = replica::store_conflict(*impl_->db, resolved);
+        if (!stored.is_ok()) return stored.status();
+        // The server stamped the resolved value as this device's write, which
+        // pulls leave out (docs/protocol.md, "Pull"): it is written here.
+        if (const core::Table* table = impl_->schema.find_table(resolved.table)) {
+          replica::ServerRow row(*table, resolved.row_id);
+          if (row.add_cell(resolved.column, resolved.resolved_value)) {
+            Result<bool> written = replica::ServerStateWriter(*impl_->db).write(row);
+            if (!written.is_ok()) return written.status();
+          }
+        }
+        return replica::receive_clock(*impl_->db, *impl_->clock, response.server_hlc());
+      }));
   return resolved;
 }
 

@@ -84,7 +84,7 @@ Status ScopeVerifier::reset_scope(const std::string& scope) {
 Result<std::vector<std::string>> ScopeVerifier::heal_mismatches(
     const v1::PullPage& last_page, const std::set<std::string>& spared) {
   std::vector<std::string> reset;
-  Status status = in_applying_transaction(db_, [&]() -> Status {
+  Status status = in_applying_transaction(db_, schema_, [&]() -> Status {
     Result<std::optional<std::set<std::string>>> changed = scopes_with_changes();
     if (!changed.is_ok()) return changed.status();
     if (!*changed) return Status::ok();  // any scope may have changes: compare none

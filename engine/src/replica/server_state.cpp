@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "replica/capture_log.hpp"
+
 namespace lumbung::replica {
 namespace {
 
@@ -15,11 +17,11 @@ Status with_row_context(const ServerRow& row, const Status& status) {
 
 }  // namespace
 
-Status in_applying_transaction(db::Database& db, const std::function<Status()>& body) {
+Status in_applying_transaction(db::Database& db, const core::Schema& schema,
+                               const std::function<Status()>& body) {
   return db::in_transaction(db, [&]() -> Status {
-    LUMBUNG_RETURN_IF_ERROR(db.exec("UPDATE _lumbung_clock SET applying = 1"));
-    LUMBUNG_RETURN_IF_ERROR(body());
-    return db.exec("UPDATE _lumbung_clock SET applying = 0");
+    LUMBUNG_RETURN_IF_ERROR(fold_capture_log(db, schema));
+    return body();
   });
 }
 

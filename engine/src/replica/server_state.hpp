@@ -1,6 +1,6 @@
 // Writing the server's state into the synced tables: the rows of pulled pages
-// and of superseded push outcomes. These writes are never captured
-// (_lumbung_clock.applying = 1) and never overwrite a pending local change:
+// and of superseded push outcomes. These writes are never captured (the
+// replica's connection has triggers off) and never overwrite a pending local change:
 // the device shows its own writes on top of the server's state until they are
 // acknowledged (docs/protocol.md, "The device").
 #pragma once
@@ -20,10 +20,11 @@
 
 namespace lumbung::replica {
 
-// Runs `body` in one transaction with capture off. `applying` is back to 0
-// before the commit, so that no connection ever sees it set.
+// Runs `body` in one transaction, after folding the capture log into the
+// outbox, so that `body` sees every pending local change there.
 // REQUIRES: no transaction is open on `db`.
-Status in_applying_transaction(db::Database& db, const std::function<Status()>& body);
+Status in_applying_transaction(db::Database& db, const core::Schema& schema,
+                               const std::function<Status()>& body);
 
 // The server's state of one row in the device's terms: a tombstone, or some
 // of its cells. Cells of columns the device does not know (a newer server

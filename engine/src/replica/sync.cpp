@@ -260,7 +260,8 @@ Result<std::vector<RefusedChange>> Replica::refused_changes() {
 
 Status Replica::retry_refused() {
   return db::in_transaction(*impl_->db, [&]() -> Status {
-    return replica::requeue_refused(*impl_->db, impl_->schema, *impl_->clock);
+    LUMBUNG_RETURN_IF_ERROR(replica::fold_capture_log(*impl_->db, impl_->schema));
+    return replica::requeue_refused(*impl_->db, impl_->schema, *impl_->capture);
   });
 }
 

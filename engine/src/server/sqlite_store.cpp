@@ -679,7 +679,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_d
                   "cannot create data directory '" + data_dir + "': " + error.message());
   }
   const std::string path = (std::filesystem::path(data_dir) / "lumbung.db").string();
-  Result<std::unique_ptr<db::Database>> writer = db::Database::open(path, true, nullptr);
+  Result<std::unique_ptr<db::Database>> writer = db::Database::open(path, true);
   if (!writer.is_ok()) return writer.status();
   db::Database& db = **writer;
   LUMBUNG_RETURN_IF_ERROR(
@@ -756,7 +756,7 @@ Result<std::unique_ptr<db::Database>> SqliteStore::take_reader() {
       return reader;
     }
   }
-  Result<std::unique_ptr<db::Database>> reader = db::Database::open(path_, false, nullptr);
+  Result<std::unique_ptr<db::Database>> reader = db::Database::open(path_, false);
   if (!reader.is_ok()) return reader.status();
   LUMBUNG_RETURN_IF_ERROR((*reader)->exec("PRAGMA busy_timeout = 5000; PRAGMA query_only = 1"));
   return reader;

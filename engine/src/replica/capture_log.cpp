@@ -1,0 +1,176 @@
+#include "replica/capture_log.hpp"
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "replica/hlc_store.hpp"
+#include "replica/outbox.hpp"
+
+namespace lumbung::replica {
+namespace {
+
+// What the outbox holds for one cell or row: the stamp and base of its entry.
+struct Pending {
+  std::int64_t hlc = 0;
+  std::int64_t base = 0;
+};
+
+// The base of the pending entry of a cell or row, if any.
+Result<std::optional<std::int64_t>> pending_base(db::Database& db, const OutboxEntry& entry) {
+  Result<db::Statement*> stmt =
+      db.cached("SELECT base FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2 AND col = ?3");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind_borrowed_text(1, entry.table);
+  (*stmt)->bind_borrowed_text(2, entry.row_id);
+  (*stmt)->bind_borrowed_text(3, entry.column);
+  Result<bool> found = (*stmt)->step();
+  if (!found.is_ok()) return found.status();
+  std::optional<std::int64_t> base;
+  if (*found) base = (*stmt)->column_int(0);
+  (*stmt)->reset();
+  return base;
+}
+
+// The row's scope now, or null when the row or its table is gone.
+Result<Value> current_scope(db::Database& db, const core::Schema& schema, const std::string& table,
+                            const std::string& row_id) {
+  const core::Table* t = schema.find_table(table);
+  if (!t) return Value();
+  Result<db::Statement*> stmt =
+      db.cached("SELECT " + core::quote_identifier(t->scope_column) + " FROM " +
+                core::quote_identifier(t->name) + " WHERE \"id\" = ?1");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind_borrowed_text(1, row_id);
+  Result<bool> found = (*stmt)->step();
+  if (!found.is_ok()) return found.status();
+  Value scope = *found ? (*stmt)->column(0) : Value();
+  (*stmt)->reset();
+  return scope;
+}
+
+// The server seq the device has pulled `scope` up to: a new change's base.
+Result<std::int64_t> scope_cursor(db::Database& db, const Value& scope) {
+  Result<db::Statement*> stmt = db.cached("SELECT cursor FROM _lumbung_scope WHERE scope = ?1");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind_borrowed(1, scope);
+  Result<bool> found = (*stmt)->step();
+  if (!found.is_ok()) return found.status();
+  const std::int64_t cursor = *found ? (*stmt)->column_int(0) : 0;
+  (*stmt)->reset();
+  return cursor;
+}
+
+// Does to the outbox what the capture trigger would have done for the logged
+// write (capture_sql.cpp): nothing has written the outbox since, as the
+// triggers log too while the log holds entries.
+Status fold_entry(db::Database& db, const core::Schema& schema, OutboxEntry entry,
+                  const Value& logged_scope) {
+  if (entry.op == OutboxOp::kDelete) {
+    LUMBUNG_RETURN_IF_ERROR(remove_cell_entries(db, entry.table, entry.row_id));
+  }
+  Result<std::optional<std::int64_t>> pending = pending_base(db, entry);
+  if (!pending.is_ok()) return pending.status();
+  if (*pending) {
+    entry.base = **pending;  // an edit on top of a pending one keeps its base
+  } else {
+    Value scope = logged_scope;
+    if (scope.is_null()) {
+      // An update through the API that did not read its row: the row has
+      // not moved since (CaptureLog::fix_scope), or was deleted since, which
+      // drops this entry anyway.
+      Result<Value> now = current_scope(db, schema, entry.table, entry.row_id);
+      if (!now.is_ok()) return now.status();
+      scope = std::move(now).value();
+    }
+    Result<std::int64_t> cursor = scope_cursor(db, scope);
+    if (!cursor.is_ok()) return cursor.status();
+    entry.base = *cursor;
+  }
+  return write_outbox_entry(db, entry);
+}
+
+}  // namespace
+
+Status CaptureLog::append(const core::Table& table, std::string_view row_id,
+                          std::string_view column, OutboxOp op, const Value& scope) {
+  if (logging_transaction_ != db_.transaction_serial()) {
+    // From now on the triggers of other connections log too (capture_sql.cpp).
+    LUMBUNG_RETURN_IF_ERROR(db_.exec("UPDATE _lumbung_clock SET logging = 1 WHERE logging = 0"));
+    logging_transaction_ = db_.transaction_serial();
+  }
+  Result<core::Hlc> stamp = next_stamp();
+  if (!stamp.is_ok()) return stamp.status();
+  if (!append_) {
+    Result<db::Statement*> stmt = db_.cached(
+        "INSERT INTO _lumbung_log (tbl, row_id, col, op, hlc, scope) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (!stmt.is_ok()) return stmt.status();
+    append_ = *stmt;
+  }
+  append_->bind_borrowed_text(1, table.name);
+  append_->bind_borrowed_text(2, row_id);
+  append_->bind_borrowed_text(3, column);
+  append_->bind(4, Value(static_cast<std::int64_t>(op)));
+  append_->bind(5, Value(stamp->packed()));
+  append_->bind_borrowed(6, scope);
+  return append_->run();
+}
+
+Status CaptureLog::fix_scope(const core::Table& table, std::string_view row_id,
+                             const Value& scope) {
+  Result<db::Statement*> stmt = db_.cached(
+      "UPDATE _lumbung_log SET scope = ?3 WHERE scope IS NULL AND tbl = ?1 AND row_id = ?2");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(table.name));
+  (*stmt)->bind(2, Value(row_id));
+  (*stmt)->bind(3, scope);
+  return (*stmt)->run();
+}
+
+Result<core::Hlc> CaptureLog::next_stamp() {
+  if (transaction_ != db_.transaction_serial()) {
+    Result<core::Hlc> last = last_stamp(db_);
+    if (!last.is_ok()) return last.status();
+    last_ = *last;
+    transaction_ = db_.transaction_serial();
+  }
+  last_ = core::hlc_next(last_, clock_.now_ms());
+  return last_;
+}
+
+Status fold_capture_log(db::Database& db, const core::Schema& schema) {
+  Result<db::Statement*> any = db.cached("SELECT 1 FROM _lumbung_log LIMIT 1");
+  if (!any.is_ok()) return any.status();
+  Result<bool> found = (*any)->step();
+  (*any)->reset();
+  if (!found.is_ok()) return found.status();
+  if (!*found) return Status::ok();
+
+  Result<db::Statement*> log =
+      db.cached("SELECT tbl, row_id, col, op, hlc, scope FROM _lumbung_log ORDER BY seq");
+  if (!log.is_ok()) return log.status();
+  Status status = Status::ok();
+  for (;;) {
+    Result<bool> more = (*log)->step();
+    if (!more.is_ok()) {
+      status = more.status();
+      break;
+    }
+    if (!*more) break;
+    OutboxEntry logged{(*log)->column_text(0), (*log)->column_text(1),
+                       (*log)->column_text(2), static_cast<OutboxOp>((*log)->column_int(3)),
+                       (*log)->column_int(4),  0};
+    status = fold_entry(db, schema, std::move(logged), (*log)->column(5));
+    if (!status.is_ok()) break;
+  }
+  (*log)->reset();
+  LUMBUNG_RETURN_IF_ERROR(status);
+  // The log's last stamp is the clock's persisted value until now.
+  LUMBUNG_RETURN_IF_ERROR(
+      db.exec("UPDATE _lumbung_clock SET logging = 0, hlc = max(hlc, "
+              "(SELECT hlc FROM _lumbung_log ORDER BY seq DESC LIMIT 1))"));
+  return db.exec("DELETE FROM _lumbung_log");
+}
+
+}  // namespace lumbung::replica
