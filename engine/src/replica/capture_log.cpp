@@ -139,13 +139,19 @@ Result<core::Hlc> CaptureLog::next_stamp() {
   return last_;
 }
 
-Status fold_capture_log(db::Database& db, const core::Schema& schema) {
+Result<bool> capture_log_empty(db::Database& db) {
   Result<db::Statement*> any = db.cached("SELECT 1 FROM _lumbung_log LIMIT 1");
   if (!any.is_ok()) return any.status();
   Result<bool> found = (*any)->step();
   (*any)->reset();
   if (!found.is_ok()) return found.status();
-  if (!*found) return Status::ok();
+  return !*found;
+}
+
+Status fold_capture_log(db::Database& db, const core::Schema& schema) {
+  Result<bool> empty = capture_log_empty(db);
+  if (!empty.is_ok()) return empty.status();
+  if (*empty) return Status::ok();
 
   Result<db::Statement*> log =
       db.cached("SELECT tbl, row_id, col, op, hlc, scope FROM _lumbung_log ORDER BY seq");

@@ -57,4 +57,6 @@ class CaptureLog {
 // the log. REQUIRES: a transaction is open.
 Status fold_capture_log(db::Database& db, const core::Schema& schema);
 
+Result<bool> capture_log_empty(db::Database& db);
+
 }  // namespace lumbung::replica

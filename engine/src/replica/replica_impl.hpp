@@ -98,7 +98,8 @@ struct Replica::Impl {
   // The SQL error of an update, explained when it is a refusal.
   Status update_refused(const core::Table& table, std::string_view id, const Row& cells,
                         const Status& status);
-  // Merges the capture log into the outbox, in a transaction of its own.
+  // Merges the capture log into the outbox, in a transaction of its own if
+  // the log holds anything.
   Status fold_capture_log();
 };
 
