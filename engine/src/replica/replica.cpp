@@ -399,14 +399,17 @@ Status Replica::Impl::check_updated_row(const core::Table& table, std::string_vi
   return otherwise;
 }
 
-Status Replica::Impl::capture_write(const core::Table& table, std::string_view id,
-                                    const std::string& column, replica::OutboxOp op,
-                                    const Value& scope) {
-  Status status = capture->append(table, id, column, op, scope);
+Status Replica::Impl::captured(const Status& status) {
   // The write is done and SQLite keeps no statement journal to undo it alone
   // (that is the point of the log): the whole transaction must go.
   if (!status.is_ok()) db->fail_transaction(status);
   return status;
+}
+
+Status Replica::Impl::capture_write(const core::Table& table, std::string_view id,
+                                    const std::string& column, replica::OutboxOp op,
+                                    const Value& scope) {
+  return captured(capture->append(table, id, column, op, scope));
 }
 
 Status Replica::Impl::update_refused(const core::Table& table, std::string_view id,
@@ -486,11 +489,7 @@ Status Replica::Impl::update(const core::Table& table, std::string_view id, cons
     const Value& old_scope = (**current)[table.scope_column];
     auto moved = changed.find(table.scope_column);
     if (moved != changed.end()) {
-      status = capture->fix_scope(table, id, old_scope);
-      if (!status.is_ok()) {
-        db->fail_transaction(status);
-        return status;
-      }
+      LUMBUNG_RETURN_IF_ERROR(captured(capture->fix_scope(table, id, old_scope)));
     }
     const Value& scope = moved != changed.end() ? moved->second : old_scope;
     for (const auto& [name, value] : changed) {

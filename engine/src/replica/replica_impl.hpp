@@ -5,7 +5,6 @@
 // Internal; not thread-safe, like Replica.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -89,6 +88,9 @@ struct Replica::Impl {
   // allocation per write.)
   template <typename Write>
   Status in_write_transaction(Write&& write);
+  // `status` of the capture of a write already made: a failure fails the
+  // caller's transaction too.
+  Status captured(const Status& status);
   // Logs the write of `column` ('' for the row); `scope` as CaptureLog::append.
   Status capture_write(const core::Table& table, std::string_view id, const std::string& column,
                        replica::OutboxOp op, const Value& scope);
