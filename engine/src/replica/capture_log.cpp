@@ -10,12 +10,6 @@
 namespace lumbung::replica {
 namespace {
 
-// What the outbox holds for one cell or row: the stamp and base of its entry.
-struct Pending {
-  std::int64_t hlc = 0;
-  std::int64_t base = 0;
-};
-
 // The base of the pending entry of a cell or row, if any.
 Result<std::optional<std::int64_t>> pending_base(db::Database& db, const OutboxEntry& entry) {
   Result<db::Statement*> stmt =
