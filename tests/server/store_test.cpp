@@ -4,8 +4,11 @@
 // in place, and a group whose one body fails.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
+#include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/checksum.hpp"
@@ -120,6 +123,47 @@ TEST_CASE("store: a scan reads each scope from its own cursor, in seq order acro
   CHECK(scan(dir, {}).empty());
   CHECK(scan(dir, {{"no such village", 0}}).empty());
   CHECK(scan(dir, {{kVillage, 1000}}).empty());
+}
+
+TEST_CASE("store: a row new to the reader comes once, whole, with its current cells",
+          "[server]") {
+  TestServer server;
+  // Two rows inserted one after the other (each a run of seqs), then an edit
+  // of the first, whose cell leaves a gap in its run and comes later.
+  const Row row = household();
+  const v1::PushResponse inserted = server.push(Batch("a", 1)
+                                                    .insert("household", "h1", row, stamp(-90))
+                                                    .insert("household", "h2", row, stamp(-90)));
+  server.push(Batch("a", 2).update("household", "h1", "phone", "0811", stamp(-60),
+                                   inserted.outcomes(1).seq()));
+  Result<std::unique_ptr<server::SqliteStore>> store = server::SqliteStore::open(server.data_dir());
+  REQUIRE(store.is_ok());
+  std::vector<std::pair<std::string, std::map<std::string, Value>>> rows;  // kRow items
+  std::vector<std::int64_t> seqs;
+  const Status read = (*store)->read([&](server::ReadTransaction& txn) {
+    return txn.scan_changes({{kVillage, 0}}, [&](const server::ChangeItem& item) {
+      CHECK(item.kind == server::ChangeItem::Kind::kRow);
+      std::map<std::string, Value> cells;
+      for (const server::StoredCell& cell : item.cells) cells[cell.column] = cell.cell.value;
+      rows.emplace_back(item.row_id, std::move(cells));
+      seqs.push_back(item.seq);
+      return true;
+    });
+  });
+  REQUIRE(read.is_ok());
+  CHECK(std::is_sorted(seqs.begin(), seqs.end()));
+  // h1, h2, then h1 again at its new phone (a repeat that brings nothing new).
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].first == "h1");
+  CHECK(rows[1].first == "h2");
+  CHECK(rows[2].first == "h1");
+  // Every column has a cell (null when the insert left it out).
+  CHECK(rows[0].second.size() > row.size());
+  CHECK(rows[1].second.size() == rows[0].second.size());
+  CHECK(rows[0].second.at("phone") == Value("0811"));
+  CHECK(rows[1].second.at("id") == Value("h2"));
+  for (const auto& [column, value] : row) CHECK(rows[1].second.at(column) == value);
+  CHECK(rows[2].second == rows[0].second);
 }
 
 TEST_CASE("store: a household moved to another village leaves one village's log for the other's",

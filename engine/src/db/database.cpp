@@ -140,9 +140,11 @@ Value Statement::column(int i) const {
 
 std::int64_t Statement::column_int(int i) const { return sqlite3_column_int64(stmt_, i); }
 
-std::string Statement::column_text(int i) const {
+std::string Statement::column_text(int i) const { return std::string(column_text_view(i)); }
+
+std::string_view Statement::column_text_view(int i) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
-  return text ? std::string(text, sqlite3_column_bytes(stmt_, i)) : std::string();
+  return text ? std::string_view(text, sqlite3_column_bytes(stmt_, i)) : std::string_view();
 }
 
 bool Statement::read_only() const { return sqlite3_stmt_readonly(stmt_) != 0; }

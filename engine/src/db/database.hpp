@@ -48,6 +48,8 @@ class Statement {
   Value column(int i) const;
   std::int64_t column_int(int i) const;
   std::string column_text(int i) const;
+  // The text without a copy; valid until the next step() or reset().
+  std::string_view column_text_view(int i) const;
   bool read_only() const;
 
  private:

@@ -48,9 +48,9 @@ struct ServedScope {
 // in a later page, which costs a few bytes and never loses a change.
 class PageBuilder {
  public:
-  PageBuilder(const core::Schema& schema, ReadTransaction& txn, const PullQuery& query,
+  PageBuilder(const core::Schema& schema, const PullQuery& query,
               const std::vector<ScopeState>& stored_scopes, bool own_writes_held)
-      : schema_(schema), txn_(txn), query_(query), own_writes_held_(own_writes_held) {
+      : schema_(schema), query_(query), own_writes_held_(own_writes_held) {
     for (const ScopeState& scope : stored_scopes) {
       if (query.grant.may_read(scope.scope)) {
         scopes_[scope.scope] = {0, scope.checksum, scope.live_rows};
@@ -242,12 +242,10 @@ class PageBuilder {
   Result<bool> add_row(const ChangeItem& item, const RowKey& key) {
     Result<TableEntry> entry = table_entry(item.table);
     if (!entry.is_ok()) return entry.status();
-    Result<std::vector<StoredCell>> cells = txn_.cells(item.table, item.row_id);
-    if (!cells.is_ok()) return cells.status();
     const core::Table& table = *entry->table;
-    const bool leave_out_own = leaves_out_own(item.scope) && created_by_device(*cells);
+    const bool leave_out_own = leaves_out_own(item.scope) && created_by_device(item.cells);
     std::vector<const StoredCell*> by_column(table.columns.size(), nullptr);
-    for (const StoredCell& cell : *cells) {
+    for (const StoredCell& cell : item.cells) {
       if (leave_out_own && cell.cell.version.stamp.device_id == query_.device_id) continue;
       Result<std::uint32_t> index = column_index(table, cell.column);
       if (!index.is_ok()) return index.status();
@@ -298,7 +296,6 @@ class PageBuilder {
   }
 
   const core::Schema& schema_;
-  ReadTransaction& txn_;
   const PullQuery& query_;
   const bool own_writes_held_;
   std::map<std::string, ServedScope> scopes_;  // the scopes the grant may read
@@ -322,7 +319,7 @@ Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& 
   if (!scopes.is_ok()) return scopes.status();
   Result<std::uint64_t> last_batch = txn.last_batch(query.device_id);
   if (!last_batch.is_ok()) return last_batch.status();
-  PageBuilder builder(schema, txn, query, *scopes, *last_batch == query.pushed_batch);
+  PageBuilder builder(schema, query, *scopes, *last_batch == query.pushed_batch);
   // Everything up to `covered_seq` is on the page: the whole snapshot, or
   // the log up to the first change that did not fit.
   std::int64_t covered_seq = *snapshot_seq;

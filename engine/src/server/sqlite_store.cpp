@@ -1,5 +1,6 @@
 #include "server/sqlite_store.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <initializer_list>
 #include <map>
@@ -127,9 +128,15 @@ class Query {
 
   Result<bool> step() { return stmt_->step(); }
   Status run() { return stmt_->run(); }
+  // Runs the query again from its first row, with new parameters.
+  void restart(std::initializer_list<Value> params) {
+    stmt_->reset();
+    bind(*stmt_, params);
+  }
   Value value(int i) const { return stmt_->column(i); }
   std::int64_t integer(int i) const { return stmt_->column_int(i); }
   std::string text(int i) const { return stmt_->column_text(i); }
+  std::string_view text_view(int i) const { return stmt_->column_text_view(i); }
 
  private:
   explicit Query(db::Statement* stmt) : stmt_(stmt) {}
@@ -176,6 +183,28 @@ Status no_live_row(std::string_view what, std::string_view table, std::string_vi
                                           "' has no live row '" + std::string(row_id) + "'");
 }
 
+// The current cells of a row, in column order; none for a deleted or
+// missing row.
+Result<std::vector<StoredCell>> read_cells(db::Database& db, std::string_view table,
+                                           std::string_view row_id) {
+  Result<Query> query = Query::on(
+      db, "SELECT col, value, hlc, device, seq FROM cells WHERE tbl = ?1 AND row_id = ?2",
+      {Value(table), Value(row_id)});
+  if (!query.is_ok()) return query.status();
+  std::vector<StoredCell> cells;
+  cells.reserve(32);  // enough for most tables' rows: one allocation
+  for (;;) {
+    Result<bool> found = query->step();
+    if (!found.is_ok()) return found.status();
+    if (!*found) return cells;
+    cells.push_back(
+        StoredCell{.column = query->text(0),
+                   .cell = {.value = query->value(1),
+                            .version = {.stamp = {core::Hlc(query->integer(2)), query->text(3)},
+                                        .seq = query->integer(4)}}});
+  }
+}
+
 // One of the seq-ordered sources that scan_changes() merges.
 class ChangeSource {
  public:
@@ -215,7 +244,10 @@ class RecordSource final : public ChangeSource {
 // The cells of live rows of one scope in seq order, read from the index on
 // (scope, seq) alone (it holds each cell's key): the row of a cell is looked
 // up once for a run of its cells, and a value is read only for a cell of a
-// row older than after_seq. The cells of a newer row become one kRow item.
+// row older than after_seq. The cells of a newer row become one kRow item
+// that carries them; the log is then read on from after the run of seqs they
+// hold from that item's on (an insert's cells, seq after seq), so that a
+// new row costs one step of the log rather than one a cell.
 class CellSource final : public ChangeSource {
  public:
   CellSource(db::Database& db, Query log, const std::string& scope, std::int64_t after_seq)
@@ -229,8 +261,8 @@ class CellSource final : public ChangeSource {
       if (!found.is_ok()) return found.status();
       done_ = !*found;
       if (done_) return Status::ok();
-      const std::string table = log_.text(1);
-      const std::string row_id = log_.text(2);
+      const std::string_view table = log_.text_view(1);
+      const std::string_view row_id = log_.text_view(2);
       const bool same_row = table == item_.table && row_id == item_.row_id;
       if (!same_row) LUMBUNG_RETURN_IF_ERROR(load_row(table, row_id));
       item_.seq = log_.integer(0);
@@ -239,16 +271,34 @@ class CellSource final : public ChangeSource {
         item_.kind = ChangeItem::Kind::kRow;
         item_.column.clear();
         item_.value = Value();
+        Result<std::vector<StoredCell>> cells = read_cells(db_, item_.table, item_.row_id);
+        if (!cells.is_ok()) return cells.status();
+        item_.cells = std::move(cells).value();
+        skip_run_of_row();
         return Status::ok();
       }
       item_.kind = ChangeItem::Kind::kCell;
+      item_.cells.clear();
       item_.column = log_.text(3);
       return load_value();
     }
   }
 
  private:
-  Status load_row(const std::string& table, const std::string& row_id) {
+  // Moves the log past the seqs item_.seq, item_.seq + 1, ... that cells of
+  // the kRow item's row hold: a seq is never given twice, so no other cell
+  // is among them.
+  void skip_run_of_row() {
+    std::vector<std::int64_t> seqs;
+    seqs.reserve(item_.cells.size());
+    for (const StoredCell& cell : item_.cells) seqs.push_back(cell.cell.version.seq);
+    std::sort(seqs.begin(), seqs.end());
+    std::int64_t last = item_.seq;
+    while (std::binary_search(seqs.begin(), seqs.end(), last + 1)) ++last;
+    if (last > item_.seq) log_.restart({Value(item_.scope), Value(last)});
+  }
+
+  Status load_row(std::string_view table, std::string_view row_id) {
     Result<Query> row =
         Query::on(db_, "SELECT created_seq FROM synced_rows WHERE tbl = ?1 AND row_id = ?2",
                   {Value(table), Value(row_id)});
@@ -316,22 +366,7 @@ class SqliteReadTransaction : public virtual ReadTransaction {
   }
 
   Result<std::vector<StoredCell>> cells(std::string_view table, std::string_view row_id) override {
-    Result<Query> query = Query::on(
-        db_, "SELECT col, value, hlc, device, seq FROM cells WHERE tbl = ?1 AND row_id = ?2",
-        {Value(table), Value(row_id)});
-    if (!query.is_ok()) return query.status();
-    std::vector<StoredCell> cells;
-    cells.reserve(32);  // enough for most tables' rows: one allocation
-    for (;;) {
-      Result<bool> found = query->step();
-      if (!found.is_ok()) return found.status();
-      if (!*found) return cells;
-      cells.push_back(
-          StoredCell{.column = query->text(0),
-                     .cell = {.value = query->value(1),
-                              .version = {.stamp = {core::Hlc(query->integer(2)), query->text(3)},
-                                          .seq = query->integer(4)}}});
-    }
+    return read_cells(db_, table, row_id);
   }
 
   Result<std::vector<ScopeState>> scopes() override {
