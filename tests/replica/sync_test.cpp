@@ -31,29 +31,6 @@ void plain_sql(SyncWorld& world, int device, const std::string& sql, bool applyi
   REQUIRE(connection.exec(wrapped).empty());
 }
 
-// The indexes of the schema's tables that a device's file holds, as another
-// connection sees them.
-std::int64_t schema_indexes(SyncWorld& world, int device) {
-  PlainConnection connection(world.path(device));
-  return connection.scalar(
-      "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-      "AND tbl_name NOT LIKE '\\_lumbung\\_%' ESCAPE '\\'");
-}
-
-// Registers `count` households in village A on `device`, in one transaction.
-void register_households(SyncWorld& world, int device, int count) {
-  REQUIRE(world.device(device)
-              .transaction([&]() -> Status {
-                for (int i = 0; i < count; ++i) {
-                  LUMBUNG_RETURN_IF_ERROR(world.device(device).insert(
-                      "household", household("h" + std::to_string(100 + i), kVillageA,
-                                             {{"notes", std::string(40, 'x')}})));
-                }
-                return Status::ok();
-              })
-              .is_ok());
-}
-
 }  // namespace
 
 TEST_CASE("devices converge with the server", "[replica][sync]") {
@@ -368,7 +345,16 @@ TEST_CASE("pulls come in pages of the size asked for", "[replica][sync]") {
   SyncWorld world;
   const int sri = world.add_device("sri");
   const int fresh = world.add_device("fresh");
-  register_households(world, sri, 60);
+  REQUIRE(world.device(sri)
+              .transaction([&]() -> Status {
+                for (int i = 0; i < 60; ++i) {
+                  LUMBUNG_RETURN_IF_ERROR(world.device(sri).insert(
+                      "household", household("h" + std::to_string(100 + i), kVillageA,
+                                             {{"notes", std::string(40, 'x')}})));
+                }
+                return Status::ok();
+              })
+              .is_ok());
   SyncOptions small = world.options();
   small.push_batch_changes = 7;
   int batches = 0;
@@ -386,66 +372,6 @@ TEST_CASE("pulls come in pages of the size asked for", "[replica][sync]") {
   };
   CHECK(world.sync(fresh, paged).pulled == 60);
   CHECK(pages >= 10);
-  world.check_converged();
-}
-
-TEST_CASE("a device that has never pulled downloads without the schema's indexes, then makes them",
-          "[replica][sync]") {
-  SyncWorld world;
-  const int sri = world.add_device("sri");
-  const int fresh = world.add_device("fresh");
-  const std::int64_t indexes = schema_indexes(world, fresh);
-  REQUIRE(indexes > 0);
-  register_households(world, sri, 60);
-  world.sync(sri);
-  REQUIRE(schema_indexes(world, sri) == indexes);
-
-  SyncOptions paged = world.options();
-  paged.page_budget_bytes = 1024;
-  std::vector<std::int64_t> during;  // after each page committed
-  paged.on_progress = [&](const SyncProgress& progress) {
-    if (progress.phase == SyncProgress::Phase::kPull) during.push_back(schema_indexes(world, fresh));
-  };
-  CHECK(world.sync(fresh, paged).pulled == 60);
-  REQUIRE(during.size() >= 10);
-  CHECK(std::count(during.begin(), during.end(), 0) == static_cast<long>(during.size()));
-  CHECK(schema_indexes(world, fresh) == indexes);
-  CHECK(world.device(fresh).query("SELECT 1 FROM _lumbung_meta WHERE key = 'indexes_deferred' "
-                                  "AND value <> ''")->empty());
-
-  // A device that has pulled before keeps them through its pulls.
-  REQUIRE(world.device(fresh).update("household", "h100", {{"notes", "moved"}}).is_ok());
-  world.sync(fresh);
-  during.clear();
-  paged.on_progress = [&](const SyncProgress& progress) {
-    if (progress.phase == SyncProgress::Phase::kPull) during.push_back(schema_indexes(world, sri));
-  };
-  CHECK(world.sync(sri, paged).pulled == 1);
-  CHECK(std::count(during.begin(), during.end(), indexes) == static_cast<long>(during.size()));
-  world.check_converged();
-}
-
-TEST_CASE("indexes a killed download left out are made again when the replica opens",
-          "[replica][sync]") {
-  SyncWorld world;
-  const int fresh = world.add_device("fresh");
-  const std::int64_t indexes = schema_indexes(world, fresh);
-  const Result<std::vector<Row>> names = world.device(fresh).query(
-      "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-      "AND tbl_name NOT LIKE '\\_lumbung\\_%' ESCAPE '\\'");
-  REQUIRE(names.is_ok());
-  REQUIRE(static_cast<std::int64_t>(names->size()) == indexes);
-  // What a sync killed after its first pulled page leaves on disk.
-  world.while_closed(fresh, [&] {
-    std::string sql = "BEGIN; ";
-    for (const Row& name : *names) sql += "DROP INDEX \"" + name.at("name").as_text() + "\"; ";
-    sql += "INSERT OR REPLACE INTO _lumbung_meta (key, value) VALUES ('indexes_deferred', '1'); "
-           "COMMIT";
-    plain_sql(world, fresh, sql);
-    REQUIRE(schema_indexes(world, fresh) == 0);
-  });
-  CHECK(schema_indexes(world, fresh) == indexes);
-  world.sync(fresh);
   world.check_converged();
 }
 

@@ -103,12 +103,6 @@ Result<Puller::Cursors> Puller::stored_cursors() {
   return cursors;
 }
 
-Result<bool> Puller::never_pulled() {
-  Result<Cursors> cursors = stored_cursors();
-  if (!cursors.is_ok()) return cursors.status();
-  return cursors->empty();
-}
-
 Result<HttpRequest> Puller::request(const Cursors& cursors, std::uint32_t page_budget_bytes,
                                     std::uint32_t wait_seconds) {
   Result<std::int64_t> next_batch = next_batch_number(db_);

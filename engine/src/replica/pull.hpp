@@ -43,9 +43,6 @@ class Puller {
   // being applied; its answer must be applied only after `page` committed.
   Result<HttpRequest> request_after(const v1::PullPage& page, std::uint32_t page_budget_bytes);
 
-  // Whether the device has never pulled: it stores no cursor of any scope.
-  Result<bool> never_pulled();
-
   // Applies `page` in one transaction: its rows under the pending overlay
   // (server_state.hpp), its cursors, its conflicts, and the HLC receive rule.
   // Rows of tables and cells of columns the device does not know are left

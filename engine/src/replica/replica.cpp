@@ -7,7 +7,6 @@
 
 #include "core/canonical_json.hpp"
 #include "replica/capture_sql.hpp"
-#include "replica/deferred_indexes.hpp"
 #include "replica/meta.hpp"
 #include "replica/outbox.hpp"
 #include "replica/replica_impl.hpp"
@@ -241,16 +240,10 @@ Status Replica::Impl::open_file() {
   Result<std::string> id = replica::read_meta(*db, "device_id");
   if (!id.is_ok()) return id.status();
   device_id = *id;
-  if (!options.schema_text.empty()) {
-    Result<core::Schema> target = core::load_schema(options.schema_text, options.schema_source);
-    if (!target.is_ok()) return target.status();
-    LUMBUNG_RETURN_IF_ERROR(migrate(std::move(target).value(), options.schema_text));
-  }
-  // Indexes a sync killed during a fresh device's download left out. The
-  // replica is right without them, only slower: a failure here (a full disk)
-  // does not stop the open; the next sync makes them or says why it cannot.
-  (void)replica::restore_indexes(*db, schema);
-  return Status::ok();
+  if (options.schema_text.empty()) return Status::ok();
+  Result<core::Schema> target = core::load_schema(options.schema_text, options.schema_source);
+  if (!target.is_ok()) return target.status();
+  return migrate(std::move(target).value(), options.schema_text);
 }
 
 Status Replica::Impl::open_database() {

@@ -11,7 +11,6 @@
 
 #include "lumbung/replica.hpp"
 #include "replica/conflict_store.hpp"
-#include "replica/deferred_indexes.hpp"
 #include "replica/exchange.hpp"
 #include "replica/meta.hpp"
 #include "replica/pull.hpp"
@@ -114,21 +113,9 @@ class SyncRun {
     }
   }
 
-  // A device that has never pulled downloads its villages without the
-  // schema's indexes, and makes them once caught up, or when the pull ends
-  // early (deferred_indexes.hpp).
-  Status pull_all() {
-    Result<bool> fresh = puller_.never_pulled();
-    if (!fresh.is_ok()) return fresh.status();
-    if (*fresh) LUMBUNG_RETURN_IF_ERROR(replica::defer_indexes(db_, schema_));
-    const Status pulled = pull_pages();
-    const Status restored = replica::restore_indexes(db_, schema_);
-    return pulled.is_ok() ? restored : pulled;
-  }
-
   // Pulls until caught up; then, when asked, waits once for news (long poll)
   // and catches up again; then verifies and heals, and pulls what it reset.
-  Status pull_pages() {
+  Status pull_all() {
     Result<std::string> behind = replica::read_meta(db_, kSchemaBehindServer);
     if (!behind.is_ok()) return behind.status();
     bool can_verify = *behind != std::to_string(schema_.version);
@@ -177,7 +164,6 @@ class SyncRun {
         page = std::move(next);
         continue;
       }
-      LUMBUNG_RETURN_IF_ERROR(replica::restore_indexes(db_, schema_));  // caught up
       if (!waited) {
         waited = true;
         wait_seconds = options_.wait_seconds;
