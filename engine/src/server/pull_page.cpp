@@ -3,7 +3,6 @@
 #include <google/protobuf/io/coded_stream.h>
 
 #include <algorithm>
-#include <set>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -96,7 +95,6 @@ class PageBuilder {
       return true;
     }
     const RowKey key{item.table, item.row_id};
-    if (whole_rows_.count(key) != 0) return true;  // sent with its row
     // A kRow is a row new to the device; a kCell a change of a row it has.
     if (item.kind == ChangeItem::Kind::kRow) return add_row(item, key);
     return add_cell(item, key);
@@ -237,8 +235,7 @@ class PageBuilder {
   }
 
   // Adds the row whole, with its current cells, as one RowState (a row the
-  // device created: the other devices' cells alone); the row's later items
-  // are then skipped.
+  // device created: the other devices' cells alone).
   Result<bool> add_row(const ChangeItem& item, const RowKey& key) {
     Result<TableEntry> entry = table_entry(item.table);
     if (!entry.is_ok()) return entry.status();
@@ -266,7 +263,6 @@ class PageBuilder {
     }
     row.set_seq(seq);
     if (row.values_size() > 0 && !append_row(std::move(row), *entry, key)) return false;
-    whole_rows_.insert(key);
     return true;
   }
 
@@ -305,7 +301,6 @@ class PageBuilder {
   google::protobuf::RepeatedPtrField<v1::TableColumns> tables_;
   google::protobuf::RepeatedPtrField<v1::Conflict> conflicts_;
   std::map<RowKey, std::size_t> row_index_;
-  std::set<RowKey> whole_rows_;
   std::map<const core::Table*, std::unordered_map<std::string_view, std::uint32_t>> column_indexes_;
 };
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <queue>
+#include <set>
 #include <system_error>
 #include <utility>
 
@@ -245,9 +246,9 @@ class RecordSource final : public ChangeSource {
 // (scope, seq) alone (it holds each cell's key): the row of a cell is looked
 // up once for a run of its cells, and a value is read only for a cell of a
 // row older than after_seq. The cells of a newer row become one kRow item
-// that carries them; the log is then read on from after the run of seqs they
-// hold from that item's on (an insert's cells, seq after seq), so that a
-// new row costs one step of the log rather than one a cell.
+// that carries them, given once; the log is then read on from after the run
+// of seqs they hold from that item's on (an insert's cells, seq after seq),
+// so that a new row costs one step of the log rather than one a cell.
 class CellSource final : public ChangeSource {
  public:
   CellSource(db::Database& db, Query log, const std::string& scope, std::int64_t after_seq)
@@ -267,7 +268,7 @@ class CellSource final : public ChangeSource {
       if (!same_row) LUMBUNG_RETURN_IF_ERROR(load_row(table, row_id));
       item_.seq = log_.integer(0);
       if (item_.row_created_seq > after_seq_) {
-        if (same_row && item_.kind == ChangeItem::Kind::kRow) continue;  // already given
+        if (!rows_given_.emplace(item_.table, item_.row_id).second) continue;
         item_.kind = ChangeItem::Kind::kRow;
         item_.column.clear();
         item_.value = Value();
@@ -309,7 +310,6 @@ class CellSource final : public ChangeSource {
     item_.table = table;
     item_.row_id = row_id;
     item_.row_created_seq = row->integer(0);
-    item_.kind = ChangeItem::Kind::kCell;  // no kRow given for this row yet
     return Status::ok();
   }
 
@@ -329,6 +329,7 @@ class CellSource final : public ChangeSource {
   db::Database& db_;
   Query log_;
   const std::int64_t after_seq_;
+  std::set<std::pair<std::string, std::string>> rows_given_;  // table, row id: as kRow
 };
 
 class SqliteReadTransaction : public virtual ReadTransaction {

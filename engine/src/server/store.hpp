@@ -128,10 +128,9 @@ class ReadTransaction {
   // greater than that scope's cursor, in seq order across the scopes, until
   // it returns false. Its cost follows the changes it visits, not the size of
   // the log. The cells of a live row created after its scope's cursor come as
-  // one kRow item at the seq of the first of them, not one by one, and the
-  // item carries them all: a new row is read whole, and its cells cost no
-  // lookups of their own. A kRow may come again at a later cell of the same
-  // row; the repeat brings nothing new.
+  // one kRow item at the seq of the first of them, once, not one by one, and
+  // the item carries them all: a new row is read whole, and its cells cost
+  // no lookups of their own.
   virtual Status scan_changes(const ScopeCursors& cursors,
                               const std::function<bool(const ChangeItem&)>& visit) = 0;
   // Calls `visit` with every cell of every live row (of `scope` when given).
