@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "lumbung/replica.hpp"
+#include "replica/bootstrap.hpp"
 #include "replica/conflict_store.hpp"
 #include "replica/exchange.hpp"
 #include "replica/meta.hpp"
@@ -67,18 +68,23 @@ Result<std::shared_ptr<Transport>> server_transport(db::Database& db,
 // One run of Replica::sync.
 class SyncRun {
  public:
-  SyncRun(db::Database& db, const core::Schema& schema, const std::string& device_id, Clock& clock,
-          Transport& transport, const SyncOptions& options, std::string token)
+  // `path` is the replica's file: empty for one that cannot start from a
+  // snapshot (an encrypted one).
+  SyncRun(db::Database& db, const core::Schema& schema, const std::string& device_id,
+          const std::string& path, Clock& clock, Transport& transport,
+          const SyncOptions& options, std::string token)
       : db_(db),
         schema_(schema),
         options_(options),
         exchanger_(transport, options, std::move(token)),
         pusher_(db, schema, device_id, clock),
+        bootstrapper_(db, schema, path, device_id),
         puller_(db, schema, device_id, clock),
         verifier_(db, schema) {}
 
   Result<SyncSummary> run() {
     LUMBUNG_RETURN_IF_ERROR(push_all());
+    LUMBUNG_RETURN_IF_ERROR(start_from_snapshots());
     LUMBUNG_RETURN_IF_ERROR(pull_all());
     report_progress(SyncProgress::Phase::kDone, summary_.pushed + summary_.pulled);
     return summary_;
@@ -111,6 +117,23 @@ class SyncRun {
       report(answer->changed_rows, answer->new_conflicts);
       report_progress(SyncProgress::Phase::kPush, summary_.pushed);
     }
+  }
+
+  // A fresh replica first adopts the server's snapshots of its villages, if
+  // any; the pulls then start at their seqs.
+  Status start_from_snapshots() {
+    Result<bool> fresh = bootstrapper_.eligible();
+    if (!fresh.is_ok()) return fresh.status();
+    if (!*fresh) return Status::ok();
+    Result<replica::BootstrapResult> adopted = bootstrapper_.run(
+        exchanger_, options_.page_budget_bytes, [this](const std::vector<ChangedRows>& rows) {
+          report(rows, {});
+        });
+    if (!adopted.is_ok()) return adopted.status();
+    summary_.pulled += adopted->rows;
+    report({}, adopted->conflicts);
+    if (adopted->rows > 0) report_progress(SyncProgress::Phase::kPull, summary_.pulled);
+    return Status::ok();
   }
 
   // Pulls until caught up; then, when asked, waits once for news (long poll)
@@ -199,6 +222,7 @@ class SyncRun {
   const SyncOptions& options_;
   replica::Exchanger exchanger_;
   replica::Pusher pusher_;
+  replica::Bootstrapper bootstrapper_;
   replica::Puller puller_;
   replica::ScopeVerifier verifier_;
   SyncSummary summary_;
@@ -237,8 +261,9 @@ Result<SyncSummary> Replica::sync(const SyncOptions& options) {
   Result<std::string> token = impl_->token_for(options);
   if (!token.is_ok()) return token.status();
 
-  SyncRun run(*impl_->db, impl_->schema, impl_->device_id, *impl_->clock, **transport, options,
-              std::move(token).value());
+  const std::string path = impl_->options.key.empty() ? impl_->options.path : std::string();
+  SyncRun run(*impl_->db, impl_->schema, impl_->device_id, path, *impl_->clock, **transport,
+              options, std::move(token).value());
   Result<SyncSummary> summary = run.run();
   if (!summary.is_ok()) return summary;
   LUMBUNG_RETURN_IF_ERROR(

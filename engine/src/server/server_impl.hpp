@@ -59,6 +59,9 @@ struct SyncServer::Impl {
   // POST /v1/resolve (resolve_handler.cpp).
   void handle_resolve(const HttpRequest& request, const Responder& respond);
 
+  // POST /v1/snapshot (snapshot_handler.cpp).
+  void handle_snapshot(const HttpRequest& request, const Responder& respond);
+
   // POST /v1/pull and the long polls (pull_handler.cpp).
   void handle_pull(const HttpRequest& request, Responder respond);
   // The page `query` asks for, from one snapshot, with the server's HLC.

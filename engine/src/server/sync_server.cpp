@@ -132,13 +132,15 @@ void SyncServer::handle(HttpRequest request, Responder respond) {
     return respond(request.method == "GET" ? health_ok()
                                            : method_not_allowed(request, path, "GET"));
   }
-  if (path != "/v1/push" && path != "/v1/pull" && path != "/v1/resolve") {
+  if (path != "/v1/push" && path != "/v1/pull" && path != "/v1/resolve" &&
+      path != "/v1/snapshot") {
     return respond(protocol::error_response(
         Status(ErrorCode::kNotFound, "no such path '" + std::string(path) + "'")));
   }
   if (request.method != "POST") return respond(method_not_allowed(request, path, "POST"));
   if (path == "/v1/push") return impl_->handle_push(request, respond);
   if (path == "/v1/resolve") return impl_->handle_resolve(request, respond);
+  if (path == "/v1/snapshot") return impl_->handle_snapshot(request, respond);
   impl_->handle_pull(request, std::move(respond));
 }
 

@@ -1,0 +1,315 @@
+#include "replica/bootstrap.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <utility>
+
+#include "protocol/wire.hpp"
+#include "protocol/zstd_file.hpp"
+#include "replica/conflict_store.hpp"
+#include "replica/meta.hpp"
+
+namespace lumbung::replica {
+namespace {
+
+namespace fs = std::filesystem;
+using core::quote_identifier;
+
+// _lumbung_meta: the snapshot whose bytes the packed work file holds
+// ("SCOPE\nSEQ"), so that a later sync resumes its download.
+constexpr const char* kDownloadKey = "snapshot_download";
+// A snapshot unpacks to at most this many bytes per byte downloaded: far
+// above what SQLite pages of text compress by, far below a zip bomb's.
+constexpr std::uint64_t kMaxUnpackRatio = 64;
+constexpr std::size_t kIdsPerReport = 1000;
+
+bool cut_short(const Status& status) {
+  const ErrorCode code = status.code();
+  return code == ErrorCode::kCancelled || code == ErrorCode::kNetwork ||
+         code == ErrorCode::kTimeout || code == ErrorCode::kUnavailable;
+}
+
+Status refused(const v1::SnapshotInfo& info, const std::string& why) {
+  return Status(ErrorCode::kCorrupt,
+                "the snapshot of village '" + info.scope() + "' at seq " +
+                    std::to_string(info.seq()) + " is refused: " + why);
+}
+
+Status run_with(db::Database& db, const std::string& sql, const std::vector<Value>& params) {
+  Result<db::Statement> stmt = db.prepare(sql);
+  if (!stmt.is_ok()) return stmt.status();
+  for (std::size_t i = 0; i < params.size(); ++i) stmt->bind(static_cast<int>(i + 1), params[i]);
+  return stmt->run();
+}
+
+// Whether `sql` (one parameter at most) returns a row.
+Result<bool> any_row(db::Database& db, const std::string& sql,
+                     const std::vector<Value>& params = {}) {
+  Result<db::Statement> stmt = db.prepare(sql);
+  if (!stmt.is_ok()) return stmt.status();
+  for (std::size_t i = 0; i < params.size(); ++i) stmt->bind(static_cast<int>(i + 1), params[i]);
+  return stmt->step();
+}
+
+// The CREATE statements in `db`'s schema, by object name, of `type`.
+Result<std::map<std::string, std::string>> schema_sql(db::Database& db, const char* type) {
+  Result<db::Statement> stmt = db.prepare(
+      "SELECT name, sql FROM sqlite_master WHERE type = ?1 AND sql IS NOT NULL");
+  if (!stmt.is_ok()) return stmt.status();
+  stmt->bind(1, Value(type));
+  std::map<std::string, std::string> objects;
+  for (;;) {
+    Result<bool> row = stmt->step();
+    if (!row.is_ok()) return row.status();
+    if (!*row) return objects;
+    objects.emplace(stmt->column_text(0), stmt->column_text(1));
+  }
+}
+
+// The synced tables and the conflict records: what a snapshot holds.
+std::vector<std::string> copied_tables(const core::Schema& schema) {
+  std::vector<std::string> tables;
+  for (const core::Table& table : schema.tables) tables.push_back(table.name);
+  tables.push_back("_lumbung_conflict");
+  return tables;
+}
+
+}  // namespace
+
+Bootstrapper::Bootstrapper(db::Database& db, const core::Schema& schema, std::string path,
+                           std::string device_id)
+    : db_(db),
+      schema_(schema),
+      path_(std::move(path)),
+      device_id_(std::move(device_id)),
+      packed_path_(path_ + "-snapshot.zst"),
+      unpacked_path_(path_ + "-snapshot.db") {}
+
+Result<bool> Bootstrapper::eligible() {
+  std::error_code ec;
+  if (!fs::is_regular_file(path_, ec)) return false;
+  for (const char* sql : {"SELECT 1 FROM _lumbung_scope", "SELECT 1 FROM _lumbung_outbox",
+                          "SELECT 1 FROM _lumbung_log", "SELECT 1 FROM _lumbung_refused",
+                          "SELECT 1 FROM _lumbung_conflict"}) {
+    Result<bool> found = any_row(db_, sql);
+    if (!found.is_ok() || *found) return found.is_ok() ? Result<bool>(false) : found;
+  }
+  for (const core::Table& table : schema_.tables) {
+    Result<bool> found = any_row(db_, "SELECT 1 FROM " + quote_identifier(table.name));
+    if (!found.is_ok() || *found) return found.is_ok() ? Result<bool>(false) : found;
+  }
+  return true;
+}
+
+Result<BootstrapResult> Bootstrapper::run(
+    Exchanger& exchanger, std::uint32_t chunk_bytes,
+    const std::function<void(const std::vector<ChangedRows>&)>& on_rows) {
+  BootstrapResult result;
+  v1::SnapshotRequest list;
+  *list.mutable_header() = request_header(schema_, device_id_);
+  v1::SnapshotResponse listed;
+  const Status asked = exchanger.exchange(protocol::make_request("/v1/snapshot", list), &listed);
+  if (asked.code() == ErrorCode::kCancelled) return asked;
+  if (!asked.is_ok()) return result;  // a server without snapshots: pull
+  for (const v1::SnapshotInfo& info : listed.snapshots()) {
+    const Status downloaded = download(exchanger, info, chunk_bytes);
+    // A download cut short stays for the next sync to resume; the sync
+    // fails, as a pull over the same link would.
+    if (cut_short(downloaded)) {
+      return Status(downloaded.code(), "snapshot download: " + downloaded.message());
+    }
+    Result<std::int64_t> rows = downloaded.is_ok() ? unpack_and_adopt(info) : downloaded;
+    remove_work_files();
+    if (!rows.is_ok()) continue;  // pulled instead, from this scope's cursor 0
+    result.rows += *rows;
+    if (on_rows) LUMBUNG_RETURN_IF_ERROR(report_rows(info.scope(), on_rows));
+  }
+  if (result.rows > 0) {
+    Result<std::vector<ConflictRecord>> conflicts = load_conflicts(db_);
+    if (!conflicts.is_ok()) return conflicts.status();
+    result.conflicts = std::move(conflicts).value();
+  }
+  return result;
+}
+
+Result<std::int64_t> Bootstrapper::unpack_and_adopt(const v1::SnapshotInfo& info) {
+  LUMBUNG_RETURN_IF_ERROR(protocol::decompress_file(packed_path_, unpacked_path_,
+                                                    kMaxUnpackRatio * (info.bytes() + 1)));
+  LUMBUNG_RETURN_IF_ERROR(prepare(info));
+  return adopt(info);
+}
+
+Status Bootstrapper::download(Exchanger& exchanger, const v1::SnapshotInfo& info,
+                              std::uint32_t chunk_bytes) {
+  const std::string which = info.scope() + "\n" + std::to_string(info.seq());
+  Result<std::string> resumable = read_meta(db_, kDownloadKey);
+  if (!resumable.is_ok()) return resumable.status();
+  std::error_code ec;
+  std::uint64_t offset = 0;
+  if (*resumable == which && fs::is_regular_file(packed_path_, ec)) {
+    offset = fs::file_size(packed_path_, ec);
+    if (ec || offset > info.bytes()) offset = 0;
+  }
+  if (offset == 0) {
+    LUMBUNG_RETURN_IF_ERROR(write_meta(db_, kDownloadKey, Value(which)));
+  }
+  std::FILE* file = std::fopen(packed_path_.c_str(), offset == 0 ? "wb" : "r+b");
+  if (!file) return Status(ErrorCode::kIo, "cannot open '" + packed_path_ + "'");
+  std::fseek(file, static_cast<long>(offset), SEEK_SET);
+  Status status;
+  while (status.is_ok() && offset < info.bytes()) {
+    v1::SnapshotRequest request;
+    *request.mutable_header() = request_header(schema_, device_id_);
+    request.set_scope(info.scope());
+    request.set_seq(info.seq());
+    request.set_offset(offset);
+    request.set_max_bytes(chunk_bytes);
+    v1::SnapshotResponse chunk;
+    status = exchanger.exchange(protocol::make_request("/v1/snapshot", request), &chunk);
+    if (!status.is_ok()) break;
+    if (chunk.data().empty()) {
+      status = refused(info, "the server sent no bytes at offset " + std::to_string(offset));
+    } else if (offset + chunk.data().size() > info.bytes()) {
+      status = refused(info, "the server sent more bytes than the listing said");
+    } else if (std::fwrite(chunk.data().data(), 1, chunk.data().size(), file) !=
+                   chunk.data().size() ||
+               std::fflush(file) != 0) {
+      status = Status(ErrorCode::kIo, "cannot write '" + packed_path_ + "'");
+    }
+    offset += chunk.data().size();
+  }
+  std::fclose(file);
+  return status;
+}
+
+Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
+  Result<std::unique_ptr<db::Database>> opened = db::Database::open(unpacked_path_, false);
+  if (!opened.is_ok()) return refused(info, opened.status().message());
+  db::Database& snapshot = **opened;
+  {
+    Result<db::Statement> check = snapshot.prepare("PRAGMA quick_check");
+    if (!check.is_ok()) return refused(info, check.status().message());
+    Result<bool> row = check->step();
+    if (!row.is_ok() || !*row || check->column_text(0) != "ok") {
+      return refused(info, "it is not a sound SQLite file");
+    }
+  }
+  // Only the device's own tables, made by the same statements as the
+  // replica's, and their key indexes: no trigger, view or other object that
+  // could run code or change what a copy means.
+  Result<std::map<std::string, std::string>> mine = schema_sql(db_, "table");
+  if (!mine.is_ok()) return mine.status();
+  const std::vector<std::string> tables = copied_tables(schema_);
+  std::set<std::string> expected(tables.begin(), tables.end());
+  expected.insert("_lumbung_snapshot");
+  {
+    Result<db::Statement> objects =
+        snapshot.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master");
+    if (!objects.is_ok()) return refused(info, objects.status().message());
+    std::set<std::string> seen;
+    for (;;) {
+      Result<bool> row = objects->step();
+      if (!row.is_ok()) return refused(info, row.status().message());
+      if (!*row) break;
+      const std::string type = objects->column_text(0), name = objects->column_text(1);
+      const bool key_index = type == "index" && objects->column(3).is_null() &&
+                             expected.count(objects->column_text(2)) > 0;
+      if (key_index) continue;
+      if (type != "table" || expected.count(name) == 0) {
+        return refused(info, "it holds an unexpected " + type + " '" + name + "'");
+      }
+      if (name != "_lumbung_snapshot" && objects->column_text(3) != (*mine)[name]) {
+        return refused(info, "its table '" + name + "' differs from this replica's");
+      }
+      seen.insert(name);
+    }
+    if (seen != expected) return refused(info, "it lacks some of the schema's tables");
+  }
+  Result<db::Statement> stamp = snapshot.prepare("SELECT scope, seq FROM _lumbung_snapshot");
+  if (!stamp.is_ok()) return refused(info, stamp.status().message());
+  Result<bool> stamped = stamp->step();
+  if (!stamped.is_ok() || !*stamped || stamp->column_text(0) != info.scope() ||
+      stamp->column_int(1) != info.seq()) {
+    return refused(info, "it is not the snapshot listed");
+  }
+  for (const core::Table& table : schema_.tables) {
+    Result<bool> foreign = any_row(snapshot,
+                                   "SELECT 1 FROM " + quote_identifier(table.name) + " WHERE " +
+                                       quote_identifier(table.scope_column) + " IS NOT ?1",
+                                   {Value(info.scope())});
+    if (!foreign.is_ok() || *foreign) {
+      return refused(info, "its table '" + table.name + "' holds rows of another village");
+    }
+  }
+  // The same indexes as the replica's, so that the copy moves them whole too.
+  Result<std::map<std::string, std::string>> indexes = schema_sql(db_, "index");
+  if (!indexes.is_ok()) return indexes.status();
+  for (const auto& [name, sql] : *indexes) {
+    if (name.starts_with("_lumbung")) continue;
+    Status built = snapshot.exec(sql);
+    if (!built.is_ok()) return refused(info, built.message());
+  }
+  return Status::ok();
+}
+
+Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
+  Result<std::map<std::string, std::string>> triggers = schema_sql(db_, "trigger");
+  if (!triggers.is_ok()) return triggers.status();
+  LUMBUNG_RETURN_IF_ERROR(run_with(db_, "ATTACH ?1 AS lumbung_snapshot", {Value(unpacked_path_)}));
+  std::int64_t rows = 0;
+  // SQLite copies a table into an empty one with the same definition and
+  // indexes record by record, unless triggers watch it: the capture triggers
+  // go for the copy and come back before it commits.
+  Status copied = db::in_transaction(db_, [&]() -> Status {
+    for (const auto& [name, sql] : *triggers) {
+      LUMBUNG_RETURN_IF_ERROR(db_.exec("DROP TRIGGER " + quote_identifier(name)));
+    }
+    for (const std::string& table : copied_tables(schema_)) {
+      const std::string quoted = quote_identifier(table);
+      LUMBUNG_RETURN_IF_ERROR(
+          db_.exec("INSERT INTO main." + quoted + " SELECT * FROM lumbung_snapshot." + quoted));
+      if (table != "_lumbung_conflict") rows += sqlite3_changes(db_.handle());
+    }
+    for (const auto& [name, sql] : *triggers) LUMBUNG_RETURN_IF_ERROR(db_.exec(sql));
+    LUMBUNG_RETURN_IF_ERROR(
+        run_with(db_, "INSERT OR REPLACE INTO _lumbung_scope (scope, cursor) VALUES (?1, ?2)",
+                 {Value(info.scope()), Value(info.seq())}));
+    return write_meta(db_, kDownloadKey, Value(""));
+  });
+  const Status detached = db_.exec("DETACH lumbung_snapshot");
+  if (!copied.is_ok()) return copied;
+  if (!detached.is_ok()) return detached;
+  return rows;
+}
+
+Status Bootstrapper::report_rows(
+    const std::string& scope, const std::function<void(const std::vector<ChangedRows>&)>& on_rows) {
+  for (const core::Table& table : schema_.tables) {
+    Result<db::Statement> ids =
+        db_.prepare("SELECT \"id\" FROM " + quote_identifier(table.name) + " WHERE " +
+                    quote_identifier(table.scope_column) + " = ?1");
+    if (!ids.is_ok()) return ids.status();
+    ids->bind(1, Value(scope));
+    std::vector<ChangedRows> batch{ChangedRows{table.name, {}}};
+    for (;;) {
+      Result<bool> row = ids->step();
+      if (!row.is_ok()) return row.status();
+      if (*row) batch[0].ids.push_back(ids->column_text(0));
+      if (batch[0].ids.size() == kIdsPerReport || (!*row && !batch[0].ids.empty())) {
+        on_rows(batch);
+        batch[0].ids.clear();
+      }
+      if (!*row) break;
+    }
+  }
+  return Status::ok();
+}
+
+void Bootstrapper::remove_work_files() {
+  std::error_code ec;
+  fs::remove(packed_path_, ec);
+  fs::remove(unpacked_path_, ec);
+}
+
+}  // namespace lumbung::replica

@@ -1,0 +1,160 @@
+#include "server/snapshot_files.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "auth/hex.hpp"
+#include "auth/private_file.hpp"
+
+namespace lumbung::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A file is named HEX-SEQ-ROWS.zst, HEX the village id's bytes in hex: any
+// id makes a safe name.
+constexpr std::string_view kSuffix = ".zst";
+
+std::string file_name(std::string_view scope, std::int64_t seq, std::int64_t rows) {
+  return auth::lower_hex(reinterpret_cast<const unsigned char*>(scope.data()), scope.size()) +
+         "-" + std::to_string(seq) + "-" + std::to_string(rows) + std::string(kSuffix);
+}
+
+bool parse_int(std::string_view text, std::int64_t* out) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return error == std::errc() && end == text.data() + text.size() && *out >= 0;
+}
+
+// The snapshot a file name describes; nullopt for any other file (the
+// builder's work files among them).
+std::optional<SnapshotFile> parse_name(const fs::directory_entry& entry) {
+  std::string name = entry.path().filename().string();
+  if (name.size() <= kSuffix.size() || !name.ends_with(kSuffix)) return std::nullopt;
+  name.resize(name.size() - kSuffix.size());
+  const std::size_t first = name.find('-');
+  const std::size_t second = name.find('-', first == name.npos ? first : first + 1);
+  if (first == name.npos || second == name.npos) return std::nullopt;
+  const std::string_view hex = std::string_view(name).substr(0, first);
+  if (hex.size() % 2 != 0 || !auth::is_lower_hex(hex, hex.size())) return std::nullopt;
+  SnapshotFile file;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    file.scope += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  }
+  if (!parse_int(std::string_view(name).substr(first + 1, second - first - 1), &file.seq) ||
+      !parse_int(std::string_view(name).substr(second + 1), &file.rows)) {
+    return std::nullopt;
+  }
+  std::error_code ec;
+  file.bytes = entry.file_size(ec);
+  if (ec) return std::nullopt;
+  file.path = entry.path().string();
+  return file;
+}
+
+// Every snapshot in `dir`, by village, newest first.
+Result<std::map<std::string, std::vector<SnapshotFile>>> all_snapshots(const std::string& dir) {
+  std::map<std::string, std::vector<SnapshotFile>> by_scope;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return by_scope;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    if (std::optional<SnapshotFile> file = parse_name(entry)) {
+      by_scope[file->scope].push_back(std::move(*file));
+    }
+  }
+  if (ec) return Status(ErrorCode::kIo, "cannot list '" + dir + "': " + ec.message());
+  for (auto& [scope, files] : by_scope) {
+    std::sort(files.begin(), files.end(),
+              [](const SnapshotFile& a, const SnapshotFile& b) { return a.seq > b.seq; });
+  }
+  return by_scope;
+}
+
+Status errno_status(const std::string& what, const std::string& path) {
+  return Status(errno == ENOSPC ? ErrorCode::kNoSpace : ErrorCode::kIo,
+                "cannot " + what + " '" + path + "': " + std::strerror(errno));
+}
+
+}  // namespace
+
+std::string snapshot_dir(const std::string& data_dir) { return data_dir + "/snapshots"; }
+
+Result<std::vector<SnapshotFile>> newest_snapshots(const std::string& dir) {
+  auto by_scope = all_snapshots(dir);
+  if (!by_scope.is_ok()) return by_scope.status();
+  std::vector<SnapshotFile> newest;
+  for (auto& [scope, files] : *by_scope) newest.push_back(std::move(files.front()));
+  return newest;
+}
+
+Result<std::optional<SnapshotFile>> find_snapshot(const std::string& dir, std::string_view scope,
+                                                  std::int64_t seq) {
+  auto by_scope = all_snapshots(dir);
+  if (!by_scope.is_ok()) return by_scope.status();
+  const auto files = by_scope->find(std::string(scope));
+  if (files != by_scope->end()) {
+    for (SnapshotFile& file : files->second) {
+      if (file.seq == seq) return std::optional<SnapshotFile>(std::move(file));
+    }
+  }
+  return std::optional<SnapshotFile>();
+}
+
+Result<SnapshotFile> publish_snapshot(const std::string& dir, const std::string& written,
+                                      const std::string& scope, std::int64_t seq,
+                                      std::int64_t rows) {
+  {
+    const int fd = ::open(written.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno_status("open", written);
+    const int synced = ::fsync(fd);
+    ::close(fd);
+    if (synced != 0) return errno_status("sync", written);
+  }
+  const std::string path = dir + "/" + file_name(scope, seq, rows);
+  if (::rename(written.c_str(), path.c_str()) != 0) return errno_status("rename", written);
+  LUMBUNG_RETURN_IF_ERROR(auth::sync_dir(dir));
+  auto by_scope = all_snapshots(dir);
+  if (!by_scope.is_ok()) return by_scope.status();
+  std::vector<SnapshotFile>& files = (*by_scope)[scope];
+  for (std::size_t i = 2; i < files.size(); ++i) ::unlink(files[i].path.c_str());
+  return files.front();
+}
+
+Result<std::string> read_snapshot_chunk(const SnapshotFile& file, std::uint64_t offset,
+                                        std::uint32_t max_bytes) {
+  if (offset > file.bytes) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "offset " + std::to_string(offset) + " is past the end of the snapshot (" +
+                      std::to_string(file.bytes) + " bytes)");
+  }
+  std::string chunk(std::min<std::uint64_t>(max_bytes, file.bytes - offset), '\0');
+  const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    // Removed by a rebuild since it was found.
+    if (errno == ENOENT) return Status(ErrorCode::kNotFound, "the snapshot is no longer kept");
+    return errno_status("open", file.path);
+  }
+  std::size_t done = 0;
+  while (done < chunk.size()) {
+    const ssize_t got = ::pread(fd, chunk.data() + done, chunk.size() - done,
+                                static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      const Status error = got < 0 ? errno_status("read", file.path)
+                                   : Status(ErrorCode::kIo, "'" + file.path + "' was truncated");
+      ::close(fd);
+      return error;
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+  return chunk;
+}
+
+}  // namespace lumbung::server

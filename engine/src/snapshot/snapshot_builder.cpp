@@ -1,0 +1,189 @@
+#include "snapshot/snapshot_builder.hpp"
+
+#include <filesystem>
+#include <utility>
+
+#include "core/schema.hpp"
+#include "db/database.hpp"
+#include "lumbung/replica.hpp"
+#include "protocol/zstd_file.hpp"
+#include "server/snapshot_files.hpp"
+#include "server/sync_server.hpp"
+
+namespace lumbung::snapshot {
+namespace {
+
+namespace fs = std::filesystem;
+using core::quote_identifier;
+
+// Requests handed to the SyncServer in this process. A pull that does not
+// wait is answered before handle() returns.
+class InProcessTransport : public Transport {
+ public:
+  explicit InProcessTransport(server::SyncServer& server) : server_(server) {}
+  Result<HttpResponse> exchange(const HttpRequest& request) override {
+    std::optional<HttpResponse> answer;
+    server_.handle(request, [&answer](HttpResponse response) { answer = std::move(response); });
+    if (!answer) return Status(ErrorCode::kInternal, "the server did not answer at once");
+    return std::move(*answer);
+  }
+
+ private:
+  server::SyncServer& server_;
+};
+
+// The builder's replica, named by schema version: a new version starts a new
+// one, whose tables are made as a fresh device of that version makes them.
+Result<std::string> builder_replica(const std::string& dir, int schema_version) {
+  const std::string name = "build-v" + std::to_string(schema_version) + ".db";
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const std::string other = entry.path().filename().string();
+    if (other.starts_with("build-v") && !other.starts_with(name)) fs::remove(entry.path(), ec);
+  }
+  if (ec) return Status(ErrorCode::kIo, "cannot clean '" + dir + "': " + ec.message());
+  return dir + "/" + name;
+}
+
+Status bind_run(db::Database& db, const std::string& sql, const std::vector<Value>& params) {
+  Result<db::Statement> stmt = db.prepare(sql);
+  if (!stmt.is_ok()) return stmt.status();
+  for (std::size_t i = 0; i < params.size(); ++i) stmt->bind(static_cast<int>(i + 1), params[i]);
+  return stmt->run();
+}
+
+// The CREATE TABLE statement of `table` in `db`, as SQLite keeps it.
+Result<std::string> table_sql(db::Database& db, const std::string& table) {
+  Result<db::Statement> stmt =
+      db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1");
+  if (!stmt.is_ok()) return stmt.status();
+  stmt->bind(1, Value(table));
+  Result<bool> found = stmt->step();
+  if (!found.is_ok()) return found.status();
+  if (!*found) return Status(ErrorCode::kInternal, "the builder's replica has no table " + table);
+  return stmt->column_text(0);
+}
+
+// Copies `scope`'s rows and conflicts from the builder's replica `db` into
+// the new file `path`; returns the number of rows.
+Result<std::int64_t> copy_scope(db::Database& db, const core::Schema& schema,
+                                const std::string& scope, std::int64_t seq,
+                                const std::string& path) {
+  std::vector<std::string> tables;
+  for (const core::Table& table : schema.tables) tables.push_back(table.name);
+  tables.push_back("_lumbung_conflict");
+  {
+    Result<std::unique_ptr<db::Database>> out = db::Database::open(path, true);
+    if (!out.is_ok()) return out.status();
+    LUMBUNG_RETURN_IF_ERROR((*out)->exec("PRAGMA journal_mode = OFF"));
+    for (const std::string& table : tables) {
+      Result<std::string> sql = table_sql(db, table);
+      if (!sql.is_ok()) return sql.status();
+      LUMBUNG_RETURN_IF_ERROR((*out)->exec(*sql));
+    }
+    LUMBUNG_RETURN_IF_ERROR((*out)->exec(
+        "CREATE TABLE _lumbung_snapshot (scope TEXT NOT NULL, seq INTEGER NOT NULL, "
+        "rows INTEGER NOT NULL)"));
+  }
+  LUMBUNG_RETURN_IF_ERROR(bind_run(db, "ATTACH ?1 AS snapshot", {Value(path)}));
+  std::int64_t rows = 0;
+  Status copied = db::in_transaction(db, [&]() -> Status {
+    for (const core::Table& table : schema.tables) {
+      const std::string name = quote_identifier(table.name);
+      // In id order: each table and its key index are written front to back.
+      LUMBUNG_RETURN_IF_ERROR(bind_run(db,
+                                       "INSERT INTO snapshot." + name + " SELECT * FROM main." +
+                                           name + " WHERE " + quote_identifier(table.scope_column) +
+                                           " = ?1 ORDER BY \"id\"",
+                                       {Value(scope)}));
+      rows += sqlite3_changes(db.handle());
+    }
+    LUMBUNG_RETURN_IF_ERROR(bind_run(db,
+                                     "INSERT INTO snapshot._lumbung_conflict SELECT * FROM "
+                                     "main._lumbung_conflict WHERE scope = ?1 ORDER BY id",
+                                     {Value(scope)}));
+    return bind_run(db, "INSERT INTO snapshot._lumbung_snapshot VALUES (?1, ?2, ?3)",
+                    {Value(scope), Value(seq), Value(rows)});
+  });
+  const Status detached = db.exec("DETACH snapshot");
+  if (!copied.is_ok()) return copied;
+  if (!detached.is_ok()) return detached;
+  return rows;
+}
+
+}  // namespace
+
+Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& options) {
+  server::ServerOptions server_options;
+  server_options.data_dir = options.data_dir;
+  server_options.schema_text = options.schema_text;
+  server_options.schema_source = options.schema_source;
+  server_options.insecure_no_auth = true;  // in process: no request comes from outside
+  Result<std::unique_ptr<server::SyncServer>> server = server::SyncServer::open(server_options);
+  if (!server.is_ok()) return server.status();
+  const core::Schema& schema = (*server)->schema();
+
+  const std::string dir = server::snapshot_dir(options.data_dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status(ErrorCode::kIo, "cannot create '" + dir + "': " + ec.message());
+  Result<std::string> replica_path = builder_replica(dir, schema.version);
+  if (!replica_path.is_ok()) return replica_path.status();
+  {
+    ReplicaOptions replica_options;
+    replica_options.path = *replica_path;
+    replica_options.schema_text = options.schema_text;
+    replica_options.schema_source = options.schema_source;
+    replica_options.device_id = "lumbungd-snapshot-builder";
+    Result<std::unique_ptr<Replica>> replica = Replica::open(replica_options);
+    if (!replica.is_ok()) return replica.status();
+    SyncOptions sync;
+    sync.transport = std::make_shared<InProcessTransport>(**server);
+    sync.page_budget_bytes = 4u << 20;
+    Result<SyncSummary> synced = (*replica)->sync(sync);
+    if (!synced.is_ok()) return synced.status();
+  }
+
+  Result<std::unique_ptr<db::Database>> db = db::Database::open(*replica_path, false);
+  if (!db.is_ok()) return db.status();
+  std::vector<std::pair<std::string, std::int64_t>> scopes;
+  {
+    Result<db::Statement> stmt =
+        (*db)->prepare("SELECT scope, cursor FROM _lumbung_scope ORDER BY scope");
+    if (!stmt.is_ok()) return stmt.status();
+    for (;;) {
+      Result<bool> row = stmt->step();
+      if (!row.is_ok()) return row.status();
+      if (!*row) break;
+      if (options.village && stmt->column_text(0) != *options.village) continue;
+      scopes.emplace_back(stmt->column_text(0), stmt->column_int(1));
+    }
+  }
+  if (options.village && scopes.empty()) {
+    return Status(ErrorCode::kNotFound, "village '" + *options.village + "' has no rows");
+  }
+
+  std::vector<BuiltSnapshot> built;
+  const std::string work_db = dir + "/build.tmp.db";
+  const std::string work_zst = dir + "/build.tmp.zst";
+  for (const auto& [scope, seq] : scopes) {
+    Result<std::optional<server::SnapshotFile>> kept = server::find_snapshot(dir, scope, seq);
+    if (!kept.is_ok()) return kept.status();
+    if (*kept) {
+      built.push_back({scope, seq, (*kept)->rows, (*kept)->bytes, false});
+      continue;
+    }
+    fs::remove(work_db, ec);
+    Result<std::int64_t> rows = copy_scope(**db, schema, scope, seq, work_db);
+    if (!rows.is_ok()) return rows.status();
+    LUMBUNG_RETURN_IF_ERROR(protocol::compress_file(work_db, work_zst, options.zstd_level));
+    fs::remove(work_db, ec);
+    Result<server::SnapshotFile> file =
+        server::publish_snapshot(dir, work_zst, scope, seq, *rows);
+    if (!file.is_ok()) return file.status();
+    built.push_back({scope, seq, *rows, file->bytes, true});
+  }
+  return built;
+}
+
+}  // namespace lumbung::snapshot
