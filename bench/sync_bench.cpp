@@ -224,6 +224,24 @@ std::pair<pid_t, int> start_daemon(const std::string& data_dir) {
   fail("lumbungd did not start");
 }
 
+// Runs `lumbungd snapshot` on the daemon's directory, as an operator's cron
+// job would once the village's rows are in; returns its wall time.
+double build_snapshots(const std::string& data_dir) {
+  const auto start = std::chrono::steady_clock::now();
+  std::fflush(stdout);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::freopen((data_dir + ".snapshot.out").c_str(), "w", stdout);
+    ::execl(LUMBUNGD, LUMBUNGD, "snapshot", "--data", data_dir.c_str(),
+            static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail("lumbungd snapshot failed");
+  return seconds_since(start);
+}
+
 // CPU seconds (user and system) that process `pid` has used so far; on a
 // machine shared with other work they say more than wall time does.
 double cpu_seconds(pid_t pid) {
@@ -332,6 +350,15 @@ void bench(int count) {
   download.daemon_cpu_seconds = cpu_seconds(daemon) - daemon_cpu_before;
   const std::int64_t download_bytes = relay.bytes();
 
+  // The same download once the daemon keeps a snapshot of the village.
+  const double snapshot_build_s = build_snapshots(dir + "/server");
+  relay.reset();
+  const double daemon_cpu_before_snapshot = cpu_seconds(daemon);
+  Measured from_snapshot =
+      in_child([&] { return sync_device(dir + "/fresh-from-snapshot.db", url, nullptr); });
+  from_snapshot.daemon_cpu_seconds = cpu_seconds(daemon) - daemon_cpu_before_snapshot;
+  const std::int64_t from_snapshot_bytes = relay.bytes();
+
   // 1% of the rows change on the officer's phone; the fresh device catches up.
   in_child([&] {
     const std::vector<Row> rows = make_people(count, kSeed);
@@ -350,8 +377,10 @@ void bench(int count) {
   const Measured incremental =
       in_child([&] { return sync_device(dir + "/fresh.db", url, nullptr); });
   const std::int64_t incremental_bytes = relay.bytes();
-  if (download.summary.pulled != count || incremental.summary.pulled != count / 100) {
-    fail("pulled " + std::to_string(download.summary.pulled) + " and " +
+  if (download.summary.pulled != count || from_snapshot.summary.pulled != count ||
+      incremental.summary.pulled != count / 100) {
+    fail("pulled " + std::to_string(download.summary.pulled) + ", " +
+         std::to_string(from_snapshot.summary.pulled) + " and " +
          std::to_string(incremental.summary.pulled) + " rows");
   }
 
@@ -373,6 +402,11 @@ void bench(int count) {
   std::printf("initial download CPU: device %.3f s, lumbungd %.3f s (%.0f rows per CPU second)\n",
               download.child_cpu_seconds, download.daemon_cpu_seconds,
               count / (download.child_cpu_seconds + download.daemon_cpu_seconds));
+  line("initial download, snapshot", from_snapshot, count, from_snapshot_bytes);
+  std::printf(
+      "snapshot download CPU: device %.3f s, lumbungd %.3f s; `lumbungd snapshot` took %.3f s "
+      "before it\n",
+      from_snapshot.child_cpu_seconds, from_snapshot.daemon_cpu_seconds, snapshot_build_s);
   line("incremental (1% changed)", incremental, count / 100, incremental_bytes);
 
   ::kill(daemon, SIGTERM);
