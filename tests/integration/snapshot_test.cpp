@@ -189,6 +189,15 @@ struct SnapshotWorld {
     return lines;
   }
 
+  // `sri` registers everyone, then the daemon builds both villages' snapshots.
+  std::map<std::string, nlohmann::json> populate() {
+    std::unique_ptr<Replica> sri = device("sri");
+    register_people(*sri);
+    std::map<std::string, nlohmann::json> built = build_snapshots();
+    REQUIRE(built.size() == 2);
+    return built;
+  }
+
   // The file `lumbungd snapshot` says it wrote for `line`'s village.
   std::string snapshot_path(const nlohmann::json& line) const {
     return data + "/snapshots/" + lower_hex(line.at("village").get<std::string>()) + "-" +
@@ -201,6 +210,13 @@ struct SnapshotWorld {
     INFO(dump.err);
     REQUIRE(dump.exit_code == 0);
     return dump.out;
+  }
+
+  // A sync whose requests go through `recorder`.
+  static SyncSummary sync_through(Replica& replica, RecordingTransport& recorder,
+                                  SyncOptions options = {}) {
+    options.transport = std::shared_ptr<Transport>(&recorder, [](Transport*) {});
+    return sync(replica, options);
   }
 
   static SyncSummary sync(Replica& replica, const SyncOptions& options = {}) {
@@ -270,9 +286,7 @@ TEST_CASE("a fresh device adopts the villages' snapshots, then pulls from their 
 
   std::unique_ptr<Replica> budi = world.device("budi");
   RecordingTransport recorder(world.daemon.url());
-  SyncOptions options;
-  options.transport = std::shared_ptr<Transport>(&recorder, [](Transport*) {});
-  const SyncSummary first = SnapshotWorld::sync(*budi, options);
+  const SyncSummary first = SnapshotWorld::sync_through(*budi, recorder);
   CHECK(recorder.listings == 1);
   CHECK(recorder.undecodable == 0);
   CHECK(recorder.offsets_sent(kVillageA) == std::vector<std::uint64_t>{0});  // one chunk each
@@ -305,17 +319,13 @@ TEST_CASE("a fresh device adopts the villages' snapshots, then pulls from their 
 TEST_CASE("a device with a pending change pulls instead of adopting snapshots",
           "[integration][snapshot]") {
   SnapshotWorld world;
-  std::unique_ptr<Replica> sri = world.device("sri");
-  world.register_people(*sri);
-  REQUIRE(world.build_snapshots().size() == 2);
+  world.populate();
 
   // Never synced, but not fresh: adopting a snapshot would overwrite its row.
   std::unique_ptr<Replica> dewi = world.device("dewi");
   REQUIRE(dewi->insert_new("person", person(kVillageA, 9999)).is_ok());
   RecordingTransport recorder(world.daemon.url());
-  SyncOptions options;
-  options.transport = std::shared_ptr<Transport>(&recorder, [](Transport*) {});
-  const SyncSummary synced = SnapshotWorld::sync(*dewi, options);
+  const SyncSummary synced = SnapshotWorld::sync_through(*dewi, recorder);
   CHECK(synced.pushed == 1);
   CHECK(recorder.chunks.empty());
   CHECK(recorder.undecodable == 0);
@@ -328,10 +338,7 @@ TEST_CASE("a device with a pending change pulls instead of adopting snapshots",
 TEST_CASE("a snapshot download cut short resumes from the bytes on disk",
           "[integration][snapshot]") {
   SnapshotWorld world;
-  std::unique_ptr<Replica> sri = world.device("sri");
-  world.register_people(*sri);
-  const std::map<std::string, nlohmann::json> built = world.build_snapshots();
-  REQUIRE(built.size() == 2);
+  const std::map<std::string, nlohmann::json> built = world.populate();
   const std::uint64_t bytes_a = built.at(kVillageA).at("bytes").get<std::uint64_t>();
   REQUIRE(bytes_a > 2 * kSmallChunk);  // the cut leaves chunks to resume
   const std::string server_file = read_file(world.snapshot_path(built.at(kVillageA)));
@@ -358,8 +365,7 @@ TEST_CASE("a snapshot download cut short resumes from the bytes on disk",
   CHECK(people_of(*budi) == 0);
 
   RecordingTransport clean(world.daemon.url());
-  options.transport = std::shared_ptr<Transport>(&clean, [](Transport*) {});
-  const SyncSummary resumed = SnapshotWorld::sync(*budi, options);
+  const SyncSummary resumed = SnapshotWorld::sync_through(*budi, clean, options);
   CHECK(resumed.pulled == kPeople);
   CHECK(clean.paged_rows == 0);  // both adopted
   CHECK(clean.undecodable == 0);
@@ -383,10 +389,7 @@ TEST_CASE("a snapshot download cut short resumes from the bytes on disk",
 TEST_CASE("a damaged snapshot is dropped and its village pulled instead",
           "[integration][snapshot]") {
   SnapshotWorld world;
-  std::unique_ptr<Replica> sri = world.device("sri");
-  world.register_people(*sri);
-  const std::map<std::string, nlohmann::json> built = world.build_snapshots();
-  REQUIRE(built.size() == 2);
+  const std::map<std::string, nlohmann::json> built = world.populate();
 
   // Flips bytes in the middle of desa-a's file, keeping its size, so the
   // listing still offers it as it was.
@@ -404,9 +407,7 @@ TEST_CASE("a damaged snapshot is dropped and its village pulled instead",
 
   std::unique_ptr<Replica> budi = world.device("budi");
   RecordingTransport recorder(world.daemon.url());
-  SyncOptions options;
-  options.transport = std::shared_ptr<Transport>(&recorder, [](Transport*) {});
-  const SyncSummary synced = SnapshotWorld::sync(*budi, options);
+  const SyncSummary synced = SnapshotWorld::sync_through(*budi, recorder);
   CHECK_FALSE(recorder.offsets_sent(kVillageA).empty());  // downloaded, then refused
   CHECK_FALSE(recorder.offsets_sent(kVillageB).empty());
   CHECK(synced.pulled == kPeople);
@@ -434,10 +435,7 @@ void tamper(const std::string& path, const std::string& sql) {
 TEST_CASE("a snapshot holding more or other than a village's tables is refused",
           "[integration][snapshot]") {
   SnapshotWorld world;
-  std::unique_ptr<Replica> sri = world.device("sri");
-  world.register_people(*sri);
-  const std::map<std::string, nlohmann::json> built = world.build_snapshots();
-  REQUIRE(built.size() == 2);
+  const std::map<std::string, nlohmann::json> built = world.populate();
   const std::string path = world.snapshot_path(built.at(kVillageA));
   SECTION("a trigger, which would run on the device") {
     tamper(path, "CREATE TRIGGER wipe AFTER INSERT ON person BEGIN DELETE FROM person; END");
@@ -457,9 +455,7 @@ TEST_CASE("a snapshot holding more or other than a village's tables is refused",
 
   std::unique_ptr<Replica> budi = world.device("budi");
   RecordingTransport recorder(world.daemon.url());
-  SyncOptions options;
-  options.transport = std::shared_ptr<Transport>(&recorder, [](Transport*) {});
-  const SyncSummary synced = SnapshotWorld::sync(*budi, options);
+  const SyncSummary synced = SnapshotWorld::sync_through(*budi, recorder);
   CHECK_FALSE(recorder.offsets_sent(kVillageA).empty());  // downloaded, then refused
   CHECK(recorder.paged_rows == kPeopleA);                 // desa-a pulled, desa-b adopted
   CHECK(synced.pulled == kPeople);
