@@ -3,8 +3,12 @@
 // TokenAuthority on its data directory, as `lumbungd token` does.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "auth/token_authority.hpp"
 #include "server/server_fixture.hpp"
+#include "server/snapshot_files.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -191,6 +195,68 @@ TEST_CASE("a village taken out of the grant is named as dropped", "[server][auth
         std::vector<std::string>{kVillage});
   CHECK(cursors_of(after) == std::map<std::string, std::int64_t>{
                                  {kOtherVillage, cursors_of(both).at(kOtherVillage)}});
+}
+
+// Publishes `bytes` as the snapshot of `village` at `seq`, as the builder does.
+void publish(AuthServer& server, const std::string& village, std::int64_t seq,
+             const std::string& bytes) {
+  const std::string dir = server::snapshot_dir(server.data_dir());
+  std::filesystem::create_directories(dir);
+  const std::string written = dir + "/written.tmp";
+  std::ofstream(written, std::ios::binary) << bytes;
+  REQUIRE(server::publish_snapshot(dir, written, village, seq, 7).is_ok());
+}
+
+HttpRequest snapshot_request(const std::string& scope = "", std::int64_t seq = 0,
+                             std::uint64_t offset = 0, std::uint32_t max_bytes = 0,
+                             std::uint32_t schema_version = 1) {
+  v1::SnapshotRequest request;
+  *request.mutable_header() = header("sri-phone", schema_version);
+  request.set_scope(scope);
+  request.set_seq(seq);
+  request.set_offset(offset);
+  request.set_max_bytes(max_bytes);
+  return protocol::make_request("/v1/snapshot", request);
+}
+
+TEST_CASE("snapshots are listed and served only to a token that may read their village",
+          "[server][auth][snapshot]") {
+  AuthServer server;
+  publish(server, kVillage, 10, "0123456789");
+  publish(server, kOtherVillage, 12, "abcdef");
+  server.token = server.issue("sri", {kVillage}).token;
+
+  const auto listed = decode<v1::SnapshotResponse>(server.call(snapshot_request()));
+  REQUIRE(listed.snapshots_size() == 1);
+  CHECK(listed.snapshots(0).scope() == kVillage);
+  CHECK(listed.snapshots(0).seq() == 10);
+  CHECK(listed.snapshots(0).bytes() == 10);
+  CHECK(listed.snapshots(0).rows() == 7);
+  CHECK(listed.data().empty());
+
+  const auto chunk = decode<v1::SnapshotResponse>(server.call(snapshot_request(kVillage, 10, 3, 4)));
+  CHECK(chunk.data() == "3456");
+  const auto last = decode<v1::SnapshotResponse>(server.call(snapshot_request(kVillage, 10, 8, 4)));
+  CHECK(last.data() == "89");
+
+  CHECK(server.refusal(snapshot_request(kOtherVillage, 12)) ==
+        std::pair(403, ErrorCode::kForbidden));
+  CHECK(server.refusal(snapshot_request(kVillage, 11)) == std::pair(404, ErrorCode::kNotFound));
+  CHECK(server.refusal(snapshot_request(kVillage, 10, 11)) ==
+        std::pair(400, ErrorCode::kInvalidArgument));
+  // A device of an older schema version would copy tables unlike its own.
+  CHECK(decode<v1::SnapshotResponse>(server.call(snapshot_request("", 0, 0, 0, 0)))
+            .snapshots_size() == 0);
+
+  // The newest two of a village are kept: a download survives one rebuild.
+  publish(server, kVillage, 20, "twenty");
+  publish(server, kVillage, 30, "thirty");
+  CHECK(server.refusal(snapshot_request(kVillage, 10)) == std::pair(404, ErrorCode::kNotFound));
+  CHECK(decode<v1::SnapshotResponse>(server.call(snapshot_request(kVillage, 20))).data() ==
+        "twenty");
+  const auto newest = decode<v1::SnapshotResponse>(server.call(snapshot_request()));
+  REQUIRE(newest.snapshots_size() == 1);
+  CHECK(newest.snapshots(0).seq() == 30);
 }
 
 }  // namespace
