@@ -7,6 +7,9 @@
 //       pushing small batches and printing "push N" after each acknowledged one
 //   crash_device pull PATH URL
 //       syncs with small pull pages, printing "pull N" after each applied one
+//   crash_device sync PATH URL
+//       syncs with the default options (a fresh replica adopts the server's
+//       snapshots), printing "pull N" as pull progress comes
 //   crash_device migrate PATH SCHEMA_FILE
 //       prints "open 0", then opens the replica with a newer schema, which
 //       migrates it
@@ -55,9 +58,9 @@ void sync_or_die(Replica& replica, const std::string& url, SyncOptions options) 
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (!((mode == "push" && argc == 6) || (mode == "pull" && argc == 4) ||
+  if (!((mode == "push" && argc == 6) || ((mode == "pull" || mode == "sync") && argc == 4) ||
         (mode == "migrate" && argc == 4))) {
-    std::fprintf(stderr, "usage: crash_device push|pull|migrate PATH ...\n");
+    std::fprintf(stderr, "usage: crash_device push|pull|sync|migrate PATH ...\n");
     return 2;
   }
   ReplicaOptions options = lumbung::test::options_for(argv[2]);
@@ -82,7 +85,7 @@ int main(int argc, char** argv) {
   } else {
     auto replica = open_or_die(options);
     SyncOptions sync;
-    sync.page_budget_bytes = 1024;
+    if (mode == "pull") sync.page_budget_bytes = 1024;
     sync_or_die(*replica, argv[3], sync);
   }
   report("done", 0);
