@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "db/database.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
-#include "db/database.hpp"
 #include "protocol/wire.hpp"
 #include "protocol/zstd_file.hpp"
 #include "support/daemon_process.hpp"
@@ -465,6 +465,50 @@ TEST_CASE("a snapshot holding more or other than a village's tables is refused",
   REQUIRE(triggers.is_ok());
   CHECK(triggers->empty());
   CHECK_FALSE(work_files_exist(world.file_of("budi")));
+}
+
+TEST_CASE("the app's own index and trigger on a synced table stay through an adoption",
+          "[integration][snapshot]") {
+  SnapshotWorld world;
+  world.populate();
+  std::unique_ptr<Replica> budi = world.device("budi");
+  {
+    // The app's own connection, as an app adds a lookup and keeps a count.
+    Result<std::unique_ptr<db::Database>> app = db::Database::open(world.file_of("budi"), false);
+    REQUIRE(app.is_ok());
+    REQUIRE((*app)
+                ->exec("CREATE INDEX app_person_name ON person (full_name);"
+                       "CREATE TABLE app_count (n INTEGER NOT NULL);"
+                       "INSERT INTO app_count VALUES (0);"
+                       "CREATE TRIGGER app_person_count AFTER INSERT ON person "
+                       "BEGIN UPDATE app_count SET n = n + 1; END")
+                .is_ok());
+  }
+  RecordingTransport recorder(world.daemon.url());
+  const SyncSummary synced = SnapshotWorld::sync_through(*budi, recorder);
+  CHECK(synced.pulled == kPeople);
+  CHECK(recorder.paged_rows == 0);  // adopted, not pulled
+  CHECK(dump_of(*budi) == world.server_dump());
+  const std::vector<Row> named =
+      budi->query(
+              "SELECT count(*) AS n FROM person INDEXED BY app_person_name "
+              "WHERE full_name > ''")
+          .value();
+  CHECK(named.front().at("n") == Value(kPeople));
+  // As for pulled rows, no trigger fired on the replica's connection
+  // (decision 0016); the app's is still there for its own writes.
+  CHECK(budi->query("SELECT n FROM app_count").value().front().at("n") == Value(0));
+  {
+    Result<std::unique_ptr<db::Database>> app = db::Database::open(world.file_of("budi"), false);
+    REQUIRE(app.is_ok());
+    REQUIRE((*app)
+                ->exec("DELETE FROM person WHERE rowid = (SELECT min(rowid) FROM person);"
+                       "INSERT INTO person (id, village_id, full_name, created_by, created_at) "
+                       "VALUES ('app-row', 'desa-a', 'Dewi', 'budi', '2026-11-29')")
+                .is_ok());
+  }
+  CHECK(budi->query("SELECT n FROM app_count").value().front().at("n") == Value(1));
+  CHECK(budi->pending_changes()->size() == 2);  // the capture triggers are back too
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 // a real SyncServer with token checks on, and tokens issued by a second
 // TokenAuthority on its data directory, as `lumbungd token` does.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 
@@ -90,7 +89,8 @@ TEST_CASE("every sync request needs a valid token; nothing is read or written wi
     CHECK(server.refusal(push_request(batch)) == std::pair(401, ErrorCode::kTokenForged));
   }
   SECTION("expired") {
-    server.token = server.issue("sri", {kVillage}, auth::Role::kOfficer, std::chrono::hours(1)).token;
+    server.token =
+        server.issue("sri", {kVillage}, auth::Role::kOfficer, std::chrono::hours(1)).token;
     server.clock->advance(2 * 3600 * 1000);
     CHECK(server.refusal(push_request(batch)) == std::pair(401, ErrorCode::kTokenExpired));
   }
@@ -141,8 +141,8 @@ TEST_CASE("a pushed change beyond the grant is refused alone, as out of scope", 
                       .insert("household", "hB2", household(kOtherVillage), stamp(11))  // 2
                       .update("household", "hB", "head_name", "X", stamp(12), base)     // 3
                       .update("household", "hA", "village_id", kOtherVillage, stamp(13),
-                              base)                                                     // 4
-                      .remove("household", "hB", stamp(14), base)                       // 5
+                              base)                                                          // 4
+                      .remove("household", "hB", stamp(14), base)                            // 5
                       .update("household", "hA", "head_name", "Siti A.", stamp(15), base));  // 6
   CHECK(outcome(response, 1).outcome() == v1::OUTCOME_APPLIED);
   for (std::uint32_t id : {2u, 3u, 4u, 5u}) {
@@ -193,8 +193,8 @@ TEST_CASE("a village taken out of the grant is named as dropped", "[server][auth
   CHECK(after.rows_size() == 0);
   CHECK(std::vector<std::string>(after.dropped_scopes().begin(), after.dropped_scopes().end()) ==
         std::vector<std::string>{kVillage});
-  CHECK(cursors_of(after) == std::map<std::string, std::int64_t>{
-                                 {kOtherVillage, cursors_of(both).at(kOtherVillage)}});
+  CHECK(cursors_of(after) ==
+        std::map<std::string, std::int64_t>{{kOtherVillage, cursors_of(both).at(kOtherVillage)}});
 }
 
 // Publishes `bytes` as the snapshot of `village` at `seq`, as the builder does.
@@ -234,7 +234,8 @@ TEST_CASE("snapshots are listed and served only to a token that may read their v
   CHECK(listed.snapshots(0).rows() == 7);
   CHECK(listed.data().empty());
 
-  const auto chunk = decode<v1::SnapshotResponse>(server.call(snapshot_request(kVillage, 10, 3, 4)));
+  const auto chunk =
+      decode<v1::SnapshotResponse>(server.call(snapshot_request(kVillage, 10, 3, 4)));
   CHECK(chunk.data() == "3456");
   const auto last = decode<v1::SnapshotResponse>(server.call(snapshot_request(kVillage, 10, 8, 4)));
   CHECK(last.data() == "89");

@@ -98,8 +98,8 @@ Status decompress_file(const std::string& from, const std::string& to, std::uint
       ZSTD_outBuffer sink{output.data(), output.size(), 0};
       frame_left = ZSTD_decompressStream(dctx.get(), &sink, &source);
       if (ZSTD_isError(frame_left)) {
-        return Status(ErrorCode::kCorrupt, "'" + from + "' does not unpack: " +
-                                               ZSTD_getErrorName(frame_left));
+        return Status(ErrorCode::kCorrupt,
+                      "'" + from + "' does not unpack: " + ZSTD_getErrorName(frame_left));
       }
       written += sink.pos;
       if (written > max_bytes) {

@@ -31,9 +31,8 @@ bool cut_short(const Status& status) {
 }
 
 Status refused(const v1::SnapshotInfo& info, const std::string& why) {
-  return Status(ErrorCode::kCorrupt,
-                "the snapshot of village '" + info.scope() + "' at seq " +
-                    std::to_string(info.seq()) + " is refused: " + why);
+  return Status(ErrorCode::kCorrupt, "the snapshot of village '" + info.scope() + "' at seq " +
+                                         std::to_string(info.seq()) + " is refused: " + why);
 }
 
 Status run_with(db::Database& db, const std::string& sql, const std::vector<Value>& params) {
@@ -52,10 +51,11 @@ Result<bool> any_row(db::Database& db, const std::string& sql,
   return stmt->step();
 }
 
-// The CREATE statements in `db`'s schema, by object name, of `type`.
-Result<std::map<std::string, std::string>> schema_sql(db::Database& db, const char* type) {
+// The CREATE statements of the objects of `type` on `tables`, by name.
+Result<std::map<std::string, std::string>> schema_sql(db::Database& db, const char* type,
+                                                      const std::set<std::string>& tables) {
   Result<db::Statement> stmt = db.prepare(
-      "SELECT name, sql FROM sqlite_master WHERE type = ?1 AND sql IS NOT NULL");
+      "SELECT name, sql, tbl_name FROM sqlite_master WHERE type = ?1 AND sql IS NOT NULL");
   if (!stmt.is_ok()) return stmt.status();
   stmt->bind(1, Value(type));
   std::map<std::string, std::string> objects;
@@ -63,15 +63,17 @@ Result<std::map<std::string, std::string>> schema_sql(db::Database& db, const ch
     Result<bool> row = stmt->step();
     if (!row.is_ok()) return row.status();
     if (!*row) return objects;
-    objects.emplace(stmt->column_text(0), stmt->column_text(1));
+    if (tables.count(stmt->column_text(2)) > 0) {
+      objects.emplace(stmt->column_text(0), stmt->column_text(1));
+    }
   }
 }
 
 // The synced tables and the conflict records: what a snapshot holds.
-std::vector<std::string> copied_tables(const core::Schema& schema) {
-  std::vector<std::string> tables;
-  for (const core::Table& table : schema.tables) tables.push_back(table.name);
-  tables.push_back("_lumbung_conflict");
+std::set<std::string> copied_tables(const core::Schema& schema) {
+  std::set<std::string> tables;
+  for (const core::Table& table : schema.tables) tables.insert(table.name);
+  tables.insert("_lumbung_conflict");
   return tables;
 }
 
@@ -195,10 +197,10 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
   // Only the device's own tables, made by the same statements as the
   // replica's, and their key indexes: no trigger, view or other object that
   // could run code or change what a copy means.
-  Result<std::map<std::string, std::string>> mine = schema_sql(db_, "table");
+  const std::set<std::string> tables = copied_tables(schema_);
+  Result<std::map<std::string, std::string>> mine = schema_sql(db_, "table", tables);
   if (!mine.is_ok()) return mine.status();
-  const std::vector<std::string> tables = copied_tables(schema_);
-  std::set<std::string> expected(tables.begin(), tables.end());
+  std::set<std::string> expected = tables;
   expected.insert("_lumbung_snapshot");
   {
     Result<db::Statement> objects =
@@ -239,11 +241,11 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
       return refused(info, "its table '" + table.name + "' holds rows of another village");
     }
   }
-  // The same indexes as the replica's, so that the copy moves them whole too.
-  Result<std::map<std::string, std::string>> indexes = schema_sql(db_, "index");
+  // The same indexes as the replica's tables have (the app's own among
+  // them), so that the copy moves them whole too.
+  Result<std::map<std::string, std::string>> indexes = schema_sql(db_, "index", tables);
   if (!indexes.is_ok()) return indexes.status();
   for (const auto& [name, sql] : *indexes) {
-    if (name.starts_with("_lumbung")) continue;
     Status built = snapshot.exec(sql);
     if (!built.is_ok()) return refused(info, built.message());
   }
@@ -251,15 +253,19 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
 }
 
 Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
-  Result<std::map<std::string, std::string>> triggers = schema_sql(db_, "trigger");
+  // Triggers fire on no write of this connection (decision 0016), but while
+  // a table has any, SQLite copies it row by row: the capture triggers and
+  // any of the app's go for the copy and come back, as they were, before it
+  // commits.
+  Result<std::map<std::string, std::string>> triggers =
+      schema_sql(db_, "trigger", copied_tables(schema_));
   if (!triggers.is_ok()) return triggers.status();
   // Pages of the snapshot are read through this connection now.
   LUMBUNG_RETURN_IF_ERROR(db_.exec("PRAGMA cell_size_check = ON"));
   LUMBUNG_RETURN_IF_ERROR(run_with(db_, "ATTACH ?1 AS lumbung_snapshot", {Value(unpacked_path_)}));
   std::int64_t rows = 0;
   // SQLite copies a table into an empty one with the same definition and
-  // indexes record by record, unless triggers watch it: the capture triggers
-  // go for the copy and come back before it commits.
+  // indexes record by record, without decoding rows.
   Status copied = db::in_transaction(db_, [&]() -> Status {
     for (const auto& [name, sql] : *triggers) {
       LUMBUNG_RETURN_IF_ERROR(db_.exec("DROP TRIGGER " + quote_identifier(name)));

@@ -26,8 +26,8 @@
 namespace lumbung::replica {
 
 struct BootstrapResult {
-  std::int64_t rows = 0;                       // rows adopted
-  std::vector<ConflictRecord> conflicts;       // conflict records adopted
+  std::int64_t rows = 0;                  // rows adopted
+  std::vector<ConflictRecord> conflicts;  // conflict records adopted
 };
 
 class Bootstrapper {
@@ -43,9 +43,8 @@ class Bootstrapper {
   // Downloads and adopts the snapshots the server lists, `chunk_bytes` per
   // request; calls `on_rows` with the ids of each table's adopted rows, a
   // batch at a time. Only kCancelled is returned as an error.
-  Result<BootstrapResult> run(
-      Exchanger& exchanger, std::uint32_t chunk_bytes,
-      const std::function<void(const std::vector<ChangedRows>&)>& on_rows);
+  Result<BootstrapResult> run(Exchanger& exchanger, std::uint32_t chunk_bytes,
+                              const std::function<void(const std::vector<ChangedRows>&)>& on_rows);
 
  private:
   // Appends the snapshot's bytes to the packed work file, from where an

@@ -71,8 +71,8 @@ class SyncRun {
   // `path` is the replica's file: empty for one that cannot start from a
   // snapshot (an encrypted one).
   SyncRun(db::Database& db, const core::Schema& schema, const std::string& device_id,
-          const std::string& path, Clock& clock, Transport& transport,
-          const SyncOptions& options, std::string token)
+          const std::string& path, Clock& clock, Transport& transport, const SyncOptions& options,
+          std::string token)
       : db_(db),
         schema_(schema),
         options_(options),
@@ -125,10 +125,9 @@ class SyncRun {
     Result<bool> fresh = bootstrapper_.eligible();
     if (!fresh.is_ok()) return fresh.status();
     if (!*fresh) return Status::ok();
-    Result<replica::BootstrapResult> adopted = bootstrapper_.run(
-        exchanger_, options_.page_budget_bytes, [this](const std::vector<ChangedRows>& rows) {
-          report(rows, {});
-        });
+    Result<replica::BootstrapResult> adopted =
+        bootstrapper_.run(exchanger_, options_.page_budget_bytes,
+                          [this](const std::vector<ChangedRows>& rows) { report(rows, {}); });
     if (!adopted.is_ok()) return adopted.status();
     summary_.pulled += adopted->rows;
     report({}, adopted->conflicts);

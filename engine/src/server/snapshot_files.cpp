@@ -23,8 +23,8 @@ namespace fs = std::filesystem;
 constexpr std::string_view kSuffix = ".zst";
 
 std::string file_name(std::string_view scope, std::int64_t seq, std::int64_t rows) {
-  return auth::lower_hex(reinterpret_cast<const unsigned char*>(scope.data()), scope.size()) +
-         "-" + std::to_string(seq) + "-" + std::to_string(rows) + std::string(kSuffix);
+  return auth::lower_hex(reinterpret_cast<const unsigned char*>(scope.data()), scope.size()) + "-" +
+         std::to_string(seq) + "-" + std::to_string(rows) + std::string(kSuffix);
 }
 
 bool parse_int(std::string_view text, std::int64_t* out) {
@@ -129,9 +129,9 @@ Result<SnapshotFile> publish_snapshot(const std::string& dir, const std::string&
 Result<std::string> read_snapshot_chunk(const SnapshotFile& file, std::uint64_t offset,
                                         std::uint32_t max_bytes) {
   if (offset > file.bytes) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "offset " + std::to_string(offset) + " is past the end of the snapshot (" +
-                      std::to_string(file.bytes) + " bytes)");
+    return Status(ErrorCode::kInvalidArgument, "offset " + std::to_string(offset) +
+                                                   " is past the end of the snapshot (" +
+                                                   std::to_string(file.bytes) + " bytes)");
   }
   std::string chunk(std::min<std::uint64_t>(max_bytes, file.bytes - offset), '\0');
   const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -142,8 +142,8 @@ Result<std::string> read_snapshot_chunk(const SnapshotFile& file, std::uint64_t 
   }
   std::size_t done = 0;
   while (done < chunk.size()) {
-    const ssize_t got = ::pread(fd, chunk.data() + done, chunk.size() - done,
-                                static_cast<off_t>(offset + done));
+    const ssize_t got =
+        ::pread(fd, chunk.data() + done, chunk.size() - done, static_cast<off_t>(offset + done));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
       const Status error = got < 0 ? errno_status("read", file.path)

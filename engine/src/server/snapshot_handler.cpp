@@ -42,8 +42,8 @@ void SyncServer::Impl::handle_snapshot(const HttpRequest& request, const Respond
     return respond(protocol::make_response(response));
   }
   if (!grant->may_read(wanted.scope())) {
-    return respond(protocol::error_response(Status(
-        ErrorCode::kForbidden, "the token may not read village '" + wanted.scope() + "'")));
+    return respond(protocol::error_response(
+        Status(ErrorCode::kForbidden, "the token may not read village '" + wanted.scope() + "'")));
   }
   Result<std::optional<SnapshotFile>> file = find_snapshot(dir, wanted.scope(), wanted.seq());
   if (!file.is_ok()) return respond(protocol::error_response(file.status()));

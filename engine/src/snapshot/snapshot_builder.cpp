@@ -81,9 +81,9 @@ Result<std::int64_t> copy_scope(db::Database& db, const core::Schema& schema,
       if (!sql.is_ok()) return sql.status();
       LUMBUNG_RETURN_IF_ERROR((*out)->exec(*sql));
     }
-    LUMBUNG_RETURN_IF_ERROR((*out)->exec(
-        "CREATE TABLE _lumbung_snapshot (scope TEXT NOT NULL, seq INTEGER NOT NULL, "
-        "rows INTEGER NOT NULL)"));
+    LUMBUNG_RETURN_IF_ERROR(
+        (*out)->exec("CREATE TABLE _lumbung_snapshot (scope TEXT NOT NULL, seq INTEGER NOT NULL, "
+                     "rows INTEGER NOT NULL)"));
   }
   LUMBUNG_RETURN_IF_ERROR(bind_run(db, "ATTACH ?1 AS snapshot", {Value(path)}));
   std::int64_t rows = 0;
@@ -178,8 +178,7 @@ Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& o
     if (!rows.is_ok()) return rows.status();
     LUMBUNG_RETURN_IF_ERROR(protocol::compress_file(work_db, work_zst, options.zstd_level));
     fs::remove(work_db, ec);
-    Result<server::SnapshotFile> file =
-        server::publish_snapshot(dir, work_zst, scope, seq, *rows);
+    Result<server::SnapshotFile> file = server::publish_snapshot(dir, work_zst, scope, seq, *rows);
     if (!file.is_ok()) return file.status();
     built.push_back({scope, seq, *rows, file->bytes, true});
   }

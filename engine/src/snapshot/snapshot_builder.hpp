@@ -21,10 +21,10 @@
 namespace lumbung::snapshot {
 
 struct SnapshotBuildOptions {
-  std::string data_dir;                 // REQUIRED
-  std::string schema_text;              // empty: the built-in Desmigratif schema
+  std::string data_dir;     // REQUIRED
+  std::string schema_text;  // empty: the built-in Desmigratif schema
   std::string schema_source = "schema";
-  std::optional<std::string> village;   // only this village; default: every village
+  std::optional<std::string> village;  // only this village; default: every village
   int zstd_level = 19;
 };
 
