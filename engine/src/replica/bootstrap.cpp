@@ -241,15 +241,24 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
       return refused(info, "its table '" + table.name + "' holds rows of another village");
     }
   }
-  // The same indexes as the replica's tables have (the app's own among
-  // them), so that the copy moves them whole too.
-  Result<std::map<std::string, std::string>> indexes = schema_sql(db_, "index", tables);
-  if (!indexes.is_ok()) return indexes.status();
-  for (const auto& [name, sql] : *indexes) {
-    Status built = snapshot.exec(sql);
-    if (!built.is_ok()) return refused(info, built.message());
+  // Only the tables that hold rows are copied.
+  filled_.clear();
+  for (const std::string& table : tables) {
+    Result<bool> any = any_row(snapshot, "SELECT 1 FROM " + quote_identifier(table));
+    if (!any.is_ok()) return refused(info, any.status().message());
+    if (*any) filled_.insert(table);
   }
-  return Status::ok();
+  // The same indexes as the replica's tables have (the app's own among
+  // them), so that the copy moves them whole too. A work file: unjournaled,
+  // one transaction.
+  Result<std::map<std::string, std::string>> indexes = schema_sql(db_, "index", filled_);
+  if (!indexes.is_ok()) return indexes.status();
+  LUMBUNG_RETURN_IF_ERROR(snapshot.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF"));
+  const Status built = db::in_transaction(snapshot, [&]() -> Status {
+    for (const auto& [name, sql] : *indexes) LUMBUNG_RETURN_IF_ERROR(snapshot.exec(sql));
+    return Status::ok();
+  });
+  return built.is_ok() ? built : refused(info, built.message());
 }
 
 Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
@@ -257,8 +266,7 @@ Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
   // a table has any, SQLite copies it row by row: the capture triggers and
   // any of the app's go for the copy and come back, as they were, before it
   // commits.
-  Result<std::map<std::string, std::string>> triggers =
-      schema_sql(db_, "trigger", copied_tables(schema_));
+  Result<std::map<std::string, std::string>> triggers = schema_sql(db_, "trigger", filled_);
   if (!triggers.is_ok()) return triggers.status();
   // Pages of the snapshot are read through this connection now.
   LUMBUNG_RETURN_IF_ERROR(db_.exec("PRAGMA cell_size_check = ON"));
@@ -270,7 +278,7 @@ Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
     for (const auto& [name, sql] : *triggers) {
       LUMBUNG_RETURN_IF_ERROR(db_.exec("DROP TRIGGER " + quote_identifier(name)));
     }
-    for (const std::string& table : copied_tables(schema_)) {
+    for (const std::string& table : filled_) {
       const std::string quoted = quote_identifier(table);
       LUMBUNG_RETURN_IF_ERROR(
           db_.exec("INSERT INTO main." + quoted + " SELECT * FROM lumbung_snapshot." + quoted));

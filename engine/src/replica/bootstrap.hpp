@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,8 @@ class Bootstrapper {
   // earlier download of the same snapshot stopped.
   Status download(Exchanger& exchanger, const v1::SnapshotInfo& info, std::uint32_t chunk_bytes);
   Result<std::int64_t> unpack_and_adopt(const v1::SnapshotInfo& info);
-  // Checks the unpacked file and builds the schema's indexes in it.
+  // Checks the unpacked file, notes which of its tables hold rows, and builds
+  // their indexes in it.
   Status prepare(const v1::SnapshotInfo& info);
   Result<std::int64_t> adopt(const v1::SnapshotInfo& info);
   Status report_rows(const std::string& scope,
@@ -64,6 +66,7 @@ class Bootstrapper {
   const std::string device_id_;
   const std::string packed_path_;    // the download, as it comes
   const std::string unpacked_path_;  // the SQLite file it unpacks to
+  std::set<std::string> filled_;     // the snapshot's tables that hold rows (prepare())
 };
 
 }  // namespace lumbung::replica
