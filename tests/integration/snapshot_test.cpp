@@ -286,7 +286,15 @@ TEST_CASE("a fresh device adopts the villages' snapshots, then pulls from their 
 
   std::unique_ptr<Replica> budi = world.device("budi");
   RecordingTransport recorder(world.daemon.url());
-  const SyncSummary first = SnapshotWorld::sync_through(*budi, recorder);
+  std::set<std::string> changed;  // the app hears of every adopted row
+  SyncOptions watched;
+  watched.on_changed_rows = [&](const std::vector<ChangedRows>& tables) {
+    for (const ChangedRows& rows : tables) {
+      for (const std::string& id : rows.ids) changed.insert(rows.table + "/" + id);
+    }
+  };
+  const SyncSummary first = SnapshotWorld::sync_through(*budi, recorder, watched);
+  CHECK(changed.size() == static_cast<std::size_t>(kPeople));
   CHECK(recorder.listings == 1);
   CHECK(recorder.undecodable == 0);
   CHECK(recorder.offsets_sent(kVillageA) == std::vector<std::uint64_t>{0});  // one chunk each

@@ -126,8 +126,7 @@ class SyncRun {
     if (!fresh.is_ok()) return fresh.status();
     if (!*fresh) return Status::ok();
     Result<replica::BootstrapResult> adopted =
-        bootstrapper_.run(exchanger_, options_.page_budget_bytes,
-                          [this](const std::vector<ChangedRows>& rows) { report(rows, {}); });
+        bootstrapper_.run(exchanger_, options_.page_budget_bytes, options_.on_changed_rows);
     if (!adopted.is_ok()) return adopted.status();
     summary_.pulled += adopted->rows;
     report({}, adopted->conflicts);
