@@ -241,4 +241,27 @@ Status Database::rollback() {
   return exec("ROLLBACK");
 }
 
+namespace {
+
+Result<Statement> bound(Database& db, std::string_view sql, const std::vector<Value>& params) {
+  Result<Statement> stmt = db.prepare(sql);
+  if (!stmt.is_ok()) return stmt;
+  for (std::size_t i = 0; i < params.size(); ++i) stmt->bind(static_cast<int>(i + 1), params[i]);
+  return stmt;
+}
+
+}  // namespace
+
+Status run(Database& db, std::string_view sql, const std::vector<Value>& params) {
+  Result<Statement> stmt = bound(db, sql, params);
+  if (!stmt.is_ok()) return stmt.status();
+  return stmt->run();
+}
+
+Result<bool> returns_row(Database& db, std::string_view sql, const std::vector<Value>& params) {
+  Result<Statement> stmt = bound(db, sql, params);
+  if (!stmt.is_ok()) return stmt.status();
+  return stmt->step();
+}
+
 }  // namespace lumbung::db

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lumbung/status.hpp"
 #include "lumbung/value.hpp"
@@ -97,6 +98,12 @@ class Database {
   Status failed_;  // see fail_transaction()
   std::map<std::string, std::unique_ptr<Statement>> cache_;
 };
+
+// Prepares `sql` (not kept in the cache), binds `params` to ?1, ?2, ... and
+// steps it to the end.
+Status run(Database& db, std::string_view sql, const std::vector<Value>& params = {});
+// Whether `sql`, with `params` bound as by run(), returns a row.
+Result<bool> returns_row(Database& db, std::string_view sql, const std::vector<Value>& params = {});
 
 // Runs `body` inside db.begin()/commit(), rolling back when it fails.
 template <typename Body>

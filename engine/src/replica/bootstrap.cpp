@@ -35,22 +35,6 @@ Status refused(const v1::SnapshotInfo& info, const std::string& why) {
                                          std::to_string(info.seq()) + " is refused: " + why);
 }
 
-Status run_with(db::Database& db, const std::string& sql, const std::vector<Value>& params) {
-  Result<db::Statement> stmt = db.prepare(sql);
-  if (!stmt.is_ok()) return stmt.status();
-  for (std::size_t i = 0; i < params.size(); ++i) stmt->bind(static_cast<int>(i + 1), params[i]);
-  return stmt->run();
-}
-
-// Whether `sql` (one parameter at most) returns a row.
-Result<bool> any_row(db::Database& db, const std::string& sql,
-                     const std::vector<Value>& params = {}) {
-  Result<db::Statement> stmt = db.prepare(sql);
-  if (!stmt.is_ok()) return stmt.status();
-  for (std::size_t i = 0; i < params.size(); ++i) stmt->bind(static_cast<int>(i + 1), params[i]);
-  return stmt->step();
-}
-
 // The CREATE statements of the objects of `type` on `tables`, by name.
 Result<std::map<std::string, std::string>> schema_sql(db::Database& db, const char* type,
                                                       const std::set<std::string>& tables) {
@@ -91,15 +75,16 @@ Bootstrapper::Bootstrapper(db::Database& db, const core::Schema& schema, std::st
 Result<bool> Bootstrapper::eligible() {
   std::error_code ec;
   if (!fs::is_regular_file(path_, ec)) return false;
-  for (const char* sql : {"SELECT 1 FROM _lumbung_scope", "SELECT 1 FROM _lumbung_outbox",
-                          "SELECT 1 FROM _lumbung_log", "SELECT 1 FROM _lumbung_refused",
-                          "SELECT 1 FROM _lumbung_conflict"}) {
-    Result<bool> found = any_row(db_, sql);
-    if (!found.is_ok() || *found) return found.is_ok() ? Result<bool>(false) : found;
-  }
+  std::vector<std::string> holds_anything = {
+      "SELECT 1 FROM _lumbung_scope", "SELECT 1 FROM _lumbung_outbox", "SELECT 1 FROM _lumbung_log",
+      "SELECT 1 FROM _lumbung_refused", "SELECT 1 FROM _lumbung_conflict"};
   for (const core::Table& table : schema_.tables) {
-    Result<bool> found = any_row(db_, "SELECT 1 FROM " + quote_identifier(table.name));
-    if (!found.is_ok() || *found) return found.is_ok() ? Result<bool>(false) : found;
+    holds_anything.push_back("SELECT 1 FROM " + quote_identifier(table.name));
+  }
+  for (const std::string& sql : holds_anything) {
+    Result<bool> found = db::returns_row(db_, sql);
+    if (!found.is_ok()) return found;
+    if (*found) return false;
   }
   return true;
 }
@@ -233,10 +218,11 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
     return refused(info, "it is not the snapshot listed");
   }
   for (const core::Table& table : schema_.tables) {
-    Result<bool> foreign = any_row(snapshot,
-                                   "SELECT 1 FROM " + quote_identifier(table.name) + " WHERE " +
-                                       quote_identifier(table.scope_column) + " IS NOT ?1",
-                                   {Value(info.scope())});
+    Result<bool> foreign =
+        db::returns_row(snapshot,
+                        "SELECT 1 FROM " + quote_identifier(table.name) + " WHERE " +
+                            quote_identifier(table.scope_column) + " IS NOT ?1",
+                        {Value(info.scope())});
     if (!foreign.is_ok() || *foreign) {
       return refused(info, "its table '" + table.name + "' holds rows of another village");
     }
@@ -244,7 +230,7 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
   // Only the tables that hold rows are copied.
   filled_.clear();
   for (const std::string& table : tables) {
-    Result<bool> any = any_row(snapshot, "SELECT 1 FROM " + quote_identifier(table));
+    Result<bool> any = db::returns_row(snapshot, "SELECT 1 FROM " + quote_identifier(table));
     if (!any.is_ok()) return refused(info, any.status().message());
     if (*any) filled_.insert(table);
   }
@@ -270,7 +256,7 @@ Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
   if (!triggers.is_ok()) return triggers.status();
   // Pages of the snapshot are read through this connection now.
   LUMBUNG_RETURN_IF_ERROR(db_.exec("PRAGMA cell_size_check = ON"));
-  LUMBUNG_RETURN_IF_ERROR(run_with(db_, "ATTACH ?1 AS lumbung_snapshot", {Value(unpacked_path_)}));
+  LUMBUNG_RETURN_IF_ERROR(db::run(db_, "ATTACH ?1 AS lumbung_snapshot", {Value(unpacked_path_)}));
   std::int64_t rows = 0;
   // SQLite copies a table into an empty one with the same definition and
   // indexes record by record, without decoding rows.
@@ -286,8 +272,8 @@ Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
     }
     for (const auto& [name, sql] : *triggers) LUMBUNG_RETURN_IF_ERROR(db_.exec(sql));
     LUMBUNG_RETURN_IF_ERROR(
-        run_with(db_, "INSERT OR REPLACE INTO _lumbung_scope (scope, cursor) VALUES (?1, ?2)",
-                 {Value(info.scope()), Value(info.seq())}));
+        db::run(db_, "INSERT OR REPLACE INTO _lumbung_scope (scope, cursor) VALUES (?1, ?2)",
+                {Value(info.scope()), Value(info.seq())}));
     return write_meta(db_, kDownloadKey, Value(""));
   });
   const Status detached = db_.exec("DETACH lumbung_snapshot; PRAGMA cell_size_check = OFF");

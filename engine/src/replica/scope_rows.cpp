@@ -5,13 +5,6 @@ namespace {
 
 using core::quote_identifier;
 
-Status run(db::Database& db, const std::string& sql, const std::vector<Value>& params) {
-  Result<db::Statement*> stmt = db.cached(sql);
-  if (!stmt.is_ok()) return stmt.status();
-  for (std::size_t i = 0; i < params.size(); ++i) (*stmt)->bind(static_cast<int>(i + 1), params[i]);
-  return (*stmt)->run();
-}
-
 // The outbox entries of `table` whose row is in scope ?1 (bound by the caller).
 std::string pending_in_scope(const core::Table& table, const std::string& what) {
   return what + " FROM _lumbung_outbox AS o JOIN " + quote_identifier(table.name) +
@@ -38,7 +31,7 @@ Status delete_scope_rows(db::Database& db, const core::Schema& schema, const std
       }
       (*ids)->reset();
     }
-    LUMBUNG_RETURN_IF_ERROR(run(db, "DELETE" + where, {Value(scope)}));
+    LUMBUNG_RETURN_IF_ERROR(db::run(db, "DELETE" + where, {Value(scope)}));
   }
   return Status::ok();
 }
@@ -49,21 +42,22 @@ Status drop_scope(db::Database& db, const core::Schema& schema, const std::strin
   for (const core::Table& table : schema.tables) {
     const std::vector<Value> params{Value(scope), Value(table.name), message};
     LUMBUNG_RETURN_IF_ERROR(
-        run(db,
-            "INSERT OR REPLACE INTO _lumbung_refused "
-            "(tbl, row_id, col, op, hlc, base, reason, message) " +
-                pending_in_scope(table,
-                                 "SELECT o.tbl, o.row_id, o.col, o.op, o.hlc, o.base, "
-                                 "'out_of_scope', ?3"),
-            params));
-    LUMBUNG_RETURN_IF_ERROR(run(db,
-                                "DELETE FROM _lumbung_outbox WHERE tbl = ?2 AND row_id IN (" +
-                                    pending_in_scope(table, "SELECT o.row_id") + ")",
-                                {Value(scope), Value(table.name)}));
+        db::run(db,
+                "INSERT OR REPLACE INTO _lumbung_refused "
+                "(tbl, row_id, col, op, hlc, base, reason, message) " +
+                    pending_in_scope(table,
+                                     "SELECT o.tbl, o.row_id, o.col, o.op, o.hlc, o.base, "
+                                     "'out_of_scope', ?3"),
+                params));
+    LUMBUNG_RETURN_IF_ERROR(db::run(db,
+                                    "DELETE FROM _lumbung_outbox WHERE tbl = ?2 AND row_id IN (" +
+                                        pending_in_scope(table, "SELECT o.row_id") + ")",
+                                    {Value(scope), Value(table.name)}));
   }
   LUMBUNG_RETURN_IF_ERROR(delete_scope_rows(db, schema, scope, removed));
-  LUMBUNG_RETURN_IF_ERROR(run(db, "DELETE FROM _lumbung_conflict WHERE scope = ?1", {Value(scope)}));
-  return run(db, "DELETE FROM _lumbung_scope WHERE scope = ?1", {Value(scope)});
+  LUMBUNG_RETURN_IF_ERROR(
+      db::run(db, "DELETE FROM _lumbung_conflict WHERE scope = ?1", {Value(scope)}));
+  return db::run(db, "DELETE FROM _lumbung_scope WHERE scope = ?1", {Value(scope)});
 }
 
 }  // namespace lumbung::replica

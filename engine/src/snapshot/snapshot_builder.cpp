@@ -45,13 +45,6 @@ Result<std::string> builder_replica(const std::string& dir, int schema_version) 
   return dir + "/" + name;
 }
 
-Status bind_run(db::Database& db, const std::string& sql, const std::vector<Value>& params) {
-  Result<db::Statement> stmt = db.prepare(sql);
-  if (!stmt.is_ok()) return stmt.status();
-  for (std::size_t i = 0; i < params.size(); ++i) stmt->bind(static_cast<int>(i + 1), params[i]);
-  return stmt->run();
-}
-
 // The CREATE TABLE statement of `table` in `db`, as SQLite keeps it.
 Result<std::string> table_sql(db::Database& db, const std::string& table) {
   Result<db::Statement> stmt =
@@ -85,25 +78,25 @@ Result<std::int64_t> copy_scope(db::Database& db, const core::Schema& schema,
         (*out)->exec("CREATE TABLE _lumbung_snapshot (scope TEXT NOT NULL, seq INTEGER NOT NULL, "
                      "rows INTEGER NOT NULL)"));
   }
-  LUMBUNG_RETURN_IF_ERROR(bind_run(db, "ATTACH ?1 AS snapshot", {Value(path)}));
+  LUMBUNG_RETURN_IF_ERROR(db::run(db, "ATTACH ?1 AS snapshot", {Value(path)}));
   std::int64_t rows = 0;
   Status copied = db::in_transaction(db, [&]() -> Status {
     for (const core::Table& table : schema.tables) {
       const std::string name = quote_identifier(table.name);
       // In id order: each table and its key index are written front to back.
-      LUMBUNG_RETURN_IF_ERROR(bind_run(db,
-                                       "INSERT INTO snapshot." + name + " SELECT * FROM main." +
-                                           name + " WHERE " + quote_identifier(table.scope_column) +
-                                           " = ?1 ORDER BY \"id\"",
-                                       {Value(scope)}));
+      LUMBUNG_RETURN_IF_ERROR(db::run(db,
+                                      "INSERT INTO snapshot." + name + " SELECT * FROM main." +
+                                          name + " WHERE " + quote_identifier(table.scope_column) +
+                                          " = ?1 ORDER BY \"id\"",
+                                      {Value(scope)}));
       rows += sqlite3_changes(db.handle());
     }
-    LUMBUNG_RETURN_IF_ERROR(bind_run(db,
-                                     "INSERT INTO snapshot._lumbung_conflict SELECT * FROM "
-                                     "main._lumbung_conflict WHERE scope = ?1 ORDER BY id",
-                                     {Value(scope)}));
-    return bind_run(db, "INSERT INTO snapshot._lumbung_snapshot VALUES (?1, ?2, ?3)",
-                    {Value(scope), Value(seq), Value(rows)});
+    LUMBUNG_RETURN_IF_ERROR(db::run(db,
+                                    "INSERT INTO snapshot._lumbung_conflict SELECT * FROM "
+                                    "main._lumbung_conflict WHERE scope = ?1 ORDER BY id",
+                                    {Value(scope)}));
+    return db::run(db, "INSERT INTO snapshot._lumbung_snapshot VALUES (?1, ?2, ?3)",
+                   {Value(scope), Value(seq), Value(rows)});
   });
   const Status detached = db.exec("DETACH snapshot");
   if (!copied.is_ok()) return copied;
