@@ -53,10 +53,12 @@ TEST_CASE("a packed file cut short, extended, damaged or too large does not unpa
   CHECK(status.code() == ErrorCode::kCorrupt);
 }
 
-TEST_CASE("a missing file is an I/O error, not a crash", "[protocol]") {
+TEST_CASE("a missing file is NotFound", "[protocol]") {
   TempDir dir;
-  CHECK(protocol::compress_file(dir.file("none"), dir.file("packed"), 3).code() == ErrorCode::kIo);
-  CHECK(protocol::decompress_file(dir.file("none"), dir.file("out"), 1).code() == ErrorCode::kIo);
+  CHECK(protocol::compress_file(dir.file("none"), dir.file("packed"), 3).code() ==
+        ErrorCode::kNotFound);
+  CHECK(protocol::decompress_file(dir.file("none"), dir.file("out"), 1).code() ==
+        ErrorCode::kNotFound);
 }
 
 }  // namespace

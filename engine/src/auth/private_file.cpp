@@ -8,18 +8,15 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/errno_status.hpp"
+
 namespace lumbung::auth {
+
+using core::errno_status;
 
 namespace {
 
 constexpr mode_t kGroupOrOther = 077;
-
-Status errno_status(const std::string& what, const std::string& path, int error) {
-  const ErrorCode code = error == ENOENT   ? ErrorCode::kNotFound
-                         : error == ENOSPC ? ErrorCode::kNoSpace
-                                           : ErrorCode::kIo;
-  return Status(code, "cannot " + what + " '" + path + "': " + std::strerror(error));
-}
 
 std::string octal(mode_t mode) {
   char text[8];

@@ -8,6 +8,8 @@
 #include <memory>
 #include <vector>
 
+#include "core/errno_status.hpp"
+
 namespace lumbung::protocol {
 namespace {
 
@@ -18,24 +20,20 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
-Status io_error(const std::string& what, const std::string& path) {
-  return Status(errno == ENOSPC ? ErrorCode::kNoSpace : ErrorCode::kIo,
-                "cannot " + what + " '" + path + "': " + std::strerror(errno));
-}
-
 Result<File> open_file(const std::string& path, const char* mode) {
   File file(std::fopen(path.c_str(), mode));
-  if (!file) return io_error("open", path);
+  if (!file) return core::errno_status("open", path, errno);
   return file;
 }
 
 Status write_all(std::FILE* file, const void* data, std::size_t size, const std::string& path) {
-  if (size > 0 && std::fwrite(data, 1, size, file) != size) return io_error("write", path);
+  if (size > 0 && std::fwrite(data, 1, size, file) != size)
+    return core::errno_status("write", path, errno);
   return Status::ok();
 }
 
 Status close_written(File file, const std::string& path) {
-  if (std::fclose(file.release()) != 0) return io_error("write", path);
+  if (std::fclose(file.release()) != 0) return core::errno_status("write", path, errno);
   return Status::ok();
 }
 
@@ -54,7 +52,8 @@ Status compress_file(const std::string& from, const std::string& to, int level) 
   std::vector<char> output(ZSTD_CStreamOutSize());
   for (;;) {
     const std::size_t got = std::fread(input.data(), 1, input.size(), in->get());
-    if (got < input.size() && std::ferror(in->get())) return io_error("read", from);
+    if (got < input.size() && std::ferror(in->get()))
+      return core::errno_status("read", from, errno);
     const bool last = got < input.size();
     ZSTD_inBuffer source{input.data(), got, 0};
     for (;;) {
@@ -86,7 +85,8 @@ Status decompress_file(const std::string& from, const std::string& to, std::uint
   std::size_t frame_left = 1;  // 0 once a whole frame has been read
   for (;;) {
     const std::size_t got = std::fread(input.data(), 1, input.size(), in->get());
-    if (got < input.size() && std::ferror(in->get())) return io_error("read", from);
+    if (got < input.size() && std::ferror(in->get()))
+      return core::errno_status("read", from, errno);
     if (got == 0) break;
     if (frame_left == 0) {
       return Status(ErrorCode::kCorrupt, "'" + from + "' has bytes after its zstd frame");

@@ -12,6 +12,7 @@
 
 #include "auth/hex.hpp"
 #include "auth/private_file.hpp"
+#include "core/errno_status.hpp"
 
 namespace lumbung::server {
 namespace {
@@ -76,11 +77,6 @@ Result<std::map<std::string, std::vector<SnapshotFile>>> all_snapshots(const std
   return by_scope;
 }
 
-Status errno_status(const std::string& what, const std::string& path) {
-  return Status(errno == ENOSPC ? ErrorCode::kNoSpace : ErrorCode::kIo,
-                "cannot " + what + " '" + path + "': " + std::strerror(errno));
-}
-
 }  // namespace
 
 std::string snapshot_dir(const std::string& data_dir) { return data_dir + "/snapshots"; }
@@ -111,13 +107,14 @@ Result<SnapshotFile> publish_snapshot(const std::string& dir, const std::string&
                                       std::int64_t rows) {
   {
     const int fd = ::open(written.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno_status("open", written);
+    if (fd < 0) return core::errno_status("open", written, errno);
     const int synced = ::fsync(fd);
     ::close(fd);
-    if (synced != 0) return errno_status("sync", written);
+    if (synced != 0) return core::errno_status("sync", written, errno);
   }
   const std::string path = dir + "/" + file_name(scope, seq, rows);
-  if (::rename(written.c_str(), path.c_str()) != 0) return errno_status("rename", written);
+  if (::rename(written.c_str(), path.c_str()) != 0)
+    return core::errno_status("rename", written, errno);
   LUMBUNG_RETURN_IF_ERROR(auth::sync_dir(dir));
   auto by_scope = all_snapshots(dir);
   if (!by_scope.is_ok()) return by_scope.status();
@@ -138,7 +135,7 @@ Result<std::string> read_snapshot_chunk(const SnapshotFile& file, std::uint64_t 
   if (fd < 0) {
     // Removed by a rebuild since it was found.
     if (errno == ENOENT) return Status(ErrorCode::kNotFound, "the snapshot is no longer kept");
-    return errno_status("open", file.path);
+    return core::errno_status("open", file.path, errno);
   }
   std::size_t done = 0;
   while (done < chunk.size()) {
@@ -146,7 +143,7 @@ Result<std::string> read_snapshot_chunk(const SnapshotFile& file, std::uint64_t 
         ::pread(fd, chunk.data() + done, chunk.size() - done, static_cast<off_t>(offset + done));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
-      const Status error = got < 0 ? errno_status("read", file.path)
+      const Status error = got < 0 ? core::errno_status("read", file.path, errno)
                                    : Status(ErrorCode::kIo, "'" + file.path + "' was truncated");
       ::close(fd);
       return error;
