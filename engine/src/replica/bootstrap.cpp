@@ -9,6 +9,7 @@
 #include "protocol/zstd_file.hpp"
 #include "replica/conflict_store.hpp"
 #include "replica/meta.hpp"
+#include "replica/snapshot_format.hpp"
 
 namespace lumbung::replica {
 namespace {
@@ -51,14 +52,6 @@ Result<std::map<std::string, std::string>> schema_sql(db::Database& db, const ch
       objects.emplace(stmt->column_text(0), stmt->column_text(1));
     }
   }
-}
-
-// The synced tables and the conflict records: what a snapshot holds.
-std::set<std::string> copied_tables(const core::Schema& schema) {
-  std::set<std::string> tables;
-  for (const core::Table& table : schema.tables) tables.insert(table.name);
-  tables.insert("_lumbung_conflict");
-  return tables;
 }
 
 }  // namespace
@@ -182,11 +175,11 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
   // Only the device's own tables, made by the same statements as the
   // replica's, and their key indexes: no trigger, view or other object that
   // could run code or change what a copy means.
-  const std::set<std::string> tables = copied_tables(schema_);
+  const std::set<std::string> tables = snapshot_tables(schema_);
   Result<std::map<std::string, std::string>> mine = schema_sql(db_, "table", tables);
   if (!mine.is_ok()) return mine.status();
   std::set<std::string> expected = tables;
-  expected.insert("_lumbung_snapshot");
+  expected.insert(kSnapshotStamp);
   {
     Result<db::Statement> objects =
         snapshot.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master");
@@ -203,7 +196,7 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
       if (type != "table" || expected.count(name) == 0) {
         return refused(info, "it holds an unexpected " + type + " '" + name + "'");
       }
-      if (name != "_lumbung_snapshot" && objects->column_text(3) != (*mine)[name]) {
+      if (name != kSnapshotStamp && objects->column_text(3) != (*mine)[name]) {
         return refused(info, "its table '" + name + "' differs from this replica's");
       }
       seen.insert(name);

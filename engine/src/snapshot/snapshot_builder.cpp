@@ -7,6 +7,7 @@
 #include "db/database.hpp"
 #include "lumbung/replica.hpp"
 #include "protocol/zstd_file.hpp"
+#include "replica/snapshot_format.hpp"
 #include "server/snapshot_files.hpp"
 #include "server/sync_server.hpp"
 
@@ -62,21 +63,16 @@ Result<std::string> table_sql(db::Database& db, const std::string& table) {
 Result<std::int64_t> copy_scope(db::Database& db, const core::Schema& schema,
                                 const std::string& scope, std::int64_t seq,
                                 const std::string& path) {
-  std::vector<std::string> tables;
-  for (const core::Table& table : schema.tables) tables.push_back(table.name);
-  tables.push_back("_lumbung_conflict");
   {
     Result<std::unique_ptr<db::Database>> out = db::Database::open(path, true);
     if (!out.is_ok()) return out.status();
     LUMBUNG_RETURN_IF_ERROR((*out)->exec("PRAGMA journal_mode = OFF"));
-    for (const std::string& table : tables) {
+    for (const std::string& table : replica::snapshot_tables(schema)) {
       Result<std::string> sql = table_sql(db, table);
       if (!sql.is_ok()) return sql.status();
       LUMBUNG_RETURN_IF_ERROR((*out)->exec(*sql));
     }
-    LUMBUNG_RETURN_IF_ERROR(
-        (*out)->exec("CREATE TABLE _lumbung_snapshot (scope TEXT NOT NULL, seq INTEGER NOT NULL, "
-                     "rows INTEGER NOT NULL)"));
+    LUMBUNG_RETURN_IF_ERROR((*out)->exec(replica::kCreateSnapshotStamp));
   }
   LUMBUNG_RETURN_IF_ERROR(db::run(db, "ATTACH ?1 AS snapshot", {Value(path)}));
   std::int64_t rows = 0;
