@@ -407,15 +407,17 @@ TEST_CASE("the bearer token goes with every request", "[replica][sync]") {
         seen.emplace_back(find_header(request.headers, "Authorization").value_or("(none)"));
         return std::nullopt;
       });
-  // The server holds nothing: each device stays fresh, and each of its syncs
-  // asks for snapshots, then pulls.
+  // The server holds nothing: each device stays fresh, and each sync of an
+  // unencrypted one asks for snapshots, then pulls (an encrypted one, in the
+  // SQLCipher build, only pulls).
+  const std::size_t requests = test::test_key().empty() ? 2 : 1;
   world.sync(stored, options);
-  CHECK(seen == std::vector<std::string>(2, "Bearer kept-in-file"));
+  CHECK(seen == std::vector<std::string>(requests, "Bearer kept-in-file"));
   seen.clear();
   world.sync(none, options);
-  CHECK(seen == std::vector<std::string>(2, "(none)"));
+  CHECK(seen == std::vector<std::string>(requests, "(none)"));
   seen.clear();
   options.token = "given";
   world.sync(stored, options);
-  CHECK(seen == std::vector<std::string>(2, "Bearer given"));
+  CHECK(seen == std::vector<std::string>(requests, "Bearer given"));
 }
