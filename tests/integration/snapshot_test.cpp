@@ -394,6 +394,29 @@ TEST_CASE("a snapshot download cut short resumes from the bytes on disk",
   CHECK_FALSE(work_files_exist(world.file_of("budi")));
 }
 
+TEST_CASE("a download cut short is dropped once the replica holds a row of its own",
+          "[integration][snapshot]") {
+  SnapshotWorld world;
+  world.populate();
+  std::unique_ptr<Replica> budi = world.device("budi");
+  SyncOptions options;
+  options.page_budget_bytes = kSmallChunk;
+  options.max_attempts = 1;
+  RecordingTransport cut(world.daemon.url(), 2);
+  options.transport = std::shared_ptr<Transport>(&cut, [](Transport*) {});
+  REQUIRE(budi->sync(options).status().code() == ErrorCode::kNetwork);
+  REQUIRE(fs::exists(world.file_of("budi") + "-snapshot.zst"));
+
+  // Budi registers someone before the link comes back: no longer fresh.
+  REQUIRE(budi->insert_new("person", person(kVillageA, 9999)).is_ok());
+  RecordingTransport clean(world.daemon.url());
+  const SyncSummary synced = SnapshotWorld::sync_through(*budi, clean);
+  CHECK(clean.chunks.empty());
+  CHECK(synced.pulled == kPeople);
+  CHECK_FALSE(work_files_exist(world.file_of("budi")));
+  CHECK(dump_of(*budi) == world.server_dump());
+}
+
 TEST_CASE("a damaged snapshot is dropped and its village pulled instead",
           "[integration][snapshot]") {
   SnapshotWorld world;

@@ -47,6 +47,10 @@ class Bootstrapper {
   Result<BootstrapResult> run(Exchanger& exchanger, std::uint32_t chunk_bytes,
                               const std::function<void(const std::vector<ChangedRows>&)>& on_rows);
 
+  // Removes what a download left beside the replica: called for a replica no
+  // longer fresh, whose download will not be resumed.
+  void remove_work_files();
+
  private:
   // Appends the snapshot's bytes to the packed work file, from where an
   // earlier download of the same snapshot stopped.
@@ -58,7 +62,6 @@ class Bootstrapper {
   Result<std::int64_t> adopt(const v1::SnapshotInfo& info);
   Status report_rows(const std::string& scope,
                      const std::function<void(const std::vector<ChangedRows>&)>& on_rows);
-  void remove_work_files();
 
   db::Database& db_;
   const core::Schema& schema_;

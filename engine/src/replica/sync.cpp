@@ -124,7 +124,10 @@ class SyncRun {
   Status start_from_snapshots() {
     Result<bool> fresh = bootstrapper_.eligible();
     if (!fresh.is_ok()) return fresh.status();
-    if (!*fresh) return Status::ok();
+    if (!*fresh) {
+      bootstrapper_.remove_work_files();
+      return Status::ok();
+    }
     Result<replica::BootstrapResult> adopted =
         bootstrapper_.run(exchanger_, options_.page_budget_bytes, options_.on_changed_rows);
     if (!adopted.is_ok()) return adopted.status();
