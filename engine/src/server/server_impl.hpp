@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "auth/grant.hpp"
 #include "auth/token_authority.hpp"
@@ -26,12 +27,13 @@ inline constexpr const char* kHlcMetaKey = "hlc";
 struct SyncServer::Impl {
   Impl(const ServerOptions& options, core::Schema schema, std::shared_ptr<Clock> physical_clock,
        std::unique_ptr<auth::TokenAuthority> authority, std::unique_ptr<Store> store,
-       core::Hlc last_hlc, std::int64_t last_seq)
+       std::string epoch, core::Hlc last_hlc, std::int64_t last_seq)
       : options(options),
         schema(std::move(schema)),
         clock(physical_clock),
         authority(std::move(authority)),
         store(std::move(store)),
+        epoch(std::move(epoch)),
         hlc(std::move(physical_clock), last_hlc),
         long_polls(last_seq) {}
 
@@ -77,6 +79,9 @@ struct SyncServer::Impl {
   const std::shared_ptr<Clock> clock;
   const std::unique_ptr<auth::TokenAuthority> authority;  // null: --insecure-no-auth
   const std::unique_ptr<Store> store;
+  // The store's epoch (epoch.hpp), read at open: it changes only while no
+  // daemon serves the data directory (a restore).
+  const std::string epoch;
   core::HlcClock hlc;
   LongPolls long_polls;
   std::atomic<bool> stopped{false};

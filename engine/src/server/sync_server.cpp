@@ -7,6 +7,7 @@
 
 #include "core/canonical_json.hpp"
 #include "protocol/wire.hpp"
+#include "server/epoch.hpp"
 #include "server/server_impl.hpp"
 #include "server/sqlite_store.hpp"
 
@@ -100,8 +101,12 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   }
   std::int64_t last_hlc = 0;
   std::int64_t last_seq = 0;
+  std::string epoch;
   LUMBUNG_RETURN_IF_ERROR((*store)->write([&](WriteTransaction& txn) {
     LUMBUNG_RETURN_IF_ERROR(check_schema_identity(txn, *schema));
+    Result<std::string> current = current_epoch(txn);
+    if (!current.is_ok()) return current.status();
+    epoch = std::move(current).value();
     Result<std::int64_t> hlc = meta_int64(txn, kHlcMetaKey);
     if (!hlc.is_ok()) return hlc.status();
     Result<std::int64_t> seq = txn.last_seq();
@@ -112,7 +117,7 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   }));
   return std::unique_ptr<SyncServer>(new SyncServer(std::make_unique<Impl>(
       options, std::move(schema).value(), std::move(clock), std::move(authority),
-      std::move(store).value(), core::Hlc(last_hlc), last_seq)));
+      std::move(store).value(), std::move(epoch), core::Hlc(last_hlc), last_seq)));
 }
 
 SyncServer::SyncServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
