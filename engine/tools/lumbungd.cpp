@@ -1,6 +1,8 @@
 // lumbungd: the merge daemon. A thin main over the protocol core
 // (server/sync_server.hpp) and the HTTP server (net/http_server.hpp). Exit
 // status: 0 success, 1 error, 2 usage error, as for `lumbung`.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -28,6 +30,7 @@
 #include "lumbung/value.hpp"
 #include "net/host_port.hpp"
 #include "net/http_server.hpp"
+#include "server/data_dir.hpp"
 #include "server/sqlite_store.hpp"
 #include "server/sync_server.hpp"
 #include "snapshot/snapshot_builder.hpp"
@@ -66,6 +69,7 @@ Commands:
 
 'lumbungd COMMAND --help' describes one command.
 Options take their value as '--data DIR' or '--data=DIR'.
+One 'serve' at a time may use a data directory.
 
 Exit status: 0 success, 1 error (message on stderr), 2 usage error.
 )";
@@ -110,8 +114,8 @@ Serves the sync protocol (docs/protocol.md) over HTTP, or HTTPS with
 --tls-cert. Prints 'lumbungd listening on http://HOST:PORT' (https://...
 with TLS) once it accepts connections. On
 SIGTERM or SIGINT it stops accepting, answers the requests in flight and
-exits 0.
-  --data DIR                the server's store; created when missing
+exits 0. Refused while another 'serve' uses DIR.
+  --data DIR                the server's store; created when missing (0700)
   --listen HOST:PORT        default 127.0.0.1:8787; port 0 picks a free port
   --schema FILE             the schema (JSON, docs/schema-format.md); default:
                             the built-in Desmigratif schema
@@ -170,6 +174,10 @@ int run_serve(const Args& args) {
     server_options.schema_source = *schema;
   }
 
+  // Held until the process ends: one serve at a time on DIR.
+  Result<std::unique_ptr<lumbung::server::DataDirLock>> lock =
+      lumbung::server::DataDirLock::acquire(server_options.data_dir);
+  if (!lock) return fail(lock.status());
   Result<std::unique_ptr<SyncServer>> opened = SyncServer::open(server_options);
   if (!opened) return fail(opened.status());
   SyncServer* const sync = opened->get();
@@ -514,4 +522,9 @@ const lumbung::tools::Program& program() {
 
 }  // namespace
 
-int main(int argc, char** argv) { return lumbung::tools::run_program(program(), argc, argv); }
+int main(int argc, char** argv) {
+  // What the daemon creates is its owner's alone, whatever umask it was
+  // started with (docs/decisions/0019-backup-file.md, "Modes").
+  ::umask(077);
+  return lumbung::tools::run_program(program(), argc, argv);
+}

@@ -40,6 +40,7 @@ CredentialStore::CredentialStore(std::unique_ptr<db::Database> db) : db_(std::mo
 CredentialStore::~CredentialStore() = default;
 
 Result<std::unique_ptr<CredentialStore>> CredentialStore::open(const std::string& path) {
+  LUMBUNG_RETURN_IF_ERROR(db::create_private_file(path));
   Result<std::unique_ptr<db::Database>> opened = db::Database::open(path, true);
   if (!opened.is_ok()) return opened.status();
   db::Database& db = **opened;

@@ -29,7 +29,8 @@ namespace lumbung::auth {
 
 class CredentialStore {
  public:
-  // Opens `path`, creating it when missing.
+  // Opens `path`, creating it when missing (mode 0600; an older version's
+  // wider modes of it and its -wal and -shm files are narrowed).
   static Result<std::unique_ptr<CredentialStore>> open(const std::string& path);
   ~CredentialStore();
 

@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "core/errno_status.hpp"
+#include "core/unique_fd.hpp"
 
 namespace lumbung::auth {
 
@@ -23,21 +25,6 @@ std::string octal(mode_t mode) {
   std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
   return text;
 }
-
-// Closes the descriptor when it goes out of scope.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -57,8 +44,34 @@ Status make_private_dir(const std::string& path) {
   return Status::ok();
 }
 
+Status make_owner_only_dir(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, error);
+  if (error) {
+    return Status(ErrorCode::kIo, "cannot create directory '" + parent.string() + "': " +
+                                      error.message());
+  }
+  if (::mkdir(path.c_str(), 0700) == 0) {
+    // Exactly 0700, whatever the umask.
+    if (::chmod(path.c_str(), 0700) != 0) return errno_status("restrict to its owner", path, errno);
+    return Status::ok();
+  }
+  if (errno != EEXIST) return errno_status("create directory", path, errno);
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return errno_status("inspect", path, errno);
+  if (!S_ISDIR(info.st_mode)) {
+    return Status(ErrorCode::kInvalidArgument, "'" + path + "' is not a directory");
+  }
+  if ((info.st_mode & kGroupOrOther) != 0 &&
+      ::chmod(path.c_str(), info.st_mode & 07777 & ~kGroupOrOther) != 0) {
+    return errno_status("restrict to its owner", path, errno);
+  }
+  return Status::ok();
+}
+
 Status write_private_file(const std::string& path, std::string_view bytes) {
-  const FileDescriptor fd(
+  const core::UniqueFd fd(
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (fd.get() < 0) {
     if (errno == EEXIST) {
@@ -84,7 +97,7 @@ Status write_private_file(const std::string& path, std::string_view bytes) {
 }
 
 Result<std::string> read_private_file(const std::string& path) {
-  const FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  const core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (fd.get() < 0) return errno_status("open", path, errno);
   struct stat info {};
   if (::fstat(fd.get(), &info) != 0) return errno_status("inspect", path, errno);
@@ -108,7 +121,7 @@ Result<std::string> read_private_file(const std::string& path) {
 }
 
 Status sync_dir(const std::string& dir) {
-  const FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const core::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) return errno_status("open directory", dir, errno);
   if (::fsync(fd.get()) != 0) return errno_status("sync directory", dir, errno);
   return Status::ok();

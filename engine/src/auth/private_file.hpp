@@ -18,6 +18,12 @@ namespace lumbung::auth {
 // directory (not a symlink) without group or other permissions.
 Status make_private_dir(const std::string& path);
 
+// Creates `path` with mode 0700, and its missing parents as the umask lets
+// them be; an existing `path` loses its group and other permissions instead of
+// being refused (a data directory an older version made 0755 is tightened).
+// kInvalidArgument when it exists and is not a directory.
+Status make_owner_only_dir(const std::string& path);
+
 // Creates `path` (mode 0600; kInvalidArgument "... already exists" when it
 // does), writes `bytes` and syncs the file and its directory.
 Status write_private_file(const std::string& path, std::string_view bytes);

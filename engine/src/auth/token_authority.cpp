@@ -8,6 +8,7 @@
 
 #include "auth/credential_store.hpp"
 #include "auth/hex.hpp"
+#include "auth/private_file.hpp"
 #include "auth/signing_keys.hpp"
 #include "auth/token.hpp"
 
@@ -91,17 +92,12 @@ TokenAuthority::~TokenAuthority() = default;
 
 Result<std::unique_ptr<TokenAuthority>> TokenAuthority::open(const std::string& data_dir,
                                                              std::shared_ptr<Clock> clock) {
-  std::error_code error;
-  std::filesystem::create_directories(data_dir, error);
-  if (error) {
-    return Status(ErrorCode::kIo,
-                  "cannot create data directory '" + data_dir + "': " + error.message());
-  }
+  LUMBUNG_RETURN_IF_ERROR(make_owner_only_dir(data_dir));
   const std::filesystem::path dir(data_dir);
-  Result<std::unique_ptr<SigningKeys>> keys = SigningKeys::open((dir / "keys").string());
+  Result<std::unique_ptr<SigningKeys>> keys = SigningKeys::open((dir / kKeysDirName).string());
   if (!keys.is_ok()) return keys.status();
   Result<std::unique_ptr<CredentialStore>> store =
-      CredentialStore::open((dir / "credentials.sqlite").string());
+      CredentialStore::open((dir / kCredentialsFileName).string());
   if (!store.is_ok()) return store.status();
   return std::unique_ptr<TokenAuthority>(
       new TokenAuthority(std::move(keys).value(), std::move(store).value(),

@@ -43,10 +43,17 @@ struct IssuedToken {
   std::int64_t expires_at = 0;  // Unix seconds
 };
 
+// The signing keys' directory and the credential store's file in a data
+// directory.
+inline constexpr const char* kKeysDirName = "keys";
+inline constexpr const char* kCredentialsFileName = "credentials.sqlite";
+
 class TokenAuthority {
  public:
-  // Opens (creating on first use) DIR's keys and credential store. `clock`
-  // null: the system clock.
+  // Opens (creating on first use) DIR's keys and credential store; DIR is
+  // created when missing (mode 0700; an older version's wider mode is
+  // narrowed), the store's file with mode 0600. `clock` null: the system
+  // clock.
   static Result<std::unique_ptr<TokenAuthority>> open(const std::string& data_dir,
                                                       std::shared_ptr<Clock> clock);
   ~TokenAuthority();

@@ -1,7 +1,14 @@
 #include "db/database.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <string>
 #include <utility>
+
+#include "core/errno_status.hpp"
 
 namespace lumbung::db {
 
@@ -262,6 +269,27 @@ Result<bool> returns_row(Database& db, std::string_view sql, const std::vector<V
   Result<Statement> stmt = bound(db, sql, params);
   if (!stmt.is_ok()) return stmt.status();
   return stmt->step();
+}
+
+Status create_private_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return core::errno_status("create", path, errno);
+  ::close(fd);
+  constexpr mode_t kGroupOrOther = 077;
+  std::vector<std::string> files = {path};
+  for (const char* suffix : kSidecarSuffixes) files.push_back(path + suffix);
+  for (const std::string& file : files) {
+    struct stat info {};
+    if (::lstat(file.c_str(), &info) != 0) {
+      if (errno == ENOENT) continue;
+      return core::errno_status("inspect", file, errno);
+    }
+    if ((info.st_mode & kGroupOrOther) != 0 &&
+        ::chmod(file.c_str(), info.st_mode & 07777 & ~kGroupOrOther) != 0) {
+      return core::errno_status("restrict to its owner", file, errno);
+    }
+  }
+  return Status::ok();
 }
 
 }  // namespace lumbung::db

@@ -105,6 +105,16 @@ Status run(Database& db, std::string_view sql, const std::vector<Value>& params 
 // Whether `sql`, with `params` bound as by run(), returns a row.
 Result<bool> returns_row(Database& db, std::string_view sql, const std::vector<Value>& params = {});
 
+// The files SQLite keeps beside a database file PATH: PATH-wal, PATH-shm
+// and PATH-journal.
+inline constexpr const char* kSidecarSuffixes[] = {"-wal", "-shm", "-journal"};
+
+// Creates the database file `path`, empty, with mode 0600 when it is missing,
+// so that SQLite's -wal, -shm and -journal files, which take the database
+// file's mode, are private too; takes group and other permissions away from
+// an existing one and from those files (older versions made them 0644).
+Status create_private_file(const std::string& path);
+
 // Runs `body` inside db.begin()/commit(), rolling back when it fails.
 template <typename Body>
 Status in_transaction(Database& db, Body&& body) {

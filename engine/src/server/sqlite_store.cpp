@@ -10,6 +10,7 @@
 #include <system_error>
 #include <utility>
 
+#include "auth/private_file.hpp"
 #include "core/checksum.hpp"
 
 namespace lumbung::server {
@@ -708,13 +709,9 @@ SqliteStore::SqliteStore(std::string path, std::unique_ptr<db::Database> writer)
 SqliteStore::~SqliteStore() = default;
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_dir) {
-  std::error_code error;
-  std::filesystem::create_directories(data_dir, error);
-  if (error) {
-    return Status(ErrorCode::kIo,
-                  "cannot create data directory '" + data_dir + "': " + error.message());
-  }
-  const std::string path = (std::filesystem::path(data_dir) / "lumbung.db").string();
+  LUMBUNG_RETURN_IF_ERROR(auth::make_owner_only_dir(data_dir));
+  const std::string path = (std::filesystem::path(data_dir) / kStoreFileName).string();
+  LUMBUNG_RETURN_IF_ERROR(db::create_private_file(path));
   Result<std::unique_ptr<db::Database>> writer = db::Database::open(path, true);
   if (!writer.is_ok()) return writer.status();
   db::Database& db = **writer;

@@ -22,11 +22,16 @@
 
 namespace lumbung::server {
 
+// The store's file in a data directory.
+inline constexpr const char* kStoreFileName = "lumbung.db";
+
 class SqliteStore : public Store {
  public:
-  // Opens or creates the store in `data_dir` (created when missing).
-  // An older format is upgraded in place. kIo when the directory or file
-  // cannot be created, kCorrupt for a file this version does not know.
+  // Opens or creates the store in `data_dir` (created when missing, mode
+  // 0700; the file is created 0600, and an older version's wider modes of
+  // both are narrowed). An older format is upgraded in place. kIo when the
+  // directory or file cannot be created, kCorrupt for a file this version
+  // does not know.
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& data_dir);
   ~SqliteStore() override;
 

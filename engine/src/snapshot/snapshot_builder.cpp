@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "auth/private_file.hpp"
 #include "core/schema.hpp"
 #include "db/database.hpp"
 #include "lumbung/replica.hpp"
@@ -113,9 +114,8 @@ Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& o
   const core::Schema& schema = (*server)->schema();
 
   const std::string dir = server::snapshot_dir(options.data_dir);
+  LUMBUNG_RETURN_IF_ERROR(auth::make_owner_only_dir(dir));
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status(ErrorCode::kIo, "cannot create '" + dir + "': " + ec.message());
   Result<std::string> replica_path = builder_replica(dir, schema.version);
   if (!replica_path.is_ok()) return replica_path.status();
   {
