@@ -30,7 +30,8 @@
 #include "lumbung/value.hpp"
 #include "net/host_port.hpp"
 #include "net/http_server.hpp"
-#include "server/data_dir.hpp"
+#include "server/backup.hpp"
+#include "server/restore.hpp"
 #include "server/sqlite_store.hpp"
 #include "server/sync_server.hpp"
 #include "snapshot/snapshot_builder.hpp"
@@ -66,10 +67,12 @@ Commands:
   revoke      revoke a token at once
   rotate-key  make a new signing key current
   retire-key  delete an old signing key
+  backup      write the server's state to one file while it serves
+  restore     put a backup's state in a data directory
 
 'lumbungd COMMAND --help' describes one command.
 Options take their value as '--data DIR' or '--data=DIR'.
-One 'serve' at a time may use a data directory.
+One 'serve' or 'restore' at a time may use a data directory.
 
 Exit status: 0 success, 1 error (message on stderr), 2 usage error.
 )";
@@ -114,7 +117,7 @@ Serves the sync protocol (docs/protocol.md) over HTTP, or HTTPS with
 --tls-cert. Prints 'lumbungd listening on http://HOST:PORT' (https://...
 with TLS) once it accepts connections. On
 SIGTERM or SIGINT it stops accepting, answers the requests in flight and
-exits 0. Refused while another 'serve' uses DIR.
+exits 0. Refused while another 'serve' or a 'restore' uses DIR.
   --data DIR                the server's store; created when missing (0700)
   --listen HOST:PORT        default 127.0.0.1:8787; port 0 picks a free port
   --schema FILE             the schema (JSON, docs/schema-format.md); default:
@@ -174,9 +177,9 @@ int run_serve(const Args& args) {
     server_options.schema_source = *schema;
   }
 
-  // Held until the process ends: one serve at a time on DIR.
+  // Held until the process ends: one serve or restore at a time on DIR.
   Result<std::unique_ptr<lumbung::server::DataDirLock>> lock =
-      lumbung::server::DataDirLock::acquire(server_options.data_dir);
+      lumbung::server::lock_data_dir(server_options.data_dir);
   if (!lock) return fail(lock.status());
   Result<std::unique_ptr<SyncServer>> opened = SyncServer::open(server_options);
   if (!opened) return fail(opened.status());
@@ -476,6 +479,77 @@ int run_retire_key(const Args& args) {
   return retired ? kExitOk : fail(retired);
 }
 
+// --- backup, restore ---
+
+constexpr std::string_view kBackupHelp =
+    R"(usage: lumbungd backup --data DIR --out FILE [--with-snapshots]
+
+Writes the server's state to one backup file: the store, the credential
+store and the signing keys, each copied as it stood at one moment, while
+'lumbungd serve' goes on serving DIR. FILE is written under a temporary name
+beside it, synced and renamed, so that it is whole or absent; it gets mode
+0600 and replaces an existing FILE. It holds personal data: keep it as
+carefully as DIR. Prints one JSON object, keys sorted:
+{"bytes":N,"last_seq":N,"path":"..."}: the file's size, the store's last seq
+in the copy and the file's absolute path. 'lumbungd restore' reads it; the
+format is docs/decisions/0019-backup-file.md.
+  --out FILE         the backup file
+  --with-snapshots   also each village's newest snapshot (DIR/snapshots);
+                     default: without them ('lumbungd snapshot' rebuilds them)
+)";
+
+int run_backup(const Args& args) {
+  const std::optional<std::string_view> out = args.get("--out");
+  if (!out) return usage_error("backup", "missing --out FILE");
+  lumbung::server::BackupOptions options;
+  options.data_dir = *args.get("--data");
+  options.out = *out;
+  options.with_snapshots = args.has("--with-snapshots");
+  Result<lumbung::server::BackupSummary> backup = lumbung::server::back_up(options);
+  if (!backup) return fail(backup.status());
+  const lumbung::Row line = {{"bytes", Value(static_cast<std::int64_t>(backup->bytes))},
+                             {"last_seq", Value(backup->last_seq)},
+                             {"path", Value(backup->path)}};
+  std::cout << lumbung::core::canonical_json(line) << '\n';
+  return kExitOk;
+}
+
+constexpr std::string_view kRestoreHelp =
+    R"(usage: lumbungd restore --from FILE --data DIR [--force]
+
+Puts the state a backup file holds ('lumbungd backup') in DIR, created when
+missing. The whole file is checked first: its format, its checksum, and its
+store with SQLite's integrity check; a file cut short, damaged or of
+something else is refused and DIR is left as it was. The state is unpacked
+in DIR/restore-staging and swapped in, so that a crash never leaves a mix of
+the old and the new (the next 'serve' or 'restore' finishes a swap a crash
+cut short). The restored state begins a new server epoch: at their next sync
+devices see that the server went back in time and offer again what it lacks.
+Refused while 'lumbungd serve' runs on DIR. Prints one JSON object, keys
+sorted: {"epoch":"...","last_seq":N,"path":"..."}: the new epoch, the
+restored store's last seq and DIR's absolute path.
+  --from FILE   the backup file
+  --force       replace the state of a DIR that is not empty: its store,
+                credentials, keys and snapshots (those of the old state go;
+                other files stay)
+)";
+
+int run_restore(const Args& args) {
+  const std::optional<std::string_view> from = args.get("--from");
+  if (!from) return usage_error("restore", "missing --from FILE");
+  lumbung::server::RestoreOptions options;
+  options.from = *from;
+  options.data_dir = *args.get("--data");
+  options.force = args.has("--force");
+  Result<lumbung::server::RestoreSummary> restored = lumbung::server::restore_backup(options);
+  if (!restored) return fail(restored.status());
+  const lumbung::Row line = {{"epoch", Value(restored->epoch)},
+                             {"last_seq", Value(restored->last_seq)},
+                             {"path", Value(restored->data_dir)}};
+  std::cout << lumbung::core::canonical_json(line) << '\n';
+  return kExitOk;
+}
+
 // --- the command table ---
 
 const lumbung::tools::Program& program() {
@@ -516,6 +590,16 @@ const lumbung::tools::Program& program() {
            .options = {"--data", "--key-id"},
            .help = kRetireKeyHelp,
            .run = &run_retire_key},
+          {.name = "backup",
+           .options = {"--data", "--out"},
+           .switches = {"--with-snapshots"},
+           .help = kBackupHelp,
+           .run = &run_backup},
+          {.name = "restore",
+           .options = {"--data", "--from"},
+           .switches = {"--force"},
+           .help = kRestoreHelp,
+           .run = &run_restore},
       }};
   return kLumbungd;
 }

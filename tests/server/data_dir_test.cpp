@@ -1,7 +1,8 @@
 // The data directory in process: its lock (server/data_dir.hpp), the modes
 // its store, credentials and keys get whatever the process's umask (the
-// daemon also sets its own; the library must not rely on it), and an older
-// version's wide modes narrowed on open.
+// daemon also sets its own; the library must not rely on it), an older
+// version's wide modes narrowed on open, and the names a backup file may
+// hold (server/backup_file.hpp).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,8 +10,10 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "auth/token_authority.hpp"
+#include "server/backup_file.hpp"
 #include "server/data_dir.hpp"
 #include "server/sqlite_store.hpp"
 #include "support/temp_dir.hpp"
@@ -116,6 +119,33 @@ TEST_CASE("an older version's wide modes are narrowed when the store opens", "[s
       CHECK(mode_of(data + "/" + name) == 0600);
     }
   });
+}
+
+TEST_CASE("a backup file names only files inside the directory it is unpacked into",
+          "[server]") {
+  for (const std::string name : {"lumbung.db", "keys/current", "keys/0123abcd.pem",
+                                 "snapshots/6465-12-3.zst", "credentials.sqlite"}) {
+    INFO(name);
+    CHECK(server::is_backup_entry_name(name));
+  }
+  const std::vector<std::string> refused = {"",
+                                            "/etc/passwd",
+                                            "../lumbung.db",
+                                            "keys/../../x",
+                                            "a/b/c",
+                                            ".hidden",
+                                            "keys/.x",
+                                            "keys/",
+                                            "/",
+                                            "keys//x",
+                                            "a b",
+                                            "keys/x\\y",
+                                            std::string(256, 'a'),
+                                            "keys/\xc3\xa9"};
+  for (const std::string& name : refused) {
+    INFO(name);
+    CHECK_FALSE(server::is_backup_entry_name(name));
+  }
 }
 
 }  // namespace

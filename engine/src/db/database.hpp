@@ -115,6 +115,15 @@ inline constexpr const char* kSidecarSuffixes[] = {"-wal", "-shm", "-journal"};
 // an existing one and from those files (older versions made them 0644).
 Status create_private_file(const std::string& path);
 
+// Copies the main database of `source` into `to` (created 0600; it must be
+// missing or empty) with SQLite's online backup, in one read transaction of
+// `source`: the copy is the committed state of one moment, and in WAL mode
+// writers on other connections go on meanwhile.
+Status copy_database(Database& source, const std::string& to);
+
+// kCorrupt naming the first problem PRAGMA integrity_check finds, if any.
+Status check_integrity(Database& db, const std::string& path);
+
 // Runs `body` inside db.begin()/commit(), rolling back when it fails.
 template <typename Body>
 Status in_transaction(Database& db, Body&& body) {

@@ -79,7 +79,9 @@ Result<std::map<std::string, std::vector<SnapshotFile>>> all_snapshots(const std
 
 }  // namespace
 
-std::string snapshot_dir(const std::string& data_dir) { return data_dir + "/snapshots"; }
+std::string snapshot_dir(const std::string& data_dir) {
+  return data_dir + "/" + kSnapshotDirName;
+}
 
 Result<std::vector<SnapshotFile>> newest_snapshots(const std::string& dir) {
   auto by_scope = all_snapshots(dir);

@@ -25,7 +25,8 @@ struct SnapshotFile {
   std::string path;
 };
 
-// DATA/snapshots.
+// The snapshots' directory in a data directory, and its path DATA/snapshots.
+inline constexpr const char* kSnapshotDirName = "snapshots";
 std::string snapshot_dir(const std::string& data_dir);
 
 // The newest snapshot of each village in `dir`, ordered by village; none

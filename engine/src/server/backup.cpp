@@ -1,0 +1,138 @@
+#include "server/backup.hpp"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <vector>
+
+#include "auth/private_file.hpp"
+#include "auth/token_authority.hpp"
+#include "core/errno_status.hpp"
+#include "core/removal_guard.hpp"
+#include "db/database.hpp"
+#include "server/backup_file.hpp"
+#include "server/snapshot_files.hpp"
+#include "server/sqlite_store.hpp"
+
+namespace lumbung::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Copies the SQLite file `from` into the new file `to` (mode 0600).
+Status copy_sqlite_file(const std::string& from, const std::string& to) {
+  Result<std::unique_ptr<db::Database>> source = db::Database::open(from, false);
+  if (!source.is_ok()) return source.status();
+  LUMBUNG_RETURN_IF_ERROR((*source)->exec("PRAGMA busy_timeout = 5000"));
+  return db::copy_database(**source, to);
+}
+
+// The last seq of the store copied into `dir`.
+Result<std::int64_t> copied_last_seq(const std::string& dir) {
+  std::int64_t last_seq = 0;
+  {
+    Result<std::unique_ptr<SqliteStore>> copy = SqliteStore::open(dir);
+    if (!copy.is_ok()) return copy.status();
+    LUMBUNG_RETURN_IF_ERROR((*copy)->read([&](ReadTransaction& txn) -> Status {
+      Result<std::int64_t> seq = txn.last_seq();
+      if (!seq.is_ok()) return seq.status();
+      last_seq = *seq;
+      return Status::ok();
+    }));
+  }
+  // Closed: the copy is its one file again, which is what the backup holds.
+  const std::string wal = dir + "/" + kStoreFileName + db::kSidecarSuffixes[0];
+  std::error_code ec;
+  if (fs::exists(wal, ec)) {
+    return Status(ErrorCode::kInternal, "the store's copy kept its log '" + wal + "'");
+  }
+  return last_seq;
+}
+
+// The regular files in `dir`, by name; none when it does not exist.
+Result<std::vector<std::string>> files_in(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return names;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec) && !entry.is_symlink(ec)) {
+      names.push_back(entry.path().filename().string());
+    }
+  }
+  if (ec) return Status(ErrorCode::kIo, "cannot list '" + dir + "': " + ec.message());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+Result<BackupSummary> back_up(const BackupOptions& options) {
+  const std::string& data_dir = options.data_dir;
+  const std::string store = data_dir + "/" + kStoreFileName;
+  std::error_code ec;
+  if (!fs::is_regular_file(store, ec)) {
+    return Status(ErrorCode::kNotFound,
+                  "data directory '" + data_dir + "' holds no store ('" + store + "')");
+  }
+  const std::string out = fs::absolute(options.out, ec).lexically_normal().string();
+  if (ec || out.ends_with('/') || fs::is_directory(out, ec)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "cannot write the backup to '" + options.out + "': not a file name");
+  }
+  // Everything is written in a folder of its own beside `out`, renamed into
+  // place when whole.
+  std::string scratch_path = out + ".tmp-XXXXXX";
+  if (::mkdtemp(scratch_path.data()) == nullptr) {
+    return core::errno_status("write the backup to", out, errno);
+  }
+  const core::RemovalGuard scratch(scratch_path);
+  const std::string written = scratch.path() + "/backup";
+  Result<std::unique_ptr<BackupFileWriter>> writer = BackupFileWriter::create(written);
+  if (!writer.is_ok()) return writer.status();
+
+  if (options.with_snapshots) {
+    Result<std::vector<SnapshotFile>> snapshots = newest_snapshots(snapshot_dir(data_dir));
+    if (!snapshots.is_ok()) return snapshots.status();
+    for (const SnapshotFile& snapshot : *snapshots) {
+      LUMBUNG_RETURN_IF_ERROR((*writer)->add(
+          std::string(kSnapshotDirName) + "/" + fs::path(snapshot.path).filename().string(),
+          snapshot.path));
+    }
+  }
+  BackupSummary summary;
+  LUMBUNG_RETURN_IF_ERROR(copy_sqlite_file(store, scratch.path() + "/" + kStoreFileName));
+  Result<std::int64_t> last_seq = copied_last_seq(scratch.path());
+  if (!last_seq.is_ok()) return last_seq.status();
+  summary.last_seq = *last_seq;
+  LUMBUNG_RETURN_IF_ERROR((*writer)->add(kStoreFileName, scratch.path() + "/" + kStoreFileName));
+
+  const std::string credentials = data_dir + "/" + auth::kCredentialsFileName;
+  if (fs::exists(credentials, ec)) {
+    const std::string copy = scratch.path() + "/" + auth::kCredentialsFileName;
+    LUMBUNG_RETURN_IF_ERROR(copy_sqlite_file(credentials, copy));
+    LUMBUNG_RETURN_IF_ERROR((*writer)->add(auth::kCredentialsFileName, copy));
+  }
+  const std::string keys = data_dir + "/" + auth::kKeysDirName;
+  Result<std::vector<std::string>> key_files = files_in(keys);
+  if (!key_files.is_ok()) return key_files.status();
+  for (const std::string& name : *key_files) {
+    LUMBUNG_RETURN_IF_ERROR(
+        (*writer)->add(std::string(auth::kKeysDirName) + "/" + name, keys + "/" + name));
+  }
+  LUMBUNG_RETURN_IF_ERROR((*writer)->finish());
+
+  if (::rename(written.c_str(), out.c_str()) != 0) {
+    return core::errno_status("write the backup to", out, errno);
+  }
+  LUMBUNG_RETURN_IF_ERROR(auth::sync_dir(fs::path(out).parent_path().string()));
+  struct stat info {};
+  if (::stat(out.c_str(), &info) != 0) return core::errno_status("inspect", out, errno);
+  summary.path = out;
+  summary.bytes = static_cast<std::uint64_t>(info.st_size);
+  return summary;
+}
+
+}  // namespace lumbung::server
