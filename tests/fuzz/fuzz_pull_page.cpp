@@ -70,7 +70,7 @@ struct Device {
         lumbung::core::load_schema(lumbung::core::builtin_schema_text(), "built-in schema");
     require(loaded.status(), "schema");
     schema = std::move(loaded).value();
-    puller = std::make_unique<lumbung::replica::Puller>(*db, schema, "ani", world.clock());
+    puller = std::make_unique<lumbung::replica::Puller>(*db, schema, world.clock());
     before = contents(*db);
   }
 

@@ -99,7 +99,7 @@ TEST_CASE("resolve_conflict: a supervisor's resolution reaches every device", "[
   }
 }
 
-TEST_CASE("a replica of format /2 is upgraded in place when opened, to /4", "[replica]") {
+TEST_CASE("a replica of format /2 is upgraded in place when opened, to /5", "[replica]") {
   TempDir dir;
   const ReplicaOptions options = options_for(dir.file("old.db"));
   open_replica(options).reset();
@@ -118,6 +118,19 @@ TEST_CASE("a replica of format /2 is upgraded in place when opened, to /4", "[re
                        "CREATE TABLE _lumbung_clock (id INTEGER PRIMARY KEY CHECK (id = 1), "
                        "hlc INTEGER NOT NULL, applying INTEGER NOT NULL DEFAULT 0); "
                        "INSERT INTO _lumbung_clock (id, hlc, applying) VALUES (1, 0, 0)") == "");
+    // Nor the versions, the re-seed and their columns of /5.
+    REQUIRE(plain.exec("DROP TABLE _lumbung_version; DROP TABLE _lumbung_reseed; "
+                       "DROP TABLE _lumbung_scope; DROP TABLE _lumbung_outbox; "
+                       "DROP TABLE _lumbung_push; "
+                       "CREATE TABLE _lumbung_scope (scope TEXT PRIMARY KEY NOT NULL, "
+                       "cursor INTEGER NOT NULL) WITHOUT ROWID; "
+                       "CREATE TABLE _lumbung_outbox (tbl TEXT NOT NULL, row_id TEXT NOT NULL, "
+                       "col TEXT NOT NULL, op INTEGER NOT NULL, hlc INTEGER NOT NULL, "
+                       "base INTEGER NOT NULL, PRIMARY KEY (tbl, row_id, col)) WITHOUT ROWID; "
+                       "CREATE TABLE _lumbung_push (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                       "next_batch INTEGER NOT NULL, inflight_batch INTEGER, "
+                       "inflight_encoding TEXT, inflight_body BLOB); "
+                       "INSERT INTO _lumbung_push (id, next_batch) VALUES (1, 1)") == "");
     REQUIRE(plain.exec("UPDATE _lumbung_meta SET value = 'lumbung-replica/2' "
                        "WHERE key = 'format'") == "");
   }
@@ -135,7 +148,9 @@ TEST_CASE("a replica of format /2 is upgraded in place when opened, to /4", "[re
   replica.reset();
   PlainConnection plain(options.path);
   CHECK(plain.scalar("SELECT count(*) FROM _lumbung_meta WHERE key = 'format' "
-                     "AND value = 'lumbung-replica/4'") == 1);
+                     "AND value = 'lumbung-replica/5'") == 1);
+  CHECK(plain.scalar("SELECT count(*) FROM _lumbung_version") == 0);
+  CHECK(plain.scalar("SELECT count(author) FROM _lumbung_outbox") == 0);
   CHECK(plain.scalar("SELECT count(resolved_ms) FROM _lumbung_conflict") == 0);  // -1: no column
   CHECK(plain.scalar("SELECT count(*) FROM _lumbung_log") == 1);
   // The triggers were made again with the log in them: a plain write's stamp

@@ -13,6 +13,8 @@
 
 #include "auth/token_authority.hpp"
 #include "lumbung/replica.hpp"
+#include "server/epoch.hpp"
+#include "server/sqlite_store.hpp"
 #include "server/sync_server.hpp"
 #include "support/memory_transport.hpp"
 #include "support/test_support.hpp"
@@ -94,10 +96,45 @@ class SyncWorld {
     devices_.at(i) = open_replica(device_options_.at(i));
   }
   void restart_server() {
-    transport_->set_server(nullptr);
-    server_.reset();
-    open_server();
-    transport_->set_server(server_.get());
+    while_server_stopped([] {});
+  }
+
+  // A copy of the server's data directory, taken while it is stopped: a
+  // backup, named `name`.
+  std::string back_up_server(const std::string& name) {
+    const std::string copy = dir_.file(name);
+    while_server_stopped([&] {
+      std::filesystem::copy(dir_.file("server"), copy, std::filesystem::copy_options::recursive);
+    });
+    return copy;
+  }
+  // Puts `backup` back as the server's data directory, as `lumbungd restore`
+  // does: with a new epoch, unless `new_epoch` is false (files copied back by
+  // hand, which no device can tell but by seqs and batches).
+  void restore_server(const std::string& backup, bool new_epoch = true) {
+    while_server_stopped([&] {
+      const std::string data = dir_.file("server");
+      std::filesystem::remove_all(data);
+      std::filesystem::copy(backup, data, std::filesystem::copy_options::recursive);
+      if (new_epoch) begin_server_epoch();
+    });
+  }
+  // The server starts again without its store (the disk that held it is
+  // gone): its signing keys and credentials stay.
+  void lose_server_store() {
+    while_server_stopped([&] {
+      for (const char* file : {"lumbung.db", "lumbung.db-wal", "lumbung.db-shm"}) {
+        std::filesystem::remove(dir_.file("server") + "/" + file);
+      }
+    });
+  }
+  // The server's store, opened beside the running server (for reads).
+  std::unique_ptr<server::SqliteStore> open_server_store() {
+    Result<std::unique_ptr<server::SqliteStore>> store =
+        server::SqliteStore::open(dir_.file("server"));
+    INFO(store.status().to_string());
+    REQUIRE(store.is_ok());
+    return std::move(store).value();
   }
 
   SyncOptions options() const {
@@ -166,6 +203,21 @@ class SyncWorld {
   TempDir& dir() { return dir_; }
 
  private:
+  void while_server_stopped(const std::function<void()>& work) {
+    transport_->set_server(nullptr);
+    server_.reset();
+    work();
+    open_server();
+    transport_->set_server(server_.get());
+  }
+
+  void begin_server_epoch() {
+    std::unique_ptr<server::SqliteStore> store = open_server_store();
+    REQUIRE(store->write([](server::WriteTransaction& txn) {
+      return server::begin_epoch(txn).status();
+    }).is_ok());
+  }
+
   void open_server() {
     server::ServerOptions options;
     options.data_dir = dir_.file("server");

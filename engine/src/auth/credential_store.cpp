@@ -107,18 +107,22 @@ Result<std::pair<std::string, std::string>> CredentialStore::bindings(std::strin
 }
 
 Status CredentialStore::bind(std::string_view token_id, std::string_view device_id,
-                             std::string_view officer, std::int64_t now) {
+                             std::string_view officer, std::int64_t now,
+                             std::string_view replaces) {
   std::lock_guard lock(mu_);
+  const auto moves = [&](const std::string& token_device) {
+    return !replaces.empty() && token_device == replaces;
+  };
   // Checks the bindings found; false when one is still to be made.
   const auto check = [&](const std::pair<std::string, std::string>& bound) -> Result<bool> {
     const auto& [token_device, device_officer] = bound;
-    if (!token_device.empty() && token_device != device_id) {
+    if (!token_device.empty() && token_device != device_id && !moves(token_device)) {
       return mismatch("token " + std::string(token_id) + " is bound to another device");
     }
     if (!device_officer.empty() && device_officer != officer) {
       return mismatch("device '" + std::string(device_id) + "' belongs to another officer");
     }
-    return !token_device.empty() && !device_officer.empty();
+    return token_device == device_id && !device_officer.empty();
   };
   // Every request after the first: a read, no write lock.
   Result<std::pair<std::string, std::string>> bound = bindings(token_id, device_id);
@@ -132,6 +136,13 @@ Status CredentialStore::bind(std::string_view token_id, std::string_view device_
     if (!locked.is_ok()) return locked.status();
     Result<bool> settled = check(*locked);
     if (!settled.is_ok() || *settled) return settled.status();
+    if (moves(locked->first)) {
+      LUMBUNG_RETURN_IF_ERROR(db::run(*db_,
+                                      "UPDATE token_device SET device_id = ?2, bound_at = ?3 "
+                                      "WHERE token_id = ?1",
+                                      {Value(std::string(token_id)), Value(std::string(device_id)),
+                                       Value(now)}));
+    }
     const auto insert = [&](const char* sql, std::string_view key, std::string_view value) {
       Result<db::Statement*> statement = db_->cached(sql);
       if (!statement.is_ok()) return statement.status();

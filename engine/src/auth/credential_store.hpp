@@ -41,9 +41,11 @@ class CredentialStore {
 
   // Binds token `token_id` to `device_id` and the device to `officer`, each
   // unless already bound. kDeviceMismatch when the token is bound to another
-  // device or the device to another officer; then nothing is recorded.
+  // device or the device to another officer; then nothing is recorded. A
+  // token bound to `replaces` (not empty: the device id `device_id` used
+  // before it re-identified) moves to `device_id`.
   Status bind(std::string_view token_id, std::string_view device_id, std::string_view officer,
-              std::int64_t now);
+              std::int64_t now, std::string_view replaces = {});
 
  private:
   explicit CredentialStore(std::unique_ptr<db::Database> db);

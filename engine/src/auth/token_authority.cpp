@@ -143,7 +143,8 @@ Result<std::string> TokenAuthority::rotate_key() { return keys_->rotate(); }
 Status TokenAuthority::retire_key(std::string_view key_id) { return keys_->retire(key_id); }
 
 Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> authorization,
-                                           std::string_view device_id) {
+                                           std::string_view device_id,
+                                           std::string_view replaces_device) {
   Result<std::string_view> token = bearer_token(authorization);
   if (!token.is_ok()) return token.status();
   LUMBUNG_RETURN_IF_ERROR(check_id("device id", device_id));
@@ -159,11 +160,13 @@ Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> autho
                   "token " + claims->token_id + " expired at " + utc_text(claims->expires_at));
   }
   LUMBUNG_RETURN_IF_ERROR(store_->check_not_revoked(claims->token_id));
-  if (!claims->device_id.empty() && claims->device_id != device_id) {
+  if (!claims->device_id.empty() && claims->device_id != device_id &&
+      (replaces_device.empty() || claims->device_id != replaces_device)) {
     return Status(ErrorCode::kDeviceMismatch,
                   "token " + claims->token_id + " was issued for another device");
   }
-  LUMBUNG_RETURN_IF_ERROR(store_->bind(claims->token_id, device_id, claims->officer, now));
+  LUMBUNG_RETURN_IF_ERROR(
+      store_->bind(claims->token_id, device_id, claims->officer, now, replaces_device));
   Grant grant;
   grant.token_id = claims->token_id;
   grant.officer = claims->officer;

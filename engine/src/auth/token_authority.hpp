@@ -77,8 +77,11 @@ class TokenAuthority {
   // revocation and the device binding, binding on first use. Refuses with
   // kTokenMissing, kTokenMalformed, kTokenForged, kTokenExpired, kTokenRevoked
   // or kDeviceMismatch; kInvalidArgument for a malformed device id.
+  // `replaces_device`, when not empty, is the device id the caller's replica
+  // used before it re-identified (docs/protocol.md, "Going back in time"): a
+  // token bound to, or issued for, that device serves `device_id` from then on.
   Result<Grant> authenticate(std::optional<std::string_view> authorization,
-                             std::string_view device_id);
+                             std::string_view device_id, std::string_view replaces_device = {});
 
  private:
   TokenAuthority(std::unique_ptr<SigningKeys> keys, std::unique_ptr<CredentialStore> store,

@@ -36,7 +36,8 @@ MergeDecision with_conflict(bool applied, ConflictOutcome outcome, std::string_v
 }  // namespace
 
 bool made_on_top_of(const ServerVersion& server, const DeviceEdit& edit) {
-  return server.seq <= edit.base_seq || server.stamp.device_id == edit.stamp.device_id;
+  return server.seq <= edit.base_seq ||
+         (!edit.reoffer && server.stamp.device_id == edit.stamp.device_id);
 }
 
 std::string_view conflict_outcome_name(ConflictOutcome outcome) {
@@ -55,7 +56,9 @@ std::string_view conflict_outcome_name(ConflictOutcome outcome) {
 
 MergeDecision merge_cell(const std::optional<ServerCell>& current, const Value& value,
                          const DeviceEdit& edit, const MergePolicy& policy) {
-  if (!current || made_on_top_of(current->version, edit)) return without_conflict(true);
+  if (!current) return without_conflict(true);
+  if (edit.reoffer && current->version.stamp == edit.stamp) return without_conflict(false);
+  if (made_on_top_of(current->version, edit)) return without_conflict(true);
   const MergeKind kind = policy.only_when_current && !(current->value == *policy.only_when_current)
                              ? MergeKind::kLastWriterWins
                              : policy.kind;

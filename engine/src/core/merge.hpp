@@ -36,10 +36,15 @@ struct ServerCell {
 struct DeviceEdit {
   Stamp stamp;
   std::int64_t base_seq = 0;
+  // A re-offer: a version of the server's history that a device holds, not a
+  // write of the pushing device (docs/protocol.md, "Going back in time").
+  bool reoffer = false;
 };
 
 // Rule 2: true when `edit` was made on top of `server` (the device had seen it,
-// or wrote it itself), so that the two are not concurrent.
+// or wrote it itself), so that the two are not concurrent. A re-offer was
+// made on top only of what its device had seen: its author may have written
+// newer versions since.
 bool made_on_top_of(const ServerVersion& server, const DeviceEdit& edit);
 
 enum class ConflictOutcome {
@@ -64,7 +69,9 @@ struct MergeDecision {
 };
 
 // Rules 1-4 for one cell: `current` is the server's version (nullopt: the cell
-// does not exist), `value` and `edit` the device's, `policy` the column's.
+// does not exist), `value` and `edit` the device's, `policy` the column's. A
+// re-offer of the very version the server holds (the same stamp) is
+// superseded, without a conflict.
 // With policy.only_when_current set and the current value different from it,
 // the policy is last-writer-wins.
 MergeDecision merge_cell(const std::optional<ServerCell>& current, const Value& value,

@@ -8,6 +8,7 @@
 #include "protocol/wire.hpp"
 #include "protocol/zstd_file.hpp"
 #include "replica/conflict_store.hpp"
+#include "replica/identity.hpp"
 #include "replica/meta.hpp"
 #include "replica/snapshot_format.hpp"
 
@@ -56,12 +57,10 @@ Result<std::map<std::string, std::string>> schema_sql(db::Database& db, const ch
 
 }  // namespace
 
-Bootstrapper::Bootstrapper(db::Database& db, const core::Schema& schema, std::string path,
-                           std::string device_id)
+Bootstrapper::Bootstrapper(db::Database& db, const core::Schema& schema, std::string path)
     : db_(db),
       schema_(schema),
       path_(std::move(path)),
-      device_id_(std::move(device_id)),
       packed_path_(path_ + "-snapshot.zst"),
       unpacked_path_(path_ + "-snapshot.db") {}
 
@@ -86,14 +85,16 @@ Result<BootstrapResult> Bootstrapper::run(
     Exchanger& exchanger, std::uint32_t chunk_bytes,
     const std::function<void(const std::vector<ChangedRows>&)>& on_rows) {
   BootstrapResult result;
+  Result<v1::RequestHeader> header = request_header(db_, schema_);
+  if (!header.is_ok()) return header.status();
   v1::SnapshotRequest list;
-  *list.mutable_header() = request_header(schema_, device_id_);
+  *list.mutable_header() = *header;
   v1::SnapshotResponse listed;
   const Status asked = exchanger.exchange(protocol::make_request("/v1/snapshot", list), &listed);
   if (asked.code() == ErrorCode::kCancelled) return asked;
   if (!asked.is_ok()) return result;  // a server without snapshots: pull
   for (const v1::SnapshotInfo& info : listed.snapshots()) {
-    const Status downloaded = download(exchanger, info, chunk_bytes);
+    const Status downloaded = download(exchanger, *header, info, chunk_bytes);
     // A download cut short stays for the next sync to resume; the sync
     // fails, as a pull over the same link would.
     if (cut_short(downloaded)) {
@@ -120,8 +121,8 @@ Result<std::int64_t> Bootstrapper::unpack_and_adopt(const v1::SnapshotInfo& info
   return adopt(info);
 }
 
-Status Bootstrapper::download(Exchanger& exchanger, const v1::SnapshotInfo& info,
-                              std::uint32_t chunk_bytes) {
+Status Bootstrapper::download(Exchanger& exchanger, const v1::RequestHeader& header,
+                              const v1::SnapshotInfo& info, std::uint32_t chunk_bytes) {
   const std::string which = info.scope() + "\n" + std::to_string(info.seq());
   Result<std::string> resumable = read_meta(db_, kDownloadKey);
   if (!resumable.is_ok()) return resumable.status();
@@ -140,7 +141,7 @@ Status Bootstrapper::download(Exchanger& exchanger, const v1::SnapshotInfo& info
   Status status;
   while (status.is_ok() && offset < info.bytes()) {
     v1::SnapshotRequest request;
-    *request.mutable_header() = request_header(schema_, device_id_);
+    *request.mutable_header() = header;
     request.set_scope(info.scope());
     request.set_seq(info.seq());
     request.set_offset(offset);
@@ -220,6 +221,14 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
       return refused(info, "its table '" + table.name + "' holds rows of another village");
     }
   }
+  Result<bool> foreign_versions = db::returns_row(
+      snapshot,
+      std::string("SELECT 1 FROM ") + kSnapshotVersions +
+          " WHERE col = '' AND (scope IS NOT ?1 OR deleted <> 0)",
+      {Value(info.scope())});
+  if (!foreign_versions.is_ok() || *foreign_versions) {
+    return refused(info, "it holds versions of another village's rows, or of deleted ones");
+  }
   // Only the tables that hold rows are copied.
   filled_.clear();
   for (const std::string& table : tables) {
@@ -261,7 +270,7 @@ Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
       const std::string quoted = quote_identifier(table);
       LUMBUNG_RETURN_IF_ERROR(
           db_.exec("INSERT INTO main." + quoted + " SELECT * FROM lumbung_snapshot." + quoted));
-      if (table != "_lumbung_conflict") rows += sqlite3_changes(db_.handle());
+      if (schema_.find_table(table) != nullptr) rows += sqlite3_changes(db_.handle());
     }
     for (const auto& [name, sql] : *triggers) LUMBUNG_RETURN_IF_ERROR(db_.exec(sql));
     LUMBUNG_RETURN_IF_ERROR(

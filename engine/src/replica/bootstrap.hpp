@@ -34,8 +34,7 @@ struct BootstrapResult {
 class Bootstrapper {
  public:
   // `path` is the replica's file; the work files go beside it.
-  Bootstrapper(db::Database& db, const core::Schema& schema, std::string path,
-               std::string device_id);
+  Bootstrapper(db::Database& db, const core::Schema& schema, std::string path);
 
   // Whether the replica may start from snapshots: a plain (unencrypted) file
   // that has never pulled and holds no row, conflict or pending change.
@@ -54,7 +53,8 @@ class Bootstrapper {
  private:
   // Appends the snapshot's bytes to the packed work file, from where an
   // earlier download of the same snapshot stopped.
-  Status download(Exchanger& exchanger, const v1::SnapshotInfo& info, std::uint32_t chunk_bytes);
+  Status download(Exchanger& exchanger, const v1::RequestHeader& header,
+                  const v1::SnapshotInfo& info, std::uint32_t chunk_bytes);
   Result<std::int64_t> unpack_and_adopt(const v1::SnapshotInfo& info);
   // Checks the unpacked file, notes which of its tables hold rows, and builds
   // their indexes in it.
@@ -66,7 +66,6 @@ class Bootstrapper {
   db::Database& db_;
   const core::Schema& schema_;
   const std::string path_;
-  const std::string device_id_;
   const std::string packed_path_;    // the download, as it comes
   const std::string unpacked_path_;  // the SQLite file it unpacks to
   std::set<std::string> filled_;     // the snapshot's tables that hold rows (prepare())

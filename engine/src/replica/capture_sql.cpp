@@ -143,6 +143,22 @@ std::vector<std::vector<std::string>> bookkeeping_upgrade_sql() {
           "op INTEGER, hlc INTEGER, scope)",
           "ALTER TABLE _lumbung_clock ADD COLUMN logging INTEGER NOT NULL DEFAULT 0",
       },
+      // /4 -> /5: a server that goes back in time (docs/protocol.md). The
+      // stamps of the versions the device holds (versions.hpp); the rows of
+      // scopes being re-seeded whose presence on the server is not yet
+      // known, and those scopes (reseed.hpp); a pending entry's author when
+      // it is a re-offer (NULL: this device's own write); the last batch the
+      // server answered.
+      {
+          "CREATE TABLE _lumbung_version (tbl TEXT NOT NULL, row_id TEXT NOT NULL, "
+          "col TEXT NOT NULL, hlc INTEGER NOT NULL, author TEXT NOT NULL, scope TEXT, "
+          "deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, row_id, col)) WITHOUT ROWID",
+          "CREATE TABLE _lumbung_reseed (tbl TEXT NOT NULL, row_id TEXT NOT NULL, "
+          "scope TEXT NOT NULL, PRIMARY KEY (tbl, row_id)) WITHOUT ROWID",
+          "ALTER TABLE _lumbung_scope ADD COLUMN reseeding INTEGER NOT NULL DEFAULT 0",
+          "ALTER TABLE _lumbung_outbox ADD COLUMN author TEXT",
+          "ALTER TABLE _lumbung_push ADD COLUMN acked_batch INTEGER NOT NULL DEFAULT 0",
+      },
   };
 }
 

@@ -28,7 +28,8 @@ enum class OutboxOp : int { kInsert = 1, kUpdate = 2, kDelete = 3 };
 std::vector<std::string> bookkeeping_tables_sql();
 // What moves the bookkeeping tables from each format to the next, oldest
 // first: [0] from "lumbung-replica/2" to "/3" (conflict resolutions), [1] from
-// "/3" to "/4" (the capture log). A new file is made with
+// "/3" to "/4" (the capture log), [2] from "/4" to "/5" (re-seeding a server
+// that went back in time). A new file is made with
 // bookkeeping_tables_sql() and then every one of these, so that each column
 // is declared once.
 std::vector<std::vector<std::string>> bookkeeping_upgrade_sql();

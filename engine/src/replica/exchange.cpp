@@ -21,13 +21,6 @@ bool retryable(const Status& status) {
 
 }  // namespace
 
-v1::RequestHeader request_header(const core::Schema& schema, const std::string& device_id) {
-  v1::RequestHeader header;
-  header.set_protocol_version(protocol::kProtocolVersion);
-  header.set_schema_version(static_cast<std::uint32_t>(schema.version));
-  header.set_device_id(device_id);
-  return header;
-}
 
 Exchanger::Exchanger(Transport& transport, const SyncOptions& options, std::string token)
     : transport_(transport),

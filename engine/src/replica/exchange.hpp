@@ -17,10 +17,6 @@
 
 namespace lumbung::replica {
 
-// The header of every request of this device: protocol version, the version
-// of `schema` it holds, its id.
-v1::RequestHeader request_header(const core::Schema& schema, const std::string& device_id);
-
 // One exchange at a time, on any thread.
 class Exchanger {
  public:

@@ -4,7 +4,7 @@ namespace lumbung::replica {
 
 Result<std::vector<OutboxEntry>> read_outbox(db::Database& db, int limit) {
   Result<db::Statement*> stmt = db.cached(
-      "SELECT tbl, row_id, col, op, hlc, base FROM _lumbung_outbox "
+      "SELECT tbl, row_id, col, op, hlc, base, COALESCE(author, '') FROM _lumbung_outbox "
       "ORDER BY hlc, tbl, row_id, col LIMIT ?1");
   if (!stmt.is_ok()) return stmt.status();
   (*stmt)->bind(1, Value(static_cast<std::int64_t>(limit)));
@@ -16,7 +16,8 @@ Result<std::vector<OutboxEntry>> read_outbox(db::Database& db, int limit) {
     entries.push_back(OutboxEntry{(*stmt)->column_text(0), (*stmt)->column_text(1),
                                   (*stmt)->column_text(2),
                                   static_cast<OutboxOp>((*stmt)->column_int(3)),
-                                  (*stmt)->column_int(4), (*stmt)->column_int(5)});
+                                  (*stmt)->column_int(4), (*stmt)->column_int(5),
+                                  (*stmt)->column_text(6)});
   }
   (*stmt)->reset();
   return entries;
@@ -38,8 +39,8 @@ Result<bool> remove_if_unchanged(db::Database& db, const std::string& table,
 
 Status write_outbox_entry(db::Database& db, const OutboxEntry& entry) {
   Result<db::Statement*> stmt = db.cached(
-      "INSERT OR REPLACE INTO _lumbung_outbox (tbl, row_id, col, op, hlc, base) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      "INSERT OR REPLACE INTO _lumbung_outbox (tbl, row_id, col, op, hlc, base, author) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULLIF(?7, ''))");
   if (!stmt.is_ok()) return stmt.status();
   (*stmt)->bind(1, Value(entry.table));
   (*stmt)->bind(2, Value(entry.row_id));
@@ -47,6 +48,7 @@ Status write_outbox_entry(db::Database& db, const OutboxEntry& entry) {
   (*stmt)->bind(4, Value(static_cast<std::int64_t>(entry.op)));
   (*stmt)->bind(5, Value(entry.hlc));
   (*stmt)->bind(6, Value(entry.base));
+  (*stmt)->bind(7, Value(entry.author));
   return (*stmt)->run();
 }
 

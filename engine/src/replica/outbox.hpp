@@ -21,6 +21,9 @@ struct OutboxEntry {
   OutboxOp op = OutboxOp::kUpdate;
   std::int64_t hlc = 0;   // the stamp of the latest local write
   std::int64_t base = 0;  // the server seq the change was edited from
+  // A re-offer's author (reseed.hpp): the change is a version of the
+  // server's history, stamped `hlc` by that device. Empty: a local write.
+  std::string author = {};
 };
 
 // Up to `limit` entries (every one when negative), oldest first.

@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/uuid.hpp"
 #include "protocol/wire.hpp"
 #include "replica/conflict_store.hpp"
 #include "replica/exchange.hpp"
 #include "replica/hlc_store.hpp"
+#include "replica/identity.hpp"
 #include "replica/push.hpp"
 #include "replica/scope_rows.hpp"
 #include "replica/server_state.hpp"
+#include "replica/versions.hpp"
 
 namespace lumbung::replica {
 namespace {
@@ -44,9 +47,30 @@ std::vector<PageTable> page_tables(const core::Schema& schema, const v1::PullPag
   return tables;
 }
 
+// The stamp of value `i` of `state` (of the delete, for a tombstone): its own,
+// or the one all its values share; unknown from a server that sends none.
+Result<core::Stamp> value_stamp(const v1::PullPage& page, const v1::RowState& state, int i) {
+  if (state.hlcs_size() == 0 && state.authors_size() == 0) return kUnknownStamp;
+  const int values = state.deleted() ? 1 : state.values_size();
+  if (state.hlcs_size() != state.authors_size() ||
+      (state.hlcs_size() != 1 && state.hlcs_size() != values)) {
+    return malformed("row '" + state.row_id() + "' has " + std::to_string(state.hlcs_size()) +
+                     " stamps and " + std::to_string(state.authors_size()) + " authors for " +
+                     std::to_string(values) + " values");
+  }
+  const int at = state.hlcs_size() == 1 ? 0 : i;
+  const std::uint32_t author = state.authors(at);
+  if (author >= static_cast<std::uint32_t>(page.authors_size())) {
+    return malformed("row '" + state.row_id() + "' names author " + std::to_string(author) +
+                     ", which the page does not list");
+  }
+  return core::Stamp{core::Hlc(state.hlcs(at)), page.authors(static_cast<int>(author))};
+}
+
 // The page's row as a ServerRow, or nullopt for a table the device does not
 // know. Sets *names_unknown when the page names something the device lacks.
-Result<std::optional<ServerRow>> server_row(const std::vector<PageTable>& tables,
+Result<std::optional<ServerRow>> server_row(const v1::PullPage& page,
+                                            const std::vector<PageTable>& tables,
                                             const v1::RowState& state, bool* names_unknown) {
   if (state.table() >= tables.size()) {
     return malformed("row '" + state.row_id() + "' names table " + std::to_string(state.table()) +
@@ -60,7 +84,9 @@ Result<std::optional<ServerRow>> server_row(const std::vector<PageTable>& tables
   const core::Table& table = *names.table;
   ServerRow row(table, state.row_id());
   if (state.deleted()) {
-    row.set_deleted();
+    Result<core::Stamp> stamp = value_stamp(page, state, 0);
+    if (!stamp.is_ok()) return stamp.status();
+    row.set_deleted(std::move(stamp).value());
     return std::optional<ServerRow>(std::move(row));
   }
   // No column indexes: the values are every column of the table, in order.
@@ -78,8 +104,11 @@ Result<std::optional<ServerRow>> server_row(const std::vector<PageTable>& tables
       return malformed("table '" + table.name + "': row '" + state.row_id() + "' names column " +
                        std::to_string(index) + ", which the page does not list");
     }
+    Result<core::Stamp> stamp = value_stamp(page, state, i);
+    if (!stamp.is_ok()) return stamp.status();
     if (names.columns[index]) {
-      row.set_cell(*names.columns[index], protocol::from_wire(state.values(i)));
+      row.set_cell(*names.columns[index], protocol::from_wire(state.values(i)),
+                   std::move(stamp).value());
     } else {
       *names_unknown = true;
     }
@@ -109,7 +138,9 @@ Result<HttpRequest> Puller::request(const Cursors& cursors, std::uint32_t page_b
   if (!next_batch.is_ok()) return next_batch.status();
   v1::PullRequest request;
   request.set_pushed_batch(static_cast<std::uint64_t>(*next_batch - 1));
-  *request.mutable_header() = request_header(schema_, device_id_);
+  Result<v1::RequestHeader> header = request_header(db_, schema_);
+  if (!header.is_ok()) return header.status();
+  *request.mutable_header() = std::move(header).value();
   request.set_page_budget_bytes(page_budget_bytes);
   request.set_wait_seconds(wait_seconds);
   for (const auto& [scope, seq] : cursors) {
@@ -138,29 +169,79 @@ Result<HttpRequest> Puller::request_after(const v1::PullPage& page,
   return request(*cursors, page_budget_bytes, 0);
 }
 
+Result<Puller::Rewind> Puller::rewind_of(const v1::PullPage& page) {
+  if (page.epoch().empty()) return Rewind::kNone;  // a server from before epochs tells nothing
+  Result<std::string> known = known_epoch(db_);
+  if (!known.is_ok()) return known.status();
+  if (!known->empty() && *known != page.epoch()) return Rewind::kServer;
+  Result<Cursors> cursors = stored_cursors();
+  if (!cursors.is_ok()) return cursors.status();
+  for (const auto& [scope, seq] : *cursors) {
+    if (seq > page.last_seq()) return Rewind::kServer;
+  }
+  Result<db::Statement*> batches = db_.cached("SELECT acked_batch, next_batch FROM _lumbung_push");
+  if (!batches.is_ok()) return batches.status();
+  Result<bool> found = (*batches)->step();
+  if (!found.is_ok()) return found.status();
+  const std::uint64_t acked = *found ? static_cast<std::uint64_t>((*batches)->column_int(0)) : 0;
+  const std::uint64_t made = *found ? static_cast<std::uint64_t>((*batches)->column_int(1) - 1) : 0;
+  (*batches)->reset();
+  if (acked > page.device_batch()) return Rewind::kServer;
+  if (made < page.device_batch()) return Rewind::kReplica;
+  return Rewind::kNone;
+}
+
+Status Puller::recover(Rewind rewind, const v1::PullPage& page) {
+  return in_applying_transaction(db_, schema_, [&]() -> Status {
+    if (rewind == Rewind::kReplica) return reidentify(db_, core::UuidV7Generator().next());
+    LUMBUNG_RETURN_IF_ERROR(set_known_epoch(db_, page.epoch()));
+    // The batches the server lost are not counted again.
+    LUMBUNG_RETURN_IF_ERROR(
+        db::run(db_, "UPDATE _lumbung_push SET acked_batch = ?1",
+                {Value(static_cast<std::int64_t>(page.device_batch()))}));
+    Result<std::set<std::string>> scopes = reseeder_.held_scopes();
+    if (!scopes.is_ok()) return scopes.status();
+    return reseeder_.begin(*scopes, true);
+  });
+}
+
+Status Puller::reseed(const std::string& scope) { return reseeder_.begin({scope}, false); }
+
 Result<PulledPage> Puller::apply_page(const v1::PullPage& page) {
   PulledPage pulled;
+  Result<Rewind> rewind = rewind_of(page);
+  if (!rewind.is_ok()) return rewind.status();
+  if (*rewind != Rewind::kNone) {
+    LUMBUNG_RETURN_IF_ERROR(recover(*rewind, page));
+    pulled.restart = true;
+    return pulled;
+  }
   pulled.rows = page.rows_size();
   // Checked whole before anything is written.
   const std::vector<PageTable> tables = page_tables(schema_, page);
   std::vector<ServerRow> rows;
   rows.reserve(static_cast<std::size_t>(page.rows_size()));
   for (const v1::RowState& state : page.rows()) {
-    Result<std::optional<ServerRow>> row = server_row(tables, state, &pulled.names_unknown);
+    Result<std::optional<ServerRow>> row = server_row(page, tables, state, &pulled.names_unknown);
     if (!row.is_ok()) return row.status();
     if (*row) rows.push_back(std::move(**row));
   }
 
   ChangedRowsCollector changed;
-  ServerStateWriter writer(db_);
+  ServerStateWriter writer(db_, &reseeder_);
+  reseeder_.set_page_cursors(page);
   Status status = in_applying_transaction(db_, schema_, [&]() -> Status {
-    for (const ServerRow& row : rows) {
-      Result<bool> written = writer.write(row);
+    if (!page.epoch().empty()) LUMBUNG_RETURN_IF_ERROR(set_known_epoch(db_, page.epoch()));
+    for (ServerRow& row : rows) {
+      const std::string& table = row.table().name;
+      std::string id = row.row_id();
+      Result<bool> written = writer.write(std::move(row));
       if (!written.is_ok()) return written.status();
-      if (*written) changed.add(row.table().name, row.row_id());
+      if (*written) changed.add(table, id);
     }
     Result<db::Statement*> cursor =
-        db_.cached("INSERT OR REPLACE INTO _lumbung_scope (scope, cursor) VALUES (?1, ?2)");
+        db_.cached("INSERT OR REPLACE INTO _lumbung_scope (scope, cursor, reseeding) VALUES (?1, ?2, "
+                   "COALESCE((SELECT reseeding FROM _lumbung_scope WHERE scope = ?1), 0))");
     if (!cursor.is_ok()) return cursor.status();
     for (const v1::ScopeCursor& scope : page.cursors()) {
       (*cursor)->bind(1, Value(scope.scope()));
@@ -179,6 +260,9 @@ Result<PulledPage> Puller::apply_page(const v1::PullPage& page) {
       if (!added.is_ok()) return added.status();
       if (*added) pulled.new_conflicts.push_back(std::move(conflict));
     }
+    Result<bool> reoffered = reseeder_.finish_page(page);
+    if (!reoffered.is_ok()) return reoffered.status();
+    pulled.reoffered = *reoffered;
     return receive_clock(db_, clock_, page.server_hlc());
   });
   if (!status.is_ok()) return status;

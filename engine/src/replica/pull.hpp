@@ -17,6 +17,7 @@
 #include "lumbung/status.hpp"
 #include "lumbung/sync.hpp"
 #include "lumbung/v1/sync.pb.h"
+#include "replica/reseed.hpp"
 
 namespace lumbung::replica {
 
@@ -29,12 +30,19 @@ struct PulledPage {
   // The page names a table or column this device does not know: the server's
   // schema is newer, and its checksums cover cells the device does not keep.
   bool names_unknown = false;
+  // The page was not applied: it showed that the server or the replica went
+  // back in time, and the replica began re-seeding or re-identified
+  // (docs/protocol.md, "Going back in time"). Pull again from the stored cursors.
+  bool restart = false;
+  // Re-seeding queued re-offers (in this page or an earlier one of this
+  // Puller): they wait in the outbox for a push.
+  bool reoffered = false;
 };
 
 class Puller {
  public:
-  Puller(db::Database& db, const core::Schema& schema, std::string device_id, Clock& clock)
-      : db_(db), schema_(schema), device_id_(std::move(device_id)), clock_(clock) {}
+  Puller(db::Database& db, const core::Schema& schema, Clock& clock)
+      : db_(db), schema_(schema), clock_(clock), reseeder_(db, schema) {}
 
   // The request for the next page, from the stored cursors.
   Result<HttpRequest> next_request(std::uint32_t page_budget_bytes, std::uint32_t wait_seconds);
@@ -47,18 +55,30 @@ class Puller {
   // (server_state.hpp), its cursors, its conflicts, and the HLC receive rule.
   // Rows of tables and cells of columns the device does not know are left
   // out. kProtocol, changing nothing, for a page that does not hold together.
+  // A page showing that the server or the replica went back in time is not
+  // applied (PulledPage::restart).
   Result<PulledPage> apply_page(const v1::PullPage& page);
+
+  // Starts re-seeding `scope` (its checksum differed). REQUIRES: inside a
+  // transaction.
+  Status reseed(const std::string& scope);
 
  private:
   using Cursors = std::map<std::string, std::int64_t>;  // by scope
+  // Which side of the sync went back in time, by what the page says of the
+  // server's state (docs/protocol.md, "Going back in time").
+  enum class Rewind { kNone, kServer, kReplica };
   Result<Cursors> stored_cursors();
   Result<HttpRequest> request(const Cursors& cursors, std::uint32_t page_budget_bytes,
                               std::uint32_t wait_seconds);
+  Result<Rewind> rewind_of(const v1::PullPage& page);
+  // Begins re-seeding every scope, or re-identifies; in one transaction.
+  Status recover(Rewind rewind, const v1::PullPage& page);
 
   db::Database& db_;
   const core::Schema& schema_;
-  std::string device_id_;
   Clock& clock_;
+  Reseeder reseeder_;
 };
 
 }  // namespace lumbung::replica

@@ -1,15 +1,20 @@
 #include "replica/push.hpp"
 
 #include <map>
+#include <set>
 
+#include "core/uuid.hpp"
 #include "protocol/wire.hpp"
+#include "replica/capture_log.hpp"
 #include "replica/conflict_store.hpp"
 #include "replica/exchange.hpp"
-#include "replica/capture_log.hpp"
 #include "replica/hlc_store.hpp"
+#include "replica/identity.hpp"
 #include "replica/outbox.hpp"
 #include "replica/refused_store.hpp"
+#include "replica/reseed.hpp"
 #include "replica/server_state.hpp"
+#include "replica/versions.hpp"
 
 namespace lumbung::replica {
 namespace {
@@ -69,6 +74,21 @@ Result<std::optional<std::vector<Value>>> read_cells(db::Database& db, const cor
   return values;
 }
 
+// A re-offered insert carries each cell's stamp when they are not all its
+// row's (docs/protocol.md, "Going back in time").
+Status add_cell_stamps(db::Database& db, const core::Table& table, const OutboxEntry& entry,
+                       v1::Change* change) {
+  Result<RowVersions> held = Versions(db).read(table.name, entry.row_id);
+  if (!held.is_ok()) return held.status();
+  if (held->cells.empty()) return Status::ok();
+  for (const core::Column& column : table.columns) {
+    const core::Stamp& stamp = held->cell(column.name);
+    change->add_cell_hlcs(stamp.hlc.packed());
+    change->add_cell_authors(stamp.device_id.empty() ? entry.author : stamp.device_id);
+  }
+  return Status::ok();
+}
+
 // Adds `entry` to `request` as a Change with the row's current values; false
 // when the row of an insert or update is gone, which leaves nothing to send.
 Result<bool> add_change(db::Database& db, const core::Table& table, const OutboxEntry& entry,
@@ -96,6 +116,12 @@ Result<bool> add_change(db::Database& db, const core::Table& table, const Outbox
   for (std::size_t i = 0; i < columns.size(); ++i) {
     change->add_columns(names.column(change->table(), columns[i]));
     protocol::to_wire((*values)[i], change->add_values());
+  }
+  if (!entry.author.empty()) {
+    change->set_author(entry.author);
+    if (entry.op == OutboxOp::kInsert) {
+      LUMBUNG_RETURN_IF_ERROR(add_cell_stamps(db, table, entry, change));
+    }
   }
   return true;
 }
@@ -127,7 +153,7 @@ Result<OutboxEntry> entry_of(const v1::PushRequest& request, const v1::Change& c
   }
   const v1::TableColumns& table = request.tables(change.table());
   OutboxEntry entry{table.table(), change.row_id(),  "", static_cast<OutboxOp>(change.op()),
-                    change.hlc(),  change.base_seq()};
+                    change.hlc(),  change.base_seq(), change.author()};
   if (entry.op == OutboxOp::kUpdate) {
     if (change.columns_size() != 1 ||
         change.columns(0) >= static_cast<std::uint32_t>(table.columns_size())) {
@@ -142,11 +168,27 @@ Result<OutboxEntry> entry_of(const v1::PushRequest& request, const v1::Change& c
 ServerRow current_row(const core::Table& table, const std::string& row_id,
                       const v1::ChangeOutcome& outcome) {
   ServerRow row(table, row_id);
-  if (outcome.row_deleted()) row.set_deleted();
+  if (outcome.row_deleted()) row.set_deleted(kUnknownStamp);
   for (const v1::Cell& cell : outcome.current()) {
-    row.add_cell(cell.column(), protocol::from_wire(cell.value()));
+    row.add_cell(cell.column(), protocol::from_wire(cell.value()),
+                 {core::Hlc(cell.hlc()), cell.device()});
   }
   return row;
+}
+
+// The scope column's value of a row the device holds; empty when it has none.
+Result<std::string> row_scope(db::Database& db, const core::Table& table,
+                              const std::string& row_id) {
+  Result<db::Statement*> stmt =
+      db.cached("SELECT " + quote_identifier(table.scope_column) + " FROM " +
+                quote_identifier(table.name) + " WHERE \"id\" = ?1");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(row_id));
+  Result<bool> found = (*stmt)->step();
+  if (!found.is_ok()) return found.status();
+  const Value scope = *found ? (*stmt)->column(0) : Value();
+  (*stmt)->reset();
+  return scope.type() == ValueType::kText ? scope.as_text() : std::string();
 }
 
 }  // namespace
@@ -216,7 +258,9 @@ Result<std::optional<PushBatch>> Pusher::start_batch(int max_changes) {
 
       Result<std::int64_t> number = next_batch_number(db_);
       if (!number.is_ok()) return number.status();
-      *request.mutable_header() = request_header(schema_, device_id_);
+      Result<v1::RequestHeader> header = request_header(db_, schema_);
+      if (!header.is_ok()) return header.status();
+      *request.mutable_header() = std::move(header).value();
       request.set_batch(static_cast<std::uint64_t>(*number));
       HttpRequest encoded = protocol::make_request(kPushTarget, request);
       const std::optional<std::string_view> encoding =
@@ -243,8 +287,22 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
     return Status(ErrorCode::kProtocol,
                   context + ": the answer is for batch " + std::to_string(response.batch()));
   }
+  Result<std::string> epoch = known_epoch(db_);
+  if (!epoch.is_ok()) return epoch.status();
 
   PushAnswer answer;
+  if (!response.epoch().empty() && !epoch->empty() && response.epoch() != *epoch) {
+    Status began = in_applying_transaction(db_, schema_, [&]() -> Status {
+      LUMBUNG_RETURN_IF_ERROR(set_known_epoch(db_, response.epoch()));
+      Reseeder reseeder(db_, schema_);
+      Result<std::set<std::string>> scopes = reseeder.held_scopes();
+      if (!scopes.is_ok()) return scopes.status();
+      return reseeder.begin(*scopes, true);
+    });
+    if (!began.is_ok()) return began;
+    answer.server_went_back = true;
+    return answer;
+  }
   ChangedRowsCollector changed;
   ServerStateWriter writer(db_);
   // Drops the entry if unchanged since sent; a later acknowledged change also
@@ -268,6 +326,7 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
       }
       switch (outcome.outcome()) {
         case v1::OUTCOME_APPLIED:
+          LUMBUNG_RETURN_IF_ERROR(record_applied(*entry, outcome));
           LUMBUNG_RETURN_IF_ERROR(acknowledge(*entry));
           ++answer.applied;
           break;
@@ -307,22 +366,43 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
       if (*added) answer.new_conflicts.push_back(std::move(conflict));
     }
     LUMBUNG_RETURN_IF_ERROR(receive_clock(db_, clock_, response.server_hlc()));
-    return db_.exec(
-        "UPDATE _lumbung_push SET inflight_batch = NULL, inflight_encoding = NULL, "
-        "inflight_body = NULL");
+    if (!response.epoch().empty()) LUMBUNG_RETURN_IF_ERROR(set_known_epoch(db_, response.epoch()));
+    return db::run(db_,
+                   "UPDATE _lumbung_push SET inflight_batch = NULL, inflight_encoding = NULL, "
+                   "inflight_body = NULL, acked_batch = ?1",
+                   {Value(static_cast<std::int64_t>(batch.number))});
   });
   if (!status.is_ok()) return status;
   answer.changed_rows = changed.take();
   return answer;
 }
 
-Status Pusher::renumber_after_stale() {
-  Result<db::Statement*> stmt = db_.cached(
-      "UPDATE _lumbung_push SET inflight_batch = NULL, inflight_encoding = NULL, "
-      "inflight_body = NULL, next_batch = max(next_batch, ?1)");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(clock_.now_ms()));
-  return (*stmt)->run();
+Status Pusher::record_applied(const OutboxEntry& entry, const v1::ChangeOutcome& outcome) {
+  // A re-offer's versions are the ones the device holds already, unless the
+  // server re-stamped them.
+  if (!entry.author.empty() && !outcome.restamped()) return Status::ok();
+  const core::Table* table = schema_.find_table(entry.table);
+  if (table == nullptr) return Status::ok();
+  core::Stamp stamp{core::Hlc(outcome.restamped() ? outcome.hlc() : entry.hlc), entry.author};
+  if (stamp.device_id.empty()) {
+    Result<std::string> self = device_id(db_);
+    if (!self.is_ok()) return self.status();
+    stamp.device_id = *self;
+  }
+  Versions versions(db_);
+  if (entry.op == OutboxOp::kDelete) {
+    return versions.set_deleted(entry.table, entry.row_id, "", stamp);
+  }
+  Result<std::string> scope = row_scope(db_, *table, entry.row_id);
+  if (!scope.is_ok()) return scope.status();
+  if (entry.op == OutboxOp::kInsert) {
+    return versions.set_row(entry.table, entry.row_id, *scope, stamp, {}, false);
+  }
+  return versions.set_cell(entry.table, entry.row_id, *scope, entry.column, stamp);
+}
+
+Status Pusher::reidentify_after_stale() {
+  return db::in_transaction(db_, [&] { return reidentify(db_, core::UuidV7Generator().next()); });
 }
 
 }  // namespace lumbung::replica

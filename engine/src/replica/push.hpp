@@ -19,6 +19,7 @@
 #include "lumbung/status.hpp"
 #include "lumbung/sync.hpp"
 #include "lumbung/v1/sync.pb.h"
+#include "replica/outbox.hpp"
 
 namespace lumbung::replica {
 
@@ -43,12 +44,16 @@ struct PushAnswer {
   std::int64_t refused = 0;
   std::vector<ConflictRecord> new_conflicts;  // not stored before
   std::vector<ChangedRows> changed_rows;      // rewritten with the server's state
+  // The answer came from another epoch of the server: nothing of the batch
+  // was merged, and the replica began re-seeding every scope
+  // (docs/protocol.md, "Going back in time"). Pull before pushing again.
+  bool server_went_back = false;
 };
 
 class Pusher {
  public:
-  Pusher(db::Database& db, const core::Schema& schema, std::string device_id, Clock& clock)
-      : db_(db), schema_(schema), device_id_(std::move(device_id)), clock_(clock) {}
+  Pusher(db::Database& db, const core::Schema& schema, Clock& clock)
+      : db_(db), schema_(schema), clock_(clock) {}
 
   // The batch in flight, if any.
   Result<std::optional<PushBatch>> inflight();
@@ -60,25 +65,29 @@ class Pusher {
 
   // Applies the server's answer to the batch in flight, in one transaction:
   // drops each acknowledged outbox entry that still carries the stamp sent
-  // (a newer local write stays pending), writes the server's cells for a
-  // superseded change (or deletes the row) under the pending overlay, sets
-  // refused changes aside, stores the conflicts, runs the HLC receive rule,
-  // and clears the batch. Changes without an outcome stay pending for the
-  // next batch. kProtocol for an answer that does not fit the batch.
+  // (a newer local write stays pending) and records the stamp of an applied
+  // one (versions.hpp), writes the server's cells for a superseded change
+  // (or deletes the row) under the pending overlay, sets refused changes
+  // aside, stores the conflicts, runs the HLC receive rule, and clears the
+  // batch. Changes without an outcome stay pending for the next batch.
+  // kProtocol for an answer that does not fit the batch. An answer from
+  // another epoch of the server is not applied (server_went_back).
   Result<PushAnswer> apply_answer(const PushBatch& batch, const v1::PushResponse& response);
 
-  // After the server refused a batch as stale (this file was restored from a
-  // backup and reuses numbers it already sent): drops the batch in flight,
-  // whose changes are still in the outbox, and numbers the next batches from
-  // the clock's milliseconds, above any count of batches a device can have
-  // sent. The outbox's changes then go again; the merge rule makes a change
-  // the server already has a no-op.
-  Status renumber_after_stale();
+  // After the server refused a batch as stale (this file was restored from an
+  // old copy and reuses numbers its old self already sent): the replica takes
+  // a new device id (identity.hpp), drops the batch in flight, whose changes
+  // are still in the outbox, and numbers its batches from 1 again. The
+  // outbox then goes under the new id, so that no change of it is taken for
+  // one the server has from the old id.
+  Status reidentify_after_stale();
 
  private:
+  // Records the stamps of a change the server applied.
+  Status record_applied(const OutboxEntry& entry, const v1::ChangeOutcome& outcome);
+
   db::Database& db_;
   const core::Schema& schema_;
-  std::string device_id_;
   Clock& clock_;
 };
 

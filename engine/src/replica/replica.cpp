@@ -24,7 +24,8 @@ using db::Statement;
 // place to the last, the one it writes. Bumped when the bookkeeping tables
 // change: /2 added sync state, /3 conflict resolutions, /4 the capture log.
 // bookkeeping_upgrade_sql()[i] moves kFormats[i] to kFormats[i + 1].
-constexpr const char* kFormats[] = {"lumbung-replica/2", "lumbung-replica/3", "lumbung-replica/4"};
+constexpr const char* kFormats[] = {"lumbung-replica/2", "lumbung-replica/3", "lumbung-replica/4",
+                                    "lumbung-replica/5"};
 constexpr const char* kFormat = kFormats[std::size(kFormats) - 1];
 
 // The position of `format` in kFormats, or -1.

@@ -6,6 +6,7 @@
 #include "replica/conflict_store.hpp"
 #include "replica/exchange.hpp"
 #include "replica/hlc_store.hpp"
+#include "replica/identity.hpp"
 #include "replica/replica_impl.hpp"
 #include "replica/server_state.hpp"
 
@@ -44,11 +45,11 @@ Result<ConflictRecord> Replica::resolve_conflict(std::uint64_t conflict_id,
   Result<std::string> token = impl_->token_for(options);
   if (!token.is_ok()) return token.status();
   replica::Exchanger exchanger(**transport, options, std::move(token).value());
+  Result<v1::RequestHeader> header = replica::request_header(*impl_->db, impl_->schema);
+  if (!header.is_ok()) return header.status();
   v1::ResolveResponse response;
   LUMBUNG_RETURN_IF_ERROR(exchanger.exchange(
-      protocol::make_request(
-          "/v1/resolve", resolve_request(replica::request_header(impl_->schema, impl_->device_id),
-                                         conflict_id, resolution)),
+      protocol::make_request("/v1/resolve", resolve_request(*header, conflict_id, resolution)),
       &response));
   ConflictRecord resolved = replica::conflict_from_wire(response.conflict());
   LUMBUNG_RETURN_IF_ERROR(
@@ -57,11 +58,13 @@ Result<ConflictRecord> Replica::resolve_conflict(std::uint64_t conflict_id,
         // elsewhere): store it whole, or its resolution over the pending one.
         Result<bool> stored = replica::store_conflict(*impl_->db, resolved);
         if (!stored.is_ok()) return stored.status();
-        // The server stamped the resolved value as this device's write, which
-        // pulls leave out (docs/protocol.md, "Pull"): it is written here.
+        // The server stamped the resolved value as this device's write, with
+        // the HLC it answers with; pulls leave it out (docs/protocol.md,
+        // "Pull"): it is written here.
         if (const core::Table* table = impl_->schema.find_table(resolved.table)) {
           replica::ServerRow row(*table, resolved.row_id);
-          if (row.add_cell(resolved.column, resolved.resolved_value)) {
+          if (row.add_cell(resolved.column, resolved.resolved_value,
+                           {core::Hlc(response.server_hlc()), header->device_id()})) {
             Result<bool> written = replica::ServerStateWriter(*impl_->db).write(row);
             if (!written.is_ok()) return written.status();
           }

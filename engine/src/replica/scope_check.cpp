@@ -1,7 +1,7 @@
 #include "replica/scope_check.hpp"
 
 #include "core/checksum.hpp"
-#include "replica/scope_rows.hpp"
+#include "replica/reseed.hpp"
 #include "replica/server_state.hpp"
 
 namespace lumbung::replica {
@@ -72,15 +72,6 @@ Result<ScopeVerifier::ScopeSum> ScopeVerifier::local_sum(const std::string& scop
   return sum;
 }
 
-Status ScopeVerifier::reset_scope(const std::string& scope) {
-  LUMBUNG_RETURN_IF_ERROR(delete_scope_rows(db_, schema_, scope));
-  Result<db::Statement*> cursor =
-      db_.cached("INSERT OR REPLACE INTO _lumbung_scope (scope, cursor) VALUES (?1, 0)");
-  if (!cursor.is_ok()) return cursor.status();
-  (*cursor)->bind(1, Value(scope));
-  return (*cursor)->run();
-}
-
 Result<std::vector<std::string>> ScopeVerifier::heal_mismatches(
     const v1::PullPage& last_page, const std::set<std::string>& spared) {
   std::vector<std::string> reset;
@@ -93,7 +84,7 @@ Result<std::vector<std::string>> ScopeVerifier::heal_mismatches(
       Result<ScopeSum> local = local_sum(expected.scope());
       if (!local.is_ok()) return local.status();
       if (local->checksum == expected.checksum() && local->rows == expected.rows()) continue;
-      LUMBUNG_RETURN_IF_ERROR(reset_scope(expected.scope()));
+      LUMBUNG_RETURN_IF_ERROR(Reseeder(db_, schema_).begin({expected.scope()}, false));
       reset.push_back(expected.scope());
     }
     return Status::ok();

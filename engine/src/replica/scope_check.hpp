@@ -1,8 +1,9 @@
 // Verified checkpoints (docs/protocol.md, "Checksum" and "The device"): after
 // the last page the device compares each scope's checksum with its own state
-// and heals a scope that differs by downloading it again: only that scope,
-// never the whole replica. A scope with pending or refused changes is not
-// compared: its local state differs from the server's on purpose.
+// and heals a scope that differs by re-seeding it (reseed.hpp): only that
+// scope, never the whole replica, and never by deleting what the server
+// lacks. A scope with pending or refused changes is not compared: its local
+// state differs from the server's on purpose.
 #pragma once
 
 #include <set>
@@ -21,10 +22,10 @@ class ScopeVerifier {
   ScopeVerifier(db::Database& db, const core::Schema& schema) : db_(db), schema_(schema) {}
 
   // Compares the checksums of `last_page` (the page with more = false) with
-  // the local rows. Each scope that differs, and is not in `spared`, gets its
-  // rows deleted and its cursor reset to 0, so that the next pull brings it
-  // whole; all in one transaction, which also checks that nothing is pending.
-  // Returns the scopes reset.
+  // the local rows. Each scope that differs, and is not in `spared`, starts
+  // re-seeding, so that the next pull brings it whole; all in one
+  // transaction, which also checks that nothing is pending. Returns the
+  // scopes re-seeded.
   Result<std::vector<std::string>> heal_mismatches(const v1::PullPage& last_page,
                                                    const std::set<std::string>& spared);
 
@@ -37,7 +38,6 @@ class ScopeVerifier {
   // cannot be told (a deleted row's scope is gone with the row).
   Result<std::optional<std::set<std::string>>> scopes_with_changes();
   Result<ScopeSum> local_sum(const std::string& scope);
-  Status reset_scope(const std::string& scope);
 
   db::Database& db_;
   const core::Schema& schema_;

@@ -1,5 +1,7 @@
 #include "replica/scope_rows.hpp"
 
+#include "replica/versions.hpp"
+
 namespace lumbung::replica {
 namespace {
 
@@ -12,8 +14,7 @@ std::string pending_in_scope(const core::Table& table, const std::string& what) 
          quote_identifier(table.scope_column) + " = ?1";
 }
 
-}  // namespace
-
+// Deletes every row whose scope column is `scope`, in every table.
 Status delete_scope_rows(db::Database& db, const core::Schema& schema, const std::string& scope,
                          const RemovedRow& removed) {
   for (const core::Table& table : schema.tables) {
@@ -36,6 +37,8 @@ Status delete_scope_rows(db::Database& db, const core::Schema& schema, const std
   return Status::ok();
 }
 
+}  // namespace
+
 Status drop_scope(db::Database& db, const core::Schema& schema, const std::string& scope,
                   const RemovedRow& removed) {
   const Value message("scope '" + scope + "' is no longer granted to this device's token");
@@ -55,6 +58,9 @@ Status drop_scope(db::Database& db, const core::Schema& schema, const std::strin
                                     {Value(scope), Value(table.name)}));
   }
   LUMBUNG_RETURN_IF_ERROR(delete_scope_rows(db, schema, scope, removed));
+  LUMBUNG_RETURN_IF_ERROR(Versions(db).forget_scope(scope));
+  LUMBUNG_RETURN_IF_ERROR(
+      db::run(db, "DELETE FROM _lumbung_reseed WHERE scope = ?1", {Value(scope)}));
   LUMBUNG_RETURN_IF_ERROR(
       db::run(db, "DELETE FROM _lumbung_conflict WHERE scope = ?1", {Value(scope)}));
   return db::run(db, "DELETE FROM _lumbung_scope WHERE scope = ?1", {Value(scope)});

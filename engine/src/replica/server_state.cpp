@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "replica/capture_log.hpp"
+#include "replica/reseed.hpp"
+#include "replica/versions.hpp"
 
 namespace lumbung::replica {
 namespace {
@@ -26,15 +28,43 @@ Status in_applying_transaction(db::Database& db, const core::Schema& schema,
 }
 
 ServerRow::ServerRow(const core::Table& table, std::string row_id)
-    : table_(&table), row_id_(std::move(row_id)), cells_(table.columns.size()) {}
+    : table_(&table),
+      row_id_(std::move(row_id)),
+      cells_(table.columns.size()),
+      stamps_(table.columns.size()) {}
 
-bool ServerRow::add_cell(std::string_view column, Value value) {
+void ServerRow::set_deleted(core::Stamp stamp) {
+  deleted_ = true;
+  if (!stamps_.empty()) stamps_[0] = std::move(stamp);
+}
+
+void ServerRow::set_cell(std::size_t index, Value value, core::Stamp stamp) {
+  cells_[index] = std::move(value);
+  stamps_[index] = std::move(stamp);
+}
+
+bool ServerRow::add_cell(std::string_view column, Value value, core::Stamp stamp) {
   const auto& columns = table_->columns;
   const auto it = std::find_if(columns.begin(), columns.end(),
                                [&](const core::Column& c) { return c.name == column; });
   if (it == columns.end()) return false;
-  cells_[static_cast<std::size_t>(it - columns.begin())] = std::move(value);
+  set_cell(static_cast<std::size_t>(it - columns.begin()), std::move(value), std::move(stamp));
   return true;
+}
+
+std::string ServerRow::scope() const {
+  const auto& columns = table_->columns;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i].name == table_->scope_column && cells_[i] &&
+        cells_[i]->type() == ValueType::kText) {
+      return cells_[i]->as_text();
+    }
+  }
+  return std::string();
+}
+
+bool PendingRow::covers(const std::string& column) const {
+  return row || std::find(cells.begin(), cells.end(), column) != cells.end();
 }
 
 bool ServerRow::complete() const {
@@ -143,7 +173,10 @@ Result<bool> ServerStateWriter::write_whole(const ServerRow& row) {
     sql->insert->bind(static_cast<int>(i + 1), *row.cell(i));
   }
   const Status inserted = sql->insert->run();
-  if (inserted.is_ok()) return sqlite3_changes(db_.handle()) > 0;
+  if (inserted.is_ok()) {
+    LUMBUNG_RETURN_IF_ERROR(record_whole(row, true));
+    return sqlite3_changes(db_.handle()) > 0;
+  }
   sql->insert->reset();  // drops the bound copies of the values
   if (inserted.code() != ErrorCode::kConstraint) return inserted;
   int index = 0;
@@ -152,22 +185,58 @@ Result<bool> ServerStateWriter::write_whole(const ServerRow& row) {
   }
   sql->update->bind(index + 1, Value(row.row_id()));
   LUMBUNG_RETURN_IF_ERROR(sql->update->run());
-  if (sqlite3_changes(db_.handle()) > 0) return true;
-  return inserted;
+  if (sqlite3_changes(db_.handle()) == 0) return inserted;
+  LUMBUNG_RETURN_IF_ERROR(record_whole(row, false));
+  return true;
 }
 
-Result<bool> ServerStateWriter::write(const ServerRow& row) {
+Status ServerStateWriter::record_whole(const ServerRow& row, bool fresh) {
+  // The row's entry takes the stamp of its id (the insert's, which most of
+  // its cells share); the others get entries of their own.
+  const core::Table& table = row.table();
+  std::size_t key = 0;
+  while (key < table.columns.size() && !table.columns[key].primary_key) ++key;
+  const core::Stamp& shared = key < table.columns.size() ? row.stamp(key) : kUnknownStamp;
+  std::vector<std::pair<std::string, core::Stamp>> own;
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    if (row.stamp(i) != shared) own.emplace_back(table.columns[i].name, row.stamp(i));
+  }
+  return Versions(db_).set_row(table.name, row.row_id(), row.scope(), shared, own, fresh);
+}
+
+Result<std::string> ServerStateWriter::stored_scope(const ServerRow& row) {
+  const core::Table& table = row.table();
+  Result<db::Statement*> stmt =
+      db_.cached("SELECT " + quote_identifier(table.scope_column) + " FROM " +
+                 quote_identifier(table.name) + " WHERE \"id\" = ?1");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(row.row_id()));
+  Result<bool> found = (*stmt)->step();
+  if (!found.is_ok()) return found.status();
+  const Value scope = *found ? (*stmt)->column(0) : Value();
+  (*stmt)->reset();
+  return scope.type() == ValueType::kText ? scope.as_text() : std::string();
+}
+
+Result<bool> ServerStateWriter::write(ServerRow row) {
   const core::Table& table = row.table();
   const std::string quoted_table = quote_identifier(table.name);
   Result<Pending> pending_changes = pending(row);
   if (!pending_changes.is_ok()) return pending_changes.status();
   const Pending& local = *pending_changes;
+  if (reseeder_) {
+    Result<bool> keep = reseeder_->confirm(row, local);
+    if (!keep.is_ok()) return with_row_context(row, keep.status());
+    if (!*keep) return false;
+  }
 
   if (row.deleted()) {
-    if (local.row || !local.cells.empty()) return false;
+    if (local.any()) return false;
     Result<bool> deleted =
         run_counting_changes("DELETE FROM " + quoted_table + " WHERE \"id\" = ?1", {row.row_id()});
-    return deleted.is_ok() ? deleted : with_row_context(row, deleted.status());
+    if (!deleted.is_ok()) return with_row_context(row, deleted.status());
+    const Status recorded = Versions(db_).set_deleted(table.name, row.row_id(), "", row.stamp(0));
+    return recorded.is_ok() ? deleted : with_row_context(row, recorded);
   }
   if (local.row) return false;
   if (local.cells.empty() && row.complete()) {
@@ -178,13 +247,12 @@ Result<bool> ServerStateWriter::write(const ServerRow& row) {
   // Every cell but the id (which never changes) and the pending ones.
   std::string assignments;
   std::vector<Value> params;
+  std::vector<std::size_t> written;
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
     const core::Column& column = table.columns[i];
-    if (column.primary_key || !row.cell(i)) continue;
-    if (std::find(local.cells.begin(), local.cells.end(), column.name) != local.cells.end()) {
-      continue;
-    }
+    if (column.primary_key || !row.cell(i) || local.covers(column.name)) continue;
     params.push_back(*row.cell(i));
+    written.push_back(i);
     assignments += (params.size() > 1 ? ", " : "") + quote_identifier(column.name) + " = ?" +
                    std::to_string(params.size());
   }
@@ -194,7 +262,17 @@ Result<bool> ServerStateWriter::write(const ServerRow& row) {
     found = run_counting_changes("UPDATE " + quoted_table + " SET " + assignments +
                                      " WHERE \"id\" = ?" + std::to_string(params.size()),
                                  params);
-    if (found.is_ok() && *found) return true;
+    if (found.is_ok() && *found) {
+      Result<std::string> scope = stored_scope(row);
+      if (!scope.is_ok()) return with_row_context(row, scope.status());
+      Versions versions(db_);
+      for (const std::size_t i : written) {
+        const Status recorded = versions.set_cell(table.name, row.row_id(), *scope,
+                                                  table.columns[i].name, row.stamp(i));
+        if (!recorded.is_ok()) return with_row_context(row, recorded);
+      }
+      return true;
+    }
   } else {
     found = exists(row);
     if (found.is_ok() && *found) return false;
@@ -212,7 +290,9 @@ Result<bool> ServerStateWriter::write(const ServerRow& row) {
   }
   Result<bool> inserted = run_counting_changes(
       "INSERT INTO " + quoted_table + " (" + columns + ") VALUES (" + placeholders + ")", params);
-  return inserted.is_ok() ? inserted : with_row_context(row, inserted.status());
+  if (!inserted.is_ok()) return with_row_context(row, inserted.status());
+  const Status recorded = record_whole(row, false);
+  return recorded.is_ok() ? inserted : with_row_context(row, recorded);
 }
 
 }  // namespace lumbung::replica

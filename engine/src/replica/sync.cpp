@@ -1,7 +1,8 @@
 // Replica::sync and the sync side of the Replica API: push every pending
 // change, then pull until caught up, verify the scopes' checksums, heal what
-// differs (docs/protocol.md, "The device"). Each step is its own transaction
-// in push.cpp, pull.cpp and scope_check.cpp; this file orders them and does
+// differs, and push again what re-seeding re-offers (docs/protocol.md, "The
+// device" and "Going back in time"). Each step is its own transaction in
+// push.cpp, pull.cpp and scope_check.cpp; this file orders them and does
 // what spans them: retries, cancellation, callbacks, the summary.
 #include <chrono>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "replica/bootstrap.hpp"
 #include "replica/conflict_store.hpp"
 #include "replica/exchange.hpp"
+#include "replica/identity.hpp"
 #include "replica/meta.hpp"
 #include "replica/pull.hpp"
 #include "replica/push.hpp"
@@ -31,6 +33,14 @@ constexpr const char* kLastSync = "last_sync";
 // keep, and comparing them would re-download scopes at every sync. Comparing
 // starts again once the device's schema changes.
 constexpr const char* kSchemaBehindServer = "schema_behind_server";
+// Push and pull rounds of one sync: the first, then, when re-seeding
+// re-offered versions, rounds that push them and catch up again. A re-seed
+// begun by a push answer needs two (pull, then push its re-offers).
+constexpr int kMaxRounds = 3;
+// Pages that showed that one side went back in time, in one pull: each one
+// starts a recovery that makes the next page normal, so a third is a server
+// whose state keeps changing under the sync.
+constexpr int kMaxRestarts = 2;
 
 // "2026-11-28T04:07:26Z"
 std::string iso8601_utc(std::int64_t ms) {
@@ -70,29 +80,33 @@ class SyncRun {
  public:
   // `path` is the replica's file: empty for one that cannot start from a
   // snapshot (an encrypted one).
-  SyncRun(db::Database& db, const core::Schema& schema, const std::string& device_id,
-          const std::string& path, Clock& clock, Transport& transport, const SyncOptions& options,
-          std::string token)
+  SyncRun(db::Database& db, const core::Schema& schema, const std::string& path, Clock& clock,
+          Transport& transport, const SyncOptions& options, std::string token)
       : db_(db),
         schema_(schema),
         options_(options),
         exchanger_(transport, options, std::move(token)),
-        pusher_(db, schema, device_id, clock),
-        bootstrapper_(db, schema, path, device_id),
-        puller_(db, schema, device_id, clock),
+        pusher_(db, schema, clock),
+        bootstrapper_(db, schema, path),
+        puller_(db, schema, clock),
         verifier_(db, schema) {}
 
   Result<SyncSummary> run() {
     LUMBUNG_RETURN_IF_ERROR(push_all());
     LUMBUNG_RETURN_IF_ERROR(start_from_snapshots());
     LUMBUNG_RETURN_IF_ERROR(pull_all());
+    for (int round = 1; round < kMaxRounds && more_to_push_; ++round) {
+      LUMBUNG_RETURN_IF_ERROR(push_all());
+      LUMBUNG_RETURN_IF_ERROR(pull_all());
+    }
     report_progress(SyncProgress::Phase::kDone, summary_.pushed + summary_.pulled);
     return summary_;
   }
 
  private:
   Status push_all() {
-    bool renumbered = false;
+    more_to_push_ = false;
+    bool reidentified = false;
     for (;;) {
       LUMBUNG_RETURN_IF_ERROR(exchanger_.check_cancelled());
       Result<std::optional<replica::PushBatch>> batch = pusher_.inflight();
@@ -102,14 +116,19 @@ class SyncRun {
       const std::string context = "push batch " + std::to_string((*batch)->number);
       v1::PushResponse response;
       Status sent = exchanger_.exchange(replica::push_request(**batch), &response);
-      if (sent.code() == ErrorCode::kStaleBatch && !renumbered) {
-        LUMBUNG_RETURN_IF_ERROR(pusher_.renumber_after_stale());
-        renumbered = true;
+      if (sent.code() == ErrorCode::kStaleBatch && !reidentified) {
+        LUMBUNG_RETURN_IF_ERROR(pusher_.reidentify_after_stale());
+        reidentified = true;
         continue;
       }
       if (!sent.is_ok()) return with_context(context, sent);
       Result<replica::PushAnswer> answer = pusher_.apply_answer(**batch, response);
       if (!answer.is_ok()) return answer.status();
+      if (answer->server_went_back) {
+        // Its re-seed comes with the pull; what is pending goes after it.
+        more_to_push_ = true;
+        return Status::ok();
+      }
       summary_.pushed += answer->acknowledged;
       summary_.applied += answer->applied;
       summary_.superseded += answer->superseded;
@@ -145,7 +164,7 @@ class SyncRun {
     bool can_verify = *behind != std::to_string(schema_.version);
     bool waited = options_.wait_seconds == 0;
     std::uint32_t wait_seconds = 0;
-    std::set<std::string> healed;
+    int restarts = 0;
     v1::PullPage page;
     bool fetched = false;  // `page` came while the one before it was applied
     for (;;) {
@@ -172,6 +191,18 @@ class SyncRun {
       }
       Result<replica::PulledPage> pulled = puller_.apply_page(page);
       if (!pulled.is_ok()) return pulled.status();
+      if (pulled->restart) {
+        // The page after it was asked for with what no longer holds.
+        if (next_received.valid()) (void)next_received.get();
+        if (++restarts > kMaxRestarts) {
+          return Status(ErrorCode::kProtocol,
+                        "pull: the server's state went back in time again and again");
+        }
+        more_to_push_ = true;
+        fetched = false;
+        continue;
+      }
+      more_to_push_ = more_to_push_ || pulled->reoffered;
       summary_.pulled += pulled->rows;
       report(pulled->changed_rows, pulled->new_conflicts);
       report_progress(SyncProgress::Phase::kPull, summary_.pulled);
@@ -194,10 +225,10 @@ class SyncRun {
         continue;
       }
       if (!can_verify) return Status::ok();
-      Result<std::vector<std::string>> reset = verifier_.heal_mismatches(page, healed);
+      Result<std::vector<std::string>> reset = verifier_.heal_mismatches(page, healed_);
       if (!reset.is_ok()) return reset.status();
       if (reset->empty()) return Status::ok();
-      healed.insert(reset->begin(), reset->end());
+      healed_.insert(reset->begin(), reset->end());
     }
   }
 
@@ -227,6 +258,10 @@ class SyncRun {
   replica::Puller puller_;
   replica::ScopeVerifier verifier_;
   SyncSummary summary_;
+  // Scopes re-seeded for a checksum mismatch: once per sync each.
+  std::set<std::string> healed_;
+  // Re-seeding re-offered versions, or a push stopped for one: push again.
+  bool more_to_push_ = false;
 };
 
 }  // namespace
@@ -263,9 +298,12 @@ Result<SyncSummary> Replica::sync(const SyncOptions& options) {
   if (!token.is_ok()) return token.status();
 
   const std::string path = impl_->options.key.empty() ? impl_->options.path : std::string();
-  SyncRun run(*impl_->db, impl_->schema, impl_->device_id, path, *impl_->clock, **transport,
-              options, std::move(token).value());
+  SyncRun run(*impl_->db, impl_->schema, path, *impl_->clock, **transport, options,
+              std::move(token).value());
   Result<SyncSummary> summary = run.run();
+  // The replica may have re-identified (identity.hpp).
+  Result<std::string> id = replica::device_id(*impl_->db);
+  if (id.is_ok()) impl_->device_id = *id;
   if (!summary.is_ok()) return summary;
   LUMBUNG_RETURN_IF_ERROR(
       replica::write_meta(*impl_->db, kLastSync, Value(iso8601_utc(impl_->clock->now_ms()))));

@@ -38,6 +38,7 @@ Result<PulledPage> SyncServer::Impl::read_page(const PullQuery& query) {
   });
   if (!read.is_ok()) return read;
   pulled->page.set_server_hlc(hlc.last().packed());
+  pulled->page.set_epoch(epoch);
   return pulled;
 }
 

@@ -29,7 +29,11 @@ std::size_t scope_bytes(const std::string& scope) {
   return field_bytes(cursor) + field_bytes(checksum);
 }
 
-constexpr std::size_t kPageFixedBytes = 1 + 10 + 1 + 1;  // server_hlc and more
+// server_hlc, more, last_seq, device_batch and the epoch (a UUID).
+constexpr std::size_t kPageFixedBytes = (1 + 10) + (1 + 1) + (1 + 10) + (1 + 10) + (2 + 36);
+
+// What one value's stamp costs at most: an hlc and an author index.
+constexpr std::size_t kStampBytes = (1 + 10) + (1 + 5);
 
 struct ServedScope {
   std::int64_t cursor = 0;
@@ -90,7 +94,7 @@ class PageBuilder {
       case ChangeItem::Kind::kCell:
         break;
     }
-    if (item.kind == ChangeItem::Kind::kCell && item.author == query_.device_id &&
+    if (item.kind == ChangeItem::Kind::kCell && item.stamp.device_id == query_.device_id &&
         leaves_out_own(item.scope)) {
       return true;
     }
@@ -100,15 +104,25 @@ class PageBuilder {
     return add_cell(item, key);
   }
 
+  // What the device compares with its own state: the snapshot's last seq
+  // and the server's last batch from the device.
+  void set_server_state(std::int64_t last_seq, std::uint64_t device_batch) {
+    last_seq_ = last_seq;
+    device_batch_ = device_batch;
+  }
+
   PulledPage finish(bool more, std::int64_t covered_seq, std::int64_t snapshot_seq) {
     PulledPage pulled;
     pulled.snapshot_seq = snapshot_seq;
     v1::PullPage& page = pulled.page;
+    page.set_last_seq(last_seq_);
+    page.set_device_batch(device_batch_);
     std::stable_sort(rows_.begin(), rows_.end(), [](const v1::RowState& a, const v1::RowState& b) {
       return a.seq() < b.seq();
     });
     for (v1::RowState& row : rows_) *page.add_rows() = std::move(row);
     *page.mutable_tables() = std::move(tables_);
+    *page.mutable_authors() = std::move(authors_);
     *page.mutable_conflicts() = std::move(conflicts_);
     page.set_more(more);
     for (const std::string& scope : dropped_) page.add_dropped_scopes(scope);
@@ -144,6 +158,39 @@ class PageBuilder {
     return std::any_of(cells.begin(), cells.end(), [&](const StoredCell& cell) {
       return cell.column == "id" && cell.cell.version.stamp.device_id == query_.device_id;
     });
+  }
+
+  // The index of `device` in the page's authors, added when new (its cost
+  // then counted).
+  std::uint32_t author_index(const std::string& device) {
+    const auto [it, added] = author_indexes_.try_emplace(device, authors_.size());
+    if (added) {
+      *authors_.Add() = device;
+      page_bytes_ += field_bytes(device.size());
+    }
+    return it->second;
+  }
+
+  // Adds the stamp of the value just added to `row`: one entry stands for
+  // every value while they share it, then each value gets its own.
+  void add_stamp(v1::RowState& row, const core::Stamp& stamp) {
+    const std::int64_t hlc = stamp.hlc.packed();
+    const std::uint32_t author = author_index(stamp.device_id);
+    if (row.hlcs_size() == 0) {
+      row.add_hlcs(hlc);
+      row.add_authors(author);
+      return;
+    }
+    const bool shared = row.hlcs_size() == 1 && row.values_size() > 1;
+    if (shared && row.hlcs(0) == hlc && row.authors(0) == author) return;
+    if (shared) {
+      for (int i = 1; i < row.values_size() - 1; ++i) {
+        row.add_hlcs(row.hlcs(0));
+        row.add_authors(row.authors(0));
+      }
+    }
+    row.add_hlcs(hlc);
+    row.add_authors(author);
   }
 
   // Whether `bytes` more fit; the first thing always does.
@@ -231,6 +278,7 @@ class PageBuilder {
     row.set_row_id(item.row_id);
     row.set_seq(item.seq);
     row.set_deleted(true);
+    add_stamp(row, item.stamp);
     return append_row(std::move(row), *entry, {item.table, item.row_id});
   }
 
@@ -259,6 +307,7 @@ class PageBuilder {
       if (by_column[i] == nullptr) continue;
       if (!complete) row.add_columns(static_cast<std::uint32_t>(i));
       protocol::to_wire(by_column[i]->cell.value, row.add_values());
+      add_stamp(row, by_column[i]->cell.version.stamp);
       seq = std::max(seq, by_column[i]->cell.version.seq);
     }
     row.set_seq(seq);
@@ -278,15 +327,21 @@ class PageBuilder {
     cell_row.add_columns(*column);
     protocol::to_wire(item.value, cell_row.add_values());
     const auto existing = row_index_.find(key);
-    if (existing == row_index_.end()) return append_row(std::move(cell_row), *entry, key);
-    // Joining a row already on the page costs less than a row of its own;
-    // counting the latter keeps the page within its budget.
-    const std::size_t bytes = field_bytes(cell_row.ByteSizeLong());
+    if (existing == row_index_.end()) {
+      add_stamp(cell_row, item.stamp);
+      return append_row(std::move(cell_row), *entry, key);
+    }
+    // Joining a row already on the page costs less than a row of its own,
+    // and its values' stamps if they stop sharing one; counting both keeps
+    // the page within its budget.
+    v1::RowState& row = rows_[existing->second];
+    const std::size_t bytes = field_bytes(cell_row.ByteSizeLong()) +
+                              kStampBytes * static_cast<std::size_t>(row.values_size() + 1);
     if (!fits(bytes)) return false;
     page_bytes_ += bytes;
-    v1::RowState& row = rows_[existing->second];
     row.add_columns(*column);
     *row.add_values() = std::move(*cell_row.mutable_values(0));
+    add_stamp(row, item.stamp);
     row.set_seq(item.seq);
     return true;
   }
@@ -294,11 +349,15 @@ class PageBuilder {
   const core::Schema& schema_;
   const PullQuery& query_;
   const bool own_writes_held_;
+  std::int64_t last_seq_ = 0;
+  std::uint64_t device_batch_ = 0;
   std::map<std::string, ServedScope> scopes_;  // the scopes the grant may read
   std::vector<std::string> dropped_;           // named by the query, not readable
   std::size_t page_bytes_ = 0;
   std::vector<v1::RowState> rows_;
   google::protobuf::RepeatedPtrField<v1::TableColumns> tables_;
+  google::protobuf::RepeatedPtrField<std::string> authors_;
+  std::unordered_map<std::string, std::uint32_t> author_indexes_;
   google::protobuf::RepeatedPtrField<v1::Conflict> conflicts_;
   std::map<RowKey, std::size_t> row_index_;
   std::map<const core::Table*, std::unordered_map<std::string_view, std::uint32_t>> column_indexes_;
@@ -315,6 +374,7 @@ Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& 
   Result<std::uint64_t> last_batch = txn.last_batch(query.device_id);
   if (!last_batch.is_ok()) return last_batch.status();
   PageBuilder builder(schema, query, *scopes, *last_batch == query.pushed_batch);
+  builder.set_server_state(*snapshot_seq, *last_batch);
   // Everything up to `covered_seq` is on the page: the whole snapshot, or
   // the log up to the first change that did not fit.
   std::int64_t covered_seq = *snapshot_seq;

@@ -51,6 +51,15 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     const v1::PushRequest& request = push->request;
     const std::string& device_id = request.header().device_id();
     v1::PushResponse& response = push->response;
+    response.set_epoch(epoch);
+    // Its base seqs and batch number belong to another history of the
+    // server's state: the device re-seeds first (docs/protocol.md, "Going
+    // back in time").
+    const std::string& device_epoch = request.header().epoch();
+    if (!device_epoch.empty() && device_epoch != epoch) {
+      response.set_batch(request.batch());
+      return Status::ok();
+    }
     txn.set_officer(push->grant.officer);
     Result<std::optional<DeviceBatch>> last = txn.device_batch(device_id);
     if (!last.is_ok()) return last.status();
@@ -62,7 +71,10 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
                         "backup?); nothing of this one was applied");
     }
     if (request.batch() == last_batch) {  // a retry: the answer it did not get
-      if (response.ParseFromString((*last)->response)) return Status::ok();
+      if (response.ParseFromString((*last)->response)) {
+        response.set_epoch(epoch);
+        return Status::ok();
+      }
       return Status(ErrorCode::kCorrupt, "store: the response to batch " +
                                              std::to_string(last_batch) + " of device '" +
                                              device_id + "' does not parse");

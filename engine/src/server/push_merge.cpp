@@ -14,6 +14,9 @@
 namespace lumbung::server {
 namespace {
 
+// The longest device id a re-offer may name as a write's author.
+constexpr std::size_t kMaxAuthorBytes = 128;
+
 struct Refusal {
   v1::RefusalReason reason = v1::REFUSAL_REASON_MALFORMED;
   std::string message;
@@ -28,6 +31,21 @@ struct ParsedChange {
   std::vector<std::pair<const core::Column*, Value>> cells;
   core::Hlc hlc;
   std::int64_t base_seq = 0;
+  std::string author;  // a re-offer's; empty for the pushing device's own write
+  // A re-offered insert's stamp per cell, in `cells` order; empty: `hlc`.
+  std::vector<core::Stamp> cell_stamps;
+};
+
+// The edits a change makes after the clock-skew rule: `edit` for every cell,
+// or, for a re-offered insert with stamps of its own, for_cell(i).
+struct ChangeEdits {
+  core::DeviceEdit edit;
+  std::vector<core::Stamp> cell_stamps;
+
+  core::DeviceEdit for_cell(std::size_t i) const {
+    if (cell_stamps.empty()) return edit;
+    return {.stamp = cell_stamps[i], .base_seq = edit.base_seq, .reoffer = edit.reoffer};
+  }
 };
 
 std::string quoted(std::string_view name) { return "'" + std::string(name) + "'"; }
@@ -45,6 +63,43 @@ v1::RefusalReason reason_for(ErrorCode code) {
     default:
       return v1::REFUSAL_REASON_MALFORMED;
   }
+}
+
+std::optional<Refusal> check_author(const std::string& author, const std::string& prefix) {
+  if (!author.empty() && author.size() <= kMaxAuthorBytes) return std::nullopt;
+  return Refusal{v1::REFUSAL_REASON_MALFORMED,
+                 prefix + "a re-offer names an author of " + std::to_string(author.size()) +
+                     " bytes (1 to " + std::to_string(kMaxAuthorBytes) + ")"};
+}
+
+// The author and cell stamps of a re-offer (docs/protocol.md, "Going back in time").
+std::optional<Refusal> parse_reoffer(const v1::Change& change, const std::string& prefix,
+                                     ParsedChange* out) {
+  const int stamps = change.cell_hlcs_size();
+  if (change.author().empty()) {
+    if (stamps == 0 && change.cell_authors_size() == 0) return std::nullopt;
+    return Refusal{v1::REFUSAL_REASON_MALFORMED,
+                   prefix + "cell stamps are for re-offers, which name their author"};
+  }
+  if (std::optional<Refusal> refusal = check_author(change.author(), prefix)) return refusal;
+  out->author = change.author();
+  if (stamps == 0 && change.cell_authors_size() == 0) return std::nullopt;
+  if (change.op() != v1::CHANGE_OP_INSERT || stamps != change.values_size() ||
+      change.cell_authors_size() != stamps) {
+    return Refusal{v1::REFUSAL_REASON_MALFORMED,
+                   prefix + "a re-offered insert has a stamp and an author for each value, or none"};
+  }
+  for (int i = 0; i < stamps; ++i) {
+    if (change.cell_hlcs(i) < 0) {
+      return Refusal{v1::REFUSAL_REASON_MALFORMED,
+                     prefix + "row " + quoted(change.row_id()) + ": negative HLC stamp"};
+    }
+    if (std::optional<Refusal> refusal = check_author(change.cell_authors(i), prefix)) {
+      return refusal;
+    }
+    out->cell_stamps.push_back({core::Hlc(change.cell_hlcs(i)), change.cell_authors(i)});
+  }
+  return std::nullopt;
 }
 
 // The checks that need no server state.
@@ -98,6 +153,7 @@ std::optional<Refusal> parse(const core::Schema& schema, const v1::PushRequest& 
   out->op = change.op();
   out->hlc = core::Hlc(change.hlc());
   out->base_seq = change.base_seq();
+  if (std::optional<Refusal> refusal = parse_reoffer(change, prefix, out)) return refusal;
   for (int i = 0; i < cells; ++i) {
     const std::uint32_t index = change.columns(i);
     if (index >= static_cast<std::uint32_t>(names.columns_size())) {
@@ -196,8 +252,10 @@ class BatchMerger {
     if (row && !row->tombstone && row->scope != scope) {
       return refuse(table.name, change.row_id, scope_change(change, row->scope), outcome);
     }
-    const core::DeviceEdit edit = stamp(change, outcome);
-    if (row && row->tombstone) return supersede_by_tombstone(change, *row, edit, nullptr, outcome);
+    const ChangeEdits edits = stamp(change, outcome);
+    if (row && row->tombstone) {
+      return supersede_by_tombstone(change, *row, edits.edit, nullptr, outcome);
+    }
     if (!row) {
       std::int64_t seq = txn_.next_seq();
       LUMBUNG_RETURN_IF_ERROR(txn_.insert_row(table.name, change.row_id, scope, seq));
@@ -205,9 +263,16 @@ class BatchMerger {
         if (i > 0) seq = txn_.next_seq();
         const core::Column& column = table.columns[i];
         const Value& value = inserted[column.name];
+        // A column the device did not send takes its default, as the change's write.
+        const auto sent = std::find_if(change.cells.begin(), change.cells.end(),
+                                       [&](const auto& cell) { return cell.first == &column; });
+        const core::DeviceEdit edit =
+            sent == change.cells.end()
+                ? edits.edit
+                : edits.for_cell(static_cast<std::size_t>(sent - change.cells.begin()));
         LUMBUNG_RETURN_IF_ERROR(
             txn_.write_cell(table.name, change.row_id, column.name, {value, {edit.stamp, seq}}));
-        LUMBUNG_RETURN_IF_ERROR(audit(change, seq, column.name, Value(), value, "applied"));
+        LUMBUNG_RETURN_IF_ERROR(audit(change, edit, seq, column.name, Value(), value, "applied"));
       }
       outcome->set_outcome(v1::OUTCOME_APPLIED);
       outcome->set_seq(seq);
@@ -218,10 +283,11 @@ class BatchMerger {
         current_cells(change.table->name, change.row_id);
     if (!current.is_ok()) return current.status();
     bool all_applied = true;
-    for (const auto& [column, value] : change.cells) {
+    for (std::size_t i = 0; i < change.cells.size(); ++i) {
+      const auto& [column, value] = change.cells[i];
       if (column->primary_key) continue;  // equal to the row's id, checked by parse()
       Result<bool> applied =
-          merge_cell(change, row->scope, *column, value, *current, edit, outcome);
+          merge_cell(change, row->scope, *column, value, *current, edits.for_cell(i), outcome);
       if (!applied.is_ok()) return applied.status();
       all_applied = all_applied && *applied;
     }
@@ -240,8 +306,8 @@ class BatchMerger {
     }
     const auto& [column, value] = change.cells.front();
     if (row->tombstone) {
-      return supersede_by_tombstone(change, *row, stamp(change, outcome), &change.cells.front(),
-                                    outcome);
+      return supersede_by_tombstone(change, *row, stamp(change, outcome).edit,
+                                    &change.cells.front(), outcome);
     }
     if (column->name == table.scope_column && !(value == Value(row->scope))) {
       return refuse(table.name, change.row_id, scope_change(change, row->scope), outcome);
@@ -254,7 +320,7 @@ class BatchMerger {
     if (std::optional<Refusal> refusal = check_row(table, updated)) {
       return refuse(table.name, change.row_id, *refusal, outcome);
     }
-    const core::DeviceEdit edit = stamp(change, outcome);
+    const core::DeviceEdit edit = stamp(change, outcome).edit;
     Result<bool> applied = merge_cell(change, row->scope, *column, value, *current, edit, outcome);
     if (!applied.is_ok()) return applied.status();
     set_merged(*applied, outcome);
@@ -263,7 +329,7 @@ class BatchMerger {
 
   Status merge_delete(const ParsedChange& change, const std::optional<StoredRow>& row,
                       v1::ChangeOutcome* outcome) {
-    const core::DeviceEdit edit = stamp(change, outcome);
+    const core::DeviceEdit edit = stamp(change, outcome).edit;
     core::RowState state = core::RowState::kMissing;
     std::vector<StoredCell> cells;
     if (row) state = row->tombstone ? core::RowState::kDeleted : core::RowState::kLive;
@@ -278,7 +344,7 @@ class BatchMerger {
     if (!decision.applied) {
       outcome->set_outcome(v1::OUTCOME_SUPERSEDED);
       outcome->set_row_deleted(true);
-      return audit(change, 0, "", Value(), Value(), "superseded");
+      return audit(change, edit, 0, "", Value(), Value(), "superseded");
     }
     if (decision.concurrent_cell) {
       const core::ServerVersion& concurrent = versions[*decision.concurrent_cell];
@@ -290,7 +356,7 @@ class BatchMerger {
     LUMBUNG_RETURN_IF_ERROR(txn_.delete_row(change.table->name, change.row_id, {edit.stamp, seq}));
     outcome->set_outcome(v1::OUTCOME_APPLIED);
     outcome->set_seq(seq);
-    return audit(change, seq, "", Value(), Value(), "applied");
+    return audit(change, edit, seq, "", Value(), Value(), "applied");
   }
 
   // An INSERT (`cell` null) or UPDATE of a deleted row: deletes win.
@@ -308,7 +374,7 @@ class BatchMerger {
     }
     outcome->set_outcome(v1::OUTCOME_SUPERSEDED);
     outcome->set_row_deleted(true);
-    return audit(change, 0, column, Value(), value, "superseded");
+    return audit(change, edit, 0, column, Value(), value, "superseded");
   }
 
   // Merges one cell of a live row; true when the device's value was applied.
@@ -334,7 +400,7 @@ class BatchMerger {
                                               decision.conflict, outcome));
     }
     const Value old_value = server ? server->value : Value();
-    LUMBUNG_RETURN_IF_ERROR(audit(change, seq, column.name, old_value, value,
+    LUMBUNG_RETURN_IF_ERROR(audit(change, edit, seq, column.name, old_value, value,
                                   decision.applied ? "applied" : "superseded"));
     return decision.applied;
   }
@@ -352,7 +418,7 @@ class BatchMerger {
                             .server_device = server_stamp.device_id,
                             .server_hlc = server_stamp.hlc.packed(),
                             .device_value = device_value,
-                            .device_id = device_id_,
+                            .device_id = edit.stamp.device_id,
                             .device_hlc = edit.stamp.hlc.packed(),
                             .outcome = std::string(core::conflict_outcome_name(result)),
                             .scope = scope};
@@ -375,9 +441,13 @@ class BatchMerger {
     return txn_.append_audit(entry);
   }
 
-  Status audit(const ParsedChange& change, std::int64_t seq, const std::string& column,
-               const Value& old_value, const Value& new_value, const char* result) {
+  // The entry of a change's decision; a re-offer's names the write's author,
+  // the entry's device being the one that pushed it.
+  Status audit(const ParsedChange& change, const core::DeviceEdit& edit, std::int64_t seq,
+               const std::string& column, const Value& old_value, const Value& new_value,
+               const char* result) {
     AuditEntry entry = audit_entry(change.table->name, change.row_id, result);
+    if (edit.reoffer) entry.detail = "re-offered; written by device " + quoted(edit.stamp.device_id);
     entry.seq = seq;
     entry.column = column;
     entry.old_value = old_value;
@@ -396,16 +466,26 @@ class BatchMerger {
     return entry;
   }
 
-  // The change's stamp after the clock-skew rule; the server's HLC receives it.
-  core::DeviceEdit stamp(const ParsedChange& change, v1::ChangeOutcome* outcome) {
-    core::Hlc hlc = change.hlc;
-    if (hlc.physical_ms() - clock_.now_ms > clock_.max_skew_ms) {
-      hlc = clock_.hlc->send();
+  // The change's stamps after the clock-skew rule: one further ahead of
+  // server time than allowed re-stamps the whole change with the server's
+  // HLC; otherwise the server's HLC receives them.
+  ChangeEdits stamp(const ParsedChange& change, v1::ChangeOutcome* outcome) {
+    const bool reoffer = !change.author.empty();
+    ChangeEdits edits{.edit = {.stamp = {change.hlc, reoffer ? change.author : device_id_},
+                               .base_seq = change.base_seq,
+                               .reoffer = reoffer},
+                      .cell_stamps = change.cell_stamps};
+    core::Hlc newest = change.hlc;
+    for (const core::Stamp& cell : change.cell_stamps) newest = std::max(newest, cell.hlc);
+    if (newest.physical_ms() - clock_.now_ms > clock_.max_skew_ms) {
+      edits.edit.stamp.hlc = clock_.hlc->send();
+      edits.cell_stamps.clear();
       outcome->set_restamped(true);
+      outcome->set_hlc(edits.edit.stamp.hlc.packed());
     } else {
-      clock_.hlc->receive(hlc);
+      clock_.hlc->receive(newest);
     }
-    return {.stamp = {hlc, device_id_}, .base_seq = change.base_seq};
+    return edits;
   }
 
   // Every column of `table`: its cell, else its default (a column added to the
@@ -495,6 +575,8 @@ class BatchMerger {
         v1::Cell* cell = outcome->add_current();
         cell->set_column(column.name);
         protocol::to_wire(it->second.value, cell->mutable_value());
+        cell->set_hlc(it->second.version.stamp.hlc.packed());
+        cell->set_device(it->second.version.stamp.device_id);
       }
     }
     return Status::ok();

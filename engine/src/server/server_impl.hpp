@@ -41,8 +41,8 @@ struct SyncServer::Impl {
   // server's and a missing device id.
   Status check_header(const v1::RequestHeader& header) const;
 
-  // Who sent `request` from `device_id`, and what they may do.
-  Result<auth::Grant> authenticate(const HttpRequest& request, std::string_view device_id);
+  // Who sent `request` from the device its `header` names, and what they may do.
+  Result<auth::Grant> authenticate(const HttpRequest& request, const v1::RequestHeader& header);
 
   // Decodes the body of `request` into `message`, checks its header and
   // authenticates the caller: what the caller may do, or the error to answer.
@@ -51,7 +51,7 @@ struct SyncServer::Impl {
     LUMBUNG_RETURN_IF_ERROR(
         protocol::decode_body(request.headers, request.body, protocol::kMaxRequestBytes, message));
     LUMBUNG_RETURN_IF_ERROR(check_header(message->header()));
-    return authenticate(request, message->header().device_id());
+    return authenticate(request, message->header());
   }
 
   // POST /v1/push (push_handler.cpp): answered once the push committed, from

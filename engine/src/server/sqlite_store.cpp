@@ -236,6 +236,9 @@ class RecordSource final : public ChangeSource {
     item_.table = query_.text(2);
     item_.row_id = query_.text(3);
     if (item_.kind == ChangeItem::Kind::kConflict) item_.conflict = conflict_at(query_, 1);
+    if (item_.kind == ChangeItem::Kind::kTombstone) {
+      item_.stamp = {core::Hlc(query_.integer(4)), query_.text(5)};
+    }
     return Status::ok();
   }
 
@@ -316,14 +319,14 @@ class CellSource final : public ChangeSource {
 
   Status load_value() {
     Result<Query> cell = Query::on(
-        db_, "SELECT value, device FROM cells WHERE tbl = ?1 AND row_id = ?2 AND col = ?3",
+        db_, "SELECT value, hlc, device FROM cells WHERE tbl = ?1 AND row_id = ?2 AND col = ?3",
         {Value(item_.table), Value(item_.row_id), Value(item_.column)});
     if (!cell.is_ok()) return cell.status();
     Result<bool> found = cell->step();
     if (!found.is_ok()) return found.status();
     if (!*found) return no_live_row("scan_changes", item_.table, item_.row_id);
     item_.value = cell->value(0);
-    item_.author = cell->text(1);
+    item_.stamp = {core::Hlc(cell->integer(1)), cell->text(2)};
     return Status::ok();
   }
 
@@ -513,7 +516,8 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     if (!cells.is_ok()) return cells.status();
     Result<Query> tombstones =
         Query::prepared(db_,
-                        "SELECT deleted_seq, scope, tbl, row_id FROM synced_rows WHERE scope = ?1 "
+                        "SELECT deleted_seq, scope, tbl, row_id, deleted_hlc, deleted_device "
+                        "FROM synced_rows WHERE scope = ?1 "
                         "AND deleted_seq IS NOT NULL AND deleted_seq > ?2 ORDER BY deleted_seq",
                         {name, after});
     if (!tombstones.is_ok()) return tombstones.status();

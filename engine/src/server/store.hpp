@@ -58,7 +58,7 @@ struct ChangeItem {
   std::string row_id;
   std::string column;                // kCell
   Value value;                       // kCell
-  std::string author;                // kCell: the device whose write the cell holds
+  core::Stamp stamp;                 // kCell: of the version the cell holds; kTombstone: of the delete
   std::int64_t row_created_seq = 0;  // kCell, kRow: when the row was inserted
   std::vector<StoredCell> cells;     // kRow: the row's current cells
   ConflictRecord conflict;           // kConflict

@@ -75,9 +75,10 @@ Status SyncServer::Impl::check_header(const v1::RequestHeader& header) const {
 }
 
 Result<auth::Grant> SyncServer::Impl::authenticate(const HttpRequest& request,
-                                                   std::string_view device_id) {
+                                                   const v1::RequestHeader& header) {
   if (!authority) return auth::Grant::everything();
-  return authority->authenticate(find_header(request.headers, "Authorization"), device_id);
+  return authority->authenticate(find_header(request.headers, "Authorization"),
+                                 header.device_id(), header.replaces_device());
 }
 
 Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& options) {

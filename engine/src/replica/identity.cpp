@@ -1,0 +1,49 @@
+#include "replica/identity.hpp"
+
+#include "protocol/wire.hpp"
+#include "replica/meta.hpp"
+
+namespace lumbung::replica {
+namespace {
+
+// _lumbung_meta keys.
+constexpr const char* kDeviceId = "device_id";
+constexpr const char* kReplacesDevice = "replaces_device";
+constexpr const char* kServerEpoch = "server_epoch";
+
+}  // namespace
+
+Result<v1::RequestHeader> request_header(db::Database& db, const core::Schema& schema) {
+  v1::RequestHeader header;
+  header.set_protocol_version(protocol::kProtocolVersion);
+  header.set_schema_version(static_cast<std::uint32_t>(schema.version));
+  for (const auto& [key, field] :
+       {std::pair{kDeviceId, header.mutable_device_id()},
+        std::pair{kServerEpoch, header.mutable_epoch()},
+        std::pair{kReplacesDevice, header.mutable_replaces_device()}}) {
+    Result<std::string> value = read_meta(db, key);
+    if (!value.is_ok()) return value.status();
+    *field = std::move(value).value();
+  }
+  return header;
+}
+
+Result<std::string> device_id(db::Database& db) { return read_meta(db, kDeviceId); }
+
+Result<std::string> known_epoch(db::Database& db) { return read_meta(db, kServerEpoch); }
+
+Status set_known_epoch(db::Database& db, const std::string& epoch) {
+  return write_meta(db, kServerEpoch, Value(epoch));
+}
+
+Status reidentify(db::Database& db, const std::string& new_id) {
+  Result<std::string> old_id = device_id(db);
+  if (!old_id.is_ok()) return old_id.status();
+  LUMBUNG_RETURN_IF_ERROR(write_meta(db, kReplacesDevice, Value(*old_id)));
+  LUMBUNG_RETURN_IF_ERROR(write_meta(db, kDeviceId, Value(new_id)));
+  return db.exec(
+      "UPDATE _lumbung_push SET next_batch = 1, acked_batch = 0, inflight_batch = NULL, "
+      "inflight_encoding = NULL, inflight_body = NULL");
+}
+
+}  // namespace lumbung::replica

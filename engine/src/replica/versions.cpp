@@ -1,0 +1,115 @@
+#include "replica/versions.hpp"
+
+#include <algorithm>
+
+namespace lumbung::replica {
+namespace {
+
+Value hlc_value(const core::Stamp& stamp) { return Value(stamp.hlc.packed()); }
+
+}  // namespace
+
+const core::Stamp& RowVersions::cell(const std::string& column) const {
+  const auto it = std::find_if(cells.begin(), cells.end(),
+                               [&](const auto& cell) { return cell.first == column; });
+  return it == cells.end() ? row : it->second;
+}
+
+Status Versions::run(const std::string& sql, const std::vector<Value>& params) {
+  Result<db::Statement*> stmt = db_.cached(sql);
+  if (!stmt.is_ok()) return stmt.status();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    (*stmt)->bind(static_cast<int>(i + 1), params[i]);
+  }
+  return (*stmt)->run();
+}
+
+Result<RowVersions> Versions::read(const std::string& table, const std::string& row_id) {
+  Result<db::Statement*> stmt = db_.cached(
+      "SELECT col, hlc, author, scope, deleted FROM _lumbung_version "
+      "WHERE tbl = ?1 AND row_id = ?2");
+  if (!stmt.is_ok()) return stmt.status();
+  (*stmt)->bind(1, Value(table));
+  (*stmt)->bind(2, Value(row_id));
+  RowVersions versions;
+  for (;;) {
+    Result<bool> found = (*stmt)->step();
+    if (!found.is_ok()) return found.status();
+    if (!*found) break;
+    core::Stamp stamp{core::Hlc((*stmt)->column_int(1)), (*stmt)->column_text(2)};
+    std::string column = (*stmt)->column_text(0);
+    if (!column.empty()) {
+      versions.cells.emplace_back(std::move(column), std::move(stamp));
+      continue;
+    }
+    versions.known = true;
+    versions.row = std::move(stamp);
+    const Value scope = (*stmt)->column(3);
+    if (scope.type() == ValueType::kText) versions.scope = scope.as_text();
+    versions.deleted = (*stmt)->column_int(4) != 0;
+  }
+  (*stmt)->reset();
+  return versions;
+}
+
+Status Versions::set_row(const std::string& table, const std::string& row_id,
+                         const std::string& scope, const core::Stamp& stamp,
+                         const std::vector<std::pair<std::string, core::Stamp>>& own_cells,
+                         bool fresh) {
+  if (!fresh) {
+    LUMBUNG_RETURN_IF_ERROR(
+        run("DELETE FROM _lumbung_version WHERE tbl = ?1 AND row_id = ?2 AND col <> ''",
+            {Value(table), Value(row_id)}));
+  }
+  LUMBUNG_RETURN_IF_ERROR(
+      run("INSERT OR REPLACE INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
+          "VALUES (?1, ?2, '', ?3, ?4, ?5, 0)",
+          {Value(table), Value(row_id), hlc_value(stamp), Value(stamp.device_id), Value(scope)}));
+  for (const auto& [column, cell] : own_cells) {
+    LUMBUNG_RETURN_IF_ERROR(run(
+        "INSERT OR REPLACE INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, NULL, 0)",
+        {Value(table), Value(row_id), Value(column), hlc_value(cell), Value(cell.device_id)}));
+  }
+  return Status::ok();
+}
+
+Status Versions::set_cell(const std::string& table, const std::string& row_id,
+                          const std::string& scope, const std::string& column,
+                          const core::Stamp& stamp) {
+  LUMBUNG_RETURN_IF_ERROR(
+      run("INSERT OR IGNORE INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
+          "VALUES (?1, ?2, '', 0, '', ?3, 0)",
+          {Value(table), Value(row_id), Value(scope)}));
+  // A cell whose stamp is its row's needs no entry of its own.
+  LUMBUNG_RETURN_IF_ERROR(
+      run("DELETE FROM _lumbung_version WHERE tbl = ?1 AND row_id = ?2 AND col = ?3",
+          {Value(table), Value(row_id), Value(column)}));
+  return run(
+      "INSERT INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
+      "SELECT ?1, ?2, ?3, ?4, ?5, NULL, 0 WHERE NOT EXISTS (SELECT 1 FROM _lumbung_version "
+      "WHERE tbl = ?1 AND row_id = ?2 AND col = '' AND hlc = ?4 AND author = ?5)",
+      {Value(table), Value(row_id), Value(column), hlc_value(stamp), Value(stamp.device_id)});
+}
+
+Status Versions::set_deleted(const std::string& table, const std::string& row_id,
+                             const std::string& scope, const core::Stamp& stamp) {
+  LUMBUNG_RETURN_IF_ERROR(
+      run("DELETE FROM _lumbung_version WHERE tbl = ?1 AND row_id = ?2 AND col <> ''",
+          {Value(table), Value(row_id)}));
+  return run(
+      "INSERT OR REPLACE INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
+      "VALUES (?1, ?2, '', ?3, ?4, COALESCE(NULLIF(?5, ''), (SELECT scope FROM _lumbung_version "
+      "WHERE tbl = ?1 AND row_id = ?2 AND col = '')), 1)",
+      {Value(table), Value(row_id), hlc_value(stamp), Value(stamp.device_id), Value(scope)});
+}
+
+Status Versions::forget_scope(const std::string& scope) {
+  LUMBUNG_RETURN_IF_ERROR(
+      run("DELETE FROM _lumbung_version WHERE col <> '' AND (tbl, row_id) IN "
+          "(SELECT tbl, row_id FROM _lumbung_version WHERE col = '' AND scope = ?1)",
+          {Value(scope)}));
+  return run("DELETE FROM _lumbung_version WHERE col = '' AND scope = ?1", {Value(scope)});
+}
+
+}  // namespace lumbung::replica
