@@ -65,8 +65,8 @@ struct Fixture {
   }
 
   ErrorCode refusal(std::optional<std::string_view> authorization,
-                    std::string_view device = "phone-1") {
-    const Result<Grant> grant = authority->authenticate(authorization, device);
+                    std::string_view device = "phone-1", std::string_view replaces = {}) {
+    const Result<Grant> grant = authority->authenticate(authorization, device, replaces);
     return grant.is_ok() ? ErrorCode::kOk : grant.status().code();
   }
 };
@@ -223,6 +223,26 @@ TEST_CASE_METHOD(Fixture, "a token issued for a device works on that device only
   const IssuedToken token = issue(request);
   CHECK(refusal(bearer(token.token), "phone-1") == ErrorCode::kDeviceMismatch);
   CHECK(refusal(bearer(token.token), "phone-9") == ErrorCode::kOk);
+}
+
+TEST_CASE_METHOD(Fixture, "a token moves to the device id that replaces the one it is bound to",
+                 "[auth]") {
+  // A replica restored from an old copy re-identifies (docs/protocol.md,
+  // "Going back in time") and names the id it replaces.
+  const IssuedToken token = issue("sri");
+  CHECK(refusal(bearer(token.token), "phone-1") == ErrorCode::kOk);
+  CHECK(refusal(bearer(token.token), "phone-2", "phone-7") == ErrorCode::kDeviceMismatch);
+  CHECK(refusal(bearer(token.token), "phone-2", "phone-1") == ErrorCode::kOk);
+  CHECK(refusal(bearer(token.token), "phone-2") == ErrorCode::kOk);
+  CHECK(refusal(bearer(token.token), "phone-1") == ErrorCode::kDeviceMismatch);
+  // The new id belongs to the token's officer, as any device it binds.
+  CHECK(refusal(bearer(issue("ani").token), "phone-2") == ErrorCode::kDeviceMismatch);
+
+  TokenRequest request = request_for("sri", {"krasak"});
+  request.device_id = "phone-9";
+  const IssuedToken issued_for = issue(request);
+  CHECK(refusal(bearer(issued_for.token), "phone-10", "phone-9") == ErrorCode::kOk);
+  CHECK(refusal(bearer(issued_for.token), "phone-11", "phone-8") == ErrorCode::kDeviceMismatch);
 }
 
 TEST_CASE_METHOD(Fixture, "two first uses at once bind exactly one device", "[auth]") {

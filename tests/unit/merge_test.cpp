@@ -190,3 +190,23 @@ TEST_CASE("merge: a delete of a missing or deleted row is superseded", "[core][m
     CHECK(decision.conflict == ConflictOutcome::kNone);
   }
 }
+
+TEST_CASE("merge: a re-offer is made on what its device saw, not on its author's writes",
+          "[core][merge]") {
+  // "b" re-offers an older write of "a"'s, after "a" wrote the server's value.
+  DeviceEdit reoffer = edit(kMs - 1000, "a", 5);
+  reoffer.reoffer = true;
+  const auto concurrent = merge_cell(kServer, "older", reoffer, policy(MergeKind::kLastWriterWins));
+  CHECK_FALSE(concurrent.applied);
+  CHECK(concurrent.conflict == ConflictOutcome::kServerKept);
+  reoffer.base_seq = 10;  // its device had seen the server's value
+  CHECK(merge_cell(kServer, "older", reoffer, policy(MergeKind::kServerWins)).applied);
+}
+
+TEST_CASE("merge: a re-offer of the version the server holds changes nothing", "[core][merge]") {
+  DeviceEdit same = edit(kMs, "a", 10);
+  same.reoffer = true;
+  const auto decision = merge_cell(kServer, "old", same, policy(MergeKind::kLastWriterWins));
+  CHECK_FALSE(decision.applied);
+  CHECK(decision.conflict == ConflictOutcome::kNone);
+}
