@@ -202,7 +202,7 @@ struct SnapshotWorld {
   std::string snapshot_path(const nlohmann::json& line) const {
     return data + "/snapshots/" + lower_hex(line.at("village").get<std::string>()) + "-" +
            std::to_string(line.at("seq").get<std::int64_t>()) + "-" +
-           std::to_string(line.at("rows").get<std::int64_t>()) + ".zst";
+           std::to_string(line.at("rows").get<std::int64_t>()) + ".s2.zst";
   }
 
   std::string server_dump() {

@@ -74,6 +74,17 @@ struct Village {
     sync_all(world, {sri, ani, budi});
     world.check_converged();
   }
+
+  // sri's note on h3, acknowledged by the server and then lost with a
+  // restore of the backup taken before; budi syncs first after it.
+  void restore_before_sris_note() {
+    const std::string backup = world.back_up_server("nightly");
+    REQUIRE(
+        world.device(sri).update("household", "h3", {{"notes", "sri's, acknowledged"}}).is_ok());
+    world.sync(sri);
+    world.restore_server(backup);
+    world.sync(budi);
+  }
 };
 
 }  // namespace
@@ -179,12 +190,8 @@ TEST_CASE("after a restore, an older version is not re-offered over a newer one"
   Village village;
   SyncWorld& world = village.world;
   const int sri = village.sri, ani = village.ani, budi = village.budi;
-  const std::string backup = world.back_up_server("nightly");
-  REQUIRE(world.device(sri).update("household", "h3", {{"notes", "sri's, acknowledged"}}).is_ok());
-  world.sync(sri);
-  world.restore_server(backup);
-  // budi learns of the restore first and edits the cell afterwards.
-  world.sync(budi);
+  village.restore_before_sris_note();
+  // budi, who learnt of the restore first, edits the cell afterwards.
   world.clock().advance(5000);
   REQUIRE(world.device(budi).update("household", "h3", {{"notes", "budi's, newer"}}).is_ok());
   world.sync(budi);
@@ -199,11 +206,7 @@ TEST_CASE("a re-offer meets a write made after the device re-seeded as any concu
   Village village;
   SyncWorld& world = village.world;
   const int sri = village.sri, ani = village.ani, budi = village.budi;
-  const std::string backup = world.back_up_server("nightly");
-  REQUIRE(world.device(sri).update("household", "h3", {{"notes", "sri's, acknowledged"}}).is_ok());
-  world.sync(sri);
-  world.restore_server(backup);
-  world.sync(budi);
+  village.restore_before_sris_note();
   // While sri re-seeds, between its pull and the push of its re-offer, budi
   // writes the cell: a write the re-offer was not made on.
   bool written = false;

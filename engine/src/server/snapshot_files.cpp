@@ -19,9 +19,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A file is named HEX-SEQ-ROWS.zst, HEX the village id's bytes in hex: any
-// id makes a safe name.
-constexpr std::string_view kSuffix = ".zst";
+// A file is named HEX-SEQ-ROWS.s2.zst, HEX the village id's bytes in hex: any
+// id makes a safe name. "s2": what it holds is of the second format, with
+// its rows' versions (replica/snapshot_format.hpp); files of the first, named
+// HEX-SEQ-ROWS.zst, are not snapshots any more.
+constexpr std::string_view kSuffix = ".s2.zst";
+constexpr std::string_view kPackedSuffix = ".zst";
 
 std::string file_name(std::string_view scope, std::int64_t seq, std::int64_t rows) {
   return auth::lower_hex(reinterpret_cast<const unsigned char*>(scope.data()), scope.size()) + "-" +
@@ -102,6 +105,19 @@ Result<std::optional<SnapshotFile>> find_snapshot(const std::string& dir, std::s
     }
   }
   return std::optional<SnapshotFile>();
+}
+
+Status remove_stale_snapshots(const std::string& dir) {
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(kPackedSuffix) && !parse_name(entry)) {
+      fs::remove(entry.path(), ec);
+      if (ec) break;
+    }
+  }
+  if (ec) return Status(ErrorCode::kIo, "cannot clean '" + dir + "': " + ec.message());
+  return Status::ok();
 }
 
 Result<SnapshotFile> publish_snapshot(const std::string& dir, const std::string& written,

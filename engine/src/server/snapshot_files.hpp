@@ -37,6 +37,11 @@ Result<std::vector<SnapshotFile>> newest_snapshots(const std::string& dir);
 Result<std::optional<SnapshotFile>> find_snapshot(const std::string& dir, std::string_view scope,
                                                   std::int64_t seq);
 
+// Removes the compressed files in `dir` that are not snapshots of the
+// current format: those of an older one, which no device adopts any more,
+// and a work file a builder left.
+Status remove_stale_snapshots(const std::string& dir);
+
 // Makes the finished file `written` the snapshot of `scope` at `seq`: syncs
 // it, renames it into place, syncs the directory, and removes all but the
 // newest two snapshots of the village.

@@ -34,14 +34,15 @@ class InProcessTransport : public Transport {
   server::SyncServer& server_;
 };
 
-// The builder's replica, named by schema version: a new version starts a new
-// one, whose tables are made as a fresh device of that version makes them.
+// The builder's replica, named by schema version and snapshot format: a new
+// one of either starts a new replica, whose tables are made as a fresh
+// device of that version makes them, and whose rows carry their versions.
 Result<std::string> builder_replica(const std::string& dir, int schema_version) {
-  const std::string name = "build-v" + std::to_string(schema_version) + ".db";
+  const std::string name = "build-s2-v" + std::to_string(schema_version) + ".db";
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
     const std::string other = entry.path().filename().string();
-    if (other.starts_with("build-v") && !other.starts_with(name)) fs::remove(entry.path(), ec);
+    if (other.starts_with("build-") && !other.starts_with(name)) fs::remove(entry.path(), ec);
   }
   if (ec) return Status(ErrorCode::kIo, "cannot clean '" + dir + "': " + ec.message());
   return dir + "/" + name;
@@ -124,6 +125,7 @@ Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& o
   std::error_code ec;
   Result<std::string> replica_path = builder_replica(dir, schema.version);
   if (!replica_path.is_ok()) return replica_path.status();
+  LUMBUNG_RETURN_IF_ERROR(server::remove_stale_snapshots(dir));
   {
     ReplicaOptions replica_options;
     replica_options.path = *replica_path;
