@@ -272,4 +272,23 @@ TEST_CASE("a replica restored from an old copy takes a new device id and loses n
   }
 }
 
+TEST_CASE("rows a device pulled before it kept versions are re-offered too, as the oldest",
+          "[replica][rewind]") {
+  Village village;
+  SyncWorld& world = village.world;
+  const std::string acknowledged = world.server_dump();
+  // What a replica of format /4 holds: rows, no versions.
+  world.while_closed(village.sri, [&] {
+    PlainConnection plain(world.path(village.sri));
+    REQUIRE(plain.exec("DELETE FROM _lumbung_version") == "");
+  });
+  world.lose_server_store();
+  world.sync(village.sri);
+  CHECK(world.server_dump() == acknowledged);
+  // budi's versions, which it knows, are newer than those stamped 0.
+  REQUIRE(world.device(village.budi).update("household", "h1", {{"rt", "07"}}).is_ok());
+  sync_all(world, {village.budi, village.ani, village.sri});
+  world.check_converged();
+}
+
 }  // namespace lumbung::test
