@@ -243,6 +243,10 @@ TEST_CASE_METHOD(Fixture, "a token moves to the device id that replaces the one 
   const IssuedToken issued_for = issue(request);
   CHECK(refusal(bearer(issued_for.token), "phone-10", "phone-9") == ErrorCode::kOk);
   CHECK(refusal(bearer(issued_for.token), "phone-11", "phone-8") == ErrorCode::kDeviceMismatch);
+  // ... and on, from the device it moved to.
+  CHECK(refusal(bearer(issued_for.token), "phone-11", "phone-10") == ErrorCode::kOk);
+  CHECK(refusal(bearer(issued_for.token), "phone-11", "phone-10") == ErrorCode::kOk);
+  CHECK(refusal(bearer(issued_for.token), "phone-10") == ErrorCode::kDeviceMismatch);
 }
 
 TEST_CASE_METHOD(Fixture, "two first uses at once bind exactly one device", "[auth]") {

@@ -371,17 +371,12 @@ TEST_CASE("a phone replica restored from an old copy keeps syncing with nothing 
   ministry.check_converged();
 }
 
-// Known bug, reported with this test (tagged to fail until it is fixed;
-// remove the tag then). docs/security.md: a token "bound to (or issued for)"
-// the device a request's replaces_device names moves to the new id. The
-// binding moves along every re-identification, but a token issued with
-// --device is also checked against the id in its claims, which allows
-// replaces_device == that id only: one hop. A replica restored from an old
-// copy a second time (made by the phone that had re-identified) is refused
-// with DeviceMismatch, its writes stuck until the operator issues a new token.
-// A token bound at first use, the same story, keeps working.
+// docs/security.md: a token "bound to (or issued for)" the device a request's
+// replaces_device names moves to the new id, at every re-identification: a
+// token issued with --device once allowed one hop only (its claims name the
+// first device), refusing a replica restored from an old copy a second time.
 TEST_CASE("a token issued for a device follows its replica through a second re-identification",
-          "[integration][rewind][!shouldfail]") {
+          "[integration][rewind]") {
   Ministry ministry;
   Officer& sri = ministry.add_officer("sri", {kVillageA}, {"--device", "phone-sri"});
   const auto copy_of_replica = [&](const std::string& name) {
@@ -417,7 +412,7 @@ TEST_CASE("a token issued for a device follows its replica through a second re-i
   // second id, to which the token is bound now.
   restore_replica(second_copy);
   REQUIRE(sri->insert("household", household("a5", kVillageA, "sri", "Sukinah")).is_ok());
-  ministry.sync(sri);  // fails today: DeviceMismatch, "was issued for another device"
+  ministry.sync(sri);
   CHECK(sri->device_id() != second_id);
   CHECK(nlohmann::json::parse(dump_of(ministry.data())).at("household").size() == 5);
 }

@@ -106,6 +106,13 @@ Result<std::pair<std::string, std::string>> CredentialStore::bindings(std::strin
   return bound;
 }
 
+Result<std::string> CredentialStore::bound_device(std::string_view token_id) {
+  std::lock_guard lock(mu_);
+  Result<std::pair<std::string, std::string>> bound = bindings(token_id, "");
+  if (!bound.is_ok()) return bound.status();
+  return bound->first;
+}
+
 Status CredentialStore::bind(std::string_view token_id, std::string_view device_id,
                              std::string_view officer, std::int64_t now,
                              std::string_view replaces) {

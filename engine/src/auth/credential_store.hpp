@@ -46,6 +46,8 @@ class CredentialStore {
   // before it re-identified) moves to `device_id`.
   Status bind(std::string_view token_id, std::string_view device_id, std::string_view officer,
               std::int64_t now, std::string_view replaces = {});
+  // The device token `token_id` is bound to; empty when none yet.
+  Result<std::string> bound_device(std::string_view token_id);
 
  private:
   explicit CredentialStore(std::unique_ptr<db::Database> db);

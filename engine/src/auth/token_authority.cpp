@@ -160,10 +160,20 @@ Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> autho
                   "token " + claims->token_id + " expired at " + utc_text(claims->expires_at));
   }
   LUMBUNG_RETURN_IF_ERROR(store_->check_not_revoked(claims->token_id));
-  if (!claims->device_id.empty() && claims->device_id != device_id &&
-      (replaces_device.empty() || claims->device_id != replaces_device)) {
-    return Status(ErrorCode::kDeviceMismatch,
-                  "token " + claims->token_id + " was issued for another device");
+  if (!claims->device_id.empty() && claims->device_id != device_id) {
+    // A token issued for a device follows its replica through every
+    // re-identification: from the device it was issued for, then from each
+    // one it moved to (where it is bound now).
+    bool follows = !replaces_device.empty() && claims->device_id == replaces_device;
+    if (!follows && !replaces_device.empty()) {
+      Result<std::string> bound = store_->bound_device(claims->token_id);
+      if (!bound.is_ok()) return bound.status();
+      follows = *bound == replaces_device || *bound == device_id;
+    }
+    if (!follows) {
+      return Status(ErrorCode::kDeviceMismatch,
+                    "token " + claims->token_id + " was issued for another device");
+    }
   }
   LUMBUNG_RETURN_IF_ERROR(
       store_->bind(claims->token_id, device_id, claims->officer, now, replaces_device));
