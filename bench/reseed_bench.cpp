@@ -14,15 +14,14 @@
 //   build/bench/reseed_bench [ROWS] [ROWS_2G]   (default: 10000 2000; 0 skips a part)
 //
 // Over the 2G-like link every step is bound by the link's 6,250 bytes/s, so
-// its part defaults to fewer rows: 10,000 move about 2.3 MB there, over six
-// minutes.
-// Each part's devices reach the daemon through the tests' FaultProxy
-// (tests/support/fault_proxy.hpp), with no faults: unthrottled for loopback,
-// throttled to k2GLink for the 2G part. The proxy counts the bytes on the wire,
-// HTTP headers included; a counting wrapper around the default HTTP transport
-// counts the requests. The BASE rows reach the server over loopback, not
-// timed; a third device checks at the end, over loopback, that the server
-// holds every row again.
+// its part defaults to fewer rows: 10,000 move about 2.3 MB there, which takes
+// seven minutes. Each part's devices reach the daemon through the tests'
+// FaultProxy (tests/support/fault_proxy.hpp), with no faults: unthrottled for
+// loopback, throttled to k2GLink for the 2G part. The proxy counts the bytes
+// on the wire, HTTP headers included; a counting wrapper around the default
+// HTTP transport counts the requests. The BASE rows reach the server over
+// loopback, not timed; a third device checks at the end, over loopback, that
+// the server holds every row again.
 #include <time.h>
 #include <unistd.h>
 
