@@ -107,7 +107,6 @@ TEST_CASE("a server restored from an older backup is re-seeded by its devices an
   CHECK(world.cell(village.budi, "household", "h2", "id").is_null());  // the delete held
   // Nothing is left to re-offer.
   for (const int device : order) CHECK(world.sync(device).pushed == 0);
-  world.while_closed(2, [&] { std::filesystem::copy_file(world.path(2), "/tmp/dbg.db", std::filesystem::copy_options::overwrite_existing); });
 }
 
 TEST_CASE("a server whose files were copied back by hand is re-seeded too", "[replica][rewind]") {
