@@ -13,12 +13,11 @@
 #include <thread>
 
 #include "core/schema.hpp"
+#include "crash_device_run.hpp"
 #include "crash_support.hpp"
 #include "server/sync_server.hpp"
 #include "support/daemon_process.hpp"
 #include "support/test_support.hpp"
-
-extern char** environ;
 
 namespace lumbung::test {
 namespace {
@@ -29,64 +28,7 @@ constexpr int kMigrationKills = 16;
 constexpr long kRowsPerPush = 20;
 constexpr long kRowsPerPull = 40;
 
-Deadline soon() { return Deadline::clock::now() + std::chrono::seconds(10); }
 
-// One crash_device run that the test kills when it chooses.
-class DeviceRun {
- public:
-  explicit DeviceRun(const std::vector<std::string>& args)
-      : child_(command(args), environment(), std::filesystem::current_path().string()) {}
-
-  // Reads lines until the `count`-th that starts with `prefix` (count 0:
-  // none); false when the run ended first. Returns its number in `n`.
-  bool read_until(const std::string& prefix, int count, long* n = nullptr) {
-    for (int seen = 0; seen < count;) {
-      const std::optional<std::string> line = child_.read_line(soon());
-      if (!line) return false;
-      note(*line);
-      if (line->starts_with(prefix + " ")) {
-        ++seen;
-        if (n) *n = std::atol(line->c_str() + prefix.size() + 1);
-      }
-    }
-    return true;
-  }
-
-  // Kills the process after `delay`, then reads what it wrote before it died.
-  // Returns whether it died of the kill (rather than finishing first).
-  bool kill_after(std::chrono::microseconds delay) {
-    std::this_thread::sleep_for(delay);
-    child_.send_signal(SIGKILL);
-    const std::optional<ProcessResult> result = child_.wait(soon());
-    REQUIRE(result);
-    std::istringstream rest(result->out);
-    for (std::string line; std::getline(rest, line);) note(line);
-    INFO("crash_device: " << result->err);
-    REQUIRE((result->exit_code == 0 || result->exit_code == 128 + SIGKILL));
-    return result->exit_code == 128 + SIGKILL;
-  }
-
-  const std::set<long>& committed() const { return committed_; }
-
- private:
-  static std::vector<std::string> command(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {LUMBUNG_CRASH_DEVICE};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
-  // Sanitizer settings reach the child.
-  static std::vector<std::string> environment() {
-    std::vector<std::string> env;
-    for (char** entry = environ; *entry != nullptr; ++entry) env.emplace_back(*entry);
-    return env;
-  }
-  void note(const std::string& line) {
-    if (line.starts_with("committed ")) committed_.insert(std::atol(line.c_str() + 10));
-  }
-
-  ChildProcess child_;
-  std::set<long> committed_;
-};
 
 std::chrono::microseconds random_us(std::mt19937& rng, int max) {
   return std::chrono::microseconds(std::uniform_int_distribution<int>(0, max)(rng));

@@ -18,11 +18,10 @@
 #include <sstream>
 #include <thread>
 
+#include "crash_device_run.hpp"
 #include "crash_support.hpp"
 #include "support/daemon_process.hpp"
 #include "support/test_support.hpp"
-
-extern char** environ;
 
 namespace lumbung::test {
 namespace {
@@ -30,7 +29,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-Deadline soon() { return Deadline::clock::now() + 10s; }
 
 std::string row_id(long k) { return "row-" + std::to_string(k); }
 
@@ -95,57 +93,6 @@ void register_and_edit(Replica& replica, long base, long first, long last, long 
   for (long k : deleted) REQUIRE(replica.remove("household", row_id(k)).is_ok());
 }
 
-// One crash_device run that the test kills when it chooses.
-class DeviceRun {
- public:
-  explicit DeviceRun(const std::vector<std::string>& args)
-      : child_(command(args), environment(), std::filesystem::current_path().string()) {}
-
-  // Reads lines until one that starts with `prefix`; false when the run
-  // ended first.
-  bool read_until(const std::string& prefix) {
-    for (;;) {
-      const std::optional<std::string> line = child_.read_line(soon());
-      if (!line) return false;
-      note(*line);
-      if (line->starts_with(prefix + " ")) return true;
-    }
-  }
-
-  // Kills the process after `delay`, then reads what it wrote before it died.
-  // Returns whether it died of the kill (rather than finishing first).
-  bool kill_after(std::chrono::microseconds delay) {
-    std::this_thread::sleep_for(delay);  // the random moment of the kill, not a wait
-    child_.send_signal(SIGKILL);
-    const std::optional<ProcessResult> result = child_.wait(soon());
-    REQUIRE(result);
-    std::istringstream rest(result->out);
-    for (std::string line; std::getline(rest, line);) note(line);
-    INFO("crash_device: " << result->err);
-    REQUIRE((result->exit_code == 0 || result->exit_code == 128 + SIGKILL));
-    return result->exit_code == 128 + SIGKILL;
-  }
-
-  const std::set<long>& committed() const { return committed_; }
-
- private:
-  static std::vector<std::string> command(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {LUMBUNG_CRASH_DEVICE};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
-  static std::vector<std::string> environment() {  // sanitizer settings reach the child
-    std::vector<std::string> env;
-    for (char** entry = environ; *entry != nullptr; ++entry) env.emplace_back(*entry);
-    return env;
-  }
-  void note(const std::string& line) {
-    if (line.starts_with("committed ")) committed_.insert(std::atol(line.c_str() + 10));
-  }
-
-  ChildProcess child_;
-  std::set<long> committed_;
-};
 
 // Sets `stop` when destroyed: declared after the threads that watch it, so
 // that they stop before they are joined, also when a check throws.
@@ -238,9 +185,9 @@ TEST_CASE("a device killed at random points of a re-seed after a restore loses n
   Clock::duration whole_run{};
   {
     DeviceRun run(next_run());
-    REQUIRE(run.read_until("sync"));
+    REQUIRE(run.read_until("sync", 1));
     const auto start = Clock::now();
-    REQUIRE(run.read_until("done"));
+    REQUIRE(run.read_until("done", 1));
     whole_run = Clock::now() - start;
     committed.insert(run.committed().begin(), run.committed().end());
   }
@@ -253,7 +200,7 @@ TEST_CASE("a device killed at random points of a re-seed after a restore loses n
     for (int kill_no = 0; kill_no < kKillsPerRestore; ++kill_no) {
       INFO("restore " << restore_no << ", run " << kill_no);
       DeviceRun run(next_run());
-      REQUIRE(run.read_until("sync"));
+      REQUIRE(run.read_until("sync", 1));
       const int delay =
           std::uniform_int_distribution<int>(0, static_cast<int>(window.count()))(rng);
       killed += run.kill_after(std::chrono::microseconds(delay));
@@ -268,7 +215,7 @@ TEST_CASE("a device killed at random points of a re-seed after a restore loses n
                              committed) == "");
     }
     DeviceRun finishing(next_run());
-    REQUIRE(finishing.read_until("done"));
+    REQUIRE(finishing.read_until("done", 1));
     committed.insert(finishing.committed().begin(), finishing.committed().end());
     INFO("restore " << restore_no << ", after the re-seed");
     CHECK(missing_or_wrong(households_of(server.dump()), acknowledged, committed) == "");
