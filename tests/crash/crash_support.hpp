@@ -20,6 +20,7 @@
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "support/subprocess.hpp"
+#include "support/lumbungd_command.hpp"
 
 namespace lumbung::test {
 
@@ -49,16 +50,6 @@ inline std::string integrity_check(const std::string& path) {
   }
   sqlite3_close_v2(db);
   return result;
-}
-
-// `lumbungd ARGS...`, which must succeed; its stdout.
-inline std::string run_lumbungd(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {LUMBUNGD};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const ProcessResult result = run_process(argv, {}, std::filesystem::current_path().string());
-  INFO("lumbungd " << args.front() << ": " << result.err);
-  REQUIRE(result.exit_code == 0);
-  return result.out;
 }
 
 inline std::shared_ptr<Transport> http_to(const std::string& url) {

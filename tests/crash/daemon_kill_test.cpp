@@ -123,8 +123,8 @@ class Device {
 // Every acknowledged row is in the store with its value, once, and the audit
 // log agrees with the state.
 void check_store(const std::string& data, const std::vector<long>& acked) {
-  const std::string dump = run_lumbungd({"dump", "--data", data});
-  const std::string audit = run_lumbungd({"audit", "--data", data});
+  const std::string dump = lumbungd_output({"dump", "--data", data});
+  const std::string audit = lumbungd_output({"audit", "--data", data});
   const nlohmann::json households = nlohmann::json::parse(dump).at("household");
   std::string missing;
   for (int d = 0; d < kDevices; ++d) {
@@ -213,7 +213,7 @@ TEST_CASE("lumbungd killed with SIGKILL while devices push and pull loses no ack
   std::vector<long> written;
   for (auto& device : devices) written.push_back(device->written());
   check_store(data, written);
-  const std::string server = run_lumbungd({"dump", "--data", data});
+  const std::string server = lumbungd_output({"dump", "--data", data});
   for (auto& device : devices) {
     sync_to(device->replica(), daemon.url());  // pulls what the others pushed last
     CHECK(device->replica().pending_changes()->empty());

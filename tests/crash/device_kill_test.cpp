@@ -77,7 +77,7 @@ void check_after_push_kill(const std::string& path, const std::set<long>& commit
 // built-in schema (it takes no --schema), so the store of another schema is
 // dumped by the server core in this process, as the daemon runs.
 std::string store_dump(const std::string& data, const std::string& schema_text) {
-  if (schema_text.empty()) return run_lumbungd({"dump", "--data", data});
+  if (schema_text.empty()) return lumbungd_output({"dump", "--data", data});
   server::ServerOptions options;
   options.data_dir = data;
   options.insecure_no_auth = true;
@@ -95,7 +95,7 @@ void check_converged(Replica& replica, const std::string& url, const std::string
   CHECK(replica.pending_changes()->empty());
   const std::string server = store_dump(data, schema_text);
   CHECK(replica.dump_json().value() + "\n" == server);
-  CHECK(audit_disagreements(server, run_lumbungd({"audit", "--data", data}), "household") == "");
+  CHECK(audit_disagreements(server, lumbungd_output({"audit", "--data", data}), "household") == "");
 }
 
 // The built-in schema at version 2: a new column and a new table.
@@ -139,7 +139,7 @@ TEST_CASE("a device killed during push loses no committed write and converges", 
     INFO("run " << run_no << ", killed after " << batches << " batches");
     committed.insert(run.committed().begin(), run.committed().end());
     REQUIRE(static_cast<long>(committed.size()) == first + kRowsPerPush - 1);
-    check_after_push_kill(path, committed, run_lumbungd({"dump", "--data", data}));
+    check_after_push_kill(path, committed, lumbungd_output({"dump", "--data", data}));
   }
   CHECK(killed >= kPushKills / 2);
   auto replica = open_replica(options_for(path));
@@ -274,7 +274,7 @@ TEST_CASE("a fresh device killed while it adopts a snapshot reopens fresh or who
               })
               .is_ok());
   sync_to(*source, daemon.url());
-  run_lumbungd({"snapshot", "--data", data});
+  lumbungd_output({"snapshot", "--data", data});
   const std::string server = store_dump(data, "");
 
   // The first run is not killed: how long a whole run takes spreads the

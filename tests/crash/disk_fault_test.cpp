@@ -213,7 +213,7 @@ TEST_CASE("a full or failing disk on the daemon: a clear error, nothing lost, re
   CHECK(writer->dump_json().value() == server);
   CHECK(reader->dump_json().value() == server);
   CHECK(integrity_check(world.server_dir() + "/lumbung.db") == "ok");
-  CHECK(audit_disagreements(server, run_lumbungd({"audit", "--data", world.server_dir()}),
+  CHECK(audit_disagreements(server, lumbungd_output({"audit", "--data", world.server_dir()}),
                             "household") == "");
   std::fprintf(stderr, "daemon %s: %d faults injected, %d syncs failed, %zu rows verified\n",
                fault.name, world.vfs().faults(), failed_syncs, committed.size());

@@ -56,14 +56,14 @@ class Server {
   // Stops serve, restores `backup` over the data directory, starts again.
   void restore(const std::string& backup) {
     stop();
-    run_lumbungd({"restore", "--from", backup, "--data", data_, "--force"});
+    lumbungd_output({"restore", "--from", backup, "--data", data_, "--force"});
     start();
   }
-  std::string dump() const { return run_lumbungd({"dump", "--data", data_}); }
+  std::string dump() const { return lumbungd_output({"dump", "--data", data_}); }
   // The audit log against the state; empty when they agree.
   std::string audit_disagreements() const {
     const std::string state = dump();
-    return lumbung::test::audit_disagreements(state, run_lumbungd({"audit", "--data", data_}));
+    return lumbung::test::audit_disagreements(state, lumbungd_output({"audit", "--data", data_}));
   }
 
  private:
@@ -161,7 +161,7 @@ TEST_CASE("a device killed at random points of a re-seed after a restore loses n
     auto phone = create_device(path, "phone");
     register_and_edit(*phone, 0, 1, 40, 100, {});
     sync_to(*phone, server.url());
-    run_lumbungd({"backup", "--data", server.data(), "--out", backup});
+    lumbungd_output({"backup", "--data", server.data(), "--out", backup});
     // After the backup: 60 more households, 20 edits and 5 deletes.
     register_and_edit(*phone, 0, 41, 100, 5, {3, 14, 45, 77, 98});
     sync_to(*phone, server.url());
@@ -269,7 +269,7 @@ TEST_CASE("lumbungd killed with SIGKILL while devices re-offer after a restore l
     register_and_edit(*devices[d], base, base + 1, base + 40, 100, {});
   }
   sync_all();
-  run_lumbungd({"backup", "--data", server.data(), "--out", backup});
+  lumbungd_output({"backup", "--data", server.data(), "--out", backup});
   for (int d = 0; d < kDevices; ++d) {
     const long base = 1000L * d;
     register_and_edit(*devices[d], base, base + 41, base + 120, 7,

@@ -31,6 +31,7 @@
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
+#include "support/lumbungd_command.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -41,20 +42,6 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 constexpr const char* kVillage = "desa-a";
-// How long a command may take before the test gives up on it.
-constexpr auto kCommandTimeout = 60s;
-
-// Runs `lumbungd ARGS...`; fails the test if it does not end in time.
-ProcessResult run_lumbungd(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {LUMBUNGD};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ChildProcess child(argv, {}, fs::current_path().string());
-  std::optional<ProcessResult> result = child.wait(Deadline::clock::now() + kCommandTimeout);
-  INFO(nlohmann::json(args).dump());
-  REQUIRE(result);
-  return *result;
-}
-
 // A command that must succeed and print one JSON object on one line.
 nlohmann::json run_json(const std::vector<std::string>& args) {
   const ProcessResult result = run_lumbungd(args);

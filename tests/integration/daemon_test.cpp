@@ -17,17 +17,12 @@
 #include "support/daemon_process.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
+#include "support/lumbungd_command.hpp"
 
 namespace lumbung::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-ProcessResult run_lumbungd(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {LUMBUNGD};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_process(argv, {}, std::filesystem::current_path().string());
-}
 
 std::shared_ptr<Transport> transport_to(const DaemonProcess& daemon) {
   Result<std::shared_ptr<Transport>> transport = make_http_transport(daemon.url());

@@ -20,6 +20,7 @@
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
+#include "support/lumbungd_command.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -28,12 +29,6 @@ using namespace std::chrono_literals;
 
 constexpr const char* kVillageA = "desa-a";
 constexpr const char* kVillageB = "desa-b";
-
-ProcessResult run_lumbungd(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {LUMBUNGD};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_process(argv, {}, std::filesystem::current_path().string());
-}
 
 // `lumbungd token`: the token (stdout's first line) and its id (from stderr).
 struct Issued {

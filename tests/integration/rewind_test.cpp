@@ -22,6 +22,7 @@
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
+#include "support/lumbungd_command.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -31,30 +32,14 @@ using namespace std::chrono_literals;
 
 constexpr const char* kVillageA = "desa-a";
 constexpr const char* kVillageB = "desa-b";
-// How long a lumbungd command may take before the test gives up on it.
-constexpr auto kCommandTimeout = 60s;
 // Rounds of every device's sync after which the devices must be settled.
 constexpr int kMaxSettleRounds = 6;
-
-// `lumbungd ARGS...`, which must succeed in time; its stdout.
-std::string lumbungd(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {LUMBUNGD};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ChildProcess child(argv, {}, fs::current_path().string());
-  const std::optional<ProcessResult> result =
-      child.wait(Deadline::clock::now() + kCommandTimeout);
-  INFO("lumbungd " << nlohmann::json(args).dump());
-  REQUIRE(result);
-  INFO("stderr: " << result->err);
-  REQUIRE(result->exit_code == 0);
-  return result->out;
-}
 
 // The server's state as `lumbungd dump` prints it: every village, or one.
 std::string dump_of(const std::string& data, const std::optional<std::string>& village = {}) {
   std::vector<std::string> args = {"dump", "--data", data};
   if (village) args.insert(args.end(), {"--village", *village});
-  return lumbungd(args);
+  return lumbungd_output(args);
 }
 
 Row household(const std::string& id, const std::string& village, const std::string& officer,
@@ -126,7 +111,7 @@ class Ministry {
     std::vector<std::string> args = {"token", "--data", data_, "--officer", name, "--villages",
                                      joined};
     args.insert(args.end(), extra.begin(), extra.end());
-    const std::string out = lumbungd(args);
+    const std::string out = lumbungd_output(args);
     ReplicaOptions options = options_for(dir_.file(name + ".db"));
     options.device_id = "phone-" + name;
     options.server_url = daemon_->url();
@@ -245,13 +230,13 @@ TEST_CASE("a restored older backup loses no acknowledged row or cell, whatever o
   TwoVillages villages;
   Ministry& ministry = villages.ministry;
   const std::string backup = ministry.dir().file("nightly.lbk");
-  lumbungd({"backup", "--data", ministry.data(), "--out", backup});  // while serve runs
+  lumbungd_output({"backup", "--data", ministry.data(), "--out", backup});  // while serve runs
   villages.work_on();
   const std::string acknowledged = dump_of(ministry.data());
   REQUIRE(nlohmann::json::parse(acknowledged).at("household").contains("a6"));
 
   ministry.stop();
-  lumbungd({"restore", "--from", backup, "--data", ministry.data(), "--force"});
+  lumbungd_output({"restore", "--from", backup, "--data", ministry.data(), "--force"});
   const std::string restored = dump_of(ministry.data());
   REQUIRE(restored != acknowledged);
   REQUIRE(nlohmann::json::parse(restored).at("household").contains("a2"));  // deleted since

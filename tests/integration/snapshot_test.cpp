@@ -22,6 +22,7 @@
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
+#include "support/lumbungd_command.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -35,12 +36,6 @@ constexpr int kPeopleB = 150;
 constexpr int kPeople = kPeopleA + kPeopleB;
 // Small chunks, so that a download takes several requests.
 constexpr std::uint32_t kSmallChunk = 1024;
-
-ProcessResult run_lumbungd(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {LUMBUNGD};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_process(argv, {}, std::filesystem::current_path().string());
-}
 
 std::string lower_hex(const std::string& bytes) {
   std::string hex;
