@@ -35,6 +35,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -51,10 +52,8 @@ using lumbung::test::DaemonProcess;
 using lumbung::test::FaultProxy;
 using lumbung::test::LinkShape;
 
-[[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "reseed_bench: %s\n", what.c_str());
-  std::exit(1);
-}
+// Thrown to main, so that the daemons stop on the way out.
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
 
 void check(const lumbung::Status& status, const char* what) {
   if (!status.is_ok()) fail(std::string(what) + ": " + status.to_string());
@@ -245,7 +244,7 @@ void bench(const char* name, LinkShape shape, int rows) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   const int rows = argc > 1 ? std::atoi(argv[1]) : 10000;
   const int rows_2g = argc > 2 ? std::atoi(argv[2]) : 2000;
   if (rows < 0 || rows_2g < 0 || argc > 3) fail("usage: reseed_bench [ROWS] [ROWS_2G]");
@@ -257,4 +256,7 @@ int main(int argc, char** argv) {
   if (rows > 0) bench("loopback", LinkShape{}, rows);
   if (rows_2g > 0) bench("2G-like link", lumbung::test::k2GLink, rows_2g);
   return 0;
+} catch (const std::exception& error) {
+  std::fprintf(stderr, "reseed_bench: %s\n", error.what());
+  return 1;
 }
