@@ -272,6 +272,35 @@ Result<bool> returns_row(Database& db, std::string_view sql, const std::vector<V
   return stmt->step();
 }
 
+namespace {
+
+Result<Statement*> cached_bound(Database& db, const std::string& sql,
+                                const std::vector<Value>& params) {
+  Result<Statement*> stmt = db.cached(sql);
+  if (!stmt.is_ok()) return stmt;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    (*stmt)->bind(static_cast<int>(i + 1), params[i]);
+  }
+  return stmt;
+}
+
+}  // namespace
+
+Status run_cached(Database& db, const std::string& sql, const std::vector<Value>& params) {
+  Result<Statement*> stmt = cached_bound(db, sql, params);
+  if (!stmt.is_ok()) return stmt.status();
+  return (*stmt)->run();
+}
+
+Result<bool> returns_row_cached(Database& db, const std::string& sql,
+                                const std::vector<Value>& params) {
+  Result<Statement*> stmt = cached_bound(db, sql, params);
+  if (!stmt.is_ok()) return stmt.status();
+  Result<bool> found = (*stmt)->step();
+  (*stmt)->reset();
+  return found;
+}
+
 Status create_private_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return core::errno_status("create", path, errno);

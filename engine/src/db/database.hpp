@@ -104,6 +104,11 @@ class Database {
 Status run(Database& db, std::string_view sql, const std::vector<Value>& params = {});
 // Whether `sql`, with `params` bound as by run(), returns a row.
 Result<bool> returns_row(Database& db, std::string_view sql, const std::vector<Value>& params = {});
+// As run() and returns_row(), with the statement kept in the connection's
+// cache (Database::cached) and reset after: for a statement run once a row.
+Status run_cached(Database& db, const std::string& sql, const std::vector<Value>& params = {});
+Result<bool> returns_row_cached(Database& db, const std::string& sql,
+                                const std::vector<Value>& params = {});
 
 // The files SQLite keeps beside a database file PATH: PATH-wal, PATH-shm
 // and PATH-journal.

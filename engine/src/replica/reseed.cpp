@@ -90,7 +90,7 @@ std::int64_t Reseeder::base_for(const std::string& scope) const {
 
 Result<bool> Reseeder::any_waiting() {
   if (!waiting_) {
-    Result<bool> any = db::returns_row(db_, "SELECT 1 FROM _lumbung_reseed LIMIT 1");
+    Result<bool> any = db::returns_row_cached(db_, "SELECT 1 FROM _lumbung_reseed LIMIT 1");
     if (!any.is_ok()) return any.status();
     waiting_ = *any;
   }
@@ -128,8 +128,9 @@ Result<bool> Reseeder::confirm(ServerRow& row, const PendingRow& pending) {
   (*lookup)->reset();
   if (!found.is_ok()) return found.status();
   if (!*found) return true;
-  LUMBUNG_RETURN_IF_ERROR(db::run(db_, "DELETE FROM _lumbung_reseed WHERE tbl = ?1 AND row_id = ?2",
-                                  {Value(table.name), Value(row.row_id())}));
+  LUMBUNG_RETURN_IF_ERROR(
+      db::run_cached(db_, "DELETE FROM _lumbung_reseed WHERE tbl = ?1 AND row_id = ?2",
+                     {Value(table.name), Value(row.row_id())}));
   if (row.deleted()) return true;  // a tombstone deletes, as in any pull
   Result<RowVersions> held = Versions(db_).read(table.name, row.row_id());
   if (!held.is_ok()) return held.status();
@@ -152,18 +153,25 @@ Result<bool> Reseeder::confirm(ServerRow& row, const PendingRow& pending) {
   (*values)->bind(1, Value(row.row_id()));
   Result<bool> live = (*values)->step();
   Status status = live.is_ok() ? Status::ok() : live.status();
-  for (std::size_t i = 0; status.is_ok() && *live && i < table.columns.size(); ++i) {
+  const bool held_live = live.is_ok() && *live;
+  // Whether the device holds every version the server sent: nothing to write.
+  bool same = held_live;
+  for (std::size_t i = 0; status.is_ok() && held_live && i < table.columns.size(); ++i) {
     const core::Column& column = table.columns[i];
     if (column.primary_key || !row.cell(i) || pending.covers(column.name)) continue;
     const core::Stamp& mine = held->cell(column.name);
-    if (mine <= row.stamp(i) || (*values)->column(static_cast<int>(i)) == *row.cell(i)) continue;
-    status = reoffer(table.name, row.row_id(), column.name, static_cast<int>(OutboxOp::kUpdate),
-                     mine, base);
-    row.drop_cell(i);
+    const bool equal = (*values)->column(static_cast<int>(i)) == *row.cell(i);
+    if (mine > row.stamp(i) && !equal) {
+      status = reoffer(table.name, row.row_id(), column.name, static_cast<int>(OutboxOp::kUpdate),
+                       mine, base);
+      row.drop_cell(i);
+    } else if (mine != row.stamp(i) || !equal) {
+      same = false;
+    }
   }
   (*values)->reset();
   LUMBUNG_RETURN_IF_ERROR(status);
-  return true;
+  return !same;
 }
 
 Result<bool> Reseeder::finish_page(const v1::PullPage& page) {
@@ -194,11 +202,11 @@ Status Reseeder::finish_scope(const std::string& scope, std::int64_t cursor) {
     const std::string row_id = left->column_text(1);
     const core::Table* table = schema_.find_table(table_name);
     if (table == nullptr) continue;
-    Result<bool> live = db::returns_row(
+    Result<bool> live = db::returns_row_cached(
         db_, "SELECT 1 FROM " + quote_identifier(table->name) + " WHERE \"id\" = ?1",
         {Value(row_id)});
     if (!live.is_ok()) return live.status();
-    Result<bool> pending = db::returns_row(
+    Result<bool> pending = db::returns_row_cached(
         db_, "SELECT 1 FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2 AND col = ''",
         {Value(table_name), Value(row_id)});
     if (!pending.is_ok()) return pending.status();

@@ -54,8 +54,9 @@ class Reseeder {
   // Called by ServerStateWriter with each row of a page, before writing it.
   // For a row the device holds in a scope being re-seeded: leaves out of
   // `row` the cells the device holds newer versions of (with other values),
-  // re-offering them, and for a row the device deleted, re-offers the delete
-  // and returns false (nothing to write). `pending` covers what is pending.
+  // re-offering them; for a row the device deleted, re-offers the delete.
+  // Returns false when nothing is left to write: a deleted row, or one whose
+  // every version the device holds already. `pending` covers what is pending.
   Result<bool> confirm(ServerRow& row, const PendingRow& pending);
 
   // After `page` is applied: each scope it brought up to date (more = false)

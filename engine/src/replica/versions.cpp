@@ -15,15 +15,6 @@ const core::Stamp& RowVersions::cell(const std::string& column) const {
   return it == cells.end() ? row : it->second;
 }
 
-Status Versions::run(const std::string& sql, const std::vector<Value>& params) {
-  Result<db::Statement*> stmt = db_.cached(sql);
-  if (!stmt.is_ok()) return stmt.status();
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    (*stmt)->bind(static_cast<int>(i + 1), params[i]);
-  }
-  return (*stmt)->run();
-}
-
 Result<RowVersions> Versions::read(const std::string& table, const std::string& row_id) {
   Result<db::Statement*> stmt = db_.cached(
       "SELECT col, hlc, author, scope, deleted FROM _lumbung_version "
@@ -52,21 +43,25 @@ Result<RowVersions> Versions::read(const std::string& table, const std::string& 
   return versions;
 }
 
+Status Versions::forget_cells(const std::string& table, const std::string& row_id) {
+  return db::run_cached(db_,
+                        "DELETE FROM _lumbung_version WHERE tbl = ?1 AND row_id = ?2 AND col <> ''",
+                        {Value(table), Value(row_id)});
+}
+
 Status Versions::set_row(const std::string& table, const std::string& row_id,
                          const std::string& scope, const core::Stamp& stamp,
                          const std::vector<std::pair<std::string, core::Stamp>>& own_cells,
                          bool fresh) {
-  if (!fresh) {
-    LUMBUNG_RETURN_IF_ERROR(
-        run("DELETE FROM _lumbung_version WHERE tbl = ?1 AND row_id = ?2 AND col <> ''",
-            {Value(table), Value(row_id)}));
-  }
-  LUMBUNG_RETURN_IF_ERROR(
-      run("INSERT OR REPLACE INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
-          "VALUES (?1, ?2, '', ?3, ?4, ?5, 0)",
-          {Value(table), Value(row_id), hlc_value(stamp), Value(stamp.device_id), Value(scope)}));
+  if (!fresh) LUMBUNG_RETURN_IF_ERROR(forget_cells(table, row_id));
+  LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+      db_,
+      "INSERT OR REPLACE INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
+      "VALUES (?1, ?2, '', ?3, ?4, ?5, 0)",
+      {Value(table), Value(row_id), hlc_value(stamp), Value(stamp.device_id), Value(scope)}));
   for (const auto& [column, cell] : own_cells) {
-    LUMBUNG_RETURN_IF_ERROR(run(
+    LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+        db_,
         "INSERT OR REPLACE INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
         "VALUES (?1, ?2, ?3, ?4, ?5, NULL, 0)",
         {Value(table), Value(row_id), Value(column), hlc_value(cell), Value(cell.device_id)}));
@@ -77,15 +72,17 @@ Status Versions::set_row(const std::string& table, const std::string& row_id,
 Status Versions::set_cell(const std::string& table, const std::string& row_id,
                           const std::string& scope, const std::string& column,
                           const core::Stamp& stamp) {
-  LUMBUNG_RETURN_IF_ERROR(
-      run("INSERT OR IGNORE INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
-          "VALUES (?1, ?2, '', 0, '', ?3, 0)",
-          {Value(table), Value(row_id), Value(scope)}));
+  LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+      db_,
+      "INSERT OR IGNORE INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
+      "VALUES (?1, ?2, '', 0, '', ?3, 0)",
+      {Value(table), Value(row_id), Value(scope)}));
   // A cell whose stamp is its row's needs no entry of its own.
-  LUMBUNG_RETURN_IF_ERROR(
-      run("DELETE FROM _lumbung_version WHERE tbl = ?1 AND row_id = ?2 AND col = ?3",
-          {Value(table), Value(row_id), Value(column)}));
-  return run(
+  LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+      db_, "DELETE FROM _lumbung_version WHERE tbl = ?1 AND row_id = ?2 AND col = ?3",
+      {Value(table), Value(row_id), Value(column)}));
+  return db::run_cached(
+      db_,
       "INSERT INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
       "SELECT ?1, ?2, ?3, ?4, ?5, NULL, 0 WHERE NOT EXISTS (SELECT 1 FROM _lumbung_version "
       "WHERE tbl = ?1 AND row_id = ?2 AND col = '' AND hlc = ?4 AND author = ?5)",
@@ -94,10 +91,9 @@ Status Versions::set_cell(const std::string& table, const std::string& row_id,
 
 Status Versions::set_deleted(const std::string& table, const std::string& row_id,
                              const std::string& scope, const core::Stamp& stamp) {
-  LUMBUNG_RETURN_IF_ERROR(
-      run("DELETE FROM _lumbung_version WHERE tbl = ?1 AND row_id = ?2 AND col <> ''",
-          {Value(table), Value(row_id)}));
-  return run(
+  LUMBUNG_RETURN_IF_ERROR(forget_cells(table, row_id));
+  return db::run_cached(
+      db_,
       "INSERT OR REPLACE INTO _lumbung_version (tbl, row_id, col, hlc, author, scope, deleted) "
       "VALUES (?1, ?2, '', ?3, ?4, COALESCE(NULLIF(?5, ''), (SELECT scope FROM _lumbung_version "
       "WHERE tbl = ?1 AND row_id = ?2 AND col = '')), 1)",
@@ -105,11 +101,13 @@ Status Versions::set_deleted(const std::string& table, const std::string& row_id
 }
 
 Status Versions::forget_scope(const std::string& scope) {
-  LUMBUNG_RETURN_IF_ERROR(
-      run("DELETE FROM _lumbung_version WHERE col <> '' AND (tbl, row_id) IN "
-          "(SELECT tbl, row_id FROM _lumbung_version WHERE col = '' AND scope = ?1)",
-          {Value(scope)}));
-  return run("DELETE FROM _lumbung_version WHERE col = '' AND scope = ?1", {Value(scope)});
+  LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+      db_,
+      "DELETE FROM _lumbung_version WHERE col <> '' AND (tbl, row_id) IN "
+      "(SELECT tbl, row_id FROM _lumbung_version WHERE col = '' AND scope = ?1)",
+      {Value(scope)}));
+  return db::run_cached(db_, "DELETE FROM _lumbung_version WHERE col = '' AND scope = ?1",
+                        {Value(scope)});
 }
 
 }  // namespace lumbung::replica

@@ -61,7 +61,8 @@ class Versions {
   Status forget_scope(const std::string& scope);
 
  private:
-  Status run(const std::string& sql, const std::vector<Value>& params);
+  // Drops the entries of a row's cells, keeping its own.
+  Status forget_cells(const std::string& table, const std::string& row_id);
 
   db::Database& db_;
 };
