@@ -45,6 +45,7 @@
 #include "protocol/wire.hpp"
 #include "support/daemon_process.hpp"
 #include "support/subprocess.hpp"
+#include "measure.hpp"
 
 namespace {
 
@@ -451,29 +452,11 @@ struct CpuSample {
   double generator_seconds = 0;
 };
 
-// utime + stime of `pid`, from /proc/PID/stat (fields 14 and 15, after the
-// command name, which may itself hold spaces).
-double process_cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
 
-double own_cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
 
-CpuSample sample_cpu(pid_t daemon) { return {process_cpu_seconds(daemon), own_cpu_seconds()}; }
+CpuSample sample_cpu(pid_t daemon) {
+  return {lumbung::bench::cpu_seconds(daemon), lumbung::bench::own_cpu_seconds()};
+}
 
 // VmHWM of `pid` in KiB: its peak resident memory.
 long peak_rss_kib(pid_t pid) {

@@ -45,6 +45,7 @@
 #include "support/fault_proxy.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
+#include "measure.hpp"
 
 namespace {
 
@@ -86,44 +87,8 @@ std::string run_lumbungd(const std::vector<std::string>& args) {
   return result.out;
 }
 
-// The default HTTP transport, counting its requests: each costs a round trip.
-class CountingTransport : public lumbung::Transport {
- public:
-  explicit CountingTransport(const std::string& url) {
-    auto made = lumbung::make_http_transport(url);
-    check(made.status(), "transport");
-    inner_ = std::move(made).value();
-  }
-  lumbung::Result<lumbung::HttpResponse> exchange(const lumbung::HttpRequest& request) override {
-    ++requests;
-    return inner_->exchange(request);
-  }
-  std::int64_t requests = 0;
 
- private:
-  std::shared_ptr<lumbung::Transport> inner_;
-};
 
-double process_cpu_seconds() {
-  timespec now{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
-}
-
-// CPU seconds (user and system) that process `pid` has used so far.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields 14 and 15 (utime, stime) follow the command name in parentheses.
-  const std::size_t at = stat.rfind(')');
-  if (at == std::string::npos) fail("cannot read /proc/" + std::to_string(pid) + "/stat");
-  std::istringstream fields(stat.substr(at + 2));
-  std::string skip;
-  for (int i = 3; i < 14; ++i) fields >> skip;
-  double utime = 0, stime = 0;
-  fields >> utime >> stime;
-  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
 
 // One sync through the link, with what it cost.
 struct Step {
@@ -139,17 +104,19 @@ struct Step {
 
 Step timed_sync(lumbung::Replica& replica, const FaultProxy& link, const DaemonProcess& daemon) {
   const lumbung::test::FaultProxyStats before = link.stats();
-  auto transport = std::make_shared<CountingTransport>(link.url());
+  auto made = lumbung::make_http_transport(link.url());
+  check(made.status(), "transport");
+  auto transport = std::make_shared<lumbung::bench::CountingTransport>(std::move(made).value());
   lumbung::SyncOptions options;
   options.transport = transport;
   Step step;
-  const double daemon_cpu = cpu_seconds(daemon.pid());
-  const double cpu = process_cpu_seconds();
+  const double daemon_cpu = lumbung::bench::cpu_seconds(daemon.pid());
+  const double cpu = lumbung::bench::own_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   auto summary = replica.sync(options);
   step.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  step.cpu_seconds = process_cpu_seconds() - cpu;
-  step.daemon_cpu_seconds = cpu_seconds(daemon.pid()) - daemon_cpu;
+  step.cpu_seconds = lumbung::bench::own_cpu_seconds() - cpu;
+  step.daemon_cpu_seconds = lumbung::bench::cpu_seconds(daemon.pid()) - daemon_cpu;
   check(summary.status(), "sync");
   const lumbung::test::FaultProxyStats after = link.stats();
   step.bytes_up = after.bytes_up - before.bytes_up;

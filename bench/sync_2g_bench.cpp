@@ -22,6 +22,7 @@
 #include "support/daemon_process.hpp"
 #include "support/fault_proxy.hpp"
 #include "support/temp_dir.hpp"
+#include "measure.hpp"
 
 namespace {
 
@@ -54,23 +55,6 @@ void register_people(lumbung::Replica& replica, int count, std::uint64_t seed) {
         "register");
 }
 
-// The default HTTP transport, counting its requests: each costs a round trip.
-class CountingTransport : public lumbung::Transport {
- public:
-  explicit CountingTransport(const std::string& url) {
-    auto made = lumbung::make_http_transport(url);
-    check(made.status(), "transport");
-    inner_ = std::move(made).value();
-  }
-  lumbung::Result<lumbung::HttpResponse> exchange(const lumbung::HttpRequest& request) override {
-    ++requests;
-    return inner_->exchange(request);
-  }
-  std::int64_t requests = 0;
-
- private:
-  std::shared_ptr<lumbung::Transport> inner_;
-};
 
 // One sync through the link, with what it cost on the wire.
 struct Step {
@@ -82,7 +66,9 @@ struct Step {
 
 Step timed_sync(lumbung::Replica& replica, const FaultProxy& link) {
   const lumbung::test::FaultProxyStats before = link.stats();
-  auto transport = std::make_shared<CountingTransport>(link.url());
+  auto made = lumbung::make_http_transport(link.url());
+  check(made.status(), "transport");
+  auto transport = std::make_shared<lumbung::bench::CountingTransport>(std::move(made).value());
   lumbung::SyncOptions options;
   options.transport = transport;
   Step step;

@@ -35,6 +35,7 @@
 
 #include "lumbung/replica.hpp"
 #include "people.hpp"
+#include "measure.hpp"
 
 namespace {
 
@@ -71,11 +72,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-double process_cpu_seconds() {
-  timespec now{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
-}
 
 // The bound for a download: plain SQLite inserting the same rows into the
 // same table of a file without capture, one transaction. Sets *cpu_seconds
@@ -103,7 +99,7 @@ double plain_insert_seconds(const std::string& dir, const std::vector<Row>& rows
   sqlite3_stmt* stmt = nullptr;
   sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
   const auto start = std::chrono::steady_clock::now();
-  const double cpu_start = process_cpu_seconds();
+  const double cpu_start = lumbung::bench::own_cpu_seconds();
   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
   for (const Row& row : rows) {
     for (std::size_t i = 0; i < people_columns().size(); ++i) {
@@ -115,7 +111,7 @@ double plain_insert_seconds(const std::string& dir, const std::vector<Row>& rows
   }
   sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   const double s = seconds_since(start);
-  *cpu_seconds = process_cpu_seconds() - cpu_start;
+  *cpu_seconds = lumbung::bench::own_cpu_seconds() - cpu_start;
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return s;
@@ -242,21 +238,6 @@ double build_snapshots(const std::string& data_dir) {
   return seconds_since(start);
 }
 
-// CPU seconds (user and system) that process `pid` has used so far; on a
-// machine shared with other work they say more than wall time does.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields 14 and 15 (utime, stime) follow the command name in parentheses.
-  std::size_t at = stat.rfind(')');
-  if (at == std::string::npos) fail("cannot read /proc/" + std::to_string(pid) + "/stat");
-  std::istringstream fields(stat.substr(at + 2));
-  std::string skip;
-  for (int i = 3; i < 14; ++i) fields >> skip;
-  double utime = 0, stime = 0;
-  fields >> utime >> stime;
-  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
 
 // What a step measured; trivially copyable, so that a child can send it whole.
 struct Measured {
@@ -345,18 +326,18 @@ void bench(int count) {
   });
   const std::int64_t push_bytes = relay.bytes();
   relay.reset();
-  const double daemon_cpu_before = cpu_seconds(daemon);
+  const double daemon_cpu_before = lumbung::bench::cpu_seconds(daemon);
   Measured download = in_child([&] { return sync_device(dir + "/fresh.db", url, nullptr); });
-  download.daemon_cpu_seconds = cpu_seconds(daemon) - daemon_cpu_before;
+  download.daemon_cpu_seconds = lumbung::bench::cpu_seconds(daemon) - daemon_cpu_before;
   const std::int64_t download_bytes = relay.bytes();
 
   // The same download once the daemon keeps a snapshot of the village.
   const double snapshot_build_s = build_snapshots(dir + "/server");
   relay.reset();
-  const double daemon_cpu_before_snapshot = cpu_seconds(daemon);
+  const double daemon_cpu_before_snapshot = lumbung::bench::cpu_seconds(daemon);
   Measured from_snapshot =
       in_child([&] { return sync_device(dir + "/fresh-from-snapshot.db", url, nullptr); });
-  from_snapshot.daemon_cpu_seconds = cpu_seconds(daemon) - daemon_cpu_before_snapshot;
+  from_snapshot.daemon_cpu_seconds = lumbung::bench::cpu_seconds(daemon) - daemon_cpu_before_snapshot;
   const std::int64_t from_snapshot_bytes = relay.bytes();
 
   // 1% of the rows change on the officer's phone; the fresh device catches up.

@@ -1,0 +1,41 @@
+#include "measure.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <stdexcept>
+
+namespace lumbung::bench {
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields 14 and 15 (utime, stime) follow the command name, which may hold
+  // spaces, in parentheses.
+  const std::size_t at = stat.rfind(')');
+  if (at == std::string::npos) {
+    throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
+  }
+  std::istringstream fields(stat.substr(at + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i) fields >> skip;
+  double utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double own_cpu_seconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+Result<HttpResponse> CountingTransport::exchange(const HttpRequest& request) {
+  ++requests;
+  return inner_->exchange(request);
+}
+
+}  // namespace lumbung::bench
