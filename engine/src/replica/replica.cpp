@@ -452,8 +452,10 @@ Status Replica::Impl::update(const core::Table& table, std::string_view id, cons
   }
   if (cells.size() == 1 && cells.begin()->first != "id" &&
       cells.begin()->first != table.scope_column) {
-    const auto& [column, value] = *cells.begin();
-    Result<Value> checked = checked_cell(table, column, value);
+    // Named, not a structured binding: clang before 16 refuses a lambda that
+    // captures a binding, and the fuzz build uses clang 14.
+    const std::string& column = cells.begin()->first;
+    Result<Value> checked = checked_cell(table, column, cells.begin()->second);
     if (!checked.is_ok()) return checked.status();
     return in_write_transaction([&] { return update_cell(table, id, column, *checked); });
   }
