@@ -1,8 +1,9 @@
-// Fuzzes core::load_schema: the input is a schema file's text. A schema that
+// Fuzzes db::load_schema (core::load_schema, then its defaults judged against
+// their CHECKs by SQLite): the input is a schema file's text. A schema that
 // loads is promised safe to turn into SQL (core/schema.hpp), so its tables and
 // indexes are created in an in-memory SQLite database, which must accept them
-// all; and a migration to it from the built-in schema is planned, which must
-// either succeed or refuse.
+// all; its CHECKs judge a row of NULLs (db::CheckJudge); and a migration to it
+// from the built-in schema is planned, which must either succeed or refuse.
 #include <sqlite3.h>
 
 #include <cstddef>
@@ -12,6 +13,7 @@
 #include <string_view>
 
 #include "core/schema.hpp"
+#include "db/check_judge.hpp"
 #include "fuzz_check.hpp"
 #include "replica/schema_sql.hpp"
 
@@ -46,7 +48,7 @@ void check_creates(const Schema& schema) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  lumbung::Result<Schema> schema = lumbung::core::load_schema(text, "fuzz");
+  lumbung::Result<Schema> schema = lumbung::db::load_schema(text, "fuzz");
   if (!schema.is_ok()) {
     LUMBUNG_FUZZ_CHECK(!schema.status().message().empty(), "an error without a message");
     return 0;
@@ -57,6 +59,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     LUMBUNG_FUZZ_CHECK(table.find_column(table.scope_column) != nullptr, table.name);
   }
   check_creates(*schema);
+  lumbung::Result<std::unique_ptr<lumbung::db::CheckJudge>> judge =
+      lumbung::db::CheckJudge::open(*schema);
+  LUMBUNG_FUZZ_CHECK(judge.is_ok(), judge.status().to_string());
+  for (const lumbung::core::Table& table : schema->tables) {
+    const lumbung::Status judged = (*judge)->check(table, {});
+    LUMBUNG_FUZZ_CHECK(judged.is_ok() || judged.code() == lumbung::ErrorCode::kConstraint,
+                       judged.to_string());
+  }
   (void)lumbung::replica::plan_migration(builtin_schema(), *schema);
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "core/schema.hpp"
 
+#include "db/check_judge.hpp"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -45,8 +47,10 @@ std::string mini_with(const std::string& from, const std::string& to) {
   return text.replace(at, from.size(), to);
 }
 
+// A schema loads as engines load it: its defaults judged against their
+// CHECKs by SQLite (db::load_schema).
 std::string load_error(const std::string& text) {
-  auto result = load_schema(text, "t.json");
+  auto result = lumbung::db::load_schema(text, "t.json");
   REQUIRE_FALSE(result.is_ok());
   REQUIRE(result.status().code() == ErrorCode::kSchemaInvalid);
   return result.status().message();
@@ -57,7 +61,7 @@ std::string error_with(const std::string& from, const std::string& to) {
 }
 
 Schema load_ok(const std::string& text) {
-  auto result = load_schema(text, "t.json");
+  auto result = lumbung::db::load_schema(text, "t.json");
   INFO(result.status().message());
   REQUIRE(result.is_ok());
   return std::move(result).value();
@@ -539,6 +543,14 @@ TEST_CASE("parse_value_text reads what a person types", "[schema]") {
   CHECK(error(parse_value_text(blobs, data, "zz")) ==
         "table 'files': column 'data': not hex (a blob is an even number of digits 0-9, a-f): "
         "'zz'");
+}
+
+// What a device's table and the daemon make of a row of the Desmigratif
+// schema: its cells checked, its CHECKs judged by SQLite.
+lumbung::Status validate_row(const Table& table, const Row& row) {
+  static auto judge = lumbung::db::CheckJudge::open(desmigratif());
+  REQUIRE(judge.is_ok());
+  return (*judge)->validate_row(table, row);
 }
 
 TEST_CASE("validate_row checks columns, types, NOT NULL and CHECKs", "[schema]") {

@@ -1,33 +1,22 @@
 // CheckExpr: a CHECK constraint parsed from the schema file's SQL-like text
-// into a small expression tree, so that it can be both rendered back as safe
-// SQL (for the replica's DDL) and evaluated in C++ (the server validates
-// pushed rows without a typed table).
+// and rendered back as safe, canonical SQL for the tables' DDL. SQLite itself
+// judges it: on a device, the table's own; on the daemon, a twin of it
+// (db/check_judge.hpp).
 //
 // The accepted language is the part of SQL that CHECK constraints need:
 // column names (case-insensitive, optionally "double-quoted"), integer/real/
 // string literals, NULL, parentheses, = == != <> < <= > >=, AND, OR, NOT,
 // IS [NOT] NULL, [NOT] IN (literal, ...), [NOT] BETWEEN a AND b, [NOT] LIKE,
 // [NOT] GLOB, + - * / ||, unary -, and the functions length(), lower(),
-// upper(), typeof(), abs(), substr(). Precedence is SQLite's. AND, OR and NOT
-// only combine conditions: "(a AND b) = 1" is an error, since SQLite 3.15 and
-// 3.40 give such values different truth. Anything else (';', comments,
-// subqueries, CASE, unknown functions, ...) is a load error.
-//
-// Evaluation follows SQLite 3.15: three-valued logic; comparisons apply
-// affinity (a column holding a number compares text numerically when it
-// looks like a number; a column holding text compares numbers as text);
-// storage classes order null < numbers < text < blob; a condition is true
-// when its value is a nonzero number (text: its numeric prefix); LIKE is ASCII
-// case-insensitive with % and _; GLOB is case-sensitive with * ? [...] [^...];
-// integer overflow in + - * turns real, division by zero gives NULL.
-// Arithmetic on text that is not wholly a number ('1x' / 5, ' 2 ' + 0) or on
-// blobs differs between SQLite 3.15 and 3.40 in corner cases; a CHECK should
-// not rely on it (this follows 3.40 for spaces, 3.15 for a numeric prefix).
-// A column's affinity is read from its value's storage class, which is exact
-// once values are coerced to the declared types (coerce_value()).
+// upper(), typeof(), abs(), substr(). Precedence is SQLite's. It leaves out
+// what SQLite versions judge differently, so that phones (whose SQLite is
+// Android's) and the daemon agree (docs/decisions/0020): AND, OR and NOT only
+// combine conditions ("(a AND b) = 1" is an error: SQLite 3.15 and 3.40 give
+// such values different truth); LIKE and GLOB do not apply to blob columns
+// (3.15 matches a blob's bytes, 3.40 never matches). Anything else (';',
+// comments, subqueries, CASE, unknown functions, ...) is a load error.
 #pragma once
 
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,8 +25,6 @@
 #include "lumbung/value.hpp"
 
 namespace lumbung::core {
-
-struct ExprNode;  // defined in check_expr.cpp
 
 class CheckExpr {
  public:
@@ -55,16 +42,9 @@ class CheckExpr {
   // The text as written in the schema file (for messages).
   const std::string& source() const { return source_; }
 
-  // SQL semantics: a CHECK fails only when the expression is false (zero);
-  // NULL (unknown) passes. Values of columns missing from `row` are NULL.
-  // An evaluation error that SQLite raises (abs() of the smallest integer)
-  // fails. A default-constructed CheckExpr passes everything.
-  bool passes(const Row& row) const;
-
   bool operator==(const CheckExpr& other) const { return sql_ == other.sql_; }
 
  private:
-  std::shared_ptr<const ExprNode> root_;
   std::string sql_;
   std::string source_;
 };

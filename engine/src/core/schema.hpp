@@ -91,7 +91,8 @@ struct Schema {
   const Table* find_table(std::string_view table) const;
 };
 
-// Parses and validates a schema. `source` names the file in messages, which
+// Parses and validates a schema, but for a column default against its CHECK,
+// which SQLite judges (db::load_schema does both). `source` names the file in messages, which
 // name the place outermost first: "desmigratif.json: table 'person': column
 // 'sex': CHECK: at offset 0: unknown column 'sexx'"; JSON syntax errors give
 // line and column. Errors are kSchemaInvalid.
@@ -113,7 +114,7 @@ std::string quote_identifier(std::string_view name);
 // column, a real with an integral value into an INTEGER column); anything else
 // (text into a number column, a number into a TEXT column, NaN or infinity) is
 // kTypeMismatch: "table 'person': column 'deceased': expected integer, got
-// text 'x'". Null passes (NOT NULL is checked by validate_row).
+// text 'x'". Null passes (NOT NULL is checked by validate_cells).
 Result<Value> coerce_value(const Table& table, const Column& column, const Value& value);
 // Parses text typed by a person (CLI) into the column's type: the whole text
 // must be the value, without spaces: "42" or "+42" (int64 range), "1.5" or
@@ -122,14 +123,17 @@ Result<Value> coerce_value(const Table& table, const Column& column, const Value
 // kTypeMismatch: "table 'person': column 'deceased': not an integer: 'x'".
 Result<Value> parse_value_text(const Table& table, const Column& column, std::string_view text);
 
-// Validates a whole row (every column of the table present, defaults applied
-// and values coerced by the caller; a missing column counts as NULL): first
+// Validates the cells of a whole row (every column of the table present,
+// defaults applied and values coerced by the caller; a missing column counts
+// as NULL), all but its CHECKs, which SQLite judges (db::CheckJudge): first
 // that every column exists (kNotFound: "table 'person': unknown column
 // 'nik2'"), then types (kTypeMismatch, exact storage class) and NOT NULL
 // (kConstraint: "table 'person': column 'full_name' is NOT NULL") in column
-// order, then column CHECKs ("table 'person': column 'sex': CHECK failed:
-// sex IN ('L','P')") and table CHECKs ("table 'village': CHECK failed:
-// village_id = id"), each quoted as written in the file.
-Status validate_row(const Table& table, const Row& row);
+// order.
+Status validate_cells(const Table& table, const Row& row);
+
+// "integer 5", "real 1.5", "text 'x'", "blob of 3 bytes", "NULL": a value
+// for a message.
+std::string describe_value(const Value& value);
 
 }  // namespace lumbung::core

@@ -143,6 +143,7 @@ Status Replica::Impl::migrate(core::Schema target, const std::string& target_tex
   }
   core::Schema old_schema = std::move(schema);
   schema = std::move(target);
+  judge.reset();
   insert_statements.clear();       // their column lists are the old schema's
   cell_update_statements.clear();  // keyed by the old schema's columns
   Status status = db::in_transaction(*db, [&]() -> Status {
@@ -158,7 +159,10 @@ Status Replica::Impl::migrate(core::Schema target, const std::string& target_tex
     LUMBUNG_RETURN_IF_ERROR(install_triggers(old_schema));
     return store_schema(target_text);
   });
-  if (!status.is_ok()) schema = std::move(old_schema);
+  if (!status.is_ok()) {
+    schema = std::move(old_schema);
+    judge.reset();
+  }
   return status;
 }
 
@@ -216,7 +220,7 @@ Status Replica::Impl::open_file() {
     const std::string text =
         builtin ? std::string(core::builtin_schema_text()) : options.schema_text;
     Result<core::Schema> loaded =
-        core::load_schema(text, builtin ? "built-in schema" : options.schema_source);
+        db::load_schema(text, builtin ? "built-in schema" : options.schema_source);
     if (!loaded.is_ok()) return loaded.status();
     schema = std::move(loaded).value();
     Status status = open_database();
@@ -242,7 +246,7 @@ Status Replica::Impl::open_file() {
   if (!id.is_ok()) return id.status();
   device_id = *id;
   if (options.schema_text.empty()) return Status::ok();
-  Result<core::Schema> target = core::load_schema(options.schema_text, options.schema_source);
+  Result<core::Schema> target = db::load_schema(options.schema_text, options.schema_source);
   if (!target.is_ok()) return target.status();
   return migrate(std::move(target).value(), options.schema_text);
 }
@@ -369,7 +373,7 @@ Status Replica::Impl::insert(const core::Table& table, const Row& cells) {
   if (status.code() != ErrorCode::kConstraint) return status;
   Row row;
   for (const core::Column& column : table.columns) row.emplace(column.name, cell(column));
-  LUMBUNG_RETURN_IF_ERROR(core::validate_row(table, row));
+  LUMBUNG_RETURN_IF_ERROR(explain_refusal(table, row));
   return status;
 }
 
@@ -384,6 +388,15 @@ Result<std::optional<Row>> Replica::Impl::get(const core::Table& table, std::str
   return std::optional<Row>(std::move(rows->front()));
 }
 
+Status Replica::Impl::explain_refusal(const core::Table& table, const Row& row) {
+  if (!judge) {
+    Result<std::unique_ptr<db::CheckJudge>> opened = db::CheckJudge::open(schema);
+    if (!opened.is_ok()) return opened.status();
+    judge = std::move(opened).value();
+  }
+  return judge->validate_row(table, row);
+}
+
 Status Replica::Impl::not_found(const core::Table& table, std::string_view id) const {
   return Status(ErrorCode::kNotFound,
                 table_context(table) + ": no row with id '" + std::string(id) + "'");
@@ -396,7 +409,7 @@ Status Replica::Impl::check_updated_row(const core::Table& table, std::string_vi
   if (!*current) return not_found(table, id);
   Row merged = std::move(**current);
   for (const auto& [name, value] : cells) merged[name] = value;
-  LUMBUNG_RETURN_IF_ERROR(core::validate_row(table, merged));
+  LUMBUNG_RETURN_IF_ERROR(explain_refusal(table, merged));
   return otherwise;
 }
 

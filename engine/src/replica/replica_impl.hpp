@@ -14,6 +14,7 @@
 
 #include "core/schema.hpp"
 #include "core/uuid.hpp"
+#include "db/check_judge.hpp"
 #include "db/database.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
@@ -27,6 +28,9 @@ struct Replica::Impl {
   std::unique_ptr<db::Database> db;
   std::unique_ptr<replica::CaptureLog> capture;  // over `db`, made with it
   core::Schema schema;
+  // Says which constraint a refused write broke; made on first need, and
+  // again after a migration (it holds pointers into `schema`).
+  std::unique_ptr<db::CheckJudge> judge;
   std::string device_id;
   core::UuidV7Generator uuids;
   std::map<std::string, db::Statement*> insert_statements;  // see insert_statement()
@@ -74,6 +78,9 @@ struct Replica::Impl {
   Result<db::Statement*> insert_statement(const core::Table& table);
   Status insert(const core::Table& table, const Row& cells);
   Result<std::optional<Row>> get(const core::Table& table, std::string_view id);
+  // Why SQLite refused `row` of `table` (a NOT NULL, type or CHECK
+  // constraint, named as the schema file writes it); OK when it finds none.
+  Status explain_refusal(const core::Table& table, const Row& row);
   Status not_found(const core::Table& table, std::string_view id) const;
   // Why an update of `cells` is or would be refused (no such row, or the
   // resulting row breaks the schema), else `otherwise`.

@@ -4,8 +4,9 @@
 
 namespace lumbung::server {
 
-Result<Value> check_cell_write(const core::Table& table, const core::Column& column,
-                               const Value& value, const std::vector<StoredCell>& cells) {
+Result<Value> check_cell_write(db::CheckJudge& judge, const core::Table& table,
+                               const core::Column& column, const Value& value,
+                               const std::vector<StoredCell>& cells) {
   Result<Value> coerced = core::coerce_value(table, column, value);
   if (!coerced.is_ok()) return coerced.status();
   Row row;
@@ -17,7 +18,7 @@ Result<Value> check_cell_write(const core::Table& table, const core::Column& col
         stored != cells.end() ? stored->cell.value : other.default_value.value_or(Value());
   }
   row[column.name] = *coerced;
-  LUMBUNG_RETURN_IF_ERROR(core::validate_row(table, row));
+  LUMBUNG_RETURN_IF_ERROR(judge.validate_row(table, row));
   return coerced;
 }
 

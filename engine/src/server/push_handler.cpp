@@ -90,7 +90,8 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     const MergeClock merge_clock{.hlc = &hlc,
                                  .now_ms = clock->now_ms(),
                                  .max_skew_ms = options.max_clock_skew.count() * 1000};
-    LUMBUNG_RETURN_IF_ERROR(merge_batch(schema, merge_clock, txn, push->grant, request, &response));
+    LUMBUNG_RETURN_IF_ERROR(
+        merge_batch(schema, *judge, merge_clock, txn, push->grant, request, &response));
     const core::Hlc server_hlc = hlc.last();
     response.set_server_hlc(server_hlc.packed());
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kHlcMetaKey, std::to_string(server_hlc.packed())));

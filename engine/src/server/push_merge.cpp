@@ -194,10 +194,11 @@ std::optional<Refusal> parse(const core::Schema& schema, const v1::PushRequest& 
 
 class BatchMerger {
  public:
-  BatchMerger(const core::Schema& schema, const MergeClock& clock, WriteTransaction& txn,
-              const auth::Grant& grant, const v1::PushRequest& request,
+  BatchMerger(const core::Schema& schema, db::CheckJudge& judge, const MergeClock& clock,
+              WriteTransaction& txn, const auth::Grant& grant, const v1::PushRequest& request,
               v1::PushResponse* response)
       : schema_(schema),
+        judge_(judge),
         clock_(clock),
         txn_(txn),
         grant_(grant),
@@ -501,8 +502,8 @@ class BatchMerger {
     return row;
   }
 
-  static std::optional<Refusal> check_row(const core::Table& table, const Row& row) {
-    const Status valid = core::validate_row(table, row);
+  std::optional<Refusal> check_row(const core::Table& table, const Row& row) {
+    const Status valid = judge_.validate_row(table, row);
     if (valid.is_ok()) return std::nullopt;
     return Refusal{reason_for(valid.code()), valid.message()};
   }
@@ -583,6 +584,7 @@ class BatchMerger {
   }
 
   const core::Schema& schema_;
+  db::CheckJudge& judge_;
   const MergeClock& clock_;
   WriteTransaction& txn_;
   const auth::Grant& grant_;
@@ -593,10 +595,10 @@ class BatchMerger {
 
 }  // namespace
 
-Status merge_batch(const core::Schema& schema, const MergeClock& clock, WriteTransaction& txn,
-                   const auth::Grant& grant, const v1::PushRequest& request,
-                   v1::PushResponse* response) {
-  return BatchMerger(schema, clock, txn, grant, request, response).merge();
+Status merge_batch(const core::Schema& schema, db::CheckJudge& judge, const MergeClock& clock,
+                   WriteTransaction& txn, const auth::Grant& grant,
+                   const v1::PushRequest& request, v1::PushResponse* response) {
+  return BatchMerger(schema, judge, clock, txn, grant, request, response).merge();
 }
 
 }  // namespace lumbung::server

@@ -10,6 +10,7 @@
 #include "auth/grant.hpp"
 #include "core/hlc.hpp"
 #include "core/schema.hpp"
+#include "db/check_judge.hpp"
 #include "lumbung/status.hpp"
 #include "lumbung/v1/sync.pb.h"
 #include "server/store.hpp"
@@ -23,12 +24,13 @@ struct MergeClock {
 };
 
 // Merges `request.changes` into `txn`, adding one outcome per change and the
-// conflicts they caused to `response`. A change to a row in a scope `grant`
+// conflicts they caused to `response`; `judge` judges the CHECKs of the rows
+// the changes make. A change to a row in a scope `grant`
 // may not write, or one that would put a row there, is refused (out of
 // scope). A refused change changes nothing; an error is the store's, and the
 // transaction must be rolled back.
-Status merge_batch(const core::Schema& schema, const MergeClock& clock, WriteTransaction& txn,
-                   const auth::Grant& grant, const v1::PushRequest& request,
-                   v1::PushResponse* response);
+Status merge_batch(const core::Schema& schema, db::CheckJudge& judge, const MergeClock& clock,
+                   WriteTransaction& txn, const auth::Grant& grant,
+                   const v1::PushRequest& request, v1::PushResponse* response);
 
 }  // namespace lumbung::server

@@ -105,7 +105,7 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
     Result<std::vector<StoredCell>> cells = txn.cells(conflict.table, conflict.row_id);
     if (!cells.is_ok()) return cells.status();
     const Choice choice = choose(resolve, conflict);
-    Result<Value> value = check_cell_write(*table, *column, choice.value, *cells);
+    Result<Value> value = check_cell_write(*judge, *table, *column, choice.value, *cells);
     if (!value.is_ok()) {
       return Status(value.status().code(),
                     conflict_name(conflict.id) + ": " + value.status().message());

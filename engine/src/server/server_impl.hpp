@@ -11,6 +11,7 @@
 #include "auth/token_authority.hpp"
 #include "core/hlc.hpp"
 #include "core/schema.hpp"
+#include "db/check_judge.hpp"
 #include "lumbung/v1/sync.pb.h"
 #include "protocol/wire.hpp"
 #include "server/commit_queue.hpp"
@@ -76,6 +77,9 @@ struct SyncServer::Impl {
 
   const ServerOptions options;
   const core::Schema schema;
+  // Judges the CHECKs of the rows pushes and resolutions make, on the commit
+  // thread; set by SyncServer::open before any request.
+  std::unique_ptr<db::CheckJudge> judge;
   const std::shared_ptr<Clock> clock;
   const std::unique_ptr<auth::TokenAuthority> authority;  // null: --insecure-no-auth
   const std::unique_ptr<Store> store;

@@ -86,9 +86,9 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
     return Status(ErrorCode::kInvalidArgument, "ServerOptions.data_dir is required");
   }
   Result<core::Schema> schema =
-      core::load_schema(options.schema_text.empty() ? core::builtin_schema_text()
-                                                    : std::string_view(options.schema_text),
-                        options.schema_source);
+      db::load_schema(options.schema_text.empty() ? core::builtin_schema_text()
+                                                  : std::string_view(options.schema_text),
+                      options.schema_source);
   if (!schema.is_ok()) return schema.status();
   Result<std::unique_ptr<SqliteStore>> store = SqliteStore::open(options.data_dir);
   if (!store.is_ok()) return store.status();
@@ -116,9 +116,13 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
     last_seq = *seq;
     return Status::ok();
   }));
-  return std::unique_ptr<SyncServer>(new SyncServer(std::make_unique<Impl>(
-      options, std::move(schema).value(), std::move(clock), std::move(authority),
-      std::move(store).value(), std::move(epoch), core::Hlc(last_hlc), last_seq)));
+  auto impl = std::make_unique<Impl>(options, std::move(schema).value(), std::move(clock),
+                                     std::move(authority), std::move(store).value(),
+                                     std::move(epoch), core::Hlc(last_hlc), last_seq);
+  Result<std::unique_ptr<db::CheckJudge>> judge = db::CheckJudge::open(impl->schema);
+  if (!judge.is_ok()) return judge.status();
+  impl->judge = std::move(judge).value();
+  return std::unique_ptr<SyncServer>(new SyncServer(std::move(impl)));
 }
 
 SyncServer::SyncServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -1,0 +1,126 @@
+#include "db/check_judge.hpp"
+
+namespace lumbung::db {
+namespace {
+
+using core::quote_identifier;
+
+std::string table_prefix(const core::Table& table) { return "table '" + table.name + "': "; }
+
+Status failed(const core::Table& table, const core::CheckExpr& check, const core::Column* column) {
+  return Status(ErrorCode::kConstraint,
+                table_prefix(table) + (column ? "column '" + column->name + "': " : "") +
+                    "CHECK failed: " + check.source());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CheckJudge>> CheckJudge::open(const core::Schema& schema) {
+  Result<std::unique_ptr<Database>> db = Database::open(":memory:", true);
+  if (!db.is_ok()) return db.status();
+  std::unique_ptr<CheckJudge> judge(new CheckJudge(schema, std::move(db).value()));
+  Database& twin_db = *judge->db_;
+  for (const core::Table& table : schema.tables) {
+    const std::string name = quote_identifier(table.name);
+    std::string columns;
+    std::string placeholders;
+    for (std::size_t i = 0; i < table.columns.size(); ++i) {
+      const core::Column& column = table.columns[i];
+      columns += (i ? ", " : "") + quote_identifier(column.name) + " " +
+                 std::string(core::sql_type_name(column.type));
+      placeholders += (i ? ", ?" : "?") + std::to_string(i + 1);
+    }
+    LUMBUNG_RETURN_IF_ERROR(twin_db.exec("CREATE TABLE " + name + " (" + columns + ")"));
+    Twin twin;
+    Result<Statement> insert =
+        twin_db.prepare("INSERT INTO " + name + " VALUES (" + placeholders + ")");
+    if (!insert.is_ok()) return insert.status();
+    twin.insert = std::move(insert).value();
+    const auto add = [&](const core::CheckExpr& expr, const core::Column* column) -> Status {
+      // As SQLite judges a CHECK: false fails, NULL passes.
+      Result<Statement> judge_sql =
+          twin_db.prepare("SELECT CASE WHEN " + expr.sql() + " THEN 1 WHEN " + expr.sql() +
+                          " IS NULL THEN 1 ELSE 0 END FROM " + name);
+      if (!judge_sql.is_ok()) return judge_sql.status();
+      twin.checks.push_back({&expr, column, std::move(judge_sql).value()});
+      return Status::ok();
+    };
+    for (const core::Column& column : table.columns) {
+      if (column.check) LUMBUNG_RETURN_IF_ERROR(add(*column.check, &column));
+    }
+    for (const core::CheckExpr& check : table.checks) LUMBUNG_RETURN_IF_ERROR(add(check, nullptr));
+    judge->twins_.emplace(table.name, std::move(twin));
+  }
+  return judge;
+}
+
+Result<const CheckJudge::Check*> CheckJudge::first_failed(
+    const core::Table& table, const Row& row, const std::vector<Check*>& checks) {
+  if (checks.empty()) return nullptr;
+  Twin& twin = twins_.at(table.name);
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    const auto it = row.find(table.columns[i].name);
+    twin.insert.bind(static_cast<int>(i + 1), it == row.end() ? Value() : it->second);
+  }
+  // The row lives only inside this transaction.
+  LUMBUNG_RETURN_IF_ERROR(db_->begin());
+  Result<const Check*> first = nullptr;
+  const Status stored = twin.insert.run();
+  if (!stored.is_ok()) first = stored;
+  for (std::size_t i = 0; first.is_ok() && *first == nullptr && i < checks.size(); ++i) {
+    Statement& judge = checks[i]->judge;
+    Result<bool> row_read = judge.step();
+    // An error SQLite raises evaluating it (abs() of the smallest integer)
+    // fails the write too.
+    if (!row_read.is_ok() || !*row_read || judge.column_int(0) == 0) first = checks[i];
+    judge.reset();
+  }
+  twin.insert.reset();
+  const Status rolled_back = db_->rollback();
+  if (!rolled_back.is_ok()) return rolled_back;
+  return first;
+}
+
+Status CheckJudge::check(const core::Table& table, const Row& row) {
+  std::lock_guard lock(mu_);
+  std::vector<Check*> checks;
+  for (Check& check : twins_.at(table.name).checks) checks.push_back(&check);
+  Result<const Check*> first = first_failed(table, row, checks);
+  if (!first.is_ok()) return first.status();
+  if (*first == nullptr) return Status::ok();
+  return failed(table, *(*first)->expr, (*first)->column);
+}
+
+Status CheckJudge::validate_row(const core::Table& table, const Row& row) {
+  LUMBUNG_RETURN_IF_ERROR(core::validate_cells(table, row));
+  return check(table, row);
+}
+
+Status CheckJudge::check_defaults(std::string_view source) {
+  std::lock_guard lock(mu_);
+  for (const core::Table& table : schema_.tables) {
+    for (Check& check : twins_.at(table.name).checks) {
+      if (check.column == nullptr || !check.column->default_value) continue;
+      const Value& value = *check.column->default_value;
+      Result<const Check*> first = first_failed(table, {{check.column->name, value}}, {&check});
+      if (!first.is_ok()) return first.status();
+      if (*first == nullptr) continue;
+      return Status(ErrorCode::kSchemaInvalid,
+                    std::string(source) + ": table '" + table.name + "': column '" +
+                        check.column->name + "': default " + core::describe_value(value) +
+                        " fails its CHECK: " + check.expr->source());
+    }
+  }
+  return Status::ok();
+}
+
+Result<core::Schema> load_schema(std::string_view json_text, std::string_view source) {
+  Result<core::Schema> schema = core::load_schema(json_text, source);
+  if (!schema.is_ok()) return schema;
+  Result<std::unique_ptr<CheckJudge>> judge = CheckJudge::open(*schema);
+  if (!judge.is_ok()) return judge.status();
+  LUMBUNG_RETURN_IF_ERROR((*judge)->check_defaults(source));
+  return schema;
+}
+
+}  // namespace lumbung::db
