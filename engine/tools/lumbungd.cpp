@@ -83,6 +83,17 @@ int usage_error(std::string_view command, const std::string& message) {
   return lumbung::tools::usage_error(kProgram, command, message);
 }
 
+// A data directory that must exist: opening creates a missing store, and a
+// command that reads or changes credentials must not leave a fresh, empty DIR
+// behind when DIR is mistyped.
+Status check_data_dir(const std::string& data_dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(data_dir, ec)) {
+    return Status(ErrorCode::kNotFound, "data directory '" + data_dir + "' does not exist");
+  }
+  return Status::ok();
+}
+
 // A decimal number in [min, max], or nullopt.
 std::optional<unsigned> parse_number(std::string_view text, unsigned min, unsigned max) {
   unsigned value = 0;
@@ -220,12 +231,7 @@ int run_dump(const Args& args) {
   lumbung::server::ServerOptions options;
   options.data_dir = *args.get("--data");
   options.insecure_no_auth = true;  // serves no request
-  // Opening creates a missing store: a mistyped DIR must fail instead.
-  std::error_code ec;
-  if (!std::filesystem::is_directory(options.data_dir, ec)) {
-    return fail(
-        Status(ErrorCode::kNotFound, "data directory '" + options.data_dir + "' does not exist"));
-  }
+  if (Status dir = check_data_dir(options.data_dir); !dir) return fail(dir);
   Result<std::unique_ptr<SyncServer>> server = SyncServer::open(options);
   if (!server) return fail(server.status());
   std::optional<std::string> village;
@@ -256,11 +262,7 @@ per village: {"bytes":N,"rebuilt":true|false,"rows":N,"seq":N,"village":"..."}
 int run_snapshot(const Args& args) {
   lumbung::snapshot::SnapshotBuildOptions options;
   options.data_dir = *args.get("--data");
-  std::error_code ec;
-  if (!std::filesystem::is_directory(options.data_dir, ec)) {
-    return fail(
-        Status(ErrorCode::kNotFound, "data directory '" + options.data_dir + "' does not exist"));
-  }
+  if (Status dir = check_data_dir(options.data_dir); !dir) return fail(dir);
   if (const auto schema = args.get("--schema")) {
     Result<std::string> text = read_schema(std::string(*schema));
     if (!text) return fail(text.status());
@@ -313,12 +315,8 @@ int run_audit(const Args& args) {
     query.table = std::string(row->substr(0, slash));
     query.row_id = std::string(row->substr(slash + 1));
   }
-  // Opening creates a missing store: a mistyped DIR must fail instead.
   const std::string data_dir(*args.get("--data"));
-  std::error_code ec;
-  if (!std::filesystem::is_directory(data_dir, ec)) {
-    return fail(Status(ErrorCode::kNotFound, "data directory '" + data_dir + "' does not exist"));
-  }
+  if (Status dir = check_data_dir(data_dir); !dir) return fail(dir);
   // The store alone: the log needs no schema, and no token is checked.
   Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
       lumbung::server::SqliteStore::open(data_dir);
@@ -420,14 +418,10 @@ int run_token(const Args& args) {
   return kExitOk;
 }
 
-// The authority of an existing data directory: a command that changes
-// credentials must not create a fresh, empty DIR when it is mistyped.
+// The authority of an existing data directory.
 Result<std::unique_ptr<lumbung::auth::TokenAuthority>> open_existing_authority(const Args& args) {
   const std::string data_dir(*args.get("--data"));
-  std::error_code ec;
-  if (!std::filesystem::is_directory(data_dir, ec)) {
-    return Status(ErrorCode::kNotFound, "data directory '" + data_dir + "' does not exist");
-  }
+  if (Status dir = check_data_dir(data_dir); !dir) return dir;
   return lumbung::auth::TokenAuthority::open(data_dir, nullptr);
 }
 
