@@ -4,33 +4,29 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <exception>
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "command_line.hpp"
 #include "core/split.hpp"
+#include "json_line.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "lumbung/status.hpp"
 #include "lumbung/sync.hpp"
 #include "lumbung/value.hpp"
+#include "program.hpp"
 
 namespace {
 
@@ -39,14 +35,10 @@ using lumbung::PendingChange;
 using lumbung::Replica;
 using lumbung::Result;
 using lumbung::Status;
-using Json = nlohmann::ordered_json;
 
-using lumbung::tools::Args;
-using lumbung::tools::Command;
-using lumbung::tools::kExitError;
+using lumbung::tools::dump_line;
+using lumbung::tools::Json;
 using lumbung::tools::kExitOk;
-
-constexpr std::string_view kProgram = "lumbung";
 
 // The key travels in the environment, not in argv, where every user of the
 // machine can read it (ps, shell history).
@@ -54,45 +46,50 @@ constexpr const char* kKeyVariable = "LUMBUNG_KEY";
 // The ID that asks `put` for a new UUIDv7.
 constexpr std::string_view kNewId = "new";
 
-constexpr std::string_view kMainHelp = R"(usage: lumbung COMMAND --db FILE [ARGS...]
+// The command line, as the commands' options fill it.
+struct Args {
+  std::string db;
+  std::optional<std::string> schema;
+  std::optional<std::string> server;
+  std::optional<std::string> token;
+  std::optional<std::string> ca_file;
+  std::optional<std::string> pins;
+  bool json = false;
+  std::optional<std::uint32_t> wait;
+  std::optional<std::string> value;
+  std::optional<std::string> keep;
+  std::string table;
+  std::string id;
+  std::vector<std::string> cells;  // put's COL=VALUE arguments
+  std::uint64_t conflict_id = 0;
+  std::string new_token;  // set-token's TOKEN
+};
 
-Reads and writes one Lumbung replica file.
-
-Commands:
-  init      create a replica file
-  put       insert a row, or update some of its cells
-  delete    delete a row
-  get       print one row as JSON
-  dump      print every live row as one line of canonical JSON
-  status    print pending and refused changes and the last sync as JSON
-  pending   list the changes waiting to be pushed to the server
-  sync      push pending changes to the server, pull until caught up
-  conflicts list the concurrent edits the server resolved, as JSON
-  resolve   settle a conflict pending review: keep a side, or a new value
-  set-token replace the bearer token the replica syncs with
-
-'lumbung COMMAND --help' describes one command; docs/cli.md all of them.
+lumbung::tools::Program& program() {
+  static lumbung::tools::Program kLumbung(
+      "lumbung", "Reads and writes one Lumbung replica file.",
+      R"('lumbung COMMAND --help' describes one command; docs/cli.md all of them.
 Options take their value as '--db FILE' or '--db=FILE'.
 
 Environment:
   LUMBUNG_KEY   the key of an encrypted replica (SQLCipher builds)
 
-Exit status: 0 success, 1 error (message on stderr), 2 usage error.
-)";
+Exit status: 0 success, 1 error (message on stderr), 2 usage error.)");
+  return kLumbung;
+}
 
-int fail(const Status& status) { return lumbung::tools::fail(kProgram, status); }
+int fail(const Status& status) { return program().fail(status); }
 
 int usage_error(std::string_view command, const std::string& message) {
-  return lumbung::tools::usage_error(kProgram, command, message);
+  return program().usage_error(command, message);
 }
 
 lumbung::ReplicaOptions replica_options(const Args& args) {
   lumbung::ReplicaOptions options;
-  options.path = args.options.at("--db");
+  options.path = args.db;
   if (const char* key = std::getenv(kKeyVariable)) options.key = key;
   return options;
 }
-
 bool file_exists(const std::string& path) {
   std::error_code ec;
   return std::filesystem::status(path, ec).type() != std::filesystem::file_type::not_found;
@@ -145,28 +142,9 @@ std::string format_stamp(std::int64_t hlc) {
   return text;
 }
 
-// One line of JSON; invalid UTF-8 in a string is replaced rather than thrown on.
-std::string dump_line(const Json& json) {
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
 // --- init ---
 
-constexpr std::string_view kInitHelp =
-    R"(usage: lumbung init --db FILE [--schema FILE] [--server URL] [--token TOKEN]
-                    [--ca-file FILE] [--pin sha256/KEY[,sha256/KEY...]]
-
-Creates a new replica file; fails if FILE exists.
-  --schema FILE   the schema (JSON, docs/schema-format.md); default: the
-                  built-in Desmigratif schema
-  --server URL    the sync server (http:// or https://), kept in the file
-  --token TOKEN   the device's bearer token, kept in the file
-  --ca-file FILE  for https: the PEM file of the CAs to trust instead of the
-                  system's; its absolute path is kept in the file
-  --pin KEYS      for https: the server's public key must be one of these,
-                  comma-separated, as OkHttp pins them; kept in the file
-With LUMBUNG_KEY set (SQLCipher builds), the file is encrypted with it.
-)";
+constexpr const char* kInitDescription = "Creates a new replica file; fails if FILE exists.";
 
 int run_init(const Args& args) {
   lumbung::ReplicaOptions options = replica_options(args);
@@ -176,29 +154,23 @@ int run_init(const Args& args) {
     return fail(
         Status(ErrorCode::kInvalidArgument, "replica file '" + options.path + "' already exists"));
   }
-  if (const auto schema = args.options.find("--schema"); schema != args.options.end()) {
-    Result<std::string> text = read_file(schema->second);
+  if (args.schema) {
+    Result<std::string> text = read_file(*args.schema);
     if (!text) return fail(text.status());
     // An empty schema_text means the built-in schema: never for a file given.
     if (text->empty()) {
-      return fail(Status(ErrorCode::kSchemaInvalid, schema->second + ": the file is empty"));
+      return fail(Status(ErrorCode::kSchemaInvalid, *args.schema + ": the file is empty"));
     }
     options.schema_text = std::move(*text);
-    options.schema_source = schema->second;
+    options.schema_source = *args.schema;
   }
-  if (const auto server = args.options.find("--server"); server != args.options.end()) {
-    options.server_url = server->second;
-  }
-  if (const auto token = args.options.find("--token"); token != args.options.end()) {
-    options.token = token->second;
-  }
-  if (const auto ca_file = args.options.find("--ca-file"); ca_file != args.options.end()) {
+  options.server_url = args.server.value_or("");
+  options.token = args.token.value_or("");
+  if (args.ca_file) {
     std::error_code ignored;  // an empty result fails the check below
-    options.tls.ca_file = std::filesystem::absolute(ca_file->second, ignored).string();
+    options.tls.ca_file = std::filesystem::absolute(*args.ca_file, ignored).string();
   }
-  if (const auto pins = args.options.find("--pin"); pins != args.options.end()) {
-    options.tls.pinned_keys = lumbung::core::split(pins->second, ',');
-  }
+  if (args.pins) options.tls.pinned_keys = lumbung::core::split(*args.pins, ',');
   if (!options.tls.ca_file.empty() || !options.tls.pinned_keys.empty()) {
     if (!options.server_url.starts_with("https://")) {
       return usage_error("init", "--ca-file and --pin need an https:// --server");
@@ -213,18 +185,6 @@ int run_init(const Args& args) {
 }
 
 // --- put ---
-
-constexpr std::string_view kPutHelp = R"(usage: lumbung put --db FILE TABLE ID COL=VALUE...
-
-Writes one row and prints its id. ID "new" inserts a row under a new UUIDv7.
-Any other ID inserts that row when it does not exist, and otherwise updates
-only the named columns. All cells are written in one transaction, or none.
-
-  COL=VALUE   VALUE is read as the column's declared type: INTEGER "42",
-              REAL "-7.25", BLOB as hex digits "00ff", TEXT as given;
-              "COL=" sets a TEXT cell to the empty string
-  COL:=null   sets the cell to NULL
-)";
 
 // One COL=VALUE argument of put; a null `text` sets the cell to NULL.
 struct Assignment {
@@ -244,17 +204,19 @@ std::optional<Assignment> parse_assignment(std::string_view arg) {
   return Assignment{std::string(column), std::nullopt};
 }
 
+constexpr const char* kPutDescription =
+    R"(Writes one row and prints its id. ID "new" inserts a row under a new UUIDv7.
+Any other ID inserts that row when it does not exist, and otherwise updates
+only the named columns. All cells are written in one transaction, or none.)";
+
 int run_put(const Args& args) {
-  const std::string& table = args.positionals[0];
-  const std::string& id = args.positionals[1];
   // Check every assignment before opening: a malformed one writes nothing.
   std::vector<Assignment> assignments;
   std::set<std::string, std::less<>> columns;
-  for (std::size_t i = 2; i < args.positionals.size(); ++i) {
-    std::optional<Assignment> assignment = parse_assignment(args.positionals[i]);
+  for (const std::string& cell : args.cells) {
+    std::optional<Assignment> assignment = parse_assignment(cell);
     if (!assignment) {
-      return usage_error(
-          "put", "malformed '" + args.positionals[i] + "': expected COL=VALUE or COL:=null");
+      return usage_error("put", "malformed '" + cell + "': expected COL=VALUE or COL:=null");
     }
     if (!columns.insert(assignment->column).second) {
       return usage_error("put", "column '" + assignment->column + "' given twice");
@@ -270,74 +232,64 @@ int run_put(const Args& args) {
       continue;
     }
     Result<lumbung::Value> value =
-        (*replica)->parse_cell_text(table, assignment.column, *assignment.text);
+        (*replica)->parse_cell_text(args.table, assignment.column, *assignment.text);
     if (!value) return fail(value.status());
     row[assignment.column] = std::move(*value);
   }
-  if (id == kNewId) {
-    Result<std::string> new_id = (*replica)->insert_new(table, row);
+  if (args.id == kNewId) {
+    Result<std::string> new_id = (*replica)->insert_new(args.table, row);
     if (!new_id) return fail(new_id.status());
     std::cout << *new_id << '\n';
     return kExitOk;
   }
-  if (Status status = (*replica)->put(table, id, row); !status) return fail(status);
-  std::cout << id << '\n';
+  if (Status status = (*replica)->put(args.table, args.id, row); !status) return fail(status);
+  std::cout << args.id << '\n';
   return kExitOk;
 }
 
-// --- delete, get, dump ---
+// --- delete, set-token, get, dump ---
 
-constexpr std::string_view kDeleteHelp = R"(usage: lumbung delete --db FILE TABLE ID
-
-Deletes one row; fails if there is none.
-)";
+constexpr const char* kDeleteDescription = "Deletes one row; fails if there is none.";
 
 int run_delete(const Args& args) {
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
   if (!replica) return fail(replica.status());
-  Status status = (*replica)->remove(args.positionals[0], args.positionals[1]);
+  Status status = (*replica)->remove(args.table, args.id);
   return status ? kExitOk : fail(status);
 }
 
-constexpr std::string_view kSetTokenHelp = R"(usage: lumbung set-token --db FILE TOKEN
-
-Replaces the bearer token kept in the replica, which the next sync uses: a new
+constexpr const char* kSetTokenDescription =
+    R"(Replaces the bearer token kept in the replica, which the next sync uses: a new
 grant from the operator ('lumbungd token'). A village the new token no longer
-grants leaves the replica at the next sync; see docs/security.md.
-)";
+grants leaves the replica at the next sync; see docs/security.md.)";
 
 int run_set_token(const Args& args) {
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
   if (!replica) return fail(replica.status());
-  Status status = (*replica)->set_token(args.positionals[0]);
+  Status status = (*replica)->set_token(args.new_token);
   return status ? kExitOk : fail(status);
 }
 
-constexpr std::string_view kGetHelp = R"(usage: lumbung get --db FILE TABLE ID
-
-Prints one row as a JSON object on one line, keys sorted; fails if there is none.
-)";
+constexpr const char* kGetDescription =
+    "Prints one row as a JSON object on one line, keys sorted; fails if there is none.";
 
 int run_get(const Args& args) {
-  const std::string& table = args.positionals[0];
-  const std::string& id = args.positionals[1];
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
   if (!replica) return fail(replica.status());
-  Result<std::optional<lumbung::Row>> row = (*replica)->get(table, id);
+  Result<std::optional<lumbung::Row>> row = (*replica)->get(args.table, args.id);
   if (!row) return fail(row.status());
   if (!*row) {
-    return fail(Status(ErrorCode::kNotFound, "table '" + table + "': no row with id '" + id + "'"));
+    return fail(Status(ErrorCode::kNotFound,
+                       "table '" + args.table + "': no row with id '" + args.id + "'"));
   }
   std::cout << lumbung::to_json(**row) << '\n';
   return kExitOk;
 }
 
-constexpr std::string_view kDumpHelp = R"(usage: lumbung dump --db FILE
-
-Prints every live row of every synced table as canonical JSON on one line:
+constexpr const char* kDumpDescription =
+    R"(Prints every live row of every synced table as canonical JSON on one line:
 {"table":{"id":{"column":value}}}, keys sorted, blobs as {"base64":"..."}.
-Two replicas hold the same data exactly when their dumps are equal.
-)";
+Two replicas hold the same data exactly when their dumps are equal.)";
 
 int run_dump(const Args& args) {
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
@@ -350,14 +302,12 @@ int run_dump(const Args& args) {
 
 // --- status, pending ---
 
-constexpr std::string_view kStatusHelp = R"(usage: lumbung status --db FILE
-
-Prints the replica's sync status as JSON on one line:
+constexpr const char* kStatusDescription =
+    R"(Prints the replica's sync status as JSON on one line:
   {"pending_changes":N,"refused_changes":N,"last_sync":null|"ISO-8601 UTC",
    "device_id":"...","schema_version":N,"server":"URL","refused":[...]}
 "refused" lists the changes the server refused, oldest first:
-  {"table","id","column":null|"...","reason","message","hlc","stamp"}
-)";
+  {"table","id","column":null|"...","reason","message","hlc","stamp"})";
 
 int run_status(const Args& args) {
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
@@ -418,24 +368,19 @@ std::string describe(const PendingChange& change) {
          format_stamp(change.hlc) + ")";
 }
 
-constexpr std::string_view kPendingHelp = R"(usage: lumbung pending --db FILE [--json]
-
-Lists the changes not yet acknowledged by the server, oldest first, one per
+constexpr const char* kPendingDescription =
+    R"(Lists the changes not yet acknowledged by the server, oldest first, one per
 line, then a count:
   person 0190f1c2-...: new row (stamped 2026-11-28T04:07:26.123Z/0)
   person 0190f1c2-...: phone changed (stamped 2026-11-28T04:09:02.871Z/0)
-  2 pending changes
-  --json   print a JSON array instead, one object per change:
-           {"table","id","kind":"insert"|"update"|"delete","column":null|"...",
-            "hlc":packed stamp,"stamp":"...","base_seq":N}
-)";
+  2 pending changes)";
 
 int run_pending(const Args& args) {
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
   if (!replica) return fail(replica.status());
   Result<std::vector<PendingChange>> changes = (*replica)->pending_changes();
   if (!changes) return fail(changes.status());
-  if (args.switches.contains("--json")) {
+  if (args.json) {
     Json json = Json::array();
     for (const PendingChange& change : *changes) {
       json.push_back({{"table", change.table},
@@ -455,22 +400,7 @@ int run_pending(const Args& args) {
   return kExitOk;
 }
 
-// --- sync, conflicts ---
-
-constexpr std::string_view kSyncHelp =
-    R"(usage: lumbung sync --db FILE [--server URL] [--token TOKEN] [--wait SECONDS]
-
-Pushes the pending changes to the server, then pulls until caught up, and
-prints what happened as JSON on one line:
-  {"pushed":N,"applied":N,"superseded":N,"refused":N,"pulled":N,
-   "conflicts":N,"bytes_sent":N,"bytes_received":N}
-Lost connections and busy servers are retried with backoff; an interrupted
-sync resumes where it broke the next time. Ctrl-C stops it at its next step
-(exit 1), a second Ctrl-C at once; either way nothing is lost.
-  --server URL      the server for this sync; default: the one kept in FILE
-  --token TOKEN     the bearer token for this sync; default: the one kept in FILE
-  --wait SECONDS    once caught up, wait up to SECONDS for new changes
-)";
+// --- sync, conflicts, resolve ---
 
 // Set by SIGINT and SIGTERM: the sync stops at its next step. A request on
 // its way is not interrupted, so a second signal ends the process at once,
@@ -482,25 +412,16 @@ void cancel_sync(int signal) {
   std::signal(signal, SIG_DFL);
 }
 
-// A whole number of seconds, as --wait takes it.
-std::optional<std::uint32_t> parse_seconds(const std::string& text) {
-  if (text.empty() || text.size() > 9 ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  return static_cast<std::uint32_t>(std::stoul(text));
-}
-
 // Sets the transport and token of `options` from --server and --token (sync,
 // resolve); without --server, the replica must keep a server URL.
 Status connect(const Args& args, Replica& replica, lumbung::SyncOptions* options) {
   Result<lumbung::ReplicaStatus> status = replica.status();
   if (!status) return status.status();
-  if (const auto server = args.options.find("--server"); server != args.options.end()) {
+  if (args.server) {
     // The TLS settings kept in the file hold for this server too: dropping
     // the pins for it would be a silent downgrade.
     Result<std::shared_ptr<lumbung::Transport>> transport =
-        lumbung::make_http_transport(server->second, {.tls = status->tls});
+        lumbung::make_http_transport(*args.server, {.tls = status->tls});
     if (!transport) return transport.status();
     options->transport = std::move(*transport);
   } else if (status->server_url.empty()) {
@@ -508,22 +429,22 @@ Status connect(const Args& args, Replica& replica, lumbung::SyncOptions* options
                   "no server to sync with: give --server URL, or create the replica "
                   "with 'lumbung init --server URL'");
   }
-  if (const auto token = args.options.find("--token"); token != args.options.end()) {
-    options->token = token->second;
-  }
+  if (args.token) options->token = *args.token;
   return Status::ok();
 }
 
+constexpr const char* kSyncDescription =
+    R"(Pushes the pending changes to the server, then pulls until caught up, and
+prints what happened as JSON on one line:
+  {"pushed":N,"applied":N,"superseded":N,"refused":N,"pulled":N,
+   "conflicts":N,"bytes_sent":N,"bytes_received":N}
+Lost connections and busy servers are retried with backoff; an interrupted
+sync resumes where it broke the next time. Ctrl-C stops it at its next step
+(exit 1), a second Ctrl-C at once; either way nothing is lost.)";
+
 int run_sync(const Args& args) {
   lumbung::SyncOptions options;
-  if (const auto wait = args.options.find("--wait"); wait != args.options.end()) {
-    const std::optional<std::uint32_t> seconds = parse_seconds(wait->second);
-    if (!seconds) {
-      return usage_error("sync",
-                         "--wait takes a whole number of seconds, not '" + wait->second + "'");
-    }
-    options.wait_seconds = *seconds;
-  }
+  if (args.wait) options.wait_seconds = *args.wait;
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
   if (!replica) return fail(replica.status());
   if (Status connected = connect(args, **replica, &options); !connected) return fail(connected);
@@ -544,22 +465,6 @@ int run_sync(const Args& args) {
   std::cout << dump_line(json) << '\n';
   return kExitOk;
 }
-
-constexpr std::string_view kConflictsHelp = R"(usage: lumbung conflicts --db FILE
-
-Prints the conflicts the server reported (concurrent edits of one cell, or a
-delete that met an edit), oldest first, as a JSON array on one line, one
-object per conflict:
-  {"id","table","row_id","column":null|"...","policy","server_value",
-   "server_device","server_hlc","device_value","device_id","device_hlc",
-   "outcome","scope","resolution":null|{"value","by","device","time_ms"}}
-Values are written as in 'lumbung get'; policy is last_writer_wins,
-server_wins, first_writer_wins, manual_review or delete_wins; outcome is
-server_kept, device_applied or pending_review, and once a reviewer settled a
-pending_review conflict ('lumbung resolve') resolved_server, resolved_device
-or resolved_value, with the value written, the reviewer's officer id and
-device, and the server's time in "resolution".
-)";
 
 // A value as 'lumbung get' writes it (canonical JSON: a blob as {"base64":...}).
 std::string value_json(const lumbung::Value& value) {
@@ -587,6 +492,20 @@ std::string conflict_json(const lumbung::ConflictRecord& c) {
          ",\"scope\":" + text(c.scope) + ",\"resolution\":" + resolution + "}";
 }
 
+constexpr const char* kConflictsDescription =
+    R"(Prints the conflicts the server reported (concurrent edits of one cell, or a
+delete that met an edit), oldest first, as a JSON array on one line, one
+object per conflict:
+  {"id","table","row_id","column":null|"...","policy","server_value",
+   "server_device","server_hlc","device_value","device_id","device_hlc",
+   "outcome","scope","resolution":null|{"value","by","device","time_ms"}}
+Values are written as in 'lumbung get'; policy is last_writer_wins,
+server_wins, first_writer_wins, manual_review or delete_wins; outcome is
+server_kept, device_applied or pending_review, and once a reviewer settled a
+pending_review conflict ('lumbung resolve') resolved_server, resolved_device
+or resolved_value, with the value written, the reviewer's officer id and
+device, and the server's time in "resolution".)";
+
 int run_conflicts(const Args& args) {
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
   if (!replica) return fail(replica.status());
@@ -601,62 +520,35 @@ int run_conflicts(const Args& args) {
   return kExitOk;
 }
 
-constexpr std::string_view kResolveHelp =
-    R"(usage: lumbung resolve --db FILE CONFLICT_ID (--value V | --keep server|device)
-                      [--server URL] [--token TOKEN]
-
-Settles a conflict pending review (policy manual_review) on the server, and
+constexpr const char* kResolveDescription =
+    R"(Settles a conflict pending review (policy manual_review) on the server, and
 prints the resolved conflict as JSON on one line, as 'lumbung conflicts' lists
 it. The server writes the chosen value as a new version of the cell; every
 device of the village, this one included, gets it with its next sync. Needs a
 token whose role may resolve conflicts in the conflict's village (supervisor
-or admin). Fails for a conflict already resolved.
-  --value V        a new value, read as the column's declared type as in
-                   'lumbung put' ("42", "-7.25", hex for BLOB, TEXT as given)
-  --keep server    keep the value the server had (the conflict's server_value)
-  --keep device    keep the value the device sent (the conflict's device_value)
-  --server URL     the server; default: the one kept in FILE
-  --token TOKEN    the bearer token; default: the one kept in FILE
-CONFLICT_ID is the "id" that 'lumbung conflicts' shows; this replica must have
-received the conflict (sync first).
-)";
+or admin). Fails for a conflict already resolved.)";
 
 int run_resolve(const Args& args) {
-  const auto value = args.options.find("--value");
-  const auto keep = args.options.find("--keep");
-  if ((value == args.options.end()) == (keep == args.options.end())) {
-    return usage_error("resolve", "give exactly one of --value V and --keep server|device");
-  }
   lumbung::ConflictResolution resolution;
-  if (keep != args.options.end()) {
-    if (keep->second != "server" && keep->second != "device") {
-      return usage_error("resolve",
-                         "--keep takes 'server' or 'device', not '" + keep->second + "'");
-    }
-    resolution.kind = keep->second == "server" ? lumbung::ConflictResolution::Kind::kKeepServer
-                                               : lumbung::ConflictResolution::Kind::kKeepDevice;
-  }
-  const std::string& id_text = args.positionals[0];
-  std::uint64_t conflict_id = 0;
-  const auto [end, error] =
-      std::from_chars(id_text.data(), id_text.data() + id_text.size(), conflict_id);
-  if (error != std::errc() || end != id_text.data() + id_text.size() || conflict_id == 0) {
-    return usage_error("resolve", "CONFLICT_ID must be a positive number, not '" + id_text + "'");
+  if (args.keep) {
+    resolution.kind = *args.keep == "server" ? lumbung::ConflictResolution::Kind::kKeepServer
+                                             : lumbung::ConflictResolution::Kind::kKeepDevice;
   }
   Result<std::unique_ptr<Replica>> replica = open_existing(args);
   if (!replica) return fail(replica.status());
-  if (value != args.options.end()) {
+  if (args.value) {
     Result<std::vector<lumbung::ConflictRecord>> conflicts = (*replica)->conflicts();
     if (!conflicts) return fail(conflicts.status());
     const auto conflict =
         std::find_if(conflicts->begin(), conflicts->end(),
-                     [&](const lumbung::ConflictRecord& c) { return c.id == conflict_id; });
+                     [&](const lumbung::ConflictRecord& c) { return c.id == args.conflict_id; });
     if (conflict == conflicts->end()) {
-      return fail(Status(ErrorCode::kNotFound,
-                         "this replica has no conflict " + id_text + " (sync to receive it)"));
+      return fail(Status(ErrorCode::kNotFound, "this replica has no conflict " +
+                                                   std::to_string(args.conflict_id) +
+                                                   " (sync to receive it)"));
     }
     Result<lumbung::Value> parsed =
-        (*replica)->parse_cell_text(conflict->table, conflict->column, value->second);
+        (*replica)->parse_cell_text(conflict->table, conflict->column, *args.value);
     if (!parsed) return fail(parsed.status());
     resolution.kind = lumbung::ConflictResolution::Kind::kValue;
     resolution.value = std::move(*parsed);
@@ -664,68 +556,141 @@ int run_resolve(const Args& args) {
   lumbung::SyncOptions options;
   if (Status connected = connect(args, **replica, &options); !connected) return fail(connected);
   Result<lumbung::ConflictRecord> resolved =
-      (*replica)->resolve_conflict(conflict_id, resolution, options);
+      (*replica)->resolve_conflict(args.conflict_id, resolution, options);
   if (!resolved) return fail(resolved.status());
   std::cout << conflict_json(*resolved) << '\n';
   return kExitOk;
 }
 
-// --- the command table ---
+// --- the command line ---
 
-const lumbung::tools::Program& program() {
-  static const lumbung::tools::Program kLumbung = {
-      .name = kProgram,
-      .help = kMainHelp,
-      .required_option = "--db",
-      .required_value = "FILE",
-      .commands = {
-          {.name = "init",
-           .options = {"--db", "--schema", "--server", "--token", "--ca-file", "--pin"},
-           .help = kInitHelp,
-           .run = &run_init},
-          {.name = "put",
-           .positionals = "TABLE ID COL=VALUE...",
-           .min_positionals = 3,
-           .max_positionals = SIZE_MAX,
-           .help = kPutHelp,
-           .run = &run_put},
-          {.name = "delete",
-           .positionals = "TABLE ID",
-           .min_positionals = 2,
-           .max_positionals = 2,
-           .help = kDeleteHelp,
-           .run = &run_delete},
-          {.name = "get",
-           .positionals = "TABLE ID",
-           .min_positionals = 2,
-           .max_positionals = 2,
-           .help = kGetHelp,
-           .run = &run_get},
-          {.name = "dump", .help = kDumpHelp, .run = &run_dump},
-          {.name = "status", .help = kStatusHelp, .run = &run_status},
-          {.name = "pending", .switches = {"--json"}, .help = kPendingHelp, .run = &run_pending},
-          {.name = "sync",
-           .options = {"--db", "--server", "--token", "--wait"},
-           .help = kSyncHelp,
-           .run = &run_sync},
-          {.name = "conflicts", .help = kConflictsHelp, .run = &run_conflicts},
-          {.name = "resolve",
-           .positionals = "CONFLICT_ID",
-           .min_positionals = 1,
-           .max_positionals = 1,
-           .options = {"--db", "--value", "--keep", "--server", "--token"},
-           .help = kResolveHelp,
-           .run = &run_resolve},
-          {.name = "set-token",
-           .positionals = "TOKEN",
-           .min_positionals = 1,
-           .max_positionals = 1,
-           .help = kSetTokenHelp,
-           .run = &run_set_token},
-      }};
-  return kLumbung;
+// --db FILE, which every command takes.
+void add_db(CLI::App* command, Args& args, const std::string& help) {
+  lumbung::tools::add_option(command, "--db", args.db, "FILE", help)->required();
+}
+
+// --server URL and --token TOKEN for one sync or resolve.
+void add_connection(CLI::App* command, Args& args, const std::string& what) {
+  using lumbung::tools::add_option;
+  add_option(command, "--server", args.server, "URL",
+             "the server for this " + what + "; default: the one kept in FILE");
+  add_option(command, "--token", args.token, "TOKEN",
+             "the bearer token for this " + what + "; default: the one kept in FILE");
+}
+
+void declare_commands(lumbung::tools::Program& program, Args& args) {
+  using lumbung::tools::add_option;
+  const auto run = [&args](int (*command)(const Args&)) {
+    return [&args, command] { return command(args); };
+  };
+  const std::string kReplicaFile = "the replica file";
+
+  CLI::App* init =
+      program.command("init", "create a replica file", kInitDescription, run(&run_init));
+  add_db(init, args, "the replica file to create");
+  add_option(init, "--schema", args.schema, "FILE",
+             "the schema (JSON, docs/schema-format.md); default: the built-in Desmigratif "
+             "schema");
+  add_option(init, "--server", args.server, "URL",
+             "the sync server (http:// or https://), kept in the file");
+  add_option(init, "--token", args.token, "TOKEN", "the device's bearer token, kept in the file");
+  add_option(init, "--ca-file", args.ca_file, "FILE",
+             "for https: the PEM file of the CAs to trust instead of the system's; its absolute "
+             "path is kept in the file");
+  add_option(init, "--pin", args.pins, "KEYS",
+             "for https: the server's public key must be one of these, comma-separated "
+             "sha256/KEY, as OkHttp pins them; kept in the file");
+  init->footer("With LUMBUNG_KEY set (SQLCipher builds), the file is encrypted with it.");
+
+  CLI::App* put = program.command("put", "insert a row, or update some of its cells",
+                                  kPutDescription, run(&run_put));
+  add_db(put, args, kReplicaFile);
+  put->add_option("TABLE", args.table, "the table")->required();
+  put->add_option("ID", args.id, "the row's id, or \"new\"")->required();
+  put->add_option("COL=VALUE", args.cells,
+                  "VALUE is read as the column's declared type: INTEGER \"42\", REAL \"-7.25\", "
+                  "BLOB as hex digits \"00ff\", TEXT as given; \"COL=\" sets a TEXT cell to the "
+                  "empty string, \"COL:=null\" sets the cell to NULL")
+      ->required();
+
+  CLI::App* remove =
+      program.command("delete", "delete a row", kDeleteDescription, run(&run_delete));
+  add_db(remove, args, kReplicaFile);
+  remove->add_option("TABLE", args.table, "the table")->required();
+  remove->add_option("ID", args.id, "the row's id")->required();
+
+  CLI::App* get = program.command("get", "print one row as JSON", kGetDescription, run(&run_get));
+  add_db(get, args, kReplicaFile);
+  get->add_option("TABLE", args.table, "the table")->required();
+  get->add_option("ID", args.id, "the row's id")->required();
+
+  CLI::App* dump = program.command("dump", "print every live row as one line of canonical JSON",
+                                   kDumpDescription, run(&run_dump));
+  add_db(dump, args, kReplicaFile);
+
+  CLI::App* status =
+      program.command("status", "print pending and refused changes and the last sync as JSON",
+                      kStatusDescription, run(&run_status));
+  add_db(status, args, kReplicaFile);
+
+  CLI::App* pending =
+      program.command("pending", "list the changes waiting to be pushed to the server",
+                      kPendingDescription, run(&run_pending));
+  add_db(pending, args, kReplicaFile);
+  lumbung::tools::add_switch(pending, "--json", args.json,
+                             "print a JSON array instead, one object per change");
+  pending->footer(R"(With --json, each change is
+  {"table","id","kind":"insert"|"update"|"delete","column":null|"...",
+   "hlc":packed stamp,"stamp":"...","base_seq":N})");
+
+  CLI::App* sync =
+      program.command("sync", "push pending changes to the server, pull until caught up",
+                      kSyncDescription, run(&run_sync));
+  add_db(sync, args, kReplicaFile);
+  add_connection(sync, args, "sync");
+  lumbung::tools::expect_number(add_option(sync, "--wait", args.wait, "SECONDS",
+                                           "once caught up, wait up to SECONDS for new changes"),
+                                0, 999'999'999, "a whole number of seconds");
+
+  CLI::App* conflicts =
+      program.command("conflicts", "list the concurrent edits the server resolved, as JSON",
+                      kConflictsDescription, run(&run_conflicts));
+  add_db(conflicts, args, kReplicaFile);
+
+  CLI::App* resolve =
+      program.command("resolve", "settle a conflict pending review: keep a side, or a new value",
+                      kResolveDescription, run(&run_resolve));
+  add_db(resolve, args, kReplicaFile);
+  lumbung::tools::expect_number(
+      resolve
+          ->add_option("CONFLICT_ID", args.conflict_id,
+                       "the \"id\" that 'lumbung conflicts' shows; this replica must have "
+                       "received the conflict (sync first)")
+          ->required(),
+      1, UINT64_MAX, "a positive number");
+  CLI::Option_group* settle = resolve->add_option_group("resolution");
+  add_option(settle, "--value", args.value, "V",
+             "a new value, read as the column's declared type as in 'lumbung put' (\"42\", "
+             "\"-7.25\", hex for BLOB, TEXT as given)");
+  lumbung::tools::expect_one_of(
+      add_option(settle, "--keep", args.keep, "SIDE",
+                 "server: keep the value the server had (the conflict's server_value); device: "
+                 "keep the value the device sent (the conflict's device_value)"),
+      {"server", "device"});
+  settle->require_option(1);
+  add_connection(resolve, args, "resolve");
+
+  CLI::App* set_token =
+      program.command("set-token", "replace the bearer token the replica syncs with",
+                      kSetTokenDescription, run(&run_set_token));
+  add_db(set_token, args, kReplicaFile);
+  set_token->add_option("TOKEN", args.new_token, "the new token")->required();
 }
 
 }  // namespace
 
-int main(int argc, char** argv) { return lumbung::tools::run_program(program(), argc, argv); }
+int main(int argc, char** argv) {
+  static Args args;
+  declare_commands(program(), args);
+  return program().run(argc, argv);
+}
