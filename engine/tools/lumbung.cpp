@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/canonical_json.hpp"
 #include "core/split.hpp"
 #include "json_line.hpp"
 #include "lumbung/http.hpp"
@@ -466,30 +467,31 @@ int run_sync(const Args& args) {
   return kExitOk;
 }
 
-// A value as 'lumbung get' writes it (canonical JSON: a blob as {"base64":...}).
-std::string value_json(const lumbung::Value& value) {
-  const std::string row = lumbung::to_json({{"v", value}});  // {"v":VALUE}
-  return row.substr(5, row.size() - 6);
-}
-
-// One conflict as a JSON object on one line (`conflicts`, `resolve`).
+// One conflict as a JSON object on one line (`conflicts`, `resolve`); values
+// as 'lumbung get' writes them.
 std::string conflict_json(const lumbung::ConflictRecord& c) {
-  const auto text = [](const std::string& s) { return dump_line(Json(s)); };
+  using lumbung::core::canonical_json;
+  using lumbung::tools::json_object;
   const std::string resolution = c.resolved_ms == 0
-                                     ? std::string("null")
-                                     : "{\"value\":" + value_json(c.resolved_value) +
-                                           ",\"by\":" + text(c.resolved_by) +
-                                           ",\"device\":" + text(c.resolved_device) +
-                                           ",\"time_ms\":" + std::to_string(c.resolved_ms) + "}";
-  return "{\"id\":" + std::to_string(c.id) + ",\"table\":" + text(c.table) +
-         ",\"row_id\":" + text(c.row_id) +
-         ",\"column\":" + (c.column.empty() ? std::string("null") : text(c.column)) +
-         ",\"policy\":" + text(c.policy) + ",\"server_value\":" + value_json(c.server_value) +
-         ",\"server_device\":" + text(c.server_device) +
-         ",\"server_hlc\":" + std::to_string(c.server_hlc) +
-         ",\"device_value\":" + value_json(c.device_value) + ",\"device_id\":" + text(c.device_id) +
-         ",\"device_hlc\":" + std::to_string(c.device_hlc) + ",\"outcome\":" + text(c.outcome) +
-         ",\"scope\":" + text(c.scope) + ",\"resolution\":" + resolution + "}";
+                                     ? dump_line(nullptr)
+                                     : json_object({{"value", canonical_json(c.resolved_value)},
+                                                    {"by", dump_line(c.resolved_by)},
+                                                    {"device", dump_line(c.resolved_device)},
+                                                    {"time_ms", dump_line(c.resolved_ms)}});
+  return json_object({{"id", dump_line(c.id)},
+                      {"table", dump_line(c.table)},
+                      {"row_id", dump_line(c.row_id)},
+                      {"column", c.column.empty() ? dump_line(nullptr) : dump_line(c.column)},
+                      {"policy", dump_line(c.policy)},
+                      {"server_value", canonical_json(c.server_value)},
+                      {"server_device", dump_line(c.server_device)},
+                      {"server_hlc", dump_line(c.server_hlc)},
+                      {"device_value", canonical_json(c.device_value)},
+                      {"device_id", dump_line(c.device_id)},
+                      {"device_hlc", dump_line(c.device_hlc)},
+                      {"outcome", dump_line(c.outcome)},
+                      {"scope", dump_line(c.scope)},
+                      {"resolution", resolution}});
 }
 
 constexpr const char* kConflictsDescription =
@@ -511,12 +513,9 @@ int run_conflicts(const Args& args) {
   if (!replica) return fail(replica.status());
   Result<std::vector<lumbung::ConflictRecord>> conflicts = (*replica)->conflicts();
   if (!conflicts) return fail(conflicts.status());
-  std::string line = "[";
-  for (const lumbung::ConflictRecord& c : *conflicts) {
-    if (line.size() > 1) line += ',';
-    line += conflict_json(c);
-  }
-  std::cout << line << "]\n";
+  std::vector<std::string> objects;
+  for (const lumbung::ConflictRecord& c : *conflicts) objects.push_back(conflict_json(c));
+  std::cout << lumbung::tools::json_array(objects) << '\n';
   return kExitOk;
 }
 

@@ -25,6 +25,7 @@
 #include "auth/token_authority.hpp"
 #include "core/canonical_json.hpp"
 #include "core/split.hpp"
+#include "json_line.hpp"
 #include "lumbung/status.hpp"
 #include "lumbung/value.hpp"
 #include "net/host_port.hpp"
@@ -215,11 +216,16 @@ int run_snapshot(const Args& args) {
   Result<std::vector<lumbung::snapshot::BuiltSnapshot>> built =
       lumbung::snapshot::build_snapshots(options);
   if (!built) return fail(built.status());
+  using lumbung::tools::dump_line;
+  using lumbung::tools::Json;
   for (const lumbung::snapshot::BuiltSnapshot& snapshot : *built) {
-    std::cout << "{\"bytes\":" << snapshot.bytes
-              << ",\"rebuilt\":" << (snapshot.rebuilt ? "true" : "false")
-              << ",\"rows\":" << snapshot.rows << ",\"seq\":" << snapshot.seq
-              << ",\"village\":" << lumbung::core::canonical_json(Value(snapshot.scope)) << "}\n";
+    std::cout << lumbung::tools::json_object(
+                     {{"bytes", dump_line(Json(snapshot.bytes))},
+                      {"rebuilt", dump_line(Json(snapshot.rebuilt))},
+                      {"rows", dump_line(Json(snapshot.rows))},
+                      {"seq", dump_line(Json(snapshot.seq))},
+                      {"village", lumbung::core::canonical_json(Value(snapshot.scope))}})
+              << '\n';
   }
   return kExitOk;
 }
