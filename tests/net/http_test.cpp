@@ -301,6 +301,33 @@ TEST_CASE("a server that never answers fails with kTimeout", "[net]") {
   CHECK(std::chrono::steady_clock::now() - started < kPatience);
 }
 
+TEST_CASE("a long poll's Lumbung-Wait header stretches the request timeout by its wait",
+          "[net]") {
+  // The server answers 400 ms late: after a 200 ms timeout, within 200 ms
+  // plus a 1 s wait.
+  std::mutex mu;
+  std::vector<std::thread> answering;  // guarded by mu
+  auto server = start_server({}, [&](HttpRequest request, net::Responder respond) {
+    std::lock_guard lock(mu);
+    answering.emplace_back([request = std::move(request), respond = std::move(respond)] {
+      std::this_thread::sleep_for(400ms);  // the server's slowness under test
+      respond(text_response(request.target));
+    });
+  });
+  HttpTransportOptions options;
+  options.request_timeout = 200ms;
+  auto transport = transport_to(*server, options);
+  CHECK(transport->exchange(get_request("/plain")).status().code() == ErrorCode::kTimeout);
+  HttpRequest waiting = get_request("/waiting");
+  waiting.headers.emplace_back(kLongPollWaitHeader, "1");
+  Result<HttpResponse> answer = transport->exchange(waiting);
+  INFO(answer.status().to_string());
+  REQUIRE(answer.is_ok());
+  CHECK(answer->body == "/waiting");
+  std::lock_guard lock(mu);
+  for (std::thread& thread : answering) thread.join();
+}
+
 TEST_CASE("a response over max_response_bytes fails with kTooLarge", "[net]") {
   auto server = start_server({}, [](HttpRequest, net::Responder respond) {
     respond(text_response(std::string(2000, 'x')));

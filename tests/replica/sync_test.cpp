@@ -444,10 +444,26 @@ TEST_CASE("with wait_seconds, a caught-up sync waits for news and pulls it", "[r
   const int budi = world.add_device("budi");
   SyncOptions waiting = world.options();
   waiting.wait_seconds = 20;
+  // The waiting pull says how long it may wait in a header too, for
+  // transports (docs/protocol.md, "Transport").
+  std::promise<std::string> waited;
+  bool seen = false;
+  waiting.transport = std::make_shared<test::HookTransport>(
+      world.transport(), [&](const HttpRequest& request) -> std::optional<Result<HttpResponse>> {
+        const std::optional<std::string_view> wait =
+            find_header(request.headers, kLongPollWaitHeader);
+        if (wait && !seen) {
+          seen = true;
+          waited.set_value(std::string(*wait));
+        }
+        return std::nullopt;
+      });
   const auto start = std::chrono::steady_clock::now();
   Result<SyncSummary> summary = Status(ErrorCode::kInternal, "not run");
   std::thread poller([&] { summary = world.device(ani).sync(waiting); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::future<std::string> wait = waited.get_future();
+  REQUIRE(wait.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(wait.get() == "20");
   REQUIRE(world.device(budi).insert("household", household("h1", kVillageA)).is_ok());
   world.sync(budi);  // its commit answers ani's waiting pull
   poller.join();

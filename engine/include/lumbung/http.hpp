@@ -23,6 +23,12 @@ namespace lumbung {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
+// The header of a pull that asks the server to hold it until a change comes
+// (a long poll): the seconds it may wait, in decimal. The server may then
+// answer that much later than usual, so a transport stretches its timeout by
+// that much (docs/protocol.md, "Transport").
+inline constexpr const char* kLongPollWaitHeader = "Lumbung-Wait";
+
 // The value of the first header named `name` (case-insensitive), if any.
 LUMBUNG_EXPORT std::optional<std::string_view> find_header(const HttpHeaders& headers,
                                                            std::string_view name);

@@ -6,7 +6,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,7 +18,6 @@
 #include "net/beast_util.hpp"
 #include "net/host_port.hpp"
 #include "net/tls.hpp"
-#include "protocol/wire.hpp"
 
 namespace lumbung {
 namespace {
@@ -63,14 +64,12 @@ Result<BaseUrl> parse_base_url(const std::string& url) {
 }
 
 // A long-polling pull may rightly stay unanswered for as long as it asks the
-// server to wait; the deadline stretches by that much.
+// server to wait (its kLongPollWaitHeader); the deadline stretches by that much.
 std::chrono::seconds long_poll_wait(const HttpRequest& request) {
-  if (request.method != "POST" || request.target != "/v1/pull") return std::chrono::seconds(0);
-  v1::PullRequest pull;
-  if (!protocol::decode_body(request.headers, request.body, protocol::kMaxRequestBytes, &pull)) {
-    return std::chrono::seconds(0);
-  }
-  return std::chrono::seconds(pull.wait_seconds());
+  const std::optional<std::string_view> wait = find_header(request.headers, kLongPollWaitHeader);
+  std::uint32_t seconds = 0;
+  if (wait) std::from_chars(wait->data(), wait->data() + wait->size(), seconds);
+  return std::chrono::seconds(seconds);
 }
 
 // An error the server's side of a kept-alive connection causes by closing it

@@ -148,7 +148,9 @@ Result<HttpRequest> Puller::request(const Cursors& cursors, std::uint32_t page_b
     cursor->set_scope(scope);
     cursor->set_seq(seq);
   }
-  return protocol::make_request("/v1/pull", request);
+  HttpRequest http = protocol::make_request("/v1/pull", request);
+  if (wait_seconds > 0) http.headers.emplace_back(kLongPollWaitHeader, std::to_string(wait_seconds));
+  return http;
 }
 
 Result<HttpRequest> Puller::next_request(std::uint32_t page_budget_bytes,

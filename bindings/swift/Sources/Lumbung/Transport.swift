@@ -119,6 +119,13 @@ public final class URLSessionTransport: Transport, @unchecked Sendable {
       urlRequest.setValue(header.value, forHTTPHeaderField: header.name)
     }
     if request.method == "POST" { urlRequest.httpBody = request.body }
+    // A long-polling pull may rightly stay unanswered for the wait it asks
+    // for: its timeout stretches by that much.
+    if let wait = request.headers.first(where: { $0.name.lowercased() == "lumbung-wait" }),
+      let seconds = TimeInterval(wait.value)
+    {
+      urlRequest.timeoutInterval = session.configuration.timeoutIntervalForRequest + seconds
+    }
 
     let done = DispatchSemaphore(value: 0)
     let outcome = Outcome()
