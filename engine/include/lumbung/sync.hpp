@@ -1,5 +1,6 @@
 // What Replica::sync() takes and reports. See docs/protocol.md for the
-// protocol, and docs/sync.md for what the device does at each step.
+// protocol, and its section "The device" for what the device does at each
+// step.
 #pragma once
 
 #include <atomic>
