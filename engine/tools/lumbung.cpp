@@ -563,11 +563,6 @@ int run_resolve(const Args& args) {
 
 // --- the command line ---
 
-// --db FILE, which every command takes.
-void add_db(CLI::App* command, Args& args, const std::string& help) {
-  lumbung::tools::add_option(command, "--db", args.db, "FILE", help)->required();
-}
-
 // --server URL and --token TOKEN for one sync or resolve.
 void add_connection(CLI::App* command, Args& args, const std::string& what) {
   using lumbung::tools::add_option;
@@ -579,14 +574,18 @@ void add_connection(CLI::App* command, Args& args, const std::string& what) {
 
 void declare_commands(lumbung::tools::Program& program, Args& args) {
   using lumbung::tools::add_option;
-  const auto run = [&args](int (*command)(const Args&)) {
-    return [&args, command] { return command(args); };
+  // A command over the replica file --db FILE, as every one is.
+  const auto command = [&](const std::string& name, const std::string& summary,
+                           const char* description, int (*run)(const Args&),
+                           const std::string& db = "the replica file") {
+    CLI::App* added =
+        program.command(name, summary, description, [&args, run] { return run(args); });
+    lumbung::tools::add_option(added, "--db", args.db, "FILE", db)->required();
+    return added;
   };
-  const std::string kReplicaFile = "the replica file";
 
-  CLI::App* init =
-      program.command("init", "create a replica file", kInitDescription, run(&run_init));
-  add_db(init, args, "the replica file to create");
+  CLI::App* init = command("init", "create a replica file", kInitDescription, &run_init,
+                           "the replica file to create");
   add_option(init, "--schema", args.schema, "FILE",
              "the schema (JSON, docs/schema-format.md); default: the built-in Desmigratif "
              "schema");
@@ -601,9 +600,8 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
              "sha256/KEY, as OkHttp pins them; kept in the file");
   init->footer("With LUMBUNG_KEY set (SQLCipher builds), the file is encrypted with it.");
 
-  CLI::App* put = program.command("put", "insert a row, or update some of its cells",
-                                  kPutDescription, run(&run_put));
-  add_db(put, args, kReplicaFile);
+  CLI::App* put =
+      command("put", "insert a row, or update some of its cells", kPutDescription, &run_put);
   put->add_option("TABLE", args.table, "the table")->required();
   put->add_option("ID", args.id, "the row's id, or \"new\"")->required();
   put->add_option("COL=VALUE", args.cells,
@@ -612,54 +610,41 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
                   "empty string, \"COL:=null\" sets the cell to NULL")
       ->required();
 
-  CLI::App* remove =
-      program.command("delete", "delete a row", kDeleteDescription, run(&run_delete));
-  add_db(remove, args, kReplicaFile);
+  CLI::App* remove = command("delete", "delete a row", kDeleteDescription, &run_delete);
   remove->add_option("TABLE", args.table, "the table")->required();
   remove->add_option("ID", args.id, "the row's id")->required();
 
-  CLI::App* get = program.command("get", "print one row as JSON", kGetDescription, run(&run_get));
-  add_db(get, args, kReplicaFile);
+  CLI::App* get = command("get", "print one row as JSON", kGetDescription, &run_get);
   get->add_option("TABLE", args.table, "the table")->required();
   get->add_option("ID", args.id, "the row's id")->required();
 
-  CLI::App* dump = program.command("dump", "print every live row as one line of canonical JSON",
-                                   kDumpDescription, run(&run_dump));
-  add_db(dump, args, kReplicaFile);
+  command("dump", "print every live row as one line of canonical JSON", kDumpDescription,
+          &run_dump);
 
-  CLI::App* status =
-      program.command("status", "print pending and refused changes and the last sync as JSON",
-                      kStatusDescription, run(&run_status));
-  add_db(status, args, kReplicaFile);
+  command("status", "print pending and refused changes and the last sync as JSON",
+          kStatusDescription, &run_status);
 
-  CLI::App* pending =
-      program.command("pending", "list the changes waiting to be pushed to the server",
-                      kPendingDescription, run(&run_pending));
-  add_db(pending, args, kReplicaFile);
+  CLI::App* pending = command("pending", "list the changes waiting to be pushed to the server",
+                              kPendingDescription, &run_pending);
   lumbung::tools::add_switch(pending, "--json", args.json,
                              "print a JSON array instead, one object per change");
   pending->footer(R"(With --json, each change is
   {"table","id","kind":"insert"|"update"|"delete","column":null|"...",
    "hlc":packed stamp,"stamp":"...","base_seq":N})");
 
-  CLI::App* sync =
-      program.command("sync", "push pending changes to the server, pull until caught up",
-                      kSyncDescription, run(&run_sync));
-  add_db(sync, args, kReplicaFile);
+  CLI::App* sync = command("sync", "push pending changes to the server, pull until caught up",
+                           kSyncDescription, &run_sync);
   add_connection(sync, args, "sync");
   lumbung::tools::expect_number(add_option(sync, "--wait", args.wait, "SECONDS",
                                            "once caught up, wait up to SECONDS for new changes"),
                                 0, 999'999'999, "a whole number of seconds");
 
-  CLI::App* conflicts =
-      program.command("conflicts", "list the concurrent edits the server resolved, as JSON",
-                      kConflictsDescription, run(&run_conflicts));
-  add_db(conflicts, args, kReplicaFile);
+  command("conflicts", "list the concurrent edits the server resolved, as JSON",
+          kConflictsDescription, &run_conflicts);
 
   CLI::App* resolve =
-      program.command("resolve", "settle a conflict pending review: keep a side, or a new value",
-                      kResolveDescription, run(&run_resolve));
-  add_db(resolve, args, kReplicaFile);
+      command("resolve", "settle a conflict pending review: keep a side, or a new value",
+              kResolveDescription, &run_resolve);
   lumbung::tools::expect_number(
       resolve
           ->add_option("CONFLICT_ID", args.conflict_id,
@@ -679,10 +664,8 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
   settle->require_option(1);
   add_connection(resolve, args, "resolve");
 
-  CLI::App* set_token =
-      program.command("set-token", "replace the bearer token the replica syncs with",
-                      kSetTokenDescription, run(&run_set_token));
-  add_db(set_token, args, kReplicaFile);
+  CLI::App* set_token = command("set-token", "replace the bearer token the replica syncs with",
+                                kSetTokenDescription, &run_set_token);
   set_token->add_option("TOKEN", args.new_token, "the new token")->required();
 }
 

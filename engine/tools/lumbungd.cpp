@@ -429,17 +429,18 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
   using lumbung::tools::add_switch;
   using lumbung::tools::expect;
   using lumbung::tools::expect_number;
-  const auto run = [&args](int (*command)(const Args&)) {
-    return [&args, command] { return command(args); };
+  // A command over the data directory --data DIR, as every one is.
+  const auto command = [&](const std::string& name, const std::string& summary,
+                           const char* description, int (*run)(const Args&),
+                           const std::string& data = "the server's data directory") {
+    CLI::App* added =
+        program.command(name, summary, description, [&args, run] { return run(args); });
+    add_option(added, "--data", args.data, "DIR", data)->required();
+    return added;
   };
-  const auto add_data = [&args](CLI::App* command, const std::string& help) {
-    add_option(command, "--data", args.data, "DIR", help)->required();
-  };
-  const std::string kDataDir = "the server's data directory";
 
-  CLI::App* serve = program.command("serve", "serve devices until SIGTERM or SIGINT",
-                                    kServeDescription, run(&run_serve));
-  add_data(serve, "the server's store; created when missing (0700)");
+  CLI::App* serve = command("serve", "serve devices until SIGTERM or SIGINT", kServeDescription,
+                            &run_serve, "the server's store; created when missing (0700)");
   expect(add_option(serve, "--listen", args.listen, "HOST:PORT",
                     "default 127.0.0.1:8787; port 0 picks a free port"),
          "HOST:PORT", [](std::string_view text) {
@@ -465,23 +466,19 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
   tls_cert->needs(tls_key);
   tls_key->needs(tls_cert);
 
-  CLI::App* dump =
-      program.command("dump", "print the server's live rows as one line of canonical JSON",
-                      kDumpDescription, run(&run_dump));
-  add_data(dump, kDataDir);
+  CLI::App* dump = command("dump", "print the server's live rows as one line of canonical JSON",
+                           kDumpDescription, &run_dump);
   add_option(dump, "--village", args.village, "ID", "only the rows of that village (scope)");
 
   CLI::App* snapshot =
-      program.command("snapshot", "build the villages' snapshots that fresh devices download",
-                      kSnapshotDescription, run(&run_snapshot));
-  add_data(snapshot, kDataDir);
+      command("snapshot", "build the villages' snapshots that fresh devices download",
+              kSnapshotDescription, &run_snapshot);
   add_option(snapshot, "--schema", args.schema, "FILE",
              "the schema 'serve' runs with; default: the built-in one");
   add_option(snapshot, "--village", args.village, "ID", "only that village");
 
-  CLI::App* audit = program.command("audit", "print the audit log, one JSON object per line",
-                                    kAuditDescription, run(&run_audit));
-  add_data(audit, kDataDir);
+  CLI::App* audit = command("audit", "print the audit log, one JSON object per line",
+                            kAuditDescription, &run_audit);
   add_option(audit, "--village", args.village, "ID",
              "only the entries of rows of that village (scope); a refused insert of a row the "
              "server never had has none");
@@ -491,9 +488,9 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
            return slash != std::string_view::npos && slash != 0 && slash + 1 != text.size();
          });
 
-  CLI::App* token = program.command("token", "issue a signed bearer token for an officer",
-                                    kTokenDescription, run(&run_token));
-  add_data(token, "the server's data directory; its signing key is created on first use");
+  CLI::App* token =
+      command("token", "issue a signed bearer token for an officer", kTokenDescription, &run_token,
+              "the server's data directory; its signing key is created on first use");
   add_option(token, "--officer", args.officer, "ID", "who the token speaks for")->required();
   add_option(token, "--villages", args.villages, "V1,V2",
              "the villages it grants, comma-separated; not needed for admin");
@@ -510,34 +507,27 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
   add_option(token, "--device", args.device, "ID",
              "bind it to this device id now; default: the first device that uses it");
 
-  CLI::App* revoke =
-      program.command("revoke", "revoke a token at once", kRevokeDescription, run(&run_revoke));
-  add_data(revoke, kDataDir);
+  CLI::App* revoke = command("revoke", "revoke a token at once", kRevokeDescription, &run_revoke);
   add_option(revoke, "--token-id", args.token_id, "ID", "32 hex digits")->required();
 
-  CLI::App* rotate_key = program.command("rotate-key", "make a new signing key current",
-                                         kRotateKeyDescription, run(&run_rotate_key));
-  add_data(rotate_key, kDataDir);
+  command("rotate-key", "make a new signing key current", kRotateKeyDescription, &run_rotate_key);
 
-  CLI::App* retire_key = program.command("retire-key", "delete an old signing key",
-                                         kRetireKeyDescription, run(&run_retire_key));
-  add_data(retire_key, kDataDir);
+  CLI::App* retire_key =
+      command("retire-key", "delete an old signing key", kRetireKeyDescription, &run_retire_key);
   add_option(retire_key, "--key-id", args.key_id, "ID",
              "16 hex digits, as 'lumbungd token' and 'rotate-key' print")
       ->required();
 
-  CLI::App* backup =
-      program.command("backup", "write the server's state to one file while it serves",
-                      kBackupDescription, run(&run_backup));
-  add_data(backup, kDataDir);
+  CLI::App* backup = command("backup", "write the server's state to one file while it serves",
+                             kBackupDescription, &run_backup);
   add_option(backup, "--out", args.out, "FILE", "the backup file")->required();
   add_switch(backup, "--with-snapshots", args.with_snapshots,
              "also each village's newest snapshot (DIR/snapshots); default: without them "
              "('lumbungd snapshot' rebuilds them)");
 
-  CLI::App* restore = program.command("restore", "put a backup's state in a data directory",
-                                      kRestoreDescription, run(&run_restore));
-  add_data(restore, "the data directory to restore into; created when missing");
+  CLI::App* restore =
+      command("restore", "put a backup's state in a data directory", kRestoreDescription,
+              &run_restore, "the data directory to restore into; created when missing");
   add_option(restore, "--from", args.from, "FILE", "the backup file")->required();
   add_switch(restore, "--force", args.force,
              "replace the state of a DIR that is not empty: its store, credentials, keys and "
