@@ -17,7 +17,7 @@
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "protocol/wire.hpp"
-#include "protocol/zstd_file.hpp"
+#include "snapshot/zstd_file.hpp"
 #include "support/daemon_process.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
@@ -448,13 +448,13 @@ TEST_CASE("a damaged snapshot is dropped and its village pulled instead",
 // changed by `sql`, packed again whole (its zstd checksum matches).
 void tamper(const std::string& path, const std::string& sql) {
   const std::string unpacked = path + ".sqlite";
-  REQUIRE(protocol::decompress_file(path, unpacked, 1u << 30).is_ok());
+  REQUIRE(snapshot::decompress_file(path, unpacked, 1u << 30).is_ok());
   {
     Result<std::unique_ptr<db::Database>> db = db::Database::open(unpacked, false);
     REQUIRE(db.is_ok());
     REQUIRE((*db)->exec(sql).is_ok());
   }
-  REQUIRE(protocol::compress_file(unpacked, path, 3).is_ok());
+  REQUIRE(snapshot::compress_file(unpacked, path, 3).is_ok());
   fs::remove(unpacked);
 }
 

@@ -1,6 +1,6 @@
-// Whole files through zstd (protocol/zstd_file.hpp): what a snapshot goes
+// Whole files through zstd (snapshot/zstd_file.hpp): what a snapshot goes
 // through on the daemon and on the device.
-#include "protocol/zstd_file.hpp"
+#include "snapshot/zstd_file.hpp"
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -27,21 +27,21 @@ std::string sample() {
   return bytes;
 }
 
-TEST_CASE("a file packed and unpacked is the same file", "[protocol]") {
+TEST_CASE("a file packed and unpacked is the same file", "[snapshot]") {
   TempDir dir;
   const std::string original = sample();
   write(dir.file("in"), original);
-  REQUIRE(protocol::compress_file(dir.file("in"), dir.file("packed"), 3).is_ok());
+  REQUIRE(snapshot::compress_file(dir.file("in"), dir.file("packed"), 3).is_ok());
   CHECK(read_file(dir.file("packed")).size() < original.size() / 2);
-  REQUIRE(protocol::decompress_file(dir.file("packed"), dir.file("out"), original.size()).is_ok());
+  REQUIRE(snapshot::decompress_file(dir.file("packed"), dir.file("out"), original.size()).is_ok());
   CHECK(read_file(dir.file("out")) == original);
 }
 
-TEST_CASE("a packed file cut short, extended, damaged or too large does not unpack", "[protocol]") {
+TEST_CASE("a packed file cut short, extended, damaged or too large does not unpack", "[snapshot]") {
   TempDir dir;
   const std::string original = sample();
   write(dir.file("in"), original);
-  REQUIRE(protocol::compress_file(dir.file("in"), dir.file("packed"), 3).is_ok());
+  REQUIRE(snapshot::compress_file(dir.file("in"), dir.file("packed"), 3).is_ok());
   std::string packed = read_file(dir.file("packed"));
   std::uint64_t limit = original.size();
   SECTION("cut short") { packed.resize(packed.size() - 100); }
@@ -49,15 +49,15 @@ TEST_CASE("a packed file cut short, extended, damaged or too large does not unpa
   SECTION("its last bytes, the checksum, changed") { packed.back() ^= 1; }
   SECTION("unpacking to more than the limit") { limit = original.size() - 1; }
   write(dir.file("packed"), packed);
-  const Status status = protocol::decompress_file(dir.file("packed"), dir.file("out"), limit);
+  const Status status = snapshot::decompress_file(dir.file("packed"), dir.file("out"), limit);
   CHECK(status.code() == ErrorCode::kCorrupt);
 }
 
-TEST_CASE("a missing file is NotFound", "[protocol]") {
+TEST_CASE("a missing file is NotFound", "[snapshot]") {
   TempDir dir;
-  CHECK(protocol::compress_file(dir.file("none"), dir.file("packed"), 3).code() ==
+  CHECK(snapshot::compress_file(dir.file("none"), dir.file("packed"), 3).code() ==
         ErrorCode::kNotFound);
-  CHECK(protocol::decompress_file(dir.file("none"), dir.file("out"), 1).code() ==
+  CHECK(snapshot::decompress_file(dir.file("none"), dir.file("out"), 1).code() ==
         ErrorCode::kNotFound);
 }
 

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "protocol/wire.hpp"
-#include "protocol/zstd_file.hpp"
+#include "snapshot/zstd_file.hpp"
 #include "replica/conflict_store.hpp"
 #include "replica/identity.hpp"
 #include "replica/meta.hpp"
@@ -115,7 +115,7 @@ Result<BootstrapResult> Bootstrapper::run(
 }
 
 Result<std::int64_t> Bootstrapper::unpack_and_adopt(const v1::SnapshotInfo& info) {
-  LUMBUNG_RETURN_IF_ERROR(protocol::decompress_file(packed_path_, unpacked_path_,
+  LUMBUNG_RETURN_IF_ERROR(snapshot::decompress_file(packed_path_, unpacked_path_,
                                                     kMaxUnpackRatio * (info.bytes() + 1)));
   LUMBUNG_RETURN_IF_ERROR(prepare(info));
   return adopt(info);

@@ -13,7 +13,7 @@
 
 #include "core/errno_status.hpp"
 #include "core/unique_fd.hpp"
-#include "protocol/zstd_file.hpp"
+#include "snapshot/zstd_file.hpp"
 
 namespace lumbung::server {
 
@@ -96,7 +96,7 @@ Status write_all(int fd, std::string_view bytes, const std::string& path) {
 // checksum.
 class BackupReader {
  public:
-  BackupReader(std::unique_ptr<protocol::ZstdFileReader> in, std::string path)
+  BackupReader(std::unique_ptr<snapshot::ZstdFileReader> in, std::string path)
       : in_(std::move(in)), path_(std::move(path)) {}
 
   // Exactly `size` bytes into `data`; kCorrupt "... ends inside WHAT" when
@@ -149,7 +149,7 @@ class BackupReader {
   }
 
  private:
-  std::unique_ptr<protocol::ZstdFileReader> in_;
+  std::unique_ptr<snapshot::ZstdFileReader> in_;
   const std::string path_;
   Sha256 sha_;
 };
@@ -190,15 +190,15 @@ bool is_backup_entry_name(std::string_view name) {
   return is_name_part(name.substr(0, slash)) && is_name_part(name.substr(slash + 1));
 }
 
-BackupFileWriter::BackupFileWriter(std::unique_ptr<protocol::ZstdFileWriter> out,
+BackupFileWriter::BackupFileWriter(std::unique_ptr<snapshot::ZstdFileWriter> out,
                                    std::string path)
     : out_(std::move(out)), sha_(std::make_unique<Sha256>()), path_(std::move(path)) {}
 
 BackupFileWriter::~BackupFileWriter() = default;
 
 Result<std::unique_ptr<BackupFileWriter>> BackupFileWriter::create(const std::string& path) {
-  Result<std::unique_ptr<protocol::ZstdFileWriter>> out =
-      protocol::ZstdFileWriter::create(path, kZstdLevel);
+  Result<std::unique_ptr<snapshot::ZstdFileWriter>> out =
+      snapshot::ZstdFileWriter::create(path, kZstdLevel);
   if (!out.is_ok()) return out.status();
   std::unique_ptr<BackupFileWriter> writer(new BackupFileWriter(std::move(out).value(), path));
   LUMBUNG_RETURN_IF_ERROR(writer->put(kMagic));
@@ -251,7 +251,7 @@ Status BackupFileWriter::finish() {
 
 Result<std::vector<std::string>> read_backup_file(const std::string& path,
                                                   const std::string& into) {
-  Result<std::unique_ptr<protocol::ZstdFileReader>> in = protocol::ZstdFileReader::open(path);
+  Result<std::unique_ptr<snapshot::ZstdFileReader>> in = snapshot::ZstdFileReader::open(path);
   if (!in.is_ok()) return in.status();
   BackupReader reader(std::move(in).value(), path);
   std::string magic(kMagic.size(), '\0');

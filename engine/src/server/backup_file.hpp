@@ -25,7 +25,7 @@
 
 #include "lumbung/status.hpp"
 
-namespace lumbung::protocol {
+namespace lumbung::snapshot {
 class ZstdFileWriter;
 }
 
@@ -51,11 +51,11 @@ class BackupFileWriter {
   Status finish();
 
  private:
-  BackupFileWriter(std::unique_ptr<protocol::ZstdFileWriter> out, std::string path);
+  BackupFileWriter(std::unique_ptr<snapshot::ZstdFileWriter> out, std::string path);
   // Writes `bytes` and adds them to the checksum.
   Status put(std::string_view bytes);
 
-  std::unique_ptr<protocol::ZstdFileWriter> out_;
+  std::unique_ptr<snapshot::ZstdFileWriter> out_;
   std::unique_ptr<Sha256> sha_;
   const std::string path_;
 };

@@ -7,7 +7,7 @@
 #include "core/schema.hpp"
 #include "db/database.hpp"
 #include "lumbung/replica.hpp"
-#include "protocol/zstd_file.hpp"
+#include "snapshot/zstd_file.hpp"
 #include "replica/snapshot_format.hpp"
 #include "server/snapshot_files.hpp"
 #include "server/sync_server.hpp"
@@ -173,7 +173,7 @@ Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& o
     fs::remove(work_db, ec);
     Result<std::int64_t> rows = copy_scope(**db, schema, scope, seq, work_db);
     if (!rows.is_ok()) return rows.status();
-    LUMBUNG_RETURN_IF_ERROR(protocol::compress_file(work_db, work_zst, options.zstd_level));
+    LUMBUNG_RETURN_IF_ERROR(compress_file(work_db, work_zst, options.zstd_level));
     fs::remove(work_db, ec);
     Result<server::SnapshotFile> file = server::publish_snapshot(dir, work_zst, scope, seq, *rows);
     if (!file.is_ok()) return file.status();

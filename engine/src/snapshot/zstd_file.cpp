@@ -1,4 +1,4 @@
-#include "protocol/zstd_file.hpp"
+#include "snapshot/zstd_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 
 #include "core/errno_status.hpp"
 
-namespace lumbung::protocol {
+namespace lumbung::snapshot {
 namespace {
 
 constexpr int kMaxWindowLog = 23;  // 8 MiB
@@ -200,4 +200,4 @@ Status decompress_file(const std::string& from, const std::string& to, std::uint
   return close_written(std::move(out).value(), to);
 }
 
-}  // namespace lumbung::protocol
+}  // namespace lumbung::snapshot

@@ -14,7 +14,7 @@
 
 #include "lumbung/status.hpp"
 
-namespace lumbung::protocol {
+namespace lumbung::snapshot {
 
 // Writes `from` compressed at `level` to `to` (created or truncated, mode
 // 0600), with zstd's content checksum, so that a damaged copy fails to
@@ -65,4 +65,4 @@ class ZstdFileReader {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace lumbung::protocol
+}  // namespace lumbung::snapshot
