@@ -92,3 +92,18 @@ class [[nodiscard]] Result {
     ::lumbung::Status lumbung_status_ = (expr);           \
     if (!lumbung_status_.is_ok()) return lumbung_status_; \
   } while (0)
+
+// Declares or assigns `lhs` from the value of `expr` (a Result<T>), or returns
+// its Status from the enclosing function when it failed:
+//   LUMBUNG_ASSIGN_OR_RETURN(const bool found, stmt.step());
+//   LUMBUNG_ASSIGN_OR_RETURN(rows, read_rows(db));  // assigns an existing variable
+// Expands to more than one statement: REQUIRES a block of its own after an if
+// or else. `lhs` must not contain a comma (use auto).
+#define LUMBUNG_ASSIGN_OR_RETURN(lhs, ...) \
+  LUMBUNG_ASSIGN_OR_RETURN_IMPL_(LUMBUNG_CONCAT_(lumbung_result_, __LINE__), lhs, __VA_ARGS__)
+#define LUMBUNG_ASSIGN_OR_RETURN_IMPL_(result, lhs, ...) \
+  auto result = (__VA_ARGS__);                           \
+  if (!result.is_ok()) return result.status();           \
+  lhs = std::move(result).value()
+#define LUMBUNG_CONCAT_(a, b) LUMBUNG_CONCAT_IMPL_(a, b)
+#define LUMBUNG_CONCAT_IMPL_(a, b) a##b
