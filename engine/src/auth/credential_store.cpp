@@ -1,6 +1,7 @@
 #include "auth/credential_store.hpp"
 
 #include "db/database.hpp"
+#include "db/file_format.hpp"
 
 namespace lumbung::auth {
 
@@ -9,8 +10,8 @@ namespace {
 // The SQL stays within SQLite 3.15, as the server's store does: the SQLCipher
 // build links the daemon against SQLCipher's older SQLite (no UPSERT).
 
-// PRAGMA user_version of a store this code writes.
-constexpr int kStoreFormat = 1;
+// PRAGMA user_version of a store this code writes: one format so far.
+constexpr db::FileFormat kStoreFormat{1, {}};
 
 constexpr std::string_view kCreateTables = R"(
 CREATE TABLE revoked_token (
@@ -49,19 +50,16 @@ Result<std::unique_ptr<CredentialStore>> CredentialStore::open(const std::string
   // Read and created in one write transaction: two processes opening a new
   // store at once do not both create the tables.
   LUMBUNG_RETURN_IF_ERROR(db::in_transaction(db, [&]() -> Status {
-    Result<db::Statement> version = db.prepare("PRAGMA user_version");
-    if (!version.is_ok()) return version.status();
-    Result<bool> row = version->step();
-    if (!row.is_ok()) return row.status();
-    const std::int64_t format = version->column_int(0);
-    if (format == kStoreFormat) return Status::ok();
-    if (format != 0) {
+    LUMBUNG_ASSIGN_OR_RETURN(const int format, db::user_version(db));
+    if (format == kStoreFormat.newest()) return Status::ok();
+    if (format != 0 && !kStoreFormat.opens(format)) {
       return Status(ErrorCode::kCorrupt, "'" + path + "' is not a credential store of format " +
-                                             std::to_string(kStoreFormat) + " (it has " +
+                                             std::to_string(kStoreFormat.newest()) + " (it has " +
                                              std::to_string(format) + ")");
     }
-    LUMBUNG_RETURN_IF_ERROR(db.exec(kCreateTables));
-    return db.exec("PRAGMA user_version = " + std::to_string(kStoreFormat));
+    if (format == 0) LUMBUNG_RETURN_IF_ERROR(db.exec(kCreateTables));
+    LUMBUNG_RETURN_IF_ERROR(kStoreFormat.upgrade(db, format == 0 ? kStoreFormat.oldest : format));
+    return db::set_user_version(db, kStoreFormat.newest());
   }));
   return std::unique_ptr<CredentialStore>(new CredentialStore(std::move(opened).value()));
 }

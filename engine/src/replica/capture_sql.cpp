@@ -124,43 +124,46 @@ std::vector<std::string> bookkeeping_tables_sql() {
   };
 }
 
-std::vector<std::vector<std::string>> bookkeeping_upgrade_sql() {
-  return {
-      // /2 -> /3: what a reviewer decided about a pending_review conflict
-      // (POST /v1/resolve).
-      {
-          "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_value",
-          "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_by TEXT NOT NULL DEFAULT ''",
-          "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_device TEXT NOT NULL DEFAULT ''",
-          "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_ms INTEGER NOT NULL DEFAULT 0",
-      },
-      // /3 -> /4: the capture log (capture_log.hpp), one row per write until
-      // folded into the outbox. No constraint and no index, so that an append
-      // is the cheapest write SQLite has. scope: null when the write did not
-      // read it. _lumbung_clock.logging: 1 while the log holds entries.
-      {
-          "CREATE TABLE _lumbung_log (seq INTEGER PRIMARY KEY, tbl TEXT, row_id TEXT, col TEXT, "
-          "op INTEGER, hlc INTEGER, scope)",
-          "ALTER TABLE _lumbung_clock ADD COLUMN logging INTEGER NOT NULL DEFAULT 0",
-      },
-      // /4 -> /5: a server that goes back in time (docs/protocol.md). The
-      // stamps of the versions the device holds (versions.hpp); the rows of
-      // scopes being re-seeded whose presence on the server is not yet
-      // known, and those scopes (reseed.hpp); a pending entry's author when
-      // it is a re-offer (NULL: this device's own write); the last batch the
-      // server answered.
-      {
-          "CREATE TABLE _lumbung_version (tbl TEXT NOT NULL, row_id TEXT NOT NULL, "
-          "col TEXT NOT NULL, hlc INTEGER NOT NULL, author TEXT NOT NULL, scope TEXT, "
-          "deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, row_id, col)) WITHOUT ROWID",
-          "CREATE TABLE _lumbung_reseed (tbl TEXT NOT NULL, row_id TEXT NOT NULL, "
-          "scope TEXT NOT NULL, PRIMARY KEY (tbl, row_id)) WITHOUT ROWID",
-          "ALTER TABLE _lumbung_scope ADD COLUMN reseeding INTEGER NOT NULL DEFAULT 0",
-          "ALTER TABLE _lumbung_outbox ADD COLUMN author TEXT",
-          "ALTER TABLE _lumbung_push ADD COLUMN acked_batch INTEGER NOT NULL DEFAULT 0",
-      },
-  };
-}
+namespace {
+
+// Each step's statements are those older engines ran one by one, verbatim:
+// ALTER TABLE copies a column's text into the table's CREATE TABLE.
+constexpr db::FormatStep kBookkeepingSteps[] = {
+    // /2 -> /3: what a reviewer decided about a pending_review conflict
+    // (POST /v1/resolve).
+    {3,
+     "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_value; "
+     "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_by TEXT NOT NULL DEFAULT ''; "
+     "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_device TEXT NOT NULL DEFAULT ''; "
+     "ALTER TABLE _lumbung_conflict ADD COLUMN resolved_ms INTEGER NOT NULL DEFAULT 0"},
+    // /3 -> /4: the capture log (capture_log.hpp), one row per write until
+    // folded into the outbox. No constraint and no index, so that an append
+    // is the cheapest write SQLite has. scope: null when the write did not
+    // read it. _lumbung_clock.logging: 1 while the log holds entries.
+    {4,
+     "CREATE TABLE _lumbung_log (seq INTEGER PRIMARY KEY, tbl TEXT, row_id TEXT, col TEXT, "
+     "op INTEGER, hlc INTEGER, scope); "
+     "ALTER TABLE _lumbung_clock ADD COLUMN logging INTEGER NOT NULL DEFAULT 0"},
+    // /4 -> /5: a server that goes back in time (docs/protocol.md). The
+    // stamps of the versions the device holds (versions.hpp); the rows of
+    // scopes being re-seeded whose presence on the server is not yet
+    // known, and those scopes (reseed.hpp); a pending entry's author when
+    // it is a re-offer (NULL: this device's own write); the last batch the
+    // server answered.
+    {5,
+     "CREATE TABLE _lumbung_version (tbl TEXT NOT NULL, row_id TEXT NOT NULL, "
+     "col TEXT NOT NULL, hlc INTEGER NOT NULL, author TEXT NOT NULL, scope TEXT, "
+     "deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, row_id, col)) WITHOUT ROWID; "
+     "CREATE TABLE _lumbung_reseed (tbl TEXT NOT NULL, row_id TEXT NOT NULL, "
+     "scope TEXT NOT NULL, PRIMARY KEY (tbl, row_id)) WITHOUT ROWID; "
+     "ALTER TABLE _lumbung_scope ADD COLUMN reseeding INTEGER NOT NULL DEFAULT 0; "
+     "ALTER TABLE _lumbung_outbox ADD COLUMN author TEXT; "
+     "ALTER TABLE _lumbung_push ADD COLUMN acked_batch INTEGER NOT NULL DEFAULT 0"},
+};
+
+}  // namespace
+
+const db::FileFormat kBookkeepingFormat{2, kBookkeepingSteps};
 
 std::vector<std::string> drop_capture_triggers_sql(const core::Schema& schema) {
   std::vector<std::string> statements;

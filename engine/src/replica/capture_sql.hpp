@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/schema.hpp"
+#include "db/file_format.hpp"
 
 namespace lumbung::replica {
 
@@ -26,13 +27,11 @@ enum class OutboxOp : int { kInsert = 1, kUpdate = 2, kDelete = 3 };
 // CREATE TABLE statements for the bookkeeping tables (meta, clock, outbox,
 // scope cursors, refused changes, push batches, conflicts received).
 std::vector<std::string> bookkeeping_tables_sql();
-// What moves the bookkeeping tables from each format to the next, oldest
-// first: [0] from "lumbung-replica/2" to "/3" (conflict resolutions), [1] from
-// "/3" to "/4" (the capture log), [2] from "/4" to "/5" (re-seeding a server
-// that went back in time). A new file is made with
-// bookkeeping_tables_sql() and then every one of these, so that each column
-// is declared once.
-std::vector<std::vector<std::string>> bookkeeping_upgrade_sql();
+// The formats of the bookkeeping tables, N of 'lumbung-replica/N' in
+// _lumbung_meta: 2, what bookkeeping_tables_sql() makes; 3, conflict
+// resolutions; 4, the capture log; 5, re-seeding a server that went back in
+// time. A new file takes every step (db/file_format.hpp).
+extern const db::FileFormat kBookkeepingFormat;
 
 // DROP TRIGGER statements for every capture trigger of `schema`'s tables.
 std::vector<std::string> drop_capture_triggers_sql(const core::Schema& schema);

@@ -20,20 +20,18 @@ using core::quote_identifier;
 using db::Database;
 using db::Statement;
 
-// Every format this engine opens, oldest first; older ones are upgraded in
-// place to the last, the one it writes. Bumped when the bookkeeping tables
-// change: /2 added sync state, /3 conflict resolutions, /4 the capture log.
-// bookkeeping_upgrade_sql()[i] moves kFormats[i] to kFormats[i + 1].
-constexpr const char* kFormats[] = {"lumbung-replica/2", "lumbung-replica/3", "lumbung-replica/4",
-                                    "lumbung-replica/5"};
-constexpr const char* kFormat = kFormats[std::size(kFormats) - 1];
+// A replica's format as _lumbung_meta 'format' names it: "lumbung-replica/N",
+// N of replica::kBookkeepingFormat. Older ones are upgraded in place to the
+// newest, the one this engine writes.
+std::string format_text(int format) { return "lumbung-replica/" + std::to_string(format); }
 
-// The position of `format` in kFormats, or -1.
-int format_index(const std::string& format) {
-  for (size_t i = 0; i < std::size(kFormats); ++i) {
-    if (format == kFormats[i]) return static_cast<int>(i);
+// The N of a format this engine opens, or 0.
+int format_number(const std::string& text) {
+  const db::FileFormat& formats = replica::kBookkeepingFormat;
+  for (int format = formats.oldest; format <= formats.newest(); ++format) {
+    if (text == format_text(format)) return format;
   }
-  return -1;
+  return 0;
 }
 
 Status with_context(const std::string& context, const Status& status) {
@@ -100,13 +98,13 @@ Status Replica::Impl::store_schema(const std::string& text) {
 }
 
 Status Replica::Impl::create(const std::string& schema_text) {
+    const db::FileFormat& formats = replica::kBookkeepingFormat;
   device_id = options.device_id.empty() ? uuids.next() : options.device_id;
   return db::in_transaction(*db, [&]() -> Status {
     LUMBUNG_RETURN_IF_ERROR(exec_all(replica::bookkeeping_tables_sql()));
-    for (const auto& step : replica::bookkeeping_upgrade_sql()) {
-      LUMBUNG_RETURN_IF_ERROR(exec_all(step));
-    }
-    LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "format", Value(kFormat)));
+    LUMBUNG_RETURN_IF_ERROR(formats.upgrade(*db, formats.oldest));
+    LUMBUNG_RETURN_IF_ERROR(
+        replica::write_meta(*db, "format", Value(format_text(formats.newest()))));
     LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "device_id", Value(device_id)));
     LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "server_url", Value(options.server_url)));
     LUMBUNG_RETURN_IF_ERROR(replica::write_meta(*db, "token", Value(options.token)));
@@ -187,25 +185,23 @@ Status Replica::Impl::check_is_replica() {
   Result<bool> row = stmt->step();
   if (!row.is_ok()) return with_context("cannot read '" + path + "'", row.status());
   const std::string format = *row ? stmt->column_text(0) : std::string();
-  if (format_index(format) < 0) {
-    return Status(ErrorCode::kNotAReplica,
-                  "'" + path + "' is not a Lumbung replica of format " + kFormat);
+  if (format_number(format) == 0) {
+    return Status(ErrorCode::kNotAReplica, "'" + path + "' is not a Lumbung replica of format " +
+                                               format_text(replica::kBookkeepingFormat.newest()));
   }
   return Status::ok();
 }
 
 Status Replica::Impl::upgrade_format() {
-  Result<std::string> format = replica::read_meta(*db, "format");
-  if (!format.is_ok()) return format.status();
-  if (*format == kFormat) return Status::ok();
-  const auto steps = replica::bookkeeping_upgrade_sql();
+  const db::FileFormat& formats = replica::kBookkeepingFormat;
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string text, replica::read_meta(*db, "format"));
+  const int format = format_number(text);  // checked by check_is_replica()
+  if (format == formats.newest()) return Status::ok();
   return db::in_transaction(*db, [&]() -> Status {
-    for (size_t i = static_cast<size_t>(format_index(*format)); i < steps.size(); ++i) {
-      LUMBUNG_RETURN_IF_ERROR(exec_all(steps[i]));
-    }
+    LUMBUNG_RETURN_IF_ERROR(formats.upgrade(*db, format));
     // The triggers of an older engine may not know the new tables.
     LUMBUNG_RETURN_IF_ERROR(install_triggers(schema));
-    return replica::write_meta(*db, "format", Value(kFormat));
+    return replica::write_meta(*db, "format", Value(format_text(formats.newest())));
   });
 }
 

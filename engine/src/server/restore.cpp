@@ -11,6 +11,7 @@
 #include "core/errno_status.hpp"
 #include "core/removal_guard.hpp"
 #include "db/database.hpp"
+#include "db/file_format.hpp"
 #include "server/backup_file.hpp"
 #include "server/epoch.hpp"
 #include "server/snapshot_files.hpp"
@@ -146,13 +147,9 @@ Result<RestoreSummary> prepare_state(const std::string& fresh, const std::string
   const std::string store = fresh + "/" + kStoreFileName;
   LUMBUNG_RETURN_IF_ERROR(check_sqlite_file(fresh, kStoreFileName, from));
   {
-    Result<std::unique_ptr<db::Database>> db = db::Database::open(store, false);
-    if (!db.is_ok()) return db.status();
-    Result<db::Statement> format = (*db)->prepare("PRAGMA user_version");
-    if (!format.is_ok()) return format.status();
-    Result<bool> row = format->step();
-    if (!row.is_ok()) return row.status();
-    if (format->column_int(0) == 0) {
+    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> db, db::Database::open(store, false));
+    LUMBUNG_ASSIGN_OR_RETURN(const int format, db::user_version(*db));
+    if (format == 0) {
       return Status(ErrorCode::kCorrupt, "'" + from + "' holds no lumbungd store: its " +
                                              kStoreFileName + " has no lumbungd tables");
     }

@@ -12,17 +12,10 @@
 
 #include "auth/private_file.hpp"
 #include "core/checksum.hpp"
+#include "db/file_format.hpp"
 
 namespace lumbung::server {
 namespace {
-
-// PRAGMA user_version of a store this code writes.
-// 2: devices.request_digest; 3: conflict resolutions; 4: the change log per scope.
-constexpr int kStoreFormat = 4;
-
-// A new store is created at format 2, then upgraded like an old one, so that
-// every column is declared once.
-constexpr int kCreatedFormat = 2;
 
 // Names of the synced schema are values here (tbl, col), never identifiers.
 // Integers the engine treats as unsigned (checksums, batch numbers) are
@@ -61,8 +54,10 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql";
 
-// What moves a store from format N - 1 to N, by N.
-constexpr std::pair<int, const char*> kUpgrades[] = {
+// The store's formats (PRAGMA user_version), each step by the format it
+// reaches. 2: devices.request_digest, where a new store starts (kCreateTables);
+// 3: conflict resolutions; 4: the change log per scope.
+constexpr db::FormatStep kUpgrades[] = {
     {3, R"sql(
 ALTER TABLE conflicts ADD COLUMN resolved_value;
 ALTER TABLE conflicts ADD COLUMN resolved_by TEXT NOT NULL DEFAULT '';
@@ -88,6 +83,7 @@ CREATE INDEX synced_rows_tombstones ON synced_rows (scope, deleted_seq)
 CREATE INDEX conflicts_scope_seq ON conflicts (scope, seq);
 )sql"},
 };
+constexpr db::FileFormat kStoreFormat{2, kUpgrades};
 
 // A conflict record's columns, in the order conflict_at() reads them.
 constexpr const char* kConflictColumns =
@@ -697,14 +693,6 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
   std::map<std::string, ScopeDelta, std::less<>> scope_deltas_;
 };
 
-Result<int> user_version(db::Database& db) {
-  Result<Query> query = Query::on(db, "PRAGMA user_version");
-  if (!query.is_ok()) return query.status();
-  Result<bool> found = query->step();
-  if (!found.is_ok()) return found.status();
-  return static_cast<int>(query->integer(0));
-}
-
 }  // namespace
 
 SqliteStore::SqliteStore(std::string path, std::unique_ptr<db::Database> writer)
@@ -721,22 +709,18 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_d
   db::Database& db = **writer;
   LUMBUNG_RETURN_IF_ERROR(
       db.exec("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL"));
-  Result<int> format = user_version(db);
-  if (!format.is_ok()) return format.status();
-  if (*format != 0 && (*format < kCreatedFormat || *format > kStoreFormat)) {
+  LUMBUNG_ASSIGN_OR_RETURN(const int format, db::user_version(db));
+  if (format != 0 && !kStoreFormat.opens(format)) {
     return Status(ErrorCode::kCorrupt, "'" + path + "' is not a lumbungd store of format " +
-                                           std::to_string(kCreatedFormat) + " to " +
-                                           std::to_string(kStoreFormat) + " (it has " +
-                                           std::to_string(*format) + ")");
+                                           std::to_string(kStoreFormat.oldest) + " to " +
+                                           std::to_string(kStoreFormat.newest()) + " (it has " +
+                                           std::to_string(format) + ")");
   }
-  if (*format != kStoreFormat) {
+  if (format != kStoreFormat.newest()) {
     LUMBUNG_RETURN_IF_ERROR(db::in_transaction(db, [&] {
-      if (*format == 0) LUMBUNG_RETURN_IF_ERROR(db.exec(kCreateTables));
-      const int from = *format == 0 ? kCreatedFormat : *format;
-      for (const auto& [to, sql] : kUpgrades) {
-        if (to > from) LUMBUNG_RETURN_IF_ERROR(db.exec(sql));
-      }
-      return db.exec("PRAGMA user_version = " + std::to_string(kStoreFormat));
+      if (format == 0) LUMBUNG_RETURN_IF_ERROR(db.exec(kCreateTables));
+      LUMBUNG_RETURN_IF_ERROR(kStoreFormat.upgrade(db, format == 0 ? kStoreFormat.oldest : format));
+      return db::set_user_version(db, kStoreFormat.newest());
     }));
   }
   return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(writer).value()));
