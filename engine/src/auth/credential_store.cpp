@@ -42,9 +42,8 @@ CredentialStore::~CredentialStore() = default;
 
 Result<std::unique_ptr<CredentialStore>> CredentialStore::open(const std::string& path) {
   LUMBUNG_RETURN_IF_ERROR(db::create_private_file(path));
-  Result<std::unique_ptr<db::Database>> opened = db::Database::open(path, true);
-  if (!opened.is_ok()) return opened.status();
-  db::Database& db = **opened;
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> opened, db::Database::open(path, true));
+  db::Database& db = *opened;
   LUMBUNG_RETURN_IF_ERROR(
       db.exec("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL"));
   // Read and created in one write transaction: two processes opening a new
@@ -61,29 +60,23 @@ Result<std::unique_ptr<CredentialStore>> CredentialStore::open(const std::string
     LUMBUNG_RETURN_IF_ERROR(kStoreFormat.upgrade(db, format == 0 ? kStoreFormat.oldest : format));
     return db::set_user_version(db, kStoreFormat.newest());
   }));
-  return std::unique_ptr<CredentialStore>(new CredentialStore(std::move(opened).value()));
+  return std::unique_ptr<CredentialStore>(new CredentialStore(std::move(opened)));
 }
 
 Status CredentialStore::revoke(std::string_view token_id, std::int64_t now) {
   std::lock_guard lock(mu_);
-  Result<db::Statement*> insert =
-      db_->cached("INSERT OR IGNORE INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2)");
-  if (!insert.is_ok()) return insert.status();
-  (*insert)->bind(1, Value(std::string(token_id)));
-  (*insert)->bind(2, Value(now));
-  return (*insert)->run();
+  return db::run_cached(
+      *db_, "INSERT OR IGNORE INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2)",
+      {Value(token_id), Value(now)});
 }
 
 Status CredentialStore::check_not_revoked(std::string_view token_id) {
   std::lock_guard lock(mu_);
-  Result<db::Statement*> query =
-      db_->cached("SELECT revoked_at FROM revoked_token WHERE token_id = ?1");
-  if (!query.is_ok()) return query.status();
-  (*query)->bind(1, Value(std::string(token_id)));
-  Result<bool> revoked = (*query)->step();
-  if (!revoked.is_ok()) return revoked.status();
-  (*query)->reset();
-  if (*revoked) {
+  LUMBUNG_ASSIGN_OR_RETURN(
+      const bool revoked,
+      db::returns_row_cached(*db_, "SELECT revoked_at FROM revoked_token WHERE token_id = ?1",
+                             {Value(token_id)}));
+  if (revoked) {
     return Status(ErrorCode::kTokenRevoked, "token " + std::string(token_id) + " was revoked");
   }
   return Status::ok();
@@ -91,24 +84,20 @@ Status CredentialStore::check_not_revoked(std::string_view token_id) {
 
 Result<std::pair<std::string, std::string>> CredentialStore::bindings(std::string_view token_id,
                                                                       std::string_view device_id) {
-  Result<db::Statement*> query = db_->cached(
-      "SELECT (SELECT device_id FROM token_device WHERE token_id = ?1), "
-      "       (SELECT officer FROM device_officer WHERE device_id = ?2)");
-  if (!query.is_ok()) return query.status();
-  (*query)->bind(1, Value(std::string(token_id)));
-  (*query)->bind(2, Value(std::string(device_id)));
-  Result<bool> row = (*query)->step();
-  if (!row.is_ok()) return row.status();
-  std::pair<std::string, std::string> bound{(*query)->column_text(0), (*query)->column_text(1)};
-  (*query)->reset();
-  return bound;
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::cached(*db_,
+                        "SELECT (SELECT device_id FROM token_device WHERE token_id = ?1), "
+                        "       (SELECT officer FROM device_officer WHERE device_id = ?2)",
+                        {Value(token_id), Value(device_id)}));
+  LUMBUNG_RETURN_IF_ERROR(query.step().status());
+  return std::pair<std::string, std::string>{query.text(0), query.text(1)};
 }
 
 Result<std::string> CredentialStore::bound_device(std::string_view token_id) {
   std::lock_guard lock(mu_);
-  Result<std::pair<std::string, std::string>> bound = bindings(token_id, "");
-  if (!bound.is_ok()) return bound.status();
-  return bound->first;
+  LUMBUNG_ASSIGN_OR_RETURN(auto bound, bindings(token_id, ""));
+  return bound.first;
 }
 
 Status CredentialStore::bind(std::string_view token_id, std::string_view device_id,
@@ -130,18 +119,16 @@ Status CredentialStore::bind(std::string_view token_id, std::string_view device_
     return token_device == device_id && !device_officer.empty();
   };
   // Every request after the first: a read, no write lock.
-  Result<std::pair<std::string, std::string>> bound = bindings(token_id, device_id);
-  if (!bound.is_ok()) return bound.status();
-  Result<bool> complete = check(*bound);
+  LUMBUNG_ASSIGN_OR_RETURN(auto bound, bindings(token_id, device_id));
+  Result<bool> complete = check(bound);
   if (!complete.is_ok() || *complete) return complete.status();
   // First use: decided again under the write lock, which a concurrent first
   // use (here or in another process) may have taken first.
   return db::in_transaction(*db_, [&]() -> Status {
-    Result<std::pair<std::string, std::string>> locked = bindings(token_id, device_id);
-    if (!locked.is_ok()) return locked.status();
-    Result<bool> settled = check(*locked);
+    LUMBUNG_ASSIGN_OR_RETURN(auto locked, bindings(token_id, device_id));
+    Result<bool> settled = check(locked);
     if (!settled.is_ok() || *settled) return settled.status();
-    if (moves(locked->first)) {
+    if (moves(locked.first)) {
       LUMBUNG_RETURN_IF_ERROR(db::run(*db_,
                                       "UPDATE token_device SET device_id = ?2, bound_at = ?3 "
                                       "WHERE token_id = ?1",
@@ -149,12 +136,7 @@ Status CredentialStore::bind(std::string_view token_id, std::string_view device_
                                        Value(now)}));
     }
     const auto insert = [&](const char* sql, std::string_view key, std::string_view value) {
-      Result<db::Statement*> statement = db_->cached(sql);
-      if (!statement.is_ok()) return statement.status();
-      (*statement)->bind(1, Value(std::string(key)));
-      (*statement)->bind(2, Value(std::string(value)));
-      (*statement)->bind(3, Value(now));
-      return (*statement)->run();
+      return db::run_cached(*db_, sql, {Value(key), Value(value), Value(now)});
     };
     LUMBUNG_RETURN_IF_ERROR(
         insert("INSERT OR IGNORE INTO token_device (token_id, device_id, bound_at) "

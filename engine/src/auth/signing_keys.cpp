@@ -67,9 +67,8 @@ Result<std::unique_ptr<SigningKeys>> SigningKeys::open(const std::string& dir) {
   Result<std::string> current = keys->current_key_id();
   if (current.is_ok()) return keys;
   if (current.status().code() != ErrorCode::kNotFound) return current.status();
-  Result<std::string> first = keys->create_key();
-  if (!first.is_ok()) return first.status();
-  LUMBUNG_RETURN_IF_ERROR(keys->make_current(*first, false));
+  LUMBUNG_ASSIGN_OR_RETURN(std::string first, keys->create_key());
+  LUMBUNG_RETURN_IF_ERROR(keys->make_current(first, false));
   return keys;
 }
 
@@ -78,9 +77,9 @@ std::string SigningKeys::key_path(std::string_view key_id) const {
 }
 
 Result<std::string> SigningKeys::current_key_id() const {
-  Result<std::string> text = read_private_file(dir_ + "/" + std::string(kCurrentFile));
-  if (!text.is_ok()) return text.status();
-  std::string key_id = std::move(text).value();
+  LUMBUNG_ASSIGN_OR_RETURN(std::string text,
+                           read_private_file(dir_ + "/" + std::string(kCurrentFile)));
+  std::string key_id = std::move(text);
   if (!key_id.empty() && key_id.back() == '\n') key_id.pop_back();
   if (!is_key_id(key_id)) {
     return Status(ErrorCode::kCorrupt, "'" + dir_ + "/current' does not hold a key id");
@@ -135,19 +134,17 @@ Result<SigningKeys::Key> SigningKeys::load(std::string_view key_id) {
     return forged("signed by key '" + std::string(key_id) + "', which this server does not have");
   }
   if (cached != cache_.end()) return cached->second;
-  Result<std::string> pem = read_private_file(path);
-  if (!pem.is_ok()) return pem.status();
-  const Bio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  LUMBUNG_ASSIGN_OR_RETURN(std::string pem, read_private_file(path));
+  const Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   const std::shared_ptr<EVP_PKEY> key =
       own(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!key || !EVP_PKEY_is_a(key.get(), "ED25519")) {
     ERR_clear_error();
     return Status(ErrorCode::kCorrupt, "'" + path + "' does not hold an Ed25519 private key");
   }
-  Result<std::string> actual_id = key_id_of(key.get());
-  if (!actual_id.is_ok()) return actual_id.status();
-  if (*actual_id != key_id) {
-    return Status(ErrorCode::kCorrupt, "'" + path + "' holds key " + *actual_id);
+  LUMBUNG_ASSIGN_OR_RETURN(std::string actual_id, key_id_of(key.get()));
+  if (actual_id != key_id) {
+    return Status(ErrorCode::kCorrupt, "'" + path + "' holds key " + actual_id);
   }
   cache_.emplace(std::string(key_id), key);
   return key;

@@ -94,39 +94,34 @@ Result<std::unique_ptr<TokenAuthority>> TokenAuthority::open(const std::string& 
                                                              std::shared_ptr<Clock> clock) {
   LUMBUNG_RETURN_IF_ERROR(make_owner_only_dir(data_dir));
   const std::filesystem::path dir(data_dir);
-  Result<std::unique_ptr<SigningKeys>> keys = SigningKeys::open((dir / kKeysDirName).string());
-  if (!keys.is_ok()) return keys.status();
-  Result<std::unique_ptr<CredentialStore>> store =
-      CredentialStore::open((dir / kCredentialsFileName).string());
-  if (!store.is_ok()) return store.status();
-  return std::unique_ptr<TokenAuthority>(
-      new TokenAuthority(std::move(keys).value(), std::move(store).value(),
-                         clock ? std::move(clock) : system_clock()));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<SigningKeys> keys,
+                           SigningKeys::open((dir / kKeysDirName).string()));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<CredentialStore> store,
+                           CredentialStore::open((dir / kCredentialsFileName).string()));
+  return std::unique_ptr<TokenAuthority>(new TokenAuthority(
+      std::move(keys), std::move(store), clock ? std::move(clock) : system_clock()));
 }
 
 std::int64_t TokenAuthority::now_seconds() const { return clock_->now_ms() / 1000; }
 
 Result<IssuedToken> TokenAuthority::issue(const TokenRequest& request) {
   LUMBUNG_RETURN_IF_ERROR(check_request(request));
-  Result<std::string> token_id = random_token_id();
-  if (!token_id.is_ok()) return token_id.status();
-  Result<std::string> key_id = keys_->current_key_id();
-  if (!key_id.is_ok()) return key_id.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::string token_id, random_token_id());
+  LUMBUNG_ASSIGN_OR_RETURN(std::string key_id, keys_->current_key_id());
   Claims claims;
-  claims.token_id = *token_id;
+  claims.token_id = token_id;
   claims.officer = request.officer;
   claims.role = request.role;
   claims.villages = request.villages;
   claims.issued_at = now_seconds();
   claims.expires_at = claims.issued_at + request.ttl.count();
   claims.device_id = request.device_id;
-  const std::string signed_text = signed_part(*key_id, claims);
-  Result<std::string> signature = keys_->sign(*key_id, signed_text);
-  if (!signature.is_ok()) return signature.status();
+  const std::string signed_text = signed_part(key_id, claims);
+  LUMBUNG_ASSIGN_OR_RETURN(std::string signature, keys_->sign(key_id, signed_text));
   IssuedToken issued;
-  issued.token = assemble_token(signed_text, *signature);
+  issued.token = assemble_token(signed_text, signature);
   issued.token_id = claims.token_id;
-  issued.key_id = *key_id;
+  issued.key_id = key_id;
   issued.expires_at = claims.expires_at;
   return issued;
 }
@@ -148,40 +143,37 @@ Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> autho
   Result<std::string_view> token = bearer_token(authorization);
   if (!token.is_ok()) return token.status();
   LUMBUNG_RETURN_IF_ERROR(check_id("device id", device_id));
-  Result<TokenParts> parts = split_token(*token);
-  if (!parts.is_ok()) return parts.status();
+  LUMBUNG_ASSIGN_OR_RETURN(TokenParts parts, split_token(*token));
   // Nothing in the token counts before its signature does.
-  LUMBUNG_RETURN_IF_ERROR(keys_->verify(parts->key_id, parts->signed_part, parts->signature));
-  Result<Claims> claims = parse_claims(parts->claims_json);
-  if (!claims.is_ok()) return claims.status();
+  LUMBUNG_RETURN_IF_ERROR(keys_->verify(parts.key_id, parts.signed_part, parts.signature));
+  LUMBUNG_ASSIGN_OR_RETURN(Claims claims, parse_claims(parts.claims_json));
   const std::int64_t now = now_seconds();
-  if (now >= claims->expires_at) {
+  if (now >= claims.expires_at) {
     return Status(ErrorCode::kTokenExpired,
-                  "token " + claims->token_id + " expired at " + utc_text(claims->expires_at));
+                  "token " + claims.token_id + " expired at " + utc_text(claims.expires_at));
   }
-  LUMBUNG_RETURN_IF_ERROR(store_->check_not_revoked(claims->token_id));
-  if (!claims->device_id.empty() && claims->device_id != device_id) {
+  LUMBUNG_RETURN_IF_ERROR(store_->check_not_revoked(claims.token_id));
+  if (!claims.device_id.empty() && claims.device_id != device_id) {
     // A token issued for a device follows its replica through every
     // re-identification: from the device it was issued for, then from each
     // one it moved to (where it is bound now).
-    bool follows = !replaces_device.empty() && claims->device_id == replaces_device;
+    bool follows = !replaces_device.empty() && claims.device_id == replaces_device;
     if (!follows && !replaces_device.empty()) {
-      Result<std::string> bound = store_->bound_device(claims->token_id);
-      if (!bound.is_ok()) return bound.status();
-      follows = *bound == replaces_device || *bound == device_id;
+      LUMBUNG_ASSIGN_OR_RETURN(std::string bound, store_->bound_device(claims.token_id));
+      follows = bound == replaces_device || bound == device_id;
     }
     if (!follows) {
       return Status(ErrorCode::kDeviceMismatch,
-                    "token " + claims->token_id + " was issued for another device");
+                    "token " + claims.token_id + " was issued for another device");
     }
   }
   LUMBUNG_RETURN_IF_ERROR(
-      store_->bind(claims->token_id, device_id, claims->officer, now, replaces_device));
+      store_->bind(claims.token_id, device_id, claims.officer, now, replaces_device));
   Grant grant;
-  grant.token_id = claims->token_id;
-  grant.officer = claims->officer;
-  grant.role = claims->role;
-  grant.villages = claims->villages;
+  grant.token_id = claims.token_id;
+  grant.officer = claims.officer;
+  grant.role = claims.role;
+  grant.villages = claims.villages;
   return grant;
 }
 

@@ -16,9 +16,8 @@ Status failed(const core::Table& table, const core::CheckExpr& check, const core
 }  // namespace
 
 Result<std::unique_ptr<CheckJudge>> CheckJudge::open(const core::Schema& schema) {
-  Result<std::unique_ptr<Database>> db = Database::open(":memory:", true);
-  if (!db.is_ok()) return db.status();
-  std::unique_ptr<CheckJudge> judge(new CheckJudge(schema, std::move(db).value()));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::open(":memory:", true));
+  std::unique_ptr<CheckJudge> judge(new CheckJudge(schema, std::move(db)));
   Database& twin_db = *judge->db_;
   for (const core::Table& table : schema.tables) {
     const std::string name = quote_identifier(table.name);
@@ -32,17 +31,16 @@ Result<std::unique_ptr<CheckJudge>> CheckJudge::open(const core::Schema& schema)
     }
     LUMBUNG_RETURN_IF_ERROR(twin_db.exec("CREATE TABLE " + name + " (" + columns + ")"));
     Twin twin;
-    Result<Statement> insert =
-        twin_db.prepare("INSERT INTO " + name + " VALUES (" + placeholders + ")");
-    if (!insert.is_ok()) return insert.status();
-    twin.insert = std::move(insert).value();
+    LUMBUNG_ASSIGN_OR_RETURN(Statement insert, twin_db.prepare("INSERT INTO " + name + " VALUES (" +
+                                                               placeholders + ")"));
+    twin.insert = std::move(insert);
     const auto add = [&](const core::CheckExpr& expr, const core::Column* column) -> Status {
       // As SQLite judges a CHECK: false fails, NULL passes.
-      Result<Statement> judge_sql =
+      LUMBUNG_ASSIGN_OR_RETURN(
+          Statement judge_sql,
           twin_db.prepare("SELECT CASE WHEN " + expr.sql() + " THEN 1 WHEN " + expr.sql() +
-                          " IS NULL THEN 1 ELSE 0 END FROM " + name);
-      if (!judge_sql.is_ok()) return judge_sql.status();
-      twin.checks.push_back({&expr, column, std::move(judge_sql).value()});
+                          " IS NULL THEN 1 ELSE 0 END FROM " + name));
+      twin.checks.push_back({&expr, column, std::move(judge_sql)});
       return Status::ok();
     };
     for (const core::Column& column : table.columns) {
@@ -85,10 +83,9 @@ Status CheckJudge::check(const core::Table& table, const Row& row) {
   std::lock_guard lock(mu_);
   std::vector<Check*> checks;
   for (Check& check : twins_.at(table.name).checks) checks.push_back(&check);
-  Result<const Check*> first = first_failed(table, row, checks);
-  if (!first.is_ok()) return first.status();
-  if (*first == nullptr) return Status::ok();
-  return failed(table, *(*first)->expr, (*first)->column);
+  LUMBUNG_ASSIGN_OR_RETURN(const Check* first, first_failed(table, row, checks));
+  if (first == nullptr) return Status::ok();
+  return failed(table, *first->expr, first->column);
 }
 
 Status CheckJudge::validate_row(const core::Table& table, const Row& row) {
@@ -102,9 +99,9 @@ Status CheckJudge::check_defaults(std::string_view source) {
     for (Check& check : twins_.at(table.name).checks) {
       if (check.column == nullptr || !check.column->default_value) continue;
       const Value& value = *check.column->default_value;
-      Result<const Check*> first = first_failed(table, {{check.column->name, value}}, {&check});
-      if (!first.is_ok()) return first.status();
-      if (*first == nullptr) continue;
+      LUMBUNG_ASSIGN_OR_RETURN(const Check* first,
+                               first_failed(table, {{check.column->name, value}}, {&check}));
+      if (first == nullptr) continue;
       return Status(ErrorCode::kSchemaInvalid,
                     std::string(source) + ": table '" + table.name + "': column '" +
                         check.column->name + "': default " + core::describe_value(value) +
@@ -117,9 +114,8 @@ Status CheckJudge::check_defaults(std::string_view source) {
 Result<core::Schema> load_schema(std::string_view json_text, std::string_view source) {
   Result<core::Schema> schema = core::load_schema(json_text, source);
   if (!schema.is_ok()) return schema;
-  Result<std::unique_ptr<CheckJudge>> judge = CheckJudge::open(*schema);
-  if (!judge.is_ok()) return judge.status();
-  LUMBUNG_RETURN_IF_ERROR((*judge)->check_defaults(source));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<CheckJudge> judge, CheckJudge::open(*schema));
+  LUMBUNG_RETURN_IF_ERROR(judge->check_defaults(source));
   return schema;
 }
 

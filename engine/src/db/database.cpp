@@ -112,9 +112,8 @@ Result<bool> Statement::step() {
 
 Status Statement::run() {
   for (;;) {
-    Result<bool> row = step();
-    if (!row.is_ok()) return row.status();
-    if (!*row) break;
+    LUMBUNG_ASSIGN_OR_RETURN(bool row, step());
+    if (!row) break;
   }
   reset();
   return Status::ok();
@@ -197,9 +196,8 @@ Result<Statement> Database::prepare(std::string_view sql) {
 Result<Statement*> Database::cached(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
-    Result<Statement> stmt = prepare(sql);
-    if (!stmt.is_ok()) return stmt.status();
-    it = cache_.emplace(sql, std::make_unique<Statement>(std::move(stmt).value())).first;
+    LUMBUNG_ASSIGN_OR_RETURN(Statement stmt, prepare(sql));
+    it = cache_.emplace(sql, std::make_unique<Statement>(std::move(stmt))).first;
   }
   it->second->reset();
   return it->second.get();
@@ -251,54 +249,84 @@ Status Database::rollback() {
 
 namespace {
 
-Result<Statement> bound(Database& db, std::string_view sql, const std::vector<Value>& params) {
-  Result<Statement> stmt = db.prepare(sql);
-  if (!stmt.is_ok()) return stmt;
-  for (std::size_t i = 0; i < params.size(); ++i) stmt->bind(static_cast<int>(i + 1), params[i]);
-  return stmt;
+template <typename Params>
+void bind_all(Statement& stmt, const Params& params) {
+  int index = 1;
+  for (const Value& param : params) stmt.bind(index++, param);
 }
 
 }  // namespace
 
+template <typename Params>
+Result<Query> Query::cached_bound(Database& db, const std::string& sql, const Params& params) {
+  LUMBUNG_ASSIGN_OR_RETURN(Statement* const stmt, db.cached(sql));
+  bind_all(*stmt, params);
+  return Query(stmt);
+}
+
+template <typename Params>
+Result<Query> Query::prepared_bound(Database& db, std::string_view sql, const Params& params) {
+  LUMBUNG_ASSIGN_OR_RETURN(Statement stmt, db.prepare(sql));
+  bind_all(stmt, params);
+  return Query(std::move(stmt));
+}
+
+Result<Query> Query::cached(Database& db, const std::string& sql,
+                            std::initializer_list<Value> params) {
+  return cached_bound(db, sql, params);
+}
+
+Result<Query> Query::cached(Database& db, const std::string& sql,
+                            const std::vector<Value>& params) {
+  return cached_bound(db, sql, params);
+}
+
+Result<Query> Query::prepared(Database& db, std::string_view sql,
+                              std::initializer_list<Value> params) {
+  return prepared_bound(db, sql, params);
+}
+
+Result<Query> Query::prepared(Database& db, std::string_view sql,
+                              const std::vector<Value>& params) {
+  return prepared_bound(db, sql, params);
+}
+
+Query::Query(Statement&& owned)
+    : stmt_(nullptr), owned_(std::make_unique<Statement>(std::move(owned))) {
+  stmt_ = owned_.get();
+}
+
+Query::Query(Query&& other) noexcept
+    : stmt_(std::exchange(other.stmt_, nullptr)), owned_(std::move(other.owned_)) {}
+
+Query::~Query() {
+  if (stmt_ != nullptr) stmt_->reset();
+}
+
+void Query::restart(std::initializer_list<Value> params) {
+  stmt_->reset();
+  bind_all(*stmt_, params);
+}
+
 Status run(Database& db, std::string_view sql, const std::vector<Value>& params) {
-  Result<Statement> stmt = bound(db, sql, params);
-  if (!stmt.is_ok()) return stmt.status();
-  return stmt->run();
+  LUMBUNG_ASSIGN_OR_RETURN(Query query, Query::prepared(db, sql, params));
+  return query.run();
 }
 
 Result<bool> returns_row(Database& db, std::string_view sql, const std::vector<Value>& params) {
-  Result<Statement> stmt = bound(db, sql, params);
-  if (!stmt.is_ok()) return stmt.status();
-  return stmt->step();
+  LUMBUNG_ASSIGN_OR_RETURN(Query query, Query::prepared(db, sql, params));
+  return query.step();
 }
-
-namespace {
-
-Result<Statement*> cached_bound(Database& db, const std::string& sql,
-                                const std::vector<Value>& params) {
-  Result<Statement*> stmt = db.cached(sql);
-  if (!stmt.is_ok()) return stmt;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    (*stmt)->bind(static_cast<int>(i + 1), params[i]);
-  }
-  return stmt;
-}
-
-}  // namespace
 
 Status run_cached(Database& db, const std::string& sql, const std::vector<Value>& params) {
-  Result<Statement*> stmt = cached_bound(db, sql, params);
-  if (!stmt.is_ok()) return stmt.status();
-  return (*stmt)->run();
+  LUMBUNG_ASSIGN_OR_RETURN(Query query, Query::cached(db, sql, params));
+  return query.run();
 }
 
 Result<bool> returns_row_cached(Database& db, const std::string& sql,
                                 const std::vector<Value>& params) {
-  Result<Statement*> stmt = cached_bound(db, sql, params);
-  if (!stmt.is_ok()) return stmt.status();
-  Result<bool> found = (*stmt)->step();
-  (*stmt)->reset();
-  return found;
+  LUMBUNG_ASSIGN_OR_RETURN(Query query, Query::cached(db, sql, params));
+  return query.step();
 }
 
 Status create_private_file(const std::string& path) {

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +98,62 @@ class Database {
   std::uint64_t serial_ = 0;
   Status failed_;  // see fail_transaction()
   std::map<std::string, std::unique_ptr<Statement>> cache_;
+};
+
+// A statement with its parameters bound to ?1, ?2, ..., reset (its bindings
+// cleared) when the Query ends, so that one left unfinished, by an early
+// return or after the row it was for, never keeps a read snapshot open.
+//
+//   LUMBUNG_ASSIGN_OR_RETURN(db::Query query,
+//                            db::Query::cached(db, "SELECT v FROM t WHERE k = ?1", {Value(k)}));
+//   LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
+//   return found ? query.text(0) : std::string();
+class Query {
+ public:
+  // The connection's cached statement for `sql` (Database::cached).
+  // REQUIRES: the statement is not in use by another Query.
+  static Result<Query> cached(Database& db, const std::string& sql,
+                              std::initializer_list<Value> params = {});
+  static Result<Query> cached(Database& db, const std::string& sql,
+                              const std::vector<Value>& params);
+  // A statement of its own, finalized when the Query ends: for a query open
+  // while one of the same text is (one per scope of a scan), or run once.
+  static Result<Query> prepared(Database& db, std::string_view sql,
+                                std::initializer_list<Value> params = {});
+  static Result<Query> prepared(Database& db, std::string_view sql,
+                                const std::vector<Value>& params);
+
+  Query(Query&& other) noexcept;
+  Query& operator=(Query&&) = delete;
+  ~Query();
+
+  // Steps once: true while a row is available, false when done.
+  Result<bool> step() { return stmt_->step(); }
+  // Steps to the end, for statements that return no rows.
+  Status run() { return stmt_->run(); }
+  // Runs the query again from its first row, with new parameters.
+  void restart(std::initializer_list<Value> params);
+
+  // Column `i` of the current row.
+  Value value(int i) const { return stmt_->column(i); }
+  std::int64_t integer(int i) const { return stmt_->column_int(i); }
+  std::string text(int i) const { return stmt_->column_text(i); }
+  // Valid until the next step() or the Query's end.
+  std::string_view text_view(int i) const { return stmt_->column_text_view(i); }
+
+  // The statement, to bind without copying or read its columns' names.
+  Statement& statement() { return *stmt_; }
+
+ private:
+  explicit Query(Statement* stmt) : stmt_(stmt) {}
+  explicit Query(Statement&& owned);
+  template <typename Params>
+  static Result<Query> cached_bound(Database& db, const std::string& sql, const Params& params);
+  template <typename Params>
+  static Result<Query> prepared_bound(Database& db, std::string_view sql, const Params& params);
+
+  Statement* stmt_;
+  std::unique_ptr<Statement> owned_;  // when prepared()
 };
 
 // Prepares `sql` (not kept in the cache), binds `params` to ?1, ?2, ... and

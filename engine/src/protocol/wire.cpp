@@ -193,9 +193,8 @@ Status decode_body(const HttpHeaders& headers, const std::string& body, std::siz
   std::string decoded;
   const std::string* bytes = &body;
   if (encoding && *encoding == "zstd") {
-    Result<std::string> plain = decompress(body, max_bytes);
-    if (!plain.is_ok()) return plain.status();
-    decoded = std::move(plain).value();
+    LUMBUNG_ASSIGN_OR_RETURN(std::string plain, decompress(body, max_bytes));
+    decoded = std::move(plain);
     bytes = &decoded;
   } else if (encoding && *encoding != "identity") {
     return Status(ErrorCode::kProtocol,

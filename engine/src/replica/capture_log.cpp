@@ -12,17 +12,16 @@ namespace {
 
 // The base of the pending entry of a cell or row, if any.
 Result<std::optional<std::int64_t>> pending_base(db::Database& db, const OutboxEntry& entry) {
-  Result<db::Statement*> stmt =
-      db.cached("SELECT base FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2 AND col = ?3");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind_borrowed_text(1, entry.table);
-  (*stmt)->bind_borrowed_text(2, entry.row_id);
-  (*stmt)->bind_borrowed_text(3, entry.column);
-  Result<bool> found = (*stmt)->step();
-  if (!found.is_ok()) return found.status();
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::cached(
+          db, "SELECT base FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2 AND col = ?3"));
+  query.statement().bind_borrowed_text(1, entry.table);
+  query.statement().bind_borrowed_text(2, entry.row_id);
+  query.statement().bind_borrowed_text(3, entry.column);
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
   std::optional<std::int64_t> base;
-  if (*found) base = (*stmt)->column_int(0);
-  (*stmt)->reset();
+  if (found) base = query.integer(0);
   return base;
 }
 
@@ -31,28 +30,22 @@ Result<Value> current_scope(db::Database& db, const core::Schema& schema, const 
                             const std::string& row_id) {
   const core::Table* t = schema.find_table(table);
   if (!t) return Value();
-  Result<db::Statement*> stmt =
-      db.cached("SELECT " + core::quote_identifier(t->scope_column) + " FROM " +
-                core::quote_identifier(t->name) + " WHERE \"id\" = ?1");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind_borrowed_text(1, row_id);
-  Result<bool> found = (*stmt)->step();
-  if (!found.is_ok()) return found.status();
-  Value scope = *found ? (*stmt)->column(0) : Value();
-  (*stmt)->reset();
-  return scope;
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::cached(db, "SELECT " + core::quote_identifier(t->scope_column) + " FROM " +
+                                core::quote_identifier(t->name) + " WHERE \"id\" = ?1"));
+  query.statement().bind_borrowed_text(1, row_id);
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
+  return found ? query.value(0) : Value();
 }
 
 // The server seq the device has pulled `scope` up to: a new change's base.
 Result<std::int64_t> scope_cursor(db::Database& db, const Value& scope) {
-  Result<db::Statement*> stmt = db.cached("SELECT cursor FROM _lumbung_scope WHERE scope = ?1");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind_borrowed(1, scope);
-  Result<bool> found = (*stmt)->step();
-  if (!found.is_ok()) return found.status();
-  const std::int64_t cursor = *found ? (*stmt)->column_int(0) : 0;
-  (*stmt)->reset();
-  return cursor;
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query, db::Query::cached(db, "SELECT cursor FROM _lumbung_scope WHERE scope = ?1"));
+  query.statement().bind_borrowed(1, scope);
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
+  return found ? query.integer(0) : std::int64_t{0};
 }
 
 // Does to the outbox what the capture trigger would have done for the logged
@@ -73,13 +66,11 @@ Status fold_entry(db::Database& db, const core::Schema& schema, OutboxEntry entr
       // An update through the API that did not read its row: the row has
       // not moved since (CaptureLog::fix_scope), or was deleted since, which
       // drops this entry anyway.
-      Result<Value> now = current_scope(db, schema, entry.table, entry.row_id);
-      if (!now.is_ok()) return now.status();
-      scope = std::move(now).value();
+      LUMBUNG_ASSIGN_OR_RETURN(Value now, current_scope(db, schema, entry.table, entry.row_id));
+      scope = std::move(now);
     }
-    Result<std::int64_t> cursor = scope_cursor(db, scope);
-    if (!cursor.is_ok()) return cursor.status();
-    entry.base = *cursor;
+    LUMBUNG_ASSIGN_OR_RETURN(std::int64_t cursor, scope_cursor(db, scope));
+    entry.base = cursor;
   }
   return write_outbox_entry(db, entry);
 }
@@ -93,40 +84,34 @@ Status CaptureLog::append(const core::Table& table, std::string_view row_id,
     LUMBUNG_RETURN_IF_ERROR(db_.exec("UPDATE _lumbung_clock SET logging = 1 WHERE logging = 0"));
     logging_transaction_ = db_.transaction_serial();
   }
-  Result<core::Hlc> stamp = next_stamp();
-  if (!stamp.is_ok()) return stamp.status();
+  LUMBUNG_ASSIGN_OR_RETURN(core::Hlc stamp, next_stamp());
   if (!append_) {
-    Result<db::Statement*> stmt = db_.cached(
-        "INSERT INTO _lumbung_log (tbl, row_id, col, op, hlc, scope) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-    if (!stmt.is_ok()) return stmt.status();
-    append_ = *stmt;
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Statement * stmt,
+        db_.cached("INSERT INTO _lumbung_log (tbl, row_id, col, op, hlc, scope) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    append_ = stmt;
   }
   append_->bind_borrowed_text(1, table.name);
   append_->bind_borrowed_text(2, row_id);
   append_->bind_borrowed_text(3, column);
   append_->bind(4, Value(static_cast<std::int64_t>(op)));
-  append_->bind(5, Value(stamp->packed()));
+  append_->bind(5, Value(stamp.packed()));
   append_->bind_borrowed(6, scope);
   return append_->run();
 }
 
 Status CaptureLog::fix_scope(const core::Table& table, std::string_view row_id,
                              const Value& scope) {
-  Result<db::Statement*> stmt = db_.cached(
-      "UPDATE _lumbung_log SET scope = ?3 WHERE scope IS NULL AND tbl = ?1 AND row_id = ?2");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(table.name));
-  (*stmt)->bind(2, Value(row_id));
-  (*stmt)->bind(3, scope);
-  return (*stmt)->run();
+  return db::run_cached(
+      db_, "UPDATE _lumbung_log SET scope = ?3 WHERE scope IS NULL AND tbl = ?1 AND row_id = ?2",
+      {Value(table.name), Value(row_id), scope});
 }
 
 Result<core::Hlc> CaptureLog::next_stamp() {
   if (transaction_ != db_.transaction_serial()) {
-    Result<core::Hlc> last = last_stamp(db_);
-    if (!last.is_ok()) return last.status();
-    last_ = *last;
+    LUMBUNG_ASSIGN_OR_RETURN(core::Hlc last, last_stamp(db_));
+    last_ = last;
     transaction_ = db_.transaction_serial();
   }
   last_ = core::hlc_next(last_, clock_.now_ms());
@@ -134,38 +119,29 @@ Result<core::Hlc> CaptureLog::next_stamp() {
 }
 
 Result<bool> capture_log_empty(db::Database& db) {
-  Result<db::Statement*> any = db.cached("SELECT 1 FROM _lumbung_log LIMIT 1");
-  if (!any.is_ok()) return any.status();
-  Result<bool> found = (*any)->step();
-  (*any)->reset();
-  if (!found.is_ok()) return found.status();
-  return !*found;
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found,
+                           db::returns_row_cached(db, "SELECT 1 FROM _lumbung_log LIMIT 1"));
+  return !found;
 }
 
 Status fold_capture_log(db::Database& db, const core::Schema& schema) {
-  Result<bool> empty = capture_log_empty(db);
-  if (!empty.is_ok()) return empty.status();
-  if (*empty) return Status::ok();
+  LUMBUNG_ASSIGN_OR_RETURN(bool empty, capture_log_empty(db));
+  if (empty) return Status::ok();
 
-  Result<db::Statement*> log =
-      db.cached("SELECT tbl, row_id, col, op, hlc, scope FROM _lumbung_log ORDER BY seq");
-  if (!log.is_ok()) return log.status();
-  Status status = Status::ok();
-  for (;;) {
-    Result<bool> more = (*log)->step();
-    if (!more.is_ok()) {
-      status = more.status();
-      break;
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Query log,
+        db::Query::cached(
+            db, "SELECT tbl, row_id, col, op, hlc, scope FROM _lumbung_log ORDER BY seq"));
+    for (;;) {
+      LUMBUNG_ASSIGN_OR_RETURN(const bool more, log.step());
+      if (!more) break;
+      OutboxEntry logged{log.text(0),    log.text(1),
+                         log.text(2),    static_cast<OutboxOp>(log.integer(3)),
+                         log.integer(4), 0};
+      LUMBUNG_RETURN_IF_ERROR(fold_entry(db, schema, std::move(logged), log.value(5)));
     }
-    if (!*more) break;
-    OutboxEntry logged{(*log)->column_text(0), (*log)->column_text(1),
-                       (*log)->column_text(2), static_cast<OutboxOp>((*log)->column_int(3)),
-                       (*log)->column_int(4),  0};
-    status = fold_entry(db, schema, std::move(logged), (*log)->column(5));
-    if (!status.is_ok()) break;
   }
-  (*log)->reset();
-  LUMBUNG_RETURN_IF_ERROR(status);
   // The log's last stamp is the clock's persisted value until now.
   LUMBUNG_RETURN_IF_ERROR(
       db.exec("UPDATE _lumbung_clock SET logging = 0, hlc = max(hlc, "

@@ -75,17 +75,18 @@ Result<bool> store_resolution(db::Database& db, const ConflictRecord& conflict) 
 }
 
 Result<std::vector<ConflictRecord>> load_conflicts(db::Database& db) {
-  Result<db::Statement*> stmt = db.cached(
-      "SELECT id, tbl, row_id, col, policy, server_value, server_device, server_hlc, "
-      "device_value, device_id, device_hlc, outcome, scope, resolved_value, resolved_by, "
-      "resolved_device, resolved_ms FROM _lumbung_conflict ORDER BY id");
-  if (!stmt.is_ok()) return stmt.status();
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::cached(
+          db,
+          "SELECT id, tbl, row_id, col, policy, server_value, server_device, server_hlc, "
+          "device_value, device_id, device_hlc, outcome, scope, resolved_value, resolved_by, "
+          "resolved_device, resolved_ms FROM _lumbung_conflict ORDER BY id"));
   std::vector<ConflictRecord> conflicts;
   for (;;) {
-    Result<bool> row = (*stmt)->step();
-    if (!row.is_ok()) return row.status();
-    if (!*row) break;
-    db::Statement& s = **stmt;
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) return conflicts;
+    db::Statement& s = query.statement();
     ConflictRecord record;
     record.id = static_cast<std::uint64_t>(s.column_int(0));
     record.table = s.column_text(1);
@@ -106,8 +107,6 @@ Result<std::vector<ConflictRecord>> load_conflicts(db::Database& db) {
     record.resolved_ms = s.column_int(16);
     conflicts.push_back(std::move(record));
   }
-  (*stmt)->reset();
-  return conflicts;
 }
 
 }  // namespace lumbung::replica

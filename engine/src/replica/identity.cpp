@@ -21,9 +21,8 @@ Result<v1::RequestHeader> request_header(db::Database& db, const core::Schema& s
        {std::pair{kDeviceId, header.mutable_device_id()},
         std::pair{kServerEpoch, header.mutable_epoch()},
         std::pair{kReplacesDevice, header.mutable_replaces_device()}}) {
-    Result<std::string> value = read_meta(db, key);
-    if (!value.is_ok()) return value.status();
-    *field = std::move(value).value();
+    LUMBUNG_ASSIGN_OR_RETURN(std::string value, read_meta(db, key));
+    *field = std::move(value);
   }
   return header;
 }
@@ -37,9 +36,8 @@ Status set_known_epoch(db::Database& db, const std::string& epoch) {
 }
 
 Status reidentify(db::Database& db, const std::string& new_id) {
-  Result<std::string> old_id = device_id(db);
-  if (!old_id.is_ok()) return old_id.status();
-  LUMBUNG_RETURN_IF_ERROR(write_meta(db, kReplacesDevice, Value(*old_id)));
+  LUMBUNG_ASSIGN_OR_RETURN(std::string old_id, device_id(db));
+  LUMBUNG_RETURN_IF_ERROR(write_meta(db, kReplacesDevice, Value(old_id)));
   LUMBUNG_RETURN_IF_ERROR(write_meta(db, kDeviceId, Value(new_id)));
   return db.exec(
       "UPDATE _lumbung_push SET next_batch = 1, acked_batch = 0, inflight_batch = NULL, "

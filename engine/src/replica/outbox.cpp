@@ -3,62 +3,45 @@
 namespace lumbung::replica {
 
 Result<std::vector<OutboxEntry>> read_outbox(db::Database& db, int limit) {
-  Result<db::Statement*> stmt = db.cached(
-      "SELECT tbl, row_id, col, op, hlc, base, COALESCE(author, '') FROM _lumbung_outbox "
-      "ORDER BY hlc, tbl, row_id, col LIMIT ?1");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(static_cast<std::int64_t>(limit)));
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::cached(db,
+                        "SELECT tbl, row_id, col, op, hlc, base, COALESCE(author, '') "
+                        "FROM _lumbung_outbox ORDER BY hlc, tbl, row_id, col LIMIT ?1",
+                        {Value(static_cast<std::int64_t>(limit))}));
   std::vector<OutboxEntry> entries;
   for (;;) {
-    Result<bool> row = (*stmt)->step();
-    if (!row.is_ok()) return row.status();
-    if (!*row) break;
-    entries.push_back(OutboxEntry{(*stmt)->column_text(0), (*stmt)->column_text(1),
-                                  (*stmt)->column_text(2),
-                                  static_cast<OutboxOp>((*stmt)->column_int(3)),
-                                  (*stmt)->column_int(4), (*stmt)->column_int(5),
-                                  (*stmt)->column_text(6)});
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) return entries;
+    entries.push_back(OutboxEntry{query.text(0), query.text(1), query.text(2),
+                                  static_cast<OutboxOp>(query.integer(3)), query.integer(4),
+                                  query.integer(5), query.text(6)});
   }
-  (*stmt)->reset();
-  return entries;
 }
 
 Result<bool> remove_if_unchanged(db::Database& db, const std::string& table,
                                  const std::string& row_id, const std::string& column,
                                  std::int64_t hlc) {
-  Result<db::Statement*> stmt = db.cached(
-      "DELETE FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2 AND col = ?3 AND hlc = ?4");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(table));
-  (*stmt)->bind(2, Value(row_id));
-  (*stmt)->bind(3, Value(column));
-  (*stmt)->bind(4, Value(hlc));
-  LUMBUNG_RETURN_IF_ERROR((*stmt)->run());
+  LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+      db, "DELETE FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2 AND col = ?3 AND hlc = ?4",
+      {Value(table), Value(row_id), Value(column), Value(hlc)}));
   return sqlite3_changes(db.handle()) > 0;
 }
 
 Status write_outbox_entry(db::Database& db, const OutboxEntry& entry) {
-  Result<db::Statement*> stmt = db.cached(
+  return db::run_cached(
+      db,
       "INSERT OR REPLACE INTO _lumbung_outbox (tbl, row_id, col, op, hlc, base, author) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULLIF(?7, ''))");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(entry.table));
-  (*stmt)->bind(2, Value(entry.row_id));
-  (*stmt)->bind(3, Value(entry.column));
-  (*stmt)->bind(4, Value(static_cast<std::int64_t>(entry.op)));
-  (*stmt)->bind(5, Value(entry.hlc));
-  (*stmt)->bind(6, Value(entry.base));
-  (*stmt)->bind(7, Value(entry.author));
-  return (*stmt)->run();
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULLIF(?7, ''))",
+      {Value(entry.table), Value(entry.row_id), Value(entry.column),
+       Value(static_cast<std::int64_t>(entry.op)), Value(entry.hlc), Value(entry.base),
+       Value(entry.author)});
 }
 
 Status remove_cell_entries(db::Database& db, const std::string& table, const std::string& row_id) {
-  Result<db::Statement*> stmt =
-      db.cached("DELETE FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2 AND col <> ''");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(table));
-  (*stmt)->bind(2, Value(row_id));
-  return (*stmt)->run();
+  return db::run_cached(db,
+                        "DELETE FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2 AND col <> ''",
+                        {Value(table), Value(row_id)});
 }
 
 }  // namespace lumbung::replica

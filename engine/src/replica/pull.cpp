@@ -84,9 +84,8 @@ Result<std::optional<ServerRow>> server_row(const v1::PullPage& page,
   const core::Table& table = *names.table;
   ServerRow row(table, state.row_id());
   if (state.deleted()) {
-    Result<core::Stamp> stamp = value_stamp(page, state, 0);
-    if (!stamp.is_ok()) return stamp.status();
-    row.set_deleted(std::move(stamp).value());
+    LUMBUNG_ASSIGN_OR_RETURN(core::Stamp stamp, value_stamp(page, state, 0));
+    row.set_deleted(std::move(stamp));
     return std::optional<ServerRow>(std::move(row));
   }
   // No column indexes: the values are every column of the table, in order.
@@ -104,11 +103,9 @@ Result<std::optional<ServerRow>> server_row(const v1::PullPage& page,
       return malformed("table '" + table.name + "': row '" + state.row_id() + "' names column " +
                        std::to_string(index) + ", which the page does not list");
     }
-    Result<core::Stamp> stamp = value_stamp(page, state, i);
-    if (!stamp.is_ok()) return stamp.status();
+    LUMBUNG_ASSIGN_OR_RETURN(core::Stamp stamp, value_stamp(page, state, i));
     if (names.columns[index]) {
-      row.set_cell(*names.columns[index], protocol::from_wire(state.values(i)),
-                   std::move(stamp).value());
+      row.set_cell(*names.columns[index], protocol::from_wire(state.values(i)), std::move(stamp));
     } else {
       *names_unknown = true;
     }
@@ -119,28 +116,23 @@ Result<std::optional<ServerRow>> server_row(const v1::PullPage& page,
 }  // namespace
 
 Result<Puller::Cursors> Puller::stored_cursors() {
-  Result<db::Statement*> stmt = db_.cached("SELECT scope, cursor FROM _lumbung_scope");
-  if (!stmt.is_ok()) return stmt.status();
+  LUMBUNG_ASSIGN_OR_RETURN(db::Query query,
+                           db::Query::cached(db_, "SELECT scope, cursor FROM _lumbung_scope"));
   Cursors cursors;
   for (;;) {
-    Result<bool> row = (*stmt)->step();
-    if (!row.is_ok()) return row.status();
-    if (!*row) break;
-    cursors[(*stmt)->column_text(0)] = (*stmt)->column_int(1);
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) return cursors;
+    cursors[query.text(0)] = query.integer(1);
   }
-  (*stmt)->reset();
-  return cursors;
 }
 
 Result<HttpRequest> Puller::request(const Cursors& cursors, std::uint32_t page_budget_bytes,
                                     std::uint32_t wait_seconds) {
-  Result<std::int64_t> next_batch = next_batch_number(db_);
-  if (!next_batch.is_ok()) return next_batch.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::int64_t next_batch, next_batch_number(db_));
   v1::PullRequest request;
-  request.set_pushed_batch(static_cast<std::uint64_t>(*next_batch - 1));
-  Result<v1::RequestHeader> header = request_header(db_, schema_);
-  if (!header.is_ok()) return header.status();
-  *request.mutable_header() = std::move(header).value();
+  request.set_pushed_batch(static_cast<std::uint64_t>(next_batch - 1));
+  LUMBUNG_ASSIGN_OR_RETURN(v1::RequestHeader header, request_header(db_, schema_));
+  *request.mutable_header() = std::move(header);
   request.set_page_budget_bytes(page_budget_bytes);
   request.set_wait_seconds(wait_seconds);
   for (const auto& [scope, seq] : cursors) {
@@ -155,39 +147,34 @@ Result<HttpRequest> Puller::request(const Cursors& cursors, std::uint32_t page_b
 
 Result<HttpRequest> Puller::next_request(std::uint32_t page_budget_bytes,
                                          std::uint32_t wait_seconds) {
-  Result<Cursors> cursors = stored_cursors();
-  if (!cursors.is_ok()) return cursors.status();
-  return request(*cursors, page_budget_bytes, wait_seconds);
+  LUMBUNG_ASSIGN_OR_RETURN(Cursors cursors, stored_cursors());
+  return request(cursors, page_budget_bytes, wait_seconds);
 }
 
 Result<HttpRequest> Puller::request_after(const v1::PullPage& page,
                                           std::uint32_t page_budget_bytes) {
   // What apply_page() does to the cursors: it stores the page's and drops
   // the dropped scopes'.
-  Result<Cursors> cursors = stored_cursors();
-  if (!cursors.is_ok()) return cursors.status();
-  for (const v1::ScopeCursor& cursor : page.cursors()) (*cursors)[cursor.scope()] = cursor.seq();
-  for (const std::string& scope : page.dropped_scopes()) cursors->erase(scope);
-  return request(*cursors, page_budget_bytes, 0);
+  LUMBUNG_ASSIGN_OR_RETURN(Cursors cursors, stored_cursors());
+  for (const v1::ScopeCursor& cursor : page.cursors()) cursors[cursor.scope()] = cursor.seq();
+  for (const std::string& scope : page.dropped_scopes()) cursors.erase(scope);
+  return request(cursors, page_budget_bytes, 0);
 }
 
 Result<Puller::Rewind> Puller::rewind_of(const v1::PullPage& page) {
   if (page.epoch().empty()) return Rewind::kNone;  // a server from before epochs tells nothing
-  Result<std::string> known = known_epoch(db_);
-  if (!known.is_ok()) return known.status();
-  if (!known->empty() && *known != page.epoch()) return Rewind::kServer;
-  Result<Cursors> cursors = stored_cursors();
-  if (!cursors.is_ok()) return cursors.status();
-  for (const auto& [scope, seq] : *cursors) {
+  LUMBUNG_ASSIGN_OR_RETURN(std::string known, known_epoch(db_));
+  if (!known.empty() && known != page.epoch()) return Rewind::kServer;
+  LUMBUNG_ASSIGN_OR_RETURN(Cursors cursors, stored_cursors());
+  for (const auto& [scope, seq] : cursors) {
     if (seq > page.last_seq()) return Rewind::kServer;
   }
-  Result<db::Statement*> batches = db_.cached("SELECT acked_batch, next_batch FROM _lumbung_push");
-  if (!batches.is_ok()) return batches.status();
-  Result<bool> found = (*batches)->step();
-  if (!found.is_ok()) return found.status();
-  const std::uint64_t acked = *found ? static_cast<std::uint64_t>((*batches)->column_int(0)) : 0;
-  const std::uint64_t made = *found ? static_cast<std::uint64_t>((*batches)->column_int(1) - 1) : 0;
-  (*batches)->reset();
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query batches,
+      db::Query::cached(db_, "SELECT acked_batch, next_batch FROM _lumbung_push"));
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, batches.step());
+  const std::uint64_t acked = found ? static_cast<std::uint64_t>(batches.integer(0)) : 0;
+  const std::uint64_t made = found ? static_cast<std::uint64_t>(batches.integer(1) - 1) : 0;
   if (acked > page.device_batch()) return Rewind::kServer;
   if (made < page.device_batch()) return Rewind::kReplica;
   return Rewind::kNone;
@@ -201,9 +188,8 @@ Status Puller::recover(Rewind rewind, const v1::PullPage& page) {
     LUMBUNG_RETURN_IF_ERROR(
         db::run(db_, "UPDATE _lumbung_push SET acked_batch = ?1",
                 {Value(static_cast<std::int64_t>(page.device_batch()))}));
-    Result<std::set<std::string>> scopes = reseeder_.held_scopes();
-    if (!scopes.is_ok()) return scopes.status();
-    return reseeder_.begin(*scopes, true);
+    LUMBUNG_ASSIGN_OR_RETURN(std::set<std::string> scopes, reseeder_.held_scopes());
+    return reseeder_.begin(scopes, true);
   });
 }
 
@@ -211,10 +197,9 @@ Status Puller::reseed(const std::string& scope) { return reseeder_.begin({scope}
 
 Result<PulledPage> Puller::apply_page(const v1::PullPage& page) {
   PulledPage pulled;
-  Result<Rewind> rewind = rewind_of(page);
-  if (!rewind.is_ok()) return rewind.status();
-  if (*rewind != Rewind::kNone) {
-    LUMBUNG_RETURN_IF_ERROR(recover(*rewind, page));
+  LUMBUNG_ASSIGN_OR_RETURN(Rewind rewind, rewind_of(page));
+  if (rewind != Rewind::kNone) {
+    LUMBUNG_RETURN_IF_ERROR(recover(rewind, page));
     pulled.restart = true;
     return pulled;
   }
@@ -224,9 +209,9 @@ Result<PulledPage> Puller::apply_page(const v1::PullPage& page) {
   std::vector<ServerRow> rows;
   rows.reserve(static_cast<std::size_t>(page.rows_size()));
   for (const v1::RowState& state : page.rows()) {
-    Result<std::optional<ServerRow>> row = server_row(page, tables, state, &pulled.names_unknown);
-    if (!row.is_ok()) return row.status();
-    if (*row) rows.push_back(std::move(**row));
+    LUMBUNG_ASSIGN_OR_RETURN(std::optional<ServerRow> row,
+                             server_row(page, tables, state, &pulled.names_unknown));
+    if (row) rows.push_back(std::move(*row));
   }
 
   ChangedRowsCollector changed;
@@ -237,18 +222,15 @@ Result<PulledPage> Puller::apply_page(const v1::PullPage& page) {
     for (ServerRow& row : rows) {
       const std::string& table = row.table().name;
       std::string id = row.row_id();
-      Result<bool> written = writer.write(std::move(row));
-      if (!written.is_ok()) return written.status();
-      if (*written) changed.add(table, id);
+      LUMBUNG_ASSIGN_OR_RETURN(bool written, writer.write(std::move(row)));
+      if (written) changed.add(table, id);
     }
-    Result<db::Statement*> cursor =
-        db_.cached("INSERT OR REPLACE INTO _lumbung_scope (scope, cursor, reseeding) VALUES (?1, ?2, "
-                   "COALESCE((SELECT reseeding FROM _lumbung_scope WHERE scope = ?1), 0))");
-    if (!cursor.is_ok()) return cursor.status();
     for (const v1::ScopeCursor& scope : page.cursors()) {
-      (*cursor)->bind(1, Value(scope.scope()));
-      (*cursor)->bind(2, Value(scope.seq()));
-      LUMBUNG_RETURN_IF_ERROR((*cursor)->run());
+      LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+          db_,
+          "INSERT OR REPLACE INTO _lumbung_scope (scope, cursor, reseeding) VALUES (?1, ?2, "
+          "COALESCE((SELECT reseeding FROM _lumbung_scope WHERE scope = ?1), 0))",
+          {Value(scope.scope()), Value(scope.seq())}));
     }
     for (const std::string& scope : page.dropped_scopes()) {
       LUMBUNG_RETURN_IF_ERROR(drop_scope(
@@ -258,13 +240,11 @@ Result<PulledPage> Puller::apply_page(const v1::PullPage& page) {
     }
     for (const v1::Conflict& wire : page.conflicts()) {
       ConflictRecord conflict = conflict_from_wire(wire);
-      Result<bool> added = store_conflict(db_, conflict);
-      if (!added.is_ok()) return added.status();
-      if (*added) pulled.new_conflicts.push_back(std::move(conflict));
+      LUMBUNG_ASSIGN_OR_RETURN(bool added, store_conflict(db_, conflict));
+      if (added) pulled.new_conflicts.push_back(std::move(conflict));
     }
-    Result<bool> reoffered = reseeder_.finish_page(page);
-    if (!reoffered.is_ok()) return reoffered.status();
-    pulled.reoffered = *reoffered;
+    LUMBUNG_ASSIGN_OR_RETURN(bool reoffered, reseeder_.finish_page(page));
+    pulled.reoffered = reoffered;
     return receive_clock(db_, clock_, page.server_hlc());
   });
   if (!status.is_ok()) return status;

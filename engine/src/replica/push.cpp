@@ -58,19 +58,15 @@ Result<std::optional<std::vector<Value>>> read_cells(db::Database& db, const cor
     sql += (i ? ", " : "") + quote_identifier(columns[i]);
   }
   sql += " FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1";
-  Result<db::Statement*> stmt = db.cached(sql);
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(row_id));
-  Result<bool> found = (*stmt)->step();
-  if (!found.is_ok()) return found.status();
+  LUMBUNG_ASSIGN_OR_RETURN(db::Query query, db::Query::cached(db, sql, {Value(row_id)}));
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
   std::optional<std::vector<Value>> values;
-  if (*found) {
+  if (found) {
     values.emplace();
     for (std::size_t i = 0; i < columns.size(); ++i) {
-      values->push_back((*stmt)->column(static_cast<int>(i)));
+      values->push_back(query.value(static_cast<int>(i)));
     }
   }
-  (*stmt)->reset();
   return values;
 }
 
@@ -78,11 +74,10 @@ Result<std::optional<std::vector<Value>>> read_cells(db::Database& db, const cor
 // row's (docs/protocol.md, "Going back in time").
 Status add_cell_stamps(db::Database& db, const core::Table& table, const OutboxEntry& entry,
                        v1::Change* change) {
-  Result<RowVersions> held = Versions(db).read(table.name, entry.row_id);
-  if (!held.is_ok()) return held.status();
-  if (held->cells.empty()) return Status::ok();
+  LUMBUNG_ASSIGN_OR_RETURN(RowVersions held, Versions(db).read(table.name, entry.row_id));
+  if (held.cells.empty()) return Status::ok();
   for (const core::Column& column : table.columns) {
-    const core::Stamp& stamp = held->cell(column.name);
+    const core::Stamp& stamp = held.cell(column.name);
     change->add_cell_hlcs(stamp.hlc.packed());
     change->add_cell_authors(stamp.device_id.empty() ? entry.author : stamp.device_id);
   }
@@ -101,10 +96,10 @@ Result<bool> add_change(db::Database& db, const core::Table& table, const Outbox
   }
   std::optional<std::vector<Value>> values;
   if (!columns.empty()) {
-    Result<std::optional<std::vector<Value>>> read = read_cells(db, table, entry.row_id, columns);
-    if (!read.is_ok()) return read.status();
-    if (!*read) return false;
-    values = std::move(*read);
+    LUMBUNG_ASSIGN_OR_RETURN(std::optional<std::vector<Value>> read,
+                             read_cells(db, table, entry.row_id, columns));
+    if (!read) return false;
+    values = std::move(read);
   }
   v1::Change* change = request.add_changes();
   change->set_id(static_cast<std::uint32_t>(request.changes_size() - 1));
@@ -127,14 +122,12 @@ Result<bool> add_change(db::Database& db, const core::Table& table, const Outbox
 }
 
 Status store_inflight(db::Database& db, const PushBatch& batch) {
-  Result<db::Statement*> stmt = db.cached(
+  return db::run_cached(
+      db,
       "UPDATE _lumbung_push SET inflight_batch = ?1, inflight_encoding = ?2, "
-      "inflight_body = ?3, next_batch = ?1 + 1");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(static_cast<std::int64_t>(batch.number)));
-  (*stmt)->bind(2, Value(batch.content_encoding));
-  (*stmt)->bind(3, Value(Blob(batch.body.begin(), batch.body.end())));
-  return (*stmt)->run();
+      "inflight_body = ?3, next_batch = ?1 + 1",
+      {Value(static_cast<std::int64_t>(batch.number)), Value(batch.content_encoding),
+       Value(Blob(batch.body.begin(), batch.body.end()))});
 }
 
 HttpHeaders body_headers(const PushBatch& batch) {
@@ -179,29 +172,25 @@ ServerRow current_row(const core::Table& table, const std::string& row_id,
 // The scope column's value of a row the device holds; empty when it has none.
 Result<std::string> row_scope(db::Database& db, const core::Table& table,
                               const std::string& row_id) {
-  Result<db::Statement*> stmt =
-      db.cached("SELECT " + quote_identifier(table.scope_column) + " FROM " +
-                quote_identifier(table.name) + " WHERE \"id\" = ?1");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(row_id));
-  Result<bool> found = (*stmt)->step();
-  if (!found.is_ok()) return found.status();
-  const Value scope = *found ? (*stmt)->column(0) : Value();
-  (*stmt)->reset();
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::cached(db,
+                        "SELECT " + quote_identifier(table.scope_column) + " FROM " +
+                            quote_identifier(table.name) + " WHERE \"id\" = ?1",
+                        {Value(row_id)}));
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
+  const Value scope = found ? query.value(0) : Value();
   return scope.type() == ValueType::kText ? scope.as_text() : std::string();
 }
 
 }  // namespace
 
 Result<std::int64_t> next_batch_number(db::Database& db) {
-  Result<db::Statement*> stmt = db.cached("SELECT next_batch FROM _lumbung_push");
-  if (!stmt.is_ok()) return stmt.status();
-  Result<bool> found = (*stmt)->step();
-  if (!found.is_ok()) return found.status();
-  if (!*found) return Status(ErrorCode::kCorrupt, "_lumbung_push has no row");
-  const std::int64_t number = (*stmt)->column_int(0);
-  (*stmt)->reset();
-  return number;
+  LUMBUNG_ASSIGN_OR_RETURN(db::Query query,
+                           db::Query::cached(db, "SELECT next_batch FROM _lumbung_push"));
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
+  if (!found) return Status(ErrorCode::kCorrupt, "_lumbung_push has no row");
+  return query.integer(0);
 }
 
 HttpRequest push_request(const PushBatch& batch) {
@@ -215,19 +204,19 @@ HttpRequest push_request(const PushBatch& batch) {
 }
 
 Result<std::optional<PushBatch>> Pusher::inflight() {
-  Result<db::Statement*> stmt = db_.cached(
-      "SELECT inflight_batch, inflight_encoding, inflight_body FROM _lumbung_push "
-      "WHERE inflight_batch IS NOT NULL");
-  if (!stmt.is_ok()) return stmt.status();
-  Result<bool> found = (*stmt)->step();
-  if (!found.is_ok()) return found.status();
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::cached(
+          db_,
+          "SELECT inflight_batch, inflight_encoding, inflight_body FROM _lumbung_push "
+          "WHERE inflight_batch IS NOT NULL"));
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
   std::optional<PushBatch> batch;
-  if (*found) {
-    const Value body = (*stmt)->column(2);
-    batch = PushBatch{static_cast<std::uint64_t>((*stmt)->column_int(0)), (*stmt)->column_text(1),
+  if (found) {
+    const Value body = query.value(2);
+    batch = PushBatch{static_cast<std::uint64_t>(query.integer(0)), query.text(1),
                       std::string(body.as_blob().begin(), body.as_blob().end())};
   }
-  (*stmt)->reset();
   return batch;
 }
 
@@ -238,34 +227,31 @@ Result<std::optional<PushBatch>> Pusher::start_batch(int max_changes) {
     // Entries whose row is gone are dropped on the way; take more until a
     // batch has something in it or the outbox is empty.
     for (;;) {
-      Result<std::vector<OutboxEntry>> entries = read_outbox(db_, std::max(1, max_changes));
-      if (!entries.is_ok()) return entries.status();
-      if (entries->empty()) return Status::ok();
+      LUMBUNG_ASSIGN_OR_RETURN(std::vector<OutboxEntry> entries,
+                               read_outbox(db_, std::max(1, max_changes)));
+      if (entries.empty()) return Status::ok();
       v1::PushRequest request;
       WireNames names(request);
-      for (const OutboxEntry& entry : *entries) {
+      for (const OutboxEntry& entry : entries) {
         const core::Table* table = schema_.find_table(entry.table);
-        Result<bool> added =
-            table ? add_change(db_, *table, entry, names, request) : Result<bool>(false);
-        if (!added.is_ok()) return added.status();
-        if (!*added) {
-          Result<bool> dropped =
-              remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc);
-          if (!dropped.is_ok()) return dropped.status();
+        LUMBUNG_ASSIGN_OR_RETURN(bool added, table ? add_change(db_, *table, entry, names, request)
+                                                   : Result<bool>(false));
+        if (!added) {
+          LUMBUNG_RETURN_IF_ERROR(
+              remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc)
+                  .status());
         }
       }
       if (request.changes_size() == 0) continue;
 
-      Result<std::int64_t> number = next_batch_number(db_);
-      if (!number.is_ok()) return number.status();
-      Result<v1::RequestHeader> header = request_header(db_, schema_);
-      if (!header.is_ok()) return header.status();
-      *request.mutable_header() = std::move(header).value();
-      request.set_batch(static_cast<std::uint64_t>(*number));
+      LUMBUNG_ASSIGN_OR_RETURN(std::int64_t number, next_batch_number(db_));
+      LUMBUNG_ASSIGN_OR_RETURN(v1::RequestHeader header, request_header(db_, schema_));
+      *request.mutable_header() = std::move(header);
+      request.set_batch(static_cast<std::uint64_t>(number));
       HttpRequest encoded = protocol::make_request(kPushTarget, request);
       const std::optional<std::string_view> encoding =
           find_header(encoded.headers, "Content-Encoding");
-      batch = PushBatch{static_cast<std::uint64_t>(*number),
+      batch = PushBatch{static_cast<std::uint64_t>(number),
                         encoding ? std::string(*encoding) : std::string(), std::move(encoded.body)};
       return store_inflight(db_, *batch);
     }
@@ -287,17 +273,15 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
     return Status(ErrorCode::kProtocol,
                   context + ": the answer is for batch " + std::to_string(response.batch()));
   }
-  Result<std::string> epoch = known_epoch(db_);
-  if (!epoch.is_ok()) return epoch.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::string epoch, known_epoch(db_));
 
   PushAnswer answer;
-  if (!response.epoch().empty() && !epoch->empty() && response.epoch() != *epoch) {
+  if (!response.epoch().empty() && !epoch.empty() && response.epoch() != epoch) {
     Status began = in_applying_transaction(db_, schema_, [&]() -> Status {
       LUMBUNG_RETURN_IF_ERROR(set_known_epoch(db_, response.epoch()));
       Reseeder reseeder(db_, schema_);
-      Result<std::set<std::string>> scopes = reseeder.held_scopes();
-      if (!scopes.is_ok()) return scopes.status();
-      return reseeder.begin(*scopes, true);
+      LUMBUNG_ASSIGN_OR_RETURN(std::set<std::string> scopes, reseeder.held_scopes());
+      return reseeder.begin(scopes, true);
     });
     if (!began.is_ok()) return began;
     answer.server_went_back = true;
@@ -308,9 +292,8 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
   // Drops the entry if unchanged since sent; a later acknowledged change also
   // makes earlier refusals of its cell or row moot.
   const auto acknowledge = [&](const OutboxEntry& entry) -> Status {
-    Result<bool> removed =
-        remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc);
-    if (!removed.is_ok()) return removed.status();
+    LUMBUNG_RETURN_IF_ERROR(
+        remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc).status());
     return forget_refusals_before(db_, entry);
   };
   Status status = in_applying_transaction(db_, schema_, [&]() -> Status {
@@ -334,19 +317,19 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
           LUMBUNG_RETURN_IF_ERROR(acknowledge(*entry));
           const core::Table* table = schema_.find_table(entry->table);
           if (table && (outcome.row_deleted() || outcome.current_size() > 0)) {
-            Result<bool> written = writer.write(current_row(*table, entry->row_id, outcome));
-            if (!written.is_ok()) return written.status();
-            if (*written) changed.add(entry->table, entry->row_id);
+            LUMBUNG_ASSIGN_OR_RETURN(bool written,
+                                     writer.write(current_row(*table, entry->row_id, outcome)));
+            if (written) changed.add(entry->table, entry->row_id);
           }
           ++answer.superseded;
           break;
         }
         case v1::OUTCOME_REFUSED: {
           // A change made since the refused one stays pending, and is judged on its own.
-          Result<bool> removed =
-              remove_if_unchanged(db_, entry->table, entry->row_id, entry->column, entry->hlc);
-          if (!removed.is_ok()) return removed.status();
-          if (*removed) {
+          LUMBUNG_ASSIGN_OR_RETURN(
+              bool removed,
+              remove_if_unchanged(db_, entry->table, entry->row_id, entry->column, entry->hlc));
+          if (removed) {
             LUMBUNG_RETURN_IF_ERROR(
                 set_aside(db_, *entry, refusal_reason_name(outcome.reason()), outcome.message()));
           }
@@ -361,9 +344,8 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
     }
     for (const v1::Conflict& wire : response.conflicts()) {
       ConflictRecord conflict = conflict_from_wire(wire);
-      Result<bool> added = store_conflict(db_, conflict);
-      if (!added.is_ok()) return added.status();
-      if (*added) answer.new_conflicts.push_back(std::move(conflict));
+      LUMBUNG_ASSIGN_OR_RETURN(bool added, store_conflict(db_, conflict));
+      if (added) answer.new_conflicts.push_back(std::move(conflict));
     }
     LUMBUNG_RETURN_IF_ERROR(receive_clock(db_, clock_, response.server_hlc()));
     if (!response.epoch().empty()) LUMBUNG_RETURN_IF_ERROR(set_known_epoch(db_, response.epoch()));
@@ -385,20 +367,18 @@ Status Pusher::record_applied(const OutboxEntry& entry, const v1::ChangeOutcome&
   if (table == nullptr) return Status::ok();
   core::Stamp stamp{core::Hlc(outcome.restamped() ? outcome.hlc() : entry.hlc), entry.author};
   if (stamp.device_id.empty()) {
-    Result<std::string> self = device_id(db_);
-    if (!self.is_ok()) return self.status();
-    stamp.device_id = *self;
+    LUMBUNG_ASSIGN_OR_RETURN(std::string self, device_id(db_));
+    stamp.device_id = self;
   }
   Versions versions(db_);
   if (entry.op == OutboxOp::kDelete) {
     return versions.set_deleted(entry.table, entry.row_id, "", stamp);
   }
-  Result<std::string> scope = row_scope(db_, *table, entry.row_id);
-  if (!scope.is_ok()) return scope.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::string scope, row_scope(db_, *table, entry.row_id));
   if (entry.op == OutboxOp::kInsert) {
-    return versions.set_row(entry.table, entry.row_id, *scope, stamp, {}, false);
+    return versions.set_row(entry.table, entry.row_id, scope, stamp, {}, false);
   }
-  return versions.set_cell(entry.table, entry.row_id, *scope, entry.column, stamp);
+  return versions.set_cell(entry.table, entry.row_id, scope, entry.column, stamp);
 }
 
 Status Pusher::reidentify_after_stale() {

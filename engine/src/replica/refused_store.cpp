@@ -6,32 +6,24 @@ namespace lumbung::replica {
 namespace {
 
 Result<std::vector<OutboxEntry>> refused_entries(db::Database& db) {
-  Result<db::Statement*> stmt = db.cached(
-      "SELECT tbl, row_id, col, op, hlc, base FROM _lumbung_refused "
-      "ORDER BY hlc, tbl, row_id, col");
-  if (!stmt.is_ok()) return stmt.status();
+  LUMBUNG_ASSIGN_OR_RETURN(db::Query query,
+                           db::Query::cached(db,
+                                             "SELECT tbl, row_id, col, op, hlc, base FROM "
+                                             "_lumbung_refused ORDER BY hlc, tbl, row_id, col"));
   std::vector<OutboxEntry> entries;
   for (;;) {
-    Result<bool> row = (*stmt)->step();
-    if (!row.is_ok()) return row.status();
-    if (!*row) break;
-    entries.push_back(OutboxEntry{(*stmt)->column_text(0), (*stmt)->column_text(1),
-                                  (*stmt)->column_text(2),
-                                  static_cast<OutboxOp>((*stmt)->column_int(3)),
-                                  (*stmt)->column_int(4), (*stmt)->column_int(5)});
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) return entries;
+    entries.push_back(OutboxEntry{query.text(0), query.text(1), query.text(2),
+                                  static_cast<OutboxOp>(query.integer(3)), query.integer(4),
+                                  query.integer(5)});
   }
-  (*stmt)->reset();
-  return entries;
 }
 
 Result<bool> row_exists(db::Database& db, const core::Table& table, const std::string& row_id) {
-  Result<db::Statement*> stmt =
-      db.cached("SELECT 1 FROM " + core::quote_identifier(table.name) + " WHERE \"id\" = ?1");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(row_id));
-  Result<bool> found = (*stmt)->step();
-  (*stmt)->reset();
-  return found;
+  return db::returns_row_cached(
+      db, "SELECT 1 FROM " + core::quote_identifier(table.name) + " WHERE \"id\" = ?1",
+      {Value(row_id)});
 }
 
 }  // namespace
@@ -59,68 +51,51 @@ std::string refusal_reason_name(v1::RefusalReason reason) {
 
 Status set_aside(db::Database& db, const OutboxEntry& entry, const std::string& reason,
                  const std::string& message) {
-  Result<db::Statement*> stmt = db.cached(
+  return db::run_cached(
+      db,
       "INSERT OR REPLACE INTO _lumbung_refused (tbl, row_id, col, op, hlc, base, reason, message) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(entry.table));
-  (*stmt)->bind(2, Value(entry.row_id));
-  (*stmt)->bind(3, Value(entry.column));
-  (*stmt)->bind(4, Value(static_cast<std::int64_t>(entry.op)));
-  (*stmt)->bind(5, Value(entry.hlc));
-  (*stmt)->bind(6, Value(entry.base));
-  (*stmt)->bind(7, Value(reason));
-  (*stmt)->bind(8, Value(message));
-  return (*stmt)->run();
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+      {Value(entry.table), Value(entry.row_id), Value(entry.column),
+       Value(static_cast<std::int64_t>(entry.op)), Value(entry.hlc), Value(entry.base),
+       Value(reason), Value(message)});
 }
 
 Status forget_refusals_before(db::Database& db, const OutboxEntry& acknowledged) {
-  Result<db::Statement*> stmt = db.cached(
-      "DELETE FROM _lumbung_refused WHERE tbl = ?1 AND row_id = ?2 AND hlc < ?4 "
-      "AND (col = ?3 OR ?3 = '')");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(acknowledged.table));
-  (*stmt)->bind(2, Value(acknowledged.row_id));
-  (*stmt)->bind(3, Value(acknowledged.column));
-  (*stmt)->bind(4, Value(acknowledged.hlc));
-  return (*stmt)->run();
+  return db::run_cached(db,
+                        "DELETE FROM _lumbung_refused WHERE tbl = ?1 AND row_id = ?2 AND hlc < ?4 "
+                        "AND (col = ?3 OR ?3 = '')",
+                        {Value(acknowledged.table), Value(acknowledged.row_id),
+                         Value(acknowledged.column), Value(acknowledged.hlc)});
 }
 
 Result<std::vector<RefusedChange>> load_refused(db::Database& db) {
-  Result<db::Statement*> stmt = db.cached(
-      "SELECT tbl, row_id, col, reason, message, hlc FROM _lumbung_refused "
-      "ORDER BY hlc, tbl, row_id, col");
-  if (!stmt.is_ok()) return stmt.status();
+  LUMBUNG_ASSIGN_OR_RETURN(db::Query query,
+                           db::Query::cached(db,
+                                             "SELECT tbl, row_id, col, reason, message, hlc FROM "
+                                             "_lumbung_refused ORDER BY hlc, tbl, row_id, col"));
   std::vector<RefusedChange> changes;
   for (;;) {
-    Result<bool> row = (*stmt)->step();
-    if (!row.is_ok()) return row.status();
-    if (!*row) break;
-    changes.push_back(RefusedChange{(*stmt)->column_text(0), (*stmt)->column_text(1),
-                                    (*stmt)->column_text(2), (*stmt)->column_text(3),
-                                    (*stmt)->column_text(4), (*stmt)->column_int(5)});
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) return changes;
+    changes.push_back(RefusedChange{query.text(0), query.text(1), query.text(2), query.text(3),
+                                    query.text(4), query.integer(5)});
   }
-  (*stmt)->reset();
-  return changes;
 }
 
 Status requeue_refused(db::Database& db, const core::Schema& schema, CaptureLog& capture) {
-  Result<std::vector<OutboxEntry>> entries = refused_entries(db);
-  if (!entries.is_ok()) return entries.status();
-  for (OutboxEntry& entry : *entries) {
+  LUMBUNG_ASSIGN_OR_RETURN(std::vector<OutboxEntry> entries, refused_entries(db));
+  for (OutboxEntry& entry : entries) {
     const core::Table* table = schema.find_table(entry.table);
     if (!table) continue;  // not a table of this schema: nothing to push
-    Result<bool> exists = row_exists(db, *table, entry.row_id);
-    if (!exists.is_ok()) return exists.status();
-    if (*exists == (entry.op != OutboxOp::kDelete)) {
+    LUMBUNG_ASSIGN_OR_RETURN(bool exists, row_exists(db, *table, entry.row_id));
+    if (exists == (entry.op != OutboxOp::kDelete)) {
       if (entry.op == OutboxOp::kInsert) {
         LUMBUNG_RETURN_IF_ERROR(remove_cell_entries(db, entry.table, entry.row_id));
       }
-      Result<core::Hlc> stamp = capture.next_stamp();
-      if (!stamp.is_ok()) return stamp.status();
-      entry.hlc = stamp->packed();
+      LUMBUNG_ASSIGN_OR_RETURN(core::Hlc stamp, capture.next_stamp());
+      entry.hlc = stamp.packed();
       LUMBUNG_RETURN_IF_ERROR(write_outbox_entry(db, entry));
-      LUMBUNG_RETURN_IF_ERROR(advance_clock(db, *stamp));
+      LUMBUNG_RETURN_IF_ERROR(advance_clock(db, stamp));
     }
   }
   return db.exec("DELETE FROM _lumbung_refused");

@@ -40,21 +40,19 @@ Status with_context(const std::string& context, const Status& status) {
 
 std::string table_context(const core::Table& table) { return "table '" + table.name + "'"; }
 
-// Runs `sql`, binding `params`, and collects every row.
-Result<std::vector<Row>> collect_rows(Statement& stmt) {
+// Runs `query` and collects every row.
+Result<std::vector<Row>> collect_rows(db::Query& query) {
+  const Statement& stmt = query.statement();
   std::vector<Row> rows;
   for (;;) {
-    Result<bool> more = stmt.step();
-    if (!more.is_ok()) return more.status();
-    if (!*more) break;
+    LUMBUNG_ASSIGN_OR_RETURN(const bool more, query.step());
+    if (!more) return rows;
     Row row;
     for (int i = 0; i < stmt.column_count(); ++i) {
       row.emplace(std::string(stmt.column_name(i)), stmt.column(i));
     }
     rows.push_back(std::move(row));
   }
-  stmt.reset();
-  return rows;
 }
 
 bool file_has_content(const std::string& path) {
@@ -215,10 +213,10 @@ Status Replica::Impl::open_file() {
     const bool builtin = options.schema_text.empty();
     const std::string text =
         builtin ? std::string(core::builtin_schema_text()) : options.schema_text;
-    Result<core::Schema> loaded =
-        db::load_schema(text, builtin ? "built-in schema" : options.schema_source);
-    if (!loaded.is_ok()) return loaded.status();
-    schema = std::move(loaded).value();
+    LUMBUNG_ASSIGN_OR_RETURN(
+        core::Schema loaded,
+        db::load_schema(text, builtin ? "built-in schema" : options.schema_source));
+    schema = std::move(loaded);
     Status status = open_database();
     if (status.is_ok()) status = create(text);
     if (!status.is_ok() && !file_existed) {
@@ -234,24 +232,23 @@ Status Replica::Impl::open_file() {
   LUMBUNG_RETURN_IF_ERROR(open_database());
   Result<std::string> stored = replica::read_meta(*db, "schema");
   if (!stored.is_ok()) return stored.status();
-  Result<core::Schema> current = core::load_schema(*stored, options.path + " (stored schema)");
-  if (!current.is_ok()) return current.status();
-  schema = std::move(current).value();
+  LUMBUNG_ASSIGN_OR_RETURN(core::Schema current,
+                           core::load_schema(*stored, options.path + " (stored schema)"));
+  schema = std::move(current);
   LUMBUNG_RETURN_IF_ERROR(upgrade_format());
-  Result<std::string> id = replica::read_meta(*db, "device_id");
-  if (!id.is_ok()) return id.status();
-  device_id = *id;
+  LUMBUNG_ASSIGN_OR_RETURN(std::string id, replica::read_meta(*db, "device_id"));
+  device_id = id;
   if (options.schema_text.empty()) return Status::ok();
-  Result<core::Schema> target = db::load_schema(options.schema_text, options.schema_source);
-  if (!target.is_ok()) return target.status();
-  return migrate(std::move(target).value(), options.schema_text);
+  LUMBUNG_ASSIGN_OR_RETURN(core::Schema target,
+                           db::load_schema(options.schema_text, options.schema_source));
+  return migrate(std::move(target), options.schema_text);
 }
 
 Status Replica::Impl::open_database() {
   const bool existed = file_has_content(options.path);
-  Result<std::unique_ptr<Database>> opened = Database::open(options.path, /*create=*/true);
-  if (!opened.is_ok()) return opened.status();
-  db = std::move(opened).value();
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<Database> opened,
+                           Database::open(options.path, /*create=*/true));
+  db = std::move(opened);
   capture = std::make_unique<replica::CaptureLog>(*db, *clock);
   // This connection's writes are captured by the capture log, not by the
   // triggers (decision 0016); writes of the server's state are not captured.
@@ -296,9 +293,8 @@ Result<Value> Replica::Impl::checked_cell(const core::Table& table, const std::s
 Result<Row> Replica::Impl::checked_cells(const core::Table& table, const Row& cells) const {
   Row out;
   for (const auto& [name, value] : cells) {
-    Result<Value> coerced = checked_cell(table, name, value);
-    if (!coerced.is_ok()) return coerced.status();
-    out.emplace(name, std::move(coerced).value());
+    LUMBUNG_ASSIGN_OR_RETURN(Value coerced, checked_cell(table, name, value));
+    out.emplace(name, std::move(coerced));
   }
   return out;
 }
@@ -325,13 +321,12 @@ Status Replica::Impl::in_write_transaction(Write&& write) {
 }
 
 Status Replica::Impl::insert(const core::Table& table, const Row& cells) {
-  Result<Row> checked = checked_cells(table, cells);
-  if (!checked.is_ok()) return checked.status();
+  LUMBUNG_ASSIGN_OR_RETURN(Row checked, checked_cells(table, cells));
   static const Value kNull;
   // What the insert writes into `column`: the caller's cell, else the default.
   const auto cell = [&](const core::Column& column) -> const Value& {
-    auto it = checked->find(column.name);
-    if (it != checked->end()) return it->second;
+    auto it = checked.find(column.name);
+    if (it != checked.end()) return it->second;
     return column.default_value ? *column.default_value : kNull;
   };
   const Value* id = nullptr;
@@ -374,21 +369,19 @@ Status Replica::Impl::insert(const core::Table& table, const Row& cells) {
 }
 
 Result<std::optional<Row>> Replica::Impl::get(const core::Table& table, std::string_view id) {
-  Result<Statement*> stmt =
-      db->cached("SELECT * FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(id));
-  Result<std::vector<Row>> rows = collect_rows(**stmt);
-  if (!rows.is_ok()) return rows.status();
-  if (rows->empty()) return std::optional<Row>();
-  return std::optional<Row>(std::move(rows->front()));
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::cached(*db, "SELECT * FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1",
+                        {Value(id)}));
+  LUMBUNG_ASSIGN_OR_RETURN(std::vector<Row> rows, collect_rows(query));
+  if (rows.empty()) return std::optional<Row>();
+  return std::optional<Row>(std::move(rows.front()));
 }
 
 Status Replica::Impl::explain_refusal(const core::Table& table, const Row& row) {
   if (!judge) {
-    Result<std::unique_ptr<db::CheckJudge>> opened = db::CheckJudge::open(schema);
-    if (!opened.is_ok()) return opened.status();
-    judge = std::move(opened).value();
+    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::CheckJudge> opened, db::CheckJudge::open(schema));
+    judge = std::move(opened);
   }
   return judge->validate_row(table, row);
 }
@@ -400,10 +393,9 @@ Status Replica::Impl::not_found(const core::Table& table, std::string_view id) c
 
 Status Replica::Impl::check_updated_row(const core::Table& table, std::string_view id,
                                         const Row& cells, const Status& otherwise) {
-  Result<std::optional<Row>> current = get(table, id);
-  if (!current.is_ok()) return current.status();
-  if (!*current) return not_found(table, id);
-  Row merged = std::move(**current);
+  LUMBUNG_ASSIGN_OR_RETURN(std::optional<Row> current, get(table, id));
+  if (!current) return not_found(table, id);
+  Row merged = std::move(*current);
   for (const auto& [name, value] : cells) merged[name] = value;
   LUMBUNG_RETURN_IF_ERROR(explain_refusal(table, merged));
   return otherwise;
@@ -449,9 +441,8 @@ Status Replica::Impl::update_cell(const core::Table& table, std::string_view id,
   if (sqlite3_changes(db->handle()) == 1) {
     return capture_write(table, id, column, replica::OutboxOp::kUpdate, Value());
   }
-  Result<std::optional<Row>> current = get(table, id);
-  if (!current.is_ok()) return current.status();
-  return *current ? Status::ok() : not_found(table, id);
+  LUMBUNG_ASSIGN_OR_RETURN(std::optional<Row> current, get(table, id));
+  return current ? Status::ok() : not_found(table, id);
 }
 
 Status Replica::Impl::update(const core::Table& table, std::string_view id, const Row& cells) {
@@ -464,23 +455,20 @@ Status Replica::Impl::update(const core::Table& table, std::string_view id, cons
     // Named, not a structured binding: clang before 16 refuses a lambda that
     // captures a binding, and the fuzz build uses clang 14.
     const std::string& column = cells.begin()->first;
-    Result<Value> checked = checked_cell(table, column, cells.begin()->second);
-    if (!checked.is_ok()) return checked.status();
-    return in_write_transaction([&] { return update_cell(table, id, column, *checked); });
+    LUMBUNG_ASSIGN_OR_RETURN(Value checked, checked_cell(table, column, cells.begin()->second));
+    return in_write_transaction([&] { return update_cell(table, id, column, checked); });
   }
-  Result<Row> checked = checked_cells(table, cells);
-  if (!checked.is_ok()) return checked.status();
-  checked->erase("id");
-  if (checked->empty()) return check_updated_row(table, id, *checked, Status::ok());
+  LUMBUNG_ASSIGN_OR_RETURN(Row checked, checked_cells(table, cells));
+  checked.erase("id");
+  if (checked.empty()) return check_updated_row(table, id, checked, Status::ok());
   return in_write_transaction([&]() -> Status {
     // Several cells, or a move to another scope: the row is read to write and
     // capture only the cells that change, and to know the scope.
-    Result<std::optional<Row>> current = get(table, id);
-    if (!current.is_ok()) return current.status();
-    if (!*current) return not_found(table, id);
+    LUMBUNG_ASSIGN_OR_RETURN(std::optional<Row> current, get(table, id));
+    if (!current) return not_found(table, id);
     Row changed;
-    for (const auto& [name, value] : *checked) {
-      if ((**current)[name] != value) changed.emplace(name, value);
+    for (const auto& [name, value] : checked) {
+      if ((*current)[name] != value) changed.emplace(name, value);
     }
     if (changed.empty()) return Status::ok();
     std::string sql = "UPDATE " + quote_identifier(table.name) + " SET ";
@@ -498,7 +486,7 @@ Status Replica::Impl::update(const core::Table& table, std::string_view id, cons
     Status status = (*stmt)->run();
     if (!status.is_ok()) return update_refused(table, id, changed, status);
 
-    const Value& old_scope = (**current)[table.scope_column];
+    const Value& old_scope = (*current)[table.scope_column];
     auto moved = changed.find(table.scope_column);
     if (moved != changed.end()) {
       LUMBUNG_RETURN_IF_ERROR(captured(capture->fix_scope(table, id, old_scope)));
@@ -514,26 +502,23 @@ Status Replica::Impl::update(const core::Table& table, std::string_view id, cons
 Status Replica::Impl::remove(const core::Table& table, std::string_view id) {
   return in_write_transaction([&]() -> Status {
     // The scope the delete is pushed in: the row's, read before it goes.
-    Result<std::optional<Row>> current = get(table, id);
-    if (!current.is_ok()) return current.status();
-    if (!*current) return not_found(table, id);
-    Result<Statement*> stmt =
-        db->cached("DELETE FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1");
-    if (!stmt.is_ok()) return stmt.status();
-    (*stmt)->bind(1, Value(id));
-    Status status = (*stmt)->run();
+    LUMBUNG_ASSIGN_OR_RETURN(std::optional<Row> current, get(table, id));
+    if (!current) return not_found(table, id);
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Statement * stmt,
+        db->cached("DELETE FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1"));
+    stmt->bind(1, Value(id));
+    Status status = stmt->run();
     if (!status.is_ok()) return with_context(table_context(table), status);
-    return capture_write(table, id, "", replica::OutboxOp::kDelete,
-                         (**current)[table.scope_column]);
+    return capture_write(table, id, "", replica::OutboxOp::kDelete, (*current)[table.scope_column]);
   });
 }
 
 Status Replica::Impl::fold_capture_log() {
   // Readers of the outbox take the write lock only when there is something
   // to fold.
-  Result<bool> empty = replica::capture_log_empty(*db);
-  if (!empty.is_ok()) return empty.status();
-  if (*empty) return Status::ok();
+  LUMBUNG_ASSIGN_OR_RETURN(bool empty, replica::capture_log_empty(*db));
+  if (empty) return Status::ok();
   return db::in_transaction(*db, [&] { return replica::fold_capture_log(*db, schema); });
 }
 
@@ -551,9 +536,8 @@ Result<std::unique_ptr<Replica>> Replica::open(const ReplicaOptions& options) {
 }
 
 Status Replica::insert(std::string_view table, const Row& row) {
-  Result<const core::Table*> t = impl_->find_table(table);
-  if (!t.is_ok()) return t.status();
-  return impl_->insert(**t, row);
+  LUMBUNG_ASSIGN_OR_RETURN(const core::Table* t, impl_->find_table(table));
+  return impl_->insert(*t, row);
 }
 
 Result<std::string> Replica::insert_new(std::string_view table, const Row& row) {
@@ -565,57 +549,50 @@ Result<std::string> Replica::insert_new(std::string_view table, const Row& row) 
 }
 
 Status Replica::update(std::string_view table, std::string_view id, const Row& cells) {
-  Result<const core::Table*> t = impl_->find_table(table);
-  if (!t.is_ok()) return t.status();
-  return impl_->update(**t, id, cells);
+  LUMBUNG_ASSIGN_OR_RETURN(const core::Table* t, impl_->find_table(table));
+  return impl_->update(*t, id, cells);
 }
 
 Status Replica::put(std::string_view table, std::string_view id, const Row& cells) {
-  Result<const core::Table*> t = impl_->find_table(table);
-  if (!t.is_ok()) return t.status();
+  LUMBUNG_ASSIGN_OR_RETURN(const core::Table* t, impl_->find_table(table));
   return transaction([&]() -> Status {
-    Result<std::optional<Row>> existing = impl_->get(**t, id);
-    if (!existing.is_ok()) return existing.status();
-    if (*existing) return impl_->update(**t, id, cells);
+    LUMBUNG_ASSIGN_OR_RETURN(std::optional<Row> existing, impl_->get(*t, id));
+    if (existing) return impl_->update(*t, id, cells);
     Row row = cells;
     row["id"] = Value(id);
-    return impl_->insert(**t, row);
+    return impl_->insert(*t, row);
   });
 }
 
 Status Replica::remove(std::string_view table, std::string_view id) {
-  Result<const core::Table*> t = impl_->find_table(table);
-  if (!t.is_ok()) return t.status();
-  return impl_->remove(**t, id);
+  LUMBUNG_ASSIGN_OR_RETURN(const core::Table* t, impl_->find_table(table));
+  return impl_->remove(*t, id);
 }
 
 Result<std::optional<Row>> Replica::get(std::string_view table, std::string_view id) {
-  Result<const core::Table*> t = impl_->find_table(table);
-  if (!t.is_ok()) return t.status();
-  return impl_->get(**t, id);
+  LUMBUNG_ASSIGN_OR_RETURN(const core::Table* t, impl_->find_table(table));
+  return impl_->get(*t, id);
 }
 
 Result<std::vector<Row>> Replica::query(std::string_view sql, const std::vector<Value>& params) {
-  Result<Statement> stmt = impl_->db->prepare(sql);
-  if (!stmt.is_ok()) return with_context("query", stmt.status());
-  if (!stmt->read_only()) {
+  Result<db::Query> query = db::Query::prepared(*impl_->db, sql, params);
+  if (!query.is_ok()) return with_context("query", query.status());
+  if (!query->statement().read_only()) {
     return Status(ErrorCode::kInvalidArgument,
                   "query: only reads are allowed here; write with insert/update/remove");
   }
-  for (size_t i = 0; i < params.size(); ++i) stmt->bind(static_cast<int>(i + 1), params[i]);
-  return collect_rows(*stmt);
+  return collect_rows(*query);
 }
 
 Result<Value> Replica::parse_cell_text(std::string_view table, std::string_view column,
                                        std::string_view text) const {
-  Result<const core::Table*> t = impl_->find_table(table);
-  if (!t.is_ok()) return t.status();
-  const core::Column* c = (*t)->find_column(column);
+  LUMBUNG_ASSIGN_OR_RETURN(const core::Table* t, impl_->find_table(table));
+  const core::Column* c = t->find_column(column);
   if (!c) {
     return Status(ErrorCode::kNotFound,
-                  table_context(**t) + ": unknown column '" + std::string(column) + "'");
+                  table_context(*t) + ": unknown column '" + std::string(column) + "'");
   }
-  return core::parse_value_text(**t, *c, text);
+  return core::parse_value_text(*t, *c, text);
 }
 
 Status Replica::transaction(const std::function<Status()>& body) {
@@ -624,10 +601,10 @@ Status Replica::transaction(const std::function<Status()>& body) {
 
 Result<std::vector<PendingChange>> Replica::pending_changes() {
   LUMBUNG_RETURN_IF_ERROR(impl_->fold_capture_log());
-  Result<std::vector<replica::OutboxEntry>> entries = replica::read_outbox(*impl_->db, -1);
-  if (!entries.is_ok()) return entries.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::vector<replica::OutboxEntry> entries,
+                           replica::read_outbox(*impl_->db, -1));
   std::vector<PendingChange> changes;
-  for (replica::OutboxEntry& entry : *entries) {
+  for (replica::OutboxEntry& entry : entries) {
     changes.push_back(PendingChange{std::move(entry.table), std::move(entry.row_id),
                                     static_cast<PendingChange::Kind>(entry.op),
                                     std::move(entry.column), entry.hlc, entry.base});
@@ -638,21 +615,17 @@ Result<std::vector<PendingChange>> Replica::pending_changes() {
 Result<ReplicaStatus> Replica::status() {
   ReplicaStatus status;
   LUMBUNG_RETURN_IF_ERROR(impl_->fold_capture_log());
-  Result<std::vector<Row>> counts = query(
-      "SELECT (SELECT count(*) FROM _lumbung_outbox) AS pending, "
-      "(SELECT count(*) FROM _lumbung_refused) AS refused");
-  if (!counts.is_ok()) return counts.status();
-  status.pending_changes = counts->front()["pending"].as_integer();
-  status.refused_changes = counts->front()["refused"].as_integer();
-  Result<std::string> last_sync = replica::read_meta(*impl_->db, "last_sync");
-  if (!last_sync.is_ok()) return last_sync.status();
-  if (!last_sync->empty()) status.last_sync = *last_sync;
-  Result<std::string> server = replica::read_meta(*impl_->db, "server_url");
-  if (!server.is_ok()) return server.status();
-  status.server_url = *server;
-  Result<TlsOptions> tls = replica::read_tls_settings(*impl_->db);
-  if (!tls.is_ok()) return tls.status();
-  status.tls = std::move(*tls);
+  LUMBUNG_ASSIGN_OR_RETURN(std::vector<Row> counts,
+                           query("SELECT (SELECT count(*) FROM _lumbung_outbox) AS pending, "
+                                 "(SELECT count(*) FROM _lumbung_refused) AS refused"));
+  status.pending_changes = counts.front()["pending"].as_integer();
+  status.refused_changes = counts.front()["refused"].as_integer();
+  LUMBUNG_ASSIGN_OR_RETURN(std::string last_sync, replica::read_meta(*impl_->db, "last_sync"));
+  if (!last_sync.empty()) status.last_sync = last_sync;
+  LUMBUNG_ASSIGN_OR_RETURN(std::string server, replica::read_meta(*impl_->db, "server_url"));
+  status.server_url = server;
+  LUMBUNG_ASSIGN_OR_RETURN(TlsOptions tls, replica::read_tls_settings(*impl_->db));
+  status.tls = std::move(tls);
   status.device_id = impl_->device_id;
   status.schema_version = impl_->schema.version;
   return status;
@@ -662,9 +635,9 @@ Result<std::string> Replica::dump_json() {
   core::TableRows tables;
   for (const core::Table& table : impl_->schema.tables) {
     auto& rows = tables[table.name];
-    Result<std::vector<Row>> all = query("SELECT * FROM " + quote_identifier(table.name));
-    if (!all.is_ok()) return all.status();
-    for (Row& row : *all) {
+    LUMBUNG_ASSIGN_OR_RETURN(std::vector<Row> all,
+                             query("SELECT * FROM " + quote_identifier(table.name)));
+    for (Row& row : all) {
       const Value& id = row["id"];
       // Plain SQL may have stored a non-text id; it still gets a key.
       std::string key = id.type() == ValueType::kText ? id.as_text() : id.to_string();

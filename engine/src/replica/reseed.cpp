@@ -12,18 +12,13 @@ using core::quote_identifier;
 
 Status add_texts(db::Database& db, const std::string& sql, const std::vector<Value>& params,
                  std::set<std::string>* out) {
-  Result<db::Statement*> stmt = db.cached(sql);
-  if (!stmt.is_ok()) return stmt.status();
-  for (std::size_t i = 0; i < params.size(); ++i) (*stmt)->bind(static_cast<int>(i + 1), params[i]);
+  LUMBUNG_ASSIGN_OR_RETURN(db::Query query, db::Query::cached(db, sql, params));
   for (;;) {
-    Result<bool> row = (*stmt)->step();
-    if (!row.is_ok()) return row.status();
-    if (!*row) break;
-    const Value value = (*stmt)->column(0);
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) return Status::ok();
+    const Value value = query.value(0);
     if (value.type() == ValueType::kText) out->insert(value.as_text());
   }
-  (*stmt)->reset();
-  return Status::ok();
 }
 
 }  // namespace
@@ -90,9 +85,9 @@ std::int64_t Reseeder::base_for(const std::string& scope) const {
 
 Result<bool> Reseeder::any_waiting() {
   if (!waiting_) {
-    Result<bool> any = db::returns_row_cached(db_, "SELECT 1 FROM _lumbung_reseed LIMIT 1");
-    if (!any.is_ok()) return any.status();
-    waiting_ = *any;
+    LUMBUNG_ASSIGN_OR_RETURN(bool any,
+                             db::returns_row_cached(db_, "SELECT 1 FROM _lumbung_reseed LIMIT 1"));
+    waiting_ = any;
   }
   return *waiting_;
 }
@@ -106,9 +101,8 @@ Status Reseeder::reoffer(const std::string& table, const std::string& row_id,
   // format 5) goes as the device's own, stamped 0: it fills a gap and loses
   // to any version the server holds.
   if (entry.author.empty()) {
-    Result<std::string> self = device_id(db_);
-    if (!self.is_ok()) return self.status();
-    entry.author = *self;
+    LUMBUNG_ASSIGN_OR_RETURN(std::string self, device_id(db_));
+    entry.author = self;
   }
   reoffered_ = true;
   return write_outbox_entry(db_, entry);
@@ -118,28 +112,27 @@ Result<bool> Reseeder::confirm(ServerRow& row, const PendingRow& pending) {
   Result<bool> waiting = any_waiting();
   if (!waiting.is_ok() || !*waiting) return true;
   const core::Table& table = row.table();
-  Result<db::Statement*> lookup =
-      db_.cached("SELECT scope FROM _lumbung_reseed WHERE tbl = ?1 AND row_id = ?2");
-  if (!lookup.is_ok()) return lookup.status();
-  (*lookup)->bind(1, Value(table.name));
-  (*lookup)->bind(2, Value(row.row_id()));
-  Result<bool> found = (*lookup)->step();
-  const std::string scope = found.is_ok() && *found ? (*lookup)->column_text(0) : std::string();
-  (*lookup)->reset();
-  if (!found.is_ok()) return found.status();
-  if (!*found) return true;
+  std::string scope;
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Query lookup,
+        db::Query::cached(db_, "SELECT scope FROM _lumbung_reseed WHERE tbl = ?1 AND row_id = ?2",
+                          {Value(table.name), Value(row.row_id())}));
+    LUMBUNG_ASSIGN_OR_RETURN(const bool found, lookup.step());
+    if (!found) return true;
+    scope = lookup.text(0);
+  }
   LUMBUNG_RETURN_IF_ERROR(
       db::run_cached(db_, "DELETE FROM _lumbung_reseed WHERE tbl = ?1 AND row_id = ?2",
                      {Value(table.name), Value(row.row_id())}));
   if (row.deleted()) return true;  // a tombstone deletes, as in any pull
-  Result<RowVersions> held = Versions(db_).read(table.name, row.row_id());
-  if (!held.is_ok()) return held.status();
+  LUMBUNG_ASSIGN_OR_RETURN(RowVersions held, Versions(db_).read(table.name, row.row_id()));
   const std::int64_t base = base_for(scope);
-  if (held->deleted) {
+  if (held.deleted) {
     // Deletes win: the server lost the delete, not the other way round.
     if (!pending.any()) {
       LUMBUNG_RETURN_IF_ERROR(reoffer(table.name, row.row_id(), "",
-                                      static_cast<int>(OutboxOp::kDelete), held->row, base));
+                                      static_cast<int>(OutboxOp::kDelete), held.row, base));
     }
     return false;
   }
@@ -147,20 +140,20 @@ Result<bool> Reseeder::confirm(ServerRow& row, const PendingRow& pending) {
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
     columns += (i ? ", " : "") + quote_identifier(table.columns[i].name);
   }
-  Result<db::Statement*> values = db_.cached("SELECT " + columns + " FROM " +
-                                             quote_identifier(table.name) + " WHERE \"id\" = ?1");
-  if (!values.is_ok()) return values.status();
-  (*values)->bind(1, Value(row.row_id()));
-  Result<bool> live = (*values)->step();
-  Status status = live.is_ok() ? Status::ok() : live.status();
-  const bool held_live = live.is_ok() && *live;
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query values,
+      db::Query::cached(
+          db_, "SELECT " + columns + " FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1",
+          {Value(row.row_id())}));
+  LUMBUNG_ASSIGN_OR_RETURN(const bool held_live, values.step());
+  Status status;
   // Whether the device holds every version the server sent: nothing to write.
   bool same = held_live;
   for (std::size_t i = 0; status.is_ok() && held_live && i < table.columns.size(); ++i) {
     const core::Column& column = table.columns[i];
     if (column.primary_key || !row.cell(i) || pending.covers(column.name)) continue;
-    const core::Stamp& mine = held->cell(column.name);
-    const bool equal = (*values)->column(static_cast<int>(i)) == *row.cell(i);
+    const core::Stamp& mine = held.cell(column.name);
+    const bool equal = values.value(static_cast<int>(i)) == *row.cell(i);
     if (mine > row.stamp(i) && !equal) {
       status = reoffer(table.name, row.row_id(), column.name, static_cast<int>(OutboxOp::kUpdate),
                        mine, base);
@@ -169,7 +162,6 @@ Result<bool> Reseeder::confirm(ServerRow& row, const PendingRow& pending) {
       same = false;
     }
   }
-  (*values)->reset();
   LUMBUNG_RETURN_IF_ERROR(status);
   return !same;
 }
@@ -177,11 +169,11 @@ Result<bool> Reseeder::confirm(ServerRow& row, const PendingRow& pending) {
 Result<bool> Reseeder::finish_page(const v1::PullPage& page) {
   if (page.more()) return reoffered_;
   for (const v1::ScopeCursor& cursor : page.cursors()) {
-    Result<bool> reseeding = db::returns_row(
-        db_, "SELECT 1 FROM _lumbung_scope WHERE scope = ?1 AND reseeding = 1",
-        {Value(cursor.scope())});
-    if (!reseeding.is_ok()) return reseeding.status();
-    if (*reseeding) LUMBUNG_RETURN_IF_ERROR(finish_scope(cursor.scope(), cursor.seq()));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        bool reseeding,
+        db::returns_row(db_, "SELECT 1 FROM _lumbung_scope WHERE scope = ?1 AND reseeding = 1",
+                        {Value(cursor.scope())}));
+    if (reseeding) LUMBUNG_RETURN_IF_ERROR(finish_scope(cursor.scope(), cursor.seq()));
   }
   return reoffered_;
 }
@@ -189,32 +181,31 @@ Result<bool> Reseeder::finish_page(const v1::PullPage& page) {
 Status Reseeder::finish_scope(const std::string& scope, std::int64_t cursor) {
   // What the server did not send, it lacks: rows the device holds go back
   // whole; a row the device deleted that the server never had needs nothing.
-  Result<db::Statement> left =
-      db_.prepare("SELECT tbl, row_id FROM _lumbung_reseed WHERE scope = ?1");
-  if (!left.is_ok()) return left.status();
-  left->bind(1, Value(scope));
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query left,
+      db::Query::prepared(db_, "SELECT tbl, row_id FROM _lumbung_reseed WHERE scope = ?1",
+                          {Value(scope)}));
   Versions versions(db_);
   for (;;) {
-    Result<bool> row = left->step();
-    if (!row.is_ok()) return row.status();
-    if (!*row) break;
-    const std::string table_name = left->column_text(0);
-    const std::string row_id = left->column_text(1);
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, left.step());
+    if (!row) break;
+    const std::string table_name = left.text(0);
+    const std::string row_id = left.text(1);
     const core::Table* table = schema_.find_table(table_name);
     if (table == nullptr) continue;
-    Result<bool> live = db::returns_row_cached(
-        db_, "SELECT 1 FROM " + quote_identifier(table->name) + " WHERE \"id\" = ?1",
-        {Value(row_id)});
-    if (!live.is_ok()) return live.status();
-    Result<bool> pending = db::returns_row_cached(
-        db_, "SELECT 1 FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2 AND col = ''",
-        {Value(table_name), Value(row_id)});
-    if (!pending.is_ok()) return pending.status();
-    if (!*live || *pending) continue;
-    Result<RowVersions> held = versions.read(table_name, row_id);
-    if (!held.is_ok()) return held.status();
-    LUMBUNG_RETURN_IF_ERROR(reoffer(table_name, row_id, "", static_cast<int>(OutboxOp::kInsert),
-                                    held->row, cursor));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        bool live, db::returns_row_cached(
+                       db_, "SELECT 1 FROM " + quote_identifier(table->name) + " WHERE \"id\" = ?1",
+                       {Value(row_id)}));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        bool pending,
+        db::returns_row_cached(
+            db_, "SELECT 1 FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2 AND col = ''",
+            {Value(table_name), Value(row_id)}));
+    if (!live || pending) continue;
+    LUMBUNG_ASSIGN_OR_RETURN(RowVersions held, versions.read(table_name, row_id));
+    LUMBUNG_RETURN_IF_ERROR(
+        reoffer(table_name, row_id, "", static_cast<int>(OutboxOp::kInsert), held.row, cursor));
   }
   LUMBUNG_RETURN_IF_ERROR(
       db::run(db_, "DELETE FROM _lumbung_reseed WHERE scope = ?1", {Value(scope)}));

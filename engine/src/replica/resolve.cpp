@@ -40,33 +40,29 @@ Result<ConflictRecord> Replica::resolve_conflict(std::uint64_t conflict_id,
   if (impl_->db->transaction_depth() > 0) {
     return Status(ErrorCode::kInvalidArgument, "resolve_conflict cannot run inside a transaction");
   }
-  Result<std::shared_ptr<Transport>> transport = impl_->transport_for(options);
-  if (!transport.is_ok()) return transport.status();
-  Result<std::string> token = impl_->token_for(options);
-  if (!token.is_ok()) return token.status();
-  replica::Exchanger exchanger(**transport, options, std::move(token).value());
-  Result<v1::RequestHeader> header = replica::request_header(*impl_->db, impl_->schema);
-  if (!header.is_ok()) return header.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::shared_ptr<Transport> transport, impl_->transport_for(options));
+  LUMBUNG_ASSIGN_OR_RETURN(std::string token, impl_->token_for(options));
+  replica::Exchanger exchanger(*transport, options, std::move(token));
+  LUMBUNG_ASSIGN_OR_RETURN(v1::RequestHeader header,
+                           replica::request_header(*impl_->db, impl_->schema));
   v1::ResolveResponse response;
   LUMBUNG_RETURN_IF_ERROR(exchanger.exchange(
-      protocol::make_request("/v1/resolve", resolve_request(*header, conflict_id, resolution)),
+      protocol::make_request("/v1/resolve", resolve_request(header, conflict_id, resolution)),
       &response));
   ConflictRecord resolved = replica::conflict_from_wire(response.conflict());
   LUMBUNG_RETURN_IF_ERROR(
       replica::in_applying_transaction(*impl_->db, impl_->schema, [&]() -> Status {
         // This device may not hold the record yet (it resolves from a list it got
         // elsewhere): store it whole, or its resolution over the pending one.
-        Result<bool> stored = replica::store_conflict(*impl_->db, resolved);
-        if (!stored.is_ok()) return stored.status();
+        LUMBUNG_RETURN_IF_ERROR(replica::store_conflict(*impl_->db, resolved).status());
         // The server stamped the resolved value as this device's write, with
         // the HLC it answers with; pulls leave it out (docs/protocol.md,
         // "Pull"): it is written here.
         if (const core::Table* table = impl_->schema.find_table(resolved.table)) {
           replica::ServerRow row(*table, resolved.row_id);
           if (row.add_cell(resolved.column, resolved.resolved_value,
-                           {core::Hlc(response.server_hlc()), header->device_id()})) {
-            Result<bool> written = replica::ServerStateWriter(*impl_->db).write(row);
-            if (!written.is_ok()) return written.status();
+                           {core::Hlc(response.server_hlc()), header.device_id()})) {
+            LUMBUNG_RETURN_IF_ERROR(replica::ServerStateWriter(*impl_->db).write(row).status());
           }
         }
         return replica::receive_clock(*impl_->db, *impl_->clock, response.server_hlc());

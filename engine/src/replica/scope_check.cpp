@@ -22,27 +22,26 @@ std::string column_list(const core::Table& table) {
 Result<std::optional<std::set<std::string>>> ScopeVerifier::scopes_with_changes() {
   std::set<std::string> scopes;
   for (const core::Table& table : schema_.tables) {
-    Result<db::Statement*> stmt =
-        db_.cached("SELECT DISTINCT t." + quote_identifier(table.scope_column) +
-                   " FROM (SELECT row_id FROM _lumbung_outbox WHERE tbl = ?1 "
-                   "UNION SELECT row_id FROM _lumbung_refused WHERE tbl = ?1) AS changed "
-                   "LEFT JOIN " +
-                   quote_identifier(table.name) + " AS t ON t.\"id\" = changed.row_id");
-    if (!stmt.is_ok()) return stmt.status();
-    (*stmt)->bind(1, Value(table.name));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Query query,
+        db::Query::cached(db_,
+                          "SELECT DISTINCT t." + quote_identifier(table.scope_column) +
+                              " FROM (SELECT row_id FROM _lumbung_outbox WHERE tbl = ?1 "
+                              "UNION SELECT row_id FROM _lumbung_refused WHERE tbl = ?1) AS "
+                              "changed LEFT JOIN " +
+                              quote_identifier(table.name) + " AS t ON t.\"id\" = changed.row_id",
+                          {Value(table.name)}));
     bool unknown = false;
     for (;;) {
-      Result<bool> row = (*stmt)->step();
-      if (!row.is_ok()) return row.status();
-      if (!*row) break;
-      const Value scope = (*stmt)->column(0);
+      LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+      if (!row) break;
+      const Value scope = query.value(0);
       if (scope.type() == ValueType::kText) {
         scopes.insert(scope.as_text());
       } else {
         unknown = true;
       }
     }
-    (*stmt)->reset();
     if (unknown) return std::optional<std::set<std::string>>();
   }
   return std::optional<std::set<std::string>>(std::move(scopes));
@@ -51,23 +50,21 @@ Result<std::optional<std::set<std::string>>> ScopeVerifier::scopes_with_changes(
 Result<ScopeVerifier::ScopeSum> ScopeVerifier::local_sum(const std::string& scope) {
   ScopeSum sum;
   for (const core::Table& table : schema_.tables) {
-    Result<db::Statement*> stmt =
-        db_.cached("SELECT " + column_list(table) + " FROM " + quote_identifier(table.name) +
-                   " WHERE " + quote_identifier(table.scope_column) + " = ?1");
-    if (!stmt.is_ok()) return stmt.status();
-    (*stmt)->bind(1, Value(scope));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Query query,
+        db::Query::cached(db_,
+                          "SELECT " + column_list(table) + " FROM " + quote_identifier(table.name) +
+                              " WHERE " + quote_identifier(table.scope_column) + " = ?1",
+                          {Value(scope)}));
     for (;;) {
-      Result<bool> row = (*stmt)->step();
-      if (!row.is_ok()) return row.status();
-      if (!*row) break;
+      LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+      if (!row) break;
       ++sum.rows;
-      const core::RowCellHasher row_hasher(table.name, (*stmt)->column_text(0));
+      const core::RowCellHasher row_hasher(table.name, query.text(0));
       for (std::size_t i = 0; i < table.columns.size(); ++i) {
-        sum.checksum +=
-            row_hasher.cell(table.columns[i].name, (*stmt)->column(static_cast<int>(i)));
+        sum.checksum += row_hasher.cell(table.columns[i].name, query.value(static_cast<int>(i)));
       }
     }
-    (*stmt)->reset();
   }
   return sum;
 }
@@ -76,14 +73,12 @@ Result<std::vector<std::string>> ScopeVerifier::heal_mismatches(
     const v1::PullPage& last_page, const std::set<std::string>& spared) {
   std::vector<std::string> reset;
   Status status = in_applying_transaction(db_, schema_, [&]() -> Status {
-    Result<std::optional<std::set<std::string>>> changed = scopes_with_changes();
-    if (!changed.is_ok()) return changed.status();
-    if (!*changed) return Status::ok();  // any scope may have changes: compare none
+    LUMBUNG_ASSIGN_OR_RETURN(std::optional<std::set<std::string>> changed, scopes_with_changes());
+    if (!changed) return Status::ok();  // any scope may have changes: compare none
     for (const v1::ScopeChecksum& expected : last_page.checksums()) {
-      if ((*changed)->count(expected.scope()) || spared.count(expected.scope())) continue;
-      Result<ScopeSum> local = local_sum(expected.scope());
-      if (!local.is_ok()) return local.status();
-      if (local->checksum == expected.checksum() && local->rows == expected.rows()) continue;
+      if (changed->count(expected.scope()) || spared.count(expected.scope())) continue;
+      LUMBUNG_ASSIGN_OR_RETURN(ScopeSum local, local_sum(expected.scope()));
+      if (local.checksum == expected.checksum() && local.rows == expected.rows()) continue;
       LUMBUNG_RETURN_IF_ERROR(Reseeder(db_, schema_).begin({expected.scope()}, false));
       reset.push_back(expected.scope());
     }

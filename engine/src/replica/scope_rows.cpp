@@ -21,16 +21,13 @@ Status delete_scope_rows(db::Database& db, const core::Schema& schema, const std
     const std::string where = " FROM " + quote_identifier(table.name) + " WHERE " +
                               quote_identifier(table.scope_column) + " = ?1";
     if (removed) {
-      Result<db::Statement*> ids = db.cached("SELECT \"id\"" + where);
-      if (!ids.is_ok()) return ids.status();
-      (*ids)->bind(1, Value(scope));
+      LUMBUNG_ASSIGN_OR_RETURN(db::Query ids,
+                               db::Query::cached(db, "SELECT \"id\"" + where, {Value(scope)}));
       for (;;) {
-        Result<bool> row = (*ids)->step();
-        if (!row.is_ok()) return row.status();
-        if (!*row) break;
-        removed(table.name, (*ids)->column_text(0));
+        LUMBUNG_ASSIGN_OR_RETURN(const bool row, ids.step());
+        if (!row) break;
+        removed(table.name, ids.text(0));
       }
-      (*ids)->reset();
     }
     LUMBUNG_RETURN_IF_ERROR(db::run(db, "DELETE" + where, {Value(scope)}));
   }

@@ -83,54 +83,38 @@ std::vector<ChangedRows> ChangedRowsCollector::take() { return std::exchange(cha
 
 Result<ServerStateWriter::Pending> ServerStateWriter::pending(const ServerRow& row) {
   if (!outbox_empty_) {
-    Result<db::Statement*> any = db_.cached("SELECT 1 FROM _lumbung_outbox LIMIT 1");
-    if (!any.is_ok()) return any.status();
-    Result<bool> found = (*any)->step();
-    (*any)->reset();
-    if (!found.is_ok()) return found.status();
-    outbox_empty_ = !*found;
+    LUMBUNG_ASSIGN_OR_RETURN(const bool found,
+                             db::returns_row_cached(db_, "SELECT 1 FROM _lumbung_outbox LIMIT 1"));
+    outbox_empty_ = !found;
   }
   if (*outbox_empty_) return Pending();
-  Result<db::Statement*> stmt =
-      db_.cached("SELECT col FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(row.table().name));
-  (*stmt)->bind(2, Value(row.row_id()));
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::cached(db_, "SELECT col FROM _lumbung_outbox WHERE tbl = ?1 AND row_id = ?2",
+                        {Value(row.table().name), Value(row.row_id())}));
   Pending pending;
   for (;;) {
-    Result<bool> more = (*stmt)->step();
-    if (!more.is_ok()) return more.status();
-    if (!*more) break;
-    std::string column = (*stmt)->column_text(0);
+    LUMBUNG_ASSIGN_OR_RETURN(const bool more, query.step());
+    if (!more) return pending;
+    std::string column = query.text(0);
     if (column.empty()) {
       pending.row = true;
     } else {
       pending.cells.push_back(std::move(column));
     }
   }
-  (*stmt)->reset();
-  return pending;
 }
 
 Result<bool> ServerStateWriter::run_counting_changes(const std::string& sql,
                                                      const std::vector<Value>& params) {
-  Result<db::Statement*> stmt = db_.cached(sql);
-  if (!stmt.is_ok()) return stmt.status();
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    (*stmt)->bind(static_cast<int>(i + 1), params[i]);
-  }
-  LUMBUNG_RETURN_IF_ERROR((*stmt)->run());
+  LUMBUNG_RETURN_IF_ERROR(db::run_cached(db_, sql, params));
   return sqlite3_changes(db_.handle()) > 0;
 }
 
 Result<bool> ServerStateWriter::exists(const ServerRow& row) {
-  Result<db::Statement*> stmt =
-      db_.cached("SELECT 1 FROM " + quote_identifier(row.table().name) + " WHERE \"id\" = ?1");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(row.row_id()));
-  Result<bool> found = (*stmt)->step();
-  (*stmt)->reset();
-  return found;
+  return db::returns_row_cached(
+      db_, "SELECT 1 FROM " + quote_identifier(row.table().name) + " WHERE \"id\" = ?1",
+      {Value(row.row_id())});
 }
 
 Result<ServerStateWriter::WholeRowSql> ServerStateWriter::whole_row_sql(const core::Table& table) {
@@ -151,40 +135,39 @@ Result<ServerStateWriter::WholeRowSql> ServerStateWriter::whole_row_sql(const co
   }
   const std::string quoted_table = quote_identifier(table.name);
   WholeRowSql sql;
-  Result<db::Statement*> update = db_.cached("UPDATE " + quoted_table + " SET " + assignments +
-                                             " WHERE \"id\" = ?" + std::to_string(assigned + 1));
-  if (!update.is_ok()) return update.status();
-  Result<db::Statement*> insert = db_.cached("INSERT INTO " + quoted_table + " (" + columns +
-                                             ") VALUES (" + placeholders + ")");
-  if (!insert.is_ok()) return insert.status();
-  sql = {*update, *insert};
+  LUMBUNG_ASSIGN_OR_RETURN(db::Statement * update,
+                           db_.cached("UPDATE " + quoted_table + " SET " + assignments +
+                                      " WHERE \"id\" = ?" + std::to_string(assigned + 1)));
+  LUMBUNG_ASSIGN_OR_RETURN(db::Statement * insert,
+                           db_.cached("INSERT INTO " + quoted_table + " (" + columns +
+                                      ") VALUES (" + placeholders + ")"));
+  sql = {update, insert};
   whole_row_sql_.emplace(&table, sql);
   return sql;
 }
 
 Result<bool> ServerStateWriter::write_whole(const ServerRow& row) {
   const core::Table& table = row.table();
-  Result<WholeRowSql> sql = whole_row_sql(table);
-  if (!sql.is_ok()) return sql.status();
+  LUMBUNG_ASSIGN_OR_RETURN(WholeRowSql sql, whole_row_sql(table));
   // A whole row is mostly one the device lacks, so the insert goes first;
   // when it fails (a constraint), the row may exist, and the update decides.
   // Either way the outcome is the one of update-then-insert.
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
-    sql->insert->bind(static_cast<int>(i + 1), *row.cell(i));
+    sql.insert->bind(static_cast<int>(i + 1), *row.cell(i));
   }
-  const Status inserted = sql->insert->run();
+  const Status inserted = sql.insert->run();
   if (inserted.is_ok()) {
     LUMBUNG_RETURN_IF_ERROR(record_whole(row, true));
     return sqlite3_changes(db_.handle()) > 0;
   }
-  sql->insert->reset();  // drops the bound copies of the values
+  sql.insert->reset();  // drops the bound copies of the values
   if (inserted.code() != ErrorCode::kConstraint) return inserted;
   int index = 0;
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
-    if (!table.columns[i].primary_key) sql->update->bind(++index, *row.cell(i));
+    if (!table.columns[i].primary_key) sql.update->bind(++index, *row.cell(i));
   }
-  sql->update->bind(index + 1, Value(row.row_id()));
-  LUMBUNG_RETURN_IF_ERROR(sql->update->run());
+  sql.update->bind(index + 1, Value(row.row_id()));
+  LUMBUNG_RETURN_IF_ERROR(sql.update->run());
   if (sqlite3_changes(db_.handle()) == 0) return inserted;
   LUMBUNG_RETURN_IF_ERROR(record_whole(row, false));
   return true;
@@ -206,24 +189,22 @@ Status ServerStateWriter::record_whole(const ServerRow& row, bool fresh) {
 
 Result<std::string> ServerStateWriter::stored_scope(const ServerRow& row) {
   const core::Table& table = row.table();
-  Result<db::Statement*> stmt =
-      db_.cached("SELECT " + quote_identifier(table.scope_column) + " FROM " +
-                 quote_identifier(table.name) + " WHERE \"id\" = ?1");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(row.row_id()));
-  Result<bool> found = (*stmt)->step();
-  if (!found.is_ok()) return found.status();
-  const Value scope = *found ? (*stmt)->column(0) : Value();
-  (*stmt)->reset();
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::cached(db_,
+                        "SELECT " + quote_identifier(table.scope_column) + " FROM " +
+                            quote_identifier(table.name) + " WHERE \"id\" = ?1",
+                        {Value(row.row_id())}));
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
+  const Value scope = found ? query.value(0) : Value();
   return scope.type() == ValueType::kText ? scope.as_text() : std::string();
 }
 
 Result<bool> ServerStateWriter::write(ServerRow row) {
   const core::Table& table = row.table();
   const std::string quoted_table = quote_identifier(table.name);
-  Result<Pending> pending_changes = pending(row);
-  if (!pending_changes.is_ok()) return pending_changes.status();
-  const Pending& local = *pending_changes;
+  LUMBUNG_ASSIGN_OR_RETURN(Pending pending_changes, pending(row));
+  const Pending& local = pending_changes;
   if (reseeder_) {
     Result<bool> keep = reseeder_->confirm(row, local);
     if (!keep.is_ok()) return with_row_context(row, keep.status());

@@ -65,14 +65,13 @@ Status with_context(const std::string& context, const Status& status) {
 // HTTP to the server URL kept in the replica file.
 Result<std::shared_ptr<Transport>> server_transport(db::Database& db,
                                                     const HttpTransportOptions& options) {
-  Result<std::string> url = replica::read_meta(db, "server_url");
-  if (!url.is_ok()) return url.status();
-  if (url->empty()) {
+  LUMBUNG_ASSIGN_OR_RETURN(std::string url, replica::read_meta(db, "server_url"));
+  if (url.empty()) {
     return Status(ErrorCode::kInvalidArgument,
                   "the replica has no server URL: set one when creating it, or pass a "
                   "transport");
   }
-  return make_http_transport(*url, options);
+  return make_http_transport(url, options);
 }
 
 // One run of Replica::sync.
@@ -122,18 +121,17 @@ class SyncRun {
         continue;
       }
       if (!sent.is_ok()) return with_context(context, sent);
-      Result<replica::PushAnswer> answer = pusher_.apply_answer(**batch, response);
-      if (!answer.is_ok()) return answer.status();
-      if (answer->server_went_back) {
+      LUMBUNG_ASSIGN_OR_RETURN(replica::PushAnswer answer, pusher_.apply_answer(**batch, response));
+      if (answer.server_went_back) {
         // Its re-seed comes with the pull; what is pending goes after it.
         more_to_push_ = true;
         return Status::ok();
       }
-      summary_.pushed += answer->acknowledged;
-      summary_.applied += answer->applied;
-      summary_.superseded += answer->superseded;
-      summary_.refused += answer->refused;
-      report(answer->changed_rows, answer->new_conflicts);
+      summary_.pushed += answer.acknowledged;
+      summary_.applied += answer.applied;
+      summary_.superseded += answer.superseded;
+      summary_.refused += answer.refused;
+      report(answer.changed_rows, answer.new_conflicts);
       report_progress(SyncProgress::Phase::kPush, summary_.pushed);
     }
   }
@@ -141,27 +139,25 @@ class SyncRun {
   // A fresh replica first adopts the server's snapshots of its villages, if
   // any; the pulls then start at their seqs.
   Status start_from_snapshots() {
-    Result<bool> fresh = bootstrapper_.eligible();
-    if (!fresh.is_ok()) return fresh.status();
-    if (!*fresh) {
+    LUMBUNG_ASSIGN_OR_RETURN(bool fresh, bootstrapper_.eligible());
+    if (!fresh) {
       bootstrapper_.remove_work_files();
       return Status::ok();
     }
-    Result<replica::BootstrapResult> adopted =
-        bootstrapper_.run(exchanger_, options_.page_budget_bytes, options_.on_changed_rows);
-    if (!adopted.is_ok()) return adopted.status();
-    summary_.pulled += adopted->rows;
-    report({}, adopted->conflicts);
-    if (adopted->rows > 0) report_progress(SyncProgress::Phase::kPull, summary_.pulled);
+    LUMBUNG_ASSIGN_OR_RETURN(
+        replica::BootstrapResult adopted,
+        bootstrapper_.run(exchanger_, options_.page_budget_bytes, options_.on_changed_rows));
+    summary_.pulled += adopted.rows;
+    report({}, adopted.conflicts);
+    if (adopted.rows > 0) report_progress(SyncProgress::Phase::kPull, summary_.pulled);
     return Status::ok();
   }
 
   // Pulls until caught up; then, when asked, waits once for news (long poll)
   // and catches up again; then verifies and heals, and pulls what it reset.
   Status pull_all() {
-    Result<std::string> behind = replica::read_meta(db_, kSchemaBehindServer);
-    if (!behind.is_ok()) return behind.status();
-    bool can_verify = *behind != std::to_string(schema_.version);
+    LUMBUNG_ASSIGN_OR_RETURN(std::string behind, replica::read_meta(db_, kSchemaBehindServer));
+    bool can_verify = behind != std::to_string(schema_.version);
     bool waited = options_.wait_seconds == 0;
     std::uint32_t wait_seconds = 0;
     int restarts = 0;
@@ -170,11 +166,10 @@ class SyncRun {
     for (;;) {
       LUMBUNG_RETURN_IF_ERROR(exchanger_.check_cancelled());
       if (!fetched) {
-        Result<HttpRequest> request =
-            puller_.next_request(options_.page_budget_bytes, wait_seconds);
-        if (!request.is_ok()) return request.status();
+        LUMBUNG_ASSIGN_OR_RETURN(HttpRequest request,
+                                 puller_.next_request(options_.page_budget_bytes, wait_seconds));
         page.Clear();
-        Status received = exchanger_.exchange(std::move(*request), &page);
+        Status received = exchanger_.exchange(std::move(request), &page);
         if (!received.is_ok()) return with_context("pull", received);
       }
       // The next page is fetched while this one is applied, so that the
@@ -183,15 +178,14 @@ class SyncRun {
       v1::PullPage next;
       std::future<Status> next_received;
       if (page.more()) {
-        Result<HttpRequest> request = puller_.request_after(page, options_.page_budget_bytes);
-        if (!request.is_ok()) return request.status();
-        next_received = std::async(std::launch::async, [this, &next, sent = std::move(*request)] {
+        LUMBUNG_ASSIGN_OR_RETURN(HttpRequest request,
+                                 puller_.request_after(page, options_.page_budget_bytes));
+        next_received = std::async(std::launch::async, [this, &next, sent = std::move(request)] {
           return exchanger_.exchange(sent, &next);
         });
       }
-      Result<replica::PulledPage> pulled = puller_.apply_page(page);
-      if (!pulled.is_ok()) return pulled.status();
-      if (pulled->restart) {
+      LUMBUNG_ASSIGN_OR_RETURN(replica::PulledPage pulled, puller_.apply_page(page));
+      if (pulled.restart) {
         // The page after it was asked for with what no longer holds.
         if (next_received.valid()) (void)next_received.get();
         if (++restarts > kMaxRestarts) {
@@ -202,11 +196,11 @@ class SyncRun {
         fetched = false;
         continue;
       }
-      more_to_push_ = more_to_push_ || pulled->reoffered;
-      summary_.pulled += pulled->rows;
-      report(pulled->changed_rows, pulled->new_conflicts);
+      more_to_push_ = more_to_push_ || pulled.reoffered;
+      summary_.pulled += pulled.rows;
+      report(pulled.changed_rows, pulled.new_conflicts);
       report_progress(SyncProgress::Phase::kPull, summary_.pulled);
-      if (pulled->names_unknown && can_verify) {
+      if (pulled.names_unknown && can_verify) {
         can_verify = false;
         LUMBUNG_RETURN_IF_ERROR(
             replica::write_meta(db_, kSchemaBehindServer, Value(std::to_string(schema_.version))));
@@ -225,10 +219,10 @@ class SyncRun {
         continue;
       }
       if (!can_verify) return Status::ok();
-      Result<std::vector<std::string>> reset = verifier_.heal_mismatches(page, healed_);
-      if (!reset.is_ok()) return reset.status();
-      if (reset->empty()) return Status::ok();
-      healed_.insert(reset->begin(), reset->end());
+      LUMBUNG_ASSIGN_OR_RETURN(std::vector<std::string> reset,
+                               verifier_.heal_mismatches(page, healed_));
+      if (reset.empty()) return Status::ok();
+      healed_.insert(reset.begin(), reset.end());
     }
   }
 
@@ -272,12 +266,10 @@ Result<std::shared_ptr<Transport>> Replica::Impl::transport_for(const SyncOption
   if (options.http) return server_transport(*db, *options.http);
   if (!http_transport) {
     HttpTransportOptions http;
-    Result<TlsOptions> tls = replica::read_tls_settings(*db);
-    if (!tls.is_ok()) return tls.status();
-    http.tls = std::move(*tls);
-    Result<std::shared_ptr<Transport>> made = server_transport(*db, http);
-    if (!made.is_ok()) return made.status();
-    http_transport = std::move(made).value();
+    LUMBUNG_ASSIGN_OR_RETURN(TlsOptions tls, replica::read_tls_settings(*db));
+    http.tls = std::move(tls);
+    LUMBUNG_ASSIGN_OR_RETURN(std::shared_ptr<Transport> made, server_transport(*db, http));
+    http_transport = std::move(made);
   }
   return http_transport;
 }
@@ -292,14 +284,12 @@ Result<SyncSummary> Replica::sync(const SyncOptions& options) {
   if (impl_->db->transaction_depth() > 0) {
     return Status(ErrorCode::kInvalidArgument, "sync cannot run inside a transaction");
   }
-  Result<std::shared_ptr<Transport>> transport = impl_->transport_for(options);
-  if (!transport.is_ok()) return transport.status();
-  Result<std::string> token = impl_->token_for(options);
-  if (!token.is_ok()) return token.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::shared_ptr<Transport> transport, impl_->transport_for(options));
+  LUMBUNG_ASSIGN_OR_RETURN(std::string token, impl_->token_for(options));
 
   const std::string path = impl_->options.key.empty() ? impl_->options.path : std::string();
-  SyncRun run(*impl_->db, impl_->schema, path, *impl_->clock, **transport, options,
-              std::move(token).value());
+  SyncRun run(*impl_->db, impl_->schema, path, *impl_->clock, *transport, options,
+              std::move(token));
   Result<SyncSummary> summary = run.run();
   // The replica may have re-identified (identity.hpp).
   Result<std::string> id = replica::device_id(*impl_->db);

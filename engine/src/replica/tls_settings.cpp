@@ -15,13 +15,11 @@ constexpr const char* kPinnedKeys = "tls_pinned_keys";
 }  // namespace
 
 Result<TlsOptions> read_tls_settings(db::Database& db) {
-  Result<std::string> ca_file = read_meta(db, kCaFile);
-  if (!ca_file.is_ok()) return ca_file.status();
-  Result<std::string> pins = read_meta(db, kPinnedKeys);
-  if (!pins.is_ok()) return pins.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::string ca_file, read_meta(db, kCaFile));
+  LUMBUNG_ASSIGN_OR_RETURN(std::string pins, read_meta(db, kPinnedKeys));
   TlsOptions tls;
-  tls.ca_file = std::move(*ca_file);
-  if (!pins->empty()) tls.pinned_keys = core::split(*pins, ',');
+  tls.ca_file = std::move(ca_file);
+  if (!pins.empty()) tls.pinned_keys = core::split(pins, ',');
   return tls;
 }
 

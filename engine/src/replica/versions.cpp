@@ -16,31 +16,27 @@ const core::Stamp& RowVersions::cell(const std::string& column) const {
 }
 
 Result<RowVersions> Versions::read(const std::string& table, const std::string& row_id) {
-  Result<db::Statement*> stmt = db_.cached(
-      "SELECT col, hlc, author, scope, deleted FROM _lumbung_version "
-      "WHERE tbl = ?1 AND row_id = ?2");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(table));
-  (*stmt)->bind(2, Value(row_id));
+  LUMBUNG_ASSIGN_OR_RETURN(db::Query query,
+                           db::Query::cached(db_,
+                                             "SELECT col, hlc, author, scope, deleted "
+                                             "FROM _lumbung_version WHERE tbl = ?1 AND row_id = ?2",
+                                             {Value(table), Value(row_id)}));
   RowVersions versions;
   for (;;) {
-    Result<bool> found = (*stmt)->step();
-    if (!found.is_ok()) return found.status();
-    if (!*found) break;
-    core::Stamp stamp{core::Hlc((*stmt)->column_int(1)), (*stmt)->column_text(2)};
-    std::string column = (*stmt)->column_text(0);
+    LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
+    if (!found) return versions;
+    core::Stamp stamp{core::Hlc(query.integer(1)), query.text(2)};
+    std::string column = query.text(0);
     if (!column.empty()) {
       versions.cells.emplace_back(std::move(column), std::move(stamp));
       continue;
     }
     versions.known = true;
     versions.row = std::move(stamp);
-    const Value scope = (*stmt)->column(3);
+    const Value scope = query.value(3);
     if (scope.type() == ValueType::kText) versions.scope = scope.as_text();
-    versions.deleted = (*stmt)->column_int(4) != 0;
+    versions.deleted = query.integer(4) != 0;
   }
-  (*stmt)->reset();
-  return versions;
 }
 
 Status Versions::forget_cells(const std::string& table, const std::string& row_id) {

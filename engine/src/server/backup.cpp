@@ -24,22 +24,19 @@ namespace fs = std::filesystem;
 
 // Copies the SQLite file `from` into the new file `to` (mode 0600).
 Status copy_sqlite_file(const std::string& from, const std::string& to) {
-  Result<std::unique_ptr<db::Database>> source = db::Database::open(from, false);
-  if (!source.is_ok()) return source.status();
-  LUMBUNG_RETURN_IF_ERROR((*source)->exec("PRAGMA busy_timeout = 5000"));
-  return db::copy_database(**source, to);
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> source, db::Database::open(from, false));
+  LUMBUNG_RETURN_IF_ERROR(source->exec("PRAGMA busy_timeout = 5000"));
+  return db::copy_database(*source, to);
 }
 
 // The last seq of the store copied into `dir`.
 Result<std::int64_t> copied_last_seq(const std::string& dir) {
   std::int64_t last_seq = 0;
   {
-    Result<std::unique_ptr<SqliteStore>> copy = SqliteStore::open(dir);
-    if (!copy.is_ok()) return copy.status();
-    LUMBUNG_RETURN_IF_ERROR((*copy)->read([&](ReadTransaction& txn) -> Status {
-      Result<std::int64_t> seq = txn.last_seq();
-      if (!seq.is_ok()) return seq.status();
-      last_seq = *seq;
+    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> copy, SqliteStore::open(dir));
+    LUMBUNG_RETURN_IF_ERROR(copy->read([&](ReadTransaction& txn) -> Status {
+      LUMBUNG_ASSIGN_OR_RETURN(std::int64_t seq, txn.last_seq());
+      last_seq = seq;
       return Status::ok();
     }));
   }
@@ -90,39 +87,37 @@ Result<BackupSummary> back_up(const BackupOptions& options) {
   }
   const core::RemovalGuard scratch(scratch_path);
   const std::string written = scratch.path() + "/backup";
-  Result<std::unique_ptr<BackupFileWriter>> writer = BackupFileWriter::create(written);
-  if (!writer.is_ok()) return writer.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<BackupFileWriter> writer,
+                           BackupFileWriter::create(written));
 
   if (options.with_snapshots) {
-    Result<std::vector<SnapshotFile>> snapshots = newest_snapshots(snapshot_dir(data_dir));
-    if (!snapshots.is_ok()) return snapshots.status();
-    for (const SnapshotFile& snapshot : *snapshots) {
-      LUMBUNG_RETURN_IF_ERROR((*writer)->add(
+    LUMBUNG_ASSIGN_OR_RETURN(std::vector<SnapshotFile> snapshots,
+                             newest_snapshots(snapshot_dir(data_dir)));
+    for (const SnapshotFile& snapshot : snapshots) {
+      LUMBUNG_RETURN_IF_ERROR(writer->add(
           std::string(kSnapshotDirName) + "/" + fs::path(snapshot.path).filename().string(),
           snapshot.path));
     }
   }
   BackupSummary summary;
   LUMBUNG_RETURN_IF_ERROR(copy_sqlite_file(store, scratch.path() + "/" + kStoreFileName));
-  Result<std::int64_t> last_seq = copied_last_seq(scratch.path());
-  if (!last_seq.is_ok()) return last_seq.status();
-  summary.last_seq = *last_seq;
-  LUMBUNG_RETURN_IF_ERROR((*writer)->add(kStoreFileName, scratch.path() + "/" + kStoreFileName));
+  LUMBUNG_ASSIGN_OR_RETURN(std::int64_t last_seq, copied_last_seq(scratch.path()));
+  summary.last_seq = last_seq;
+  LUMBUNG_RETURN_IF_ERROR(writer->add(kStoreFileName, scratch.path() + "/" + kStoreFileName));
 
   const std::string credentials = data_dir + "/" + auth::kCredentialsFileName;
   if (fs::exists(credentials, ec)) {
     const std::string copy = scratch.path() + "/" + auth::kCredentialsFileName;
     LUMBUNG_RETURN_IF_ERROR(copy_sqlite_file(credentials, copy));
-    LUMBUNG_RETURN_IF_ERROR((*writer)->add(auth::kCredentialsFileName, copy));
+    LUMBUNG_RETURN_IF_ERROR(writer->add(auth::kCredentialsFileName, copy));
   }
   const std::string keys = data_dir + "/" + auth::kKeysDirName;
-  Result<std::vector<std::string>> key_files = files_in(keys);
-  if (!key_files.is_ok()) return key_files.status();
-  for (const std::string& name : *key_files) {
+  LUMBUNG_ASSIGN_OR_RETURN(std::vector<std::string> key_files, files_in(keys));
+  for (const std::string& name : key_files) {
     LUMBUNG_RETURN_IF_ERROR(
-        (*writer)->add(std::string(auth::kKeysDirName) + "/" + name, keys + "/" + name));
+        writer->add(std::string(auth::kKeysDirName) + "/" + name, keys + "/" + name));
   }
-  LUMBUNG_RETURN_IF_ERROR((*writer)->finish());
+  LUMBUNG_RETURN_IF_ERROR(writer->finish());
 
   if (::rename(written.c_str(), out.c_str()) != 0) {
     return core::errno_status("write the backup to", out, errno);

@@ -271,36 +271,33 @@ class PageBuilder {
   }
 
   Result<bool> add_tombstone(const ChangeItem& item) {
-    Result<TableEntry> entry = table_entry(item.table);
-    if (!entry.is_ok()) return entry.status();
+    LUMBUNG_ASSIGN_OR_RETURN(TableEntry entry, table_entry(item.table));
     v1::RowState row;
-    row.set_table(entry->index);
+    row.set_table(entry.index);
     row.set_row_id(item.row_id);
     row.set_seq(item.seq);
     row.set_deleted(true);
     add_stamp(row, item.stamp);
-    return append_row(std::move(row), *entry, {item.table, item.row_id});
+    return append_row(std::move(row), entry, {item.table, item.row_id});
   }
 
   // Adds the row whole, with its current cells, as one RowState (a row the
   // device created: the other devices' cells alone).
   Result<bool> add_row(const ChangeItem& item, const RowKey& key) {
-    Result<TableEntry> entry = table_entry(item.table);
-    if (!entry.is_ok()) return entry.status();
-    const core::Table& table = *entry->table;
+    LUMBUNG_ASSIGN_OR_RETURN(TableEntry entry, table_entry(item.table));
+    const core::Table& table = *entry.table;
     const bool leave_out_own = leaves_out_own(item.scope) && created_by_device(item.cells);
     std::vector<const StoredCell*> by_column(table.columns.size(), nullptr);
     for (const StoredCell& cell : item.cells) {
       if (leave_out_own && cell.cell.version.stamp.device_id == query_.device_id) continue;
-      Result<std::uint32_t> index = column_index(table, cell.column);
-      if (!index.is_ok()) return index.status();
-      by_column[*index] = &cell;
+      LUMBUNG_ASSIGN_OR_RETURN(std::uint32_t index, column_index(table, cell.column));
+      by_column[index] = &cell;
     }
     // Columns are listed only when some cell is missing (a column added to
     // the schema after the row was written).
     const bool complete = std::find(by_column.begin(), by_column.end(), nullptr) == by_column.end();
     v1::RowState row;
-    row.set_table(entry->index);
+    row.set_table(entry.index);
     row.set_row_id(item.row_id);
     std::int64_t seq = 0;
     for (std::size_t i = 0; i < by_column.size(); ++i) {
@@ -311,25 +308,23 @@ class PageBuilder {
       seq = std::max(seq, by_column[i]->cell.version.seq);
     }
     row.set_seq(seq);
-    if (row.values_size() > 0 && !append_row(std::move(row), *entry, key)) return false;
+    if (row.values_size() > 0 && !append_row(std::move(row), entry, key)) return false;
     return true;
   }
 
   Result<bool> add_cell(const ChangeItem& item, const RowKey& key) {
-    Result<TableEntry> entry = table_entry(item.table);
-    if (!entry.is_ok()) return entry.status();
-    Result<std::uint32_t> column = column_index(*entry->table, item.column);
-    if (!column.is_ok()) return column.status();
+    LUMBUNG_ASSIGN_OR_RETURN(TableEntry entry, table_entry(item.table));
+    LUMBUNG_ASSIGN_OR_RETURN(std::uint32_t column, column_index(*entry.table, item.column));
     v1::RowState cell_row;
-    cell_row.set_table(entry->index);
+    cell_row.set_table(entry.index);
     cell_row.set_row_id(item.row_id);
     cell_row.set_seq(item.seq);
-    cell_row.add_columns(*column);
+    cell_row.add_columns(column);
     protocol::to_wire(item.value, cell_row.add_values());
     const auto existing = row_index_.find(key);
     if (existing == row_index_.end()) {
       add_stamp(cell_row, item.stamp);
-      return append_row(std::move(cell_row), *entry, key);
+      return append_row(std::move(cell_row), entry, key);
     }
     // Joining a row already on the page costs less than a row of its own,
     // and its values' stamps if they stop sharing one; counting both keeps
@@ -339,7 +334,7 @@ class PageBuilder {
                               kStampBytes * static_cast<std::size_t>(row.values_size() + 1);
     if (!fits(bytes)) return false;
     page_bytes_ += bytes;
-    row.add_columns(*column);
+    row.add_columns(column);
     *row.add_values() = std::move(*cell_row.mutable_values(0));
     add_stamp(row, item.stamp);
     row.set_seq(item.seq);
@@ -367,20 +362,17 @@ class PageBuilder {
 
 Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& txn,
                                    const PullQuery& query) {
-  Result<std::int64_t> snapshot_seq = txn.last_seq();
-  if (!snapshot_seq.is_ok()) return snapshot_seq.status();
-  Result<std::vector<ScopeState>> scopes = txn.scopes();
-  if (!scopes.is_ok()) return scopes.status();
-  Result<std::uint64_t> last_batch = txn.last_batch(query.device_id);
-  if (!last_batch.is_ok()) return last_batch.status();
-  PageBuilder builder(schema, query, *scopes, *last_batch == query.pushed_batch);
-  builder.set_server_state(*snapshot_seq, *last_batch);
+  LUMBUNG_ASSIGN_OR_RETURN(std::int64_t snapshot_seq, txn.last_seq());
+  LUMBUNG_ASSIGN_OR_RETURN(std::vector<ScopeState> scopes, txn.scopes());
+  LUMBUNG_ASSIGN_OR_RETURN(std::uint64_t last_batch, txn.last_batch(query.device_id));
+  PageBuilder builder(schema, query, scopes, last_batch == query.pushed_batch);
+  builder.set_server_state(snapshot_seq, last_batch);
   // Everything up to `covered_seq` is on the page: the whole snapshot, or
   // the log up to the first change that did not fit.
-  std::int64_t covered_seq = *snapshot_seq;
+  std::int64_t covered_seq = snapshot_seq;
   bool more = false;
   Status failed;
-  if (builder.serves_nothing()) return builder.finish(false, covered_seq, *snapshot_seq);
+  if (builder.serves_nothing()) return builder.finish(false, covered_seq, snapshot_seq);
   LUMBUNG_RETURN_IF_ERROR(txn.scan_changes(builder.cursors(), [&](const ChangeItem& item) {
     Result<bool> added = builder.add(item);
     if (!added.is_ok()) {
@@ -393,7 +385,7 @@ Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& 
     return false;
   }));
   LUMBUNG_RETURN_IF_ERROR(failed);
-  return builder.finish(more, covered_seq, *snapshot_seq);
+  return builder.finish(more, covered_seq, snapshot_seq);
 }
 
 }  // namespace lumbung::server

@@ -84,8 +84,7 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
                     "device '" + device_id + "': batch " + std::to_string(request.batch()) +
                         " is older than its last applied batch " + std::to_string(last_batch));
     }
-    Result<std::int64_t> seq_before = txn.last_seq();
-    if (!seq_before.is_ok()) return seq_before.status();
+    LUMBUNG_ASSIGN_OR_RETURN(std::int64_t seq_before, txn.last_seq());
     response.set_batch(request.batch());
     const MergeClock merge_clock{.hlc = &hlc,
                                  .now_ms = clock->now_ms(),
@@ -97,9 +96,8 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kHlcMetaKey, std::to_string(server_hlc.packed())));
     LUMBUNG_RETURN_IF_ERROR(txn.set_device_batch(
         device_id, {request.batch(), push->request_digest, response.SerializeAsString()}));
-    Result<std::int64_t> seq_after = txn.last_seq();
-    if (!seq_after.is_ok()) return seq_after.status();
-    if (*seq_after > *seq_before) push->committed_seq = *seq_after;
+    LUMBUNG_ASSIGN_OR_RETURN(std::int64_t seq_after, txn.last_seq());
+    if (seq_after > seq_before) push->committed_seq = seq_after;
     return Status::ok();
   };
   // Answered on the commit thread, once the push's group is durable.

@@ -225,18 +225,18 @@ class BatchMerger {
 
  private:
   Status merge_change(const ParsedChange& change, v1::ChangeOutcome* outcome) {
-    Result<std::optional<StoredRow>> row = txn_.row(change.table->name, change.row_id);
-    if (!row.is_ok()) return row.status();
-    if (std::optional<Refusal> refusal = check_grant(change, *row)) {
+    LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row,
+                             txn_.row(change.table->name, change.row_id));
+    if (std::optional<Refusal> refusal = check_grant(change, row)) {
       return refuse(change.table->name, change.row_id, *refusal, outcome);
     }
     switch (change.op) {
       case v1::CHANGE_OP_INSERT:
-        return merge_insert(change, *row, outcome);
+        return merge_insert(change, row, outcome);
       case v1::CHANGE_OP_UPDATE:
-        return merge_update(change, *row, outcome);
+        return merge_update(change, row, outcome);
       default:
-        return merge_delete(change, *row, outcome);
+        return merge_delete(change, row, outcome);
     }
   }
 
@@ -280,17 +280,14 @@ class BatchMerger {
       return Status::ok();
     }
     // The row exists: each cell the device sent merges on its own.
-    Result<std::map<std::string, core::ServerCell>> current =
-        current_cells(change.table->name, change.row_id);
-    if (!current.is_ok()) return current.status();
+    LUMBUNG_ASSIGN_OR_RETURN(auto current, current_cells(change.table->name, change.row_id));
     bool all_applied = true;
     for (std::size_t i = 0; i < change.cells.size(); ++i) {
       const auto& [column, value] = change.cells[i];
       if (column->primary_key) continue;  // equal to the row's id, checked by parse()
-      Result<bool> applied =
-          merge_cell(change, row->scope, *column, value, *current, edits.for_cell(i), outcome);
-      if (!applied.is_ok()) return applied.status();
-      all_applied = all_applied && *applied;
+      LUMBUNG_ASSIGN_OR_RETURN(bool applied, merge_cell(change, row->scope, *column, value, current,
+                                                        edits.for_cell(i), outcome));
+      all_applied = all_applied && applied;
     }
     set_merged(all_applied, outcome);
     return Status::ok();
@@ -313,18 +310,16 @@ class BatchMerger {
     if (column->name == table.scope_column && !(value == Value(row->scope))) {
       return refuse(table.name, change.row_id, scope_change(change, row->scope), outcome);
     }
-    Result<std::map<std::string, core::ServerCell>> current =
-        current_cells(change.table->name, change.row_id);
-    if (!current.is_ok()) return current.status();
-    Row updated = full_row(table, *current);  // the row as the update makes it
+    LUMBUNG_ASSIGN_OR_RETURN(auto current, current_cells(change.table->name, change.row_id));
+    Row updated = full_row(table, current);  // the row as the update makes it
     updated[column->name] = value;
     if (std::optional<Refusal> refusal = check_row(table, updated)) {
       return refuse(table.name, change.row_id, *refusal, outcome);
     }
     const core::DeviceEdit edit = stamp(change, outcome).edit;
-    Result<bool> applied = merge_cell(change, row->scope, *column, value, *current, edit, outcome);
-    if (!applied.is_ok()) return applied.status();
-    set_merged(*applied, outcome);
+    LUMBUNG_ASSIGN_OR_RETURN(
+        bool applied, merge_cell(change, row->scope, *column, value, current, edit, outcome));
+    set_merged(applied, outcome);
     return Status::ok();
   }
 
@@ -335,9 +330,9 @@ class BatchMerger {
     std::vector<StoredCell> cells;
     if (row) state = row->tombstone ? core::RowState::kDeleted : core::RowState::kLive;
     if (state == core::RowState::kLive) {
-      Result<std::vector<StoredCell>> stored = txn_.cells(change.table->name, change.row_id);
-      if (!stored.is_ok()) return stored.status();
-      cells = std::move(stored).value();
+      LUMBUNG_ASSIGN_OR_RETURN(std::vector<StoredCell> stored,
+                               txn_.cells(change.table->name, change.row_id));
+      cells = std::move(stored);
     }
     std::vector<core::ServerVersion> versions;
     for (const StoredCell& cell : cells) versions.push_back(cell.cell.version);
@@ -424,11 +419,10 @@ class BatchMerger {
                             .outcome = std::string(core::conflict_outcome_name(result)),
                             .scope = scope};
     // A conflict gets a seq of its own, so that pulls deliver it in order.
-    Result<std::uint64_t> id = txn_.add_conflict(conflict, txn_.next_seq());
-    if (!id.is_ok()) return id.status();
-    conflict.id = *id;
+    LUMBUNG_ASSIGN_OR_RETURN(std::uint64_t id, txn_.add_conflict(conflict, txn_.next_seq()));
+    conflict.id = id;
     to_wire(conflict, response_->add_conflicts());
-    if (outcome->conflict_id() == 0) outcome->set_conflict_id(*id);
+    if (outcome->conflict_id() == 0) outcome->set_conflict_id(id);
     return Status::ok();
   }
 
@@ -539,10 +533,9 @@ class BatchMerger {
 
   Result<std::map<std::string, core::ServerCell>> current_cells(const std::string& table,
                                                                 const std::string& row_id) {
-    Result<std::vector<StoredCell>> cells = txn_.cells(table, row_id);
-    if (!cells.is_ok()) return cells.status();
+    LUMBUNG_ASSIGN_OR_RETURN(std::vector<StoredCell> cells, txn_.cells(table, row_id));
     std::map<std::string, core::ServerCell> by_column;
-    for (StoredCell& cell : *cells) by_column.emplace(cell.column, std::move(cell.cell));
+    for (StoredCell& cell : cells) by_column.emplace(cell.column, std::move(cell.cell));
     return by_column;
   }
 
@@ -561,18 +554,15 @@ class BatchMerger {
       const v1::Change& change = request_.changes(i);
       const core::Table& table =
           *schema_.find_table(request_.tables(static_cast<int>(change.table())).table());
-      Result<std::optional<StoredRow>> row = txn_.row(table.name, change.row_id());
-      if (!row.is_ok()) return row.status();
-      if (*row && (*row)->tombstone) {
+      LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row, txn_.row(table.name, change.row_id()));
+      if (row && row->tombstone) {
         outcome->set_row_deleted(true);
         continue;
       }
-      Result<std::map<std::string, core::ServerCell>> cells =
-          current_cells(table.name, change.row_id());
-      if (!cells.is_ok()) return cells.status();
+      LUMBUNG_ASSIGN_OR_RETURN(auto cells, current_cells(table.name, change.row_id()));
       for (const core::Column& column : table.columns) {
-        const auto it = cells->find(column.name);
-        if (it == cells->end()) continue;
+        const auto it = cells.find(column.name);
+        if (it == cells.end()) continue;
         v1::Cell* cell = outcome->add_current();
         cell->set_column(column.name);
         protocol::to_wire(it->second.value, cell->mutable_value());

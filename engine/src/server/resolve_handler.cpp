@@ -51,10 +51,9 @@ Choice choose(const v1::ResolveRequest& resolve, const ConflictRecord& conflict)
 Result<ConflictRecord> resolvable_conflict(ReadTransaction& txn, const auth::Grant& grant,
                                            std::uint64_t id) {
   const std::string name = conflict_name(id);
-  Result<std::optional<ConflictRecord>> found = txn.conflict(id);
-  if (!found.is_ok()) return found.status();
-  if (!*found) return Status(ErrorCode::kNotFound, "no " + name);
-  ConflictRecord& conflict = **found;
+  LUMBUNG_ASSIGN_OR_RETURN(std::optional<ConflictRecord> found, txn.conflict(id));
+  if (!found) return Status(ErrorCode::kNotFound, "no " + name);
+  ConflictRecord& conflict = *found;
   if (!grant.may_resolve(conflict.scope)) {
     return Status(ErrorCode::kForbidden, name + ": officer '" + grant.officer + "' (role " +
                                              std::string(auth::role_name(grant.role)) +
@@ -92,9 +91,9 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
   std::int64_t committed_seq = 0;
   status = store->write([&](WriteTransaction& txn) -> Status {
     txn.set_officer(grant->officer);
-    Result<ConflictRecord> found = resolvable_conflict(txn, *grant, resolve.conflict_id());
-    if (!found.is_ok()) return found.status();
-    ConflictRecord& conflict = *found;
+    LUMBUNG_ASSIGN_OR_RETURN(ConflictRecord found,
+                             resolvable_conflict(txn, *grant, resolve.conflict_id()));
+    ConflictRecord& conflict = found;
     const core::Table* table = schema.find_table(conflict.table);
     const core::Column* column = table ? table->find_column(conflict.column) : nullptr;
     if (column == nullptr) {
@@ -102,15 +101,15 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
                                               " names a cell the schema lacks: '" + conflict.table +
                                               "." + conflict.column + "'");
     }
-    Result<std::vector<StoredCell>> cells = txn.cells(conflict.table, conflict.row_id);
-    if (!cells.is_ok()) return cells.status();
+    LUMBUNG_ASSIGN_OR_RETURN(std::vector<StoredCell> cells,
+                             txn.cells(conflict.table, conflict.row_id));
     const Choice choice = choose(resolve, conflict);
-    Result<Value> value = check_cell_write(*judge, *table, *column, choice.value, *cells);
+    Result<Value> value = check_cell_write(*judge, *table, *column, choice.value, cells);
     if (!value.is_ok()) {
       return Status(value.status().code(),
                     conflict_name(conflict.id) + ": " + value.status().message());
     }
-    const auto old_cell = std::find_if(cells->begin(), cells->end(), [&](const StoredCell& cell) {
+    const auto old_cell = std::find_if(cells.begin(), cells.end(), [&](const StoredCell& cell) {
       return cell.column == column->name;
     });
 
@@ -133,7 +132,7 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
                           .table = conflict.table,
                           .row_id = conflict.row_id,
                           .column = column->name,
-                          .old_value = old_cell != cells->end() ? old_cell->cell.value : Value(),
+                          .old_value = old_cell != cells.end() ? old_cell->cell.value : Value(),
                           .new_value = *value,
                           .outcome = conflict.outcome,
                           .conflict_id = conflict.id}));

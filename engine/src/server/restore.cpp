@@ -161,20 +161,16 @@ Result<RestoreSummary> prepare_state(const std::string& fresh, const std::string
   const std::string snapshots = fresh + "/" + kSnapshotDirName;
   if (!fs::exists(snapshots, ec)) LUMBUNG_RETURN_IF_ERROR(make_dir(snapshots));
   {
-    Result<std::unique_ptr<auth::TokenAuthority>> authority =
-        auth::TokenAuthority::open(fresh, nullptr);
-    if (!authority.is_ok()) return authority.status();
+    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<auth::TokenAuthority> authority,
+                             auth::TokenAuthority::open(fresh, nullptr));
   }
   RestoreSummary summary;
-  Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(fresh);
-  if (!opened.is_ok()) return opened.status();
-  LUMBUNG_RETURN_IF_ERROR((*opened)->write([&](WriteTransaction& txn) -> Status {
-    Result<std::string> epoch = begin_epoch(txn);
-    if (!epoch.is_ok()) return epoch.status();
-    Result<std::int64_t> last_seq = txn.last_seq();
-    if (!last_seq.is_ok()) return last_seq.status();
-    summary.epoch = std::move(epoch).value();
-    summary.last_seq = *last_seq;
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> opened, SqliteStore::open(fresh));
+  LUMBUNG_RETURN_IF_ERROR(opened->write([&](WriteTransaction& txn) -> Status {
+    LUMBUNG_ASSIGN_OR_RETURN(std::string epoch, begin_epoch(txn));
+    LUMBUNG_ASSIGN_OR_RETURN(std::int64_t last_seq, txn.last_seq());
+    summary.epoch = std::move(epoch);
+    summary.last_seq = last_seq;
     return Status::ok();
   }));
   return summary;
@@ -185,27 +181,24 @@ Result<RestoreSummary> prepare_state(const std::string& fresh, const std::string
 // mark. On failure, the staging folder is removed.
 Result<RestoreSummary> stage(const std::string& from, const std::string& data_dir, bool force) {
   if (!force) {
-    Result<bool> occupied = holds_anything(data_dir);
-    if (!occupied.is_ok()) return occupied.status();
-    if (*occupied) {
+    LUMBUNG_ASSIGN_OR_RETURN(bool occupied, holds_anything(data_dir));
+    if (occupied) {
       return Status(ErrorCode::kInvalidArgument, "data directory '" + data_dir +
                                                      "' is not empty: 'lumbungd restore --force' "
                                                      "replaces its state");
     }
   }
   // The whole file is read and checked once before anything is written.
-  Result<std::vector<std::string>> checked = read_backup_file(from, "");
-  if (!checked.is_ok()) return checked.status();
-  LUMBUNG_RETURN_IF_ERROR(check_names(*checked, from));
+  LUMBUNG_ASSIGN_OR_RETURN(std::vector<std::string> checked, read_backup_file(from, ""));
+  LUMBUNG_RETURN_IF_ERROR(check_names(checked, from));
 
   const std::string staging = data_dir + "/" + kStagingName;
   LUMBUNG_RETURN_IF_ERROR(make_dir(staging));
   core::RemovalGuard staged(staging);
   const std::string fresh = staging + "/new";
   LUMBUNG_RETURN_IF_ERROR(make_dir(fresh));
-  Result<std::vector<std::string>> names = read_backup_file(from, fresh);
-  if (!names.is_ok()) return names.status();
-  LUMBUNG_RETURN_IF_ERROR(check_names(*names, from));
+  LUMBUNG_ASSIGN_OR_RETURN(std::vector<std::string> names, read_backup_file(from, fresh));
+  LUMBUNG_RETURN_IF_ERROR(check_names(names, from));
   Result<RestoreSummary> summary = prepare_state(fresh, from);
   if (!summary.is_ok()) return summary.status();
   for (const char* dir : {auth::kKeysDirName, kSnapshotDirName}) {

@@ -94,63 +94,30 @@ constexpr const char* kLastSeqKey = "last_seq";
 
 Value int64_bits(std::uint64_t value) { return Value(static_cast<std::int64_t>(value)); }
 
-// A cached statement with its parameters bound, reset when the Query ends so
-// that an unfinished one never keeps a read snapshot open.
-class Query {
- public:
-  static Result<Query> on(db::Database& db, const std::string& sql,
-                          std::initializer_list<Value> params = {}) {
-    Result<db::Statement*> stmt = db.cached(sql);
-    if (!stmt.is_ok()) return db.last_error("preparing '" + sql + "'");
-    bind(**stmt, params);
-    return Query(*stmt);
-  }
-  // A statement of its own, for a query that is open while the same text is
-  // (one per scope of a scan); finalized when the Query ends.
-  static Result<Query> prepared(db::Database& db, const std::string& sql,
-                                std::initializer_list<Value> params) {
-    Result<db::Statement> stmt = db.prepare(sql);
-    if (!stmt.is_ok()) return db.last_error("preparing '" + sql + "'");
-    bind(*stmt, params);
-    Query query(nullptr);
-    query.owned_ = std::make_unique<db::Statement>(std::move(stmt).value());
-    query.stmt_ = query.owned_.get();
-    return query;
-  }
-  Query(Query&& other) noexcept
-      : stmt_(std::exchange(other.stmt_, nullptr)), owned_(std::move(other.owned_)) {}
-  Query& operator=(Query&&) = delete;
-  ~Query() {
-    if (stmt_ != nullptr) stmt_->reset();
-  }
+using db::Query;
 
-  Result<bool> step() { return stmt_->step(); }
-  Status run() { return stmt_->run(); }
-  // Runs the query again from its first row, with new parameters.
-  void restart(std::initializer_list<Value> params) {
-    stmt_->reset();
-    bind(*stmt_, params);
-  }
-  Value value(int i) const { return stmt_->column(i); }
-  std::int64_t integer(int i) const { return stmt_->column_int(i); }
-  std::string text(int i) const { return stmt_->column_text(i); }
-  std::string_view text_view(int i) const { return stmt_->column_text_view(i); }
+// The cached statement for `sql` with `params` bound (db::Query::cached); a
+// statement that does not prepare is named in the error.
+Result<Query> cached_query(db::Database& db, const std::string& sql,
+                           std::initializer_list<Value> params = {}) {
+  Result<Query> query = Query::cached(db, sql, params);
+  if (!query.is_ok()) return db.last_error("preparing '" + sql + "'");
+  return query;
+}
 
- private:
-  explicit Query(db::Statement* stmt) : stmt_(stmt) {}
-  static void bind(db::Statement& stmt, std::initializer_list<Value> params) {
-    int index = 1;
-    for (const Value& param : params) stmt.bind(index++, param);
-  }
-  db::Statement* stmt_;
-  std::unique_ptr<db::Statement> owned_;
-};
+// As cached_query(), with a statement of its own: for a query open while
+// the same text is (one per scope of a scan).
+Result<Query> prepared_query(db::Database& db, const std::string& sql,
+                             std::initializer_list<Value> params) {
+  Result<Query> query = Query::prepared(db, sql, params);
+  if (!query.is_ok()) return db.last_error("preparing '" + sql + "'");
+  return query;
+}
 
 // Runs a statement that returns no rows.
 Status execute(db::Database& db, const std::string& sql, std::initializer_list<Value> params) {
-  Result<Query> query = Query::on(db, sql, params);
-  if (!query.is_ok()) return query.status();
-  return query->run();
+  LUMBUNG_ASSIGN_OR_RETURN(Query query, cached_query(db, sql, params));
+  return query.run();
 }
 
 // The conflict record whose kConflictColumns start at column `first` of `query`.
@@ -185,21 +152,21 @@ Status no_live_row(std::string_view what, std::string_view table, std::string_vi
 // missing row.
 Result<std::vector<StoredCell>> read_cells(db::Database& db, std::string_view table,
                                            std::string_view row_id) {
-  Result<Query> query = Query::on(
-      db, "SELECT col, value, hlc, device, seq FROM cells WHERE tbl = ?1 AND row_id = ?2",
-      {Value(table), Value(row_id)});
-  if (!query.is_ok()) return query.status();
+  LUMBUNG_ASSIGN_OR_RETURN(
+      Query query,
+      cached_query(db,
+                   "SELECT col, value, hlc, device, seq FROM cells WHERE tbl = ?1 AND row_id = ?2",
+                   {Value(table), Value(row_id)}));
   std::vector<StoredCell> cells;
   cells.reserve(32);  // enough for most tables' rows: one allocation
   for (;;) {
-    Result<bool> found = query->step();
-    if (!found.is_ok()) return found.status();
-    if (!*found) return cells;
+    LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+    if (!found) return cells;
     cells.push_back(
-        StoredCell{.column = query->text(0),
-                   .cell = {.value = query->value(1),
-                            .version = {.stamp = {core::Hlc(query->integer(2)), query->text(3)},
-                                        .seq = query->integer(4)}}});
+        StoredCell{.column = query.text(0),
+                   .cell = {.value = query.value(1),
+                            .version = {.stamp = {core::Hlc(query.integer(2)), query.text(3)},
+                                        .seq = query.integer(4)}}});
   }
 }
 
@@ -223,9 +190,8 @@ class RecordSource final : public ChangeSource {
   RecordSource(Query query, ChangeItem::Kind kind) : query_(std::move(query)) { item_.kind = kind; }
 
   Status advance() override {
-    Result<bool> row = query_.step();
-    if (!row.is_ok()) return row.status();
-    done_ = !*row;
+    LUMBUNG_ASSIGN_OR_RETURN(bool row, query_.step());
+    done_ = !row;
     if (done_) return Status::ok();
     item_.seq = query_.integer(0);
     item_.scope = query_.text(1);
@@ -258,9 +224,8 @@ class CellSource final : public ChangeSource {
 
   Status advance() override {
     for (;;) {
-      Result<bool> found = log_.step();
-      if (!found.is_ok()) return found.status();
-      done_ = !*found;
+      LUMBUNG_ASSIGN_OR_RETURN(bool found, log_.step());
+      done_ = !found;
       if (done_) return Status::ok();
       const std::string_view table = log_.text_view(1);
       const std::string_view row_id = log_.text_view(2);
@@ -272,9 +237,9 @@ class CellSource final : public ChangeSource {
         item_.kind = ChangeItem::Kind::kRow;
         item_.column.clear();
         item_.value = Value();
-        Result<std::vector<StoredCell>> cells = read_cells(db_, item_.table, item_.row_id);
-        if (!cells.is_ok()) return cells.status();
-        item_.cells = std::move(cells).value();
+        LUMBUNG_ASSIGN_OR_RETURN(std::vector<StoredCell> cells,
+                                 read_cells(db_, item_.table, item_.row_id));
+        item_.cells = std::move(cells);
         skip_run_of_row();
         return Status::ok();
       }
@@ -300,29 +265,28 @@ class CellSource final : public ChangeSource {
   }
 
   Status load_row(std::string_view table, std::string_view row_id) {
-    Result<Query> row =
-        Query::on(db_, "SELECT created_seq FROM synced_rows WHERE tbl = ?1 AND row_id = ?2",
-                  {Value(table), Value(row_id)});
-    if (!row.is_ok()) return row.status();
-    Result<bool> found = row->step();
-    if (!found.is_ok()) return found.status();
-    if (!*found) return no_live_row("scan_changes", table, row_id);
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query row,
+        cached_query(db_, "SELECT created_seq FROM synced_rows WHERE tbl = ?1 AND row_id = ?2",
+                     {Value(table), Value(row_id)}));
+    LUMBUNG_ASSIGN_OR_RETURN(bool found, row.step());
+    if (!found) return no_live_row("scan_changes", table, row_id);
     item_.table = table;
     item_.row_id = row_id;
-    item_.row_created_seq = row->integer(0);
+    item_.row_created_seq = row.integer(0);
     return Status::ok();
   }
 
   Status load_value() {
-    Result<Query> cell = Query::on(
-        db_, "SELECT value, hlc, device FROM cells WHERE tbl = ?1 AND row_id = ?2 AND col = ?3",
-        {Value(item_.table), Value(item_.row_id), Value(item_.column)});
-    if (!cell.is_ok()) return cell.status();
-    Result<bool> found = cell->step();
-    if (!found.is_ok()) return found.status();
-    if (!*found) return no_live_row("scan_changes", item_.table, item_.row_id);
-    item_.value = cell->value(0);
-    item_.stamp = {core::Hlc(cell->integer(1)), cell->text(2)};
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query cell,
+        cached_query(
+            db_, "SELECT value, hlc, device FROM cells WHERE tbl = ?1 AND row_id = ?2 AND col = ?3",
+            {Value(item_.table), Value(item_.row_id), Value(item_.column)}));
+    LUMBUNG_ASSIGN_OR_RETURN(bool found, cell.step());
+    if (!found) return no_live_row("scan_changes", item_.table, item_.row_id);
+    item_.value = cell.value(0);
+    item_.stamp = {core::Hlc(cell.integer(1)), cell.text(2)};
     return Status::ok();
   }
 
@@ -339,29 +303,26 @@ class SqliteReadTransaction : public virtual ReadTransaction {
   Result<std::int64_t> last_seq() override { return meta_int64(*this, kLastSeqKey); }
 
   Result<std::string> meta(std::string_view key) override {
-    Result<Query> query = Query::on(db_, "SELECT value FROM meta WHERE key = ?1", {Value(key)});
-    if (!query.is_ok()) return query.status();
-    Result<bool> found = query->step();
-    if (!found.is_ok()) return found.status();
-    return *found ? query->text(0) : std::string();
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query query, cached_query(db_, "SELECT value FROM meta WHERE key = ?1", {Value(key)}));
+    LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+    return found ? query.text(0) : std::string();
   }
 
   Result<std::optional<StoredRow>> row(std::string_view table, std::string_view row_id) override {
-    Result<Query> query =
-        Query::on(db_,
-                  "SELECT scope, created_seq, deleted_seq, deleted_hlc, "
-                  "deleted_device FROM synced_rows WHERE tbl = ?1 AND row_id = ?2",
-                  {Value(table), Value(row_id)});
-    if (!query.is_ok()) return query.status();
-    Result<bool> found = query->step();
-    if (!found.is_ok()) return found.status();
-    if (!*found) return std::optional<StoredRow>();
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query query, cached_query(db_,
+                                  "SELECT scope, created_seq, deleted_seq, deleted_hlc, "
+                                  "deleted_device FROM synced_rows WHERE tbl = ?1 AND row_id = ?2",
+                                  {Value(table), Value(row_id)}));
+    LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+    if (!found) return std::optional<StoredRow>();
     StoredRow row;
-    row.scope = query->text(0);
-    row.created_seq = query->integer(1);
-    if (!query->value(2).is_null()) {
-      row.tombstone = core::ServerVersion{.stamp = {core::Hlc(query->integer(3)), query->text(4)},
-                                          .seq = query->integer(2)};
+    row.scope = query.text(0);
+    row.created_seq = query.integer(1);
+    if (!query.value(2).is_null()) {
+      row.tombstone = core::ServerVersion{.stamp = {core::Hlc(query.integer(3)), query.text(4)},
+                                          .seq = query.integer(2)};
     }
     return std::optional<StoredRow>(std::move(row));
   }
@@ -371,16 +332,15 @@ class SqliteReadTransaction : public virtual ReadTransaction {
   }
 
   Result<std::vector<ScopeState>> scopes() override {
-    Result<Query> query =
-        Query::on(db_, "SELECT scope, checksum, live_rows FROM scopes ORDER BY scope");
-    if (!query.is_ok()) return query.status();
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query query,
+        cached_query(db_, "SELECT scope, checksum, live_rows FROM scopes ORDER BY scope"));
     std::vector<ScopeState> scopes;
     for (;;) {
-      Result<bool> found = query->step();
-      if (!found.is_ok()) return found.status();
-      if (!*found) return scopes;
+      LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+      if (!found) return scopes;
       scopes.push_back(
-          {query->text(0), static_cast<std::uint64_t>(query->integer(1)), query->integer(2)});
+          {query.text(0), static_cast<std::uint64_t>(query.integer(1)), query.integer(2)});
     }
   }
 
@@ -412,53 +372,50 @@ class SqliteReadTransaction : public virtual ReadTransaction {
 
   Status scan_live_cells(const std::optional<std::string>& scope,
                          const CellVisitor& visit) override {
-    Result<Query> query =
-        scope ? Query::on(db_, "SELECT tbl, row_id, col, value FROM cells WHERE scope = ?1",
-                          {Value(*scope)})
-              : Query::on(db_, "SELECT tbl, row_id, col, value FROM cells");
-    if (!query.is_ok()) return query.status();
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query query,
+        scope ? cached_query(db_, "SELECT tbl, row_id, col, value FROM cells WHERE scope = ?1",
+                             {Value(*scope)})
+              : cached_query(db_, "SELECT tbl, row_id, col, value FROM cells"));
     for (;;) {
-      Result<bool> found = query->step();
-      if (!found.is_ok()) return found.status();
-      if (!*found) return Status::ok();
-      visit(query->text(0), query->text(1), query->text(2), query->value(3));
+      LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+      if (!found) return Status::ok();
+      visit(query.text(0), query.text(1), query.text(2), query.value(3));
     }
   }
 
   Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) override {
-    Result<Query> query = Query::on(
-        db_, "SELECT last_batch, request_digest, response FROM devices WHERE device_id = ?1",
-        {Value(device_id)});
-    if (!query.is_ok()) return query.status();
-    Result<bool> found = query->step();
-    if (!found.is_ok()) return found.status();
-    if (!*found) return std::optional<DeviceBatch>();
-    const Value response = query->value(2);
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query query,
+        cached_query(
+            db_, "SELECT last_batch, request_digest, response FROM devices WHERE device_id = ?1",
+            {Value(device_id)}));
+    LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+    if (!found) return std::optional<DeviceBatch>();
+    const Value response = query.value(2);
     const Blob empty;
     const Blob& bytes = response.type() == ValueType::kBlob ? response.as_blob() : empty;
-    return std::optional<DeviceBatch>(DeviceBatch{static_cast<std::uint64_t>(query->integer(0)),
-                                                  static_cast<std::uint64_t>(query->integer(1)),
+    return std::optional<DeviceBatch>(DeviceBatch{static_cast<std::uint64_t>(query.integer(0)),
+                                                  static_cast<std::uint64_t>(query.integer(1)),
                                                   std::string(bytes.begin(), bytes.end())});
   }
 
   Result<std::uint64_t> last_batch(std::string_view device_id) override {
-    Result<Query> query =
-        Query::on(db_, "SELECT last_batch FROM devices WHERE device_id = ?1", {Value(device_id)});
-    if (!query.is_ok()) return query.status();
-    Result<bool> found = query->step();
-    if (!found.is_ok()) return found.status();
-    return *found ? static_cast<std::uint64_t>(query->integer(0)) : std::uint64_t{0};
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query query, cached_query(db_, "SELECT last_batch FROM devices WHERE device_id = ?1",
+                                  {Value(device_id)}));
+    LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+    return found ? static_cast<std::uint64_t>(query.integer(0)) : std::uint64_t{0};
   }
 
   Result<std::optional<ConflictRecord>> conflict(std::uint64_t id) override {
-    Result<Query> query =
-        Query::on(db_, std::string("SELECT ") + kConflictColumns + " FROM conflicts WHERE id = ?1",
-                  {Value(static_cast<std::int64_t>(id))});
-    if (!query.is_ok()) return query.status();
-    Result<bool> found = query->step();
-    if (!found.is_ok()) return found.status();
-    if (!*found) return std::optional<ConflictRecord>();
-    return std::optional<ConflictRecord>(conflict_at(*query, 0));
+    LUMBUNG_ASSIGN_OR_RETURN(Query query, cached_query(db_,
+                                                       std::string("SELECT ") + kConflictColumns +
+                                                           " FROM conflicts WHERE id = ?1",
+                                                       {Value(static_cast<std::int64_t>(id))}));
+    LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+    if (!found) return std::optional<ConflictRecord>();
+    return std::optional<ConflictRecord>(conflict_at(query, 0));
   }
 
   Status scan_audit(const AuditQuery& filter,
@@ -467,32 +424,32 @@ class SqliteReadTransaction : public virtual ReadTransaction {
       return value ? Value(*value) : Value();
     };
     // A row's scope never changes: the row tells an entry's scope.
-    Result<Query> query = Query::on(
-        db_,
-        "SELECT a.seq, a.time_ms, a.officer, a.device_id, a.tbl, a.row_id, a.col, a.old_value, "
-        "a.new_value, a.outcome, a.detail, a.conflict_id, r.scope FROM audit_log AS a "
-        "LEFT JOIN synced_rows AS r ON r.tbl = a.tbl AND r.row_id = a.row_id "
-        "WHERE (?1 IS NULL OR r.scope = ?1) AND (?2 IS NULL OR a.tbl = ?2) "
-        "AND (?3 IS NULL OR a.row_id = ?3) ORDER BY a.id",
-        {param(filter.scope), param(filter.table), param(filter.row_id)});
-    if (!query.is_ok()) return query.status();
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query query,
+        cached_query(
+            db_,
+            "SELECT a.seq, a.time_ms, a.officer, a.device_id, a.tbl, a.row_id, a.col, a.old_value, "
+            "a.new_value, a.outcome, a.detail, a.conflict_id, r.scope FROM audit_log AS a "
+            "LEFT JOIN synced_rows AS r ON r.tbl = a.tbl AND r.row_id = a.row_id "
+            "WHERE (?1 IS NULL OR r.scope = ?1) AND (?2 IS NULL OR a.tbl = ?2) "
+            "AND (?3 IS NULL OR a.row_id = ?3) ORDER BY a.id",
+            {param(filter.scope), param(filter.table), param(filter.row_id)}));
     for (;;) {
-      Result<bool> found = query->step();
-      if (!found.is_ok()) return found.status();
-      if (!*found) return Status::ok();
-      visit(AuditEntry{.seq = query->integer(0),
-                       .time_ms = query->integer(1),
-                       .officer = query->text(2),
-                       .device_id = query->text(3),
-                       .table = query->text(4),
-                       .row_id = query->text(5),
-                       .column = query->text(6),
-                       .old_value = query->value(7),
-                       .new_value = query->value(8),
-                       .outcome = query->text(9),
-                       .detail = query->text(10),
-                       .conflict_id = static_cast<std::uint64_t>(query->integer(11)),
-                       .scope = query->text(12)});
+      LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+      if (!found) return Status::ok();
+      visit(AuditEntry{.seq = query.integer(0),
+                       .time_ms = query.integer(1),
+                       .officer = query.text(2),
+                       .device_id = query.text(3),
+                       .table = query.text(4),
+                       .row_id = query.text(5),
+                       .column = query.text(6),
+                       .old_value = query.value(7),
+                       .new_value = query.value(8),
+                       .outcome = query.text(9),
+                       .detail = query.text(10),
+                       .conflict_id = static_cast<std::uint64_t>(query.integer(11)),
+                       .scope = query.text(12)});
     }
   }
 
@@ -506,28 +463,30 @@ class SqliteReadTransaction : public virtual ReadTransaction {
                            std::vector<std::unique_ptr<ChangeSource>>* sources) {
     const Value name(scope);
     const Value after(after_seq);
-    Result<Query> cells = Query::prepared(
-        db_, "SELECT seq, tbl, row_id, col FROM cells WHERE scope = ?1 AND seq > ?2 ORDER BY seq",
-        {name, after});
-    if (!cells.is_ok()) return cells.status();
-    Result<Query> tombstones =
-        Query::prepared(db_,
-                        "SELECT deleted_seq, scope, tbl, row_id, deleted_hlc, deleted_device "
-                        "FROM synced_rows WHERE scope = ?1 "
-                        "AND deleted_seq IS NOT NULL AND deleted_seq > ?2 ORDER BY deleted_seq",
-                        {name, after});
-    if (!tombstones.is_ok()) return tombstones.status();
-    Result<Query> conflicts =
-        Query::prepared(db_,
-                        std::string("SELECT seq, ") + kConflictColumns +
-                            " FROM conflicts WHERE scope = ?1 AND seq > ?2 ORDER BY seq",
-                        {name, after});
-    if (!conflicts.is_ok()) return conflicts.status();
-    sources->push_back(std::make_unique<CellSource>(db_, std::move(*cells), scope, after_seq));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query cells,
+        prepared_query(
+            db_,
+            "SELECT seq, tbl, row_id, col FROM cells WHERE scope = ?1 AND seq > ?2 ORDER BY seq",
+            {name, after}));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query tombstones,
+        prepared_query(db_,
+                       "SELECT deleted_seq, scope, tbl, row_id, deleted_hlc, deleted_device "
+                       "FROM synced_rows WHERE scope = ?1 "
+                       "AND deleted_seq IS NOT NULL AND deleted_seq > ?2 ORDER BY deleted_seq",
+                       {name, after}));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query conflicts,
+        prepared_query(db_,
+                       std::string("SELECT seq, ") + kConflictColumns +
+                           " FROM conflicts WHERE scope = ?1 AND seq > ?2 ORDER BY seq",
+                       {name, after}));
+    sources->push_back(std::make_unique<CellSource>(db_, std::move(cells), scope, after_seq));
     sources->push_back(
-        std::make_unique<RecordSource>(std::move(*tombstones), ChangeItem::Kind::kTombstone));
+        std::make_unique<RecordSource>(std::move(tombstones), ChangeItem::Kind::kTombstone));
     sources->push_back(
-        std::make_unique<RecordSource>(std::move(*conflicts), ChangeItem::Kind::kConflict));
+        std::make_unique<RecordSource>(std::move(conflicts), ChangeItem::Kind::kConflict));
     return Status::ok();
   }
 };
@@ -556,19 +515,18 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
 
   Status write_cell(std::string_view table, std::string_view row_id, std::string_view column,
                     const core::ServerCell& cell) override {
-    Result<Query> old = Query::on(db_,
-                                  "SELECT r.scope, c.seq, c.value FROM synced_rows AS r "
-                                  "LEFT JOIN cells AS c ON c.tbl = r.tbl AND c.row_id = r.row_id "
-                                  "AND c.col = ?3 WHERE r.tbl = ?1 AND r.row_id = ?2 "
-                                  "AND r.deleted_seq IS NULL",
-                                  {Value(table), Value(row_id), Value(column)});
-    if (!old.is_ok()) return old.status();
-    Result<bool> live = old->step();
-    if (!live.is_ok()) return live.status();
-    if (!*live) return no_live_row("write_cell", table, row_id);
-    const std::string scope = old->text(0);
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query old, cached_query(db_,
+                                "SELECT r.scope, c.seq, c.value FROM synced_rows AS r "
+                                "LEFT JOIN cells AS c ON c.tbl = r.tbl AND c.row_id = r.row_id "
+                                "AND c.col = ?3 WHERE r.tbl = ?1 AND r.row_id = ?2 "
+                                "AND r.deleted_seq IS NULL",
+                                {Value(table), Value(row_id), Value(column)}));
+    LUMBUNG_ASSIGN_OR_RETURN(bool live, old.step());
+    if (!live) return no_live_row("write_cell", table, row_id);
+    const std::string scope = old.text(0);
     const std::uint64_t old_hash =
-        old->value(1).is_null() ? 0 : core::cell_hash(table, row_id, column, old->value(2));
+        old.value(1).is_null() ? 0 : core::cell_hash(table, row_id, column, old.value(2));
     LUMBUNG_RETURN_IF_ERROR(
         execute(db_,
                 "INSERT OR REPLACE INTO cells (tbl, row_id, col, value, hlc, "
@@ -582,9 +540,8 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
 
   Status delete_row(std::string_view table, std::string_view row_id,
                     const core::ServerVersion& tombstone) override {
-    Result<std::optional<StoredRow>> row = this->row(table, row_id);
-    if (!row.is_ok()) return row.status();
-    if (!*row || (*row)->tombstone) return no_live_row("delete_row", table, row_id);
+    LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row, this->row(table, row_id));
+    if (!row || row->tombstone) return no_live_row("delete_row", table, row_id);
     Result<std::vector<StoredCell>> cells = this->cells(table, row_id);
     if (!cells.is_ok()) return cells.status();
     std::uint64_t removed = 0;
@@ -599,7 +556,7 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
                 "deleted_device = ?5 WHERE tbl = ?1 AND row_id = ?2",
                 {Value(table), Value(row_id), Value(tombstone.seq),
                  Value(tombstone.stamp.hlc.packed()), Value(tombstone.stamp.device_id)}));
-    adjust_scope((*row)->scope, 0, removed, -1);
+    adjust_scope(row->scope, 0, removed, -1);
     return Status::ok();
   }
 
@@ -653,16 +610,16 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
   // overflow into reals).
   Status flush() {
     for (const auto& [scope, delta] : scope_deltas_) {
-      Result<Query> current =
-          Query::on(db_, "SELECT checksum, live_rows FROM scopes WHERE scope = ?1", {Value(scope)});
-      if (!current.is_ok()) return current.status();
-      Result<bool> found = current->step();
-      if (!found.is_ok()) return found.status();
+      LUMBUNG_ASSIGN_OR_RETURN(
+          Query current,
+          cached_query(db_, "SELECT checksum, live_rows FROM scopes WHERE scope = ?1",
+                       {Value(scope)}));
+      LUMBUNG_ASSIGN_OR_RETURN(bool found, current.step());
       std::uint64_t checksum = delta.checksum;
       std::int64_t live_rows = delta.live_rows;
-      if (*found) {
-        checksum += static_cast<std::uint64_t>(current->integer(0));
-        live_rows += current->integer(1);
+      if (found) {
+        checksum += static_cast<std::uint64_t>(current.integer(0));
+        live_rows += current.integer(1);
       }
       LUMBUNG_RETURN_IF_ERROR(execute(
           db_, "INSERT OR REPLACE INTO scopes (scope, checksum, live_rows) VALUES (?1, ?2, ?3)",
@@ -704,9 +661,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_d
   LUMBUNG_RETURN_IF_ERROR(auth::make_owner_only_dir(data_dir));
   const std::string path = (std::filesystem::path(data_dir) / kStoreFileName).string();
   LUMBUNG_RETURN_IF_ERROR(db::create_private_file(path));
-  Result<std::unique_ptr<db::Database>> writer = db::Database::open(path, true);
-  if (!writer.is_ok()) return writer.status();
-  db::Database& db = **writer;
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> writer, db::Database::open(path, true));
+  db::Database& db = *writer;
   LUMBUNG_RETURN_IF_ERROR(
       db.exec("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL"));
   LUMBUNG_ASSIGN_OR_RETURN(const int format, db::user_version(db));
@@ -723,7 +679,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_d
       return db::set_user_version(db, kStoreFormat.newest());
     }));
   }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(writer).value()));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(writer)));
 }
 
 Status SqliteStore::write(const WriteBody& body) { return write_group({body}).front(); }
@@ -744,9 +700,8 @@ std::vector<Status> SqliteStore::write_group(const std::vector<WriteBody>& bodie
         // no change committing later can get a seq at or below one a cursor
         // has passed.
         SqliteReadTransaction reader(db);
-        Result<std::int64_t> last_seq = reader.last_seq();
-        if (!last_seq.is_ok()) return last_seq.status();
-        SqliteWriteTransaction txn(db, *last_seq);
+        LUMBUNG_ASSIGN_OR_RETURN(std::int64_t last_seq, reader.last_seq());
+        SqliteWriteTransaction txn(db, last_seq);
         LUMBUNG_RETURN_IF_ERROR(bodies[i](txn));
         return txn.flush();
       });
@@ -789,9 +744,8 @@ void SqliteStore::return_reader(std::unique_ptr<db::Database> reader) {
 }
 
 Status SqliteStore::read(const std::function<Status(ReadTransaction&)>& body) {
-  Result<std::unique_ptr<db::Database>> reader = take_reader();
-  if (!reader.is_ok()) return reader.status();
-  db::Database& db = **reader;
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> reader, take_reader());
+  db::Database& db = *reader;
   // In WAL mode the snapshot is taken by the first read after BEGIN and held
   // until the transaction ends: every read of `body` sees the same state.
   LUMBUNG_RETURN_IF_ERROR(db.exec("BEGIN"));
@@ -799,7 +753,7 @@ Status SqliteStore::read(const std::function<Status(ReadTransaction&)>& body) {
   const Status status = body(txn);
   const Status ended = db.exec(status.is_ok() ? "COMMIT" : "ROLLBACK");
   // A connection left inside a transaction would pin its snapshot forever.
-  if (sqlite3_get_autocommit(db.handle())) return_reader(std::move(reader).value());
+  if (sqlite3_get_autocommit(db.handle())) return_reader(std::move(reader));
   return status.is_ok() ? ended : status;
 }
 

@@ -5,14 +5,13 @@
 namespace lumbung::server {
 
 Result<std::int64_t> meta_int64(ReadTransaction& txn, std::string_view key) {
-  Result<std::string> text = txn.meta(key);
-  if (!text.is_ok()) return text.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::string text, txn.meta(key));
   std::int64_t number = 0;
-  const char* end = text->data() + text->size();
-  const auto [last, error] = std::from_chars(text->data(), end, number);
-  if (!text->empty() && (error != std::errc() || last != end)) {
+  const char* end = text.data() + text.size();
+  const auto [last, error] = std::from_chars(text.data(), end, number);
+  if (!text.empty() && (error != std::errc() || last != end)) {
     return Status(ErrorCode::kCorrupt,
-                  "store: '" + std::string(key) + "' is not a number: '" + *text + "'");
+                  "store: '" + std::string(key) + "' is not a number: '" + text + "'");
   }
   return number;
 }

@@ -17,13 +17,12 @@ namespace {
 // The store remembers which schema it holds: a server started on the data of
 // another schema, or of a newer version of its own, refuses to open.
 Status check_schema_identity(WriteTransaction& txn, const core::Schema& schema) {
-  Result<std::string> name = txn.meta("schema_name");
-  if (!name.is_ok()) return name.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::string name, txn.meta("schema_name"));
   Result<std::int64_t> version = meta_int64(txn, "schema_version");
   if (!version.is_ok()) return version.status();
-  if (!name->empty() && *name != schema.name) {
+  if (!name.empty() && name != schema.name) {
     return Status(ErrorCode::kSchemaIncompatible,
-                  "the data directory holds schema '" + *name + "', not '" + schema.name + "'");
+                  "the data directory holds schema '" + name + "', not '" + schema.name + "'");
   }
   if (*version > schema.version) {
     return Status(ErrorCode::kSchemaIncompatible,
@@ -85,47 +84,46 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   if (options.data_dir.empty()) {
     return Status(ErrorCode::kInvalidArgument, "ServerOptions.data_dir is required");
   }
-  Result<core::Schema> schema =
+  LUMBUNG_ASSIGN_OR_RETURN(
+      core::Schema schema,
       db::load_schema(options.schema_text.empty() ? core::builtin_schema_text()
                                                   : std::string_view(options.schema_text),
-                      options.schema_source);
-  if (!schema.is_ok()) return schema.status();
-  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::open(options.data_dir);
-  if (!store.is_ok()) return store.status();
+                      options.schema_source));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::open(options.data_dir));
   std::shared_ptr<Clock> clock = options.clock ? options.clock : system_clock();
   std::unique_ptr<auth::TokenAuthority> authority;
   if (!options.insecure_no_auth) {
-    Result<std::unique_ptr<auth::TokenAuthority>> opened =
-        auth::TokenAuthority::open(options.data_dir, clock);
-    if (!opened.is_ok()) return opened.status();
-    authority = std::move(opened).value();
+    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<auth::TokenAuthority> opened,
+                             auth::TokenAuthority::open(options.data_dir, clock));
+    authority = std::move(opened);
   }
   std::int64_t last_hlc = 0;
   std::int64_t last_seq = 0;
   std::string epoch;
-  LUMBUNG_RETURN_IF_ERROR((*store)->write([&](WriteTransaction& txn) {
-    LUMBUNG_RETURN_IF_ERROR(check_schema_identity(txn, *schema));
-    Result<std::string> current = current_epoch(txn);
-    if (!current.is_ok()) return current.status();
-    epoch = std::move(current).value();
-    Result<std::int64_t> hlc = meta_int64(txn, kHlcMetaKey);
-    if (!hlc.is_ok()) return hlc.status();
-    Result<std::int64_t> seq = txn.last_seq();
-    if (!seq.is_ok()) return seq.status();
-    last_hlc = *hlc;
-    last_seq = *seq;
+  LUMBUNG_RETURN_IF_ERROR(store->write([&](WriteTransaction& txn) {
+    LUMBUNG_RETURN_IF_ERROR(check_schema_identity(txn, schema));
+    LUMBUNG_ASSIGN_OR_RETURN(std::string current, current_epoch(txn));
+    epoch = std::move(current);
+    LUMBUNG_ASSIGN_OR_RETURN(std::int64_t hlc, meta_int64(txn, kHlcMetaKey));
+    LUMBUNG_ASSIGN_OR_RETURN(std::int64_t seq, txn.last_seq());
+    last_hlc = hlc;
+    last_seq = seq;
     return Status::ok();
   }));
-  auto impl = std::make_unique<Impl>(options, std::move(schema).value(), std::move(clock),
-                                     std::move(authority), std::move(store).value(),
-                                     std::move(epoch), core::Hlc(last_hlc), last_seq);
-  Result<std::unique_ptr<db::CheckJudge>> judge = db::CheckJudge::open(impl->schema);
-  if (!judge.is_ok()) return judge.status();
-  impl->judge = std::move(judge).value();
+  auto impl =
+      std::make_unique<Impl>(options, std::move(schema), std::move(clock), std::move(authority),
+                             std::move(store), std::move(epoch), core::Hlc(last_hlc), last_seq);
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::CheckJudge> judge,
+                           db::CheckJudge::open(impl->schema));
+  impl->judge = std::move(judge);
   return std::unique_ptr<SyncServer>(new SyncServer(std::move(impl)));
 }
 
 SyncServer::SyncServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpResponse SyncServer::error_response(const Status& status) {
+  return protocol::error_response(status);
+}
 
 // Every responder is called exactly once, also for the long polls still
 // waiting when the server goes away.
