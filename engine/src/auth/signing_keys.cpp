@@ -10,8 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "auth/hex.hpp"
 #include "auth/private_file.hpp"
+#include "core/hex.hpp"
 
 namespace lumbung::auth {
 
@@ -52,14 +52,14 @@ Result<std::string> key_id_of(EVP_PKEY* key) {
   if (EVP_Digest(raw.data(), raw_size, digest.data(), &digest_size, EVP_sha256(), nullptr) != 1) {
     return openssl_error("cannot hash a signing key's public key");
   }
-  return lower_hex(digest.data(), kKeyIdBytes);
+  return core::to_hex(digest.data(), kKeyIdBytes);
 }
 
 Status forged(std::string_view why) { return Status(ErrorCode::kTokenForged, std::string(why)); }
 
 }  // namespace
 
-bool is_key_id(std::string_view text) { return is_lower_hex(text, 2 * kKeyIdBytes); }
+bool is_key_id(std::string_view text) { return core::is_lower_hex(text, 2 * kKeyIdBytes); }
 
 Result<std::unique_ptr<SigningKeys>> SigningKeys::open(const std::string& dir) {
   LUMBUNG_RETURN_IF_ERROR(make_private_dir(dir));

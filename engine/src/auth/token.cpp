@@ -3,9 +3,9 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-#include "auth/hex.hpp"
 #include "auth/signing_keys.hpp"
 #include "core/base64.hpp"
+#include "core/hex.hpp"
 
 namespace lumbung::auth {
 
@@ -102,7 +102,7 @@ Result<Claims> parse_claims(std::string_view json) {
   }
   Claims claims;
   claims.token_id = token_id->get<std::string>();
-  if (!is_lower_hex(claims.token_id, 32)) return malformed("'tid' is not 32 hex digits");
+  if (!core::is_lower_hex(claims.token_id, 32)) return malformed("'tid' is not 32 hex digits");
   claims.officer = officer->get<std::string>();
   const std::optional<Role> parsed_role = parse_role(role->get<std::string>());
   if (!parsed_role) return malformed("unknown role");

@@ -7,10 +7,10 @@
 #include <filesystem>
 
 #include "auth/credential_store.hpp"
-#include "auth/hex.hpp"
 #include "auth/private_file.hpp"
 #include "auth/signing_keys.hpp"
 #include "auth/token.hpp"
+#include "core/hex.hpp"
 
 namespace lumbung::auth {
 
@@ -79,7 +79,7 @@ Result<std::string> random_token_id() {
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     return Status(ErrorCode::kInternal, "the random number generator failed");
   }
-  return lower_hex(bytes.data(), bytes.size());
+  return core::to_hex(bytes.data(), bytes.size());
 }
 
 }  // namespace
@@ -127,7 +127,7 @@ Result<IssuedToken> TokenAuthority::issue(const TokenRequest& request) {
 }
 
 Status TokenAuthority::revoke(std::string_view token_id) {
-  if (!is_lower_hex(token_id, 32)) {
+  if (!core::is_lower_hex(token_id, 32)) {
     return invalid("'" + std::string(token_id) + "' is not a token id (32 lower-case hex digits)");
   }
   return store_->revoke(token_id, now_seconds());

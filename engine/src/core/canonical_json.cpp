@@ -5,12 +5,11 @@
 #include <string_view>
 
 #include "core/base64.hpp"
+#include "core/hex.hpp"
 
 namespace lumbung::core {
 
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
 
 bool in_range(unsigned char byte, unsigned char low, unsigned char high) {
   return byte >= low && byte <= high;
@@ -43,7 +42,9 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
 
 void append_u_escape(std::string& out, unsigned code_unit) {
   out += "\\u";
-  for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(code_unit >> shift) & 0xf];
+  const unsigned char bytes[] = {static_cast<unsigned char>(code_unit >> 8),
+                                 static_cast<unsigned char>(code_unit)};
+  append_hex(out, bytes, 2);
 }
 
 void append_string(std::string& out, std::string_view text) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include "core/hex.hpp"
 #include "core/schema.hpp"
 
 namespace lumbung::core {
@@ -80,9 +81,7 @@ std::string lower(std::string_view s) {
 // A character for a message: printable ASCII as is, anything else as \xNN.
 std::string shown_char(char c) {
   if (c >= 0x20 && c < 0x7f) return std::string(1, c);
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
-  return buf;
+  return "\\x" + to_hex(&c, 1);
 }
 
 // Reads a quoted run starting at text[pos] == quote; a doubled quote is one.

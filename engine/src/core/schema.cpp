@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/hex.hpp"
+
 namespace lumbung::core {
 
 namespace {
@@ -37,9 +39,8 @@ std::string shown(std::string_view s, std::size_t limit = 64) {
   std::string out;
   for (char c : s) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
-      out += buf;
+      out += "\\x";
+      append_hex(out, &c, 1);
     } else {
       out += c;
     }
@@ -112,13 +113,6 @@ Result<Value> convert(ColumnType type, const Value& value) {
   return mismatch();
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // `text` parsed as a value of `type`, or kTypeMismatch with the problem alone.
 // std::from_chars, unlike strtoll/strtod, ignores the locale and takes no spaces.
 Result<Value> parse_text(ColumnType type, std::string_view text) {
@@ -150,17 +144,9 @@ Result<Value> parse_text(ColumnType type, std::string_view text) {
     case ColumnType::kText:
       return Value(text);
     case ColumnType::kBlob: {
-      Blob bytes;
-      for (std::size_t i = 0; i + 1 < text.size(); i += 2) {
-        const int hi = hex_digit(text[i]);
-        const int lo = hex_digit(text[i + 1]);
-        if (hi < 0 || lo < 0) break;
-        bytes.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
-      }
-      if (bytes.size() * 2 != text.size()) {
-        return fail("not hex (a blob is an even number of digits 0-9, a-f)");
-      }
-      return Value(std::move(bytes));
+      std::optional<Blob> bytes = from_hex(text);
+      if (!bytes) return fail("not hex (a blob is an even number of digits 0-9, a-f)");
+      return Value(std::move(*bytes));
     }
   }
   return fail("unknown type");

@@ -4,6 +4,8 @@
 #include <array>
 #include <random>
 
+#include "core/hex.hpp"
+
 namespace lumbung::core {
 
 namespace {
@@ -19,8 +21,6 @@ UuidV7Generator::RandomSource default_random() {
   std::seed_seq seed(seed_words.begin(), seed_words.end());
   return [engine = std::mt19937_64(seed)]() mutable { return engine(); };
 }
-
-bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
 }  // namespace
 
@@ -49,13 +49,11 @@ std::string UuidV7Generator::next() {
   bytes[8] = static_cast<std::uint8_t>(0x80 | ((random >> 56) & 0x3f));  // variant 10
   for (int i = 9; i < 16; ++i) bytes[i] = static_cast<std::uint8_t>(random >> (8 * (15 - i)));
 
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string text;
   text.reserve(36);
   for (int i = 0; i < 16; ++i) {
     if (i == 4 || i == 6 || i == 8 || i == 10) text += '-';
-    text += kHex[bytes[i] >> 4];
-    text += kHex[bytes[i] & 0xf];
+    append_hex(text, &bytes[i], 1);
   }
   return text;
 }
@@ -64,7 +62,7 @@ bool is_uuid_v7(const std::string& text) {
   if (text.size() != 36) return false;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const bool dash_position = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash_position ? text[i] != '-' : !is_lower_hex(text[i])) return false;
+    if (dash_position ? text[i] != '-' : !is_lower_hex_digit(text[i])) return false;
   }
   const char variant = text[19];
   return text[14] == '7' && (variant == '8' || variant == '9' || variant == 'a' || variant == 'b');

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/canonical_json.hpp"
+#include "core/hex.hpp"
 
 namespace lumbung {
 
@@ -84,12 +85,8 @@ std::string Value::to_string() const {
       return out;
     }
     case ValueType::kBlob: {
-      static constexpr char kHex[] = "0123456789abcdef";
       std::string out = "x'";
-      for (std::uint8_t byte : as_blob()) {
-        out += kHex[byte >> 4];
-        out += kHex[byte & 0xf];
-      }
+      core::append_hex(out, as_blob().data(), as_blob().size());
       out += '\'';
       return out;
     }

@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <map>
 
-#include "auth/hex.hpp"
 #include "auth/private_file.hpp"
 #include "core/errno_status.hpp"
+#include "core/hex.hpp"
 
 namespace lumbung::server {
 namespace {
@@ -27,8 +27,8 @@ constexpr std::string_view kSuffix = ".s2.zst";
 constexpr std::string_view kPackedSuffix = ".zst";
 
 std::string file_name(std::string_view scope, std::int64_t seq, std::int64_t rows) {
-  return auth::lower_hex(reinterpret_cast<const unsigned char*>(scope.data()), scope.size()) + "-" +
-         std::to_string(seq) + "-" + std::to_string(rows) + std::string(kSuffix);
+  return core::to_hex(scope) + "-" + std::to_string(seq) + "-" + std::to_string(rows) +
+         std::string(kSuffix);
 }
 
 bool parse_int(std::string_view text, std::int64_t* out) {
@@ -46,11 +46,10 @@ std::optional<SnapshotFile> parse_name(const fs::directory_entry& entry) {
   const std::size_t second = name.find('-', first == name.npos ? first : first + 1);
   if (first == name.npos || second == name.npos) return std::nullopt;
   const std::string_view hex = std::string_view(name).substr(0, first);
-  if (hex.size() % 2 != 0 || !auth::is_lower_hex(hex, hex.size())) return std::nullopt;
+  const std::optional<std::vector<std::uint8_t>> scope = core::from_hex(hex);
+  if (!scope || !core::is_lower_hex(hex, hex.size())) return std::nullopt;
   SnapshotFile file;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    file.scope += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
-  }
+  file.scope.assign(scope->begin(), scope->end());
   if (!parse_int(std::string_view(name).substr(first + 1, second - first - 1), &file.seq) ||
       !parse_int(std::string_view(name).substr(second + 1), &file.rows)) {
     return std::nullopt;
