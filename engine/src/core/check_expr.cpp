@@ -552,42 +552,12 @@ class Parser {
 // ---------------------------------------------------------------------------
 // Rendering
 
-// Shortest text that reads back as the same double, always with a '.' or an
-// exponent so that SQLite keeps it a REAL.
-std::string real_sql(double v) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  std::string s(buf, end);
-  if (s.find_first_of(".e") == std::string::npos) s += ".0";
-  return s;
-}
-
-std::string literal_sql(const Value& v) {
-  switch (v.type()) {
-    case ValueType::kNull:
-      return "NULL";
-    case ValueType::kInteger:
-      return std::to_string(v.as_integer());
-    case ValueType::kReal:
-      return real_sql(v.as_real());
-    case ValueType::kText:
-    case ValueType::kBlob:  // the grammar has no blob literals
-      break;
-  }
-  std::string out = "'";
-  for (char c : v.as_text()) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
-}
-
 std::string render(const ExprNode& n) {
   const auto arg = [&](std::size_t i) { return render(*n.args[i]); };
   const std::string negation = n.negated ? "NOT " : "";
   switch (n.kind) {
     case NodeKind::kLiteral:
-      return literal_sql(n.literal);
+      return sql_literal(n.literal);  // shortest reals; no blobs in the grammar
     case NodeKind::kColumn:
       return quote_identifier(n.name);
     case NodeKind::kNegate:

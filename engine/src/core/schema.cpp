@@ -627,6 +627,45 @@ bool is_valid_identifier(std::string_view name) {
   });
 }
 
+std::string sql_text_literal(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+std::string sql_literal(const Value& value, RealDigits digits) {
+  switch (value.type()) {
+    case ValueType::kNull:
+      return "NULL";
+    case ValueType::kInteger:
+      return std::to_string(value.as_integer());
+    case ValueType::kReal: {
+      char buf[32];
+      std::string text;
+      if (digits == RealDigits::kShortest) {
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value.as_real());
+        text.assign(buf, end);
+      } else {
+        std::snprintf(buf, sizeof buf, "%.17g", value.as_real());
+        text = buf;
+      }
+      if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+      return text;
+    }
+    case ValueType::kText:
+      return sql_text_literal(value.as_text());
+    case ValueType::kBlob: {
+      std::string text = "X'";
+      append_hex(text, value.as_blob().data(), value.as_blob().size(), HexCase::kUpper);
+      return text + "'";
+    }
+  }
+  return "NULL";
+}
+
 std::string quote_identifier(std::string_view name) {
   std::string out = "\"";
   for (char c : name) {

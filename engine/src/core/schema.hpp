@@ -109,6 +109,18 @@ bool is_valid_identifier(std::string_view name);
 // "name" in double quotes. REQUIRES: is_valid_identifier(name).
 std::string quote_identifier(std::string_view name);
 
+// How sql_literal() writes a real's digits: the fewest that read back as the
+// same double (CHECKs), or 17 significant ones, printf's %.17g (DEFAULT
+// clauses). Both are in the DDL of existing replica files, which adopting a
+// snapshot compares byte for byte, so each keeps its own.
+enum class RealDigits { kShortest, kSeventeen };
+
+// A SQL literal: NULL, 42, 1.5, 2.0 (a real keeps a '.' or an exponent, so
+// that SQLite reads it back as a REAL), 'it''s', X'00FF'.
+std::string sql_literal(const Value& value, RealDigits digits = RealDigits::kShortest);
+// 'text' with each ' doubled.
+std::string sql_text_literal(std::string_view text);
+
 // Converts `value` to the column's storage class by SQLite's affinity rules
 // where no information is lost (an integer a double holds exactly into a REAL
 // column, a real with an integral value into an INTEGER column); anything else

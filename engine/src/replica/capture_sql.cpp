@@ -4,6 +4,7 @@ namespace lumbung::replica {
 namespace {
 
 using core::quote_identifier;
+using core::sql_text_literal;
 
 // The HLC send rule in SQL, past the clock row and the capture log's last
 // stamp (hlc_store.hpp). julianday('now') is read once per statement, from the
@@ -26,8 +27,6 @@ constexpr const char* kCapturingToOutbox =
     "(SELECT applying = 0 AND logging = 0 FROM _lumbung_clock)";
 constexpr const char* kCapturingToLog = "(SELECT applying = 0 AND logging = 1 FROM _lumbung_clock)";
 
-std::string text_literal(const std::string& text) { return "'" + text + "'"; }
-
 // Quoted, with ':' as separator so that no two (table, column) pairs collide;
 // table and column are validated identifiers, so nothing needs escaping.
 std::string trigger_name(const char* kind, const core::Table& table, const std::string& column) {
@@ -39,8 +38,8 @@ std::string trigger_name(const char* kind, const core::Table& table, const std::
 // the cell (or row) is already pending, so that edits on top of one's own
 // unsynced edit keep their original base; otherwise the scope's cursor.
 std::string base_sql(const core::Table& table, const char* row, const std::string& column) {
-  return "COALESCE((SELECT base FROM _lumbung_outbox WHERE tbl = " + text_literal(table.name) +
-         " AND row_id = " + row + ".\"id\" AND col = " + text_literal(column) +
+  return "COALESCE((SELECT base FROM _lumbung_outbox WHERE tbl = " + sql_text_literal(table.name) +
+         " AND row_id = " + row + ".\"id\" AND col = " + sql_text_literal(column) +
          "), (SELECT cursor FROM _lumbung_scope WHERE scope = " + row + "." +
          quote_identifier(table.scope_column) + "), 0)";
 }
@@ -48,7 +47,7 @@ std::string base_sql(const core::Table& table, const char* row, const std::strin
 std::string record_sql(const core::Table& table, const char* row, const std::string& column,
                        OutboxOp op) {
   return "INSERT OR REPLACE INTO _lumbung_outbox (tbl, row_id, col, op, hlc, base) VALUES (" +
-         text_literal(table.name) + ", " + row + ".\"id\", " + text_literal(column) + ", " +
+         sql_text_literal(table.name) + ", " + row + ".\"id\", " + sql_text_literal(column) + ", " +
          std::to_string(static_cast<int>(op)) + ", (SELECT hlc FROM _lumbung_clock), " +
          base_sql(table, row, column) + ");";
 }
@@ -57,7 +56,7 @@ std::string record_sql(const core::Table& table, const char* row, const std::str
 std::string log_sql(const core::Table& table, const char* row, const std::string& column,
                     OutboxOp op) {
   return "INSERT INTO _lumbung_log (tbl, row_id, col, op, hlc, scope) VALUES (" +
-         text_literal(table.name) + ", " + row + ".\"id\", " + text_literal(column) + ", " +
+         sql_text_literal(table.name) + ", " + row + ".\"id\", " + sql_text_literal(column) + ", " +
          std::to_string(static_cast<int>(op)) + ", (SELECT hlc FROM _lumbung_clock), " + row + "." +
          quote_identifier(table.scope_column) + ");";
 }
@@ -188,7 +187,7 @@ std::vector<std::string> create_capture_triggers_sql(const core::Table& table) {
   // does that when it comes to the delete).
   add_capture_triggers(statements, table,
                        {"AFTER DELETE", "1", "delete", "", "OLD", OutboxOp::kDelete,
-                        "DELETE FROM _lumbung_outbox WHERE tbl = " + text_literal(table.name) +
+                        "DELETE FROM _lumbung_outbox WHERE tbl = " + sql_text_literal(table.name) +
                             " AND row_id = OLD.\"id\" AND col <> '';",
                         ""});
   // A row's id is its identity on every device: changing it is refused.
@@ -205,7 +204,7 @@ std::vector<std::string> create_capture_triggers_sql(const core::Table& table) {
         column.name != table.scope_column
             ? std::string()
             : "UPDATE _lumbung_log SET scope = OLD." + q +
-                  " WHERE scope IS NULL AND tbl = " + text_literal(table.name) +
+                  " WHERE scope IS NULL AND tbl = " + sql_text_literal(table.name) +
                   " AND row_id = OLD.\"id\";";
     add_capture_triggers(statements, table,
                          {"AFTER UPDATE OF " + q, "OLD." + q + " IS NOT NEW." + q, "update",

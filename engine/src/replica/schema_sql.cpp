@@ -13,7 +13,9 @@ std::string column_sql(const core::Column& column) {
   // SQLite lets a TEXT PRIMARY KEY hold NULL unless told otherwise.
   if (column.primary_key) sql += " PRIMARY KEY NOT NULL";
   if (column.not_null && !column.primary_key) sql += " NOT NULL";
-  if (column.default_value) sql += " DEFAULT " + sql_literal(*column.default_value);
+  if (column.default_value) {
+    sql += " DEFAULT " + core::sql_literal(*column.default_value, core::RealDigits::kSeventeen);
+  }
   if (column.check) sql += " CHECK " + column.check->sql();
   if (column.references) {
     sql += " REFERENCES " + quote_identifier(column.references->table) + "(" +
@@ -28,38 +30,6 @@ Status incompatible(const std::string& what) {
 }
 
 }  // namespace
-
-std::string sql_literal(const Value& value) {
-  switch (value.type()) {
-    case ValueType::kNull:
-      return "NULL";
-    case ValueType::kInteger:
-      return std::to_string(value.as_integer());
-    case ValueType::kReal: {
-      char buf[32];
-      std::snprintf(buf, sizeof(buf), "%.17g", value.as_real());
-      std::string text = buf;
-      // Keep it a real when read back: 2 would become an integer.
-      if (text.find_first_of(".eE") == std::string::npos) text += ".0";
-      return text;
-    }
-    case ValueType::kText: {
-      std::string text = "'";
-      for (char c : value.as_text()) text += (c == '\'') ? std::string("''") : std::string(1, c);
-      return text + "'";
-    }
-    case ValueType::kBlob: {
-      static const char kHex[] = "0123456789ABCDEF";
-      std::string text = "X'";
-      for (std::uint8_t b : value.as_blob()) {
-        text += kHex[b >> 4];
-        text += kHex[b & 15];
-      }
-      return text + "'";
-    }
-  }
-  return "NULL";
-}
 
 std::string create_table_sql(const core::Table& table) {
   std::string sql = "CREATE TABLE " + quote_identifier(table.name) + " (";

@@ -11,9 +11,6 @@
 
 namespace lumbung::replica {
 
-// A literal for DDL (DEFAULT clauses): NULL, 42, 1.5, 'it''s', X'00FF'.
-std::string sql_literal(const Value& value);
-
 std::string create_table_sql(const core::Table& table);
 std::vector<std::string> create_index_sql(const core::Table& table);
 std::string add_column_sql(const core::Table& table, const core::Column& column);
