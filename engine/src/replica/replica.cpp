@@ -96,9 +96,9 @@ Status Replica::Impl::store_schema(const std::string& text) {
 }
 
 Status Replica::Impl::create(const std::string& schema_text) {
-    const db::FileFormat& formats = replica::kBookkeepingFormat;
   device_id = options.device_id.empty() ? uuids.next() : options.device_id;
   return db::in_transaction(*db, [&]() -> Status {
+    const db::FileFormat& formats = replica::kBookkeepingFormat;
     LUMBUNG_RETURN_IF_ERROR(exec_all(replica::bookkeeping_tables_sql()));
     LUMBUNG_RETURN_IF_ERROR(formats.upgrade(*db, formats.oldest));
     LUMBUNG_RETURN_IF_ERROR(
