@@ -150,6 +150,8 @@ int run_serve(const Args& args) {
   Result<std::unique_ptr<SyncServer>> opened = SyncServer::open(server_options);
   if (!opened) return fail(opened.status());
   SyncServer* const sync = opened->get();
+  http_options.max_body_bytes = SyncServer::kMaxRequestBytes;
+  http_options.error_response = SyncServer::error_response;
   http_options.stop_signals = {SIGINT, SIGTERM};
   http_options.tick = [sync] { sync->tick(); };
   http_options.on_stop = [sync] { sync->stop(); };

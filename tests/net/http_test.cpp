@@ -25,8 +25,10 @@ using namespace std::chrono_literals;
 // Bounds every wait of these tests; none needs more than a fraction of it.
 constexpr auto kPatience = 10s;
 
+// A server answering its refusals with Error bodies, as lumbungd does.
 std::unique_ptr<net::HttpServer> start_server(net::HttpServerOptions options,
                                               net::HttpHandler handler) {
+  options.error_response = protocol::error_response;
   Result<std::unique_ptr<net::HttpServer>> server =
       net::HttpServer::start(std::move(options), std::move(handler));
   REQUIRE(server.is_ok());

@@ -277,7 +277,7 @@ class HttpServer::Impl::StreamConnection final
   void refuse(const Status& status) {
     state_ = State::kHandling;
     keep_alive_ = false;
-    write(protocol::error_response(status));
+    write(server_.options_.error_response(status));
   }
 
   void write(HttpResponse response) {
@@ -286,7 +286,7 @@ class HttpServer::Impl::StreamConnection final
     // Beast throws on these, which would end the thread.
     if (response.status < 200 || response.status > 999 ||
         ((response.status == 204 || response.status == 304) && !response.body.empty())) {
-      response = protocol::error_response(
+      response = server_.options_.error_response(
           Status(ErrorCode::kInternal,
                  "the handler answered with HTTP status " + std::to_string(response.status)));
     }
@@ -446,7 +446,7 @@ void HttpServer::Impl::refuse_connection(tcp::socket socket) {
     socket.close(ignored);
     return;
   }
-  HttpResponse refusal = protocol::error_response(
+  HttpResponse refusal = options_.error_response(
       Status(ErrorCode::kUnavailable, "too many connections; try again later"));
   http::response<http::string_body> message(static_cast<http::status>(refusal.status), 11,
                                             std::move(refusal.body));
@@ -522,6 +522,27 @@ std::vector<std::shared_ptr<HttpServer::Impl::Connection>> HttpServer::Impl::sna
   result.reserve(connections_.size());
   for (const auto& entry : connections_) result.push_back(entry.second);
   return result;
+}
+
+HttpResponse plain_error_response(const Status& status) {
+  HttpResponse response;
+  switch (status.code()) {
+    case ErrorCode::kTooLarge:
+      response.status = 413;
+      break;
+    case ErrorCode::kProtocol:
+      response.status = 400;
+      break;
+    case ErrorCode::kUnavailable:
+      response.status = 503;
+      break;
+    default:
+      response.status = 500;
+      break;
+  }
+  response.headers.emplace_back("Content-Type", "text/plain");
+  response.body = status.to_string();
+  return response;
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,

@@ -29,7 +29,6 @@
 
 #include "lumbung/http.hpp"
 #include "lumbung/status.hpp"
-#include "protocol/wire.hpp"
 
 namespace lumbung::net {
 
@@ -38,6 +37,16 @@ using Responder = std::function<void(HttpResponse)>;
 // long. `respond` must be called exactly once, possibly later from any
 // thread; a response for a connection that has closed meanwhile is dropped.
 using HttpHandler = std::function<void(HttpRequest request, Responder respond)>;
+
+// The answer to a request the server refuses by itself, before a handler
+// sees it: kTooLarge (a body or header over its limit), kProtocol (malformed
+// HTTP), kUnavailable (stopping, or over the connection limit), kInternal (a
+// handler's answer HTTP cannot carry).
+using ErrorResponder = std::function<HttpResponse(const Status& status)>;
+
+// The default ErrorResponder: the message as text/plain, with the HTTP status
+// of its code (413, 400, 503 or 500).
+HttpResponse plain_error_response(const Status& status);
 
 struct HttpServerOptions {
   // Where to listen: a host name or IP literal, and a port (0: any free one).
@@ -49,8 +58,10 @@ struct HttpServerOptions {
   std::string tls_key_file;
   // Threads running the server's I/O and the handler. Default: 1.
   int threads = 1;
-  // The largest request body accepted (413 above it).
-  std::size_t max_body_bytes = protocol::kMaxRequestBytes;
+  // The largest request body accepted (413 above it). Default: 16 MiB.
+  std::size_t max_body_bytes = std::size_t{16} << 20;
+  // How refusals are answered: the application's error bodies.
+  ErrorResponder error_response = plain_error_response;
   // Connections beyond this many are answered 503 and closed.
   std::size_t max_connections = 1024;
   // From the first byte of a request to the end of its header.

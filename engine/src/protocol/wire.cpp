@@ -2,26 +2,9 @@
 
 #include <zstd.h>
 
-#include <algorithm>
-#include <cctype>
 #include <memory>
 
 namespace lumbung {
-
-std::optional<std::string_view> find_header(const HttpHeaders& headers, std::string_view name) {
-  for (const auto& [key, value] : headers) {
-    if (std::equal(key.begin(), key.end(), name.begin(), name.end(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) ==
-                 std::tolower(static_cast<unsigned char>(b));
-        })) {
-      return std::string_view(value);
-    }
-  }
-  return std::nullopt;
-}
-
-Transport::~Transport() = default;
-
 namespace protocol {
 namespace {
 

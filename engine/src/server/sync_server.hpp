@@ -19,6 +19,7 @@
 #include "lumbung/clock.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/status.hpp"
+#include "protocol/wire.hpp"
 
 namespace lumbung::server {
 
@@ -44,10 +45,19 @@ struct ServerOptions {
 
 class SyncServer {
  public:
+  // The largest request body it reads, compressed or not (413 above it).
+  static constexpr std::size_t kMaxRequestBytes = protocol::kMaxRequestBytes;
+
   using Responder = std::function<void(HttpResponse)>;
 
   // Opens (or creates) the store in options.data_dir and loads the schema.
   static Result<std::unique_ptr<SyncServer>> open(const ServerOptions& options);
+
+  // The answer to a request refused before it reaches handle() (by the HTTP
+  // layer: too large, malformed, too many connections): an Error body with
+  // the HTTP status of its code, as every refusal of the daemon's
+  // (docs/protocol.md, "Errors").
+  static HttpResponse error_response(const Status& status);
   ~SyncServer();
 
   // Handles one request. `respond` is called exactly once: before handle()
