@@ -56,24 +56,23 @@ Result<const CheckJudge::Check*> CheckJudge::first_failed(
     const core::Table& table, const Row& row, const std::vector<Check*>& checks) {
   if (checks.empty()) return nullptr;
   Twin& twin = twins_.at(table.name);
+  Query insert = Query::over(twin.insert);
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
     const auto it = row.find(table.columns[i].name);
-    twin.insert.bind(static_cast<int>(i + 1), it == row.end() ? Value() : it->second);
+    insert.statement().bind(static_cast<int>(i + 1), it == row.end() ? Value() : it->second);
   }
   // The row lives only inside this transaction.
   LUMBUNG_RETURN_IF_ERROR(db_->begin());
   Result<const Check*> first = nullptr;
-  const Status stored = twin.insert.run();
+  const Status stored = insert.run();
   if (!stored.is_ok()) first = stored;
   for (std::size_t i = 0; first.is_ok() && *first == nullptr && i < checks.size(); ++i) {
-    Statement& judge = checks[i]->judge;
+    Query judge = Query::over(checks[i]->judge);
     Result<bool> row_read = judge.step();
     // An error SQLite raises evaluating it (abs() of the smallest integer)
     // fails the write too.
-    if (!row_read.is_ok() || !*row_read || judge.column_int(0) == 0) first = checks[i];
-    judge.reset();
+    if (!row_read.is_ok() || !*row_read || judge.integer(0) == 0) first = checks[i];
   }
-  twin.insert.reset();
   const Status rolled_back = db_->rollback();
   if (!rolled_back.is_ok()) return rolled_back;
   return first;

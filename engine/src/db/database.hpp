@@ -122,6 +122,8 @@ class Query {
                                 std::initializer_list<Value> params = {});
   static Result<Query> prepared(Database& db, std::string_view sql,
                                 const std::vector<Value>& params);
+  // `kept`, a statement its owner keeps prepared, until the Query ends.
+  static Query over(Statement& kept) { return Query(&kept); }
 
   Query(Query&& other) noexcept;
   Query& operator=(Query&&) = delete;

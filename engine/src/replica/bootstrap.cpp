@@ -40,18 +40,16 @@ Status refused(const v1::SnapshotInfo& info, const std::string& why) {
 // The CREATE statements of the objects of `type` on `tables`, by name.
 Result<std::map<std::string, std::string>> schema_sql(db::Database& db, const char* type,
                                                       const std::set<std::string>& tables) {
-  Result<db::Statement> stmt = db.prepare(
-      "SELECT name, sql, tbl_name FROM sqlite_master WHERE type = ?1 AND sql IS NOT NULL");
-  if (!stmt.is_ok()) return stmt.status();
-  stmt->bind(1, Value(type));
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::prepared(
+          db, "SELECT name, sql, tbl_name FROM sqlite_master WHERE type = ?1 AND sql IS NOT NULL",
+          {Value(type)}));
   std::map<std::string, std::string> objects;
   for (;;) {
-    Result<bool> row = stmt->step();
-    if (!row.is_ok()) return row.status();
-    if (!*row) return objects;
-    if (tables.count(stmt->column_text(2)) > 0) {
-      objects.emplace(stmt->column_text(0), stmt->column_text(1));
-    }
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) return objects;
+    if (tables.count(query.text(2)) > 0) objects.emplace(query.text(0), query.text(1));
   }
 }
 
@@ -85,16 +83,15 @@ Result<BootstrapResult> Bootstrapper::run(
     Exchanger& exchanger, std::uint32_t chunk_bytes,
     const std::function<void(const std::vector<ChangedRows>&)>& on_rows) {
   BootstrapResult result;
-  Result<v1::RequestHeader> header = request_header(db_, schema_);
-  if (!header.is_ok()) return header.status();
+  LUMBUNG_ASSIGN_OR_RETURN(v1::RequestHeader header, request_header(db_, schema_));
   v1::SnapshotRequest list;
-  *list.mutable_header() = *header;
+  *list.mutable_header() = header;
   v1::SnapshotResponse listed;
   const Status asked = exchanger.exchange(protocol::make_request("/v1/snapshot", list), &listed);
   if (asked.code() == ErrorCode::kCancelled) return asked;
   if (!asked.is_ok()) return result;  // a server without snapshots: pull
   for (const v1::SnapshotInfo& info : listed.snapshots()) {
-    const Status downloaded = download(exchanger, *header, info, chunk_bytes);
+    const Status downloaded = download(exchanger, header, info, chunk_bytes);
     // A download cut short stays for the next sync to resume; the sync
     // fails, as a pull over the same link would.
     if (cut_short(downloaded)) {
@@ -107,9 +104,8 @@ Result<BootstrapResult> Bootstrapper::run(
     if (on_rows) LUMBUNG_RETURN_IF_ERROR(report_rows(info.scope(), on_rows));
   }
   if (result.rows > 0) {
-    Result<std::vector<ConflictRecord>> conflicts = load_conflicts(db_);
-    if (!conflicts.is_ok()) return conflicts.status();
-    result.conflicts = std::move(conflicts).value();
+    LUMBUNG_ASSIGN_OR_RETURN(std::vector<ConflictRecord> conflicts, load_conflicts(db_));
+    result.conflicts = std::move(conflicts);
   }
   return result;
 }
@@ -124,11 +120,10 @@ Result<std::int64_t> Bootstrapper::unpack_and_adopt(const v1::SnapshotInfo& info
 Status Bootstrapper::download(Exchanger& exchanger, const v1::RequestHeader& header,
                               const v1::SnapshotInfo& info, std::uint32_t chunk_bytes) {
   const std::string which = info.scope() + "\n" + std::to_string(info.seq());
-  Result<std::string> resumable = read_meta(db_, kDownloadKey);
-  if (!resumable.is_ok()) return resumable.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::string resumable, read_meta(db_, kDownloadKey));
   std::error_code ec;
   std::uint64_t offset = 0;
-  if (*resumable == which && fs::is_regular_file(packed_path_, ec)) {
+  if (resumable == which && fs::is_regular_file(packed_path_, ec)) {
     offset = fs::file_size(packed_path_, ec);
     if (ec || offset > info.bytes()) offset = 0;
   }
@@ -177,8 +172,7 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
   // replica's, and their key indexes: no trigger, view or other object that
   // could run code or change what a copy means.
   const std::set<std::string> tables = snapshot_tables(schema_);
-  Result<std::map<std::string, std::string>> mine = schema_sql(db_, "table", tables);
-  if (!mine.is_ok()) return mine.status();
+  LUMBUNG_ASSIGN_OR_RETURN(auto mine, schema_sql(db_, "table", tables));
   std::set<std::string> expected = tables;
   expected.insert(kSnapshotStamp);
   {
@@ -197,7 +191,7 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
       if (type != "table" || expected.count(name) == 0) {
         return refused(info, "it holds an unexpected " + type + " '" + name + "'");
       }
-      if (name != kSnapshotStamp && objects->column_text(3) != (*mine)[name]) {
+      if (name != kSnapshotStamp && objects->column_text(3) != mine[name]) {
         return refused(info, "its table '" + name + "' differs from this replica's");
       }
       seen.insert(name);
@@ -239,11 +233,10 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
   // The same indexes as the replica's tables have (the app's own among
   // them), so that the copy moves them whole too. A work file: unjournaled,
   // one transaction.
-  Result<std::map<std::string, std::string>> indexes = schema_sql(db_, "index", filled_);
-  if (!indexes.is_ok()) return indexes.status();
+  LUMBUNG_ASSIGN_OR_RETURN(auto indexes, schema_sql(db_, "index", filled_));
   LUMBUNG_RETURN_IF_ERROR(snapshot.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF"));
   const Status built = db::in_transaction(snapshot, [&]() -> Status {
-    for (const auto& [name, sql] : *indexes) LUMBUNG_RETURN_IF_ERROR(snapshot.exec(sql));
+    for (const auto& [name, sql] : indexes) LUMBUNG_RETURN_IF_ERROR(snapshot.exec(sql));
     return Status::ok();
   });
   return built.is_ok() ? built : refused(info, built.message());
@@ -254,8 +247,7 @@ Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
   // a table has any, SQLite copies it row by row: the capture triggers and
   // any of the app's go for the copy and come back, as they were, before it
   // commits.
-  Result<std::map<std::string, std::string>> triggers = schema_sql(db_, "trigger", filled_);
-  if (!triggers.is_ok()) return triggers.status();
+  LUMBUNG_ASSIGN_OR_RETURN(auto triggers, schema_sql(db_, "trigger", filled_));
   // Pages of the snapshot are read through this connection now.
   LUMBUNG_RETURN_IF_ERROR(db_.exec("PRAGMA cell_size_check = ON"));
   LUMBUNG_RETURN_IF_ERROR(db::run(db_, "ATTACH ?1 AS lumbung_snapshot", {Value(unpacked_path_)}));
@@ -263,7 +255,7 @@ Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
   // SQLite copies a table into an empty one with the same definition and
   // indexes record by record, without decoding rows.
   Status copied = db::in_transaction(db_, [&]() -> Status {
-    for (const auto& [name, sql] : *triggers) {
+    for (const auto& [name, sql] : triggers) {
       LUMBUNG_RETURN_IF_ERROR(db_.exec("DROP TRIGGER " + quote_identifier(name)));
     }
     for (const std::string& table : filled_) {
@@ -272,7 +264,7 @@ Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
           db_.exec("INSERT INTO main." + quoted + " SELECT * FROM lumbung_snapshot." + quoted));
       if (schema_.find_table(table) != nullptr) rows += sqlite3_changes(db_.handle());
     }
-    for (const auto& [name, sql] : *triggers) LUMBUNG_RETURN_IF_ERROR(db_.exec(sql));
+    for (const auto& [name, sql] : triggers) LUMBUNG_RETURN_IF_ERROR(db_.exec(sql));
     LUMBUNG_RETURN_IF_ERROR(
         db::run(db_, "INSERT OR REPLACE INTO _lumbung_scope (scope, cursor) VALUES (?1, ?2)",
                 {Value(info.scope()), Value(info.seq())}));
@@ -287,21 +279,21 @@ Result<std::int64_t> Bootstrapper::adopt(const v1::SnapshotInfo& info) {
 Status Bootstrapper::report_rows(
     const std::string& scope, const std::function<void(const std::vector<ChangedRows>&)>& on_rows) {
   for (const core::Table& table : schema_.tables) {
-    Result<db::Statement> ids =
-        db_.prepare("SELECT \"id\" FROM " + quote_identifier(table.name) + " WHERE " +
-                    quote_identifier(table.scope_column) + " = ?1");
-    if (!ids.is_ok()) return ids.status();
-    ids->bind(1, Value(scope));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Query ids,
+        db::Query::prepared(db_,
+                            "SELECT \"id\" FROM " + quote_identifier(table.name) + " WHERE " +
+                                quote_identifier(table.scope_column) + " = ?1",
+                            {Value(scope)}));
     std::vector<ChangedRows> batch{ChangedRows{table.name, {}}};
     for (;;) {
-      Result<bool> row = ids->step();
-      if (!row.is_ok()) return row.status();
-      if (*row) batch[0].ids.push_back(ids->column_text(0));
-      if (batch[0].ids.size() == kIdsPerReport || (!*row && !batch[0].ids.empty())) {
+      LUMBUNG_ASSIGN_OR_RETURN(const bool row, ids.step());
+      if (row) batch[0].ids.push_back(ids.text(0));
+      if (batch[0].ids.size() == kIdsPerReport || (!row && !batch[0].ids.empty())) {
         on_rows(batch);
         batch[0].ids.clear();
       }
-      if (!*row) break;
+      if (!row) break;
     }
   }
   return Status::ok();

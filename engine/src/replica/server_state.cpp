@@ -152,15 +152,18 @@ Result<bool> ServerStateWriter::write_whole(const ServerRow& row) {
   // A whole row is mostly one the device lacks, so the insert goes first;
   // when it fails (a constraint), the row may exist, and the update decides.
   // Either way the outcome is the one of update-then-insert.
-  for (std::size_t i = 0; i < table.columns.size(); ++i) {
-    sql.insert->bind(static_cast<int>(i + 1), *row.cell(i));
+  Status inserted;
+  {
+    db::Query insert = db::Query::over(*sql.insert);  // its bound copies dropped when done
+    for (std::size_t i = 0; i < table.columns.size(); ++i) {
+      insert.statement().bind(static_cast<int>(i + 1), *row.cell(i));
+    }
+    inserted = insert.run();
   }
-  const Status inserted = sql.insert->run();
   if (inserted.is_ok()) {
     LUMBUNG_RETURN_IF_ERROR(record_whole(row, true));
     return sqlite3_changes(db_.handle()) > 0;
   }
-  sql.insert->reset();  // drops the bound copies of the values
   if (inserted.code() != ErrorCode::kConstraint) return inserted;
   int index = 0;
   for (std::size_t i = 0; i < table.columns.size(); ++i) {

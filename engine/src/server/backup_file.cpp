@@ -122,12 +122,11 @@ class BackupReader {
 
   // Reads the stored checksum and compares; then the file must end.
   Status check_end() {
-    Result<Sha256::Digest> computed = sha_.digest();
-    if (!computed.is_ok()) return computed.status();
+    LUMBUNG_ASSIGN_OR_RETURN(Sha256::Digest computed, sha_.digest());
     Sha256::Digest stored{};
     LUMBUNG_RETURN_IF_ERROR(
         read(reinterpret_cast<char*>(stored.data()), stored.size(), "its checksum", false));
-    if (stored != *computed) return refused("its SHA-256 does not match its contents");
+    if (stored != computed) return refused("its SHA-256 does not match its contents");
     char after = 0;
     Result<std::size_t> more = in_->read(&after, 1);
     if (!more.is_ok()) return refused(more.status());
@@ -197,10 +196,9 @@ BackupFileWriter::BackupFileWriter(std::unique_ptr<snapshot::ZstdFileWriter> out
 BackupFileWriter::~BackupFileWriter() = default;
 
 Result<std::unique_ptr<BackupFileWriter>> BackupFileWriter::create(const std::string& path) {
-  Result<std::unique_ptr<snapshot::ZstdFileWriter>> out =
-      snapshot::ZstdFileWriter::create(path, kZstdLevel);
-  if (!out.is_ok()) return out.status();
-  std::unique_ptr<BackupFileWriter> writer(new BackupFileWriter(std::move(out).value(), path));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::ZstdFileWriter> out,
+                           snapshot::ZstdFileWriter::create(path, kZstdLevel));
+  std::unique_ptr<BackupFileWriter> writer(new BackupFileWriter(std::move(out), path));
   LUMBUNG_RETURN_IF_ERROR(writer->put(kMagic));
   LUMBUNG_RETURN_IF_ERROR(writer->put(big_endian(kVersion)));
   return writer;
@@ -242,42 +240,39 @@ Status BackupFileWriter::add(const std::string& name, const std::string& source)
 
 Status BackupFileWriter::finish() {
   LUMBUNG_RETURN_IF_ERROR(put(big_endian(std::uint32_t{0})));
-  Result<Sha256::Digest> digest = sha_->digest();
-  if (!digest.is_ok()) return digest.status();
+  LUMBUNG_ASSIGN_OR_RETURN(Sha256::Digest digest, sha_->digest());
   LUMBUNG_RETURN_IF_ERROR(
-      out_->write(std::string_view(reinterpret_cast<const char*>(digest->data()), digest->size())));
+      out_->write(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size())));
   return out_->finish();
 }
 
 Result<std::vector<std::string>> read_backup_file(const std::string& path,
                                                   const std::string& into) {
-  Result<std::unique_ptr<snapshot::ZstdFileReader>> in = snapshot::ZstdFileReader::open(path);
-  if (!in.is_ok()) return in.status();
-  BackupReader reader(std::move(in).value(), path);
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::ZstdFileReader> in,
+                           snapshot::ZstdFileReader::open(path));
+  BackupReader reader(std::move(in), path);
   std::string magic(kMagic.size(), '\0');
   LUMBUNG_RETURN_IF_ERROR(reader.read(magic.data(), magic.size(), "its header"));
   if (magic != kMagic) return reader.refused("it does not begin with \"lumbung-backup\"");
-  Result<std::uint32_t> version = reader.read_int<std::uint32_t>("its header");
-  if (!version.is_ok()) return version.status();
-  if (*version != kVersion) {
+  LUMBUNG_ASSIGN_OR_RETURN(std::uint32_t version, reader.read_int<std::uint32_t>("its header"));
+  if (version != kVersion) {
     return Status(ErrorCode::kInvalidArgument,
-                  "'" + path + "' is a lumbungd backup of format " + std::to_string(*version) +
+                  "'" + path + "' is a lumbungd backup of format " + std::to_string(version) +
                       "; this lumbungd reads format " + std::to_string(kVersion));
   }
   std::vector<std::string> names;
   std::set<std::string> made_dirs;
   for (;;) {
-    Result<std::uint32_t> name_size = reader.read_int<std::uint32_t>("a file's name");
-    if (!name_size.is_ok()) return name_size.status();
-    if (*name_size == 0) break;
-    if (*name_size > kMaxNameBytes) return reader.refused("a file's name is too long");
-    std::string name(*name_size, '\0');
+    LUMBUNG_ASSIGN_OR_RETURN(std::uint32_t name_size,
+                             reader.read_int<std::uint32_t>("a file's name"));
+    if (name_size == 0) break;
+    if (name_size > kMaxNameBytes) return reader.refused("a file's name is too long");
+    std::string name(name_size, '\0');
     LUMBUNG_RETURN_IF_ERROR(reader.read(name.data(), name.size(), "a file's name"));
     if (!is_backup_entry_name(name)) {
       return reader.refused("it holds a file named '" + name + "'");
     }
-    Result<std::uint64_t> size = reader.read_int<std::uint64_t>("'" + name + "'");
-    if (!size.is_ok()) return size.status();
+    LUMBUNG_ASSIGN_OR_RETURN(std::uint64_t size, reader.read_int<std::uint64_t>("'" + name + "'"));
     std::string target;
     if (!into.empty()) {
       target = into + "/" + name;
@@ -287,7 +282,7 @@ Result<std::vector<std::string>> read_backup_file(const std::string& path,
         if (::mkdir(dir.c_str(), 0700) != 0) return core::errno_status("create", dir, errno);
       }
     }
-    LUMBUNG_RETURN_IF_ERROR(unpack_file(reader, name, *size, target));
+    LUMBUNG_RETURN_IF_ERROR(unpack_file(reader, name, size, target));
     names.push_back(std::move(name));
   }
   LUMBUNG_RETURN_IF_ERROR(reader.check_end());

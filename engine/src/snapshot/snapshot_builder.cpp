@@ -50,14 +50,13 @@ Result<std::string> builder_replica(const std::string& dir, int schema_version) 
 
 // The CREATE TABLE statement of `table` in `db`, as SQLite keeps it.
 Result<std::string> table_sql(db::Database& db, const std::string& table) {
-  Result<db::Statement> stmt =
-      db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1");
-  if (!stmt.is_ok()) return stmt.status();
-  stmt->bind(1, Value(table));
-  Result<bool> found = stmt->step();
-  if (!found.is_ok()) return found.status();
-  if (!*found) return Status(ErrorCode::kInternal, "the builder's replica has no table " + table);
-  return stmt->column_text(0);
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::prepared(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                          {Value(table)}));
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
+  if (!found) return Status(ErrorCode::kInternal, "the builder's replica has no table " + table);
+  return query.text(0);
 }
 
 // Copies `scope`'s rows and conflicts from the builder's replica `db` into
@@ -66,15 +65,13 @@ Result<std::int64_t> copy_scope(db::Database& db, const core::Schema& schema,
                                 const std::string& scope, std::int64_t seq,
                                 const std::string& path) {
   {
-    Result<std::unique_ptr<db::Database>> out = db::Database::open(path, true);
-    if (!out.is_ok()) return out.status();
-    LUMBUNG_RETURN_IF_ERROR((*out)->exec("PRAGMA journal_mode = OFF"));
+    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> out, db::Database::open(path, true));
+    LUMBUNG_RETURN_IF_ERROR(out->exec("PRAGMA journal_mode = OFF"));
     for (const std::string& table : replica::snapshot_tables(schema)) {
-      Result<std::string> sql = table_sql(db, table);
-      if (!sql.is_ok()) return sql.status();
-      LUMBUNG_RETURN_IF_ERROR((*out)->exec(*sql));
+      LUMBUNG_ASSIGN_OR_RETURN(std::string sql, table_sql(db, table));
+      LUMBUNG_RETURN_IF_ERROR(out->exec(sql));
     }
-    LUMBUNG_RETURN_IF_ERROR((*out)->exec(replica::kCreateSnapshotStamp));
+    LUMBUNG_RETURN_IF_ERROR(out->exec(replica::kCreateSnapshotStamp));
   }
   LUMBUNG_RETURN_IF_ERROR(db::run(db, "ATTACH ?1 AS snapshot", {Value(path)}));
   std::int64_t rows = 0;
@@ -123,37 +120,33 @@ Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& o
   const std::string dir = server::snapshot_dir(options.data_dir);
   LUMBUNG_RETURN_IF_ERROR(auth::make_owner_only_dir(dir));
   std::error_code ec;
-  Result<std::string> replica_path = builder_replica(dir, schema.version);
-  if (!replica_path.is_ok()) return replica_path.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::string replica_path, builder_replica(dir, schema.version));
   LUMBUNG_RETURN_IF_ERROR(server::remove_stale_snapshots(dir));
   {
     ReplicaOptions replica_options;
-    replica_options.path = *replica_path;
+    replica_options.path = replica_path;
     replica_options.schema_text = options.schema_text;
     replica_options.schema_source = options.schema_source;
     replica_options.device_id = "lumbungd-snapshot-builder";
-    Result<std::unique_ptr<Replica>> replica = Replica::open(replica_options);
-    if (!replica.is_ok()) return replica.status();
+    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<Replica> replica, Replica::open(replica_options));
     SyncOptions sync;
     sync.transport = std::make_shared<InProcessTransport>(**server);
     sync.page_budget_bytes = 4u << 20;
-    Result<SyncSummary> synced = (*replica)->sync(sync);
-    if (!synced.is_ok()) return synced.status();
+    LUMBUNG_RETURN_IF_ERROR(replica->sync(sync).status());
   }
 
-  Result<std::unique_ptr<db::Database>> db = db::Database::open(*replica_path, false);
+  Result<std::unique_ptr<db::Database>> db = db::Database::open(replica_path, false);
   if (!db.is_ok()) return db.status();
   std::vector<std::pair<std::string, std::int64_t>> scopes;
   {
-    Result<db::Statement> stmt =
-        (*db)->prepare("SELECT scope, cursor FROM _lumbung_scope ORDER BY scope");
-    if (!stmt.is_ok()) return stmt.status();
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Query query,
+        db::Query::prepared(**db, "SELECT scope, cursor FROM _lumbung_scope ORDER BY scope"));
     for (;;) {
-      Result<bool> row = stmt->step();
-      if (!row.is_ok()) return row.status();
-      if (!*row) break;
-      if (options.village && stmt->column_text(0) != *options.village) continue;
-      scopes.emplace_back(stmt->column_text(0), stmt->column_int(1));
+      LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+      if (!row) break;
+      if (options.village && query.text(0) != *options.village) continue;
+      scopes.emplace_back(query.text(0), query.integer(1));
     }
   }
   if (options.village && scopes.empty()) {
@@ -164,20 +157,19 @@ Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& o
   const std::string work_db = dir + "/build.tmp.db";
   const std::string work_zst = dir + "/build.tmp.zst";
   for (const auto& [scope, seq] : scopes) {
-    Result<std::optional<server::SnapshotFile>> kept = server::find_snapshot(dir, scope, seq);
-    if (!kept.is_ok()) return kept.status();
-    if (*kept) {
-      built.push_back({scope, seq, (*kept)->rows, (*kept)->bytes, false});
+    LUMBUNG_ASSIGN_OR_RETURN(std::optional<server::SnapshotFile> kept,
+                             server::find_snapshot(dir, scope, seq));
+    if (kept) {
+      built.push_back({scope, seq, kept->rows, kept->bytes, false});
       continue;
     }
     fs::remove(work_db, ec);
-    Result<std::int64_t> rows = copy_scope(**db, schema, scope, seq, work_db);
-    if (!rows.is_ok()) return rows.status();
+    LUMBUNG_ASSIGN_OR_RETURN(std::int64_t rows, copy_scope(**db, schema, scope, seq, work_db));
     LUMBUNG_RETURN_IF_ERROR(compress_file(work_db, work_zst, options.zstd_level));
     fs::remove(work_db, ec);
-    Result<server::SnapshotFile> file = server::publish_snapshot(dir, work_zst, scope, seq, *rows);
-    if (!file.is_ok()) return file.status();
-    built.push_back({scope, seq, *rows, file->bytes, true});
+    LUMBUNG_ASSIGN_OR_RETURN(server::SnapshotFile file,
+                             server::publish_snapshot(dir, work_zst, scope, seq, rows));
+    built.push_back({scope, seq, rows, file.bytes, true});
   }
   return built;
 }
