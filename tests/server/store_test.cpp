@@ -1,7 +1,8 @@
 // The SQLite store's change log, read per scope, and its group commit
 // (docs/decisions/0015): what a scan of some scopes from their cursors
 // visits, rows that leave a village, stores of the previous format upgraded
-// in place, and a group whose one body fails.
+// in place, conflicts stored with unknown names, and a group whose one body
+// fails.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
@@ -221,6 +222,30 @@ TEST_CASE("store: a store of format 3 is upgraded in place, its log read per sco
   const std::vector<Visited> other = scan(dir, {{kOtherVillage, after_first}});
   REQUIRE(other.size() == 3);
   CHECK(other[2] == Visited{later, "cell", kOtherVillage, "b1", "dusun"});
+}
+
+TEST_CASE("store: a conflict stored with a policy or outcome of no known name is corrupt",
+          "[server]") {
+  TestServer server;
+  const std::int64_t after_first = two_villages(server);
+  const std::string dir = server.data_dir();
+  server.server.reset();
+  const std::string column = GENERATE(as<std::string>{}, "policy", "outcome");
+  rewrite_store(dir, ("UPDATE conflicts SET " + column + " = 'Server_Kept'").c_str());
+
+  Result<std::unique_ptr<server::SqliteStore>> store = server::SqliteStore::open(dir);
+  REQUIRE(store.is_ok());
+  const std::string expected = "store: conflict 1 has an unknown " + column + " 'Server_Kept'";
+  const Status read =
+      (*store)->read([](server::ReadTransaction& txn) { return txn.conflict(1).status(); });
+  CHECK(read.code() == ErrorCode::kCorrupt);
+  CHECK(read.message() == expected);
+  const Status scanned = (*store)->read([&](server::ReadTransaction& txn) {
+    return txn.scan_changes({{kOtherVillage, after_first}},
+                            [](const server::ChangeItem&) { return true; });
+  });
+  CHECK(scanned.code() == ErrorCode::kCorrupt);
+  CHECK(scanned.message() == expected);
 }
 
 TEST_CASE("store: a group commits the bodies that succeed, and one that fails changes nothing",

@@ -4,12 +4,16 @@
 
 #include <catch2/catch.hpp>
 #include <optional>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace {
 
 using lumbung::Value;
 using lumbung::core::ConflictOutcome;
+using lumbung::core::conflict_policy_name;
+using lumbung::core::ConflictPolicy;
 using lumbung::core::DeviceEdit;
 using lumbung::core::Hlc;
 using lumbung::core::merge_cell;
@@ -69,7 +73,7 @@ TEST_CASE("merge: last_writer_wins lets the greater stamp win a concurrent edit"
   const auto newer = merge_cell(kServer, "new", edit(kMs + 1, "b", 5), {});
   CHECK(newer.applied);
   CHECK(newer.conflict == ConflictOutcome::kDeviceApplied);
-  CHECK(newer.policy == "last_writer_wins");
+  CHECK(conflict_policy_name(newer.policy) == "last_writer_wins");
 
   const auto older = merge_cell(kServer, "new", edit(kMs - 1, "b", 5), {});
   CHECK(!older.applied);
@@ -103,7 +107,7 @@ TEST_CASE("merge: server_wins and first_writer_wins keep the server's value", "[
       const auto decision = merge_cell(kServer, "new", edit(kMs + offset, "b", 5), policy(kind));
       CHECK(!decision.applied);
       CHECK(decision.conflict == ConflictOutcome::kServerKept);
-      CHECK(decision.policy == lumbung::core::merge_kind_name(kind));
+      CHECK(conflict_policy_name(decision.policy) == lumbung::core::merge_kind_name(kind));
     }
   }
 }
@@ -113,7 +117,7 @@ TEST_CASE("merge: manual_review keeps the server's value pending review", "[core
       merge_cell(kServer, "new", edit(kMs + 1000, "b", 5), policy(MergeKind::kManualReview));
   CHECK(!decision.applied);
   CHECK(decision.conflict == ConflictOutcome::kPendingReview);
-  CHECK(decision.policy == "manual_review");
+  CHECK(conflict_policy_name(decision.policy) == "manual_review");
 }
 
 TEST_CASE("merge: a policy with only_when_current applies only while the server holds that value",
@@ -125,14 +129,14 @@ TEST_CASE("merge: a policy with only_when_current applies only while the server 
     const auto decision = merge_cell(one, Value(0), edit(kMs + offset, "b", 5), verified);
     CHECK(!decision.applied);
     CHECK(decision.conflict == ConflictOutcome::kServerKept);
-    CHECK(decision.policy == "first_writer_wins");
+    CHECK(conflict_policy_name(decision.policy) == "first_writer_wins");
   }
   // Not verified: last writer wins, and is recorded as such.
   const ServerCell zero = server_cell(Value(0), kMs, "a", 10);
   const auto newer = merge_cell(zero, Value(1), edit(kMs + 1000, "b", 5), verified);
   CHECK(newer.applied);
   CHECK(newer.conflict == ConflictOutcome::kDeviceApplied);
-  CHECK(newer.policy == "last_writer_wins");
+  CHECK(conflict_policy_name(newer.policy) == "last_writer_wins");
   CHECK(!merge_cell(zero, Value(1), edit(kMs - 1000, "b", 5), verified).applied);
 }
 
@@ -159,7 +163,7 @@ TEST_CASE("merge: a write into a deleted row is superseded; a concurrent delete 
   const auto concurrent = merge_write_into_tombstone(tombstone, edit(kMs + 1000, "b", 5));
   CHECK(!concurrent.applied);
   CHECK(concurrent.conflict == ConflictOutcome::kServerKept);
-  CHECK(concurrent.policy == "delete_wins");
+  CHECK(conflict_policy_name(concurrent.policy) == "delete_wins");
   for (const DeviceEdit& seen : {edit(kMs + 1000, "b", 10), edit(kMs + 1000, "a", 0)}) {
     const auto decision = merge_write_into_tombstone(tombstone, seen);
     CHECK(!decision.applied);
@@ -209,4 +213,42 @@ TEST_CASE("merge: a re-offer of the version the server holds changes nothing", "
   const auto decision = merge_cell(kServer, "old", same, policy(MergeKind::kLastWriterWins));
   CHECK_FALSE(decision.applied);
   CHECK(decision.conflict == ConflictOutcome::kNone);
+}
+
+// The names are the wire's and the daemon's store's: they never change.
+TEST_CASE("merge: each conflict outcome and policy has one name, read back as itself",
+          "[core][merge]") {
+  const std::pair<ConflictOutcome, std::string_view> outcomes[] = {
+      {ConflictOutcome::kDeviceApplied, "device_applied"},
+      {ConflictOutcome::kServerKept, "server_kept"},
+      {ConflictOutcome::kPendingReview, "pending_review"},
+      {ConflictOutcome::kResolvedServer, "resolved_server"},
+      {ConflictOutcome::kResolvedDevice, "resolved_device"},
+      {ConflictOutcome::kResolvedValue, "resolved_value"}};
+  for (const auto& [outcome, name] : outcomes) {
+    CHECK(lumbung::core::conflict_outcome_name(outcome) == name);
+    CHECK(lumbung::core::parse_conflict_outcome(name) == outcome);
+  }
+  const std::pair<ConflictPolicy, std::string_view> policies[] = {
+      {ConflictPolicy::kLastWriterWins, "last_writer_wins"},
+      {ConflictPolicy::kServerWins, "server_wins"},
+      {ConflictPolicy::kFirstWriterWins, "first_writer_wins"},
+      {ConflictPolicy::kManualReview, "manual_review"},
+      {ConflictPolicy::kDeleteWins, "delete_wins"}};
+  for (const auto& [policy, name] : policies) {
+    CHECK(conflict_policy_name(policy) == name);
+    CHECK(lumbung::core::parse_conflict_policy(name) == policy);
+  }
+  for (MergeKind kind : {MergeKind::kLastWriterWins, MergeKind::kServerWins,
+                         MergeKind::kFirstWriterWins, MergeKind::kManualReview}) {
+    CHECK(lumbung::core::parse_merge_kind(lumbung::core::merge_kind_name(kind)) == kind);
+    CHECK(lumbung::core::conflict_policy_name(lumbung::core::conflict_policy(kind)) ==
+          lumbung::core::merge_kind_name(kind));
+  }
+
+  for (std::string_view unknown : {"", "none", "Server_Kept", "resolved", "delete_wins "}) {
+    CHECK_FALSE(lumbung::core::parse_conflict_outcome(unknown).has_value());
+    CHECK_FALSE(lumbung::core::parse_conflict_policy(unknown).has_value());
+  }
+  CHECK_FALSE(lumbung::core::parse_merge_kind("delete_wins").has_value());
 }

@@ -1,7 +1,22 @@
 #include "core/merge.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 namespace lumbung::core {
 namespace {
+
+// By ConflictOutcome; kNone has no name.
+constexpr std::string_view kOutcomeNames[] = {"",
+                                              "device_applied",
+                                              "server_kept",
+                                              "pending_review",
+                                              "resolved_server",
+                                              "resolved_device",
+                                              "resolved_value"};
+constexpr std::string_view kDeleteWinsName = "delete_wins";
+static_assert(std::size(kOutcomeNames) ==
+              static_cast<std::size_t>(ConflictOutcome::kResolvedValue) + 1);
 
 // Whether the device's concurrent edit beats the server's version under `kind`.
 // first_writer_wins keeps the value already on the server, like server_wins:
@@ -25,7 +40,7 @@ MergeDecision without_conflict(bool applied) {
   return decision;
 }
 
-MergeDecision with_conflict(bool applied, ConflictOutcome outcome, std::string_view policy) {
+MergeDecision with_conflict(bool applied, ConflictOutcome outcome, ConflictPolicy policy) {
   MergeDecision decision;
   decision.applied = applied;
   decision.conflict = outcome;
@@ -41,17 +56,27 @@ bool made_on_top_of(const ServerVersion& server, const DeviceEdit& edit) {
 }
 
 std::string_view conflict_outcome_name(ConflictOutcome outcome) {
-  switch (outcome) {
-    case ConflictOutcome::kDeviceApplied:
-      return "device_applied";
-    case ConflictOutcome::kServerKept:
-      return "server_kept";
-    case ConflictOutcome::kPendingReview:
-      return "pending_review";
-    case ConflictOutcome::kNone:
-      break;
-  }
-  return "";
+  return kOutcomeNames[static_cast<int>(outcome)];
+}
+
+std::optional<ConflictOutcome> parse_conflict_outcome(std::string_view name) {
+  const auto it = std::find(std::begin(kOutcomeNames) + 1, std::end(kOutcomeNames), name);
+  if (it == std::end(kOutcomeNames)) return std::nullopt;
+  return static_cast<ConflictOutcome>(it - std::begin(kOutcomeNames));
+}
+
+ConflictPolicy conflict_policy(MergeKind kind) { return static_cast<ConflictPolicy>(kind); }
+
+std::string_view conflict_policy_name(ConflictPolicy policy) {
+  if (policy == ConflictPolicy::kDeleteWins) return kDeleteWinsName;
+  return merge_kind_name(static_cast<MergeKind>(policy));
+}
+
+std::optional<ConflictPolicy> parse_conflict_policy(std::string_view name) {
+  if (name == kDeleteWinsName) return ConflictPolicy::kDeleteWins;
+  const std::optional<MergeKind> kind = parse_merge_kind(name);
+  if (!kind) return std::nullopt;
+  return conflict_policy(*kind);
 }
 
 MergeDecision merge_cell(const std::optional<ServerCell>& current, const Value& value,
@@ -69,12 +94,12 @@ MergeDecision merge_cell(const std::optional<ServerCell>& current, const Value& 
     outcome = kind == MergeKind::kManualReview ? ConflictOutcome::kPendingReview
                                                : ConflictOutcome::kServerKept;
   }
-  return with_conflict(applied, outcome, merge_kind_name(kind));
+  return with_conflict(applied, outcome, conflict_policy(kind));
 }
 
 MergeDecision merge_write_into_tombstone(const ServerVersion& tombstone, const DeviceEdit& edit) {
   if (made_on_top_of(tombstone, edit)) return without_conflict(false);
-  return with_conflict(false, ConflictOutcome::kServerKept, kDeleteWinsPolicy);
+  return with_conflict(false, ConflictOutcome::kServerKept, ConflictPolicy::kDeleteWins);
 }
 
 DeleteDecision merge_delete(RowState state, std::span<const ServerVersion> cells,

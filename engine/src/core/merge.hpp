@@ -52,20 +52,39 @@ enum class ConflictOutcome {
   kDeviceApplied,  // "device_applied": the device's edit won
   kServerKept,     // "server_kept": the server's version stayed
   kPendingReview,  // "pending_review": the server's version stays until a person decides
+  // A reviewer settled a pending_review conflict (docs/protocol.md, "Resolve")
+  // with the server's value, the device's, or a new one. Never a merge decision.
+  kResolvedServer,  // "resolved_server"
+  kResolvedDevice,  // "resolved_device"
+  kResolvedValue,   // "resolved_value"
 };
 
-// "device_applied", "server_kept", "pending_review". REQUIRES: outcome != kNone.
+// The names above: a conflict record's outcome on the wire and in stores.
+// REQUIRES: outcome != kNone.
 std::string_view conflict_outcome_name(ConflictOutcome outcome);
+// The outcome conflict_outcome_name() names `name`; nullopt for any other name.
+std::optional<ConflictOutcome> parse_conflict_outcome(std::string_view name);
 
-// The policy recorded for conflicts between a delete and an edit.
-inline constexpr std::string_view kDeleteWinsPolicy = "delete_wins";
+// The policy that decided a conflict: a column's merge kind, or delete-wins.
+enum class ConflictPolicy {
+  kLastWriterWins = static_cast<int>(MergeKind::kLastWriterWins),
+  kServerWins = static_cast<int>(MergeKind::kServerWins),
+  kFirstWriterWins = static_cast<int>(MergeKind::kFirstWriterWins),
+  kManualReview = static_cast<int>(MergeKind::kManualReview),
+  kDeleteWins,  // "delete_wins": a delete met an edit of the row
+};
+
+ConflictPolicy conflict_policy(MergeKind kind);
+// merge_kind_name() of a column's merge kind; "delete_wins".
+std::string_view conflict_policy_name(ConflictPolicy policy);
+// The policy conflict_policy_name() names `name`; nullopt for any other name.
+std::optional<ConflictPolicy> parse_conflict_policy(std::string_view name);
 
 struct MergeDecision {
   bool applied = false;  // false: superseded
   ConflictOutcome conflict = ConflictOutcome::kNone;
-  // The policy that decided the conflict (merge_kind_name() or
-  // kDeleteWinsPolicy); empty when there is none.
-  std::string_view policy;
+  // The policy that decided the conflict, when there is one.
+  ConflictPolicy policy = ConflictPolicy::kLastWriterWins;
 };
 
 // Rules 1-4 for one cell: `current` is the server's version (nullopt: the cell

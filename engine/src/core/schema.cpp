@@ -474,12 +474,12 @@ class Loader {
     }
     if (!kind->is_string()) where.fail("must be a policy name or {\"kind\": ..., \"when\": ...}");
     const std::string name = kind->get<std::string>();
-    const auto it = std::find(std::begin(kKindKeys), std::end(kKindKeys), name);
-    if (it == std::end(kKindKeys)) {
+    const std::optional<MergeKind> parsed = parse_merge_kind(name);
+    if (!parsed) {
       where.fail("unknown policy '" + shown(name) +
                  "' (expected last_writer_wins, server_wins, first_writer_wins or manual_review)");
     }
-    policy.kind = static_cast<MergeKind>(it - std::begin(kKindKeys));
+    policy.kind = *parsed;
     return policy;
   }
 
@@ -551,6 +551,12 @@ std::string_view sql_type_name(ColumnType type) {
 }
 
 std::string_view merge_kind_name(MergeKind kind) { return kKindKeys[static_cast<int>(kind)]; }
+
+std::optional<MergeKind> parse_merge_kind(std::string_view name) {
+  const auto it = std::find(std::begin(kKindKeys), std::end(kKindKeys), name);
+  if (it == std::end(kKindKeys)) return std::nullopt;
+  return static_cast<MergeKind>(it - std::begin(kKindKeys));
+}
 
 const Column* Table::find_column(std::string_view column) const {
   for (const Column& c : columns) {

@@ -34,6 +34,8 @@ enum class MergeKind {
 };
 
 std::string_view merge_kind_name(MergeKind kind);
+// The kind merge_kind_name() names `name`; nullopt for any other name.
+std::optional<MergeKind> parse_merge_kind(std::string_view name);
 
 struct MergePolicy {
   MergeKind kind = MergeKind::kLastWriterWins;

@@ -257,7 +257,7 @@ class PageBuilder {
     return true;
   }
 
-  Result<bool> add_conflict(const ConflictRecord& conflict) {
+  Result<bool> add_conflict(const Conflict& conflict) {
     // The device that caused a conflict got it in its PushResponse; its
     // resolution, later, it learns here like every other device.
     if (conflict.device_id == query_.device_id && conflict.resolved_ms == 0) return true;

@@ -344,9 +344,9 @@ class BatchMerger {
     }
     if (decision.concurrent_cell) {
       const core::ServerVersion& concurrent = versions[*decision.concurrent_cell];
-      LUMBUNG_RETURN_IF_ERROR(record_conflict(change, row->scope, "", core::kDeleteWinsPolicy,
-                                              Value(), concurrent.stamp, Value(), edit,
-                                              decision.conflict, outcome));
+      LUMBUNG_RETURN_IF_ERROR(
+          record_conflict(change, row->scope, "", core::ConflictPolicy::kDeleteWins, Value(),
+                          concurrent.stamp, Value(), edit, decision.conflict, outcome));
     }
     const std::int64_t seq = txn_.next_seq();
     LUMBUNG_RETURN_IF_ERROR(txn_.delete_row(change.table->name, change.row_id, {edit.stamp, seq}));
@@ -391,9 +391,9 @@ class BatchMerger {
       outcome->set_seq(seq);
     }
     if (decision.conflict != core::ConflictOutcome::kNone) {
-      LUMBUNG_RETURN_IF_ERROR(record_conflict(change, scope, column.name, decision.policy,
-                                              server->value, server->version.stamp, value, edit,
-                                              decision.conflict, outcome));
+      LUMBUNG_RETURN_IF_ERROR(record_conflict(change, scope, column.name, decision.policy, server->value,
+                                              server->version.stamp, value, edit, decision.conflict,
+                                              outcome));
     }
     const Value old_value = server ? server->value : Value();
     LUMBUNG_RETURN_IF_ERROR(audit(change, edit, seq, column.name, old_value, value,
@@ -402,22 +402,22 @@ class BatchMerger {
   }
 
   Status record_conflict(const ParsedChange& change, const std::string& scope,
-                         const std::string& column, std::string_view policy,
+                         const std::string& column, core::ConflictPolicy policy,
                          const Value& server_value, const core::Stamp& server_stamp,
                          const Value& device_value, const core::DeviceEdit& edit,
                          core::ConflictOutcome result, v1::ChangeOutcome* outcome) {
-    ConflictRecord conflict{.table = change.table->name,
-                            .row_id = change.row_id,
-                            .column = column,
-                            .policy = std::string(policy),
-                            .server_value = server_value,
-                            .server_device = server_stamp.device_id,
-                            .server_hlc = server_stamp.hlc.packed(),
-                            .device_value = device_value,
-                            .device_id = edit.stamp.device_id,
-                            .device_hlc = edit.stamp.hlc.packed(),
-                            .outcome = std::string(core::conflict_outcome_name(result)),
-                            .scope = scope};
+    Conflict conflict{.table = change.table->name,
+                      .row_id = change.row_id,
+                      .column = column,
+                      .policy = policy,
+                      .server_value = server_value,
+                      .server_device = server_stamp.device_id,
+                      .server_hlc = server_stamp.hlc.packed(),
+                      .device_value = device_value,
+                      .device_id = edit.stamp.device_id,
+                      .device_hlc = edit.stamp.hlc.packed(),
+                      .outcome = result,
+                      .scope = scope};
     // A conflict gets a seq of its own, so that pulls deliver it in order.
     LUMBUNG_ASSIGN_OR_RETURN(std::uint64_t id, txn_.add_conflict(conflict, txn_.next_seq()));
     conflict.id = id;

@@ -17,7 +17,7 @@ namespace {
 // The value a resolution writes, and the outcome it gives the conflict.
 struct Choice {
   Value value;
-  const char* outcome = "";
+  core::ConflictOutcome outcome = core::ConflictOutcome::kNone;
 };
 
 std::string conflict_name(std::uint64_t id) { return "conflict " + std::to_string(id); }
@@ -39,38 +39,41 @@ Status check_resolve(const v1::ResolveRequest& resolve) {
   return Status::ok();
 }
 
-Choice choose(const v1::ResolveRequest& resolve, const ConflictRecord& conflict) {
+Choice choose(const v1::ResolveRequest& resolve, const Conflict& conflict) {
   if (resolve.resolution_case() == v1::ResolveRequest::kValue) {
-    return {protocol::from_wire(resolve.value()), "resolved_value"};
+    return {protocol::from_wire(resolve.value()), core::ConflictOutcome::kResolvedValue};
   }
-  if (resolve.keep() == v1::KEEP_DEVICE) return {conflict.device_value, "resolved_device"};
-  return {conflict.server_value, "resolved_server"};
+  if (resolve.keep() == v1::KEEP_DEVICE) {
+    return {conflict.device_value, core::ConflictOutcome::kResolvedDevice};
+  }
+  return {conflict.server_value, core::ConflictOutcome::kResolvedServer};
 }
 
 // Conflict `id`, when it exists, `grant` may resolve it and it waits for review.
-Result<ConflictRecord> resolvable_conflict(ReadTransaction& txn, const auth::Grant& grant,
-                                           std::uint64_t id) {
+Result<Conflict> resolvable_conflict(ReadTransaction& txn, const auth::Grant& grant,
+                                     std::uint64_t id) {
   const std::string name = conflict_name(id);
-  LUMBUNG_ASSIGN_OR_RETURN(std::optional<ConflictRecord> found, txn.conflict(id));
+  LUMBUNG_ASSIGN_OR_RETURN(std::optional<Conflict> found, txn.conflict(id));
   if (!found) return Status(ErrorCode::kNotFound, "no " + name);
-  ConflictRecord& conflict = *found;
+  Conflict& conflict = *found;
   if (!grant.may_resolve(conflict.scope)) {
     return Status(ErrorCode::kForbidden, name + ": officer '" + grant.officer + "' (role " +
                                              std::string(auth::role_name(grant.role)) +
                                              ") may not resolve conflicts of scope '" +
                                              conflict.scope + "'");
   }
-  if (conflict.outcome != core::conflict_outcome_name(core::ConflictOutcome::kPendingReview)) {
+  if (conflict.outcome != core::ConflictOutcome::kPendingReview) {
     const std::string by = conflict.resolved_ms == 0
                                ? std::string()
                                : ", by officer '" + conflict.resolved_by + "' from device '" +
                                      conflict.resolved_device + "'";
-    return Status(ErrorCode::kInvalidArgument, name + " is not pending review (its outcome is '" +
-                                                   conflict.outcome + "'" + by + ")");
+    return Status(ErrorCode::kInvalidArgument,
+                  name + " is not pending review (its outcome is '" +
+                      std::string(core::conflict_outcome_name(conflict.outcome)) + "'" + by + ")");
   }
-  Result<std::optional<StoredRow>> row = txn.row(conflict.table, conflict.row_id);
-  if (!row.is_ok()) return row.status();
-  if (!*row || (*row)->tombstone) {
+  LUMBUNG_ASSIGN_OR_RETURN(const std::optional<StoredRow> row,
+                           txn.row(conflict.table, conflict.row_id));
+  if (!row || row->tombstone) {
     return Status(ErrorCode::kInvalidArgument,
                   name + ": table '" + conflict.table + "': row '" + conflict.row_id +
                       "' was deleted since (deletes win); there is no cell to resolve");
@@ -91,9 +94,8 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
   std::int64_t committed_seq = 0;
   status = store->write([&](WriteTransaction& txn) -> Status {
     txn.set_officer(grant->officer);
-    LUMBUNG_ASSIGN_OR_RETURN(ConflictRecord found,
+    LUMBUNG_ASSIGN_OR_RETURN(Conflict conflict,
                              resolvable_conflict(txn, *grant, resolve.conflict_id()));
-    ConflictRecord& conflict = found;
     const core::Table* table = schema.find_table(conflict.table);
     const core::Column* column = table ? table->find_column(conflict.column) : nullptr;
     if (column == nullptr) {
@@ -134,7 +136,7 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
                           .column = column->name,
                           .old_value = old_cell != cells.end() ? old_cell->cell.value : Value(),
                           .new_value = *value,
-                          .outcome = conflict.outcome,
+                          .outcome = std::string(core::conflict_outcome_name(conflict.outcome)),
                           .conflict_id = conflict.id}));
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kHlcMetaKey, std::to_string(hlc.last().packed())));
     to_wire(conflict, response.mutable_conflict());

@@ -120,22 +120,39 @@ Status execute(db::Database& db, const std::string& sql, std::initializer_list<V
   return query.run();
 }
 
+// The enumerator `parse` finds for the name in column `column` of conflict
+// `id`; kCorrupt for a name it does not know.
+template <typename Enum>
+Result<Enum> parse_column(const Query& query, int column, std::string_view field, std::uint64_t id,
+                          std::optional<Enum> (*parse)(std::string_view name)) {
+  const std::string_view name = query.text_view(column);
+  const std::optional<Enum> parsed = parse(name);
+  if (!parsed) {
+    return Status(ErrorCode::kCorrupt, "store: conflict " + std::to_string(id) +
+                                           " has an unknown " + std::string(field) + " '" +
+                                           std::string(name) + "'");
+  }
+  return *parsed;
+}
+
 // The conflict record whose kConflictColumns start at column `first` of `query`.
-ConflictRecord conflict_at(const Query& query, int first) {
-  ConflictRecord c;
+Result<Conflict> conflict_at(const Query& query, int first) {
+  Conflict c;
   c.scope = query.text(first);
   c.table = query.text(first + 1);
   c.row_id = query.text(first + 2);
   c.id = static_cast<std::uint64_t>(query.integer(first + 3));
   c.column = query.text(first + 4);
-  c.policy = query.text(first + 5);
+  LUMBUNG_ASSIGN_OR_RETURN(
+      c.policy, parse_column(query, first + 5, "policy", c.id, core::parse_conflict_policy));
   c.server_value = query.value(first + 6);
   c.server_device = query.text(first + 7);
   c.server_hlc = query.integer(first + 8);
   c.device_value = query.value(first + 9);
   c.device_id = query.text(first + 10);
   c.device_hlc = query.integer(first + 11);
-  c.outcome = query.text(first + 12);
+  LUMBUNG_ASSIGN_OR_RETURN(
+      c.outcome, parse_column(query, first + 12, "outcome", c.id, core::parse_conflict_outcome));
   c.resolved_value = query.value(first + 13);
   c.resolved_by = query.text(first + 14);
   c.resolved_device = query.text(first + 15);
@@ -197,7 +214,9 @@ class RecordSource final : public ChangeSource {
     item_.scope = query_.text(1);
     item_.table = query_.text(2);
     item_.row_id = query_.text(3);
-    if (item_.kind == ChangeItem::Kind::kConflict) item_.conflict = conflict_at(query_, 1);
+    if (item_.kind == ChangeItem::Kind::kConflict) {
+      LUMBUNG_ASSIGN_OR_RETURN(item_.conflict, conflict_at(query_, 1));
+    }
     if (item_.kind == ChangeItem::Kind::kTombstone) {
       item_.stamp = {core::Hlc(query_.integer(4)), query_.text(5)};
     }
@@ -408,14 +427,15 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     return found ? static_cast<std::uint64_t>(query.integer(0)) : std::uint64_t{0};
   }
 
-  Result<std::optional<ConflictRecord>> conflict(std::uint64_t id) override {
+  Result<std::optional<Conflict>> conflict(std::uint64_t id) override {
     LUMBUNG_ASSIGN_OR_RETURN(Query query, cached_query(db_,
                                                        std::string("SELECT ") + kConflictColumns +
                                                            " FROM conflicts WHERE id = ?1",
                                                        {Value(static_cast<std::int64_t>(id))}));
     LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
-    if (!found) return std::optional<ConflictRecord>();
-    return std::optional<ConflictRecord>(conflict_at(query, 0));
+    if (!found) return std::optional<Conflict>();
+    LUMBUNG_ASSIGN_OR_RETURN(Conflict conflict, conflict_at(query, 0));
+    return std::optional<Conflict>(std::move(conflict));
   }
 
   Status scan_audit(const AuditQuery& filter,
@@ -560,25 +580,27 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
     return Status::ok();
   }
 
-  Result<std::uint64_t> add_conflict(const ConflictRecord& c, std::int64_t seq) override {
+  Result<std::uint64_t> add_conflict(const Conflict& c, std::int64_t seq) override {
     LUMBUNG_RETURN_IF_ERROR(execute(
         db_,
         "INSERT INTO conflicts (seq, scope, tbl, row_id, col, policy, server_value, server_device, "
         "server_hlc, device_value, device_id, device_hlc, outcome) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         {Value(seq), Value(c.scope), Value(c.table), Value(c.row_id), Value(c.column),
-         Value(c.policy), c.server_value, Value(c.server_device), Value(c.server_hlc),
-         c.device_value, Value(c.device_id), Value(c.device_hlc), Value(c.outcome)}));
+         Value(core::conflict_policy_name(c.policy)), c.server_value, Value(c.server_device),
+         Value(c.server_hlc), c.device_value, Value(c.device_id), Value(c.device_hlc),
+         Value(core::conflict_outcome_name(c.outcome))}));
     return static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_.handle()));
   }
 
-  Status update_conflict(const ConflictRecord& c, std::int64_t seq) override {
+  Status update_conflict(const Conflict& c, std::int64_t seq) override {
     LUMBUNG_RETURN_IF_ERROR(execute(
         db_,
         "UPDATE conflicts SET seq = ?2, outcome = ?3, resolved_value = ?4, resolved_by = ?5, "
         "resolved_device = ?6, resolved_ms = ?7 WHERE id = ?1",
-        {Value(static_cast<std::int64_t>(c.id)), Value(seq), Value(c.outcome), c.resolved_value,
-         Value(c.resolved_by), Value(c.resolved_device), Value(c.resolved_ms)}));
+        {Value(static_cast<std::int64_t>(c.id)), Value(seq),
+         Value(core::conflict_outcome_name(c.outcome)), c.resolved_value, Value(c.resolved_by),
+         Value(c.resolved_device), Value(c.resolved_ms)}));
     if (sqlite3_changes(db_.handle()) == 1) return Status::ok();
     return Status(ErrorCode::kInternal,
                   "update_conflict: no conflict " + std::to_string(c.id) + " to update");

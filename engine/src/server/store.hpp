@@ -29,8 +29,8 @@
 
 #include "core/merge.hpp"
 #include "lumbung/status.hpp"
-#include "lumbung/sync.hpp"
 #include "lumbung/value.hpp"
+#include "server/conflict.hpp"
 
 namespace lumbung::server {
 
@@ -61,7 +61,7 @@ struct ChangeItem {
   core::Stamp stamp;                 // kCell: of the version the cell holds; kTombstone: of the delete
   std::int64_t row_created_seq = 0;  // kCell, kRow: when the row was inserted
   std::vector<StoredCell> cells;     // kRow: the row's current cells
-  ConflictRecord conflict;           // kConflict
+  Conflict conflict;                 // kConflict
 };
 
 // A seq per scope: where a reader of each scope's change log stands.
@@ -143,7 +143,9 @@ class ReadTransaction {
   // stored response: what every pull compares with PullRequest.pushed_batch.
   virtual Result<std::uint64_t> last_batch(std::string_view device_id) = 0;
   // The conflict record `id`, as last stored; nullopt when there is none.
-  virtual Result<std::optional<ConflictRecord>> conflict(std::uint64_t id) = 0;
+  // kCorrupt (here and in scan_changes) for a stored policy or outcome that
+  // has no name in core/merge.hpp.
+  virtual Result<std::optional<Conflict>> conflict(std::uint64_t id) = 0;
   // Calls `visit` with every audit entry `query` selects, oldest first.
   virtual Status scan_audit(const AuditQuery& query,
                             const std::function<void(const AuditEntry&)>& visit) = 0;
@@ -164,11 +166,11 @@ class WriteTransaction : public virtual ReadTransaction {
   virtual Status delete_row(std::string_view table, std::string_view row_id,
                             const core::ServerVersion& tombstone) = 0;
   // Stores a conflict (its id is ignored) under `seq`; returns its new id.
-  virtual Result<std::uint64_t> add_conflict(const ConflictRecord& conflict, std::int64_t seq) = 0;
+  virtual Result<std::uint64_t> add_conflict(const Conflict& conflict, std::int64_t seq) = 0;
   // Stores the outcome and resolution fields of `conflict` over the record
   // with its id, under a new `seq`, so that pulls deliver it again.
   // REQUIRES: the record exists.
-  virtual Status update_conflict(const ConflictRecord& conflict, std::int64_t seq) = 0;
+  virtual Status update_conflict(const Conflict& conflict, std::int64_t seq) = 0;
   // The officer on whose behalf this transaction writes (the authenticated
   // caller's); every audit entry it appends names them. Default: empty.
   virtual void set_officer(std::string_view officer) = 0;
