@@ -90,17 +90,16 @@ Result<std::string> SigningKeys::current_key_id() const {
 Result<std::string> SigningKeys::create_key() {
   const std::shared_ptr<EVP_PKEY> key = own(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
   if (!key) return openssl_error("cannot generate an Ed25519 key");
-  Result<std::string> key_id = key_id_of(key.get());
-  if (!key_id.is_ok()) return key_id.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::string key_id, key_id_of(key.get()));
   const Bio pem(BIO_new(BIO_s_mem()));
   if (!pem ||
       PEM_write_bio_PrivateKey(pem.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
-    return openssl_error("cannot encode key " + *key_id);
+    return openssl_error("cannot encode key " + key_id);
   }
   char* data = nullptr;
   const long size = BIO_get_mem_data(pem.get(), &data);
   LUMBUNG_RETURN_IF_ERROR(write_private_file(
-      key_path(*key_id), std::string_view(data, static_cast<std::size_t>(size))));
+      key_path(key_id), std::string_view(data, static_cast<std::size_t>(size))));
   return key_id;
 }
 
@@ -151,12 +150,11 @@ Result<SigningKeys::Key> SigningKeys::load(std::string_view key_id) {
 }
 
 Result<std::string> SigningKeys::sign(std::string_view key_id, std::string_view message) {
-  Result<Key> key = load(key_id);
-  if (!key.is_ok()) return key.status();
+  LUMBUNG_ASSIGN_OR_RETURN(const Key key, load(key_id));
   const MdCtx ctx(EVP_MD_CTX_new());
   std::string signature(kSignatureSize, '\0');
   std::size_t size = signature.size();
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key->get()) != 1 ||
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1 ||
       EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size,
                      reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
     return openssl_error("cannot sign with key " + std::string(key_id));
@@ -167,10 +165,9 @@ Result<std::string> SigningKeys::sign(std::string_view key_id, std::string_view 
 
 Status SigningKeys::verify(std::string_view key_id, std::string_view message,
                            std::string_view signature) {
-  Result<Key> key = load(key_id);
-  if (!key.is_ok()) return key.status();
+  LUMBUNG_ASSIGN_OR_RETURN(const Key key, load(key_id));
   const MdCtx ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key->get()) != 1) {
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1) {
     return openssl_error("cannot verify with key " + std::string(key_id));
   }
   const int verified = EVP_DigestVerify(
@@ -182,9 +179,8 @@ Status SigningKeys::verify(std::string_view key_id, std::string_view message,
 }
 
 Result<std::string> SigningKeys::rotate() {
-  Result<std::string> key_id = create_key();
-  if (!key_id.is_ok()) return key_id.status();
-  LUMBUNG_RETURN_IF_ERROR(make_current(*key_id, true));
+  LUMBUNG_ASSIGN_OR_RETURN(std::string key_id, create_key());
+  LUMBUNG_RETURN_IF_ERROR(make_current(key_id, true));
   return key_id;
 }
 
@@ -193,11 +189,10 @@ Status SigningKeys::retire(std::string_view key_id) {
     return Status(ErrorCode::kInvalidArgument,
                   "'" + std::string(key_id) + "' is not a key id (16 lower-case hex digits)");
   }
-  Result<std::string> current = current_key_id();
-  if (!current.is_ok()) return current.status();
-  if (*current == key_id) {
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string current, current_key_id());
+  if (current == key_id) {
     return Status(ErrorCode::kInvalidArgument,
-                  "key " + *current + " is the current signing key: rotate-key first");
+                  "key " + current + " is the current signing key: rotate-key first");
   }
   const std::string path = key_path(key_id);
   if (::unlink(path.c_str()) != 0) {

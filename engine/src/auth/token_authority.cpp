@@ -140,10 +140,9 @@ Status TokenAuthority::retire_key(std::string_view key_id) { return keys_->retir
 Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> authorization,
                                            std::string_view device_id,
                                            std::string_view replaces_device) {
-  Result<std::string_view> token = bearer_token(authorization);
-  if (!token.is_ok()) return token.status();
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string_view token, bearer_token(authorization));
   LUMBUNG_RETURN_IF_ERROR(check_id("device id", device_id));
-  LUMBUNG_ASSIGN_OR_RETURN(TokenParts parts, split_token(*token));
+  LUMBUNG_ASSIGN_OR_RETURN(TokenParts parts, split_token(token));
   // Nothing in the token counts before its signature does.
   LUMBUNG_RETURN_IF_ERROR(keys_->verify(parts.key_id, parts.signed_part, parts.signature));
   LUMBUNG_ASSIGN_OR_RETURN(Claims claims, parse_claims(parts.claims_json));

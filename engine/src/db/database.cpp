@@ -352,10 +352,9 @@ Status create_private_file(const std::string& path) {
 
 Status copy_database(Database& source, const std::string& to) {
   LUMBUNG_RETURN_IF_ERROR(create_private_file(to));
-  Result<std::unique_ptr<Database>> copy = Database::open(to, false);
-  if (!copy.is_ok()) return copy.status();
-  sqlite3_backup* backup = sqlite3_backup_init((*copy)->handle(), "main", source.handle(), "main");
-  if (backup == nullptr) return (*copy)->last_error("cannot copy into '" + to + "'");
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<Database> copy, Database::open(to, false));
+  sqlite3_backup* backup = sqlite3_backup_init(copy->handle(), "main", source.handle(), "main");
+  if (backup == nullptr) return copy->last_error("cannot copy into '" + to + "'");
   // All pages in one step: a step at a time would restart whenever another
   // connection writes between steps, and might never end under load.
   const int stepped = sqlite3_backup_step(backup, -1);
@@ -364,17 +363,16 @@ Status copy_database(Database& source, const std::string& to) {
     return Status(error_code_for(stepped),
                   "cannot copy into '" + to + "': " + sqlite3_errstr(stepped));
   }
-  if (finished != SQLITE_OK) return (*copy)->last_error("cannot copy into '" + to + "'");
+  if (finished != SQLITE_OK) return copy->last_error("cannot copy into '" + to + "'");
   return Status::ok();
 }
 
 Status check_integrity(Database& db, const std::string& path) {
-  Result<Statement> check = db.prepare("PRAGMA integrity_check");
-  if (!check.is_ok()) return check.status();
-  Result<bool> row = check->step();
+  LUMBUNG_ASSIGN_OR_RETURN(Query check, Query::prepared(db, "PRAGMA integrity_check"));
+  Result<bool> row = check.step();
   if (!row.is_ok()) return Status(row.status().code(), "'" + path + "': " + row.status().message());
-  if (!*row || check->column_text(0) != "ok") {
-    std::string problem = check->column_text(0);  // may span lines
+  if (!*row || check.text(0) != "ok") {
+    std::string problem = check.text(0);  // may span lines
     std::replace(problem.begin(), problem.end(), '\n', ' ');
     return Status(ErrorCode::kCorrupt, "'" + path + "' fails its integrity check: " + problem);
   }

@@ -56,10 +56,9 @@ Status fold_entry(db::Database& db, const core::Schema& schema, OutboxEntry entr
   if (entry.op == OutboxOp::kDelete) {
     LUMBUNG_RETURN_IF_ERROR(remove_cell_entries(db, entry.table, entry.row_id));
   }
-  Result<std::optional<std::int64_t>> pending = pending_base(db, entry);
-  if (!pending.is_ok()) return pending.status();
-  if (*pending) {
-    entry.base = **pending;  // an edit on top of a pending one keeps its base
+  LUMBUNG_ASSIGN_OR_RETURN(const std::optional<std::int64_t> pending, pending_base(db, entry));
+  if (pending) {
+    entry.base = *pending;  // an edit on top of a pending one keeps its base
   } else {
     Value scope = logged_scope;
     if (scope.is_null()) {

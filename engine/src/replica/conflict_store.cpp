@@ -27,31 +27,20 @@ ConflictRecord conflict_from_wire(const v1::Conflict& conflict) {
 }
 
 Result<bool> store_conflict(db::Database& db, const ConflictRecord& conflict) {
-  Result<db::Statement*> stmt = db.cached(
+  // SQLite integers are signed: ids past INT64_MAX wrap, and come back intact.
+  LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+      db,
       "INSERT OR IGNORE INTO _lumbung_conflict (id, tbl, row_id, col, policy, server_value, "
       "server_device, server_hlc, device_value, device_id, device_hlc, outcome, scope, "
       "resolved_value, resolved_by, resolved_device, resolved_ms) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
-  if (!stmt.is_ok()) return stmt.status();
-  // SQLite integers are signed: ids past INT64_MAX wrap, and come back intact.
-  (*stmt)->bind(1, Value(static_cast<std::int64_t>(conflict.id)));
-  (*stmt)->bind(2, Value(conflict.table));
-  (*stmt)->bind(3, Value(conflict.row_id));
-  (*stmt)->bind(4, Value(conflict.column));
-  (*stmt)->bind(5, Value(conflict.policy));
-  (*stmt)->bind(6, conflict.server_value);
-  (*stmt)->bind(7, Value(conflict.server_device));
-  (*stmt)->bind(8, Value(conflict.server_hlc));
-  (*stmt)->bind(9, conflict.device_value);
-  (*stmt)->bind(10, Value(conflict.device_id));
-  (*stmt)->bind(11, Value(conflict.device_hlc));
-  (*stmt)->bind(12, Value(conflict.outcome));
-  (*stmt)->bind(13, Value(conflict.scope));
-  (*stmt)->bind(14, conflict.resolved_value);
-  (*stmt)->bind(15, Value(conflict.resolved_by));
-  (*stmt)->bind(16, Value(conflict.resolved_device));
-  (*stmt)->bind(17, Value(conflict.resolved_ms));
-  LUMBUNG_RETURN_IF_ERROR((*stmt)->run());
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+      {Value(static_cast<std::int64_t>(conflict.id)), Value(conflict.table),
+       Value(conflict.row_id), Value(conflict.column), Value(conflict.policy),
+       conflict.server_value, Value(conflict.server_device), Value(conflict.server_hlc),
+       conflict.device_value, Value(conflict.device_id), Value(conflict.device_hlc),
+       Value(conflict.outcome), Value(conflict.scope), conflict.resolved_value,
+       Value(conflict.resolved_by), Value(conflict.resolved_device),
+       Value(conflict.resolved_ms)}));
   if (sqlite3_changes(db.handle()) > 0) return true;
   return store_resolution(db, conflict);
 }
@@ -60,17 +49,13 @@ Result<bool> store_resolution(db::Database& db, const ConflictRecord& conflict) 
   if (conflict.resolved_ms == 0) return false;
   // Only a resolution overwrites, and only an unresolved record: a retried
   // push can bring back the pending record after its resolution was pulled.
-  Result<db::Statement*> stmt = db.cached(
+  LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+      db,
       "UPDATE _lumbung_conflict SET outcome = ?2, resolved_value = ?3, resolved_by = ?4, "
-      "resolved_device = ?5, resolved_ms = ?6 WHERE id = ?1 AND resolved_ms = 0");
-  if (!stmt.is_ok()) return stmt.status();
-  (*stmt)->bind(1, Value(static_cast<std::int64_t>(conflict.id)));
-  (*stmt)->bind(2, Value(conflict.outcome));
-  (*stmt)->bind(3, conflict.resolved_value);
-  (*stmt)->bind(4, Value(conflict.resolved_by));
-  (*stmt)->bind(5, Value(conflict.resolved_device));
-  (*stmt)->bind(6, Value(conflict.resolved_ms));
-  LUMBUNG_RETURN_IF_ERROR((*stmt)->run());
+      "resolved_device = ?5, resolved_ms = ?6 WHERE id = ?1 AND resolved_ms = 0",
+      {Value(static_cast<std::int64_t>(conflict.id)), Value(conflict.outcome),
+       conflict.resolved_value, Value(conflict.resolved_by), Value(conflict.resolved_device),
+       Value(conflict.resolved_ms)}));
   return sqlite3_changes(db.handle()) > 0;
 }
 

@@ -230,10 +230,9 @@ Status Replica::Impl::open_file() {
   }
 
   LUMBUNG_RETURN_IF_ERROR(open_database());
-  Result<std::string> stored = replica::read_meta(*db, "schema");
-  if (!stored.is_ok()) return stored.status();
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string stored, replica::read_meta(*db, "schema"));
   LUMBUNG_ASSIGN_OR_RETURN(core::Schema current,
-                           core::load_schema(*stored, options.path + " (stored schema)"));
+                           core::load_schema(stored, options.path + " (stored schema)"));
   schema = std::move(current);
   LUMBUNG_RETURN_IF_ERROR(upgrade_format());
   LUMBUNG_ASSIGN_OR_RETURN(std::string id, replica::read_meta(*db, "device_id"));

@@ -113,9 +113,9 @@ Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& o
   server_options.schema_text = options.schema_text;
   server_options.schema_source = options.schema_source;
   server_options.insecure_no_auth = true;  // in process: no request comes from outside
-  Result<std::unique_ptr<server::SyncServer>> server = server::SyncServer::open(server_options);
-  if (!server.is_ok()) return server.status();
-  const core::Schema& schema = (*server)->schema();
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<server::SyncServer> server,
+                           server::SyncServer::open(server_options));
+  const core::Schema& schema = server->schema();
 
   const std::string dir = server::snapshot_dir(options.data_dir);
   LUMBUNG_RETURN_IF_ERROR(auth::make_owner_only_dir(dir));
@@ -130,18 +130,18 @@ Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& o
     replica_options.device_id = "lumbungd-snapshot-builder";
     LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<Replica> replica, Replica::open(replica_options));
     SyncOptions sync;
-    sync.transport = std::make_shared<InProcessTransport>(**server);
+    sync.transport = std::make_shared<InProcessTransport>(*server);
     sync.page_budget_bytes = 4u << 20;
     LUMBUNG_RETURN_IF_ERROR(replica->sync(sync).status());
   }
 
-  Result<std::unique_ptr<db::Database>> db = db::Database::open(replica_path, false);
-  if (!db.is_ok()) return db.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> db,
+                           db::Database::open(replica_path, false));
   std::vector<std::pair<std::string, std::int64_t>> scopes;
   {
     LUMBUNG_ASSIGN_OR_RETURN(
         db::Query query,
-        db::Query::prepared(**db, "SELECT scope, cursor FROM _lumbung_scope ORDER BY scope"));
+        db::Query::prepared(*db, "SELECT scope, cursor FROM _lumbung_scope ORDER BY scope"));
     for (;;) {
       LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
       if (!row) break;
@@ -164,7 +164,7 @@ Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& o
       continue;
     }
     fs::remove(work_db, ec);
-    LUMBUNG_ASSIGN_OR_RETURN(std::int64_t rows, copy_scope(**db, schema, scope, seq, work_db));
+    LUMBUNG_ASSIGN_OR_RETURN(std::int64_t rows, copy_scope(*db, schema, scope, seq, work_db));
     LUMBUNG_RETURN_IF_ERROR(compress_file(work_db, work_zst, options.zstd_level));
     fs::remove(work_db, ec);
     LUMBUNG_ASSIGN_OR_RETURN(server::SnapshotFile file,

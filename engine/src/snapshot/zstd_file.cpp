@@ -130,10 +130,9 @@ ZstdFileReader::ZstdFileReader(std::unique_ptr<State> state) : state_(std::move(
 ZstdFileReader::~ZstdFileReader() = default;
 
 Result<std::unique_ptr<ZstdFileReader>> ZstdFileReader::open(const std::string& path) {
-  Result<File> file = open_file(path, "rb");
-  if (!file.is_ok()) return file.status();
+  LUMBUNG_ASSIGN_OR_RETURN(File file, open_file(path, "rb"));
   auto state = std::make_unique<State>();
-  state->file = std::move(file).value();
+  state->file = std::move(file);
   state->path = path;
   ZSTD_DCtx_setParameter(state->dctx.get(), ZSTD_d_windowLogMax, kMaxWindowLog);
   return std::unique_ptr<ZstdFileReader>(new ZstdFileReader(std::move(state)));
@@ -144,9 +143,8 @@ Result<std::size_t> ZstdFileReader::read(char* data, std::size_t size) {
   ZSTD_outBuffer sink{data, size, 0};
   while (sink.pos < sink.size && s.frame_left != 0) {
     if (s.source.pos == s.source.size && !s.output_held) {
-      Result<bool> more = s.refill();
-      if (!more.is_ok()) return more.status();
-      if (!*more) return corrupt(s.path, "is cut short");
+      LUMBUNG_ASSIGN_OR_RETURN(const bool more, s.refill());
+      if (!more) return corrupt(s.path, "is cut short");
     }
     s.frame_left = ZSTD_decompressStream(s.dctx.get(), &sink, &s.source);
     if (ZSTD_isError(s.frame_left)) {
@@ -155,8 +153,7 @@ Result<std::size_t> ZstdFileReader::read(char* data, std::size_t size) {
     s.output_held = sink.pos == sink.size;
   }
   if (s.frame_left == 0 && s.source.pos == s.source.size) {
-    Result<bool> more = s.refill();
-    if (!more.is_ok()) return more.status();
+    LUMBUNG_RETURN_IF_ERROR(s.refill().status());
   }
   if (s.frame_left == 0 && s.source.pos < s.source.size) {
     return corrupt(s.path, "has bytes after its zstd frame");
@@ -165,39 +162,35 @@ Result<std::size_t> ZstdFileReader::read(char* data, std::size_t size) {
 }
 
 Status compress_file(const std::string& from, const std::string& to, int level) {
-  Result<File> in = open_file(from, "rb");
-  if (!in.is_ok()) return in.status();
-  Result<std::unique_ptr<ZstdFileWriter>> out = ZstdFileWriter::create(to, level);
-  if (!out.is_ok()) return out.status();
+  LUMBUNG_ASSIGN_OR_RETURN(File in, open_file(from, "rb"));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<ZstdFileWriter> out,
+                           ZstdFileWriter::create(to, level));
   std::vector<char> input(ZSTD_CStreamInSize());
   for (;;) {
-    const std::size_t got = std::fread(input.data(), 1, input.size(), in->get());
-    if (got < input.size() && std::ferror(in->get()))
+    const std::size_t got = std::fread(input.data(), 1, input.size(), in.get());
+    if (got < input.size() && std::ferror(in.get()))
       return core::errno_status("read", from, errno);
-    LUMBUNG_RETURN_IF_ERROR((*out)->write(std::string_view(input.data(), got)));
+    LUMBUNG_RETURN_IF_ERROR(out->write(std::string_view(input.data(), got)));
     if (got < input.size()) break;
   }
-  return (*out)->finish();
+  return out->finish();
 }
 
 Status decompress_file(const std::string& from, const std::string& to, std::uint64_t max_bytes) {
-  Result<std::unique_ptr<ZstdFileReader>> in = ZstdFileReader::open(from);
-  if (!in.is_ok()) return in.status();
-  Result<File> out = open_file(to, "wb");
-  if (!out.is_ok()) return out.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<ZstdFileReader> in, ZstdFileReader::open(from));
+  LUMBUNG_ASSIGN_OR_RETURN(File out, open_file(to, "wb"));
   std::vector<char> output(ZSTD_DStreamOutSize());
   std::uint64_t written = 0;
   for (;;) {
-    Result<std::size_t> got = (*in)->read(output.data(), output.size());
-    if (!got.is_ok()) return got.status();
-    if (*got == 0) break;
-    written += *got;
+    LUMBUNG_ASSIGN_OR_RETURN(const std::size_t got, in->read(output.data(), output.size()));
+    if (got == 0) break;
+    written += got;
     if (written > max_bytes) {
       return corrupt(from, "unpacks to more than " + std::to_string(max_bytes) + " bytes");
     }
-    LUMBUNG_RETURN_IF_ERROR(write_all(out->get(), output.data(), *got, to));
+    LUMBUNG_RETURN_IF_ERROR(write_all(out.get(), output.data(), got, to));
   }
-  return close_written(std::move(out).value(), to);
+  return close_written(std::move(out), to);
 }
 
 }  // namespace lumbung::snapshot
