@@ -34,12 +34,28 @@ namespace {
 using lumbung::Row;
 using lumbung::Value;
 
-constexpr const char* kColumns[] = {
-    "id",           "village_id",    "household_id", "nik",           "full_name",
-    "sex",          "birth_date",    "birth_place",  "relation",      "marital_status",
-    "education",    "phone",         "migrant_status", "id_pmi",      "skills",
-    "family_consent", "school_level", "school_status", "caregiver_person_id", "deceased",
-    "created_by",   "created_at"};
+constexpr const char* kColumns[] = {"id",
+                                    "village_id",
+                                    "household_id",
+                                    "nik",
+                                    "full_name",
+                                    "sex",
+                                    "birth_date",
+                                    "birth_place",
+                                    "relation",
+                                    "marital_status",
+                                    "education",
+                                    "phone",
+                                    "migrant_status",
+                                    "id_pmi",
+                                    "skills",
+                                    "family_consent",
+                                    "school_level",
+                                    "school_status",
+                                    "caregiver_person_id",
+                                    "deceased",
+                                    "created_by",
+                                    "created_at"};
 
 void fail(const std::string& what) {
   std::fprintf(stderr, "capture_bench: %s\n", what.c_str());
@@ -54,7 +70,7 @@ void check(const lumbung::Status& status) {
 std::vector<Row> make_people(int count) {
   std::mt19937_64 rng(42);
   static const char* kNames[] = {"Siti Aminah", "Budi Santoso", "Dewi Lestari", "Agus Salim",
-                                 "Sri Wahyuni", "Eko Prasetyo", "Nur Hidayah", "Joko Susilo"};
+                                 "Sri Wahyuni", "Eko Prasetyo", "Nur Hidayah",  "Joko Susilo"};
   static const char* kRelations[] = {"KEPALA", "ISTRI", "ANAK", "ANAK", "ORANG_TUA"};
   static const char* kStatus[] = {"CALON", "AKTIF", "PURNA"};
   std::vector<Row> rows;
@@ -121,8 +137,9 @@ Seconds seconds(const std::function<void()>& work) {
 sqlite3* open_plain(const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) fail("cannot open " + path);
-  sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY", nullptr, nullptr,
-               nullptr);
+  sqlite3_exec(db,
+               "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY",
+               nullptr, nullptr, nullptr);
   return db;
 }
 
@@ -135,13 +152,21 @@ void exec(sqlite3* db, const std::string& sql) {
 
 void bind(sqlite3_stmt* stmt, int index, const Value& value) {
   switch (value.type()) {
-    case lumbung::ValueType::kNull: sqlite3_bind_null(stmt, index); break;
-    case lumbung::ValueType::kInteger: sqlite3_bind_int64(stmt, index, value.as_integer()); break;
-    case lumbung::ValueType::kReal: sqlite3_bind_double(stmt, index, value.as_real()); break;
+    case lumbung::ValueType::kNull:
+      sqlite3_bind_null(stmt, index);
+      break;
+    case lumbung::ValueType::kInteger:
+      sqlite3_bind_int64(stmt, index, value.as_integer());
+      break;
+    case lumbung::ValueType::kReal:
+      sqlite3_bind_double(stmt, index, value.as_real());
+      break;
     case lumbung::ValueType::kText:
       sqlite3_bind_text(stmt, index, value.as_text().c_str(), -1, SQLITE_TRANSIENT);
       break;
-    case lumbung::ValueType::kBlob: fail("no blobs here"); break;
+    case lumbung::ValueType::kBlob:
+      fail("no blobs here");
+      break;
   }
 }
 
@@ -291,11 +316,10 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
 
   const Seconds pi = median(plain_insert), pu = median(plain_update);
-  std::printf("capture_bench: %d person rows, median of %d rounds, SQLite %s%s%s\n", count,
-              rounds, sqlite3_libversion(), argc > 3 ? ", capture variant " : "",
-              argc > 3 ? argv[3] : "");
-  std::printf("%-34s %10s %12s %8s %10s %8s\n", "workload", "seconds", "rows/s", "ratio",
-              "cpu s", "ratio");
+  std::printf("capture_bench: %d person rows, median of %d rounds, SQLite %s%s%s\n", count, rounds,
+              sqlite3_libversion(), argc > 3 ? ", capture variant " : "", argc > 3 ? argv[3] : "");
+  std::printf("%-34s %10s %12s %8s %10s %8s\n", "workload", "seconds", "rows/s", "ratio", "cpu s",
+              "ratio");
   auto line = [&](const char* name, Seconds s, Seconds base) {
     std::printf("%-34s %10.3f %12.0f %7.2fx %10.3f %7.2fx\n", name, s.wall, count / s.wall,
                 s.wall / base.wall, s.cpu, s.cpu / base.cpu);
@@ -307,8 +331,9 @@ int main(int argc, char** argv) {
   line("update, plain SQL + capture", median(sql_update), pu);
   line("update, replica API", median(api_update), pu);
   const Seconds f = median(fold);
-  std::printf("fold of the API's %d logged writes at the next read: %.3f s (%.3f cpu s), "
-              "%.1f us a write\n",
-              2 * count, f.wall, f.cpu, 1e6 * f.wall / (2 * count));
+  std::printf(
+      "fold of the API's %d logged writes at the next read: %.3f s (%.3f cpu s), "
+      "%.1f us a write\n",
+      2 * count, f.wall, f.cpu, 1e6 * f.wall / (2 * count));
   return 0;
 }

@@ -41,11 +41,11 @@
 
 #include "core/hlc.hpp"
 #include "core/schema.hpp"
+#include "measure.hpp"
 #include "people.hpp"
 #include "protocol/wire.hpp"
 #include "support/daemon_process.hpp"
 #include "support/subprocess.hpp"
-#include "measure.hpp"
 
 namespace {
 
@@ -451,8 +451,6 @@ struct CpuSample {
   double daemon_seconds = 0;
   double generator_seconds = 0;
 };
-
-
 
 CpuSample sample_cpu(pid_t daemon) {
   return {lumbung::bench::cpu_seconds(daemon), lumbung::bench::own_cpu_seconds()};

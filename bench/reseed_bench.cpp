@@ -40,12 +40,12 @@
 #include <vector>
 
 #include "lumbung/replica.hpp"
+#include "measure.hpp"
 #include "people.hpp"
 #include "support/daemon_process.hpp"
 #include "support/fault_proxy.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
-#include "measure.hpp"
 
 namespace {
 
@@ -86,9 +86,6 @@ std::string run_lumbungd(const std::vector<std::string>& args) {
   if (result.exit_code != 0) fail("lumbungd " + args.at(0) + " failed: " + result.err);
   return result.out;
 }
-
-
-
 
 // One sync through the link, with what it cost.
 struct Step {
@@ -197,8 +194,7 @@ void bench(const char* name, LinkShape shape, int rows) {
     std::printf("%-30s %8.3f %7.3f %7.3f %10lld %10lld %4lld %6lld %6lld %5.2fx %5.2fx\n",
                 step_name, step.seconds, step.cpu_seconds, step.daemon_cpu_seconds,
                 static_cast<long long>(step.bytes_up), static_cast<long long>(step.bytes_down),
-                static_cast<long long>(step.requests),
-                static_cast<long long>(step.summary.pushed),
+                static_cast<long long>(step.requests), static_cast<long long>(step.summary.pushed),
                 static_cast<long long>(step.summary.pulled), step.seconds / upload.seconds,
                 static_cast<double>(step.bytes()) / static_cast<double>(upload.bytes()));
   };

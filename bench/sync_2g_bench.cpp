@@ -18,11 +18,11 @@
 #include <vector>
 
 #include "lumbung/replica.hpp"
+#include "measure.hpp"
 #include "people.hpp"
 #include "support/daemon_process.hpp"
 #include "support/fault_proxy.hpp"
 #include "support/temp_dir.hpp"
-#include "measure.hpp"
 
 namespace {
 
@@ -54,7 +54,6 @@ void register_people(lumbung::Replica& replica, int count, std::uint64_t seed) {
   }),
         "register");
 }
-
 
 // One sync through the link, with what it cost on the wire.
 struct Step {

@@ -34,8 +34,8 @@
 #include <vector>
 
 #include "lumbung/replica.hpp"
-#include "people.hpp"
 #include "measure.hpp"
+#include "people.hpp"
 
 namespace {
 
@@ -71,7 +71,6 @@ std::size_t csv_zstd_bytes(const std::vector<Row>& rows) {
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
-
 
 // The bound for a download: plain SQLite inserting the same rows into the
 // same table of a file without capture, one transaction. Sets *cpu_seconds
@@ -238,7 +237,6 @@ double build_snapshots(const std::string& data_dir) {
   return seconds_since(start);
 }
 
-
 // What a step measured; trivially copyable, so that a child can send it whole.
 struct Measured {
   double seconds = 0;
@@ -337,7 +335,8 @@ void bench(int count) {
   const double daemon_cpu_before_snapshot = lumbung::bench::cpu_seconds(daemon);
   Measured from_snapshot =
       in_child([&] { return sync_device(dir + "/fresh-from-snapshot.db", url, nullptr); });
-  from_snapshot.daemon_cpu_seconds = lumbung::bench::cpu_seconds(daemon) - daemon_cpu_before_snapshot;
+  from_snapshot.daemon_cpu_seconds =
+      lumbung::bench::cpu_seconds(daemon) - daemon_cpu_before_snapshot;
   const std::int64_t from_snapshot_bytes = relay.bytes();
 
   // 1% of the rows change on the officer's phone; the fresh device catches up.

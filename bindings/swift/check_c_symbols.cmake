@@ -55,7 +55,7 @@ if(NOT swift_files)
 endif()
 
 file(READ ${HEADER} header)
-string(REGEX MATCHALL "LUMBUNG_C_EXPORT[^;{]*[ *](lumbung_[a-z0-9_]+)\\(" found "${header}")
+string(REGEX MATCHALL "LUMBUNG_C_EXPORT[^;{]*[ *\n](lumbung_[a-z0-9_]+)\\(" found "${header}")
 set(functions "")
 foreach(declaration IN LISTS found)
   string(REGEX MATCH "(lumbung_[a-z0-9_]+)\\($" name "${declaration}")

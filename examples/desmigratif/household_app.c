@@ -80,9 +80,8 @@ static bool register_household(lumbung_db* db, const char* village) {
     return false;
   }
   printf("household %s\n", household_id);
-  const bool members =
-      add_member(db, village, household_id, "Sumarni", "KEPALA", NULL) &&
-      add_member(db, village, household_id, "Warsih", "ANAK", "CALON");
+  const bool members = add_member(db, village, household_id, "Sumarni", "KEPALA", NULL) &&
+                       add_member(db, village, household_id, "Warsih", "ANAK", "CALON");
   lumbung_string_free(household_id);
   return members;
 }

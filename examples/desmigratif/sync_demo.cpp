@@ -109,23 +109,22 @@ std::map<std::string, std::string> read_tokens(const std::string& path) {
 
 // The rows of `table` in `village` on the officer's phone.
 std::size_t count_rows(Officer& officer, const char* table, const char* village) {
-  return check("query", officer.phone->query(std::string("SELECT id FROM ") + table +
-                                                 " WHERE village_id = ?",
-                                             {Value(village)}))
+  return check("query", officer.phone->query(
+                            std::string("SELECT id FROM ") + table + " WHERE village_id = ?",
+                            {Value(village)}))
       .size();
 }
 
 std::string words(const lumbung::SyncSummary& s) {
   return "pushed " + std::to_string(s.pushed) + " (" + std::to_string(s.applied) + " applied, " +
          std::to_string(s.superseded) + " outvoted, " + std::to_string(s.refused) +
-         " refused), pulled " + std::to_string(s.pulled) + " rows, " +
-         std::to_string(s.conflicts) + " conflicts, " + std::to_string(s.bytes_sent) +
-         " bytes up, " + std::to_string(s.bytes_received) + " bytes down";
+         " refused), pulled " + std::to_string(s.pulled) + " rows, " + std::to_string(s.conflicts) +
+         " conflicts, " + std::to_string(s.bytes_sent) + " bytes up, " +
+         std::to_string(s.bytes_received) + " bytes down";
 }
 
 lumbung::SyncSummary sync(Officer& officer, lumbung::SyncOptions options = {}) {
-  lumbung::SyncSummary summary =
-      check(officer.name + " syncs", officer.phone->sync(options));
+  lumbung::SyncSummary summary = check(officer.name + " syncs", officer.phone->sync(options));
   say("  " + officer.name + " syncs: " + words(summary));
   return summary;
 }
@@ -178,19 +177,19 @@ int main(int argc, char** argv) {
 
   say("\n1. Officer Sri, offline at Blok Karang, registers the household of Tarsono.");
   check("village", sri.phone->insert("village", {{"id", Value(kVillage)},
-                                                  {"village_id", Value(kVillage)},
-                                                  {"kode_wilayah", Value("3212140007")},
-                                                  {"name", Value("Sukamaju")},
-                                                  {"kecamatan", Value("Juntinyuat")},
-                                                  {"kabupaten", Value("Indramayu")},
-                                                  {"provinsi", Value("Jawa Barat")},
-                                                  {"cohort_year", Value(std::int64_t{2017})}}));
-  const std::string household = check(
-      "household", sri.phone->insert_new("household", {{"village_id", Value(kVillage)},
-                                                       {"no_kk", Value("3212141203050017")},
-                                                       {"head_name", Value("Tarsono")},
-                                                       {"created_by", Value("sri")},
-                                                       {"created_at", Value(kNow)}}));
+                                                 {"village_id", Value(kVillage)},
+                                                 {"kode_wilayah", Value("3212140007")},
+                                                 {"name", Value("Sukamaju")},
+                                                 {"kecamatan", Value("Juntinyuat")},
+                                                 {"kabupaten", Value("Indramayu")},
+                                                 {"provinsi", Value("Jawa Barat")},
+                                                 {"cohort_year", Value(std::int64_t{2017})}}));
+  const std::string household =
+      check("household", sri.phone->insert_new("household", {{"village_id", Value(kVillage)},
+                                                             {"no_kk", Value("3212141203050017")},
+                                                             {"head_name", Value("Tarsono")},
+                                                             {"created_by", Value("sri")},
+                                                             {"created_at", Value(kNow)}}));
   auto member = [&](const char* name, const char* relation, const char* sex) {
     return check(std::string("person ") + name,
                  sri.phone->insert_new("person", {{"village_id", Value(kVillage)},
@@ -236,8 +235,8 @@ int main(int argc, char** argv) {
       check("transport", lumbung::make_http_transport(setup.server, http)));
   flaky.max_attempts = 1;  // give up at once, as a phone that lost signal does
   Result<lumbung::SyncSummary> interrupted = budi.phone->sync(flaky);
-  if (interrupted.is_ok()) die("budi's interrupted sync", Status(lumbung::ErrorCode::kInternal,
-                                                                 "did not fail"));
+  if (interrupted.is_ok())
+    die("budi's interrupted sync", Status(lumbung::ErrorCode::kInternal, "did not fail"));
   say("  budi's sync is interrupted: " + interrupted.status().to_string());
   say("  budi still has " + std::to_string(check("status", budi.phone->status()).pending_changes) +
       " changes waiting; he syncs again when the signal returns:");
@@ -267,9 +266,9 @@ int main(int argc, char** argv) {
   say("   come home. She keeps Budi's value.");
   Officer rina = open_phone(dir, "rina", setup);
   sync(rina);
-  const lumbung::ConflictRecord resolved = check(
-      "resolve", rina.phone->resolve_conflict(
-                     review->id, {lumbung::ConflictResolution::Kind::kKeepDevice, Value()}));
+  const lumbung::ConflictRecord resolved =
+      check("resolve", rina.phone->resolve_conflict(
+                           review->id, {lumbung::ConflictResolution::Kind::kKeepDevice, Value()}));
   say("  conflict " + std::to_string(resolved.id) + " is now " + resolved.outcome + ".");
   Result<lumbung::ConflictRecord> refused = ani.phone->resolve_conflict(
       review->id, {lumbung::ConflictResolution::Kind::kKeepServer, Value()});

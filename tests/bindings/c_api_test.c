@@ -15,22 +15,22 @@
 
 static int failures = 0;
 
-#define CHECK(condition)                                                    \
-  do {                                                                      \
-    if (!(condition)) {                                                     \
+#define CHECK(condition)                                                            \
+  do {                                                                              \
+    if (!(condition)) {                                                             \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #condition); \
-      ++failures;                                                           \
-    }                                                                       \
+      ++failures;                                                                   \
+    }                                                                               \
   } while (0)
 
 /* A call that must succeed; prints its error otherwise. */
-#define CHECK_OK(call, error)                                                        \
-  do {                                                                               \
-    if (!(call)) {                                                                   \
-      fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #call,       \
-              lumbung_code_name((error).code), (error).message);                     \
-      ++failures;                                                                    \
-    }                                                                                \
+#define CHECK_OK(call, error)                                                  \
+  do {                                                                         \
+    if (!(call)) {                                                             \
+      fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #call, \
+              lumbung_code_name((error).code), (error).message);               \
+      ++failures;                                                              \
+    }                                                                          \
   } while (0)
 
 static const char kVillageA[] = "0190f1c2-7a00-7000-8000-00000000000a";
@@ -210,7 +210,7 @@ static void test_local(world* w) {
     const lumbung_value* notes = lumbung_row_get(got, "notes", &error);
     CHECK(notes != NULL && lumbung_value_type(notes) == LUMBUNG_TYPE_NULL);
     CHECK(lumbung_row_get(got, "nope", &error) == NULL && error.code == LUMBUNG_NOT_FOUND);
-    CHECK(strcmp(lumbung_row_column(got, 0), "created_at") == 0);  /* name order */
+    CHECK(strcmp(lumbung_row_column(got, 0), "created_at") == 0); /* name order */
     lumbung_row_free(got);
   }
   CHECK(update_text(db, "household", "h1", "notes", "first visit"));
@@ -380,8 +380,8 @@ static void test_conflicts(world* w) {
       CHECK(value != NULL && strcmp(value, "NON_PROSEDURAL") == 0);
       lumbung_conflict_free(resolved);
     }
-    CHECK(lumbung_db_resolve_conflict(rina, id, LUMBUNG_RESOLVE_KEEP_SERVER, NULL, NULL,
-                                      &error) == NULL);
+    CHECK(lumbung_db_resolve_conflict(rina, id, LUMBUNG_RESOLVE_KEEP_SERVER, NULL, NULL, &error) ==
+          NULL);
     CHECK(error.code == LUMBUNG_INVALID_ARGUMENT);
     lumbung_value_free(chosen);
 
@@ -389,7 +389,7 @@ static void test_conflicts(world* w) {
     CHECK(sync_db(ani, NULL, NULL) && sync_db(budi, NULL, NULL));
     CHECK(cell_is(ani, "person", "p1", "migrant_status", "NON_PROSEDURAL"));
     CHECK(cell_is(budi, "person", "p1", "migrant_status", "NON_PROSEDURAL"));
-    CHECK(seen.count >= 1);  /* unregistered: budi's later syncs told it nothing */
+    CHECK(seen.count >= 1); /* unregistered: budi's later syncs told it nothing */
   }
   lumbung_db_free(ani);
   lumbung_db_free(budi);
@@ -545,21 +545,21 @@ static void test_background(world* w) {
         lumbung_db_on_changed_rows(budi, on_changed_rows, &news, count_free);
     lumbung_sync* sync = lumbung_db_sync_start(budi, NULL, &error);
     CHECK_OK(sync != NULL, error);
-    CHECK(insert_household(budi, "written-meanwhile", kVillageA));  /* the app keeps writing */
+    CHECK(insert_household(budi, "written-meanwhile", kVillageA)); /* the app keeps writing */
     lumbung_sync_summary summary;
     CHECK_OK(lumbung_sync_wait(sync, &summary, &error), error);
     CHECK(lumbung_sync_is_done(sync));
-    CHECK(summary.pulled >= 2);  /* and budi's own write, if the sync took it */
+    CHECK(summary.pulled >= 2); /* and budi's own write, if the sync took it */
     CHECK(news.progress >= 2 && news.last_phase == LUMBUNG_SYNC_DONE);
     CHECK(news.changed_ids == 2);
-    CHECK(lumbung_sync_wait(sync, &summary, &error));  /* again: the same outcome */
+    CHECK(lumbung_sync_wait(sync, &summary, &error)); /* again: the same outcome */
     lumbung_sync_free(sync);
     lumbung_registration_free(progress);
     lumbung_registration_free(changed);
     CHECK(news.freed == 2);
     const int heard = news.progress;
     CHECK(sync_db(budi, NULL, NULL));
-    CHECK(news.progress == heard);  /* unregistered */
+    CHECK(news.progress == heard); /* unregistered */
 
     /* Cancelled while its first request is in flight. */
     gate g = {.arrived = false, .open = false, .freed = 0};
@@ -569,10 +569,10 @@ static void test_background(world* w) {
     lumbung_transport* transport = lumbung_transport_new(gated_exchange, &g, free_gate);
     lumbung_sync_config* config = lumbung_sync_config_new();
     lumbung_sync_config_set_transport(config, transport);
-    lumbung_transport_free(transport);  /* the config keeps it */
+    lumbung_transport_free(transport); /* the config keeps it */
     CHECK(insert_household(budi, "bg-3", kVillageA));
     sync = lumbung_db_sync_start(budi, config, &error);
-    lumbung_sync_config_free(config);   /* the sync keeps it */
+    lumbung_sync_config_free(config); /* the sync keeps it */
     CHECK_OK(sync != NULL, error);
     if (sync != NULL) {
       pthread_mutex_lock(&g.mu);
@@ -617,7 +617,7 @@ static void test_transport(world* w) {
     CHECK(insert_household(ani, "t-1", kVillageA));
     lumbung_sync_summary summary;
     CHECK(sync_db(ani, config, &summary) && summary.applied == 1);
-    CHECK(forward.exchanges >= 2);  /* a push and a pull */
+    CHECK(forward.exchanges >= 2); /* a push and a pull */
 
     /* The app's failures come back as the sync's error. */
     forward.port = 1;
@@ -649,8 +649,8 @@ static void test_example(world* w) {
   lumbung_error error = {0};
   if (office != NULL && sync_db(office, NULL, NULL)) {
     lumbung_rows* rows = lumbung_db_query(
-        office, "SELECT p.full_name FROM person p JOIN household h ON p.household_id = h.id",
-        NULL, 0, &error);
+        office, "SELECT p.full_name FROM person p JOIN household h ON p.household_id = h.id", NULL,
+        0, &error);
     CHECK_OK(rows != NULL, error);
     CHECK(rows != NULL && lumbung_rows_count(rows) == 2);
     lumbung_rows_free(rows);
@@ -675,12 +675,9 @@ int main(int argc, char** argv) {
   const struct {
     const char* name;
     void (*run)(world*);
-  } cases[] = {{"local", test_local},
-               {"conflicts", test_conflicts},
-               {"refused", test_refused},
-               {"background", test_background},
-               {"transport", test_transport},
-               {"example", test_example}};
+  } cases[] = {{"local", test_local},         {"conflicts", test_conflicts},
+               {"refused", test_refused},     {"background", test_background},
+               {"transport", test_transport}, {"example", test_example}};
   bool known = false;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     if (strcmp(argv[1], cases[i].name) == 0) {

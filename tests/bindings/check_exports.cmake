@@ -19,7 +19,7 @@ file(STRINGS ${EXPORTS} listed REGEX "^lumbung_")
 list(SORT listed)
 
 file(READ ${HEADER} header_text)
-string(REGEX MATCHALL "LUMBUNG_C_EXPORT[^;{]*[ *](lumbung_[a-z0-9_]+)\\(" declarations "${header_text}")
+string(REGEX MATCHALL "LUMBUNG_C_EXPORT[^;{]*[ *\n](lumbung_[a-z0-9_]+)\\(" declarations "${header_text}")
 set(declared "")
 foreach(declaration IN LISTS declarations)
   string(REGEX MATCH "(lumbung_[a-z0-9_]+)\\($" name "${declaration}")

@@ -59,8 +59,8 @@ bool daemon_start(test_daemon* daemon, const char* binary, const char* data_dir)
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, out[0]);
-  char* argv[] = {(char*)binary, "serve", "--data", (char*)data_dir, "--listen", "127.0.0.1:0",
-                  NULL};
+  char* argv[] = {(char*)binary, "serve",       "--data", (char*)data_dir,
+                  "--listen",    "127.0.0.1:0", NULL};
   const int spawned = posix_spawn(&daemon->pid, binary, &actions, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   close(out[1]);
@@ -97,8 +97,8 @@ char* daemon_token(const char* binary, const char* data_dir, const char* officer
                    const char* villages, const char* role) {
   char command[2048];
   snprintf(command, sizeof command,
-           "'%s' token --data '%s' --officer '%s' --villages '%s' --role '%s' 2>/dev/null",
-           binary, data_dir, officer, villages, role);
+           "'%s' token --data '%s' --officer '%s' --villages '%s' --role '%s' 2>/dev/null", binary,
+           data_dir, officer, villages, role);
   FILE* out = popen(command, "r");
   if (out == NULL) return NULL;
   char line[4096];

@@ -50,8 +50,8 @@ static bool is_framing(const char* name) {
          strcasecmp(name, "Connection") == 0 || strcasecmp(name, "Transfer-Encoding") == 0;
 }
 
-static bool format_request(const socket_transport* transport,
-                           const lumbung_http_request* request, buffer* out) {
+static bool format_request(const socket_transport* transport, const lumbung_http_request* request,
+                           buffer* out) {
   char line[512];
   size_t body_size = 0;
   const void* body = lumbung_http_request_body(request, &body_size);

@@ -1,15 +1,16 @@
 // The `lumbung` CLI as scripts drive it: the real binary, a fresh directory per
 // test, exit status and output checked against docs/cli.md.
+#include <sqlite3.h>
+
 #include <algorithm>
-#include <cctype>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -312,7 +313,8 @@ TEST_CASE_METHOD(Cli, "status and pending show the changes waiting to be pushed"
   }
   REQUIRE(static_cast<std::int64_t>(lines.size()) == pending + 1);
   const std::string stamp = changes.front()["stamp"].get<std::string>();
-  CHECK(lines.front() == std::string("village ") + kVillageId + ": new row (stamped " + stamp + ")");
+  CHECK(lines.front() ==
+        std::string("village ") + kVillageId + ": new row (stamped " + stamp + ")");
   CHECK(has_shape(stamp, "9999-99-99T99:99:99.999Z/*"));
   CHECK_THAT(lines[lines.size() - 2], Contains(": service_post_address changed (stamped "));
   CHECK(lines.back() == std::to_string(pending) + " pending changes");
@@ -451,8 +453,8 @@ TEST_CASE_METHOD(Cli, "commands on a missing --db fail and create nothing", "[cl
 }
 
 TEST_CASE_METHOD(Cli, "--help describes every command and exits 0", "[cli]") {
-  const std::vector<std::string> names = {"init",      "put",    "delete",   "get",
-                                          "dump",      "status", "pending",  "sync",
+  const std::vector<std::string> names = {"init",      "put",     "delete",   "get",
+                                          "dump",      "status",  "pending",  "sync",
                                           "conflicts", "resolve", "set-token"};
   const ProcessResult main_help = run({"--help"});
   CHECK(main_help.exit_code == 0);

@@ -19,8 +19,8 @@
 #include "crash_rows.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
-#include "support/subprocess.hpp"
 #include "support/lumbungd_command.hpp"
+#include "support/subprocess.hpp"
 
 namespace lumbung::test {
 

@@ -28,8 +28,6 @@ constexpr int kMigrationKills = 16;
 constexpr long kRowsPerPush = 20;
 constexpr long kRowsPerPull = 40;
 
-
-
 std::chrono::microseconds random_us(std::mt19937& rng, int max) {
   return std::chrono::microseconds(std::uniform_int_distribution<int>(0, max)(rng));
 }

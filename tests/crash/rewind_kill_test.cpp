@@ -29,7 +29,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-
 std::string row_id(long k) { return "row-" + std::to_string(k); }
 
 std::unique_ptr<Replica> create_device(const std::string& path, const std::string& id) {
@@ -93,7 +92,6 @@ void register_and_edit(Replica& replica, long base, long first, long last, long 
   for (long k : deleted) REQUIRE(replica.remove("household", row_id(k)).is_ok());
 }
 
-
 // Sets `stop` when destroyed: declared after the threads that watch it, so
 // that they stop before they are joined, also when a check throws.
 struct StopOnExit {
@@ -145,9 +143,10 @@ std::string missing_or_wrong(const nlohmann::json& held, const nlohmann::json& a
 
 }  // namespace
 
-TEST_CASE("a device killed at random points of a re-seed after a restore loses nothing and "
-          "converges",
-          "[crash]") {
+TEST_CASE(
+    "a device killed at random points of a re-seed after a restore loses nothing and "
+    "converges",
+    "[crash]") {
   constexpr int kRestores = 6;
   constexpr int kKillsPerRestore = 3;
   constexpr long kRowsPerRun = 4;  // crash_device registers these, then syncs
@@ -211,8 +210,8 @@ TEST_CASE("a device killed at random points of a re-seed after a restore loses n
       // nothing the server lacks went missing from it.
       REQUIRE(integrity_check(path) == "ok");
       auto phone = open_replica(options_for(path));
-      CHECK(missing_or_wrong(households_of(phone->dump_json().value()), acknowledged,
-                             committed) == "");
+      CHECK(missing_or_wrong(households_of(phone->dump_json().value()), acknowledged, committed) ==
+            "");
     }
     DeviceRun finishing(next_run());
     REQUIRE(finishing.read_until("done", 1));
@@ -242,9 +241,10 @@ TEST_CASE("a device killed at random points of a re-seed after a restore loses n
                static_cast<long long>(window.count()));
 }
 
-TEST_CASE("lumbungd killed with SIGKILL while devices re-offer after a restore loses no "
-          "acknowledged change",
-          "[crash]") {
+TEST_CASE(
+    "lumbungd killed with SIGKILL while devices re-offer after a restore loses no "
+    "acknowledged change",
+    "[crash]") {
   constexpr int kDevices = 3;
   constexpr int kRestores = 6;
   constexpr int kKillsPerRestore = 2;

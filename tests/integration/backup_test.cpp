@@ -28,10 +28,10 @@
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "support/daemon_process.hpp"
+#include "support/lumbungd_command.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
-#include "support/lumbungd_command.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -213,8 +213,8 @@ std::string crafted_backup(const std::vector<std::pair<std::string, std::string>
   payload += big_endian(0, 4);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_size = 0;
-  REQUIRE(EVP_Digest(payload.data(), payload.size(), digest, &digest_size, EVP_sha256(),
-                     nullptr) == 1);
+  REQUIRE(EVP_Digest(payload.data(), payload.size(), digest, &digest_size, EVP_sha256(), nullptr) ==
+          1);
   payload.append(reinterpret_cast<const char*>(digest), digest_size);
   return zstd_of(payload);
 }
@@ -276,8 +276,8 @@ TEST_CASE("a backup taken while devices push restores to a consistent state",
   std::vector<nlohmann::json> backups;
   for (int i = 0; i < 3; ++i) {
     wait_for_syncs(syncs, 4 * (i + 1));
-    backups.push_back(run_json(
-        {"backup", "--data", data, "--out", dir.file("b" + std::to_string(i) + ".lbk")}));
+    backups.push_back(
+        run_json({"backup", "--data", data, "--out", dir.file("b" + std::to_string(i) + ".lbk")}));
   }
   stop = true;
   for (std::future<std::string>& pusher : pushers) CHECK(pusher.get().empty());
@@ -528,8 +528,7 @@ TEST_CASE("one serve or restore at a time uses a data directory", "[integration]
                   in_use);
     const std::string epoch = epoch_of(served.data);
     check_refused(
-        run_lumbungd({"restore", "--from", backup_file, "--data", served.data, "--force"}),
-        in_use);
+        run_lumbungd({"restore", "--from", backup_file, "--data", served.data, "--force"}), in_use);
     CHECK(epoch_of(served.data) == epoch);
     // The commands that read or add to DIR still run beside it.
     CHECK(dump_of(served.data) == served.dump);

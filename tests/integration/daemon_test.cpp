@@ -15,9 +15,9 @@
 #include "lumbung/http.hpp"
 #include "protocol/wire.hpp"
 #include "support/daemon_process.hpp"
+#include "support/lumbungd_command.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
-#include "support/lumbungd_command.hpp"
 
 namespace lumbung::test {
 namespace {

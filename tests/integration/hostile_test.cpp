@@ -17,10 +17,10 @@
 #include "net/raw_tcp.hpp"
 #include "protocol/wire.hpp"
 #include "support/daemon_process.hpp"
+#include "support/lumbungd_command.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
-#include "support/lumbungd_command.hpp"
 
 namespace lumbung::test {
 namespace {

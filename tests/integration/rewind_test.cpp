@@ -19,10 +19,10 @@
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "support/daemon_process.hpp"
+#include "support/lumbungd_command.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
-#include "support/lumbungd_command.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -53,12 +53,8 @@ Row household(const std::string& id, const std::string& village, const std::stri
 
 Row person(const std::string& id, const std::string& village, const std::string& household_id,
            const std::string& officer, const std::string& name) {
-  return {{"id", id},
-          {"village_id", village},
-          {"household_id", household_id},
-          {"full_name", name},
-          {"created_by", officer},
-          {"created_at", "2026-12-06T09:00:00Z"}};
+  return {{"id", id},          {"village_id", village}, {"household_id", household_id},
+          {"full_name", name}, {"created_by", officer}, {"created_at", "2026-12-06T09:00:00Z"}};
 }
 
 // One officer's phone: a replica holding the officer's token.
@@ -108,8 +104,8 @@ class Ministry {
                        const std::vector<std::string>& extra = {}) {
     std::string joined;
     for (const std::string& village : villages) joined += (joined.empty() ? "" : ",") + village;
-    std::vector<std::string> args = {"token", "--data", data_, "--officer", name, "--villages",
-                                     joined};
+    std::vector<std::string> args = {"token", "--data",     data_, "--officer",
+                                     name,    "--villages", joined};
     args.insert(args.end(), extra.begin(), extra.end());
     const std::string out = lumbungd_output(args);
     ReplicaOptions options = options_for(dir_.file(name + ".db"));
@@ -220,12 +216,13 @@ struct TwoVillages {
 
 }  // namespace
 
-TEST_CASE("a restored older backup loses no acknowledged row or cell, whatever order the devices "
-          "sync in",
-          "[integration][rewind]") {
-  const std::vector<int> order = GENERATE(std::vector<int>{0, 1, 2}, std::vector<int>{0, 2, 1},
-                                          std::vector<int>{1, 0, 2}, std::vector<int>{1, 2, 0},
-                                          std::vector<int>{2, 0, 1}, std::vector<int>{2, 1, 0});
+TEST_CASE(
+    "a restored older backup loses no acknowledged row or cell, whatever order the devices "
+    "sync in",
+    "[integration][rewind]") {
+  const std::vector<int> order =
+      GENERATE(std::vector<int>{0, 1, 2}, std::vector<int>{0, 2, 1}, std::vector<int>{1, 0, 2},
+               std::vector<int>{1, 2, 0}, std::vector<int>{2, 0, 1}, std::vector<int>{2, 1, 0});
   INFO("sync order " << nlohmann::json(order).dump());
   TwoVillages villages;
   Ministry& ministry = villages.ministry;
@@ -292,10 +289,10 @@ TEST_CASE("a phone replica restored from an old copy keeps syncing with nothing 
   const bool issued_for_device = GENERATE(false, true);
   INFO((issued_for_device ? "token issued with --device" : "token bound at first use"));
   Ministry ministry;
-  Officer& sri = ministry.add_officer(
-      "sri", {kVillageA},
-      issued_for_device ? std::vector<std::string>{"--device", "phone-sri"}
-                        : std::vector<std::string>{});
+  Officer& sri =
+      ministry.add_officer("sri", {kVillageA},
+                           issued_for_device ? std::vector<std::string>{"--device", "phone-sri"}
+                                             : std::vector<std::string>{});
   Officer& ani = ministry.add_officer("ani", {kVillageA});
   REQUIRE(sri->insert("household", household("a1", kVillageA, "sri", "Sumiyati")).is_ok());
   REQUIRE(sri->insert("household", household("a2", kVillageA, "sri", "Rukmini")).is_ok());

@@ -19,10 +19,10 @@
 #include "protocol/wire.hpp"
 #include "snapshot/zstd_file.hpp"
 #include "support/daemon_process.hpp"
+#include "support/lumbungd_command.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
-#include "support/lumbungd_command.hpp"
 
 namespace lumbung::test {
 namespace {

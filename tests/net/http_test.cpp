@@ -303,8 +303,7 @@ TEST_CASE("a server that never answers fails with kTimeout", "[net]") {
   CHECK(std::chrono::steady_clock::now() - started < kPatience);
 }
 
-TEST_CASE("a long poll's Lumbung-Wait header stretches the request timeout by its wait",
-          "[net]") {
+TEST_CASE("a long poll's Lumbung-Wait header stretches the request timeout by its wait", "[net]") {
   // The server answers 400 ms late: after a 200 ms timeout, within 200 ms
   // plus a 1 s wait.
   std::mutex mu;

@@ -1,7 +1,6 @@
 // Change capture: every local write, through the API or plain SQL from any
 // connection, lands in the outbox in the same transaction, stamped by the HLC.
 #include <catch2/catch.hpp>
-
 #include <set>
 
 #include "support/test_support.hpp"
@@ -16,16 +15,19 @@ namespace {
 constexpr std::int64_t kT0 = 1795000000000;  // 2026-11-18, a fixed wall-clock time
 
 Row person(const std::string& id, const std::string& name) {
-  return {{"id", id},           {"village_id", "v1"},      {"full_name", name},
-          {"created_by", "sri"}, {"created_at", "2026-11-28T04:00:00Z"}};
+  return {{"id", id},
+          {"village_id", "v1"},
+          {"full_name", name},
+          {"created_by", "sri"},
+          {"created_at", "2026-11-28T04:00:00Z"}};
 }
 
 struct Fixture {
   TempDir dir;
   std::string path = dir.file("replica.db");
   std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>(kT0);
-  std::unique_ptr<Replica> replica = lumbung::test::open_replica(
-      lumbung::test::options_for(path, clock));
+  std::unique_ptr<Replica> replica =
+      lumbung::test::open_replica(lumbung::test::options_for(path, clock));
 
   std::vector<PendingChange> pending() {
     Result<std::vector<PendingChange>> changes = replica->pending_changes();
@@ -130,8 +132,12 @@ TEST_CASE("stamps stay strictly increasing when the clock stands still or jumps 
   std::int64_t last = 0;
   for (int i = 0; i < 20; ++i) {
     if (i == 10) f.clock->set(kT0 - 3600 * 1000);  // an hour back
-    REQUIRE(f.replica->put("person", "p1", {{"village_id", "v1"}, {"full_name", "n" + std::to_string(i)},
-                                            {"created_by", "s"}, {"created_at", "t"}})
+    REQUIRE(f.replica
+                ->put("person", "p1",
+                      {{"village_id", "v1"},
+                       {"full_name", "n" + std::to_string(i)},
+                       {"created_by", "s"},
+                       {"created_at", "t"}})
                 .is_ok());
     auto changes = f.pending();
     std::int64_t newest = 0;
@@ -171,8 +177,7 @@ TEST_CASE("a rolled-back transaction leaves no row and no pending change", "[rep
   CHECK(!f.replica->get("person", "p1")->has_value());
 }
 
-TEST_CASE("a change's base is the scope cursor at edit time, kept by later edits",
-          "[replica]") {
+TEST_CASE("a change's base is the scope cursor at edit time, kept by later edits", "[replica]") {
   Fixture f;
   PlainConnection app(f.path);
   REQUIRE(app.exec("INSERT INTO _lumbung_scope (scope, cursor) VALUES ('v1', 40)") == "");

@@ -35,8 +35,8 @@ long run_and_kill(const std::string& path, long first, int reports) {
   posix_spawn_file_actions_addclose(&actions, out[0]);
   const std::string first_text = std::to_string(first);
   std::vector<char*> argv = {const_cast<char*>(LUMBUNG_CRASH_WRITER),
-                             const_cast<char*>(path.c_str()),
-                             const_cast<char*>(first_text.c_str()), nullptr};
+                             const_cast<char*>(path.c_str()), const_cast<char*>(first_text.c_str()),
+                             nullptr};
   pid_t pid = 0;
   REQUIRE(posix_spawn(&pid, LUMBUNG_CRASH_WRITER, &actions, nullptr, argv.data(), environ) == 0);
   posix_spawn_file_actions_destroy(&actions);

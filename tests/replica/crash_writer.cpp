@@ -17,8 +17,11 @@ using namespace lumbung;
 namespace {
 
 Row person(const std::string& id) {
-  return {{"id", id}, {"village_id", "v1"}, {"full_name", "Crash " + id},
-          {"created_by", "crash"}, {"created_at", "2026-11-28T00:00:00Z"}};
+  return {{"id", id},
+          {"village_id", "v1"},
+          {"full_name", "Crash " + id},
+          {"created_by", "crash"},
+          {"created_at", "2026-11-28T00:00:00Z"}};
 }
 
 [[noreturn]] void die(const Status& status) {
@@ -53,10 +56,14 @@ int main(int argc, char** argv) {
       const std::string error = app.exec(
           "BEGIN IMMEDIATE;"
           "INSERT INTO person (id, village_id, full_name, created_by, created_at) VALUES ('" +
-          ks + ".a', 'v1', 'Crash " + ks + ".a', 'crash', 't');"
+          ks + ".a', 'v1', 'Crash " + ks +
+          ".a', 'crash', 't');"
           "INSERT INTO person (id, village_id, full_name, created_by, created_at) VALUES ('" +
-          ks + ".b', 'v1', 'Crash " + ks + ".b', 'crash', 't');"
-          "UPDATE person SET phone = '" + ks + "' WHERE id = '" + previous + "';"
+          ks + ".b', 'v1', 'Crash " + ks +
+          ".b', 'crash', 't');"
+          "UPDATE person SET phone = '" +
+          ks + "' WHERE id = '" + previous +
+          "';"
           "COMMIT;");
       if (!error.empty()) die(Status(ErrorCode::kInternal, error));
     }

@@ -57,8 +57,8 @@ TEST_CASE("a device holds only its granted villages and follows a changed grant"
   };
   summary = world.sync(sri, options);
   CHECK(summary.refused == 1);
-  CHECK_FALSE(holds(world, sri, "h-a"));  // the lost village left the phone
-  CHECK(holds(world, sri, "h-b"));        // the new one arrived whole
+  CHECK_FALSE(holds(world, sri, "h-a"));                  // the lost village left the phone
+  CHECK(holds(world, sri, "h-b"));                        // the new one arrived whole
   CHECK(changed == std::set<std::string>{"h-a", "h-b"});  // and the app heard of both
   refused = world.device(sri).refused_changes();
   REQUIRE(refused.is_ok());

@@ -35,8 +35,12 @@ struct Fixture {
 
   Fixture() {
     auto replica = lumbung::test::open_replica(lumbung::test::options_for(path));
-    REQUIRE(replica->insert("person", {{"id", "p1"}, {"village_id", "v1"}, {"full_name", "Siti"},
-                                       {"created_by", "sri"}, {"created_at", "t"}})
+    REQUIRE(replica
+                ->insert("person", {{"id", "p1"},
+                                    {"village_id", "v1"},
+                                    {"full_name", "Siti"},
+                                    {"created_by", "sri"},
+                                    {"created_at", "t"}})
                 .is_ok());
   }
 
@@ -77,9 +81,13 @@ TEST_CASE("a newer version adds a table, a nullable column and an index", "[repl
   replica->reset();
   auto reopened = lumbung::test::open_replica(lumbung::test::options_for(f.path));
   CHECK(reopened->status()->schema_version == 2);
-  CHECK(reopened->insert("grant_aid", {{"id", "g1"}, {"village_id", "v1"}, {"person_id", "p1"},
-                                       {"joined_on", "2026-01-01"}, {"created_by", "s"},
-                                       {"created_at", "t"}})
+  CHECK(reopened
+            ->insert("grant_aid", {{"id", "g1"},
+                                   {"village_id", "v1"},
+                                   {"person_id", "p1"},
+                                   {"joined_on", "2026-01-01"},
+                                   {"created_by", "s"},
+                                   {"created_at", "t"}})
             .is_ok());
 }
 

@@ -11,15 +11,17 @@ using lumbung::test::TempDir;
 namespace {
 
 Row person(const std::string& id) {
-  return {{"id", id},           {"village_id", "v1"},  {"full_name", "Siti Aminah"},
-          {"created_by", "sri"}, {"created_at", "2026-11-28T04:00:00Z"}};
+  return {{"id", id},
+          {"village_id", "v1"},
+          {"full_name", "Siti Aminah"},
+          {"created_by", "sri"},
+          {"created_at", "2026-11-28T04:00:00Z"}};
 }
 
 struct Fixture {
   TempDir dir;
   std::string path = dir.file("replica.db");
-  std::unique_ptr<Replica> replica =
-      lumbung::test::open_replica(lumbung::test::options_for(path));
+  std::unique_ptr<Replica> replica = lumbung::test::open_replica(lumbung::test::options_for(path));
 
   // The observable state: every table and the outbox.
   std::string state() {
@@ -60,8 +62,12 @@ TEST_CASE("rows are read back with their declared types", "[replica]") {
   row["latitude"] = Value(-7);  // wrong table on purpose: person has no latitude
   CHECK(f.replica->insert("person", row).code() == ErrorCode::kNotFound);
 
-  REQUIRE(f.replica->insert("household", {{"id", "h1"}, {"village_id", "v1"}, {"latitude", -7},
-                                          {"created_by", "sri"}, {"created_at", "t"}})
+  REQUIRE(f.replica
+              ->insert("household", {{"id", "h1"},
+                                     {"village_id", "v1"},
+                                     {"latitude", -7},
+                                     {"created_by", "sri"},
+                                     {"created_at", "t"}})
               .is_ok());
   auto household = f.replica->get("household", "h1");
   REQUIRE(household.is_ok());
@@ -150,8 +156,7 @@ TEST_CASE("plain SQL that breaks a CHECK is refused by SQLite itself, and not ca
   REQUIRE(f.replica->insert("person", person("p1")).is_ok());
   const std::string before = f.state();
   PlainConnection app(f.path);
-  CHECK(app.exec("UPDATE person SET sex = 'X' WHERE id = 'p1'").find("CHECK") !=
-        std::string::npos);
+  CHECK(app.exec("UPDATE person SET sex = 'X' WHERE id = 'p1'").find("CHECK") != std::string::npos);
   CHECK(f.state() == before);
 }
 

@@ -91,8 +91,8 @@ struct Village {
 
 TEST_CASE("a server restored from an older backup is re-seeded by its devices and loses nothing",
           "[replica][rewind]") {
-  const std::vector<int> order = GENERATE(std::vector<int>{0, 1, 2}, std::vector<int>{2, 1, 0},
-                                          std::vector<int>{1, 2, 0});
+  const std::vector<int> order =
+      GENERATE(std::vector<int>{0, 1, 2}, std::vector<int>{2, 1, 0}, std::vector<int>{1, 2, 0});
   Village village;
   SyncWorld& world = village.world;
   const std::string backup = world.back_up_server("nightly");
@@ -173,8 +173,7 @@ TEST_CASE("re-offered versions keep their original stamps and authors", "[replic
   std::vector<server::AuditEntry> entries;
   REQUIRE(world.open_server_store()
               ->read([&](server::ReadTransaction& txn) {
-                return txn.scan_audit({.scope = std::nullopt, .table = "household",
-                                       .row_id = "h1"},
+                return txn.scan_audit({.scope = std::nullopt, .table = "household", .row_id = "h1"},
                                       [&](const server::AuditEntry& e) { entries.push_back(e); });
               })
               .is_ok());

@@ -88,7 +88,9 @@ class SyncWorld {
 
   // Closes and opens a device again, as after a crash (every sync step that
   // matters is committed before the next request goes out).
-  void reopen(int i) { while_closed(i, [] {}); }
+  void reopen(int i) {
+    while_closed(i, [] {});
+  }
   // Closes device i, runs `work` on its files, and opens it again.
   void while_closed(int i, const std::function<void()>& work) {
     devices_.at(i).reset();
@@ -213,9 +215,10 @@ class SyncWorld {
 
   void begin_server_epoch() {
     std::unique_ptr<server::SqliteStore> store = open_server_store();
-    REQUIRE(store->write([](server::WriteTransaction& txn) {
-      return server::begin_epoch(txn).status();
-    }).is_ok());
+    REQUIRE(
+        store
+            ->write([](server::WriteTransaction& txn) { return server::begin_epoch(txn).status(); })
+            .is_ok());
   }
 
   void open_server() {

@@ -3,6 +3,8 @@
 // daemon also sets its own; the library must not rely on it), an older
 // version's wide modes narrowed on open, and the names a backup file may
 // hold (server/backup_file.hpp).
+#include "server/data_dir.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,7 +16,6 @@
 
 #include "auth/token_authority.hpp"
 #include "server/backup_file.hpp"
-#include "server/data_dir.hpp"
 #include "server/sqlite_store.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
@@ -121,8 +122,7 @@ TEST_CASE("an older version's wide modes are narrowed when the store opens", "[s
   });
 }
 
-TEST_CASE("a backup file names only files inside the directory it is unpacked into",
-          "[server]") {
+TEST_CASE("a backup file names only files inside the directory it is unpacked into", "[server]") {
   for (const std::string name : {"lumbung.db", "keys/current", "keys/0123abcd.pem",
                                  "snapshots/6465-12-3.zst", "credentials.sqlite"}) {
     INFO(name);

@@ -47,8 +47,8 @@ void reoffer(Batch& batch, const std::string& author) {
 TEST_CASE("answers carry the server's epoch, and a push from another epoch merges nothing",
           "[server][rewind]") {
   TestServer server;
-  const v1::PushResponse first = server.push(Batch("sri", 1).insert("household", "h1", household(),
-                                                                    stamp(0)));
+  const v1::PushResponse first =
+      server.push(Batch("sri", 1).insert("household", "h1", household(), stamp(0)));
   REQUIRE(!first.epoch().empty());
   const v1::PullPage page = server.pull("ani");
   CHECK(page.epoch() == first.epoch());

@@ -126,8 +126,7 @@ TEST_CASE("store: a scan reads each scope from its own cursor, in seq order acro
   CHECK(scan(dir, {{kVillage, 1000}}).empty());
 }
 
-TEST_CASE("store: a row new to the reader comes once, whole, with its current cells",
-          "[server]") {
+TEST_CASE("store: a row new to the reader comes once, whole, with its current cells", "[server]") {
   TestServer server;
   // Two rows inserted one after the other (each a run of seqs), then an edit
   // of the first, whose cell leaves a gap in its run and comes after the

@@ -84,9 +84,8 @@ class MemoryTransport : public Transport {
   static Result<HttpResponse> handle(server::SyncServer* server, const HttpRequest& request) {
     auto promise = std::make_shared<std::promise<HttpResponse>>();
     std::future<HttpResponse> answer = promise->get_future();
-    server->handle(request, [promise](HttpResponse response) {
-      promise->set_value(std::move(response));
-    });
+    server->handle(request,
+                   [promise](HttpResponse response) { promise->set_value(std::move(response)); });
     // A long poll answers later, from a push or the server's tick().
     if (answer.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
       return Status(ErrorCode::kTimeout, "test link: no answer in 30 s");

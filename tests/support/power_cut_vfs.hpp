@@ -61,7 +61,7 @@ class PowerCutVfs {
   };
   struct FileState {  // one path, shared by every handle open on it
     std::vector<Op> unsynced;
-    std::vector<Op> survivors;  // after a cut: what reaches the disk
+    std::vector<Op> survivors;           // after a cut: what reaches the disk
     std::vector<sqlite3_file*> handles;  // the real files
   };
   struct Machine {

@@ -15,8 +15,8 @@
 #include <string>
 
 #include "lumbung/clock.hpp"
-#include "temp_dir.hpp"
 #include "lumbung/replica.hpp"
+#include "temp_dir.hpp"
 
 namespace lumbung::test {
 
@@ -40,8 +40,7 @@ inline std::string test_key() {
 #endif
 }
 
-inline ReplicaOptions options_for(const std::string& path,
-                                  std::shared_ptr<Clock> clock = nullptr) {
+inline ReplicaOptions options_for(const std::string& path, std::shared_ptr<Clock> clock = nullptr) {
   ReplicaOptions options;
   options.path = path;
   options.key = test_key();

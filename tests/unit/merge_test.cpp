@@ -11,8 +11,8 @@
 namespace {
 
 using lumbung::Value;
-using lumbung::core::ConflictOutcome;
 using lumbung::core::conflict_policy_name;
+using lumbung::core::ConflictOutcome;
 using lumbung::core::ConflictPolicy;
 using lumbung::core::DeviceEdit;
 using lumbung::core::Hlc;

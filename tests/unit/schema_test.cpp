@@ -1,7 +1,5 @@
 #include "core/schema.hpp"
 
-#include "db/check_judge.hpp"
-
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -9,6 +7,8 @@
 #include <limits>
 #include <sstream>
 #include <string>
+
+#include "db/check_judge.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Setters of the configuration handles; each option's default is in lumbung.h.
-#include <chrono>
-
 #include "config.hpp"
+
+#include <chrono>
 
 using namespace lumbung;
 

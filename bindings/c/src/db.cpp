@@ -7,7 +7,6 @@
 #include <optional>
 #include <string>
 
-
 using namespace lumbung;
 using namespace lumbung::c_api;
 
@@ -15,7 +14,8 @@ namespace {
 
 Result<lumbung_db*> open_db(const ReplicaOptions& options) {
   if (options.path.empty()) {
-    return Status(ErrorCode::kInvalidArgument, "the config has no path (lumbung_db_config_set_path)");
+    return Status(ErrorCode::kInvalidArgument,
+                  "the config has no path (lumbung_db_config_set_path)");
   }
   Result<std::unique_ptr<Replica>> opened = Replica::open(options);
   if (!opened.is_ok()) return opened.status();
@@ -70,8 +70,8 @@ char* lumbung_db_insert_new(lumbung_db* db, const char* table, const lumbung_row
                   [&](Replica& r) { return malloc_copy(r.insert_new(table, *cpp(row))); });
 }
 
-bool lumbung_db_update(lumbung_db* db, const char* table, const char* id,
-                       const lumbung_row* cells, lumbung_error* out_error) noexcept {
+bool lumbung_db_update(lumbung_db* db, const char* table, const char* id, const lumbung_row* cells,
+                       lumbung_error* out_error) noexcept {
   return guard_db(db, out_error, [&](Replica& r) { return r.update(table, id, *cpp(cells)); });
 }
 
@@ -92,9 +92,8 @@ lumbung_row* lumbung_db_get(lumbung_db* db, const char* table, const char* id,
   });
 }
 
-lumbung_rows* lumbung_db_query(lumbung_db* db, const char* sql,
-                               const lumbung_value* const* params, size_t param_count,
-                               lumbung_error* out_error) noexcept {
+lumbung_rows* lumbung_db_query(lumbung_db* db, const char* sql, const lumbung_value* const* params,
+                               size_t param_count, lumbung_error* out_error) noexcept {
   return guard_db(db, out_error, [&](Replica& r) {
     std::vector<Value> bound;
     for (size_t i = 0; i < param_count; ++i) bound.push_back(*cpp(params[i]));
@@ -172,8 +171,7 @@ const char* lumbung_refused_list_column(const lumbung_refused_list* list, size_t
 const char* lumbung_refused_list_reason(const lumbung_refused_list* list, size_t index) noexcept {
   return (*cpp(list))[index].reason.c_str();
 }
-const char* lumbung_refused_list_message(const lumbung_refused_list* list,
-                                         size_t index) noexcept {
+const char* lumbung_refused_list_message(const lumbung_refused_list* list, size_t index) noexcept {
   return (*cpp(list))[index].message.c_str();
 }
 bool lumbung_db_retry_refused(lumbung_db* db, lumbung_error* out_error) noexcept {

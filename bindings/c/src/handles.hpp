@@ -26,10 +26,10 @@ struct AppAnswer {
 }  // namespace lumbung::c_api
 
 // Defines cpp(handle) and to_c(object) for one pair of types.
-#define LUMBUNG_C_ALIAS(Handle, Cpp)                                                         \
-  inline Cpp* cpp(Handle* handle) { return reinterpret_cast<Cpp*>(handle); }                 \
+#define LUMBUNG_C_ALIAS(Handle, Cpp)                                                           \
+  inline Cpp* cpp(Handle* handle) { return reinterpret_cast<Cpp*>(handle); }                   \
   inline const Cpp* cpp(const Handle* handle) { return reinterpret_cast<const Cpp*>(handle); } \
-  inline Handle* to_c(Cpp* object) { return reinterpret_cast<Handle*>(object); }             \
+  inline Handle* to_c(Cpp* object) { return reinterpret_cast<Handle*>(object); }               \
   inline const Handle* to_c(const Cpp* object) { return reinterpret_cast<const Handle*>(object); }
 
 namespace lumbung::c_api {

@@ -1,8 +1,8 @@
 #include "listeners.hpp"
 
-#include "handles.hpp"
-
 #include <algorithm>
+
+#include "handles.hpp"
 
 using namespace lumbung;
 using namespace lumbung::c_api;

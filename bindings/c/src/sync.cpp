@@ -57,9 +57,8 @@ namespace {
 Status report(const Result<SyncSummary>& result, lumbung_sync_summary* out_summary) {
   if (!result.is_ok()) return result.status();
   if (out_summary != nullptr) {
-    *out_summary = {result->pushed,    result->applied,   result->superseded,
-                    result->refused,   result->pulled,    result->conflicts,
-                    result->bytes_sent, result->bytes_received};
+    *out_summary = {result->pushed, result->applied,   result->superseded, result->refused,
+                    result->pulled, result->conflicts, result->bytes_sent, result->bytes_received};
   }
   return Status::ok();
 }
@@ -103,8 +102,7 @@ extern "C" {
 
 bool lumbung_db_sync(lumbung_db* db, const lumbung_sync_config* config,
                      lumbung_sync_summary* out_summary, lumbung_error* out_error) noexcept {
-  return guard_db(db, out_error,
-                  [&](Replica& r) { return sync_now(db, r, config, out_summary); });
+  return guard_db(db, out_error, [&](Replica& r) { return sync_now(db, r, config, out_summary); });
 }
 
 lumbung_sync* lumbung_db_sync_start(lumbung_db* db, const lumbung_sync_config* config,
@@ -131,8 +129,7 @@ void lumbung_sync_free(lumbung_sync* sync) noexcept {
   delete sync;
 }
 
-lumbung_registration* lumbung_db_on_progress(lumbung_db* db, lumbung_progress_fn fn,
-                                             void* userdata,
+lumbung_registration* lumbung_db_on_progress(lumbung_db* db, lumbung_progress_fn fn, void* userdata,
                                              void (*free_userdata)(void*)) noexcept {
   return db->listeners->add_progress(fn, userdata, free_userdata);
 }
@@ -141,8 +138,7 @@ lumbung_registration* lumbung_db_on_changed_rows(lumbung_db* db, lumbung_changed
                                                  void (*free_userdata)(void*)) noexcept {
   return db->listeners->add_changed_rows(fn, userdata, free_userdata);
 }
-lumbung_registration* lumbung_db_on_conflict(lumbung_db* db, lumbung_conflict_fn fn,
-                                             void* userdata,
+lumbung_registration* lumbung_db_on_conflict(lumbung_db* db, lumbung_conflict_fn fn, void* userdata,
                                              void (*free_userdata)(void*)) noexcept {
   return db->listeners->add_conflict(fn, userdata, free_userdata);
 }

@@ -26,7 +26,8 @@ class AppTransport final : public Transport {
     fn_(userdata_, to_c(&request), to_c(&answer));
     if (!answer.failure.is_ok()) return answer.failure;
     if (answer.response.status == 0) {
-      return Status(ErrorCode::kNetwork, "the app's transport gave neither a response nor an error");
+      return Status(ErrorCode::kNetwork,
+                    "the app's transport gave neither a response nor an error");
     }
     return std::move(answer.response);
   }

@@ -72,7 +72,8 @@ bool lumbung_value_integer(const lumbung_value* value, int64_t* out,
 bool lumbung_value_real(const lumbung_value* value, double* out,
                         lumbung_error* out_error) noexcept {
   return guard(out_error, [&] {
-    return read_into(*cpp(value), ValueType::kReal, out, [](const Value& v) { return v.as_real(); });
+    return read_into(*cpp(value), ValueType::kReal, out,
+                     [](const Value& v) { return v.as_real(); });
   });
 }
 

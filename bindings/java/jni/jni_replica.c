@@ -19,11 +19,11 @@ JNIEXPORT jboolean NATIVE(encryptionAvailable)(JNIEnv* env, jclass cls) {
 }
 
 /* A string argument as UTF-8 for a setter, set only when given. */
-#define SET_STRING(setter, config, jstr)      \
-  do {                                        \
-    char* utf8 = jni_utf8(env, jstr);         \
-    if (utf8 != NULL) setter(config, utf8);   \
-    free(utf8);                               \
+#define SET_STRING(setter, config, jstr)    \
+  do {                                      \
+    char* utf8 = jni_utf8(env, jstr);       \
+    if (utf8 != NULL) setter(config, utf8); \
+    free(utf8);                             \
   } while (0)
 
 JNIEXPORT jlong NATIVE(dbOpen)(JNIEnv* env, jclass cls, jstring path, jstring schema_json,
@@ -190,9 +190,8 @@ JNIEXPORT jobjectArray NATIVE(query)(JNIEnv* env, jclass cls, jlong db, jstring 
   jobjectArray result = NULL;
   if (params != NULL && made == count) {
     lumbung_error error;
-    lumbung_rows* rows = lumbung_db_query(JNI_PTR(lumbung_db, db), sql,
-                                          (const lumbung_value* const*)params, (size_t)count,
-                                          &error);
+    lumbung_rows* rows = lumbung_db_query(
+        JNI_PTR(lumbung_db, db), sql, (const lumbung_value* const*)params, (size_t)count, &error);
     if (rows == NULL) {
       jni_throw(env, &error);
     } else {

@@ -53,10 +53,10 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM* vm, void* reserved) {
       !(jni.listener_bridge = global_class(env, "id/lumbung/ListenerBridge")) ||
       !(jni.transport_bridge = global_class(env, "id/lumbung/TransportBridge")))
     return JNI_ERR;
-  jni.string_from_bytes =
-      (*env)->GetMethodID(env, jni.string, "<init>", "([BLjava/lang/String;)V");
+  jni.string_from_bytes = (*env)->GetMethodID(env, jni.string, "<init>", "([BLjava/lang/String;)V");
   jni.string_get_bytes = (*env)->GetMethodID(env, jni.string, "getBytes", "(Ljava/lang/String;)[B");
-  jni.long_value_of = (*env)->GetStaticMethodID(env, jni.long_class, "valueOf", "(J)Ljava/lang/Long;");
+  jni.long_value_of =
+      (*env)->GetStaticMethodID(env, jni.long_class, "valueOf", "(J)Ljava/lang/Long;");
   jni.long_value = (*env)->GetMethodID(env, jni.long_class, "longValue", "()J");
   jni.integer_value_of =
       (*env)->GetStaticMethodID(env, jni.integer_class, "valueOf", "(I)Ljava/lang/Integer;");
@@ -121,8 +121,8 @@ jstring jni_string(JNIEnv* env, const char* utf8) {
 static void throw_exception(JNIEnv* env, int code, int retry, const char* message) {
   jstring text = jni_string(env, message);
   if (text == NULL) return;
-  jthrowable exception = (*env)->CallStaticObjectMethod(env, jni.exception,
-                                                        jni.exception_from_native, code, retry, text);
+  jthrowable exception = (*env)->CallStaticObjectMethod(
+      env, jni.exception, jni.exception_from_native, code, retry, text);
   if (!(*env)->ExceptionCheck(env) && exception != NULL) (*env)->Throw(env, exception);
 }
 
@@ -174,7 +174,8 @@ jobject jni_from_value(JNIEnv* env, const lumbung_value* value) {
     case LUMBUNG_TYPE_REAL: {
       double real = 0;
       lumbung_value_real(value, &real, NULL);
-      jobject boxed = (*env)->CallStaticObjectMethod(env, jni.double_class, jni.double_value_of, real);
+      jobject boxed =
+          (*env)->CallStaticObjectMethod(env, jni.double_class, jni.double_value_of, real);
       return (*env)->ExceptionCheck(env) ? NULL : boxed;
     }
     case LUMBUNG_TYPE_TEXT:
@@ -216,7 +217,8 @@ lumbung_row* jni_to_row(JNIEnv* env, jobjectArray columns, jobjectArray values) 
 jobjectArray jni_from_row(JNIEnv* env, const lumbung_row* row) {
   const jsize count = (jsize)lumbung_row_size(row);
   jobjectArray columns = (*env)->NewObjectArray(env, count, jni.string, NULL);
-  jobjectArray values = columns != NULL ? (*env)->NewObjectArray(env, count, jni.object, NULL) : NULL;
+  jobjectArray values =
+      columns != NULL ? (*env)->NewObjectArray(env, count, jni.object, NULL) : NULL;
   jobjectArray pair = values != NULL ? (*env)->NewObjectArray(env, 2, jni.object, NULL) : NULL;
   if (pair == NULL) return NULL;
   for (jsize i = 0; i < count && !(*env)->ExceptionCheck(env); ++i) {
@@ -236,7 +238,8 @@ jobjectArray jni_from_row(JNIEnv* env, const lumbung_row* row) {
 }
 
 jobject jni_box_long(JNIEnv* env, int64_t value) {
-  jobject boxed = (*env)->CallStaticObjectMethod(env, jni.long_class, jni.long_value_of, (jlong)value);
+  jobject boxed =
+      (*env)->CallStaticObjectMethod(env, jni.long_class, jni.long_value_of, (jlong)value);
   return (*env)->ExceptionCheck(env) ? NULL : boxed;
 }
 

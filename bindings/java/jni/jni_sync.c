@@ -12,9 +12,7 @@
 
 #define NATIVE(name) JNICALL Java_id_lumbung_Native_##name
 
-static jobject new_global(JNIEnv* env, jobject object) {
-  return (*env)->NewGlobalRef(env, object);
-}
+static jobject new_global(JNIEnv* env, jobject object) { return (*env)->NewGlobalRef(env, object); }
 
 static void delete_global(void* userdata) {
   JNIEnv* env = jni_env();
@@ -180,8 +178,8 @@ JNIEXPORT jlongArray NATIVE(syncWait)(JNIEnv* env, jclass cls, jlong sync) {
     jni_throw(env, &error);
     return NULL;
   }
-  const jlong fields[8] = {summary.pushed, summary.applied, summary.superseded,
-                           summary.refused, summary.pulled,  summary.conflicts,
+  const jlong fields[8] = {summary.pushed,     summary.applied,       summary.superseded,
+                           summary.refused,    summary.pulled,        summary.conflicts,
                            summary.bytes_sent, summary.bytes_received};
   jlongArray result = (*env)->NewLongArray(env, 8);
   if (result != NULL) (*env)->SetLongArrayRegion(env, result, 0, 8, fields);
@@ -246,16 +244,17 @@ JNIEXPORT jlongArray NATIVE(listen)(JNIEnv* env, jclass cls, jlong db, jobject b
   (void)cls;
   lumbung_db* handle = JNI_PTR(lumbung_db, db);
   const jlong registrations[3] = {
-      JNI_HANDLE(lumbung_db_on_progress(handle, on_progress, new_global(env, bridge),
-                                        delete_global)),
+      JNI_HANDLE(
+          lumbung_db_on_progress(handle, on_progress, new_global(env, bridge), delete_global)),
       JNI_HANDLE(lumbung_db_on_changed_rows(handle, on_changed_rows, new_global(env, bridge),
                                             delete_global)),
-      JNI_HANDLE(lumbung_db_on_conflict(handle, on_conflict, new_global(env, bridge),
-                                        delete_global)),
+      JNI_HANDLE(
+          lumbung_db_on_conflict(handle, on_conflict, new_global(env, bridge), delete_global)),
   };
   jlongArray result = (*env)->NewLongArray(env, 3);
   if (result == NULL) {
-    for (int i = 0; i < 3; ++i) lumbung_registration_free(JNI_PTR(lumbung_registration, registrations[i]));
+    for (int i = 0; i < 3; ++i)
+      lumbung_registration_free(JNI_PTR(lumbung_registration, registrations[i]));
     return NULL;
   }
   (*env)->SetLongArrayRegion(env, result, 0, 3, registrations);

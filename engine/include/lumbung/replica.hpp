@@ -52,9 +52,9 @@ struct PendingChange {
   std::string table;
   std::string row_id;
   Kind kind = Kind::kUpdate;
-  std::string column;          // the changed cell; empty for kInsert and kDelete
-  std::int64_t hlc = 0;        // packed hybrid logical clock stamp (ms << 16 | logical)
-  std::int64_t base_seq = 0;   // the server version the change was edited from
+  std::string column;         // the changed cell; empty for kInsert and kDelete
+  std::int64_t hlc = 0;       // packed hybrid logical clock stamp (ms << 16 | logical)
+  std::int64_t base_seq = 0;  // the server version the change was edited from
 };
 
 struct ReplicaStatus {

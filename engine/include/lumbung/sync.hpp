@@ -37,7 +37,8 @@ struct ConflictRecord {
   std::string table;
   std::string row_id;
   std::string column;  // empty when a delete met an edit of the row
-  std::string policy;  // last_writer_wins, server_wins, first_writer_wins, manual_review, delete_wins
+  std::string
+      policy;  // last_writer_wins, server_wins, first_writer_wins, manual_review, delete_wins
   Value server_value;
   std::string server_device;
   std::int64_t server_hlc = 0;

@@ -129,11 +129,11 @@ Status CredentialStore::bind(std::string_view token_id, std::string_view device_
     Result<bool> settled = check(locked);
     if (!settled.is_ok() || *settled) return settled.status();
     if (moves(locked.first)) {
-      LUMBUNG_RETURN_IF_ERROR(db::run(*db_,
-                                      "UPDATE token_device SET device_id = ?2, bound_at = ?3 "
-                                      "WHERE token_id = ?1",
-                                      {Value(std::string(token_id)), Value(std::string(device_id)),
-                                       Value(now)}));
+      LUMBUNG_RETURN_IF_ERROR(
+          db::run(*db_,
+                  "UPDATE token_device SET device_id = ?2, bound_at = ?3 "
+                  "WHERE token_id = ?1",
+                  {Value(std::string(token_id)), Value(std::string(device_id)), Value(now)}));
     }
     const auto insert = [&](const char* sql, std::string_view key, std::string_view value) {
       return db::run_cached(*db_, sql, {Value(key), Value(value), Value(now)});

@@ -4,9 +4,12 @@ namespace lumbung::auth {
 
 std::string_view role_name(Role role) {
   switch (role) {
-    case Role::kOfficer: return "officer";
-    case Role::kSupervisor: return "supervisor";
-    case Role::kAdmin: return "admin";
+    case Role::kOfficer:
+      return "officer";
+    case Role::kSupervisor:
+      return "supervisor";
+    case Role::kAdmin:
+      return "admin";
   }
   return "officer";
 }

@@ -49,8 +49,8 @@ Status make_owner_only_dir(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, error);
   if (error) {
-    return Status(ErrorCode::kIo, "cannot create directory '" + parent.string() + "': " +
-                                      error.message());
+    return Status(ErrorCode::kIo,
+                  "cannot create directory '" + parent.string() + "': " + error.message());
   }
   if (::mkdir(path.c_str(), 0700) == 0) {
     // Exactly 0700, whatever the umask.

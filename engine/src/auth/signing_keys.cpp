@@ -98,8 +98,8 @@ Result<std::string> SigningKeys::create_key() {
   }
   char* data = nullptr;
   const long size = BIO_get_mem_data(pem.get(), &data);
-  LUMBUNG_RETURN_IF_ERROR(write_private_file(
-      key_path(key_id), std::string_view(data, static_cast<std::size_t>(size))));
+  LUMBUNG_RETURN_IF_ERROR(
+      write_private_file(key_path(key_id), std::string_view(data, static_cast<std::size_t>(size))));
   return key_id;
 }
 

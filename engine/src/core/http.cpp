@@ -1,9 +1,9 @@
 // The out-of-line parts of the public HTTP values (lumbung/http.hpp), which
 // every layer that moves or builds requests shares.
+#include "lumbung/http.hpp"
+
 #include <algorithm>
 #include <cctype>
-
-#include "lumbung/http.hpp"
 
 namespace lumbung {
 

@@ -97,7 +97,8 @@ Result<Value> convert(ColumnType type, const Value& value) {
     case ValueType::kReal: {
       const double r = value.as_real();
       if (!std::isfinite(r)) {
-        return Status(ErrorCode::kTypeMismatch, "expected a finite number, got " + describe_value(value));
+        return Status(ErrorCode::kTypeMismatch,
+                      "expected a finite number, got " + describe_value(value));
       }
       if (type == ColumnType::kReal) return value;
       if (type == ColumnType::kInteger && std::trunc(r) == r && r >= -0x1p63 && r < 0x1p63) {

@@ -8,9 +8,9 @@ using core::quote_identifier;
 std::string table_prefix(const core::Table& table) { return "table '" + table.name + "': "; }
 
 Status failed(const core::Table& table, const core::CheckExpr& check, const core::Column* column) {
-  return Status(ErrorCode::kConstraint,
-                table_prefix(table) + (column ? "column '" + column->name + "': " : "") +
-                    "CHECK failed: " + check.source());
+  return Status(ErrorCode::kConstraint, table_prefix(table) +
+                                            (column ? "column '" + column->name + "': " : "") +
+                                            "CHECK failed: " + check.source());
 }
 
 }  // namespace
@@ -52,8 +52,8 @@ Result<std::unique_ptr<CheckJudge>> CheckJudge::open(const core::Schema& schema)
   return judge;
 }
 
-Result<const CheckJudge::Check*> CheckJudge::first_failed(
-    const core::Table& table, const Row& row, const std::vector<Check*>& checks) {
+Result<const CheckJudge::Check*> CheckJudge::first_failed(const core::Table& table, const Row& row,
+                                                          const std::vector<Check*>& checks) {
   if (checks.empty()) return nullptr;
   Twin& twin = twins_.at(table.name);
   Query insert = Query::over(twin.insert);
@@ -101,10 +101,10 @@ Status CheckJudge::check_defaults(std::string_view source) {
       LUMBUNG_ASSIGN_OR_RETURN(const Check* first,
                                first_failed(table, {{check.column->name, value}}, {&check}));
       if (first == nullptr) continue;
-      return Status(ErrorCode::kSchemaInvalid,
-                    std::string(source) + ": table '" + table.name + "': column '" +
-                        check.column->name + "': default " + core::describe_value(value) +
-                        " fails its CHECK: " + check.expr->source());
+      return Status(ErrorCode::kSchemaInvalid, std::string(source) + ": table '" + table.name +
+                                                   "': column '" + check.column->name +
+                                                   "': default " + core::describe_value(value) +
+                                                   " fails its CHECK: " + check.expr->source());
     }
   }
   return Status::ok();

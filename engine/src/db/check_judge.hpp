@@ -67,7 +67,7 @@ class CheckJudge {
 
   const core::Schema& schema_;
   std::mutex mu_;
-  std::unique_ptr<Database> db_;     // guarded by mu_
+  std::unique_ptr<Database> db_;       // guarded by mu_
   std::map<std::string, Twin> twins_;  // by table name; guarded by mu_
 };
 

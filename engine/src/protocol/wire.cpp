@@ -18,7 +18,7 @@ Status too_large(std::size_t max_bytes) {
 // Streams, so that memory stays bounded by max_bytes whatever the frame claims.
 Result<std::string> decompress(const std::string& body, std::size_t max_bytes) {
   std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> stream(ZSTD_createDStream(),
-                                                                   ZSTD_freeDStream);
+                                                                    ZSTD_freeDStream);
   if (!stream) return Status(ErrorCode::kInternal, "zstd: out of memory");
   std::string out;
   std::string chunk(ZSTD_DStreamOutSize(), '\0');
@@ -80,10 +80,18 @@ std::string valid_utf8(std::string text) {
 
 void to_wire(const Value& value, v1::Value* out) {
   switch (value.type()) {
-    case ValueType::kNull: out->Clear(); break;
-    case ValueType::kInteger: out->set_integer(value.as_integer()); break;
-    case ValueType::kReal: out->set_real(value.as_real()); break;
-    case ValueType::kText: out->set_text(value.as_text()); break;
+    case ValueType::kNull:
+      out->Clear();
+      break;
+    case ValueType::kInteger:
+      out->set_integer(value.as_integer());
+      break;
+    case ValueType::kReal:
+      out->set_real(value.as_real());
+      break;
+    case ValueType::kText:
+      out->set_text(value.as_text());
+      break;
     case ValueType::kBlob:
       out->set_blob(std::string(value.as_blob().begin(), value.as_blob().end()));
       break;
@@ -92,37 +100,52 @@ void to_wire(const Value& value, v1::Value* out) {
 
 Value from_wire(const v1::Value& value) {
   switch (value.kind_case()) {
-    case v1::Value::kInteger: return Value(static_cast<std::int64_t>(value.integer()));
-    case v1::Value::kReal: return Value(value.real());
-    case v1::Value::kText: return Value(value.text());
-    case v1::Value::kBlob: return Value(Blob(value.blob().begin(), value.blob().end()));
-    case v1::Value::KIND_NOT_SET: break;
+    case v1::Value::kInteger:
+      return Value(static_cast<std::int64_t>(value.integer()));
+    case v1::Value::kReal:
+      return Value(value.real());
+    case v1::Value::kText:
+      return Value(value.text());
+    case v1::Value::kBlob:
+      return Value(Blob(value.blob().begin(), value.blob().end()));
+    case v1::Value::KIND_NOT_SET:
+      break;
   }
   return Value();
 }
 
 int http_status_for(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return 200;
-    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kOk:
+      return 200;
+    case ErrorCode::kNotFound:
+      return 404;
     case ErrorCode::kSchemaIncompatible:
-    case ErrorCode::kStaleBatch: return 409;
-    case ErrorCode::kTooLarge: return 413;
+    case ErrorCode::kStaleBatch:
+      return 409;
+    case ErrorCode::kTooLarge:
+      return 413;
     case ErrorCode::kTokenMissing:
     case ErrorCode::kTokenMalformed:
     case ErrorCode::kTokenForged:
     case ErrorCode::kTokenExpired:
-    case ErrorCode::kTokenRevoked: return 401;
+    case ErrorCode::kTokenRevoked:
+      return 401;
     case ErrorCode::kDeviceMismatch:
-    case ErrorCode::kForbidden: return 403;
+    case ErrorCode::kForbidden:
+      return 403;
     case ErrorCode::kBusy:
-    case ErrorCode::kUnavailable: return 503;
-    case ErrorCode::kTimeout: return 504;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kTimeout:
+      return 504;
     case ErrorCode::kIo:
     case ErrorCode::kNoSpace:
     case ErrorCode::kCorrupt:
-    case ErrorCode::kInternal: return 500;
-    default: return 400;
+    case ErrorCode::kInternal:
+      return 500;
+    default:
+      return 400;
   }
 }
 

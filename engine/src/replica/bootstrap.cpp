@@ -6,11 +6,11 @@
 #include <utility>
 
 #include "protocol/wire.hpp"
-#include "snapshot/zstd_file.hpp"
 #include "replica/conflict_store.hpp"
 #include "replica/identity.hpp"
 #include "replica/meta.hpp"
 #include "replica/snapshot_format.hpp"
+#include "snapshot/zstd_file.hpp"
 
 namespace lumbung::replica {
 namespace {
@@ -215,11 +215,11 @@ Status Bootstrapper::prepare(const v1::SnapshotInfo& info) {
       return refused(info, "its table '" + table.name + "' holds rows of another village");
     }
   }
-  Result<bool> foreign_versions = db::returns_row(
-      snapshot,
-      std::string("SELECT 1 FROM ") + kSnapshotVersions +
-          " WHERE col = '' AND (scope IS NOT ?1 OR deleted <> 0)",
-      {Value(info.scope())});
+  Result<bool> foreign_versions =
+      db::returns_row(snapshot,
+                      std::string("SELECT 1 FROM ") + kSnapshotVersions +
+                          " WHERE col = '' AND (scope IS NOT ?1 OR deleted <> 0)",
+                      {Value(info.scope())});
   if (!foreign_versions.is_ok() || *foreign_versions) {
     return refused(info, "it holds versions of another village's rows, or of deleted ones");
   }

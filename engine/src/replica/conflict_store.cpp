@@ -34,13 +34,12 @@ Result<bool> store_conflict(db::Database& db, const ConflictRecord& conflict) {
       "server_device, server_hlc, device_value, device_id, device_hlc, outcome, scope, "
       "resolved_value, resolved_by, resolved_device, resolved_ms) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-      {Value(static_cast<std::int64_t>(conflict.id)), Value(conflict.table),
-       Value(conflict.row_id), Value(conflict.column), Value(conflict.policy),
-       conflict.server_value, Value(conflict.server_device), Value(conflict.server_hlc),
-       conflict.device_value, Value(conflict.device_id), Value(conflict.device_hlc),
-       Value(conflict.outcome), Value(conflict.scope), conflict.resolved_value,
-       Value(conflict.resolved_by), Value(conflict.resolved_device),
-       Value(conflict.resolved_ms)}));
+      {Value(static_cast<std::int64_t>(conflict.id)), Value(conflict.table), Value(conflict.row_id),
+       Value(conflict.column), Value(conflict.policy), conflict.server_value,
+       Value(conflict.server_device), Value(conflict.server_hlc), conflict.device_value,
+       Value(conflict.device_id), Value(conflict.device_hlc), Value(conflict.outcome),
+       Value(conflict.scope), conflict.resolved_value, Value(conflict.resolved_by),
+       Value(conflict.resolved_device), Value(conflict.resolved_ms)}));
   if (sqlite3_changes(db.handle()) > 0) return true;
   return store_resolution(db, conflict);
 }

@@ -21,7 +21,6 @@ bool retryable(const Status& status) {
 
 }  // namespace
 
-
 Exchanger::Exchanger(Transport& transport, const SyncOptions& options, std::string token)
     : transport_(transport),
       options_(options),

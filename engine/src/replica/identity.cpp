@@ -17,10 +17,9 @@ Result<v1::RequestHeader> request_header(db::Database& db, const core::Schema& s
   v1::RequestHeader header;
   header.set_protocol_version(protocol::kProtocolVersion);
   header.set_schema_version(static_cast<std::uint32_t>(schema.version));
-  for (const auto& [key, field] :
-       {std::pair{kDeviceId, header.mutable_device_id()},
-        std::pair{kServerEpoch, header.mutable_epoch()},
-        std::pair{kReplacesDevice, header.mutable_replaces_device()}}) {
+  for (const auto& [key, field] : {std::pair{kDeviceId, header.mutable_device_id()},
+                                   std::pair{kServerEpoch, header.mutable_epoch()},
+                                   std::pair{kReplacesDevice, header.mutable_replaces_device()}}) {
     LUMBUNG_ASSIGN_OR_RETURN(std::string value, read_meta(db, key));
     *field = std::move(value);
   }

@@ -141,7 +141,8 @@ Result<HttpRequest> Puller::request(const Cursors& cursors, std::uint32_t page_b
     cursor->set_seq(seq);
   }
   HttpRequest http = protocol::make_request("/v1/pull", request);
-  if (wait_seconds > 0) http.headers.emplace_back(kLongPollWaitHeader, std::to_string(wait_seconds));
+  if (wait_seconds > 0)
+    http.headers.emplace_back(kLongPollWaitHeader, std::to_string(wait_seconds));
   return http;
 }
 
@@ -185,9 +186,8 @@ Status Puller::recover(Rewind rewind, const v1::PullPage& page) {
     if (rewind == Rewind::kReplica) return reidentify(db_, core::UuidV7Generator().next());
     LUMBUNG_RETURN_IF_ERROR(set_known_epoch(db_, page.epoch()));
     // The batches the server lost are not counted again.
-    LUMBUNG_RETURN_IF_ERROR(
-        db::run(db_, "UPDATE _lumbung_push SET acked_batch = ?1",
-                {Value(static_cast<std::int64_t>(page.device_batch()))}));
+    LUMBUNG_RETURN_IF_ERROR(db::run(db_, "UPDATE _lumbung_push SET acked_batch = ?1",
+                                    {Value(static_cast<std::int64_t>(page.device_batch()))}));
     LUMBUNG_ASSIGN_OR_RETURN(std::set<std::string> scopes, reseeder_.held_scopes());
     return reseeder_.begin(scopes, true);
   });

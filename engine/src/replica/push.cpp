@@ -145,8 +145,9 @@ Result<OutboxEntry> entry_of(const v1::PushRequest& request, const v1::Change& c
     return Status(ErrorCode::kCorrupt, "the stored push batch has a malformed change");
   }
   const v1::TableColumns& table = request.tables(change.table());
-  OutboxEntry entry{table.table(), change.row_id(),  "", static_cast<OutboxOp>(change.op()),
-                    change.hlc(),  change.base_seq(), change.author()};
+  OutboxEntry entry{
+      table.table(),     change.row_id(), "", static_cast<OutboxOp>(change.op()), change.hlc(),
+      change.base_seq(), change.author()};
   if (entry.op == OutboxOp::kUpdate) {
     if (change.columns_size() != 1 ||
         change.columns(0) >= static_cast<std::uint32_t>(table.columns_size())) {

@@ -24,7 +24,7 @@ namespace lumbung {
 
 struct Replica::Impl {
   ReplicaOptions options;
-  std::shared_ptr<Clock> clock;            // options.clock, or the system clock
+  std::shared_ptr<Clock> clock;  // options.clock, or the system clock
   std::unique_ptr<db::Database> db;
   std::unique_ptr<replica::CaptureLog> capture;  // over `db`, made with it
   core::Schema schema;

@@ -31,9 +31,9 @@ Result<std::set<std::string>> Reseeder::held_scopes() {
     LUMBUNG_RETURN_IF_ERROR(add_texts(
         db_, "SELECT DISTINCT " + column + " FROM " + quote_identifier(table.name), {}, &scopes));
   }
-  LUMBUNG_RETURN_IF_ERROR(add_texts(
-      db_, "SELECT DISTINCT scope FROM _lumbung_version WHERE col = '' AND deleted = 1", {},
-      &scopes));
+  LUMBUNG_RETURN_IF_ERROR(
+      add_texts(db_, "SELECT DISTINCT scope FROM _lumbung_version WHERE col = '' AND deleted = 1",
+                {}, &scopes));
   return scopes;
 }
 
@@ -95,8 +95,8 @@ Result<bool> Reseeder::any_waiting() {
 Status Reseeder::reoffer(const std::string& table, const std::string& row_id,
                          const std::string& column, int op, const core::Stamp& stamp,
                          std::int64_t base) {
-  OutboxEntry entry{table, row_id, column, static_cast<OutboxOp>(op), stamp.hlc.packed(), base,
-                    stamp.device_id};
+  OutboxEntry entry{table, row_id,         column, static_cast<OutboxOp>(op), stamp.hlc.packed(),
+                    base,  stamp.device_id};
   // A version whose author the device never learnt (kept from before
   // format 5) goes as the device's own, stamped 0: it fills a gap and loses
   // to any version the server holds.

@@ -75,7 +75,7 @@ class Reseeder {
   const core::Schema& schema_;
   std::map<std::string, std::int64_t> page_cursors_;
   std::optional<bool> waiting_;  // whether _lumbung_reseed holds rows; read once a page
-  bool reoffered_ = false;  // by the page being applied
+  bool reoffered_ = false;       // by the page being applied
 };
 
 }  // namespace lumbung::replica

@@ -92,7 +92,8 @@ Result<MigrationPlan> plan_migration(const core::Schema& from, const core::Schem
     for (const core::Index& old_index : old_table.indexes) {
       bool kept = false;
       for (const core::Index& index : table->indexes) kept = kept || index == old_index;
-      if (!kept) return incompatible(where + ": index '" + old_index.name + "' was changed or removed");
+      if (!kept)
+        return incompatible(where + ": index '" + old_index.name + "' was changed or removed");
     }
     for (const core::Index& index : table->indexes) {
       bool known = false;

@@ -1,7 +1,7 @@
 // What a snapshot file holds (docs/protocol.md, "Snapshot"): the schema's
 // tables, the stamps of their rows' versions (versions.hpp) and the conflict
-// records, as the device makes them, and a stamp naming the snapshot. Written by snapshot/snapshot_builder.cpp, read by
-// replica/bootstrap.cpp.
+// records, as the device makes them, and a stamp naming the snapshot. Written by
+// snapshot/snapshot_builder.cpp, read by replica/bootstrap.cpp.
 #pragma once
 
 #include <set>

@@ -97,11 +97,11 @@ Status Versions::set_deleted(const std::string& table, const std::string& row_id
 }
 
 Status Versions::forget_scope(const std::string& scope) {
-  LUMBUNG_RETURN_IF_ERROR(db::run_cached(
-      db_,
-      "DELETE FROM _lumbung_version WHERE col <> '' AND (tbl, row_id) IN "
-      "(SELECT tbl, row_id FROM _lumbung_version WHERE col = '' AND scope = ?1)",
-      {Value(scope)}));
+  LUMBUNG_RETURN_IF_ERROR(
+      db::run_cached(db_,
+                     "DELETE FROM _lumbung_version WHERE col <> '' AND (tbl, row_id) IN "
+                     "(SELECT tbl, row_id FROM _lumbung_version WHERE col = '' AND scope = ?1)",
+                     {Value(scope)}));
   return db::run_cached(db_, "DELETE FROM _lumbung_version WHERE col = '' AND scope = ?1",
                         {Value(scope)});
 }

@@ -30,7 +30,7 @@ struct RowVersions {
   bool known = false;    // the row has an entry
   bool deleted = false;  // a tombstone
   std::string scope;
-  core::Stamp row;                                        // the row's entry
+  core::Stamp row;                                         // the row's entry
   std::vector<std::pair<std::string, core::Stamp>> cells;  // cells with stamps of their own
 
   // The stamp of `column`'s version.
@@ -55,8 +55,8 @@ class Versions {
                   const std::string& column, const core::Stamp& stamp);
   // The row is deleted, by a delete stamped `stamp`; `scope` empty: the one
   // its entry had.
-  Status set_deleted(const std::string& table, const std::string& row_id,
-                     const std::string& scope, const core::Stamp& stamp);
+  Status set_deleted(const std::string& table, const std::string& row_id, const std::string& scope,
+                     const core::Stamp& stamp);
   // Forgets every version of the rows of `scope`, tombstones included.
   Status forget_scope(const std::string& scope);
 

@@ -159,8 +159,8 @@ Status unpack_file(BackupReader& reader, const std::string& name, std::uint64_t 
                    const std::string& path) {
   UniqueFd out;
   if (!path.empty()) {
-    out = UniqueFd(
-        ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    out =
+        UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (out.get() < 0) {
       if (errno == EEXIST) return reader.refused("it holds '" + name + "' twice");
       return core::errno_status("create", path, errno);
@@ -189,8 +189,7 @@ bool is_backup_entry_name(std::string_view name) {
   return is_name_part(name.substr(0, slash)) && is_name_part(name.substr(slash + 1));
 }
 
-BackupFileWriter::BackupFileWriter(std::unique_ptr<snapshot::ZstdFileWriter> out,
-                                   std::string path)
+BackupFileWriter::BackupFileWriter(std::unique_ptr<snapshot::ZstdFileWriter> out, std::string path)
     : out_(std::move(out)), sha_(std::make_unique<Sha256>()), path_(std::move(path)) {}
 
 BackupFileWriter::~BackupFileWriter() = default;
@@ -221,8 +220,8 @@ Status BackupFileWriter::add(const std::string& name, const std::string& source)
     return Status(ErrorCode::kInvalidArgument, "'" + source + "' is not a regular file");
   }
   const auto size = static_cast<std::uint64_t>(info.st_size);
-  LUMBUNG_RETURN_IF_ERROR(put(big_endian(static_cast<std::uint32_t>(name.size())) + name +
-                              big_endian(size)));
+  LUMBUNG_RETURN_IF_ERROR(
+      put(big_endian(static_cast<std::uint32_t>(name.size())) + name + big_endian(size)));
   std::string buffer(kBufferBytes, '\0');
   for (std::uint64_t left = size; left > 0;) {
     const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(left, kBufferBytes));

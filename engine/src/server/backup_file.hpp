@@ -69,7 +69,6 @@ class BackupFileWriter {
 // something else), kInvalidArgument for a version this code does not read.
 // On failure, files already written under `into` stay for the caller to
 // remove.
-Result<std::vector<std::string>> read_backup_file(const std::string& path,
-                                                  const std::string& into);
+Result<std::vector<std::string>> read_backup_file(const std::string& path, const std::string& into);
 
 }  // namespace lumbung::server

@@ -67,9 +67,9 @@ v1::RefusalReason reason_for(ErrorCode code) {
 
 std::optional<Refusal> check_author(const std::string& author, const std::string& prefix) {
   if (!author.empty() && author.size() <= kMaxAuthorBytes) return std::nullopt;
-  return Refusal{v1::REFUSAL_REASON_MALFORMED,
-                 prefix + "a re-offer names an author of " + std::to_string(author.size()) +
-                     " bytes (1 to " + std::to_string(kMaxAuthorBytes) + ")"};
+  return Refusal{v1::REFUSAL_REASON_MALFORMED, prefix + "a re-offer names an author of " +
+                                                   std::to_string(author.size()) + " bytes (1 to " +
+                                                   std::to_string(kMaxAuthorBytes) + ")"};
 }
 
 // The author and cell stamps of a re-offer (docs/protocol.md, "Going back in time").
@@ -86,8 +86,9 @@ std::optional<Refusal> parse_reoffer(const v1::Change& change, const std::string
   if (stamps == 0 && change.cell_authors_size() == 0) return std::nullopt;
   if (change.op() != v1::CHANGE_OP_INSERT || stamps != change.values_size() ||
       change.cell_authors_size() != stamps) {
-    return Refusal{v1::REFUSAL_REASON_MALFORMED,
-                   prefix + "a re-offered insert has a stamp and an author for each value, or none"};
+    return Refusal{
+        v1::REFUSAL_REASON_MALFORMED,
+        prefix + "a re-offered insert has a stamp and an author for each value, or none"};
   }
   for (int i = 0; i < stamps; ++i) {
     if (change.cell_hlcs(i) < 0) {
@@ -391,9 +392,9 @@ class BatchMerger {
       outcome->set_seq(seq);
     }
     if (decision.conflict != core::ConflictOutcome::kNone) {
-      LUMBUNG_RETURN_IF_ERROR(record_conflict(change, scope, column.name, decision.policy, server->value,
-                                              server->version.stamp, value, edit, decision.conflict,
-                                              outcome));
+      LUMBUNG_RETURN_IF_ERROR(record_conflict(change, scope, column.name, decision.policy,
+                                              server->value, server->version.stamp, value, edit,
+                                              decision.conflict, outcome));
     }
     const Value old_value = server ? server->value : Value();
     LUMBUNG_RETURN_IF_ERROR(audit(change, edit, seq, column.name, old_value, value,
@@ -442,7 +443,8 @@ class BatchMerger {
                const std::string& column, const Value& old_value, const Value& new_value,
                const char* result) {
     AuditEntry entry = audit_entry(change.table->name, change.row_id, result);
-    if (edit.reoffer) entry.detail = "re-offered; written by device " + quoted(edit.stamp.device_id);
+    if (edit.reoffer)
+      entry.detail = "re-offered; written by device " + quoted(edit.stamp.device_id);
     entry.seq = seq;
     entry.column = column;
     entry.old_value = old_value;
@@ -519,8 +521,8 @@ class BatchMerger {
     if (!denied) return std::nullopt;
     return Refusal{v1::REFUSAL_REASON_OUT_OF_SCOPE,
                    table_prefix(table) + "row " + quoted(change.row_id) + ": scope " +
-                       quoted(*denied) + " is not granted to officer " +
-                       quoted(grant_.officer) + " for writing"};
+                       quoted(*denied) + " is not granted to officer " + quoted(grant_.officer) +
+                       " for writing"};
   }
 
   static Refusal scope_change(const ParsedChange& change, const std::string& scope) {
@@ -586,8 +588,8 @@ class BatchMerger {
 }  // namespace
 
 Status merge_batch(const core::Schema& schema, db::CheckJudge& judge, const MergeClock& clock,
-                   WriteTransaction& txn, const auth::Grant& grant,
-                   const v1::PushRequest& request, v1::PushResponse* response) {
+                   WriteTransaction& txn, const auth::Grant& grant, const v1::PushRequest& request,
+                   v1::PushResponse* response) {
   return BatchMerger(schema, judge, clock, txn, grant, request, response).merge();
 }
 

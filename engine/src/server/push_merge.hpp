@@ -30,7 +30,7 @@ struct MergeClock {
 // scope). A refused change changes nothing; an error is the store's, and the
 // transaction must be rolled back.
 Status merge_batch(const core::Schema& schema, db::CheckJudge& judge, const MergeClock& clock,
-                   WriteTransaction& txn, const auth::Grant& grant,
-                   const v1::PushRequest& request, v1::PushResponse* response);
+                   WriteTransaction& txn, const auth::Grant& grant, const v1::PushRequest& request,
+                   v1::PushResponse* response);
 
 }  // namespace lumbung::server

@@ -106,8 +106,8 @@ Status check_sqlite_file(const std::string& fresh, const std::string& name,
   Result<std::unique_ptr<db::Database>> db = db::Database::open(path, false);
   const Status checked = db.is_ok() ? db::check_integrity(**db, path) : db.status();
   if (checked.is_ok()) return checked;
-  return Status(ErrorCode::kCorrupt, "'" + from + "' holds a damaged " + name + ": " +
-                                         checked.message());
+  return Status(ErrorCode::kCorrupt,
+                "'" + from + "' holds a damaged " + name + ": " + checked.message());
 }
 
 // The names a backup file holds must be parts of a data directory's state,

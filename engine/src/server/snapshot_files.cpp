@@ -81,9 +81,7 @@ Result<std::map<std::string, std::vector<SnapshotFile>>> all_snapshots(const std
 
 }  // namespace
 
-std::string snapshot_dir(const std::string& data_dir) {
-  return data_dir + "/" + kSnapshotDirName;
-}
+std::string snapshot_dir(const std::string& data_dir) { return data_dir + "/" + kSnapshotDirName; }
 
 Result<std::vector<SnapshotFile>> newest_snapshots(const std::string& dir) {
   auto by_scope = all_snapshots(dir);

@@ -56,9 +56,9 @@ struct ChangeItem {
   std::string scope;
   std::string table;
   std::string row_id;
-  std::string column;                // kCell
-  Value value;                       // kCell
-  core::Stamp stamp;                 // kCell: of the version the cell holds; kTombstone: of the delete
+  std::string column;  // kCell
+  Value value;         // kCell
+  core::Stamp stamp;   // kCell: of the version the cell holds; kTombstone: of the delete
   std::int64_t row_created_seq = 0;  // kCell, kRow: when the row was inserted
   std::vector<StoredCell> cells;     // kRow: the row's current cells
   Conflict conflict;                 // kConflict

@@ -76,8 +76,8 @@ Status SyncServer::Impl::check_header(const v1::RequestHeader& header) const {
 Result<auth::Grant> SyncServer::Impl::authenticate(const HttpRequest& request,
                                                    const v1::RequestHeader& header) {
   if (!authority) return auth::Grant::everything();
-  return authority->authenticate(find_header(request.headers, "Authorization"),
-                                 header.device_id(), header.replaces_device());
+  return authority->authenticate(find_header(request.headers, "Authorization"), header.device_id(),
+                                 header.replaces_device());
 }
 
 Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& options) {
@@ -140,8 +140,7 @@ void SyncServer::handle(HttpRequest request, Responder respond) {
     return respond(request.method == "GET" ? health_ok()
                                            : method_not_allowed(request, path, "GET"));
   }
-  if (path != "/v1/push" && path != "/v1/pull" && path != "/v1/resolve" &&
-      path != "/v1/snapshot") {
+  if (path != "/v1/push" && path != "/v1/pull" && path != "/v1/resolve" && path != "/v1/snapshot") {
     return respond(protocol::error_response(
         Status(ErrorCode::kNotFound, "no such path '" + std::string(path) + "'")));
   }

@@ -7,10 +7,10 @@
 #include "core/schema.hpp"
 #include "db/database.hpp"
 #include "lumbung/replica.hpp"
-#include "snapshot/zstd_file.hpp"
 #include "replica/snapshot_format.hpp"
 #include "server/snapshot_files.hpp"
 #include "server/sync_server.hpp"
+#include "snapshot/zstd_file.hpp"
 
 namespace lumbung::snapshot {
 namespace {
@@ -90,12 +90,12 @@ Result<std::int64_t> copy_scope(db::Database& db, const core::Schema& schema,
                                     "INSERT INTO snapshot._lumbung_conflict SELECT * FROM "
                                     "main._lumbung_conflict WHERE scope = ?1 ORDER BY id",
                                     {Value(scope)}));
-    LUMBUNG_RETURN_IF_ERROR(db::run(
-        db,
-        "INSERT INTO snapshot._lumbung_version SELECT v.* FROM main._lumbung_version AS v "
-        "JOIN main._lumbung_version AS r ON r.tbl = v.tbl AND r.row_id = v.row_id AND "
-        "r.col = '' WHERE r.scope = ?1 AND r.deleted = 0 ORDER BY v.tbl, v.row_id, v.col",
-        {Value(scope)}));
+    LUMBUNG_RETURN_IF_ERROR(
+        db::run(db,
+                "INSERT INTO snapshot._lumbung_version SELECT v.* FROM main._lumbung_version AS v "
+                "JOIN main._lumbung_version AS r ON r.tbl = v.tbl AND r.row_id = v.row_id AND "
+                "r.col = '' WHERE r.scope = ?1 AND r.deleted = 0 ORDER BY v.tbl, v.row_id, v.col",
+                {Value(scope)}));
     return db::run(db, "INSERT INTO snapshot._lumbung_snapshot VALUES (?1, ?2, ?3)",
                    {Value(scope), Value(seq), Value(rows)});
   });

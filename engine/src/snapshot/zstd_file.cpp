@@ -71,8 +71,7 @@ ZstdFileWriter::ZstdFileWriter(std::unique_ptr<State> state) : state_(std::move(
 
 ZstdFileWriter::~ZstdFileWriter() = default;
 
-Result<std::unique_ptr<ZstdFileWriter>> ZstdFileWriter::create(const std::string& path,
-                                                               int level) {
+Result<std::unique_ptr<ZstdFileWriter>> ZstdFileWriter::create(const std::string& path, int level) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return core::errno_status("create", path, errno);
   auto state = std::make_unique<State>();
@@ -163,13 +162,11 @@ Result<std::size_t> ZstdFileReader::read(char* data, std::size_t size) {
 
 Status compress_file(const std::string& from, const std::string& to, int level) {
   LUMBUNG_ASSIGN_OR_RETURN(File in, open_file(from, "rb"));
-  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<ZstdFileWriter> out,
-                           ZstdFileWriter::create(to, level));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<ZstdFileWriter> out, ZstdFileWriter::create(to, level));
   std::vector<char> input(ZSTD_CStreamInSize());
   for (;;) {
     const std::size_t got = std::fread(input.data(), 1, input.size(), in.get());
-    if (got < input.size() && std::ferror(in.get()))
-      return core::errno_status("read", from, errno);
+    if (got < input.size() && std::ferror(in.get())) return core::errno_status("read", from, errno);
     LUMBUNG_RETURN_IF_ERROR(out->write(std::string_view(input.data(), got)));
     if (got < input.size()) break;
   }
