@@ -30,6 +30,7 @@
 #include "lumbung/value.hpp"
 #include "net/host_port.hpp"
 #include "net/http_server.hpp"
+#include "net/loopback.hpp"
 #include "program.hpp"
 #include "server/backup.hpp"
 #include "server/restore.hpp"
@@ -55,6 +56,7 @@ struct Args {
   std::optional<std::uint32_t> max_clock_skew;
   std::optional<unsigned> threads;
   bool insecure_no_auth = false;
+  bool require_tls = false;
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
   std::optional<std::string> village;
@@ -136,6 +138,20 @@ int run_serve(const Args& args) {
   http_options.tls_cert_file = args.tls_cert.value_or("");
   http_options.tls_key_file = args.tls_key.value_or("");
   const bool tls = args.tls_cert.has_value();
+  // Beyond this machine a daemon authenticates every request, and should
+  // encrypt them.
+  Result<bool> loopback = lumbung::net::is_loopback_host(address.host);
+  if (!loopback) return fail(loopback.status());
+  if (!*loopback && args.insecure_no_auth) {
+    return program().usage_error(
+        "serve", "--insecure-no-auth is refused on " + args.listen +
+                     ": it serves only a loopback address (127.0.0.1, [::1], localhost)");
+  }
+  if (!*loopback && !tls && args.require_tls) {
+    return program().usage_error("serve", "--require-tls: plain HTTP on " + args.listen +
+                                              ", beyond this machine; give --tls-cert and "
+                                              "--tls-key");
+  }
   if (args.schema) {
     Result<std::string> text = read_schema(*args.schema);
     if (!text) return fail(text.status());
@@ -165,6 +181,11 @@ int run_serve(const Args& args) {
     std::cerr << "lumbungd: WARNING: --insecure-no-auth: every request is served without a "
                  "token, with every right on every village. For local experiments only; never "
                  "expose this daemon to a network.\n";
+  }
+  if (!*loopback && !tls) {
+    std::cerr << "lumbungd: WARNING: plain HTTP on " << args.listen
+              << ", beyond this machine: tokens and records cross the network unencrypted. "
+                 "Serve HTTPS (--tls-cert, --tls-key), or refuse this with --require-tls.\n";
   }
   // An IPv6 literal needs its brackets back in a URL.
   const bool ipv6 = address.host.find(':') != std::string::npos;
@@ -458,8 +479,11 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
                            "threads serving requests, 1 to 1024; default: one per core"),
                 1, 1024, "a number from 1 to 1024");
   add_switch(serve, "--insecure-no-auth", args.insecure_no_auth,
-             "serve every request without a token, as an admin: for local experiments only "
-             "(warns at start)");
+             "serve every request without a token, as an admin: for local experiments only, "
+             "on a loopback address (warns at start)");
+  add_switch(serve, "--require-tls", args.require_tls,
+             "refuse to serve plain HTTP on an address beyond this machine (without it: a "
+             "warning at start)");
   CLI::Option* tls_cert =
       add_option(serve, "--tls-cert", args.tls_cert, "FILE",
                  "serve TLS 1.2+ with this PEM certificate chain (leaf first); needs --tls-key");

@@ -48,6 +48,50 @@ TEST_CASE("lumbungd answers /healthz over TCP and exits 0 on SIGTERM or SIGINT",
   CHECK(stopped->err.empty());
 }
 
+TEST_CASE(
+    "serve refuses to serve without tokens, or with --require-tls plain HTTP, beyond loopback",
+    "[integration]") {
+  TempDir dir;
+  const std::string data = dir.file("data");
+  for (const std::string listen : {"0.0.0.0:0", "[::]:0"}) {
+    for (const std::string flag : {"--insecure-no-auth", "--require-tls"}) {
+      const ProcessResult refused =
+          run_lumbungd({"serve", "--data", data, "--listen", listen, flag});
+      INFO(listen << " " << flag << ": " << refused.err);
+      CHECK(refused.exit_code == 2);
+      CHECK(refused.err.starts_with("lumbungd: " + flag));
+      CHECK(refused.err.find(listen) != std::string::npos);
+      CHECK(refused.out.empty());
+      CHECK_FALSE(std::filesystem::exists(data));  // refused before anything is touched
+    }
+  }
+  // On loopback both are served, without a word about plain HTTP.
+  DaemonProcess daemon(LUMBUNGD, data, {"--insecure-no-auth", "--require-tls"});
+  const std::optional<ProcessResult> stopped = daemon.terminate(SIGTERM);
+  REQUIRE(stopped);
+  CHECK(stopped->exit_code == 0);
+  CHECK(stopped->err.find("WARNING: --insecure-no-auth") != std::string::npos);
+  CHECK(stopped->err.find("plain HTTP") == std::string::npos);
+}
+
+TEST_CASE("plain HTTP beyond loopback starts with a warning", "[integration]") {
+  TempDir dir;
+  // Listens on every interface for as long as it takes to start and stop;
+  // nothing connects to it.
+  ChildProcess daemon({LUMBUNGD, "serve", "--data", dir.file("data"), "--listen", "0.0.0.0:0"}, {},
+                      dir.path().string());
+  const Deadline deadline = Deadline::clock::now() + 30s;
+  const std::optional<std::string> listening = daemon.read_line(deadline);
+  REQUIRE(listening);
+  CHECK(listening->starts_with("lumbungd listening on http://0.0.0.0:"));
+  daemon.send_signal(SIGTERM);
+  const std::optional<ProcessResult> stopped = daemon.wait(deadline);
+  REQUIRE(stopped);
+  CHECK(stopped->exit_code == 0);
+  CHECK(stopped->err.find("lumbungd: WARNING: plain HTTP on 0.0.0.0:0, beyond this machine") !=
+        std::string::npos);
+}
+
 TEST_CASE("lumbungd dump of an empty server prints every table empty", "[integration]") {
   TempDir dir;
   const std::string data = dir.file("data");

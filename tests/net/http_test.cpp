@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "net/http_server.hpp"
+#include "net/loopback.hpp"
 #include "protocol/wire.hpp"
 #include "raw_tcp.hpp"
 
@@ -382,6 +383,17 @@ TEST_CASE("a graceful stop lets the request in flight finish", "[net]") {
   CHECK(answer->body == "finished");
   CHECK(find_header(answer->headers, "Connection") == "close");
   CHECK(idle_client->exchange(get_request("/after")).status().code() == ErrorCode::kNetwork);
+}
+
+TEST_CASE("a loopback host is one whose every address is a loopback address", "[net]") {
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "localhost"}) {
+    INFO(host);
+    CHECK(net::is_loopback_host(host).value());
+  }
+  for (const char* host : {"0.0.0.0", "::", "192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1"}) {
+    INFO(host);
+    CHECK_FALSE(net::is_loopback_host(host).value());
+  }
 }
 
 }  // namespace
