@@ -243,6 +243,10 @@ TEST_CASE("schema table errors", "[schema]") {
         "t.json: table 'person': scope column 'sex' must be text and not_null");
   CHECK(error_with(R"("scope": "village_id", "comment")", R"("scope": "deceased", "comment")") ==
         "t.json: table 'person': scope column 'deceased' must be text and not_null");
+  CHECK(error_with(R"("not_null": true, "references": "village"})",
+                   R"("not_null": true, "references": "village", "default": "v1"})") ==
+        "t.json: table 'person': scope column 'village_id' must not have a default: every row "
+        "names its scope");
   CHECK(error_with(R"("policy": "server_wins")", R"("policy": "server_win")") ==
         "t.json: table 'village': policy: unknown policy 'server_win' (expected last_writer_wins, "
         "server_wins, first_writer_wins or manual_review)");

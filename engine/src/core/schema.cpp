@@ -328,6 +328,12 @@ class Loader {
     for (std::size_t i = 0; i < columns.size(); ++i) {
       load_column_details(columns[i], table, table.columns[i], names);
     }
+    // A default would place a row that names no scope in one, past the
+    // writer's grant (the daemon checks the scope a change names).
+    if (table.find_column(table.scope_column)->default_value) {
+      where.fail("scope column '" + table.scope_column +
+                 "' must not have a default: every row names its scope");
+    }
     if (const Json* policy = member(j, "policy")) {
       table.policy = load_policy(*policy, where / "policy", nullptr);
     }
