@@ -168,6 +168,7 @@ int run_serve(const Args& args) {
   SyncServer* const sync = opened->get();
   http_options.max_body_bytes = SyncServer::kMaxRequestBytes;
   http_options.error_response = SyncServer::error_response;
+  http_options.admit = [sync](const lumbung::HttpRequest& head) { return sync->admit(head); };
   http_options.stop_signals = {SIGINT, SIGTERM};
   http_options.tick = [sync] { sync->tick(); };
   http_options.on_stop = [sync] { sync->stop(); };

@@ -205,6 +205,32 @@ TEST_CASE("hostile requests are refused cleanly while honest devices sync", "[in
     CHECK(attacker.send(eve_push, revoked.token).code == ErrorCode::kTokenRevoked);
     CHECK(attacker.send(pull_b, "").status == 401);
   }
+  SECTION("requests refused from their header, before a byte of their body") {
+    // Each announces a body it never sends: the answer can only come from
+    // the header (the daemon would wait minutes for the body otherwise).
+    const std::string body_to_come = "Content-Length: 10000000\r\n\r\n";
+    const struct {
+      std::string request;
+      std::string answer;
+    } refused[] = {
+        {"POST /v1/push HTTP/1.1\r\nHost: x\r\n", "HTTP/1.1 401"},
+        {"POST /v1/pull HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + forged + "\r\n",
+         "HTTP/1.1 401"},
+        {"POST /v1/push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + revoked.token + "\r\n",
+         "HTTP/1.1 401"},
+        {"POST /v1/nowhere HTTP/1.1\r\nHost: x\r\n", "HTTP/1.1 404"},
+        {"PUT /v1/push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + eve.token + "\r\n",
+         "HTTP/1.1 405"},
+    };
+    for (const auto& [request, expected] : refused) {
+      INFO(request);
+      RawConnection connection = RawConnection::connect(port);
+      REQUIRE(connection.send(request + body_to_come));
+      const std::string answer = connection.read(after(10s));
+      CHECK(answer.rfind(expected, 0) == 0);
+      CHECK(connection.closed());
+    }
+  }
   SECTION("another device's id and batch numbers") {
     const HttpRequest replay =
         protocol::make_request("/v1/push", household_push("sri-phone", 1, "h-eve", kVillageA));

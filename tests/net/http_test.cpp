@@ -185,6 +185,53 @@ TEST_CASE("a body over the limit is refused with 413 before it is read", "[net]"
   CHECK(handled == 0);
 }
 
+TEST_CASE("admission answers a request from its header, before its body is read", "[net]") {
+  std::atomic<int> handled{0};
+  std::mutex mu;
+  std::vector<HttpRequest> heads;
+  net::HttpServerOptions options;
+  options.admit = [&](const HttpRequest& head) -> std::optional<HttpResponse> {
+    {
+      std::lock_guard lock(mu);
+      heads.push_back(head);
+    }
+    if (find_header(head.headers, "Authorization") == "Bearer good") return std::nullopt;
+    return HttpResponse{401, {{"Content-Type", "text/plain"}}, "who are you?"};
+  };
+  auto server = start_server(std::move(options), [&](HttpRequest request, net::Responder respond) {
+    ++handled;
+    echo(std::move(request), std::move(respond));
+  });
+
+  // The refusal comes while the announced body is still to be sent.
+  RawConnection refused = RawConnection::connect(server->port());
+  REQUIRE(
+      refused.send("POST /v1/push?x=1 HTTP/1.1\r\nHost: test\r\nContent-Length: 1000000\r\n\r\n"));
+  const std::string answer = refused.read(after(kPatience));
+  CHECK(answer.starts_with("HTTP/1.1 401"));
+  CHECK(answer.ends_with("who are you?"));
+  CHECK(refused.closed());
+  CHECK(handled == 0);
+
+  // One that passes is read whole and handled.
+  auto transport = transport_to(*server);
+  Result<HttpResponse> echoed = transport->exchange(
+      HttpRequest{"POST", "/v1/pull", {{"Authorization", "Bearer good"}}, "body"});
+  REQUIRE(echoed.is_ok());
+  CHECK(echoed->status == 200);
+  CHECK(echoed->body == "POST /v1/pull body");
+  CHECK(handled == 1);
+
+  std::lock_guard lock(mu);
+  REQUIRE(heads.size() == 2);
+  CHECK(heads[0].method == "POST");
+  CHECK(heads[0].target == "/v1/push?x=1");
+  CHECK(find_header(heads[0].headers, "Content-Length") == "1000000");
+  CHECK(heads[0].body.empty());
+  CHECK(heads[1].target == "/v1/pull");
+  CHECK(heads[1].body.empty());  // the body comes only to the handler
+}
+
 TEST_CASE("malformed HTTP gets 400 and the connection is closed", "[net]") {
   auto server = start_server({}, echo);
   RawConnection client = RawConnection::connect(server->port());

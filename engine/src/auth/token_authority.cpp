@@ -137,21 +137,31 @@ Result<std::string> TokenAuthority::rotate_key() { return keys_->rotate(); }
 
 Status TokenAuthority::retire_key(std::string_view key_id) { return keys_->retire(key_id); }
 
-Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> authorization,
-                                           std::string_view device_id,
-                                           std::string_view replaces_device) {
-  LUMBUNG_ASSIGN_OR_RETURN(const std::string_view token, bearer_token(authorization));
-  LUMBUNG_RETURN_IF_ERROR(check_id("device id", device_id));
+Result<Claims> TokenAuthority::verify(std::string_view token, std::int64_t now) {
   LUMBUNG_ASSIGN_OR_RETURN(TokenParts parts, split_token(token));
   // Nothing in the token counts before its signature does.
   LUMBUNG_RETURN_IF_ERROR(keys_->verify(parts.key_id, parts.signed_part, parts.signature));
   LUMBUNG_ASSIGN_OR_RETURN(Claims claims, parse_claims(parts.claims_json));
-  const std::int64_t now = now_seconds();
   if (now >= claims.expires_at) {
     return Status(ErrorCode::kTokenExpired,
                   "token " + claims.token_id + " expired at " + utc_text(claims.expires_at));
   }
   LUMBUNG_RETURN_IF_ERROR(store_->check_not_revoked(claims.token_id));
+  return claims;
+}
+
+Status TokenAuthority::check_token(std::optional<std::string_view> authorization) {
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string_view token, bearer_token(authorization));
+  return verify(token, now_seconds()).status();
+}
+
+Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> authorization,
+                                           std::string_view device_id,
+                                           std::string_view replaces_device) {
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string_view token, bearer_token(authorization));
+  LUMBUNG_RETURN_IF_ERROR(check_id("device id", device_id));
+  const std::int64_t now = now_seconds();
+  LUMBUNG_ASSIGN_OR_RETURN(Claims claims, verify(token, now));
   if (!claims.device_id.empty() && claims.device_id != device_id) {
     // A token issued for a device follows its replica through every
     // re-identification: from the device it was issued for, then from each

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "auth/grant.hpp"
+#include "auth/token.hpp"
 #include "lumbung/clock.hpp"
 #include "lumbung/status.hpp"
 
@@ -82,8 +83,15 @@ class TokenAuthority {
   // token bound to, or issued for, that device serves `device_id` from then on.
   Result<Grant> authenticate(std::optional<std::string_view> authorization,
                              std::string_view device_id, std::string_view replaces_device = {});
+  // The part of authenticate() that needs no device id: the token's
+  // signature, expiry and revocation. What a request must pass before its
+  // body is read (SyncServer::admit).
+  Status check_token(std::optional<std::string_view> authorization);
 
  private:
+  // The claims of `token` once its signature, expiry (at `now`, in seconds)
+  // and revocation are checked.
+  Result<Claims> verify(std::string_view token, std::int64_t now);
   TokenAuthority(std::unique_ptr<SigningKeys> keys, std::unique_ptr<CredentialStore> store,
                  std::shared_ptr<Clock> clock);
   std::int64_t now_seconds() const;

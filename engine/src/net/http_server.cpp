@@ -217,6 +217,11 @@ class HttpServer::Impl::StreamConnection final
                            "request body of " + std::to_string(*length) + " bytes is over the " +
                                std::to_string(server_.options_.max_body_bytes) + "-byte limit"));
     }
+    if (server_.options_.admit) {
+      if (std::optional<HttpResponse> refusal = server_.options_.admit(request_read())) {
+        return refuse(std::move(*refusal));
+      }
+    }
     tcp_stream().expires_after(server_.options_.transfer_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -244,14 +249,8 @@ class HttpServer::Impl::StreamConnection final
   void on_request(const beast::error_code& ec) {
     if (ec) return on_read_error(ec);
     keep_alive_ = parser_->keep_alive();
-    http::request<http::string_body> message = parser_->release();
-    HttpRequest request{std::string(message.method_string()),
-                        std::string(message.target()),
-                        {},
-                        std::move(message.body())};
-    for (const auto& field : message) {
-      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
+    HttpRequest request = request_read();
+    request.body = std::move(parser_->get().body());
     state_ = State::kHandling;
     if (!server_.enter_handler()) {
       return refuse(Status(ErrorCode::kUnavailable, "the server is stopping"));
@@ -272,12 +271,25 @@ class HttpServer::Impl::StreamConnection final
     };
   }
 
+  // The request's method, target and header fields, in order, without its
+  // body.
+  HttpRequest request_read() const {
+    const http::request<http::string_body>& message = parser_->get();
+    HttpRequest request{
+        std::string(message.method_string()), std::string(message.target()), {}, {}};
+    for (const auto& field : message) {
+      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    return request;
+  }
+
   // Answers with an error and closes: what follows the request on the
   // connection cannot be trusted.
-  void refuse(const Status& status) {
+  void refuse(const Status& status) { refuse(server_.options_.error_response(status)); }
+  void refuse(HttpResponse refusal) {
     state_ = State::kHandling;
     keep_alive_ = false;
-    write(server_.options_.error_response(status));
+    write(std::move(refusal));
   }
 
   void write(HttpResponse response) {

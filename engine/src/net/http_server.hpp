@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,13 @@ using Responder = std::function<void(HttpResponse)>;
 // long. `respond` must be called exactly once, possibly later from any
 // thread; a response for a connection that has closed meanwhile is dropped.
 using HttpHandler = std::function<void(HttpRequest request, Responder respond)>;
+
+// Looks at a request once its header has arrived, before its body is read:
+// a response refuses it (it is sent and the connection closed, the body never
+// read or buffered); nullopt lets the request through to the handler. `head`
+// has an empty body. Called on one of the server's threads; must not block
+// for long.
+using Admission = std::function<std::optional<HttpResponse>(const HttpRequest& head)>;
 
 // The answer to a request the server refuses by itself, before a handler
 // sees it: kTooLarge (a body or header over its limit), kProtocol (malformed
@@ -62,6 +70,9 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = std::size_t{16} << 20;
   // How refusals are answered: the application's error bodies.
   ErrorResponder error_response = plain_error_response;
+  // Checks each request's header before its body is read (the daemon's token
+  // check: an anonymous request costs no body). Default: none.
+  Admission admit;
   // Connections beyond this many are answered 503 and closed.
   std::size_t max_connections = 1024;
   // From the first byte of a request to the end of its header.

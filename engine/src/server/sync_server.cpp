@@ -44,6 +44,27 @@ HttpResponse method_not_allowed(const HttpRequest& request, std::string_view pat
   return response;
 }
 
+// The path of `request`'s target, without its query.
+std::string_view path_of(const HttpRequest& request) {
+  const std::string_view target = request.target;
+  return target.substr(0, target.find('?'));
+}
+
+// The answer to a request for a path or a method the server does not serve;
+// nullopt for GET /healthz and POST to the sync routes.
+std::optional<HttpResponse> unserved(const HttpRequest& request, std::string_view path) {
+  if (path == "/healthz") {
+    if (request.method == "GET") return std::nullopt;
+    return method_not_allowed(request, path, "GET");
+  }
+  if (path != "/v1/push" && path != "/v1/pull" && path != "/v1/resolve" && path != "/v1/snapshot") {
+    return protocol::error_response(
+        Status(ErrorCode::kNotFound, "no such path '" + std::string(path) + "'"));
+  }
+  if (request.method != "POST") return method_not_allowed(request, path, "POST");
+  return std::nullopt;
+}
+
 HttpResponse health_ok() {
   HttpResponse response;
   response.status = 200;
@@ -134,21 +155,25 @@ void SyncServer::handle(HttpRequest request, Responder respond) {
     return respond(
         protocol::error_response(Status(ErrorCode::kUnavailable, "the server is stopping")));
   }
-  const std::string_view target = request.target;
-  const std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/healthz") {
-    return respond(request.method == "GET" ? health_ok()
-                                           : method_not_allowed(request, path, "GET"));
+  const std::string_view path = path_of(request);
+  if (std::optional<HttpResponse> refusal = unserved(request, path)) {
+    return respond(std::move(*refusal));
   }
-  if (path != "/v1/push" && path != "/v1/pull" && path != "/v1/resolve" && path != "/v1/snapshot") {
-    return respond(protocol::error_response(
-        Status(ErrorCode::kNotFound, "no such path '" + std::string(path) + "'")));
-  }
-  if (request.method != "POST") return respond(method_not_allowed(request, path, "POST"));
+  if (path == "/healthz") return respond(health_ok());
   if (path == "/v1/push") return impl_->handle_push(request, respond);
   if (path == "/v1/resolve") return impl_->handle_resolve(request, respond);
   if (path == "/v1/snapshot") return impl_->handle_snapshot(request, respond);
   impl_->handle_pull(request, std::move(respond));
+}
+
+std::optional<HttpResponse> SyncServer::admit(const HttpRequest& head) {
+  if (impl_->stopped) return std::nullopt;  // handle() says so
+  const std::string_view path = path_of(head);
+  if (std::optional<HttpResponse> refusal = unserved(head, path)) return refusal;
+  if (!impl_->authority || path == "/healthz") return std::nullopt;
+  const Status checked = impl_->authority->check_token(find_header(head.headers, "Authorization"));
+  if (checked.is_ok()) return std::nullopt;
+  return protocol::error_response(checked);
 }
 
 void SyncServer::tick() {

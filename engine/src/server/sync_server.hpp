@@ -60,6 +60,14 @@ class SyncServer {
   static HttpResponse error_response(const Status& status);
   ~SyncServer();
 
+  // Looks at a request whose header has arrived, before its body is read
+  // (net::HttpServerOptions::admit): a path or method not served, or, on the
+  // sync routes, a bearer token that is missing, forged, expired or revoked,
+  // is answered here at the cost of a token check, the body never read. The
+  // device binding waits for the body's request header (handle()). nullopt:
+  // read the body and handle() the request.
+  std::optional<HttpResponse> admit(const HttpRequest& head);
+
   // Handles one request. `respond` is called exactly once: before handle()
   // returns, or later: a push once it is durable, from the commit thread; a
   // long-polling pull from the thread that commits a change or calls tick().
