@@ -151,6 +151,14 @@ TEST_CASE("a pushed change beyond the grant is refused alone, as out of scope", 
     CHECK(outcome(response, id).reason() == v1::REFUSAL_REASON_OUT_OF_SCOPE);
   }
   CHECK(outcome(response, 6).outcome() == v1::OUTCOME_APPLIED);
+  // Only the village the officer named is named back: where a stored row
+  // lives is beyond the grant.
+  CHECK(outcome(response, 2).message().find(kOtherVillage) != std::string::npos);
+  for (std::uint32_t id : {3u, 5u}) {
+    INFO("change " << id);
+    CHECK(outcome(response, id).message() ==
+          "table 'household': row 'hB': not in a scope granted to officer 'sri' for writing");
+  }
 
   server.token = server.issue("admin", {}, auth::Role::kAdmin).token;
   const std::string dump = server.dump();

@@ -312,9 +312,17 @@ TEST_CASE("resolve: only a supervisor or an admin of the village may resolve", "
     CHECK(status.code() == ErrorCode::kForbidden);
     CHECK_THAT(status.message(), Catch::Contains("officer 'ani' (role officer)"));
   }
-  SECTION("a supervisor of another village may not") {
+  SECTION("a supervisor of another village may not, and learns nothing of it") {
     server.token = issue("sup", auth::Role::kSupervisor, kOtherVillage);
-    CHECK(refusal(server, keep(id, v1::KEEP_SERVER, "sup-phone")).code() == ErrorCode::kForbidden);
+    const Status beyond = refusal(server, keep(id, v1::KEEP_SERVER, "sup-phone"));
+    const Status missing = refusal(server, keep(id + 1000, v1::KEEP_SERVER, "sup-phone"));
+    CHECK(beyond.code() == ErrorCode::kNotFound);
+    CHECK(beyond.message() == "no conflict " + std::to_string(id));
+    CHECK(missing.code() == ErrorCode::kNotFound);
+    CHECK(missing.message() == "no conflict " + std::to_string(id + 1000));
+    // An officer is refused whether the conflict exists or not.
+    server.token = issue("ani", auth::Role::kOfficer, kOtherVillage);
+    CHECK(refusal(server, keep(id + 1000, v1::KEEP_SERVER, "a3")).code() == ErrorCode::kForbidden);
   }
   SECTION("a supervisor of the village may, and the audit log names them") {
     server.token = issue("sup", auth::Role::kSupervisor, kVillage);

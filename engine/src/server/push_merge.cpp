@@ -511,18 +511,21 @@ class BatchMerger {
   std::optional<Refusal> check_grant(const ParsedChange& change,
                                      const std::optional<StoredRow>& row) const {
     const core::Table& table = *change.table;
-    std::optional<std::string> denied;
-    if (row && !grant_.may_write(row->scope)) denied = row->scope;
-    for (const auto& [column, value] : change.cells) {
-      if (denied || column->name != table.scope_column) continue;
-      const std::string scope = value.type() == ValueType::kText ? value.as_text() : "";
-      if (!grant_.may_write(scope)) denied = scope;
+    const std::string prefix = table_prefix(table) + "row " + quoted(change.row_id) + ": ";
+    const std::string whom = " granted to officer " + quoted(grant_.officer) + " for writing";
+    // The village a stored row lives in is not named: it is beyond the grant.
+    if (row && !grant_.may_write(row->scope)) {
+      return Refusal{v1::REFUSAL_REASON_OUT_OF_SCOPE, prefix + "not in a scope" + whom};
     }
-    if (!denied) return std::nullopt;
-    return Refusal{v1::REFUSAL_REASON_OUT_OF_SCOPE,
-                   table_prefix(table) + "row " + quoted(change.row_id) + ": scope " +
-                       quoted(*denied) + " is not granted to officer " + quoted(grant_.officer) +
-                       " for writing"};
+    for (const auto& [column, value] : change.cells) {
+      if (column->name != table.scope_column) continue;
+      const std::string scope = value.type() == ValueType::kText ? value.as_text() : "";
+      if (!grant_.may_write(scope)) {
+        return Refusal{v1::REFUSAL_REASON_OUT_OF_SCOPE,
+                       prefix + "scope " + quoted(scope) + " is not" + whom};
+      }
+    }
+    return std::nullopt;
   }
 
   static Refusal scope_change(const ParsedChange& change, const std::string& scope) {

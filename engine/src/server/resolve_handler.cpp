@@ -53,15 +53,18 @@ Choice choose(const v1::ResolveRequest& resolve, const Conflict& conflict) {
 Result<Conflict> resolvable_conflict(ReadTransaction& txn, const auth::Grant& grant,
                                      std::uint64_t id) {
   const std::string name = conflict_name(id);
-  LUMBUNG_ASSIGN_OR_RETURN(std::optional<Conflict> found, txn.conflict(id));
-  if (!found) return Status(ErrorCode::kNotFound, "no " + name);
-  Conflict& conflict = *found;
-  if (!grant.may_resolve(conflict.scope)) {
-    return Status(ErrorCode::kForbidden, name + ": officer '" + grant.officer + "' (role " +
-                                             std::string(auth::role_name(grant.role)) +
-                                             ") may not resolve conflicts of scope '" +
-                                             conflict.scope + "'");
+  // A role that resolves nothing is told so whatever the id; a conflict
+  // beyond the grant reads as one that does not exist, so that its id tells
+  // nothing about other villages.
+  if (grant.role == auth::Role::kOfficer) {
+    return Status(ErrorCode::kForbidden, name + ": officer '" + grant.officer +
+                                             "' (role officer) may not resolve conflicts");
   }
+  LUMBUNG_ASSIGN_OR_RETURN(std::optional<Conflict> found, txn.conflict(id));
+  if (!found || !grant.may_resolve(found->scope)) {
+    return Status(ErrorCode::kNotFound, "no " + name);
+  }
+  Conflict& conflict = *found;
   if (conflict.outcome != core::ConflictOutcome::kPendingReview) {
     const std::string by = conflict.resolved_ms == 0
                                ? std::string()
