@@ -264,6 +264,39 @@ TEST_CASE("a client trickling its header is cut off at the header deadline", "[n
   CHECK(handled == 0);
 }
 
+TEST_CASE("a request body must keep coming at the minimum rate", "[net]") {
+  net::HttpServerOptions options;
+  options.header_timeout = 300ms;            // the grace after the header
+  options.min_body_bytes_per_second = 1000;  // 8 kbit/s
+  std::atomic<int> handled{0};
+  auto server = start_server(options, [&](HttpRequest request, net::Responder respond) {
+    ++handled;
+    echo(std::move(request), std::move(respond));
+  });
+  const std::string header = "POST /slow HTTP/1.1\r\nHost: test\r\nContent-Length: ";
+
+  SECTION("a stalled body is cut off once its grace and its bytes' time are spent") {
+    RawConnection client = RawConnection::connect(server->port());
+    const auto started = std::chrono::steady_clock::now();
+    REQUIRE(client.send(header + "100000\r\n\r\n" + std::string(100, 'x')));
+    client.read(after(kPatience));  // until the server closes
+    CHECK(client.closed());
+    CHECK(std::chrono::steady_clock::now() - started >= 400ms);  // 300 ms + 100 bytes' 100 ms
+    CHECK(handled == 0);
+  }
+  SECTION("a body at 20 kbit/s, longer than the grace, is read whole") {
+    RawConnection client = RawConnection::connect(server->port());
+    REQUIRE(client.send(header + "1500\r\n\r\n"));
+    for (int i = 0; i < 10; ++i) {  // 150 bytes every 60 ms: 2,500 bytes/s for 600 ms
+      std::this_thread::sleep_for(60ms);
+      REQUIRE(client.send(std::string(150, 'a' + i)));
+    }
+    const std::string answer = client.read(after(kPatience), "aaaa");
+    CHECK(answer.starts_with("HTTP/1.1 200"));
+    CHECK(handled == 1);
+  }
+}
+
 TEST_CASE("connections over the limit are refused with 503", "[net]") {
   net::HttpServerOptions options;
   options.max_connections = 1;

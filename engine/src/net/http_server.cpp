@@ -222,11 +222,25 @@ class HttpServer::Impl::StreamConnection final
         return refuse(std::move(*refusal));
       }
     }
-    tcp_stream().expires_after(server_.options_.transfer_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_request(ec);
-                     });
+    body_started_ = std::chrono::steady_clock::now();
+    body_bytes_ = 0;
+    read_body();
+  }
+
+  // Reads the body as it comes, each piece by a deadline that grows with the
+  // bytes received: min_body_bytes_per_second on average, after a grace.
+  void read_body() {
+    if (parser_->is_done()) return on_request({});
+    const HttpServerOptions& options = server_.options_;
+    const auto earned = std::chrono::milliseconds(
+        body_bytes_ * 1000 / std::max<std::size_t>(options.min_body_bytes_per_second, 1));
+    tcp_stream().expires_at(body_started_ + options.header_timeout + earned);
+    http::async_read_some(stream_, buffer_, *parser_,
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                            if (ec) return self->on_request(ec);
+                            self->body_bytes_ += n;
+                            self->read_body();
+                          });
   }
 
   void on_read_error(const beast::error_code& ec) {
@@ -346,6 +360,8 @@ class HttpServer::Impl::StreamConnection final
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::chrono::steady_clock::time_point body_started_;
+  std::size_t body_bytes_ = 0;                  // of the current request's body, so far
   http::response<http::string_body> response_;  // alive while it is written
   bool keep_alive_ = false;
   State state_ = State::kReading;

@@ -80,7 +80,11 @@ struct HttpServerOptions {
   // Waiting for the next request on a kept-alive (or new) connection; on a
   // new TLS connection, from the end of its handshake.
   std::chrono::milliseconds idle_timeout{60000};
-  // For a request's body to arrive, and for a response to be written.
+  // A request's body must arrive at this rate on average, counted from the
+  // end of its header after a grace of header_timeout: a stalled body is cut
+  // off in seconds, while a 20 kbit/s link (2,500 bytes/s) gets through.
+  std::size_t min_body_bytes_per_second = 1000;
+  // For a response to be written.
   std::chrono::milliseconds transfer_timeout{300000};
   // Graceful stop waits this long for answers in flight, then closes anyway.
   std::chrono::milliseconds drain_timeout{30000};
