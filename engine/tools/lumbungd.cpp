@@ -54,6 +54,7 @@ struct Args {
   std::string listen = "127.0.0.1:8787";
   std::optional<std::string> schema;
   std::optional<std::uint32_t> max_clock_skew;
+  std::optional<std::uint32_t> max_long_polls_per_officer;
   std::optional<unsigned> threads;
   bool insecure_no_auth = false;
   bool require_tls = false;
@@ -130,6 +131,9 @@ int run_serve(const Args& args) {
   server_options.insecure_no_auth = args.insecure_no_auth;
   if (args.max_clock_skew)
     server_options.max_clock_skew = std::chrono::seconds(*args.max_clock_skew);
+  if (args.max_long_polls_per_officer) {
+    server_options.max_long_polls_per_officer = *args.max_long_polls_per_officer;
+  }
   lumbung::net::HttpServerOptions http_options;
   http_options.host = address.host;
   http_options.port = address.port;
@@ -476,6 +480,11 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
                            "device stamps further ahead of server time are re-stamped; "
                            "default 300"),
                 0, UINT32_MAX, "a number of seconds");
+  expect_number(
+      add_option(serve, "--max-long-polls-per-officer", args.max_long_polls_per_officer, "N",
+                 "long polls one officer may have waiting at once, across devices; "
+                 "more are answered 429 (0: no limit); default 16"),
+      0, UINT32_MAX, "a whole number");
   expect_number(add_option(serve, "--threads", args.threads, "N",
                            "threads serving requests, 1 to 1024; default: one per core"),
                 1, 1024, "a number from 1 to 1024");

@@ -268,5 +268,43 @@ TEST_CASE("snapshots are listed and served only to a token that may read their v
   CHECK(newest.snapshots(0).seq() == 30);
 }
 
+TEST_CASE("an officer's long polls beyond the limit are answered 429 at once", "[server][auth]") {
+  AuthServer server;
+  struct Poll {
+    std::string device;
+    std::optional<HttpResponse> answer;
+  };
+  // Fixed size: the responders hold pointers into it.
+  std::vector<Poll> polls(server::ServerOptions().max_long_polls_per_officer + 2);
+  const auto start_poll = [&](Poll& poll, const std::string& officer) {
+    server.token = server.issue(officer, {kVillage}).token;
+    v1::PullRequest request =
+        TestServer::pull_request(poll.device, cursors_of(server.pull(poll.device)));
+    request.set_wait_seconds(30);
+    HttpRequest http = protocol::make_request("/v1/pull", request);
+    http.headers.emplace_back("Authorization", "Bearer " + server.token);
+    server.server->handle(std::move(http),
+                          [&poll](HttpResponse response) { poll.answer = std::move(response); });
+  };
+  for (std::size_t i = 0; i + 1 < polls.size(); ++i) {
+    polls[i].device = "sri-" + std::to_string(i);
+    start_poll(polls[i], "sri");
+  }
+  polls.back().device = "ani-phone";
+  start_poll(polls.back(), "ani");
+
+  // Sri's first 16 wait, the 17th is told to come back; Ani's own waits.
+  for (std::size_t i = 0; i + 2 < polls.size(); ++i) CHECK_FALSE(polls[i].answer);
+  const std::optional<HttpResponse>& over = polls[polls.size() - 2].answer;
+  REQUIRE(over);
+  CHECK(over->status == 429);
+  CHECK(find_header(over->headers, "Retry-After") == "60");
+  CHECK(protocol::status_from_response(*over).code() == ErrorCode::kUnavailable);
+  CHECK_FALSE(polls.back().answer);
+
+  server.server->stop();  // answers the waiting polls
+  for (const Poll& poll : polls) CHECK(poll.answer);
+}
+
 }  // namespace
 }  // namespace lumbung::test

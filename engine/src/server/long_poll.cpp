@@ -5,12 +5,20 @@
 
 namespace lumbung::server {
 
-bool LongPolls::hold(PullWaiter& waiter, std::int64_t seen_seq) {
+LongPolls::Hold LongPolls::hold(PullWaiter& waiter, std::int64_t seen_seq) {
   std::lock_guard lock(mu_);
   // A commit between the waiter's snapshot and now found no one to wake.
-  if (stopped_ || committed_seq_ > seen_seq) return false;
+  if (stopped_ || committed_seq_ > seen_seq) return Hold::kAnswerNow;
+  // Unauthenticated waiters (insecure_no_auth) name no officer.
+  const std::string& officer = waiter.query.grant.officer;
+  if (per_officer_ > 0 && !officer.empty() &&
+      std::count_if(waiters_.begin(), waiters_.end(), [&](const PullWaiter& held) {
+        return held.query.grant.officer == officer;
+      }) >= per_officer_) {
+    return Hold::kOverLimit;
+  }
   waiters_.push_back(std::move(waiter));
-  return true;
+  return Hold::kHeld;
 }
 
 std::vector<PullWaiter> LongPolls::committed(std::int64_t seq) {

@@ -23,13 +23,22 @@ struct PullWaiter {
 
 class LongPolls {
  public:
-  // `committed_seq`: the last seq committed when the server opened.
-  explicit LongPolls(std::int64_t committed_seq) : committed_seq_(committed_seq) {}
+  // `committed_seq`: the last seq committed when the server opened;
+  // `per_officer`: how many waiters one officer may have held (0: any).
+  LongPolls(std::int64_t committed_seq, std::uint32_t per_officer)
+      : committed_seq_(committed_seq), per_officer_(per_officer) {}
 
-  // Holds `waiter` unless a change committed after `seen_seq` (the snapshot
-  // its page was read from) or stop() was called; then returns false and
-  // leaves `waiter` as it was, to be answered now.
-  bool hold(PullWaiter& waiter, std::int64_t seen_seq);
+  enum class Hold {
+    kHeld,
+    // A change committed after the waiter's snapshot, or stop() was called:
+    // answer it now.
+    kAnswerNow,
+    // Its officer has per_officer waiters held already.
+    kOverLimit,
+  };
+  // Holds `waiter`, whose page was read from the snapshot at `seen_seq`,
+  // unless it is to be answered now; then `waiter` is left as it was.
+  Hold hold(PullWaiter& waiter, std::int64_t seen_seq);
   // Records that changes up to `seq` committed and hands back every waiter,
   // to be answered anew.
   std::vector<PullWaiter> committed(std::int64_t seq);
@@ -41,6 +50,7 @@ class LongPolls {
  private:
   std::mutex mu_;
   std::int64_t committed_seq_;
+  const std::uint32_t per_officer_;
   bool stopped_ = false;
   std::vector<PullWaiter> waiters_;
 };

@@ -7,6 +7,22 @@
 #include "server/server_impl.hpp"
 
 namespace lumbung::server {
+namespace {
+
+// The answer to a long poll beyond its officer's limit: 429 with an Error
+// the device retries later (kUnavailable), once the officer's waiting polls
+// have ended, which they do within `wait_seconds`.
+HttpResponse too_many_long_polls(const std::string& officer, std::uint32_t wait_seconds) {
+  HttpResponse response = protocol::error_response(
+      Status(ErrorCode::kUnavailable, "officer '" + officer +
+                                          "' has as many long polls waiting as this server "
+                                          "allows; poll again later"));
+  response.status = 429;
+  response.headers.emplace_back("Retry-After", std::to_string(wait_seconds));
+  return response;
+}
+
+}  // namespace
 
 void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond) {
   v1::PullRequest pull;
@@ -45,9 +61,16 @@ Result<PulledPage> SyncServer::Impl::read_page(const PullQuery& query) {
 void SyncServer::Impl::answer_pull(PullWaiter waiter, bool hold_when_empty) {
   Result<PulledPage> pulled = read_page(waiter.query);
   if (pulled.is_ok() && hold_when_empty && !pulled->has_news()) {
-    if (long_polls.hold(waiter, pulled->snapshot_seq)) return;
-    // A change committed after the page's snapshot, or the server is stopping.
-    pulled = read_page(waiter.query);
+    switch (long_polls.hold(waiter, pulled->snapshot_seq)) {
+      case LongPolls::Hold::kHeld:
+        return;
+      case LongPolls::Hold::kOverLimit:
+        return waiter.respond(
+            too_many_long_polls(waiter.query.grant.officer, options.max_wait_seconds));
+      case LongPolls::Hold::kAnswerNow:
+        // A change committed after the page's snapshot, or the server is stopping.
+        pulled = read_page(waiter.query);
+    }
   }
   if (!pulled.is_ok()) return waiter.respond(protocol::error_response(pulled.status()));
   waiter.respond(protocol::make_response(pulled->page));

@@ -36,7 +36,7 @@ struct SyncServer::Impl {
         store(std::move(store)),
         epoch(std::move(epoch)),
         hlc(std::move(physical_clock), last_hlc),
-        long_polls(last_seq) {}
+        long_polls(last_seq, options.max_long_polls_per_officer) {}
 
   // Refuses a protocol version other than 1, a schema newer than the
   // server's and a missing device id.

@@ -41,6 +41,9 @@ struct ServerOptions {
   std::uint32_t default_page_bytes = 512u << 10;
   std::uint32_t max_page_bytes = 4u << 20;
   std::uint32_t max_wait_seconds = 60;
+  // Long polls one officer may hold waiting at once, across their devices;
+  // a pull that would wait beyond it is answered 429 (0: no limit).
+  std::uint32_t max_long_polls_per_officer = 16;
 };
 
 class SyncServer {
