@@ -199,8 +199,7 @@ Result<RestoreSummary> stage(const std::string& from, const std::string& data_di
   LUMBUNG_RETURN_IF_ERROR(make_dir(fresh));
   LUMBUNG_ASSIGN_OR_RETURN(std::vector<std::string> names, read_backup_file(from, fresh));
   LUMBUNG_RETURN_IF_ERROR(check_names(names, from));
-  Result<RestoreSummary> summary = prepare_state(fresh, from);
-  if (!summary.is_ok()) return summary.status();
+  LUMBUNG_ASSIGN_OR_RETURN(RestoreSummary summary, prepare_state(fresh, from));
   for (const char* dir : {auth::kKeysDirName, kSnapshotDirName}) {
     LUMBUNG_RETURN_IF_ERROR(auth::sync_dir(fresh + "/" + dir));
   }
@@ -213,8 +212,7 @@ Result<RestoreSummary> stage(const std::string& from, const std::string& data_di
 }  // namespace
 
 Result<std::unique_ptr<DataDirLock>> lock_data_dir(const std::string& data_dir) {
-  Result<std::unique_ptr<DataDirLock>> lock = DataDirLock::acquire(data_dir);
-  if (!lock.is_ok()) return lock.status();
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<DataDirLock> lock, DataDirLock::acquire(data_dir));
   LUMBUNG_RETURN_IF_ERROR(finish_interrupted_restore(data_dir));
   return lock;
 }

@@ -84,19 +84,17 @@ Result<std::map<std::string, std::vector<SnapshotFile>>> all_snapshots(const std
 std::string snapshot_dir(const std::string& data_dir) { return data_dir + "/" + kSnapshotDirName; }
 
 Result<std::vector<SnapshotFile>> newest_snapshots(const std::string& dir) {
-  auto by_scope = all_snapshots(dir);
-  if (!by_scope.is_ok()) return by_scope.status();
+  LUMBUNG_ASSIGN_OR_RETURN(auto by_scope, all_snapshots(dir));
   std::vector<SnapshotFile> newest;
-  for (auto& [scope, files] : *by_scope) newest.push_back(std::move(files.front()));
+  for (auto& [scope, files] : by_scope) newest.push_back(std::move(files.front()));
   return newest;
 }
 
 Result<std::optional<SnapshotFile>> find_snapshot(const std::string& dir, std::string_view scope,
                                                   std::int64_t seq) {
-  auto by_scope = all_snapshots(dir);
-  if (!by_scope.is_ok()) return by_scope.status();
-  const auto files = by_scope->find(std::string(scope));
-  if (files != by_scope->end()) {
+  LUMBUNG_ASSIGN_OR_RETURN(auto by_scope, all_snapshots(dir));
+  const auto files = by_scope.find(std::string(scope));
+  if (files != by_scope.end()) {
     for (SnapshotFile& file : files->second) {
       if (file.seq == seq) return std::optional<SnapshotFile>(std::move(file));
     }
@@ -131,9 +129,8 @@ Result<SnapshotFile> publish_snapshot(const std::string& dir, const std::string&
   if (::rename(written.c_str(), path.c_str()) != 0)
     return core::errno_status("rename", written, errno);
   LUMBUNG_RETURN_IF_ERROR(auth::sync_dir(dir));
-  auto by_scope = all_snapshots(dir);
-  if (!by_scope.is_ok()) return by_scope.status();
-  std::vector<SnapshotFile>& files = (*by_scope)[scope];
+  LUMBUNG_ASSIGN_OR_RETURN(auto by_scope, all_snapshots(dir));
+  std::vector<SnapshotFile>& files = by_scope[scope];
   for (std::size_t i = 2; i < files.size(); ++i) ::unlink(files[i].path.c_str());
   return files.front();
 }

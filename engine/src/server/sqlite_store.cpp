@@ -562,10 +562,9 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
                     const core::ServerVersion& tombstone) override {
     LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row, this->row(table, row_id));
     if (!row || row->tombstone) return no_live_row("delete_row", table, row_id);
-    Result<std::vector<StoredCell>> cells = this->cells(table, row_id);
-    if (!cells.is_ok()) return cells.status();
+    LUMBUNG_ASSIGN_OR_RETURN(const std::vector<StoredCell> cells, this->cells(table, row_id));
     std::uint64_t removed = 0;
-    for (const StoredCell& cell : *cells) {
+    for (const StoredCell& cell : cells) {
       removed += core::cell_hash(table, row_id, cell.column, cell.cell.value);
     }
     LUMBUNG_RETURN_IF_ERROR(execute(db_, "DELETE FROM cells WHERE tbl = ?1 AND row_id = ?2",
@@ -754,9 +753,8 @@ Result<std::unique_ptr<db::Database>> SqliteStore::take_reader() {
       return reader;
     }
   }
-  Result<std::unique_ptr<db::Database>> reader = db::Database::open(path_, false);
-  if (!reader.is_ok()) return reader.status();
-  LUMBUNG_RETURN_IF_ERROR((*reader)->exec("PRAGMA busy_timeout = 5000; PRAGMA query_only = 1"));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> reader, db::Database::open(path_, false));
+  LUMBUNG_RETURN_IF_ERROR(reader->exec("PRAGMA busy_timeout = 5000; PRAGMA query_only = 1"));
   return reader;
 }
 

@@ -18,15 +18,14 @@ namespace {
 // another schema, or of a newer version of its own, refuses to open.
 Status check_schema_identity(WriteTransaction& txn, const core::Schema& schema) {
   LUMBUNG_ASSIGN_OR_RETURN(std::string name, txn.meta("schema_name"));
-  Result<std::int64_t> version = meta_int64(txn, "schema_version");
-  if (!version.is_ok()) return version.status();
+  LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t version, meta_int64(txn, "schema_version"));
   if (!name.empty() && name != schema.name) {
     return Status(ErrorCode::kSchemaIncompatible,
                   "the data directory holds schema '" + name + "', not '" + schema.name + "'");
   }
-  if (*version > schema.version) {
+  if (version > schema.version) {
     return Status(ErrorCode::kSchemaIncompatible,
-                  "the data directory holds version " + std::to_string(*version) + " of schema '" +
+                  "the data directory holds version " + std::to_string(version) + " of schema '" +
                       schema.name + "', newer than this server's version " +
                       std::to_string(schema.version));
   }
