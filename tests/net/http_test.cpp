@@ -311,6 +311,31 @@ TEST_CASE("connections over the limit are refused with 503", "[net]") {
   CHECK(transport->exchange(get_request("/again")).is_ok());
 }
 
+TEST_CASE("connections from one address beyond its share are refused with 503", "[net]") {
+  net::HttpServerOptions options;
+  options.max_connections_per_address = 2;
+  auto server = start_server(options, echo);
+  RawConnection first = RawConnection::connect(server->port());
+  RawConnection second = RawConnection::connect(server->port());
+  REQUIRE(first.send("GET /first HTTP/1.1\r\nHost: test\r\n\r\n"));
+  REQUIRE(second.send("GET /second HTTP/1.1\r\nHost: test\r\n\r\n"));
+  CHECK(first.read(after(kPatience), "/first").starts_with("HTTP/1.1 200"));
+  CHECK(second.read(after(kPatience), "/second").starts_with("HTTP/1.1 200"));
+
+  RawConnection third = RawConnection::connect(server->port());
+  CHECK(third.read(after(kPatience)).starts_with("HTTP/1.1 503"));
+  CHECK(third.closed());
+  // Another address still gets in, and so does this one once a slot is free.
+  RawConnection other = RawConnection::connect(server->port(), 2);
+  REQUIRE(other.send("GET /other HTTP/1.1\r\nHost: test\r\n\r\n"));
+  CHECK(other.read(after(kPatience), "/other").starts_with("HTTP/1.1 200"));
+  { RawConnection closing = std::move(first); }
+  CHECK(eventually([&] { return server->open_connections() == 2; }));
+  RawConnection again = RawConnection::connect(server->port());
+  REQUIRE(again.send("GET /again HTTP/1.1\r\nHost: test\r\n\r\n"));
+  CHECK(again.read(after(kPatience), "/again").starts_with("HTTP/1.1 200"));
+}
+
 TEST_CASE("the tick runs periodically", "[net]") {
   std::atomic<int> ticks{0};
   net::HttpServerOptions options;

@@ -31,11 +31,12 @@ inline Deadline after(std::chrono::milliseconds timeout) {
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-inline sockaddr_in loopback(std::uint16_t port) {
+// 127.0.0.1, or another address of 127.0.0.0/8 (`host`, e.g. 2 for 127.0.0.2).
+inline sockaddr_in loopback(std::uint16_t port, std::uint8_t host = 1) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_addr.s_addr = htonl((127u << 24) | host);
   return address;
 }
 
@@ -56,9 +57,14 @@ class RawConnection {
     if (fd_ >= 0) ::close(fd_);
   }
 
-  static RawConnection connect(std::uint16_t port) {
+  // To 127.0.0.1:`port`, from 127.0.0.`from`.
+  static RawConnection connect(std::uint16_t port, std::uint8_t from = 1) {
     RawConnection connection(::socket(AF_INET, SOCK_STREAM, 0));
     if (connection.fd_ < 0) throw_socket_error("socket");
+    const sockaddr_in source = loopback(0, from);
+    if (::bind(connection.fd_, reinterpret_cast<const sockaddr*>(&source), sizeof source) != 0) {
+      throw_socket_error("bind");
+    }
     const sockaddr_in address = loopback(port);
     if (::connect(connection.fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) !=
         0) {

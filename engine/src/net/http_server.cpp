@@ -112,6 +112,9 @@ class HttpServer::Impl {
   // Every open connection. Responders hold only weak references, so a
   // connection lives here while its answer is pending.
   std::unordered_map<const Connection*, std::shared_ptr<Connection>> connections_;
+  // The client address of each, and how many each address holds.
+  std::unordered_map<const Connection*, std::string> addresses_;
+  std::unordered_map<std::string, std::size_t> per_address_;
 
   std::mutex join_mu_;
   std::vector<std::thread> threads_;
@@ -444,10 +447,14 @@ void HttpServer::Impl::on_accept(const beast::error_code& ec, tcp::socket socket
     return;
   }
   ++accepted_;
+  beast::error_code unknown;
+  const std::string address = socket.remote_endpoint(unknown).address().to_string();
   std::shared_ptr<Connection> connection;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (connections_.size() < options_.max_connections) {
+    std::size_t& from_address = per_address_[address];
+    if (connections_.size() < options_.max_connections &&
+        from_address < options_.max_connections_per_address) {
       if (tls_context_) {
         connection =
             std::make_shared<StreamConnection<TlsStream>>(*this, std::move(socket), *tls_context_);
@@ -456,6 +463,10 @@ void HttpServer::Impl::on_accept(const beast::error_code& ec, tcp::socket socket
             std::make_shared<StreamConnection<beast::tcp_stream>>(*this, std::move(socket));
       }
       connections_.emplace(connection.get(), connection);
+      addresses_.emplace(connection.get(), address);
+      ++from_address;
+    } else if (from_address == 0) {
+      per_address_.erase(address);
     }
   }
   if (connection) {
@@ -539,6 +550,10 @@ void HttpServer::Impl::leave_handler() {
 void HttpServer::Impl::remove(const Connection* connection) {
   std::lock_guard<std::mutex> lock(mu_);
   connections_.erase(connection);
+  if (const auto it = addresses_.find(connection); it != addresses_.end()) {
+    if (--per_address_[it->second] == 0) per_address_.erase(it->second);
+    addresses_.erase(it);
+  }
   if (stopping_ && connections_.empty()) {
     asio::post(strand_, [this] { drain_timer_.cancel(); });
   }

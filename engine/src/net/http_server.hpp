@@ -75,6 +75,10 @@ struct HttpServerOptions {
   Admission admit;
   // Connections beyond this many are answered 503 and closed.
   std::size_t max_connections = 1024;
+  // The same, for the connections from one client address: a quarter of
+  // the whole, so that one address cannot take every slot, while a carrier
+  // that puts many phones behind one address (CGNAT) still gets many.
+  std::size_t max_connections_per_address = 256;
   // From the first byte of a request to the end of its header.
   std::chrono::milliseconds header_timeout{10000};
   // Waiting for the next request on a kept-alive (or new) connection; on a
