@@ -128,14 +128,23 @@ Workload load_workload() {
   return workload;
 }
 
+// The loopback address device `index` connects from: each phone has its own,
+// as the daemon's per-address connection share expects.
+tcp::endpoint device_address(int index) {
+  return {asio::ip::address_v4(0x7F010001u + static_cast<std::uint32_t>(index / 200) * 256 +
+                               static_cast<std::uint32_t>(index % 200)),
+          0};
+}
+
 // One officer's phone, as the daemon sees it: requests on one connection.
 class SimulatedDevice {
  public:
-  SimulatedDevice(asio::io_context& io, tcp::endpoint daemon, Identity identity,
-                  const Workload& workload, const Settings& settings, SteadyClock::time_point end,
-                  std::uint64_t seed, Tally& tally)
+  SimulatedDevice(asio::io_context& io, tcp::endpoint source, tcp::endpoint daemon,
+                  Identity identity, const Workload& workload, const Settings& settings,
+                  SteadyClock::time_point end, std::uint64_t seed, Tally& tally)
       : stream_(io),
         timer_(io),
+        source_(source),
         daemon_(daemon),
         identity_(std::move(identity)),
         workload_(workload),
@@ -155,6 +164,14 @@ class SimulatedDevice {
   static constexpr auto kRequestTimeout = std::chrono::seconds(30);
 
   void connect(std::function<void()> then) {
+    beast::error_code bound;
+    stream_.socket().open(tcp::v4(), bound);
+    if (!bound) stream_.socket().bind(source_, bound);
+    if (bound) {
+      tally_.error(identity_.device_id + ": bind: " + bound.message());
+      stream_.close();
+      return think_then(&SimulatedDevice::push);
+    }
     stream_.expires_after(kRequestTimeout);
     stream_.async_connect(daemon_, [this, then = std::move(then)](beast::error_code ec) {
       if (ec) {
@@ -432,6 +449,7 @@ class SimulatedDevice {
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
+  const tcp::endpoint source_;
   const tcp::endpoint daemon_;
   const Identity identity_;
   const Workload& workload_;
@@ -525,8 +543,8 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
   std::vector<std::unique_ptr<SimulatedDevice>> devices;
   for (int i = 0; i < settings.devices; ++i) {
     devices.push_back(std::make_unique<SimulatedDevice>(
-        io, endpoint_of(daemon.url()), identities[static_cast<std::size_t>(i)], workload, settings,
-        end, static_cast<std::uint64_t>(i) + 1, tally));
+        io, device_address(i), endpoint_of(daemon.url()), identities[static_cast<std::size_t>(i)],
+        workload, settings, end, static_cast<std::uint64_t>(i) + 1, tally));
     devices.back()->start();
   }
   io.run();
