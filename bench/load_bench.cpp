@@ -71,7 +71,7 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
   const SteadyClock::time_point end = start + settings.duration;
   const CpuSample cpu_before = sample_cpu(daemon.pid());
   const SimulatedDevices devices(io, endpoint_of(daemon.url()), identities, workload,
-                                 settings.think, end, tally);
+                                 settings.think, end, false, tally);
   io.run();
   const double wall = std::chrono::duration<double>(SteadyClock::now() - start).count();
   const CpuSample cpu_after = sample_cpu(daemon.pid());

@@ -47,8 +47,7 @@ void Tally::error(std::string what) {
 }
 
 Workload load_workload() {
-  Result<core::Schema> schema =
-      core::load_schema(core::builtin_schema_text(), "builtin");
+  Result<core::Schema> schema = core::load_schema(core::builtin_schema_text(), "builtin");
   if (!schema.is_ok()) throw std::runtime_error(schema.status().to_string());
   Workload workload;
   workload.schema_version = static_cast<std::uint32_t>(schema->version);
@@ -74,9 +73,9 @@ tcp::endpoint device_address(int index) {
 
 class SimulatedDevices::Device {
  public:
-  Device(asio::io_context& io, tcp::endpoint source, tcp::endpoint daemon,
-                  Identity identity, const Workload& workload, std::chrono::milliseconds think,
-                  SteadyClock::time_point end, std::uint64_t seed, Tally& tally)
+  Device(asio::io_context& io, tcp::endpoint source, tcp::endpoint daemon, Identity identity,
+         const Workload& workload, std::chrono::milliseconds think, SteadyClock::time_point end,
+         bool connection_per_sync, std::uint64_t seed, Tally& tally)
       : stream_(io),
         timer_(io),
         source_(source),
@@ -85,6 +84,7 @@ class SimulatedDevices::Device {
         workload_(workload),
         think_(think),
         end_(end),
+        connection_per_sync_(connection_per_sync),
         rng_(seed),
         tally_(tally) {}
 
@@ -120,8 +120,7 @@ class SimulatedDevices::Device {
   // Waits a phone's pause (0.5 to 1.5 times the think time), then runs `next`
   // unless the run is over.
   void think_then(void (Device::*next)()) {
-    std::uniform_int_distribution<std::int64_t> pause(think_.count() / 2,
-                                                      think_.count() * 3 / 2);
+    std::uniform_int_distribution<std::int64_t> pause(think_.count() / 2, think_.count() * 3 / 2);
     // A pause running past the end would only stretch the run's wall time.
     timer_.expires_at(std::min(end_, SteadyClock::now() + std::chrono::milliseconds(pause(rng_))));
     timer_.async_wait([this, next](beast::error_code) {
@@ -149,8 +148,7 @@ class SimulatedDevices::Device {
     for (std::uint32_t i = 0; i < columns.size(); ++i) {
       change->add_columns(i);
       const auto value = row.find(columns[i]);
-      protocol::to_wire(value == row.end() ? Value() : value->second,
-                                 change->add_values());
+      protocol::to_wire(value == row.end() ? Value() : value->second, change->add_values());
     }
     change->set_hlc(clock_.send().packed());
     change->set_base_seq(cursor());
@@ -245,8 +243,7 @@ class SimulatedDevices::Device {
                      std::to_string(outcome.id()) + ", which the batch does not have");
         continue;
       }
-      if (outcome.outcome() != v1::OUTCOME_APPLIED &&
-          outcome.outcome() != v1::OUTCOME_SUPERSEDED) {
+      if (outcome.outcome() != v1::OUTCOME_APPLIED && outcome.outcome() != v1::OUTCOME_SUPERSEDED) {
         tally_.error(identity_.device_id + ": push: change " + std::to_string(outcome.id()) +
                      " refused: " + outcome.message());
         continue;
@@ -270,6 +267,10 @@ class SimulatedDevices::Device {
     }
     exchange("/v1/pull", request, tally_.pull_ms, [this](const HttpResponse& http) {
       if (check_pull(http)) return pull();  // the next page at once
+      if (connection_per_sync_) {           // a phone's sync session ends
+        stream_.close();
+        reused_ = false;
+      }
       think_then(&Device::push);
     });
   }
@@ -314,12 +315,10 @@ class SimulatedDevices::Device {
   }
 
   // A 200 answer whose body decodes into `message`; otherwise an error.
-  bool decoded(const HttpResponse& http, google::protobuf::MessageLite* message,
-               const char* what) {
+  bool decoded(const HttpResponse& http, google::protobuf::MessageLite* message, const char* what) {
     Status status = protocol::status_from_response(http);
     if (status.is_ok() && http.status != 200) {
-      status = Status(ErrorCode::kProtocol,
-                               "HTTP status " + std::to_string(http.status));
+      status = Status(ErrorCode::kProtocol, "HTTP status " + std::to_string(http.status));
     }
     if (status.is_ok()) {
       status = protocol::decode_body(http.headers, http.body, 64u << 20, message);
@@ -330,8 +329,11 @@ class SimulatedDevices::Device {
   }
 
   // Sends `message` to `target` and reads the answer, timing it into
-  // `latencies_ms`. A broken connection is an error: it is closed and the
-  // device thinks, then connects again.
+  // `latencies_ms`. As the device's HTTP client does, a request on a reused
+  // connection that the server had closed meanwhile (idle, or its slot given
+  // to another client) is sent again on a new one. Otherwise a broken
+  // connection is an error: it is closed and the device thinks, then
+  // connects again.
   void exchange(const char* target, const google::protobuf::MessageLite& message,
                 std::vector<double>& latencies_ms, Exchanged then) {
     const HttpRequest request = protocol::make_request(target, message);
@@ -345,19 +347,24 @@ class SimulatedDevices::Device {
     request_.body() = request.body;
     request_.keep_alive(true);
     request_.prepare_payload();
-    const SteadyClock::time_point start = SteadyClock::now();
+    send(target, SteadyClock::now(), latencies_ms, std::move(then), reused_);
+  }
+
+  void send(const char* target, SteadyClock::time_point start, std::vector<double>& latencies_ms,
+            Exchanged then, bool may_resend) {
     stream_.expires_after(kRequestTimeout);
     http::async_write(
         stream_, request_,
-        [this, target, start, &latencies_ms, then = std::move(then)](beast::error_code ec,
-                                                                     std::size_t) mutable {
-          if (ec) return broken(target, ec);
+        [this, target, start, &latencies_ms, then = std::move(then), may_resend](
+            beast::error_code ec, std::size_t) mutable {
+          if (ec) return broken(target, start, latencies_ms, std::move(then), may_resend, ec);
           response_ = {};
           http::async_read(
               stream_, buffer_, response_,
-              [this, target, start, &latencies_ms, then = std::move(then)](beast::error_code ec,
-                                                                           std::size_t) {
-                if (ec) return broken(target, ec);
+              [this, target, start, &latencies_ms, then = std::move(then), may_resend](
+                  beast::error_code ec, std::size_t) mutable {
+                if (ec) return broken(target, start, latencies_ms, std::move(then), may_resend, ec);
+                reused_ = true;
                 latencies_ms.push_back(
                     std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count());
                 HttpResponse http;
@@ -372,10 +379,20 @@ class SimulatedDevices::Device {
         });
   }
 
-  void broken(const char* target, const beast::error_code& ec) {
-    tally_.error(identity_.device_id + ": " + target + ": " + ec.message());
+  void broken(const char* target, SteadyClock::time_point start, std::vector<double>& latencies_ms,
+              Exchanged then, bool may_resend, const beast::error_code& ec) {
     stream_.close();
     buffer_.clear();
+    reused_ = false;
+    const bool closed_by_server = ec == http::error::end_of_stream ||
+                                  ec == asio::error::connection_reset ||
+                                  ec == asio::error::broken_pipe || ec == asio::error::eof;
+    if (may_resend && closed_by_server) {
+      return connect([this, target, start, &latencies_ms, then = std::move(then)]() mutable {
+        send(target, start, latencies_ms, std::move(then), false);
+      });
+    }
+    tally_.error(identity_.device_id + ": " + target + ": " + ec.message());
     think_then(&Device::push);
   }
 
@@ -390,10 +407,12 @@ class SimulatedDevices::Device {
   const Workload& workload_;
   const std::chrono::milliseconds think_;
   const SteadyClock::time_point end_;
+  const bool connection_per_sync_;
   std::mt19937_64 rng_;
   Tally& tally_;
   core::HlcClock clock_{nullptr};
   std::uint64_t batch_ = 0;
+  bool reused_ = false;  // the connection has carried an exchange
   std::map<std::string, std::int64_t> cursors_;
   std::deque<std::string> known_people_;
 };
@@ -401,11 +420,12 @@ class SimulatedDevices::Device {
 SimulatedDevices::SimulatedDevices(asio::io_context& io, tcp::endpoint daemon,
                                    const std::vector<Identity>& identities,
                                    const Workload& workload, std::chrono::milliseconds think,
-                                   SteadyClock::time_point end, Tally& tally) {
+                                   SteadyClock::time_point end, bool connection_per_sync,
+                                   Tally& tally) {
   for (std::size_t i = 0; i < identities.size(); ++i) {
     devices_.push_back(std::make_unique<Device>(io, device_address(static_cast<int>(i)), daemon,
-                                                identities[i], workload, think, end, i + 1,
-                                                tally));
+                                                identities[i], workload, think, end,
+                                                connection_per_sync, i + 1, tally));
     devices_.back()->start();
   }
 }

@@ -68,13 +68,16 @@ boost::asio::ip::tcp::endpoint device_address(int index);
 // 127.0.0.1 and the port of a daemon's "http://127.0.0.1:PORT".
 boost::asio::ip::tcp::endpoint endpoint_of(const std::string& url);
 
-// Devices syncing on `io` until `end`; they start at once.
+// Devices syncing on `io` until `end`; they start at once. With
+// `connection_per_sync`, each closes its connection after each pull, as a
+// phone that syncs now and then does, and opens a new one for the next push;
+// otherwise each keeps one connection alive throughout.
 class SimulatedDevices {
  public:
   SimulatedDevices(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint daemon,
                    const std::vector<Identity>& identities, const Workload& workload,
                    std::chrono::milliseconds think, std::chrono::steady_clock::time_point end,
-                   Tally& tally);
+                   bool connection_per_sync, Tally& tally);
   ~SimulatedDevices();
   SimulatedDevices(const SimulatedDevices&) = delete;
   SimulatedDevices& operator=(const SimulatedDevices&) = delete;

@@ -336,6 +336,37 @@ TEST_CASE("connections from one address beyond its share are refused with 503", 
   CHECK(again.read(after(kPatience), "/again").starts_with("HTTP/1.1 200"));
 }
 
+TEST_CASE("when full, a newcomer takes an idle slot of the address that holds the most", "[net]") {
+  net::HttpServerOptions options;
+  options.max_connections = 4;
+  auto server = start_server(options, echo);
+  // Address 2 holds three idle connections, address 3 one: the server is full.
+  std::vector<RawConnection> crowd;
+  for (int i = 0; i < 3; ++i) crowd.push_back(RawConnection::connect(server->port(), 2));
+  RawConnection single = RawConnection::connect(server->port(), 3);
+  REQUIRE(eventually([&] { return server->open_connections() == 4; }));
+
+  RawConnection phone = RawConnection::connect(server->port(), 4);
+  REQUIRE(phone.send("GET /phone HTTP/1.1\r\nHost: test\r\n\r\n"));
+  CHECK(phone.read(after(kPatience), "/phone").starts_with("HTTP/1.1 200"));
+  // One of address 2's is closed, unanswered; address 3's is still served.
+  const auto closed_in_crowd = [&] {
+    int closed = 0;
+    for (RawConnection& connection : crowd) {
+      closed += connection.read(after(0ms)).empty() && connection.closed() ? 1 : 0;
+    }
+    return closed;
+  };
+  CHECK(eventually([&] { return closed_in_crowd() == 1; }));
+  CHECK(server->open_connections() == 4);
+  REQUIRE(single.send("GET /single HTTP/1.1\r\nHost: test\r\n\r\n"));
+  CHECK(single.read(after(kPatience), "/single").starts_with("HTTP/1.1 200"));
+
+  // Address 2, still holding two, takes no slot from the addresses holding one.
+  RawConnection more = RawConnection::connect(server->port(), 2);
+  CHECK(more.read(after(kPatience)).starts_with("HTTP/1.1 503"));
+}
+
 TEST_CASE("the tick runs periodically", "[net]") {
   std::atomic<int> ticks{0};
   net::HttpServerOptions options;

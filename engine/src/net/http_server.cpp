@@ -87,6 +87,11 @@ class HttpServer::Impl {
   // must be refused instead.
   bool enter_handler();
   void leave_handler();
+  // Records whether `connection` waits for the first byte of a request.
+  void set_idle(const Connection* connection, bool idle);
+  // When full: an idle connection of the address that holds the most, if it
+  // holds more than `newcomer_holds`, which then gives up its slot. Under mu_.
+  std::shared_ptr<Connection> connection_to_evict(std::size_t newcomer_holds);
   void remove(const Connection* connection);
   std::vector<std::shared_ptr<Connection>> snapshot();
 
@@ -115,6 +120,8 @@ class HttpServer::Impl {
   // The client address of each, and how many each address holds.
   std::unordered_map<const Connection*, std::string> addresses_;
   std::unordered_map<std::string, std::size_t> per_address_;
+  // The connections waiting for a request's first byte, and since when.
+  std::unordered_map<const Connection*, std::chrono::steady_clock::time_point> idle_since_;
 
   std::mutex join_mu_;
   std::vector<std::thread> threads_;
@@ -129,6 +136,9 @@ class HttpServer::Impl::Connection {
   // whose request is being answered closes after its response.
   virtual void on_server_stop() = 0;
   virtual void close() = 0;
+  // Closes the connection if it is still waiting for a request's first byte:
+  // the server is full and another client needs its slot.
+  virtual void evict() = 0;
   virtual asio::any_io_executor executor() = 0;
 };
 
@@ -167,6 +177,10 @@ class HttpServer::Impl::StreamConnection final
     server_.remove(this);
   }
 
+  void evict() override {
+    if (idle_) close();
+  }
+
   asio::any_io_executor executor() override { return stream_.get_executor(); }
 
  private:
@@ -194,9 +208,13 @@ class HttpServer::Impl::StreamConnection final
     if (server_.stopping_) return close();
     if (buffer_.size() > 0) return read_header();  // the client sent it already
     tcp_stream().expires_after(server_.options_.idle_timeout);
+    idle_ = true;
+    server_.set_idle(this, true);
     stream_.async_read_some(buffer_.prepare(kReadChunk),
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->idle_ = false;
                               if (ec) return self->close();
+                              self->server_.set_idle(self.get(), false);
                               self->buffer_.commit(n);
                               self->read_header();
                             });
@@ -367,6 +385,7 @@ class HttpServer::Impl::StreamConnection final
   std::size_t body_bytes_ = 0;                  // of the current request's body, so far
   http::response<http::string_body> response_;  // alive while it is written
   bool keep_alive_ = false;
+  bool idle_ = false;  // waiting for the first byte of a request
   State state_ = State::kReading;
 };
 
@@ -450,10 +469,15 @@ void HttpServer::Impl::on_accept(const beast::error_code& ec, tcp::socket socket
   beast::error_code unknown;
   const std::string address = socket.remote_endpoint(unknown).address().to_string();
   std::shared_ptr<Connection> connection;
+  std::shared_ptr<Connection> evicted;
   {
     std::lock_guard<std::mutex> lock(mu_);
     std::size_t& from_address = per_address_[address];
-    if (connections_.size() < options_.max_connections &&
+    if (connections_.size() >= options_.max_connections &&
+        from_address < options_.max_connections_per_address) {
+      evicted = connection_to_evict(from_address);
+    }
+    if ((connections_.size() < options_.max_connections || evicted) &&
         from_address < options_.max_connections_per_address) {
       if (tls_context_) {
         connection =
@@ -469,6 +493,7 @@ void HttpServer::Impl::on_accept(const beast::error_code& ec, tcp::socket socket
       per_address_.erase(address);
     }
   }
+  if (evicted) asio::post(evicted->executor(), [evicted] { evicted->evict(); });
   if (connection) {
     connection->start();
   } else {
@@ -547,9 +572,38 @@ void HttpServer::Impl::leave_handler() {
   if (--handlers_running_ == 0) handlers_done_.notify_all();
 }
 
+void HttpServer::Impl::set_idle(const Connection* connection, bool idle) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle) {
+    idle_since_.insert_or_assign(connection, std::chrono::steady_clock::now());
+  } else {
+    idle_since_.erase(connection);
+  }
+}
+
+std::shared_ptr<HttpServer::Impl::Connection> HttpServer::Impl::connection_to_evict(
+    std::size_t newcomer_holds) {
+  const Connection* victim = nullptr;
+  std::size_t victim_holds = newcomer_holds;
+  std::chrono::steady_clock::time_point victim_since;
+  for (const auto& [connection, since] : idle_since_) {
+    const std::size_t holds = per_address_[addresses_[connection]];
+    if (holds > victim_holds ||
+        (victim != nullptr && holds == victim_holds && since < victim_since)) {
+      victim = connection;
+      victim_holds = holds;
+      victim_since = since;
+    }
+  }
+  if (victim == nullptr) return nullptr;
+  idle_since_.erase(victim);  // evicted once
+  return connections_[victim];
+}
+
 void HttpServer::Impl::remove(const Connection* connection) {
   std::lock_guard<std::mutex> lock(mu_);
   connections_.erase(connection);
+  idle_since_.erase(connection);
   if (const auto it = addresses_.find(connection); it != addresses_.end()) {
     if (--per_address_[it->second] == 0) per_address_.erase(it->second);
     addresses_.erase(it);

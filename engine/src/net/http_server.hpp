@@ -73,7 +73,12 @@ struct HttpServerOptions {
   // Checks each request's header before its body is read (the daemon's token
   // check: an anonymous request costs no body). Default: none.
   Admission admit;
-  // Connections beyond this many are answered 503 and closed.
+  // Beyond this many connections, a new one takes the slot of an idle one
+  // (waiting for a request) of the address that holds the most, if that
+  // address holds more than the newcomer's: so idle sockets, from however
+  // many addresses, cannot lock out a phone. Otherwise it is answered 503
+  // and closed. (An idle connection that starts a request just as it is
+  // chosen is kept: the limit may then be passed by one for a while.)
   std::size_t max_connections = 1024;
   // The same, for the connections from one client address: a quarter of
   // the whole, so that one address cannot take every slot, while a carrier
