@@ -1,6 +1,7 @@
 // lumbungd: the merge daemon. A thin main over the protocol core
 // (server/sync_server.hpp) and the HTTP server (net/http_server.hpp). Exit
 // status: 0 success, 1 error, 2 usage error, as for `lumbung`.
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -123,6 +124,26 @@ with TLS) once it accepts connections. On SIGTERM or SIGINT it stops
 accepting, answers the requests in flight and exits 0. Refused while another
 'serve' or a 'restore' uses DIR.)";
 
+// Raises this process's soft limit on open files towards its hard limit, so
+// that the connections the HTTP server admits (`connections`) and the store's
+// files fit; warns when the hard limit is lower (a systemd unit's
+// LimitNOFILE, `ulimit -Hn`): connections beyond it would fail to be accepted
+// instead of being answered.
+void raise_open_files_limit(std::size_t connections) {
+  constexpr rlim_t kOwnFiles = 64;  // the store, its journal, snapshots, the listener...
+  const rlim_t wanted = static_cast<rlim_t>(connections) + kOwnFiles;
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= wanted) return;
+  files.rlim_cur = files.rlim_max == RLIM_INFINITY ? wanted : std::min(files.rlim_max, wanted);
+  ::setrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_cur < wanted) {
+    std::cerr << "lumbungd: WARNING: at most " << files.rlim_cur
+              << " open files (ulimit -Hn), fewer than the " << connections
+              << " connections served and the daemon's own files; raise the limit "
+                 "(LimitNOFILE= in a systemd unit)\n";
+  }
+}
+
 int run_serve(const Args& args) {
   // --listen is checked by the parser.
   const lumbung::net::HostPort address = *lumbung::net::parse_host_port(args.listen, std::nullopt);
@@ -176,6 +197,7 @@ int run_serve(const Args& args) {
   http_options.stop_signals = {SIGINT, SIGTERM};
   http_options.tick = [sync] { sync->tick(); };
   http_options.on_stop = [sync] { sync->stop(); };
+  raise_open_files_limit(http_options.max_connections);
   Result<std::unique_ptr<lumbung::net::HttpServer>> server = lumbung::net::HttpServer::start(
       std::move(http_options),
       [sync](lumbung::HttpRequest request, lumbung::net::Responder respond) {

@@ -1,13 +1,17 @@
 // The real `lumbungd` binary over real TCP on 127.0.0.1: its command line, its
 // lifecycle, and the sync protocol through the HTTP transport. Every test
 // runs its own daemon on a free port in a fresh directory.
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,6 +94,39 @@ TEST_CASE("plain HTTP beyond loopback starts with a warning", "[integration]") {
   CHECK(stopped->exit_code == 0);
   CHECK(stopped->err.find("lumbungd: WARNING: plain HTTP on 0.0.0.0:0, beyond this machine") !=
         std::string::npos);
+}
+
+// The soft limit on open files in /proc/PID/limits.
+long open_files_limit(pid_t pid) {
+  std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+  for (std::string line; std::getline(limits, line);) {
+    if (line.rfind("Max open files", 0) == 0) return std::stol(line.substr(26));
+  }
+  return -1;
+}
+
+TEST_CASE("serve raises its open files limit to fit the connections it admits", "[integration]") {
+  rlimit inherited{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &inherited) == 0);
+  constexpr rlim_t kWanted = 1024 + 64;  // the default connection limit and the daemon's own
+  if (inherited.rlim_max < kWanted) {
+    WARN("the hard limit on open files is " << inherited.rlim_max << ": nothing to raise to");
+    return;
+  }
+  TempDir dir;
+  // Started as a systemd service would be: a soft limit of 1024 or less.
+  rlimit low = inherited;
+  low.rlim_cur = 256;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::optional<DaemonProcess> daemon;
+  try {
+    daemon.emplace(LUMBUNGD, dir.file("data"));
+  } catch (...) {
+    ::setrlimit(RLIMIT_NOFILE, &inherited);
+    throw;
+  }
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &inherited) == 0);
+  CHECK(open_files_limit(daemon->pid()) >= static_cast<long>(kWanted));
 }
 
 TEST_CASE("lumbungd dump of an empty server prints every table empty", "[integration]") {
