@@ -199,7 +199,8 @@ void hold_sockets(Attacker& attacker, const std::string& name, int count, std::u
       }
       try {
         socket.emplace(RawConnection::connect(
-            attacker.port, static_cast<std::uint8_t>(first + i % static_cast<std::size_t>(addresses))));
+            attacker.port,
+            static_cast<std::uint8_t>(first + i % static_cast<std::size_t>(addresses))));
         if (!opening.empty()) socket->send(opening);
       } catch (const std::system_error&) {
         attacker.outcomes.count(name, 0);
@@ -224,7 +225,8 @@ void hang_up_long_polls(Attacker& attacker) {
     std::vector<RawConnection> polls;
     for (int i = 0; i < kPolls; ++i) {
       try {
-        polls.push_back(RawConnection::connect(attacker.port, static_cast<std::uint8_t>(20 + i % 2)));
+        polls.push_back(
+            RawConnection::connect(attacker.port, static_cast<std::uint8_t>(20 + i % 2)));
         polls.back().send(request);
       } catch (const std::system_error&) {
         attacker.outcomes.count("long polls", 0);
@@ -243,9 +245,8 @@ int run_attacker(std::uint16_t port, const std::string& token, std::chrono::seco
   attacker.port = port;
   attacker.token = token;
   attacker.end = SteadyClock::now() + duration;
-  const std::string stalled = http_post("/v1/push", token,
-                                        {{"Content-Type", "application/x-protobuf"}}, "x",
-                                        16000000);
+  const std::string stalled =
+      http_post("/v1/push", token, {{"Content-Type", "application/x-protobuf"}}, "x", 16000000);
   std::vector<std::thread> attacks;
   attacks.emplace_back([&] { send_amplified(attacker, false); });
   attacks.emplace_back([&] { send_amplified(attacker, true); });
@@ -279,10 +280,9 @@ int run(const std::string& self, const Settings& settings) {
   const boost::asio::ip::tcp::endpoint endpoint = endpoint_of(daemon.url());
 
   const SteadyClock::time_point start = SteadyClock::now();
-  lumbung::test::ChildProcess attacker(
-      {self, "--attacker", std::to_string(endpoint.port()), mallory.token,
-       std::to_string(settings.duration.count())},
-      {}, dir);
+  lumbung::test::ChildProcess attacker({self, "--attacker", std::to_string(endpoint.port()),
+                                        mallory.token, std::to_string(settings.duration.count())},
+                                       {}, dir);
   boost::asio::io_context io;
   Tally tally;
   const Workload workload = load_workload();
@@ -313,9 +313,10 @@ int run(const std::string& self, const Settings& settings) {
   for (const std::string& error : tally.first_errors) std::printf("    %s\n", error.c_str());
   std::printf("  lumbungd      peak RSS %.1f MiB, CPU %.1f s\n", daemon_peak_kib / 1024.0,
               daemon_cpu);
-  std::printf("  attacker      answers by HTTP status (closed: none; -1: a long poll still held "
-              "when it hung up)\n%s",
-              attacked ? attacked->out.c_str() : "    did not finish in time\n");
+  std::printf(
+      "  attacker      answers by HTTP status (closed: none; -1: a long poll still held "
+      "when it hung up)\n%s",
+      attacked ? attacked->out.c_str() : "    did not finish in time\n");
   const bool passed = attacked && attacked->exit_code == 0 && tally.errors == 0 &&
                       push_p99 < 1000 && daemon_peak_kib < 512 * 1024;
   std::printf("  %s (0 honest errors, push p99 < 1000 ms, peak RSS < 512 MiB)\n",

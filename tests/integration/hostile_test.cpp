@@ -9,6 +9,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "integration/household_push.hpp"
@@ -302,6 +303,69 @@ TEST_CASE("hostile requests are refused cleanly while honest devices sync", "[in
     REQUIRE(served.exit_code == 0);
     CHECK(served.out == dump_of(dir.file(phone)) + "\n");
   }
+}
+
+// `request` as HTTP/1.1 bytes, with `token`.
+std::string http_text(const HttpRequest& request, const std::string& token) {
+  std::string text = request.method + " " + request.target +
+                     " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n";
+  for (const auto& [name, value] : request.headers) text += name + ": " + value + "\r\n";
+  return text + "Content-Length: " + std::to_string(request.body.size()) + "\r\n\r\n" +
+         request.body;
+}
+
+// A pull of `device` that may wait `wait_seconds` for news.
+HttpRequest long_poll(const std::string& device, std::uint32_t wait_seconds) {
+  v1::PullRequest pull;
+  *pull.mutable_header() = header(device);
+  pull.set_wait_seconds(wait_seconds);
+  return protocol::make_request("/v1/pull", pull);
+}
+
+TEST_CASE("a long poll whose client hung up frees its officer's slot within seconds",
+          "[integration][auth]") {
+  TempDir dir;
+  const std::string data = dir.file("data");
+  std::vector<Issued> sri;  // a token per phone: each binds to its first device
+  for (int i = 0; i < 4; ++i) sri.push_back(issue(data, "sri", kVillageA));
+  DaemonProcess daemon(LUMBUNGD, data, {"--max-long-polls-per-officer", "2"});
+  const std::uint16_t port =
+      static_cast<std::uint16_t>(std::stoi(daemon.url().substr(daemon.url().rfind(':') + 1)));
+
+  // Nothing is new on an empty server: of three polls that may wait 60 s,
+  // two wait and the last one the daemon handles is refused.
+  std::vector<RawConnection> polls;
+  for (std::size_t i = 0; i < 3; ++i) {
+    RawConnection& poll = polls.emplace_back(RawConnection::connect(port));
+    REQUIRE(poll.send(http_text(long_poll("sri-" + std::to_string(i), 60), sri[i].token)));
+  }
+  bool refused = false;
+  for (const Deadline deadline = after(20s);
+       !refused && std::chrono::steady_clock::now() < deadline;) {
+    for (RawConnection& poll : polls) {
+      const std::string answer = poll.read(after(20ms), "\r\n\r\n");
+      if (answer.empty()) continue;
+      CHECK(answer.starts_with("HTTP/1.1 429"));
+      refused = true;
+      break;
+    }
+  }
+  REQUIRE(refused);
+  // A fourth phone's poll of a second: refused while the two wait; held,
+  // then answered empty, once a slot is free.
+  Attacker fourth(daemon.url());
+  const auto poll_status = [&] { return fourth.send(long_poll("sri-3", 1), sri[3].token).status; };
+  CHECK(poll_status() == 429);
+
+  // The two waiting polls' clients hang up: their slots free well before 60 s.
+  polls.clear();
+  const Deadline deadline = after(10s);
+  int status = poll_status();
+  while (status != 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    status = poll_status();
+  }
+  CHECK(status == 200);
 }
 
 }  // namespace

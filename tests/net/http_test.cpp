@@ -367,6 +367,40 @@ TEST_CASE("when full, a newcomer takes an idle slot of the address that holds th
   CHECK(more.read(after(kPatience)).starts_with("HTTP/1.1 503"));
 }
 
+TEST_CASE("a client that hangs up while its request is handled is let go", "[net]") {
+  ParkedResponders parked;
+  std::mutex mu;
+  std::vector<std::shared_ptr<const std::atomic<bool>>> gone_flags;
+  auto server = start_server({}, [&](HttpRequest request, net::Responder respond) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      gone_flags.push_back(request.client_gone);
+    }
+    parked.park(std::move(respond));
+  });
+  const auto gone = [&](std::size_t i) {
+    std::lock_guard<std::mutex> lock(mu);
+    return gone_flags.at(i)->load();
+  };
+  RawConnection staying = RawConnection::connect(server->port());
+  RawConnection leaving = RawConnection::connect(server->port());
+  REQUIRE(staying.send("GET /staying HTTP/1.1\r\nHost: test\r\n\r\n"));
+  REQUIRE(parked.wait_for(1));
+  REQUIRE(leaving.send("GET /leaving HTTP/1.1\r\nHost: test\r\n\r\n"));
+  REQUIRE(parked.wait_for(2));
+  CHECK_FALSE(gone(1));
+
+  { RawConnection closing = std::move(leaving); }
+  CHECK(eventually([&] { return gone(1); }));
+  CHECK(eventually([&] { return server->open_connections() == 1; }));
+  CHECK_FALSE(gone(0));
+  // The client still waiting gets its answer; the other one's goes nowhere.
+  parked.take()(text_response("staying"));
+  parked.take()(text_response("leaving"));
+  CHECK(staying.read(after(kPatience), "staying").starts_with("HTTP/1.1 200"));
+  CHECK(server->open_connections() == 1);
+}
+
 TEST_CASE("the tick runs periodically", "[net]") {
   std::atomic<int> ticks{0};
   net::HttpServerOptions options;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "auth/token_authority.hpp"
 #include "server/server_fixture.hpp"
@@ -304,6 +305,85 @@ TEST_CASE("an officer's long polls beyond the limit are answered 429 at once", "
 
   server.server->stop();  // answers the waiting polls
   for (const Poll& poll : polls) CHECK(poll.answer);
+}
+
+// A long poll sent as a transport sends it, with a flag that says when its
+// client has gone; its answer may come from any of the server's threads.
+struct LongPoll {
+  std::shared_ptr<std::atomic<bool>> client_gone = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<std::promise<HttpResponse>> answer =
+      std::make_shared<std::promise<HttpResponse>>();
+  std::future<HttpResponse> answered = answer->get_future();
+
+  bool is_answered() const {
+    return answered.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }
+  // Its answer; fails the test when none comes within 30 s.
+  HttpResponse wait() {
+    REQUIRE(answered.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    return answered.get();
+  }
+};
+
+// Starts a long poll of `device` with a token of its own (server.token from
+// then), caught up on what it may read.
+LongPoll start_long_poll(AuthServer& server, const std::string& officer, const char* village,
+                         const std::string& device) {
+  server.token = server.issue(officer, {village}).token;
+  v1::PullRequest request = TestServer::pull_request(device, cursors_of(server.pull(device)));
+  request.set_wait_seconds(30);
+  HttpRequest http = protocol::make_request("/v1/pull", request);
+  http.headers.emplace_back("Authorization", "Bearer " + server.token);
+  LongPoll poll;
+  http.client_gone = poll.client_gone;
+  server.server->handle(std::move(http), [answer = poll.answer](HttpResponse response) {
+    answer->set_value(std::move(response));
+  });
+  return poll;
+}
+
+TEST_CASE("a long poll whose client has gone frees its officer's slot at the next tick",
+          "[server][auth]") {
+  AuthServer server;
+  std::vector<LongPoll> polls;
+  for (std::uint32_t i = 0; i < server::ServerOptions().max_long_polls_per_officer; ++i) {
+    polls.push_back(start_long_poll(server, "sri", kVillage, "sri-" + std::to_string(i)));
+  }
+  for (const LongPoll& poll : polls) CHECK_FALSE(poll.is_answered());
+  REQUIRE(start_long_poll(server, "sri", kVillage, "sri-over").wait().status == 429);
+
+  // The transport saw the first one's client hang up.
+  polls[0].client_gone->store(true);
+  server.server->tick();
+  CHECK(polls[0].is_answered());  // for no one: the connection has closed
+  const LongPoll again = start_long_poll(server, "sri", kVillage, "sri-again");
+  CHECK_FALSE(again.is_answered());
+  for (std::size_t i = 1; i < polls.size(); ++i) CHECK_FALSE(polls[i].is_answered());
+  server.server->stop();
+  CHECK(again.is_answered());
+}
+
+TEST_CASE("a commit answers the long polls that wait on its village and leaves the others held",
+          "[server][auth]") {
+  AuthServer server;
+  seed_two_villages(server);
+  const std::string admin = server.token;
+  LongPoll ani = start_long_poll(server, "ani", kVillage, "ani-phone");
+  LongPoll budi = start_long_poll(server, "budi", kOtherVillage, "budi-phone");
+  CHECK_FALSE(ani.is_answered());
+  CHECK_FALSE(budi.is_answered());
+
+  server.token = admin;
+  server.push(Batch("office", 2).insert("household", "hA2", household(kVillage), stamp(2)));
+  const HttpResponse to_ani = ani.wait();
+  REQUIRE(to_ani.status == 200);
+  CHECK(row_ids(decode<v1::PullPage>(to_ani)) == std::set<std::string>{"hA2"});
+  CHECK_FALSE(budi.is_answered());
+
+  server.push(Batch("office", 3).insert("household", "hB2", household(kOtherVillage), stamp(3)));
+  const HttpResponse to_budi = budi.wait();
+  REQUIRE(to_budi.status == 200);
+  CHECK(row_ids(decode<v1::PullPage>(to_budi)) == std::set<std::string>{"hB2"});
 }
 
 }  // namespace

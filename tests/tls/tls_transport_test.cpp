@@ -1,6 +1,7 @@
 // The HTTP server and client over TLS on 127.0.0.1, with certificates made
 // for each test (support/test_certs.hpp): what the device accepts and
 // refuses, and the server's limits and timeouts kept over TLS.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
@@ -260,6 +261,32 @@ TEST_CASE_METHOD(Tls, "a graceful stop over TLS answers the request in flight", 
   Result<HttpResponse> answer = slow.get();
   REQUIRE(answer.is_ok());
   CHECK(answer->body == "finished");
+}
+
+TEST_CASE_METHOD(Tls, "a client that hangs up while its request is handled is let go over TLS",
+                 "[tls]") {
+  using Parked = std::pair<std::shared_ptr<const std::atomic<bool>>, net::Responder>;
+  std::promise<Parked> parked;
+  auto server = serve(certs_.server, {}, [&](HttpRequest request, net::Responder respond) {
+    parked.set_value({request.client_gone, std::move(respond)});
+  });
+  HttpTransportOptions impatient;
+  impatient.request_timeout = 2s;
+  {
+    auto leaving = client(*server, impatient);
+    CHECK(leaving->exchange(get_request("/slow")).status().code() == ErrorCode::kTimeout);
+  }  // the transport closes its connection
+  std::future<Parked> held = parked.get_future();
+  REQUIRE(held.wait_for(kPatience) == std::future_status::ready);
+  auto [gone, respond] = held.get();
+  const Deadline deadline = after(kPatience);
+  while ((!gone->load() || server->open_connections() > 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(gone->load());
+  CHECK(server->open_connections() == 0);
+  respond(HttpResponse{200, {}, "for no one"});  // dropped
 }
 
 TEST_CASE("the server refuses TLS files it cannot use, before listening", "[tls]") {

@@ -8,6 +8,7 @@
 // Thread-safety: values; a Transport is used by one sync at a time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -38,6 +39,11 @@ struct HttpRequest {
   std::string target;  // "/v1/push"
   HttpHeaders headers;
   std::string body;
+  // On a request a server received: set true by the server's transport once
+  // no answer can reach the client (it hung up, or the connection closed),
+  // so that a handler holding the request (a long poll) can let it go. Null
+  // when the transport cannot tell (in memory); ignored by client transports.
+  std::shared_ptr<const std::atomic<bool>> client_gone{};
 };
 
 struct HttpResponse {

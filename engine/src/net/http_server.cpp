@@ -1,5 +1,7 @@
 #include "net/http_server.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -40,6 +42,17 @@ constexpr std::size_t kReadChunk = 4096;
 constexpr std::chrono::seconds kLingerTime{5};
 // After a failed accept (out of file descriptors), the next one waits this long.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+// How often the connections whose request is being handled are checked for a
+// client that hung up: a poll(2) each, so that a long poll of a client that
+// has gone frees its slots within about this long.
+constexpr std::chrono::milliseconds kHangUpCheckInterval{1000};
+// What poll(2) reports of a client that hung up: its FIN, even with unread
+// bytes before it (Linux's POLLRDHUP), a reset, an error.
+#ifdef POLLRDHUP
+constexpr short kHangUpEvents = POLLRDHUP | POLLHUP | POLLERR;
+#else
+constexpr short kHangUpEvents = POLLHUP | POLLERR;
+#endif
 
 }  // namespace
 
@@ -52,6 +65,7 @@ class HttpServer::Impl {
         acceptor_(strand_),
         signals_(strand_),
         tick_timer_(strand_),
+        hang_up_timer_(strand_),
         accept_retry_timer_(strand_),
         drain_timer_(strand_) {}
 
@@ -81,6 +95,7 @@ class HttpServer::Impl {
   void on_accept(const beast::error_code& ec, tcp::socket socket);
   void refuse_connection(tcp::socket socket);
   void schedule_tick();
+  void schedule_hang_up_check();
   void stop_on_strand();
 
   // Brackets each call of the handler; false once stopping, when the request
@@ -104,6 +119,7 @@ class HttpServer::Impl {
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   asio::steady_timer tick_timer_;
+  asio::steady_timer hang_up_timer_;
   asio::steady_timer accept_retry_timer_;
   asio::steady_timer drain_timer_;
   bool stop_started_ = false;  // on strand_
@@ -139,6 +155,9 @@ class HttpServer::Impl::Connection {
   // Closes the connection if it is still waiting for a request's first byte:
   // the server is full and another client needs its slot.
   virtual void evict() = 0;
+  // Closes the connection when its request is being handled and the client
+  // has hung up meanwhile (or half-closed: then it reads no answer either).
+  virtual void check_hang_up() = 0;
   virtual asio::any_io_executor executor() = 0;
 };
 
@@ -171,6 +190,7 @@ class HttpServer::Impl::StreamConnection final
   void close() override {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
+    if (client_gone_) client_gone_->store(true);
     beast::error_code ignored;
     tcp_stream().socket().shutdown(tcp::socket::shutdown_both, ignored);
     tcp_stream().close();
@@ -179,6 +199,14 @@ class HttpServer::Impl::StreamConnection final
 
   void evict() override {
     if (idle_) close();
+  }
+
+  // Polls the socket rather than reading it: a read pending while the
+  // answer is written would clash with the write (over TLS above all).
+  void check_hang_up() override {
+    if (state_ != State::kHandling) return;
+    pollfd watched{tcp_stream().socket().native_handle(), kHangUpEvents, 0};
+    if (::poll(&watched, 1, 0) > 0 && (watched.revents & kHangUpEvents) != 0) close();
   }
 
   asio::any_io_executor executor() override { return stream_.get_executor(); }
@@ -286,6 +314,8 @@ class HttpServer::Impl::StreamConnection final
     keep_alive_ = parser_->keep_alive();
     HttpRequest request = request_read();
     request.body = std::move(parser_->get().body());
+    client_gone_ = std::make_shared<std::atomic<bool>>(false);
+    request.client_gone = client_gone_;
     state_ = State::kHandling;
     if (!server_.enter_handler()) {
       return refuse(Status(ErrorCode::kUnavailable, "the server is stopping"));
@@ -386,6 +416,8 @@ class HttpServer::Impl::StreamConnection final
   http::response<http::string_body> response_;  // alive while it is written
   bool keep_alive_ = false;
   bool idle_ = false;  // waiting for the first byte of a request
+  // The current request's HttpRequest::client_gone: set when the connection closes.
+  std::shared_ptr<std::atomic<bool>> client_gone_;
   State state_ = State::kReading;
 };
 
@@ -427,10 +459,11 @@ Status HttpServer::Impl::listen() {
 }
 
 void HttpServer::Impl::run_threads() {
-  // The pending accept and tick keep the threads running; once stopping, the
-  // drain timer does until the last connection has closed.
+  // The pending accept, tick and hang-up check keep the threads running;
+  // once stopping, the drain timer does until the last connection has closed.
   accept();
   if (options_.tick) schedule_tick();
+  schedule_hang_up_check();
   if (!options_.stop_signals.empty()) {
     signals_.async_wait([this](const beast::error_code& ec, int) {
       if (!ec) stop_on_strand();
@@ -531,6 +564,17 @@ void HttpServer::Impl::schedule_tick() {
   });
 }
 
+void HttpServer::Impl::schedule_hang_up_check() {
+  hang_up_timer_.expires_after(kHangUpCheckInterval);
+  hang_up_timer_.async_wait([this](const beast::error_code& ec) {
+    if (ec || stop_started_) return;
+    for (const std::shared_ptr<Connection>& connection : snapshot()) {
+      asio::post(connection->executor(), [connection] { connection->check_hang_up(); });
+    }
+    schedule_hang_up_check();
+  });
+}
+
 void HttpServer::Impl::stop_on_strand() {
   if (stop_started_) return;
   stop_started_ = true;
@@ -544,6 +588,7 @@ void HttpServer::Impl::stop_on_strand() {
   acceptor_.close(ignored);
   signals_.cancel(ignored);
   tick_timer_.cancel();
+  hang_up_timer_.cancel();
   accept_retry_timer_.cancel();
   if (options_.on_stop) options_.on_stop();
   const std::vector<std::shared_ptr<Connection>> open = snapshot();

@@ -11,6 +11,13 @@
 // whose Content-Length is over the body limit is refused with 413 before its
 // body is read; malformed HTTP gets 400; both close the connection.
 //
+// A client that hangs up while its request is being handled (a long poll)
+// is noticed within about a second, without reading from the connection:
+// the connection is closed, freeing its slots, and the request's
+// HttpRequest::client_gone is set, so that the handler can let it go. A
+// client that only half-closes (shuts down its sending side) while it waits
+// for its answer is taken as gone too.
+//
 // With a certificate and key, every connection is TLS: the handshake must
 // finish within the header timeout, and a connection over the limit is
 // closed unanswered (a plaintext 503 would be garbage to a TLS client).

@@ -1,13 +1,27 @@
 // Long polls (docs/protocol.md, PullRequest.wait_seconds): pulls that found
-// nothing new, held as data until a push commits a change or their time runs
-// out. No thread waits: whoever commits or calls tick() answers them.
+// nothing new, held as data until a commit may bring them news, their time
+// runs out or their client goes. No thread waits on one: a commit moves the
+// waiters it concerns to a queue (take_woken), and tick() hands back the ones
+// whose time is up or whose client is gone.
+//
+// A waiter is woken by a commit that changed a scope its page would read
+// (every scope for a grant of all villages) or that applied a push batch of
+// its own device (which changes what its page leaves out, pull_page.cpp);
+// other commits leave it held. The commit's work is a lookup per changed
+// scope and a move per woken waiter; their pages are read elsewhere.
 //
 // Thread-safety: all members may be called from any thread.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "lumbung/http.hpp"
@@ -19,19 +33,30 @@ struct PullWaiter {
   PullQuery query;
   std::function<void(HttpResponse)> respond;
   std::int64_t deadline_ms = 0;  // on the server's clock
+  // Set by the transport once the client has gone (HttpRequest::client_gone);
+  // null when it cannot tell.
+  std::shared_ptr<const std::atomic<bool>> client_gone;
+
+  bool gone() const { return client_gone && client_gone->load(); }
+};
+
+// What one commit changed, as far as long polls care.
+struct CommittedChanges {
+  std::int64_t seq = 0;          // the last seq it gave
+  std::set<std::string> scopes;  // of the rows and conflicts it wrote
+  std::string device_id;         // whose push batch it applied; empty: none (a resolution)
 };
 
 class LongPolls {
  public:
   // `committed_seq`: the last seq committed when the server opened;
   // `per_officer`: how many waiters one officer may have held (0: any).
-  LongPolls(std::int64_t committed_seq, std::uint32_t per_officer)
-      : committed_seq_(committed_seq), per_officer_(per_officer) {}
+  LongPolls(std::int64_t committed_seq, std::uint32_t per_officer);
 
   enum class Hold {
     kHeld,
-    // A change committed after the waiter's snapshot, or stop() was called:
-    // answer it now.
+    // A commit that would wake it came after the waiter's snapshot, or stop()
+    // was called: answer it now.
     kAnswerNow,
     // Its officer has per_officer waiters held already.
     kOverLimit,
@@ -39,20 +64,48 @@ class LongPolls {
   // Holds `waiter`, whose page was read from the snapshot at `seen_seq`,
   // unless it is to be answered now; then `waiter` is left as it was.
   Hold hold(PullWaiter& waiter, std::int64_t seen_seq);
-  // Records that changes up to `seq` committed and hands back every waiter,
-  // to be answered anew.
-  std::vector<PullWaiter> committed(std::int64_t seq);
-  // Hands back the waiters whose deadline is at or before `now_ms`.
+  // Records `changes` and moves the waiters they may bring news to onto the
+  // woken queue.
+  void committed(const CommittedChanges& changes);
+  // Blocks until some waiters were woken, and hands them back, to be
+  // answered anew; empty once stop() was called.
+  std::vector<PullWaiter> take_woken();
+  // Hands back the waiters whose deadline is at or before `now_ms`, and
+  // those whose client is gone (PullWaiter::gone), freeing their officers'
+  // slots.
   std::vector<PullWaiter> expired(std::int64_t now_ms);
-  // Hands back every waiter; later hold() calls fail.
+  // Hands back every waiter, held or woken; later hold() calls fail.
   std::vector<PullWaiter> stop();
 
  private:
+  // Something waiters wait on: a scope, a device, or every commit.
+  struct Watch {
+    std::int64_t committed_seq = 0;  // of the last commit that concerned it
+    std::set<std::uint64_t> waiting;
+  };
+  struct Held {
+    PullWaiter waiter;
+    std::vector<Watch*> watches;  // elements of the maps below, never erased
+  };
+
+  // What `query`'s page reads, or is changed by. REQUIRES: mu_ held.
+  std::vector<Watch*> watches_of(const PullQuery& query);
+  // Moves every waiter of `watch` to the woken queue. REQUIRES: mu_ held.
+  void wake(Watch& watch, std::int64_t seq);
+  // Takes held waiter `id` out of the indexes. REQUIRES: mu_ held.
+  PullWaiter release(std::uint64_t id);
+
   std::mutex mu_;
-  std::int64_t committed_seq_;
+  std::condition_variable woken_ready_;
   const std::uint32_t per_officer_;
   bool stopped_ = false;
-  std::vector<PullWaiter> waiters_;
+  std::uint64_t next_id_ = 0;
+  std::unordered_map<std::uint64_t, Held> held_;
+  std::unordered_map<std::string, std::uint32_t> held_per_officer_;
+  Watch every_commit_;  // grants of all villages
+  std::unordered_map<std::string, Watch> scopes_;
+  std::unordered_map<std::string, Watch> devices_;
+  std::vector<PullWaiter> woken_;
 };
 
 }  // namespace lumbung::server

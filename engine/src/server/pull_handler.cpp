@@ -43,6 +43,7 @@ void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond
   const std::uint32_t wait_seconds = std::min(pull.wait_seconds(), options.max_wait_seconds);
   waiter.deadline_ms = clock->now_ms() + std::int64_t{wait_seconds} * 1000;
   waiter.respond = std::move(respond);
+  waiter.client_gone = request.client_gone;
   answer_pull(std::move(waiter), wait_seconds > 0);
 }
 
@@ -59,6 +60,10 @@ Result<PulledPage> SyncServer::Impl::read_page(const PullQuery& query) {
 }
 
 void SyncServer::Impl::answer_pull(PullWaiter waiter, bool hold_when_empty) {
+  if (waiter.gone()) {
+    return waiter.respond(
+        protocol::error_response(Status(ErrorCode::kUnavailable, "the client has gone")));
+  }
   Result<PulledPage> pulled = read_page(waiter.query);
   if (pulled.is_ok() && hold_when_empty && !pulled->has_news()) {
     switch (long_polls.hold(waiter, pulled->snapshot_seq)) {
@@ -76,8 +81,16 @@ void SyncServer::Impl::answer_pull(PullWaiter waiter, bool hold_when_empty) {
   waiter.respond(protocol::make_response(pulled->page));
 }
 
-void SyncServer::Impl::wake_long_polls(std::int64_t seq) {
-  for (PullWaiter& waiter : long_polls.committed(seq)) answer_pull(std::move(waiter), true);
+void SyncServer::Impl::wake_long_polls(const CommittedChanges& changes) {
+  long_polls.committed(changes);
+}
+
+void SyncServer::Impl::answer_woken_polls() {
+  for (;;) {
+    std::vector<PullWaiter> woken = long_polls.take_woken();
+    if (woken.empty()) return;  // stopped
+    for (PullWaiter& waiter : woken) answer_pull(std::move(waiter), true);
+  }
 }
 
 }  // namespace lumbung::server

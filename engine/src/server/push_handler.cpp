@@ -37,7 +37,7 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     auth::Grant grant;
     std::uint64_t request_digest = 0;
     v1::PushResponse response;
-    std::int64_t committed_seq = 0;  // set when the batch gave out seqs
+    CommittedChanges changes;  // its seq set when the batch gave out seqs
   };
   auto push = std::make_shared<Push>();
   Result<auth::Grant> grant = admit(request, &push->request);
@@ -89,22 +89,25 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     const MergeClock merge_clock{.hlc = &hlc,
                                  .now_ms = clock->now_ms(),
                                  .max_skew_ms = options.max_clock_skew.count() * 1000};
-    LUMBUNG_RETURN_IF_ERROR(
-        merge_batch(schema, *judge, merge_clock, txn, push->grant, request, &response));
+    LUMBUNG_RETURN_IF_ERROR(merge_batch(schema, *judge, merge_clock, txn, push->grant, request,
+                                        &response, &push->changes.scopes));
     const core::Hlc server_hlc = hlc.last();
     response.set_server_hlc(server_hlc.packed());
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kHlcMetaKey, std::to_string(server_hlc.packed())));
     LUMBUNG_RETURN_IF_ERROR(txn.set_device_batch(
         device_id, {request.batch(), push->request_digest, response.SerializeAsString()}));
     LUMBUNG_ASSIGN_OR_RETURN(std::int64_t seq_after, txn.last_seq());
-    if (seq_after > seq_before) push->committed_seq = seq_after;
+    if (seq_after > seq_before) {
+      push->changes.seq = seq_after;
+      push->changes.device_id = device_id;
+    }
     return Status::ok();
   };
   // Answered on the commit thread, once the push's group is durable.
   commits.submit(body, [this, push, respond](const Status& committed) {
     if (!committed.is_ok()) return respond(protocol::error_response(committed));
     respond(protocol::make_response(push->response));
-    if (push->committed_seq > 0) wake_long_polls(push->committed_seq);
+    if (push->changes.seq > 0) wake_long_polls(push->changes);
   });
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -197,7 +198,7 @@ class BatchMerger {
  public:
   BatchMerger(const core::Schema& schema, db::CheckJudge& judge, const MergeClock& clock,
               WriteTransaction& txn, const auth::Grant& grant, const v1::PushRequest& request,
-              v1::PushResponse* response)
+              v1::PushResponse* response, std::set<std::string>* changed_scopes)
       : schema_(schema),
         judge_(judge),
         clock_(clock),
@@ -205,6 +206,7 @@ class BatchMerger {
         grant_(grant),
         request_(request),
         response_(response),
+        changed_scopes_(changed_scopes),
         device_id_(request.header().device_id()) {}
 
   Status merge() {
@@ -225,6 +227,13 @@ class BatchMerger {
   }
 
  private:
+  // The next seq, for a write in `scope`: every seq the batch gives is
+  // counted in changed_scopes_, which wakes the long polls of those scopes.
+  std::int64_t next_seq(const std::string& scope) {
+    changed_scopes_->insert(scope);
+    return txn_.next_seq();
+  }
+
   Status merge_change(const ParsedChange& change, v1::ChangeOutcome* outcome) {
     LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row,
                              txn_.row(change.table->name, change.row_id));
@@ -259,10 +268,10 @@ class BatchMerger {
       return supersede_by_tombstone(change, *row, edits.edit, nullptr, outcome);
     }
     if (!row) {
-      std::int64_t seq = txn_.next_seq();
+      std::int64_t seq = next_seq(scope);
       LUMBUNG_RETURN_IF_ERROR(txn_.insert_row(table.name, change.row_id, scope, seq));
       for (std::size_t i = 0; i < table.columns.size(); ++i) {
-        if (i > 0) seq = txn_.next_seq();
+        if (i > 0) seq = next_seq(scope);
         const core::Column& column = table.columns[i];
         const Value& value = inserted[column.name];
         // A column the device did not send takes its default, as the change's write.
@@ -349,7 +358,7 @@ class BatchMerger {
           record_conflict(change, row->scope, "", core::ConflictPolicy::kDeleteWins, Value(),
                           concurrent.stamp, Value(), edit, decision.conflict, outcome));
     }
-    const std::int64_t seq = txn_.next_seq();
+    const std::int64_t seq = next_seq(row->scope);
     LUMBUNG_RETURN_IF_ERROR(txn_.delete_row(change.table->name, change.row_id, {edit.stamp, seq}));
     outcome->set_outcome(v1::OUTCOME_APPLIED);
     outcome->set_seq(seq);
@@ -386,7 +395,7 @@ class BatchMerger {
         core::merge_cell(server, value, edit, change.table->policy_for(column.name));
     std::int64_t seq = 0;
     if (decision.applied) {
-      seq = txn_.next_seq();
+      seq = next_seq(scope);
       LUMBUNG_RETURN_IF_ERROR(txn_.write_cell(change.table->name, change.row_id, column.name,
                                               {value, {edit.stamp, seq}}));
       outcome->set_seq(seq);
@@ -420,7 +429,7 @@ class BatchMerger {
                       .outcome = result,
                       .scope = scope};
     // A conflict gets a seq of its own, so that pulls deliver it in order.
-    LUMBUNG_ASSIGN_OR_RETURN(std::uint64_t id, txn_.add_conflict(conflict, txn_.next_seq()));
+    LUMBUNG_ASSIGN_OR_RETURN(std::uint64_t id, txn_.add_conflict(conflict, next_seq(scope)));
     conflict.id = id;
     to_wire(conflict, response_->add_conflicts());
     if (outcome->conflict_id() == 0) outcome->set_conflict_id(id);
@@ -585,6 +594,7 @@ class BatchMerger {
   const auth::Grant& grant_;
   const v1::PushRequest& request_;
   v1::PushResponse* response_;
+  std::set<std::string>* changed_scopes_;
   const std::string device_id_;
 };
 
@@ -592,8 +602,8 @@ class BatchMerger {
 
 Status merge_batch(const core::Schema& schema, db::CheckJudge& judge, const MergeClock& clock,
                    WriteTransaction& txn, const auth::Grant& grant, const v1::PushRequest& request,
-                   v1::PushResponse* response) {
-  return BatchMerger(schema, judge, clock, txn, grant, request, response).merge();
+                   v1::PushResponse* response, std::set<std::string>* changed_scopes) {
+  return BatchMerger(schema, judge, clock, txn, grant, request, response, changed_scopes).merge();
 }
 
 }  // namespace lumbung::server

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
+#include <string>
 
 #include "auth/grant.hpp"
 #include "core/hlc.hpp"
@@ -24,13 +26,14 @@ struct MergeClock {
 };
 
 // Merges `request.changes` into `txn`, adding one outcome per change and the
-// conflicts they caused to `response`; `judge` judges the CHECKs of the rows
-// the changes make. A change to a row in a scope `grant`
+// conflicts they caused to `response`, and the scope of every row written or
+// deleted and conflict recorded to `changed_scopes`; `judge` judges the
+// CHECKs of the rows the changes make. A change to a row in a scope `grant`
 // may not write, or one that would put a row there, is refused (out of
 // scope). A refused change changes nothing; an error is the store's, and the
 // transaction must be rolled back.
 Status merge_batch(const core::Schema& schema, db::CheckJudge& judge, const MergeClock& clock,
                    WriteTransaction& txn, const auth::Grant& grant, const v1::PushRequest& request,
-                   v1::PushResponse* response);
+                   v1::PushResponse* response, std::set<std::string>* changed_scopes);
 
 }  // namespace lumbung::server

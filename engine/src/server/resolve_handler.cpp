@@ -94,7 +94,7 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
 
   const std::string& device_id = resolve.header().device_id();
   v1::ResolveResponse response;
-  std::int64_t committed_seq = 0;
+  CommittedChanges changes;
   status = store->write([&](WriteTransaction& txn) -> Status {
     txn.set_officer(grant->officer);
     LUMBUNG_ASSIGN_OR_RETURN(Conflict conflict,
@@ -128,8 +128,8 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
     conflict.resolved_by = grant->officer;
     conflict.resolved_device = device_id;
     conflict.resolved_ms = now_ms;
-    committed_seq = txn.next_seq();
-    LUMBUNG_RETURN_IF_ERROR(txn.update_conflict(conflict, committed_seq));
+    changes = {txn.next_seq(), {conflict.scope}, ""};
+    LUMBUNG_RETURN_IF_ERROR(txn.update_conflict(conflict, changes.seq));
     LUMBUNG_RETURN_IF_ERROR(
         txn.append_audit({.seq = seq,
                           .time_ms = now_ms,
@@ -149,7 +149,7 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
   });
   if (!status.is_ok()) return respond(protocol::error_response(status));
   respond(protocol::make_response(response));
-  wake_long_polls(committed_seq);
+  wake_long_polls(changes);
 }
 
 }  // namespace lumbung::server

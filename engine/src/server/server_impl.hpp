@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "auth/grant.hpp"
 #include "auth/token_authority.hpp"
@@ -70,10 +71,14 @@ struct SyncServer::Impl {
   // The page `query` asks for, from one snapshot, with the server's HLC.
   Result<PulledPage> read_page(const PullQuery& query);
   // Answers `waiter` with a page; when `hold_when_empty` and the page brings
-  // nothing, holds it as a long poll instead.
+  // nothing, holds it as a long poll instead. A waiter whose client has gone
+  // gets a short error no one reads, not a page.
   void answer_pull(PullWaiter waiter, bool hold_when_empty);
-  // Answers the long polls anew after a commit of changes up to `seq`.
-  void wake_long_polls(std::int64_t seq);
+  // Queues the long polls that `changes` may bring news to for
+  // poll_answerer: the commit thread reads no page.
+  void wake_long_polls(const CommittedChanges& changes);
+  // poll_answerer's loop: answers the woken long polls anew until stop().
+  void answer_woken_polls();
 
   const ServerOptions options;
   const core::Schema schema;
@@ -88,6 +93,8 @@ struct SyncServer::Impl {
   const std::string epoch;
   core::HlcClock hlc;
   LongPolls long_polls;
+  // Started by SyncServer's constructor, joined by stop().
+  std::thread poll_answerer;
   std::atomic<bool> stopped{false};
   // Last: stopped (its queue answered) before the members its answers use.
   CommitQueue commits{*store};

@@ -139,7 +139,9 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   return std::unique_ptr<SyncServer>(new SyncServer(std::move(impl)));
 }
 
-SyncServer::SyncServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SyncServer::SyncServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  impl_->poll_answerer = std::thread([impl = impl_.get()] { impl->answer_woken_polls(); });
+}
 
 HttpResponse SyncServer::error_response(const Status& status) {
   return protocol::error_response(status);
@@ -185,6 +187,8 @@ void SyncServer::stop() {
   impl_->stopped = true;
   impl_->commits.stop();  // answers the pushes still queued
   for (PullWaiter& waiter : impl_->long_polls.stop()) impl_->answer_pull(std::move(waiter), false);
+  // Its last woken waiters found the long polls stopped, and were answered.
+  if (impl_->poll_answerer.joinable()) impl_->poll_answerer.join();
 }
 
 Result<std::string> SyncServer::dump_json(const std::optional<std::string>& scope) {

@@ -5,7 +5,8 @@
 //
 // Thread-safety: handle() may be called from many threads at once; pushes are
 // committed in groups by the server's one commit thread (commit_queue.hpp),
-// reads run in parallel on the calling threads.
+// reads run in parallel on the calling threads, and the long polls a commit
+// wakes are answered by the server's long-poll thread (long_poll.hpp).
 #pragma once
 
 #include <chrono>
@@ -73,12 +74,15 @@ class SyncServer {
 
   // Handles one request. `respond` is called exactly once: before handle()
   // returns, or later: a push once it is durable, from the commit thread; a
-  // long-polling pull from the thread that commits a change or calls tick().
+  // long-polling pull from the long-poll thread once a change it waits for
+  // commits, or from the thread that calls tick() or stop().
   // Must not be called after stop() has returned.
   void handle(HttpRequest request, Responder respond);
 
-  // Answers the long polls whose wait has run out. The network layer calls it
-  // about every 100 ms; tests call it when they move their clock.
+  // Answers the long polls whose wait has run out, and ends those whose
+  // client has gone (HttpRequest::client_gone), freeing their officers'
+  // slots. The network layer calls it about every 100 ms; tests call it when
+  // they move their clock.
   void tick();
 
   // Answers every waiting long poll now (with what there is) and refuses new
