@@ -507,8 +507,8 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
         "changes one push may carry (a device sends 1000 at most); more are answered 413; "
         "default 5000");
   limit("--max-cells-per-change", args.max_cells_per_change,
-        "cells one pushed change may carry; more are answered 413; default 0: the widest "
-        "table's column count");
+        "cells one pushed change may carry; more are answered 413; default 0: twice the "
+        "widest table's column count");
   limit("--max-objects-per-request", args.max_objects_per_request,
         "fields, list elements and messages one request may hold, counted before it is "
         "parsed; more are answered 413; default 500000");

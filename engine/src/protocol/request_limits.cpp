@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,20 +32,23 @@ using Kind = FieldShape::Kind;
 // Numbers and strings only: RequestHeader, Value, TableColumns, ScopeCursor.
 constexpr MessageShape kFlat{};
 constexpr FieldShape kChangeFields[] = {
-    {5, Kind::kPackedVarints, nullptr, true},  // columns
-    {6, Kind::kMessage, &kFlat, true},         // values
-    {10, Kind::kPackedVarints, nullptr, true}, // cell_hlcs
-    {11, Kind::kBytes, nullptr, true},         // cell_authors
+    {5, Kind::kPackedVarints, nullptr, true},   // columns
+    {6, Kind::kMessage, &kFlat, true},          // values
+    {10, Kind::kPackedVarints, nullptr, true},  // cell_hlcs
+    {11, Kind::kBytes, nullptr, true},          // cell_authors
 };
 constexpr MessageShape kChange{kChangeFields};
 constexpr std::uint32_t kChangesField = 4;
-constexpr FieldShape kPushFields[] = {
-    {1, Kind::kMessage, &kFlat}, {3, Kind::kMessage, &kFlat}, {kChangesField, Kind::kMessage, &kChange}};
+constexpr FieldShape kPushFields[] = {{1, Kind::kMessage, &kFlat},
+                                      {3, Kind::kMessage, &kFlat},
+                                      {kChangesField, Kind::kMessage, &kChange}};
 constexpr FieldShape kPullFields[] = {{1, Kind::kMessage, &kFlat}, {2, Kind::kMessage, &kFlat}};
 constexpr FieldShape kResolveFields[] = {{1, Kind::kMessage, &kFlat}, {4, Kind::kMessage, &kFlat}};
 constexpr FieldShape kSnapshotFields[] = {{1, Kind::kMessage, &kFlat}};
 // The most fields a shape names: the scan counts each in an array this long.
 constexpr std::size_t kMaxShapeFields = 4;
+static_assert(std::size(kChangeFields) <= kMaxShapeFields &&
+              std::size(kPushFields) <= kMaxShapeFields);
 
 constexpr int kVarint = 0;
 constexpr int kFixed64 = 1;
@@ -151,39 +155,39 @@ class RequestScan {
   // when malformed or a change is over its limit (failure_).
   bool scan(std::string_view bytes, const MessageShape& shape) {
     std::array<std::size_t, kMaxShapeFields> counts{};
-    const bool scanned = for_each_field(bytes, [&](std::uint32_t number, int wire_type,
-                                                   std::string_view payload) {
-      const auto field = std::find_if(shape.fields.begin(), shape.fields.end(),
-                                      [&](const FieldShape& f) { return f.number == number; });
-      std::size_t elements = 1;
-      if (field != shape.fields.end() && wire_type == kLengthDelimited) {
-        if (field->kind == Kind::kPackedVarints) {
-          const std::optional<std::size_t> packed = packed_varints(payload);
-          if (!packed) return false;
-          elements = *packed;
-        }
-        if (field->kind == Kind::kMessage) {
-          if (field->message == &kChange) ++changes_;
-          if (!scan(payload, *field->message)) return false;
-        }
-      }
-      objects_ += std::max<std::size_t>(elements, 1);
-      if (field != shape.fields.end()) {
-        counts[static_cast<std::size_t>(field - shape.fields.begin())] += elements;
-      }
-      return true;
-    });
+    const bool scanned =
+        for_each_field(bytes, [&](std::uint32_t number, int wire_type, std::string_view payload) {
+          const auto field = std::find_if(shape.fields.begin(), shape.fields.end(),
+                                          [&](const FieldShape& f) { return f.number == number; });
+          std::size_t elements = 1;
+          if (field != shape.fields.end() && wire_type == kLengthDelimited) {
+            if (field->kind == Kind::kPackedVarints) {
+              const std::optional<std::size_t> packed = packed_varints(payload);
+              if (!packed) return false;
+              elements = *packed;
+            }
+            if (field->kind == Kind::kMessage) {
+              if (field->message == &kChange) ++changes_;
+              if (!scan(payload, *field->message)) return false;
+            }
+          }
+          objects_ += std::max<std::size_t>(elements, 1);
+          if (field != shape.fields.end()) {
+            counts[static_cast<std::size_t>(field - shape.fields.begin())] += elements;
+          }
+          return true;
+        });
     if (!scanned) return false;
     std::size_t cells = 0;
     for (std::size_t i = 0; i < shape.fields.size(); ++i) {
       if (shape.fields[i].per_cell) cells = std::max(cells, counts[i]);
     }
     if (cells > limits_.max_cells_per_change) {
-      failure_ = Status(ErrorCode::kTooLarge,
-                        "change " + std::to_string(changes_) + " of the push has " +
-                            std::to_string(cells) + " cells, over the " +
-                            std::to_string(limits_.max_cells_per_change) +
-                            "-cell limit (serve --max-cells-per-change)");
+      failure_ =
+          Status(ErrorCode::kTooLarge, "change " + std::to_string(changes_) + " of the push has " +
+                                           std::to_string(cells) + " cells, over the " +
+                                           std::to_string(limits_.max_cells_per_change) +
+                                           "-cell limit (serve --max-cells-per-change)");
       return false;
     }
     return true;
@@ -204,17 +208,17 @@ Status check_request_bytes<v1::PushRequest>(std::string_view bytes, const Reques
   // The changes first, from the top level alone: a push of too many is
   // refused, with their number, without a look inside them.
   std::size_t changes = 0;
-  const bool counted = for_each_field(bytes, [&](std::uint32_t number, int wire_type,
-                                                 std::string_view) {
-    if (number == kChangesField && wire_type == kLengthDelimited) ++changes;
-    return true;
-  });
+  const bool counted =
+      for_each_field(bytes, [&](std::uint32_t number, int wire_type, std::string_view) {
+        if (number == kChangesField && wire_type == kLengthDelimited) ++changes;
+        return true;
+      });
   if (!counted) return scan.malformed();
   if (changes > limits.max_changes_per_push) {
-    return Status(ErrorCode::kTooLarge,
-                  "push of " + std::to_string(changes) + " changes is over the " +
-                      std::to_string(limits.max_changes_per_push) +
-                      "-change limit (serve --max-changes-per-push)");
+    return Status(ErrorCode::kTooLarge, "push of " + std::to_string(changes) +
+                                            " changes is over the " +
+                                            std::to_string(limits.max_changes_per_push) +
+                                            "-change limit (serve --max-changes-per-push)");
   }
   return scan.check(bytes, MessageShape{kPushFields});
 }

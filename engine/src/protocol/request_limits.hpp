@@ -36,8 +36,7 @@ Status check_request_bytes<v1::PushRequest>(std::string_view bytes, const Reques
 template <>
 Status check_request_bytes<v1::PullRequest>(std::string_view bytes, const RequestLimits& limits);
 template <>
-Status check_request_bytes<v1::ResolveRequest>(std::string_view bytes,
-                                               const RequestLimits& limits);
+Status check_request_bytes<v1::ResolveRequest>(std::string_view bytes, const RequestLimits& limits);
 template <>
 Status check_request_bytes<v1::SnapshotRequest>(std::string_view bytes,
                                                 const RequestLimits& limits);

@@ -43,8 +43,8 @@ struct SyncServer::Impl {
         officer_requests(OfficerRequests::make(options.max_requests_per_officer)),
         long_polls(last_seq, options.max_long_polls_per_officer) {}
 
-  // The limits of options, max_cells_per_change 0 made the widest table's
-  // column count.
+  // The limits of options, max_cells_per_change 0 made twice the widest
+  // table's column count.
   static protocol::RequestLimits request_limits_for(const ServerOptions& options,
                                                     const core::Schema& schema);
 

@@ -113,10 +113,12 @@ protocol::RequestLimits SyncServer::Impl::request_limits_for(const ServerOptions
                                                              const core::Schema& schema) {
   std::size_t widest = 0;
   for (const core::Table& table : schema.tables) widest = std::max(widest, table.columns.size());
+  // Room for a newer schema version's columns: its device is to be told
+  // SchemaIncompatible by the header check, not TooLarge.
   return {.max_objects = options.max_objects_per_request,
           .max_changes_per_push = options.max_changes_per_push,
           .max_cells_per_change =
-              options.max_cells_per_change == 0 ? widest : options.max_cells_per_change};
+              options.max_cells_per_change == 0 ? 2 * widest : options.max_cells_per_change};
 }
 
 Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& options) {

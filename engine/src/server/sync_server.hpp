@@ -46,9 +46,10 @@ struct ServerOptions {
   std::uint32_t max_long_polls_per_officer = 16;
   // What one request may hold, checked on its decoded bytes before they are
   // parsed; 413 beyond (protocol/request_limits.hpp). Changes per push (a
-  // device sends 1,000 at most); cells per change (0: the widest table's
-  // column count, which no valid change exceeds); fields, list elements and
-  // messages per request.
+  // device sends 1,000 at most); cells per change (0: twice the widest
+  // table's column count: no valid change has more than its table's
+  // columns, and a device on a newer schema version with more gets as far as
+  // the header check, 409); fields, list elements and messages per request.
   std::uint32_t max_changes_per_push = 5000;
   std::uint32_t max_cells_per_change = 0;
   std::uint32_t max_objects_per_request = 500000;
