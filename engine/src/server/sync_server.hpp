@@ -83,9 +83,10 @@ class SyncServer {
   // Looks at a request whose header has arrived, before its body is read
   // (net::HttpServerOptions::admit): a path or method not served, or, on the
   // sync routes, a bearer token that is missing, forged, expired or revoked,
-  // is answered here at the cost of a token check, the body never read. The
-  // device binding waits for the body's request header (handle()). nullopt:
-  // read the body and handle() the request.
+  // is answered here at the cost of a token check, the body never read, and
+  // so is a push beyond its officer's rate (429). The device binding waits
+  // for the body's request header (handle()). nullopt: read the body and
+  // handle() the request.
   std::optional<HttpResponse> admit(const HttpRequest& head);
 
   // Handles one request. `respond` is called exactly once: before handle()
