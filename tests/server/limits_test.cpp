@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "auth/token_authority.hpp"
+#include "protocol/request_limits.hpp"
 #include "server/server_fixture.hpp"
 #include "server/sqlite_store.hpp"
 #include "server/store_formats.hpp"
@@ -89,6 +90,37 @@ TEST_CASE("limits: a change with more cells than twice the widest table's column
   CHECK_THAT(error.message(), Catch::StartsWith("change 1 of the push has "));
   CHECK_THAT(error.message(),
              Catch::EndsWith("cells, over the 44-cell limit (serve --max-cells-per-change)"));
+}
+
+TEST_CASE("limits: a device's largest batch is well within the default limits", "[server]") {
+  TestServer server;
+  // 1,000 re-offered inserts of every column of the widest table, each
+  // value with its own stamp and author: the most a device sends at once.
+  const core::Table& person = *server.server->schema().find_table("person");
+  Batch batch("a", 1);
+  for (int i = 0; i < 1000; ++i) {
+    Row row;
+    for (const core::Column& column : person.columns) row[column.name] = "some text";
+    batch.insert("person", "p" + std::to_string(i), row, stamp(0));
+    v1::Change* change = batch.request().mutable_changes(i);
+    change->set_author("another-phone");
+    for (std::size_t c = 0; c < person.columns.size(); ++c) {
+      change->add_cell_hlcs(stamp(0).packed());
+      change->add_cell_authors("another-phone");
+    }
+  }
+  const std::string bytes = batch.request().SerializeAsString();
+  const server::ServerOptions defaults;
+  protocol::RequestLimits limits{.max_objects = defaults.max_objects_per_request,
+                                 .max_changes_per_push = defaults.max_changes_per_push,
+                                 .max_cells_per_change = 2 * person.columns.size()};
+  CHECK(protocol::check_request_bytes<v1::PushRequest>(bytes, limits).is_ok());
+  // It holds about 120,000 objects: a quarter of the limit.
+  limits.max_objects = 125000;
+  CHECK(protocol::check_request_bytes<v1::PushRequest>(bytes, limits).is_ok());
+  limits.max_objects = 100000;
+  CHECK(protocol::check_request_bytes<v1::PushRequest>(bytes, limits).code() ==
+        ErrorCode::kTooLarge);
 }
 
 TEST_CASE("limits: a device on a newer schema with more columns is told so, not TooLarge",
