@@ -56,6 +56,12 @@ struct Args {
   std::optional<std::string> schema;
   std::optional<std::uint32_t> max_clock_skew;
   std::optional<std::uint32_t> max_long_polls_per_officer;
+  std::optional<std::uint32_t> max_changes_per_push;
+  std::optional<std::uint32_t> max_cells_per_change;
+  std::optional<std::uint32_t> max_objects_per_request;
+  std::optional<std::uint32_t> max_pushes_per_officer_per_second;
+  std::optional<std::uint32_t> push_burst_per_officer;
+  std::optional<std::uint32_t> max_requests_per_officer;
   std::optional<unsigned> threads;
   bool insecure_no_auth = false;
   bool require_tls = false;
@@ -152,9 +158,18 @@ int run_serve(const Args& args) {
   server_options.insecure_no_auth = args.insecure_no_auth;
   if (args.max_clock_skew)
     server_options.max_clock_skew = std::chrono::seconds(*args.max_clock_skew);
-  if (args.max_long_polls_per_officer) {
-    server_options.max_long_polls_per_officer = *args.max_long_polls_per_officer;
-  }
+  // A limit given replaces its default.
+  const auto set_limit = [](const std::optional<std::uint32_t>& given, std::uint32_t& limit) {
+    if (given) limit = *given;
+  };
+  set_limit(args.max_long_polls_per_officer, server_options.max_long_polls_per_officer);
+  set_limit(args.max_changes_per_push, server_options.max_changes_per_push);
+  set_limit(args.max_cells_per_change, server_options.max_cells_per_change);
+  set_limit(args.max_objects_per_request, server_options.max_objects_per_request);
+  set_limit(args.max_pushes_per_officer_per_second,
+            server_options.max_pushes_per_officer_per_second);
+  set_limit(args.push_burst_per_officer, server_options.push_burst_per_officer);
+  set_limit(args.max_requests_per_officer, server_options.max_requests_per_officer);
   lumbung::net::HttpServerOptions http_options;
   http_options.host = address.host;
   http_options.port = address.port;
@@ -502,11 +517,31 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
                            "device stamps further ahead of server time are re-stamped; "
                            "default 300"),
                 0, UINT32_MAX, "a number of seconds");
-  expect_number(
-      add_option(serve, "--max-long-polls-per-officer", args.max_long_polls_per_officer, "N",
-                 "long polls one officer may have waiting at once, across devices; "
-                 "more are answered 429 (0: no limit); default 16"),
-      0, UINT32_MAX, "a whole number");
+  // A limit: a whole number, 0 to 2^32 - 1.
+  const auto limit = [&](const std::string& name, std::optional<std::uint32_t>& field,
+                         const std::string& help) {
+    expect_number(add_option(serve, name, field, "N", help), 0, UINT32_MAX, "a whole number");
+  };
+  limit("--max-long-polls-per-officer", args.max_long_polls_per_officer,
+        "long polls one officer may have waiting at once, across devices; "
+        "more are answered 429 (0: no limit); default 16");
+  limit("--max-changes-per-push", args.max_changes_per_push,
+        "changes one push may carry (a device sends 1000 at most); more are answered 413; "
+        "default 5000");
+  limit("--max-cells-per-change", args.max_cells_per_change,
+        "cells one pushed change may carry; more are answered 413; default 0: twice the "
+        "widest table's column count");
+  limit("--max-objects-per-request", args.max_objects_per_request,
+        "fields, list elements and messages one request may hold, counted before it is "
+        "parsed; more are answered 413; default 500000");
+  limit("--max-pushes-per-officer-per-second", args.max_pushes_per_officer_per_second,
+        "pushes one officer may start a second on average, across devices; more are "
+        "answered 429 (0: no limit); default 10");
+  limit("--push-burst-per-officer", args.push_burst_per_officer,
+        "pushes one officer may start at once after a pause; default 60");
+  limit("--max-requests-per-officer", args.max_requests_per_officer,
+        "requests one officer may have in flight at once, long polls included; more are "
+        "answered 429 (0: no limit); default 64");
   expect_number(add_option(serve, "--threads", args.threads, "N",
                            "threads serving requests, 1 to 1024; default: one per core"),
                 1, 1024, "a number from 1 to 1024");

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -366,6 +367,67 @@ TEST_CASE("a long poll whose client hung up frees its officer's slot within seco
     status = poll_status();
   }
   CHECK(status == 200);
+}
+
+TEST_CASE("an officer's pushes beyond the daemon's limits are refused, and devices adapt",
+          "[integration][auth]") {
+  TempDir dir;
+  const std::string data = dir.file("data");
+  const Issued eve = issue(data, "eve", kVillageA);
+  const Issued eve_phone = issue(data, "eve", kVillageA);
+  DaemonProcess daemon(LUMBUNGD, data,
+                       {"--max-changes-per-push", "10", "--max-pushes-per-officer-per-second", "1",
+                        "--push-burst-per-officer", "3"});
+  Attacker attacker(daemon.url());
+
+  // Eleven changes: refused whole, before the body is parsed.
+  v1::PushRequest eleven = household_push("eve-laptop", 1, "h-0", kVillageA);
+  for (int i = 1; i < 11; ++i) {
+    v1::Change* change = eleven.add_changes();
+    *change = eleven.changes(0);
+    change->set_id(static_cast<std::uint32_t>(i + 1));
+    change->set_row_id("h-" + std::to_string(i));
+  }
+  const Answer too_many = attacker.send(protocol::make_request("/v1/push", eleven), eve.token);
+  CHECK(too_many.status == 413);
+  CHECK(too_many.code == ErrorCode::kTooLarge);
+  CHECK(protocol::status_from_response(too_many.response).message() ==
+        "push of 11 changes is over the 10-change limit (serve --max-changes-per-push)");
+
+  // Pushes faster than one a second: after the burst, 429 with Retry-After.
+  std::optional<Answer> throttled;
+  for (std::uint64_t batch = 1; batch <= 20 && !throttled; ++batch) {
+    const Answer answer = attacker.send(
+        protocol::make_request("/v1/push", household_push("eve-laptop", batch, "h-x", kVillageA)),
+        eve.token);
+    if (answer.status == 429) throttled = answer;
+    if (!throttled) REQUIRE(answer.status == 200);
+  }
+  REQUIRE(throttled);
+  CHECK(throttled->code == ErrorCode::kUnavailable);
+  CHECK(find_header(throttled->response.headers, "Retry-After") == "1");
+
+  // The same officer's phone, batching 1,000 changes by default, gets its 25
+  // households through: it halves its batches on the 413s and waits out the
+  // 429s.
+  ReplicaOptions options = options_for(dir.file("eve.db"));
+  options.device_id = "eve-phone";
+  options.server_url = daemon.url();
+  options.token = eve_phone.token;
+  Result<std::unique_ptr<Replica>> replica = Replica::open(options);
+  REQUIRE(replica.is_ok());
+  for (int i = 0; i < 25; ++i) {
+    const Row household = {{"village_id", kVillageA},
+                           {"head_name", "household " + std::to_string(i)},
+                           {"created_by", "eve-phone"},
+                           {"created_at", "2026-11-28T08:00:00Z"}};
+    REQUIRE((*replica)->insert_new("household", household).is_ok());
+  }
+  Result<SyncSummary> synced = (*replica)->sync();
+  INFO(synced.status().to_string());
+  REQUIRE(synced.is_ok());
+  CHECK(synced->pushed == 25);
+  CHECK(synced->applied == 25);
 }
 
 }  // namespace

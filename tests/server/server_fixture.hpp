@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -152,6 +153,7 @@ class TestServer {
     options.data_dir = data_dir();
     options.clock = clock;
     options.insecure_no_auth = !authenticated_;
+    if (configure) configure(options);
     Result<std::unique_ptr<server::SyncServer>> opened = server::SyncServer::open(options);
     INFO(opened.status().to_string());
     REQUIRE(opened.is_ok());
@@ -211,6 +213,8 @@ class TestServer {
   std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>(kNowMs);
   std::unique_ptr<server::SyncServer> server;
   std::string token;  // sent with every request when set
+  // Changes the options open() uses (a restart() applies them).
+  std::function<void(server::ServerOptions&)> configure;
 
  private:
   static std::string error_of_text(const HttpResponse& response) {

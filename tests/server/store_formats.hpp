@@ -10,6 +10,20 @@
 
 namespace lumbung::test {
 
+// Format 5 to 4: the answers to the devices' last batches back in their rows
+// of `devices`.
+constexpr const char* kDowngradeTo4 =
+    "CREATE TABLE devices_with_answers ("
+    "  device_id TEXT PRIMARY KEY NOT NULL, last_batch INTEGER NOT NULL,"
+    "  request_digest INTEGER NOT NULL, response BLOB NOT NULL)"
+    "  WITHOUT ROWID;"
+    "INSERT INTO devices_with_answers SELECT d.device_id, d.last_batch, d.request_digest, "
+    "  a.response FROM devices AS d JOIN device_answers AS a ON a.device_id = d.device_id;"
+    "DROP TABLE devices;"
+    "DROP TABLE device_answers;"
+    "ALTER TABLE devices_with_answers RENAME TO devices;"
+    "PRAGMA user_version = 4;";
+
 // Format 4 to 3: cells without their scope, the log indexed by seq alone.
 constexpr const char* kDowngradeTo3 =
     "DROP INDEX cells_scope_seq;"

@@ -207,6 +207,7 @@ TEST_CASE("store: a store of format 3 is upgraded in place, its log read per sco
   const std::vector<Visited> scanned = scan(dir, cursors);
   const v1::PullPage pulled = server.pull("c");
   server.server.reset();
+  rewrite_store(dir, kDowngradeTo4);
   rewrite_store(dir, kDowngradeTo3);
 
   server.open();
@@ -230,7 +231,8 @@ TEST_CASE("store: a conflict stored with a policy or outcome of no known name is
   const std::string dir = server.data_dir();
   server.server.reset();
   const std::string column = GENERATE(as<std::string>{}, "policy", "outcome");
-  rewrite_store(dir, ("UPDATE conflicts SET " + column + " = 'Server_Kept'").c_str());
+  // Conflict ids are random: the test's one becomes 1.
+  rewrite_store(dir, ("UPDATE conflicts SET id = 1, " + column + " = 'Server_Kept'").c_str());
 
   Result<std::unique_ptr<server::SqliteStore>> store = server::SqliteStore::open(dir);
   REQUIRE(store.is_ok());

@@ -88,7 +88,9 @@ struct SyncOptions {
   std::optional<HttpTransportOptions> http;
   // Overrides the token kept in the replica file. Default: that token.
   std::string token;
-  // Changes per push request, and the soft size limit of a pulled page.
+  // Changes per push request, and the soft size limit of a pulled page. A
+  // server whose limits a batch exceeds answers 413: the sync then halves
+  // its batches, down to one change (lumbungd's default limit is 5,000).
   int push_batch_changes = 1000;
   std::uint32_t page_budget_bytes = 512u << 10;
   // Retries of a transient failure, with exponential backoff and full jitter.

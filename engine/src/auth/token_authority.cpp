@@ -150,9 +150,10 @@ Result<Claims> TokenAuthority::verify(std::string_view token, std::int64_t now) 
   return claims;
 }
 
-Status TokenAuthority::check_token(std::optional<std::string_view> authorization) {
+Result<std::string> TokenAuthority::check_token(std::optional<std::string_view> authorization) {
   LUMBUNG_ASSIGN_OR_RETURN(const std::string_view token, bearer_token(authorization));
-  return verify(token, now_seconds()).status();
+  LUMBUNG_ASSIGN_OR_RETURN(Claims claims, verify(token, now_seconds()));
+  return std::move(claims.officer);
 }
 
 Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> authorization,

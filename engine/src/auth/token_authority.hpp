@@ -85,8 +85,8 @@ class TokenAuthority {
                              std::string_view device_id, std::string_view replaces_device = {});
   // The part of authenticate() that needs no device id: the token's
   // signature, expiry and revocation. What a request must pass before its
-  // body is read (SyncServer::admit).
-  Status check_token(std::optional<std::string_view> authorization);
+  // body is read (SyncServer::admit). Returns the officer it speaks for.
+  Result<std::string> check_token(std::optional<std::string_view> authorization);
 
  private:
   // The claims of `token` once its signature, expiry (at `now`, in seconds)

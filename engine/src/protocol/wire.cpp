@@ -114,6 +114,27 @@ Value from_wire(const v1::Value& value) {
   return Value();
 }
 
+std::string refusal_reason_name(v1::RefusalReason reason) {
+  switch (reason) {
+    case v1::REFUSAL_REASON_UNKNOWN_TABLE:
+      return "unknown_table";
+    case v1::REFUSAL_REASON_UNKNOWN_COLUMN:
+      return "unknown_column";
+    case v1::REFUSAL_REASON_TYPE_MISMATCH:
+      return "type_mismatch";
+    case v1::REFUSAL_REASON_CONSTRAINT:
+      return "constraint";
+    case v1::REFUSAL_REASON_MALFORMED:
+      return "malformed";
+    case v1::REFUSAL_REASON_OUT_OF_SCOPE:
+      return "out_of_scope";
+    case v1::REFUSAL_REASON_NO_SUCH_ROW:
+      return "no_such_row";
+    default:
+      return "unspecified";
+  }
+}
+
 int http_status_for(ErrorCode code) {
   switch (code) {
     case ErrorCode::kOk:
@@ -162,6 +183,13 @@ HttpResponse error_response(const Status& status) {
   return response;
 }
 
+HttpResponse too_many_requests(const Status& status, std::uint32_t retry_after_seconds) {
+  HttpResponse response = error_response(status);
+  response.status = 429;
+  response.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
+  return response;
+}
+
 Status status_from_response(const HttpResponse& response) {
   if (response.status >= 200 && response.status < 300) return Status::ok();
   v1::Error error;
@@ -194,7 +222,7 @@ void encode_body(const google::protobuf::MessageLite& message, HttpHeaders* head
 }
 
 Status decode_body(const HttpHeaders& headers, const std::string& body, std::size_t max_bytes,
-                   google::protobuf::MessageLite* message) {
+                   google::protobuf::MessageLite* message, const BytesCheck& check) {
   const std::optional<std::string_view> encoding = find_header(headers, "Content-Encoding");
   std::string decoded;
   const std::string* bytes = &body;
@@ -209,6 +237,7 @@ Status decode_body(const HttpHeaders& headers, const std::string& body, std::siz
     return Status(ErrorCode::kTooLarge,
                   "body of " + std::to_string(body.size()) + " bytes is over the limit");
   }
+  if (check) LUMBUNG_RETURN_IF_ERROR(check(*bytes));
   if (!message->ParseFromString(*bytes)) {
     return Status(ErrorCode::kProtocol, "malformed " + message->GetTypeName() + " message");
   }

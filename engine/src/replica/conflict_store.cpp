@@ -59,13 +59,16 @@ Result<bool> store_resolution(db::Database& db, const ConflictRecord& conflict) 
 }
 
 Result<std::vector<ConflictRecord>> load_conflicts(db::Database& db) {
+  // Conflict ids are random (the server's): oldest first is by the newer of
+  // the two writes that met, when the conflict arose.
   LUMBUNG_ASSIGN_OR_RETURN(
       db::Query query,
       db::Query::cached(
           db,
           "SELECT id, tbl, row_id, col, policy, server_value, server_device, server_hlc, "
           "device_value, device_id, device_hlc, outcome, scope, resolved_value, resolved_by, "
-          "resolved_device, resolved_ms FROM _lumbung_conflict ORDER BY id"));
+          "resolved_device, resolved_ms FROM _lumbung_conflict "
+          "ORDER BY max(server_hlc, device_hlc), id"));
   std::vector<ConflictRecord> conflicts;
   for (;;) {
     LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());

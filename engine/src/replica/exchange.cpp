@@ -1,6 +1,9 @@
 #include "replica/exchange.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "protocol/wire.hpp"
@@ -17,6 +20,19 @@ constexpr std::chrono::milliseconds kCancelPoll{10};
 
 bool retryable(const Status& status) {
   return status.retry() == RetryClass::kTransient || status.retry() == RetryClass::kAbort;
+}
+
+// A 429's (or 503's) Retry-After, in whole seconds, capped by `cap`: the
+// server's word on when a retry can succeed (an officer's push rate).
+std::chrono::milliseconds retry_after_of(const HttpResponse& answer,
+                                         std::chrono::milliseconds cap) {
+  const std::optional<std::string_view> header = find_header(answer.headers, "Retry-After");
+  std::uint32_t seconds = 0;
+  if (!header ||
+      std::from_chars(header->data(), header->data() + header->size(), seconds).ec != std::errc()) {
+    return std::chrono::milliseconds(0);
+  }
+  return std::min<std::chrono::milliseconds>(std::chrono::seconds(seconds), cap);
 }
 
 }  // namespace
@@ -58,17 +74,22 @@ Status Exchanger::exchange(HttpRequest request, google::protobuf::MessageLite* r
   if (!token_.empty()) request.headers.emplace_back("Authorization", "Bearer " + token_);
   const int attempts = std::max(options_.max_attempts, 1);
   Status last;
+  std::chrono::milliseconds retry_after{0};  // what the last answer asked for
   for (int attempt = 1; attempt <= attempts; ++attempt) {
-    if (attempt > 1 && !sleep_unless_cancelled(backoff(attempt - 1))) return check_cancelled();
+    if (attempt > 1 && !sleep_unless_cancelled(std::max(backoff(attempt - 1), retry_after))) {
+      return check_cancelled();
+    }
     LUMBUNG_RETURN_IF_ERROR(check_cancelled());
     bytes_sent_ += static_cast<std::int64_t>(request.body.size());
     Result<HttpResponse> answer = transport_.exchange(request);
+    retry_after = std::chrono::milliseconds(0);
     if (answer.is_ok()) {
       bytes_received_ += static_cast<std::int64_t>(answer->body.size());
       last = protocol::status_from_response(*answer);
       if (last.is_ok()) {
         return protocol::decode_body(answer->headers, answer->body, kMaxResponseBytes, response);
       }
+      retry_after = retry_after_of(*answer, options_.max_backoff);
     } else {
       last = answer.status();
     }

@@ -25,8 +25,10 @@ class Exchanger {
 
   // Sends `request` and decodes the answer into `response`. A transient
   // failure (retry class TRANSIENT or ABORT: a broken connection, a timeout,
-  // a 503) is tried again after a backoff, up to options.max_attempts tries
-  // in all, and the last error is returned; any other error at once.
+  // a 503 or 429) is tried again after a backoff, no shorter than the
+  // answer's Retry-After (up to options.max_backoff), up to
+  // options.max_attempts tries in all, and the last error is returned; any
+  // other error at once.
   // kCancelled when options.cancel is set before a try or during a backoff.
   Status exchange(HttpRequest request, google::protobuf::MessageLite* response);
 

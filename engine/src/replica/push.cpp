@@ -221,6 +221,13 @@ Result<std::optional<PushBatch>> Pusher::inflight() {
   return batch;
 }
 
+Status Pusher::drop_inflight() {
+  return db::run(db_,
+                 "UPDATE _lumbung_push SET inflight_batch = NULL, inflight_encoding = NULL, "
+                 "inflight_body = NULL",
+                 {});
+}
+
 Result<std::optional<PushBatch>> Pusher::start_batch(int max_changes) {
   std::optional<PushBatch> batch;
   Status status = db::in_transaction(db_, [&]() -> Status {
@@ -331,8 +338,8 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
               bool removed,
               remove_if_unchanged(db_, entry->table, entry->row_id, entry->column, entry->hlc));
           if (removed) {
-            LUMBUNG_RETURN_IF_ERROR(
-                set_aside(db_, *entry, refusal_reason_name(outcome.reason()), outcome.message()));
+            LUMBUNG_RETURN_IF_ERROR(set_aside(
+                db_, *entry, protocol::refusal_reason_name(outcome.reason()), outcome.message()));
           }
           ++answer.refused;
           break;

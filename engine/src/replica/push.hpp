@@ -63,6 +63,11 @@ class Pusher {
   // outbox is empty. REQUIRES: no batch in flight.
   Result<std::optional<PushBatch>> start_batch(int max_changes);
 
+  // Drops the batch in flight, which the server refused whole as too large
+  // (413, over one of its limits: none of it was merged); its changes stay in
+  // the outbox for smaller batches. Its number is not reused.
+  Status drop_inflight();
+
   // Applies the server's answer to the batch in flight, in one transaction:
   // drops each acknowledged outbox entry that still carries the stamp sent
   // (a newer local write stays pending) and records the stamp of an applied

@@ -28,27 +28,6 @@ Result<bool> row_exists(db::Database& db, const core::Table& table, const std::s
 
 }  // namespace
 
-std::string refusal_reason_name(v1::RefusalReason reason) {
-  switch (reason) {
-    case v1::REFUSAL_REASON_UNKNOWN_TABLE:
-      return "unknown_table";
-    case v1::REFUSAL_REASON_UNKNOWN_COLUMN:
-      return "unknown_column";
-    case v1::REFUSAL_REASON_TYPE_MISMATCH:
-      return "type_mismatch";
-    case v1::REFUSAL_REASON_CONSTRAINT:
-      return "constraint";
-    case v1::REFUSAL_REASON_MALFORMED:
-      return "malformed";
-    case v1::REFUSAL_REASON_OUT_OF_SCOPE:
-      return "out_of_scope";
-    case v1::REFUSAL_REASON_NO_SUCH_ROW:
-      return "no_such_row";
-    default:
-      return "unspecified";
-  }
-}
-
 Status set_aside(db::Database& db, const OutboxEntry& entry, const std::string& reason,
                  const std::string& message) {
   return db::run_cached(

@@ -17,11 +17,6 @@
 
 namespace lumbung::replica {
 
-// The stable lowercase name of a refusal reason: unknown_table,
-// unknown_column, type_mismatch, constraint, malformed, out_of_scope,
-// no_such_row ("unspecified" from a peer that gave none).
-std::string refusal_reason_name(v1::RefusalReason reason);
-
 // Stores `entry` as refused, replacing an earlier refusal of its cell or row.
 Status set_aside(db::Database& db, const OutboxEntry& entry, const std::string& reason,
                  const std::string& message);

@@ -106,10 +106,11 @@ class SyncRun {
   Status push_all() {
     more_to_push_ = false;
     bool reidentified = false;
+    int batch_changes = options_.push_batch_changes;
     for (;;) {
       LUMBUNG_RETURN_IF_ERROR(exchanger_.check_cancelled());
       Result<std::optional<replica::PushBatch>> batch = pusher_.inflight();
-      if (batch.is_ok() && !*batch) batch = pusher_.start_batch(options_.push_batch_changes);
+      if (batch.is_ok() && !*batch) batch = pusher_.start_batch(batch_changes);
       if (!batch.is_ok()) return batch.status();
       if (!*batch) return Status::ok();
       const std::string context = "push batch " + std::to_string((*batch)->number);
@@ -118,6 +119,14 @@ class SyncRun {
       if (sent.code() == ErrorCode::kStaleBatch && !reidentified) {
         LUMBUNG_RETURN_IF_ERROR(pusher_.reidentify_after_stale());
         reidentified = true;
+        continue;
+      }
+      if (sent.code() == ErrorCode::kTooLarge && batch_changes > 1) {
+        // A server whose limits (lumbungd serve --max-changes-per-push...) are
+        // below this batch merged none of it: halve the batches, down to one
+        // change, for the rest of this sync.
+        LUMBUNG_RETURN_IF_ERROR(pusher_.drop_inflight());
+        batch_changes /= 2;
         continue;
       }
       if (!sent.is_ok()) return with_context(context, sent);

@@ -13,13 +13,11 @@ namespace {
 // the device retries later (kUnavailable), once the officer's waiting polls
 // have ended, which they do within `wait_seconds`.
 HttpResponse too_many_long_polls(const std::string& officer, std::uint32_t wait_seconds) {
-  HttpResponse response = protocol::error_response(
+  return protocol::too_many_requests(
       Status(ErrorCode::kUnavailable, "officer '" + officer +
                                           "' has as many long polls waiting as this server "
-                                          "allows; poll again later"));
-  response.status = 429;
-  response.headers.emplace_back("Retry-After", std::to_string(wait_seconds));
-  return response;
+                                          "allows; poll again later"),
+      wait_seconds);
 }
 
 }  // namespace

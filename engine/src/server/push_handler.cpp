@@ -71,7 +71,8 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
                         "backup?); nothing of this one was applied");
     }
     if (request.batch() == last_batch) {  // a retry: the answer it did not get
-      if (response.ParseFromString((*last)->response)) {
+      LUMBUNG_ASSIGN_OR_RETURN(const std::string answer, txn.device_answer(device_id));
+      if (response.ParseFromString(answer)) {
         response.set_epoch(epoch);
         return Status::ok();
       }
@@ -94,8 +95,8 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     const core::Hlc server_hlc = hlc.last();
     response.set_server_hlc(server_hlc.packed());
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kHlcMetaKey, std::to_string(server_hlc.packed())));
-    LUMBUNG_RETURN_IF_ERROR(txn.set_device_batch(
-        device_id, {request.batch(), push->request_digest, response.SerializeAsString()}));
+    LUMBUNG_RETURN_IF_ERROR(txn.set_device_batch(device_id, {request.batch(), push->request_digest},
+                                                 response.SerializeAsString()));
     LUMBUNG_ASSIGN_OR_RETURN(std::int64_t seq_after, txn.last_seq());
     if (seq_after > seq_before) {
       push->changes.seq = seq_after;

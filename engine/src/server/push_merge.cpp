@@ -17,6 +17,10 @@ namespace {
 
 // The longest device id a re-offer may name as a write's author.
 constexpr std::size_t kMaxAuthorBytes = 128;
+// Refused changes of one push that get an audit entry each; those beyond
+// are counted, one entry per reason, so that a push of refused changes does
+// not add an entry per change (the device learns of each from its outcome).
+constexpr std::int64_t kRefusalsAuditedPerPush = 100;
 
 struct Refusal {
   v1::RefusalReason reason = v1::REFUSAL_REASON_MALFORMED;
@@ -223,6 +227,7 @@ class BatchMerger {
       }
       LUMBUNG_RETURN_IF_ERROR(merge_change(parsed, outcome));
     }
+    LUMBUNG_RETURN_IF_ERROR(audit_refusals_beyond_limit());
     return fill_current();
   }
 
@@ -441,9 +446,27 @@ class BatchMerger {
     outcome->set_outcome(v1::OUTCOME_REFUSED);
     outcome->set_reason(refusal.reason);
     outcome->set_message(refusal.message);
+    if (++refused_ > kRefusalsAuditedPerPush) {
+      ++refused_unaudited_[refusal.reason];
+      return Status::ok();
+    }
     AuditEntry entry = audit_entry(table, row_id, "refused");
     entry.detail = refusal.message;
     return txn_.append_audit(entry);
+  }
+
+  // One entry per reason for the refusals beyond kRefusalsAuditedPerPush:
+  // no table, no row, their number in the detail.
+  Status audit_refusals_beyond_limit() {
+    for (const auto& [reason, count] : refused_unaudited_) {
+      AuditEntry entry = audit_entry("", "", "refused");
+      entry.detail = std::to_string(count) + " more changes of this push refused as " +
+                     protocol::refusal_reason_name(reason) + " (only the first " +
+                     std::to_string(kRefusalsAuditedPerPush) +
+                     " refusals of a push are recorded one by one)";
+      LUMBUNG_RETURN_IF_ERROR(txn_.append_audit(entry));
+    }
+    return Status::ok();
   }
 
   // The entry of a change's decision; a re-offer's names the write's author,
@@ -596,6 +619,8 @@ class BatchMerger {
   v1::PushResponse* response_;
   std::set<std::string>* changed_scopes_;
   const std::string device_id_;
+  std::int64_t refused_ = 0;  // changes of the push refused so far
+  std::map<v1::RefusalReason, std::int64_t> refused_unaudited_;
 };
 
 }  // namespace

@@ -14,9 +14,11 @@
 #include "core/schema.hpp"
 #include "db/check_judge.hpp"
 #include "lumbung/v1/sync.pb.h"
+#include "protocol/request_limits.hpp"
 #include "protocol/wire.hpp"
 #include "server/commit_queue.hpp"
 #include "server/long_poll.hpp"
+#include "server/officer_limits.hpp"
 #include "server/store.hpp"
 #include "server/sync_server.hpp"
 
@@ -32,12 +34,20 @@ struct SyncServer::Impl {
        std::string epoch, core::Hlc last_hlc, std::int64_t last_seq)
       : options(options),
         schema(std::move(schema)),
+        request_limits(request_limits_for(options, this->schema)),
         clock(physical_clock),
         authority(std::move(authority)),
         store(std::move(store)),
         epoch(std::move(epoch)),
         hlc(std::move(physical_clock), last_hlc),
+        push_rate(options.max_pushes_per_officer_per_second, options.push_burst_per_officer),
+        officer_requests(OfficerRequests::make(options.max_requests_per_officer)),
         long_polls(last_seq, options.max_long_polls_per_officer) {}
+
+  // The limits of options, max_cells_per_change 0 made twice the widest
+  // table's column count.
+  static protocol::RequestLimits request_limits_for(const ServerOptions& options,
+                                                    const core::Schema& schema);
 
   // Refuses a protocol version other than 1, a schema newer than the
   // server's and a missing device id.
@@ -46,12 +56,16 @@ struct SyncServer::Impl {
   // Who sent `request` from the device its `header` names, and what they may do.
   Result<auth::Grant> authenticate(const HttpRequest& request, const v1::RequestHeader& header);
 
-  // Decodes the body of `request` into `message`, checks its header and
-  // authenticates the caller: what the caller may do, or the error to answer.
+  // Decodes the body of `request` into `message` (within request_limits),
+  // checks its header and authenticates the caller: what the caller may do,
+  // or the error to answer.
   template <typename Message>
   Result<auth::Grant> admit(const HttpRequest& request, Message* message) {
-    LUMBUNG_RETURN_IF_ERROR(
-        protocol::decode_body(request.headers, request.body, protocol::kMaxRequestBytes, message));
+    LUMBUNG_RETURN_IF_ERROR(protocol::decode_body(
+        request.headers, request.body, protocol::kMaxRequestBytes, message,
+        [this](std::string_view bytes) {
+          return protocol::check_request_bytes<Message>(bytes, request_limits);
+        }));
     LUMBUNG_RETURN_IF_ERROR(check_header(message->header()));
     return authenticate(request, message->header());
   }
@@ -82,6 +96,7 @@ struct SyncServer::Impl {
 
   const ServerOptions options;
   const core::Schema schema;
+  const protocol::RequestLimits request_limits;
   // Judges the CHECKs of the rows pushes and resolutions make, on the commit
   // thread; set by SyncServer::open before any request.
   std::unique_ptr<db::CheckJudge> judge;
@@ -92,6 +107,8 @@ struct SyncServer::Impl {
   // daemon serves the data directory (a restore).
   const std::string epoch;
   core::HlcClock hlc;
+  OfficerRate push_rate;
+  const std::shared_ptr<OfficerRequests> officer_requests;
   LongPolls long_polls;
   // Started by SyncServer's constructor, joined by stop().
   std::thread poll_answerer;

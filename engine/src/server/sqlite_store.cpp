@@ -1,5 +1,7 @@
 #include "server/sqlite_store.hpp"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <initializer_list>
@@ -56,7 +58,8 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 
 // The store's formats (PRAGMA user_version), each step by the format it
 // reaches. 2: devices.request_digest, where a new store starts (kCreateTables);
-// 3: conflict resolutions; 4: the change log per scope.
+// 3: conflict resolutions; 4: the change log per scope; 5: the answers to
+// devices' last batches in a table of their own.
 constexpr db::FormatStep kUpgrades[] = {
     {3, R"sql(
 ALTER TABLE conflicts ADD COLUMN resolved_value;
@@ -82,6 +85,22 @@ CREATE INDEX synced_rows_tombstones ON synced_rows (scope, deleted_seq)
   WHERE deleted_seq IS NOT NULL;
 CREATE INDEX conflicts_scope_seq ON conflicts (scope, seq);
 )sql"},
+    // Every push reads its device's row of `devices`; the answer a retry gets
+    // back (up to megabytes) was stored in that row of a WITHOUT ROWID table,
+    // among the others. It moves to a rowid table read only for a retry.
+    // SQLite 3.15 has no DROP COLUMN: `devices` is rebuilt.
+    {5, R"sql(
+CREATE TABLE device_answers (device_id TEXT PRIMARY KEY NOT NULL, response BLOB NOT NULL);
+INSERT INTO device_answers (device_id, response) SELECT device_id, response FROM devices;
+CREATE TABLE devices_without_answers (
+  device_id TEXT PRIMARY KEY NOT NULL, last_batch INTEGER NOT NULL,
+  request_digest INTEGER NOT NULL)
+  WITHOUT ROWID;
+INSERT INTO devices_without_answers (device_id, last_batch, request_digest)
+  SELECT device_id, last_batch, request_digest FROM devices;
+DROP TABLE devices;
+ALTER TABLE devices_without_answers RENAME TO devices;
+)sql"},
 };
 constexpr db::FileFormat kStoreFormat{2, kUpgrades};
 
@@ -91,6 +110,21 @@ constexpr const char* kConflictColumns =
     "device_id, device_hlc, outcome, resolved_value, resolved_by, resolved_device, resolved_ms";
 
 constexpr const char* kLastSeqKey = "last_seq";
+
+// Conflict ids are random below 2^53, so that they stay exact as JSON
+// numbers, and tell nothing of how many conflicts there are.
+constexpr std::uint64_t kConflictIdBits = 53;
+
+Result<std::uint64_t> random_conflict_id() {
+  for (;;) {
+    std::uint64_t id = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&id), sizeof id) != 1) {
+      return Status(ErrorCode::kInternal, "the random number generator failed");
+    }
+    id &= (std::uint64_t{1} << kConflictIdBits) - 1;
+    if (id != 0) return id;
+  }
+}
 
 Value int64_bits(std::uint64_t value) { return Value(static_cast<std::int64_t>(value)); }
 
@@ -406,17 +440,22 @@ class SqliteReadTransaction : public virtual ReadTransaction {
   Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) override {
     LUMBUNG_ASSIGN_OR_RETURN(
         Query query,
-        cached_query(
-            db_, "SELECT last_batch, request_digest, response FROM devices WHERE device_id = ?1",
-            {Value(device_id)}));
+        cached_query(db_, "SELECT last_batch, request_digest FROM devices WHERE device_id = ?1",
+                     {Value(device_id)}));
     LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
     if (!found) return std::optional<DeviceBatch>();
-    const Value response = query.value(2);
-    const Blob empty;
-    const Blob& bytes = response.type() == ValueType::kBlob ? response.as_blob() : empty;
     return std::optional<DeviceBatch>(DeviceBatch{static_cast<std::uint64_t>(query.integer(0)),
-                                                  static_cast<std::uint64_t>(query.integer(1)),
-                                                  std::string(bytes.begin(), bytes.end())});
+                                                  static_cast<std::uint64_t>(query.integer(1))});
+  }
+
+  Result<std::string> device_answer(std::string_view device_id) override {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query query, cached_query(db_, "SELECT response FROM device_answers WHERE device_id = ?1",
+                                  {Value(device_id)}));
+    LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+    const Value response = found ? query.value(0) : Value();
+    if (response.type() != ValueType::kBlob) return std::string();
+    return std::string(response.as_blob().begin(), response.as_blob().end());
   }
 
   Result<std::uint64_t> last_batch(std::string_view device_id) override {
@@ -580,16 +619,17 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
   }
 
   Result<std::uint64_t> add_conflict(const Conflict& c, std::int64_t seq) override {
+    LUMBUNG_ASSIGN_OR_RETURN(const std::uint64_t id, unused_conflict_id());
     LUMBUNG_RETURN_IF_ERROR(execute(
         db_,
-        "INSERT INTO conflicts (seq, scope, tbl, row_id, col, policy, server_value, server_device, "
-        "server_hlc, device_value, device_id, device_hlc, outcome) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        {Value(seq), Value(c.scope), Value(c.table), Value(c.row_id), Value(c.column),
-         Value(core::conflict_policy_name(c.policy)), c.server_value, Value(c.server_device),
-         Value(c.server_hlc), c.device_value, Value(c.device_id), Value(c.device_hlc),
-         Value(core::conflict_outcome_name(c.outcome))}));
-    return static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_.handle()));
+        "INSERT INTO conflicts (id, seq, scope, tbl, row_id, col, policy, server_value, "
+        "server_device, server_hlc, device_value, device_id, device_hlc, outcome) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        {Value(static_cast<std::int64_t>(id)), Value(seq), Value(c.scope), Value(c.table),
+         Value(c.row_id), Value(c.column), Value(core::conflict_policy_name(c.policy)),
+         c.server_value, Value(c.server_device), Value(c.server_hlc), c.device_value,
+         Value(c.device_id), Value(c.device_hlc), Value(core::conflict_outcome_name(c.outcome))}));
+    return id;
   }
 
   Status update_conflict(const Conflict& c, std::int64_t seq) override {
@@ -618,12 +658,28 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
          Value(e.outcome), Value(e.detail), Value(static_cast<std::int64_t>(e.conflict_id))});
   }
 
-  Status set_device_batch(std::string_view device_id, const DeviceBatch& batch) override {
+  Status set_device_batch(std::string_view device_id, const DeviceBatch& batch,
+                          std::string_view response) override {
+    LUMBUNG_RETURN_IF_ERROR(
+        execute(db_,
+                "INSERT OR REPLACE INTO devices (device_id, last_batch, "
+                "request_digest) VALUES (?1, ?2, ?3)",
+                {Value(device_id), int64_bits(batch.batch), int64_bits(batch.request_digest)}));
     return execute(db_,
-                   "INSERT OR REPLACE INTO devices (device_id, last_batch, request_digest, "
-                   "response) VALUES (?1, ?2, ?3, ?4)",
-                   {Value(device_id), int64_bits(batch.batch), int64_bits(batch.request_digest),
-                    Value(Blob(batch.response.begin(), batch.response.end()))});
+                   "INSERT OR REPLACE INTO device_answers (device_id, response) VALUES (?1, ?2)",
+                   {Value(device_id), Value(Blob(response.begin(), response.end()))});
+  }
+
+  // A random conflict id no record has yet.
+  Result<std::uint64_t> unused_conflict_id() {
+    for (;;) {
+      LUMBUNG_ASSIGN_OR_RETURN(const std::uint64_t id, random_conflict_id());
+      LUMBUNG_ASSIGN_OR_RETURN(Query taken,
+                               cached_query(db_, "SELECT 1 FROM conflicts WHERE id = ?1",
+                                            {Value(static_cast<std::int64_t>(id))}));
+      LUMBUNG_ASSIGN_OR_RETURN(const bool found, taken.step());
+      if (!found) return id;
+    }
   }
 
   // Writes what the transaction kept in memory: the seq counter and the

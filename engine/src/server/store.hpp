@@ -1,6 +1,6 @@
 // Store: where the merge daemon keeps its state (docs/protocol.md, "The
 // server"): the current version of every cell, rows and their tombstones, a
-// checksum per scope, each device's last batch and response, conflict records,
+// checksum per scope, each device's last batch and its answer, conflict records,
 // an append-only audit log, the global seq counter and small named values
 // (the server's HLC, the schema's identity).
 //
@@ -73,12 +73,11 @@ struct ScopeState {
   std::int64_t live_rows = 0;
 };
 
-// A device's last applied push batch, the digest of its request (a retry must
-// match it) and the encoded PushResponse it got.
+// A device's last applied push batch and the digest of its request (a retry
+// must match it).
 struct DeviceBatch {
   std::uint64_t batch = 0;
   std::uint64_t request_digest = 0;
-  std::string response;
 };
 
 // One line of the audit log: who changed (or tried to change) what, when.
@@ -138,7 +137,12 @@ class ReadTransaction {
                                          const std::string& column, const Value& value)>;
   virtual Status scan_live_cells(const std::optional<std::string>& scope,
                                  const CellVisitor& visit) = 0;
+  // What every push of the device compares its batch with; without the
+  // stored answer, which only a retry reads (device_answer).
   virtual Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) = 0;
+  // The encoded PushResponse to the device's last applied batch; empty when
+  // it has none.
+  virtual Result<std::string> device_answer(std::string_view device_id) = 0;
   // The number of the device's last applied batch (0: none), without its
   // stored response: what every pull compares with PullRequest.pushed_batch.
   virtual Result<std::uint64_t> last_batch(std::string_view device_id) = 0;
@@ -175,7 +179,9 @@ class WriteTransaction : public virtual ReadTransaction {
   // caller's); every audit entry it appends names them. Default: empty.
   virtual void set_officer(std::string_view officer) = 0;
   virtual Status append_audit(const AuditEntry& entry) = 0;
-  virtual Status set_device_batch(std::string_view device_id, const DeviceBatch& batch) = 0;
+  // Records the device's last applied batch and the encoded PushResponse it got.
+  virtual Status set_device_batch(std::string_view device_id, const DeviceBatch& batch,
+                                  std::string_view response) = 0;
 };
 
 // A named value that holds an integer; 0 when never set. kCorrupt for text

@@ -1,6 +1,7 @@
 // SyncServer: opening, routing, the long polls' clock, shutdown and dumps.
 #include "server/sync_server.hpp"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -64,6 +65,14 @@ std::optional<HttpResponse> unserved(const HttpRequest& request, std::string_vie
   return std::nullopt;
 }
 
+// The answer to a request beyond one of its officer's limits.
+HttpResponse over_officer_limit(const std::string& officer, const std::string& what,
+                                std::uint32_t retry_after_seconds) {
+  return protocol::too_many_requests(
+      Status(ErrorCode::kUnavailable, "officer '" + officer + "' " + what + "; try again later"),
+      retry_after_seconds);
+}
+
 HttpResponse health_ok() {
   HttpResponse response;
   response.status = 200;
@@ -98,6 +107,18 @@ Result<auth::Grant> SyncServer::Impl::authenticate(const HttpRequest& request,
   if (!authority) return auth::Grant::everything();
   return authority->authenticate(find_header(request.headers, "Authorization"), header.device_id(),
                                  header.replaces_device());
+}
+
+protocol::RequestLimits SyncServer::Impl::request_limits_for(const ServerOptions& options,
+                                                             const core::Schema& schema) {
+  std::size_t widest = 0;
+  for (const core::Table& table : schema.tables) widest = std::max(widest, table.columns.size());
+  // Room for a newer schema version's columns: its device is to be told
+  // SchemaIncompatible by the header check, not TooLarge.
+  return {.max_objects = options.max_objects_per_request,
+          .max_changes_per_push = options.max_changes_per_push,
+          .max_cells_per_change =
+              options.max_cells_per_change == 0 ? 2 * widest : options.max_cells_per_change};
 }
 
 Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& options) {
@@ -161,6 +182,25 @@ void SyncServer::handle(HttpRequest request, Responder respond) {
     return respond(std::move(*refusal));
   }
   if (path == "/healthz") return respond(health_ok());
+  if (impl_->authority) {
+    // The requests an officer has in flight count from here to their answer.
+    Result<std::string> officer =
+        impl_->authority->check_token(find_header(request.headers, "Authorization"));
+    if (!officer.is_ok()) return respond(protocol::error_response(officer.status()));
+    std::shared_ptr<OfficerRequests::Place> place = impl_->officer_requests->enter(*officer);
+    if (!place) {
+      return respond(
+          over_officer_limit(*officer,
+                             "has " + std::to_string(impl_->options.max_requests_per_officer) +
+                                 " requests in flight, as many as this server allows (serve "
+                                 "--max-requests-per-officer)",
+                             1));
+    }
+    respond = [place, respond = std::move(respond)](HttpResponse response) {
+      place->release();
+      respond(std::move(response));
+    };
+  }
   if (path == "/v1/push") return impl_->handle_push(request, respond);
   if (path == "/v1/resolve") return impl_->handle_resolve(request, respond);
   if (path == "/v1/snapshot") return impl_->handle_snapshot(request, respond);
@@ -172,9 +212,21 @@ std::optional<HttpResponse> SyncServer::admit(const HttpRequest& head) {
   const std::string_view path = path_of(head);
   if (std::optional<HttpResponse> refusal = unserved(head, path)) return refusal;
   if (!impl_->authority || path == "/healthz") return std::nullopt;
-  const Status checked = impl_->authority->check_token(find_header(head.headers, "Authorization"));
-  if (checked.is_ok()) return std::nullopt;
-  return protocol::error_response(checked);
+  const Result<std::string> officer =
+      impl_->authority->check_token(find_header(head.headers, "Authorization"));
+  if (!officer.is_ok()) return protocol::error_response(officer.status());
+  if (path == "/v1/push") {
+    const std::uint32_t wait_seconds = impl_->push_rate.take(*officer, impl_->clock->now_ms());
+    if (wait_seconds > 0) {
+      return over_officer_limit(
+          *officer,
+          "pushes more often than " +
+              std::to_string(impl_->options.max_pushes_per_officer_per_second) +
+              " times a second (serve --max-pushes-per-officer-per-second)",
+          wait_seconds);
+    }
+  }
+  return std::nullopt;
 }
 
 void SyncServer::tick() {

@@ -45,6 +45,23 @@ struct ServerOptions {
   // Long polls one officer may hold waiting at once, across their devices;
   // a pull that would wait beyond it is answered 429 (0: no limit).
   std::uint32_t max_long_polls_per_officer = 16;
+  // What one request may hold, checked on its decoded bytes before they are
+  // parsed; 413 beyond (protocol/request_limits.hpp). Changes per push (a
+  // device sends 1,000 at most); cells per change (0: twice the widest
+  // table's column count: no valid change has more than its table's
+  // columns, and a device on a newer schema version with more gets as far as
+  // the header check, 409); fields, list elements and messages per request.
+  std::uint32_t max_changes_per_push = 5000;
+  std::uint32_t max_cells_per_change = 0;
+  std::uint32_t max_objects_per_request = 500000;
+  // Pushes one officer may start, across their devices: on average per
+  // second, and at once after a pause; a push beyond them is answered 429
+  // before its body is read (0 per second: no limit). With a token only.
+  std::uint32_t max_pushes_per_officer_per_second = 10;
+  std::uint32_t push_burst_per_officer = 60;
+  // Requests one officer may have in flight at once, from handle() to their
+  // answer, long polls included; 429 beyond (0: no limit). With a token only.
+  std::uint32_t max_requests_per_officer = 64;
 };
 
 class SyncServer {
@@ -67,9 +84,10 @@ class SyncServer {
   // Looks at a request whose header has arrived, before its body is read
   // (net::HttpServerOptions::admit): a path or method not served, or, on the
   // sync routes, a bearer token that is missing, forged, expired or revoked,
-  // is answered here at the cost of a token check, the body never read. The
-  // device binding waits for the body's request header (handle()). nullopt:
-  // read the body and handle() the request.
+  // is answered here at the cost of a token check, the body never read, and
+  // so is a push beyond its officer's rate (429). The device binding waits
+  // for the body's request header (handle()). nullopt: read the body and
+  // handle() the request.
   std::optional<HttpResponse> admit(const HttpRequest& head);
 
   // Handles one request. `respond` is called exactly once: before handle()
