@@ -15,7 +15,9 @@
 // fast as the daemon answers, and reopen the sockets the daemon closes.
 //
 //   build/bench/attack_bench [--devices N] [--seconds S] [--think-ms M]
-//   (default: N = 100, S = 60, M = 5000)
+//                            [--attacks LIST]
+//   (default: N = 100, S = 60, M = 5000; LIST: all of
+//   amplified,million,sockets,polls, or some of them, to see what each costs)
 //
 // Passes (exit 0) when the honest devices saw no error, their pushes' p99
 // stayed under 1 s and the daemon's peak RSS under 512 MiB (issue 17, item 6).
@@ -240,21 +242,29 @@ void hang_up_long_polls(Attacker& attacker) {
   }
 }
 
-int run_attacker(std::uint16_t port, const std::string& token, std::chrono::seconds duration) {
+int run_attacker(std::uint16_t port, const std::string& token, std::chrono::seconds duration,
+                 const std::string& attacks) {
+  const auto chosen = [&](const char* attack) {
+    return ("," + attacks + ",").find(std::string(",") + attack + ",") != std::string::npos;
+  };
   Attacker attacker;
   attacker.port = port;
   attacker.token = token;
   attacker.end = SteadyClock::now() + duration;
   const std::string stalled =
       http_post("/v1/push", token, {{"Content-Type", "application/x-protobuf"}}, "x", 16000000);
-  std::vector<std::thread> attacks;
-  attacks.emplace_back([&] { send_amplified(attacker, false); });
-  attacks.emplace_back([&] { send_amplified(attacker, true); });
-  attacks.emplace_back([&] { send_million_changes(attacker); });
-  attacks.emplace_back([&] { hold_sockets(attacker, "idle sockets", 1000, 4, 8, ""); });
-  attacks.emplace_back([&] { hold_sockets(attacker, "stalled bodies", 1000, 12, 2, stalled); });
-  attacks.emplace_back([&] { hang_up_long_polls(attacker); });
-  for (std::thread& attack : attacks) attack.join();
+  std::vector<std::thread> threads;
+  if (chosen("amplified")) {
+    threads.emplace_back([&] { send_amplified(attacker, false); });
+    threads.emplace_back([&] { send_amplified(attacker, true); });
+  }
+  if (chosen("million")) threads.emplace_back([&] { send_million_changes(attacker); });
+  if (chosen("sockets")) {
+    threads.emplace_back([&] { hold_sockets(attacker, "idle sockets", 1000, 4, 8, ""); });
+    threads.emplace_back([&] { hold_sockets(attacker, "stalled bodies", 1000, 12, 2, stalled); });
+  }
+  if (chosen("polls")) threads.emplace_back([&] { hang_up_long_polls(attacker); });
+  for (std::thread& thread : threads) thread.join();
   attacker.outcomes.print();
   return 0;
 }
@@ -265,6 +275,7 @@ struct Settings {
   int devices = 100;
   std::chrono::seconds duration{60};
   std::chrono::milliseconds think{5000};
+  std::string attacks = "amplified,million,sockets,polls";
 };
 
 int run(const std::string& self, const Settings& settings) {
@@ -280,9 +291,10 @@ int run(const std::string& self, const Settings& settings) {
   const boost::asio::ip::tcp::endpoint endpoint = endpoint_of(daemon.url());
 
   const SteadyClock::time_point start = SteadyClock::now();
-  lumbung::test::ChildProcess attacker({self, "--attacker", std::to_string(endpoint.port()),
-                                        mallory.token, std::to_string(settings.duration.count())},
-                                       {}, dir);
+  lumbung::test::ChildProcess attacker(
+      {self, "--attacker", std::to_string(endpoint.port()), mallory.token,
+       std::to_string(settings.duration.count()), settings.attacks},
+      {}, dir);
   boost::asio::io_context io;
   Tally tally;
   const Workload workload = load_workload();
@@ -340,14 +352,20 @@ int main(int argc, char** argv) {
   ::getrlimit(RLIMIT_NOFILE, &files);
   files.rlim_cur = files.rlim_max;
   ::setrlimit(RLIMIT_NOFILE, &files);
-  if (argc == 5 && std::string(argv[1]) == "--attacker") {
+  if (argc == 6 && std::string(argv[1]) == "--attacker") {
     return run_attacker(static_cast<std::uint16_t>(parse_positive("port", argv[2])), argv[3],
-                        std::chrono::seconds(parse_positive("seconds", argv[4])));
+                        std::chrono::seconds(parse_positive("seconds", argv[4])), argv[5]);
   }
   Settings settings;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
-    if (i + 1 == argc) fail("usage: attack_bench [--devices N] [--seconds S] [--think-ms M]");
+    if (i + 1 == argc) {
+      fail("usage: attack_bench [--devices N] [--seconds S] [--think-ms M] [--attacks LIST]");
+    }
+    if (flag == "--attacks") {
+      settings.attacks = argv[i + 1];
+      continue;
+    }
     const long value = parse_positive(argv[i], argv[i + 1]);
     if (flag == "--devices") {
       settings.devices = static_cast<int>(value);

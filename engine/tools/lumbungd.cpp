@@ -61,6 +61,8 @@ struct Args {
   std::optional<std::uint32_t> max_objects_per_request;
   std::optional<std::uint32_t> max_pushes_per_officer_per_second;
   std::optional<std::uint32_t> push_burst_per_officer;
+  std::optional<std::uint32_t> max_pulls_per_officer_per_second;
+  std::optional<std::uint32_t> pull_burst_per_officer;
   std::optional<std::uint32_t> max_requests_per_officer;
   std::optional<unsigned> threads;
   bool insecure_no_auth = false;
@@ -169,6 +171,8 @@ int run_serve(const Args& args) {
   set_limit(args.max_pushes_per_officer_per_second,
             server_options.max_pushes_per_officer_per_second);
   set_limit(args.push_burst_per_officer, server_options.push_burst_per_officer);
+  set_limit(args.max_pulls_per_officer_per_second, server_options.max_pulls_per_officer_per_second);
+  set_limit(args.pull_burst_per_officer, server_options.pull_burst_per_officer);
   set_limit(args.max_requests_per_officer, server_options.max_requests_per_officer);
   lumbung::net::HttpServerOptions http_options;
   http_options.host = address.host;
@@ -539,6 +543,12 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
         "answered 429 (0: no limit); default 10");
   limit("--push-burst-per-officer", args.push_burst_per_officer,
         "pushes one officer may start at once after a pause; default 60");
+  limit("--max-pulls-per-officer-per-second", args.max_pulls_per_officer_per_second,
+        "pulls (long polls included) and snapshot downloads one officer may start a second "
+        "on average, across devices; more are answered 429 (0: no limit); default 20");
+  limit("--pull-burst-per-officer", args.pull_burst_per_officer,
+        "pulls and snapshot downloads one officer may start at once after a pause; "
+        "default 120");
   limit("--max-requests-per-officer", args.max_requests_per_officer,
         "requests one officer may have in flight at once, long polls included; more are "
         "answered 429 (0: no limit); default 64");

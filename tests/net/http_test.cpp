@@ -3,6 +3,7 @@
 #include "lumbung/http.hpp"
 
 #include <atomic>
+#include <boost/beast/http/parser.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/arriving_body.hpp"
 #include "net/http_server.hpp"
 #include "net/loopback.hpp"
 #include "protocol/wire.hpp"
@@ -230,6 +232,23 @@ TEST_CASE("admission answers a request from its header, before its body is read"
   CHECK(heads[0].body.empty());
   CHECK(heads[1].target == "/v1/pull");
   CHECK(heads[1].body.empty());  // the body comes only to the handler
+}
+
+TEST_CASE("a request body holds the bytes that arrived, not its Content-Length", "[net]") {
+  const std::string received =
+      "POST /v1/push HTTP/1.1\r\nHost: test\r\nContent-Length: 16000000\r\n\r\nx";
+  boost::beast::http::request_parser<net::ArrivingBody> parser;
+  parser.body_limit(16u << 20);
+  boost::beast::error_code ec;
+  std::size_t parsed = 0;
+  while (parsed < received.size() && !ec) {
+    parsed +=
+        parser.put(boost::asio::buffer(received.data() + parsed, received.size() - parsed), ec);
+  }
+  REQUIRE_FALSE(ec);
+  CHECK_FALSE(parser.is_done());
+  CHECK(parser.get().body() == "x");
+  CHECK(parser.get().body().capacity() < 4096);
 }
 
 TEST_CASE("malformed HTTP gets 400 and the connection is closed", "[net]") {

@@ -262,13 +262,16 @@ class OfficerServer : public TestServer {
     return issued->token;
   }
 
-  // What SyncServer::admit says of a push's header with `officer`'s token.
-  std::optional<HttpResponse> admit_push(const std::string& token) {
+  // What SyncServer::admit says of the header of a request to `target` with `token`.
+  std::optional<HttpResponse> admit(const char* target, const std::string& token) {
     HttpRequest head;
     head.method = "POST";
-    head.target = "/v1/push";
+    head.target = target;
     head.headers.emplace_back("Authorization", "Bearer " + token);
     return server->admit(head);
+  }
+  std::optional<HttpResponse> admit_push(const std::string& token) {
+    return admit("/v1/push", token);
   }
 
   std::unique_ptr<auth::TokenAuthority> authority;
@@ -293,15 +296,35 @@ TEST_CASE("limits: an officer's pushes beyond the rate are answered 429 before t
         "--max-pushes-per-officer-per-second); try again later");
   // Another officer has a bucket of their own; pulls are not pushes.
   CHECK_FALSE(server.admit_push(server.token_of("ani")));
-  HttpRequest pull_head;
-  pull_head.method = "POST";
-  pull_head.target = "/v1/pull";
-  pull_head.headers.emplace_back("Authorization", "Bearer " + sri);
-  CHECK_FALSE(server.server->admit(pull_head));
+  CHECK_FALSE(server.admit("/v1/pull", sri));
   // Half a second later, one more token.
   server.clock->advance(500);
   CHECK_FALSE(server.admit_push(sri));
   CHECK(server.admit_push(sri));
+}
+
+TEST_CASE("limits: an officer's pulls and snapshot downloads beyond the rate are answered 429",
+          "[server][auth]") {
+  OfficerServer server([](server::ServerOptions& options) {
+    options.max_pulls_per_officer_per_second = 1;
+    options.pull_burst_per_officer = 2;
+  });
+  const std::string sri = server.token_of("sri");
+  CHECK_FALSE(server.admit("/v1/pull", sri));
+  CHECK_FALSE(server.admit("/v1/snapshot", sri));
+  const std::optional<HttpResponse> over = server.admit("/v1/pull", sri);
+  REQUIRE(over);
+  CHECK(over->status == 429);
+  CHECK(find_header(over->headers, "Retry-After") == "1");
+  CHECK(protocol::status_from_response(*over).message() ==
+        "officer 'sri' pulls more often than 1 times a second (serve "
+        "--max-pulls-per-officer-per-second); try again later");
+  CHECK(server.admit("/v1/snapshot", sri));
+  // Pushes and resolutions have buckets of their own, or none.
+  CHECK_FALSE(server.admit_push(sri));
+  CHECK_FALSE(server.admit("/v1/resolve", sri));
+  server.clock->advance(1000);
+  CHECK_FALSE(server.admit("/v1/pull", sri));
 }
 
 TEST_CASE("limits: an officer's requests in flight beyond the limit are answered 429",

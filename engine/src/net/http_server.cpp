@@ -21,6 +21,7 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "net/arriving_body.hpp"
 #include "net/beast_util.hpp"
 #include "net/tls.hpp"
 
@@ -339,7 +340,7 @@ class HttpServer::Impl::StreamConnection final
   // The request's method, target and header fields, in order, without its
   // body.
   HttpRequest request_read() const {
-    const http::request<http::string_body>& message = parser_->get();
+    const http::request<ArrivingBody>& message = parser_->get();
     HttpRequest request{
         std::string(message.method_string()), std::string(message.target()), {}, {}};
     for (const auto& field : message) {
@@ -410,7 +411,7 @@ class HttpServer::Impl::StreamConnection final
   Impl& server_;
   Stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<ArrivingBody>> parser_;
   std::chrono::steady_clock::time_point body_started_;
   std::size_t body_bytes_ = 0;                  // of the current request's body, so far
   http::response<http::string_body> response_;  // alive while it is written

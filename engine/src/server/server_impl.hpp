@@ -41,6 +41,7 @@ struct SyncServer::Impl {
         epoch(std::move(epoch)),
         hlc(std::move(physical_clock), last_hlc),
         push_rate(options.max_pushes_per_officer_per_second, options.push_burst_per_officer),
+        pull_rate(options.max_pulls_per_officer_per_second, options.pull_burst_per_officer),
         officer_requests(OfficerRequests::make(options.max_requests_per_officer)),
         long_polls(last_seq, options.max_long_polls_per_officer) {}
 
@@ -108,6 +109,7 @@ struct SyncServer::Impl {
   const std::string epoch;
   core::HlcClock hlc;
   OfficerRate push_rate;
+  OfficerRate pull_rate;  // pulls and snapshot downloads
   const std::shared_ptr<OfficerRequests> officer_requests;
   LongPolls long_polls;
   // Started by SyncServer's constructor, joined by stop().

@@ -215,18 +215,19 @@ std::optional<HttpResponse> SyncServer::admit(const HttpRequest& head) {
   const Result<std::string> officer =
       impl_->authority->check_token(find_header(head.headers, "Authorization"));
   if (!officer.is_ok()) return protocol::error_response(officer.status());
-  if (path == "/v1/push") {
-    const std::uint32_t wait_seconds = impl_->push_rate.take(*officer, impl_->clock->now_ms());
-    if (wait_seconds > 0) {
-      return over_officer_limit(
-          *officer,
-          "pushes more often than " +
-              std::to_string(impl_->options.max_pushes_per_officer_per_second) +
-              " times a second (serve --max-pushes-per-officer-per-second)",
-          wait_seconds);
-    }
-  }
-  return std::nullopt;
+  const bool push = path == "/v1/push";
+  if (!push && path != "/v1/pull" && path != "/v1/snapshot") return std::nullopt;
+  OfficerRate& rate = push ? impl_->push_rate : impl_->pull_rate;
+  const std::uint32_t wait_seconds = rate.take(*officer, impl_->clock->now_ms());
+  if (wait_seconds == 0) return std::nullopt;
+  const ServerOptions& options = impl_->options;
+  return over_officer_limit(
+      *officer,
+      push ? "pushes more often than " + std::to_string(options.max_pushes_per_officer_per_second) +
+                 " times a second (serve --max-pushes-per-officer-per-second)"
+           : "pulls more often than " + std::to_string(options.max_pulls_per_officer_per_second) +
+                 " times a second (serve --max-pulls-per-officer-per-second)",
+      wait_seconds);
 }
 
 void SyncServer::tick() {

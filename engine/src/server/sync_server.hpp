@@ -59,6 +59,11 @@ struct ServerOptions {
   // before its body is read (0 per second: no limit). With a token only.
   std::uint32_t max_pushes_per_officer_per_second = 10;
   std::uint32_t push_burst_per_officer = 60;
+  // The same for pulls (long polls included) and snapshot downloads, each
+  // of which reads a page or sends a file: an honest device reads pages one
+  // after the other, a few a second on a fast link.
+  std::uint32_t max_pulls_per_officer_per_second = 20;
+  std::uint32_t pull_burst_per_officer = 120;
   // Requests one officer may have in flight at once, from handle() to their
   // answer, long polls included; 429 beyond (0: no limit). With a token only.
   std::uint32_t max_requests_per_officer = 64;
