@@ -129,7 +129,8 @@ TEST_CASE("a pull serves only the villages the token grants", "[server][auth]") 
         std::vector<std::string>{kOtherVillage});
 }
 
-TEST_CASE("a pushed change beyond the grant is refused alone, as out of scope", "[server][auth]") {
+TEST_CASE("a pushed change beyond the grant is refused alone; a row beyond it reads as missing",
+          "[server][auth]") {
   AuthServer server;
   seed_two_villages(server);
   server.token = server.issue("sri", {kVillage}).token;
@@ -142,28 +143,36 @@ TEST_CASE("a pushed change beyond the grant is refused alone, as out of scope", 
                       .insert("household", "hB2", household(kOtherVillage), stamp(11))  // 2
                       .update("household", "hB", "head_name", "X", stamp(12), base)     // 3
                       .update("household", "hA", "village_id", kOtherVillage, stamp(13),
-                              base)                                                          // 4
-                      .remove("household", "hB", stamp(14), base)                            // 5
-                      .update("household", "hA", "head_name", "Siti A.", stamp(15), base));  // 6
+                              base)                                                        // 4
+                      .remove("household", "hB", stamp(14), base)                          // 5
+                      .update("household", "hA", "head_name", "Siti A.", stamp(15), base)  // 6
+                      .update("household", "hZ", "head_name", "X", stamp(16), base)        // 7
+                      .remove("household", "hZ", stamp(17), base));                        // 8
   CHECK(outcome(response, 1).outcome() == v1::OUTCOME_APPLIED);
-  for (std::uint32_t id : {2u, 3u, 4u, 5u}) {
+  for (std::uint32_t id : {2u, 4u}) {
     INFO("change " << id);
     CHECK(outcome(response, id).outcome() == v1::OUTCOME_REFUSED);
     CHECK(outcome(response, id).reason() == v1::REFUSAL_REASON_OUT_OF_SCOPE);
   }
   CHECK(outcome(response, 6).outcome() == v1::OUTCOME_APPLIED);
-  // Only the village the officer named is named back: where a stored row
-  // lives is beyond the grant.
+  // Only the village the officer named is named back.
   CHECK(outcome(response, 2).message().find(kOtherVillage) != std::string::npos);
-  for (std::uint32_t id : {3u, 5u}) {
+  // A row of another village is answered as one that does not exist (hZ):
+  // an update is refused, a delete superseded, in the same words.
+  CHECK(outcome(response, 3).outcome() == v1::OUTCOME_REFUSED);
+  CHECK(outcome(response, 3).reason() == outcome(response, 7).reason());
+  CHECK(outcome(response, 3).message() == "table 'household': no row 'hB' to update");
+  CHECK(outcome(response, 7).message() == "table 'household': no row 'hZ' to update");
+  for (std::uint32_t id : {5u, 8u}) {
     INFO("change " << id);
-    CHECK(outcome(response, id).message() ==
-          "table 'household': row 'hB': not in a scope granted to officer 'sri' for writing");
+    CHECK(outcome(response, id).outcome() == v1::OUTCOME_SUPERSEDED);
+    CHECK(outcome(response, id).row_deleted());
   }
 
   server.token = server.issue("admin", {}, auth::Role::kAdmin).token;
   const std::string dump = server.dump();
   CHECK(dump.find("\"hB2\"") == std::string::npos);
+  CHECK(dump.find("\"hB\"") != std::string::npos);  // neither changed nor deleted
   CHECK(dump.find("\"hA2\"") != std::string::npos);
   CHECK(dump.find("Siti A.") != std::string::npos);
   CHECK(dump.find("\"X\"") == std::string::npos);

@@ -242,6 +242,18 @@ class BatchMerger {
   Status merge_change(const ParsedChange& change, v1::ChangeOutcome* outcome) {
     LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row,
                              txn_.row(change.table->name, change.row_id));
+    // An update or delete of a row beyond the grant is answered as if the
+    // row did not exist, so that answers tell nothing of other villages'
+    // rows; the audit keeps the truth. (An insert of its id cannot be: the
+    // id is taken.)
+    if (row && !grant_.may_write(row->scope) && change.op != v1::CHANGE_OP_INSERT) {
+      if (change.op == v1::CHANGE_OP_UPDATE) {
+        set_refused(no_row_to_update(change), outcome);
+      } else {
+        answer_missing_row_deleted(change, outcome);
+      }
+      return audit_refusal(change.table->name, change.row_id, *check_grant(change, row));
+    }
     if (std::optional<Refusal> refusal = check_grant(change, row)) {
       return refuse(change.table->name, change.row_id, *refusal, outcome);
     }
@@ -311,12 +323,7 @@ class BatchMerger {
   Status merge_update(const ParsedChange& change, const std::optional<StoredRow>& row,
                       v1::ChangeOutcome* outcome) {
     const core::Table& table = *change.table;
-    if (!row) {
-      return refuse(table.name, change.row_id,
-                    {v1::REFUSAL_REASON_NO_SUCH_ROW,
-                     table_prefix(table) + "no row " + quoted(change.row_id) + " to update"},
-                    outcome);
-    }
+    if (!row) return refuse(table.name, change.row_id, no_row_to_update(change), outcome);
     const auto& [column, value] = change.cells.front();
     if (row->tombstone) {
       return supersede_by_tombstone(change, *row, stamp(change, outcome).edit,
@@ -353,8 +360,7 @@ class BatchMerger {
     for (const StoredCell& cell : cells) versions.push_back(cell.cell.version);
     const core::DeleteDecision decision = core::merge_delete(state, versions, edit);
     if (!decision.applied) {
-      outcome->set_outcome(v1::OUTCOME_SUPERSEDED);
-      outcome->set_row_deleted(true);
+      set_row_deleted(outcome);
       return audit(change, edit, 0, "", Value(), Value(), "superseded");
     }
     if (decision.concurrent_cell) {
@@ -383,8 +389,7 @@ class BatchMerger {
                                               row.tombstone->stamp, value, edit, decision.conflict,
                                               outcome));
     }
-    outcome->set_outcome(v1::OUTCOME_SUPERSEDED);
-    outcome->set_row_deleted(true);
+    set_row_deleted(outcome);
     return audit(change, edit, 0, column, Value(), value, "superseded");
   }
 
@@ -443,9 +448,37 @@ class BatchMerger {
 
   Status refuse(const std::string& table, const std::string& row_id, const Refusal& refusal,
                 v1::ChangeOutcome* outcome) {
+    set_refused(refusal, outcome);
+    return audit_refusal(table, row_id, refusal);
+  }
+
+  static void set_refused(const Refusal& refusal, v1::ChangeOutcome* outcome) {
     outcome->set_outcome(v1::OUTCOME_REFUSED);
     outcome->set_reason(refusal.reason);
     outcome->set_message(refusal.message);
+  }
+
+  // A delete of a row that is gone, or never was: superseded, the device
+  // drops its copy.
+  static void set_row_deleted(v1::ChangeOutcome* outcome) {
+    outcome->set_outcome(v1::OUTCOME_SUPERSEDED);
+    outcome->set_row_deleted(true);
+  }
+
+  // The answer to a delete of a row that does not exist, as merge_delete
+  // gives it, without writing anything.
+  void answer_missing_row_deleted(const ParsedChange& change, v1::ChangeOutcome* outcome) {
+    stamp(change, outcome);
+    set_row_deleted(outcome);
+  }
+
+  static Refusal no_row_to_update(const ParsedChange& change) {
+    return {v1::REFUSAL_REASON_NO_SUCH_ROW,
+            table_prefix(*change.table) + "no row " + quoted(change.row_id) + " to update"};
+  }
+
+  Status audit_refusal(const std::string& table, const std::string& row_id,
+                       const Refusal& refusal) {
     if (++refused_ > kRefusalsAuditedPerPush) {
       ++refused_unaudited_[refusal.reason];
       return Status::ok();
