@@ -50,6 +50,7 @@ namespace {
 
 using namespace lumbung::bench;
 using lumbung::test::after;
+using lumbung::test::http_text;
 using lumbung::test::RawConnection;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -104,17 +105,6 @@ lumbung::v1::RequestHeader request_header(const std::string& device) {
   return header;
 }
 
-// An HTTP/1.1 POST, its header and body as one string.
-std::string http_post(const std::string& target, const std::string& token,
-                      const lumbung::HttpHeaders& headers, const std::string& body,
-                      std::size_t announced_length) {
-  std::string request = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-  if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
-  for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
-  request += "Content-Length: " + std::to_string(announced_length) + "\r\n\r\n";
-  return request + body;
-}
-
 // The status of the HTTP response at the start of `answer`; 0 when none.
 int status_of(const std::string& answer) {
   if (answer.rfind("HTTP/1.1 ", 0) != 0 || answer.size() < 12) return 0;
@@ -150,9 +140,11 @@ std::string amplified_body() {
 void send_amplified(Attacker& attacker, bool with_token) {
   const std::string body = amplified_body();
   const std::string request =
-      http_post("/v1/push", with_token ? attacker.token : "",
-                {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "zstd"}}, body,
-                body.size());
+      http_text({"POST",
+                 "/v1/push",
+                 {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "zstd"}},
+                 body},
+                with_token ? attacker.token : "");
   const std::string name = with_token ? "amplified, token" : "amplified, anonymous";
   while (SteadyClock::now() < attacker.end) {
     attacker.outcomes.count(name, exchange(attacker.port, 2, request));
@@ -176,9 +168,8 @@ void send_million_changes(Attacker& attacker) {
     change->add_columns(0);
     change->add_values()->set_text("+62");
   }
-  const lumbung::HttpRequest encoded = lumbung::protocol::make_request("/v1/push", push);
   const std::string request =
-      http_post("/v1/push", attacker.token, encoded.headers, encoded.body, encoded.body.size());
+      http_text(lumbung::protocol::make_request("/v1/push", push), attacker.token);
   while (SteadyClock::now() < attacker.end) {
     attacker.outcomes.count("million changes", exchange(attacker.port, 3, request));
   }
@@ -217,11 +208,9 @@ void hang_up_long_polls(Attacker& attacker) {
   lumbung::v1::PullRequest pull;
   *pull.mutable_header() = request_header("device-mallory-2");
   pull.set_wait_seconds(60);
-  const lumbung::HttpRequest encoded = lumbung::protocol::make_request("/v1/pull", pull);
-  lumbung::HttpHeaders headers = encoded.headers;
-  headers.emplace_back(lumbung::kLongPollWaitHeader, "60");
-  const std::string request =
-      http_post("/v1/pull", attacker.token, headers, encoded.body, encoded.body.size());
+  lumbung::HttpRequest encoded = lumbung::protocol::make_request("/v1/pull", pull);
+  encoded.headers.emplace_back(lumbung::kLongPollWaitHeader, "60");
+  const std::string request = http_text(encoded, attacker.token);
   constexpr int kPolls = 1000;
   while (SteadyClock::now() < attacker.end) {
     std::vector<RawConnection> polls;
@@ -251,8 +240,8 @@ int run_attacker(std::uint16_t port, const std::string& token, std::chrono::seco
   attacker.port = port;
   attacker.token = token;
   attacker.end = SteadyClock::now() + duration;
-  const std::string stalled =
-      http_post("/v1/push", token, {{"Content-Type", "application/x-protobuf"}}, "x", 16000000);
+  const std::string stalled = http_text(
+      {"POST", "/v1/push", {{"Content-Type", "application/x-protobuf"}}, "x"}, token, 16000000);
   std::vector<std::thread> threads;
   if (chosen("amplified")) {
     threads.emplace_back([&] { send_amplified(attacker, false); });

@@ -306,15 +306,6 @@ TEST_CASE("hostile requests are refused cleanly while honest devices sync", "[in
   }
 }
 
-// `request` as HTTP/1.1 bytes, with `token`.
-std::string http_text(const HttpRequest& request, const std::string& token) {
-  std::string text = request.method + " " + request.target +
-                     " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n";
-  for (const auto& [name, value] : request.headers) text += name + ": " + value + "\r\n";
-  return text + "Content-Length: " + std::to_string(request.body.size()) + "\r\n\r\n" +
-         request.body;
-}
-
 // A pull of `device` that may wait `wait_seconds` for news.
 HttpRequest long_poll(const std::string& device, std::uint32_t wait_seconds) {
   v1::PullRequest pull;

@@ -19,6 +19,8 @@
 #include <system_error>
 #include <utility>
 
+#include "lumbung/http.hpp"
+
 namespace lumbung::test {
 
 using Deadline = std::chrono::steady_clock::time_point;
@@ -38,6 +40,17 @@ inline sockaddr_in loopback(std::uint16_t port, std::uint8_t host = 1) {
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl((127u << 24) | host);
   return address;
+}
+
+// `request` as HTTP/1.1 bytes, with `token` as its bearer token unless empty,
+// announcing `content_length` bytes of body (default: its body's size).
+inline std::string http_text(const HttpRequest& request, std::string_view token = {},
+                             std::optional<std::size_t> content_length = std::nullopt) {
+  std::string text = request.method + " " + request.target + " HTTP/1.1\r\nHost: x\r\n";
+  if (!token.empty()) text += "Authorization: Bearer " + std::string(token) + "\r\n";
+  for (const auto& [name, value] : request.headers) text += name + ": " + value + "\r\n";
+  return text + "Content-Length: " + std::to_string(content_length.value_or(request.body.size())) +
+         "\r\n\r\n" + request.body;
 }
 
 // True when `fd` became readable before `deadline`.
