@@ -161,8 +161,10 @@ TEST_CASE("a pushed change beyond the grant is refused alone; a row beyond it re
   // an update is refused, a delete superseded, in the same words.
   CHECK(outcome(response, 3).outcome() == v1::OUTCOME_REFUSED);
   CHECK(outcome(response, 3).reason() == outcome(response, 7).reason());
-  CHECK(outcome(response, 3).message() == "table 'household': no row 'hB' to update");
-  CHECK(outcome(response, 7).message() == "table 'household': no row 'hZ' to update");
+  CHECK(outcome(response, 3).message() ==
+        "table 'household': no row 'hB' to update in a village granted to officer 'sri'");
+  CHECK(outcome(response, 7).message() ==
+        "table 'household': no row 'hZ' to update in a village granted to officer 'sri'");
   for (std::uint32_t id : {5u, 8u}) {
     INFO("change " << id);
     CHECK(outcome(response, id).outcome() == v1::OUTCOME_SUPERSEDED);

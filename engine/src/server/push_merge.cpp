@@ -472,9 +472,12 @@ class BatchMerger {
     set_row_deleted(outcome);
   }
 
-  static Refusal no_row_to_update(const ParsedChange& change) {
+  // True of a row that does not exist and of one beyond the grant alike: an
+  // officer who lost a village reads why their edit there was refused.
+  Refusal no_row_to_update(const ParsedChange& change) const {
     return {v1::REFUSAL_REASON_NO_SUCH_ROW,
-            table_prefix(*change.table) + "no row " + quoted(change.row_id) + " to update"};
+            table_prefix(*change.table) + "no row " + quoted(change.row_id) +
+                " to update in a village granted to officer " + quoted(grant_.officer)};
   }
 
   Status audit_refusal(const std::string& table, const std::string& row_id,
