@@ -21,7 +21,6 @@
 //
 // Passes (exit 0) when the honest devices saw no error, their pushes' p99
 // stayed under 1 s and the daemon's peak RSS under 512 MiB (issue 17, item 6).
-#include <sys/resource.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -327,20 +326,15 @@ int run(const std::string& self, const Settings& settings) {
 }
 
 long parse_positive(const char* flag, const char* text) {
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (*text == '\0' || *end != '\0' || value <= 0) fail(std::string("malformed ") + flag);
-  return value;
+  const std::optional<long> value = positive_number(text);
+  if (!value) fail(std::string("malformed ") + flag);
+  return *value;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Sockets by the thousand here and in the daemon: beyond the usual 1024.
-  rlimit files{};
-  ::getrlimit(RLIMIT_NOFILE, &files);
-  files.rlim_cur = files.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &files);
+  raise_open_files_limit();  // sockets by the thousand
   if (argc == 6 && std::string(argv[1]) == "--attacker") {
     return run_attacker(static_cast<std::uint16_t>(parse_positive("port", argv[2])), argv[3],
                         std::chrono::seconds(parse_positive("seconds", argv[4])), argv[5]);

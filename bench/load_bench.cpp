@@ -11,7 +11,6 @@
 // error, counted and shown.
 //
 // The daemon's peak memory (VmHWM) and CPU (utime + stime) come from /proc.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -107,10 +106,9 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
 }
 
 long parse_positive(const char* flag, const char* text) {
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (*text == '\0' || *end != '\0' || value <= 0) fail(std::string("malformed ") + flag);
-  return value;
+  const std::optional<long> value = positive_number(text);
+  if (!value) fail(std::string("malformed ") + flag);
+  return *value;
 }
 
 }  // namespace
@@ -138,11 +136,7 @@ int main(int argc, char** argv) {
     }
   }
   if (device_counts.empty()) device_counts = {100, 1000};
-  // A socket per device here and in the daemon: beyond the usual 1024.
-  rlimit files{};
-  ::getrlimit(RLIMIT_NOFILE, &files);
-  files.rlim_cur = files.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &files);
+  raise_open_files_limit();
 
   const Workload workload = load_workload();
   std::printf("load_bench: simulated devices against one lumbungd over loopback\n");

@@ -1,5 +1,7 @@
 #include "simulated_devices.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -440,6 +442,20 @@ long peak_rss_kib(pid_t pid) {
     if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
   }
   return 0;
+}
+
+void raise_open_files_limit() {
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &files);
+}
+
+std::optional<long> positive_number(const char* text) {
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (*text == '\0' || *end != '\0' || value <= 0) return std::nullopt;
+  return value;
 }
 
 std::string village_id(int village) {

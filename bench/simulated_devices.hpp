@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,5 +93,13 @@ double percentile(std::vector<double>& values, double p);
 
 // VmHWM of `pid` in KiB: its peak resident memory.
 long peak_rss_kib(pid_t pid);
+
+// Raises this process's soft limit on open files to its hard limit: a socket
+// per device, beyond the usual 1,024.
+void raise_open_files_limit();
+
+// `text` as a whole number above 0, as a benchmark's options take them;
+// nullopt when it is not one.
+std::optional<long> positive_number(const char* text);
 
 }  // namespace lumbung::bench
