@@ -18,7 +18,9 @@ std::vector<LongPolls::Watch*> LongPolls::watches_of(const PullQuery& query) {
   if (query.grant.all_villages()) {
     watches.push_back(&every_commit_);
   } else {
-    for (const std::string& village : query.grant.villages) watches.push_back(&scopes_[village]);
+    for (const std::string& village : query.grant.covered_villages()) {
+      watches.push_back(&scopes_[village]);
+    }
   }
   watches.push_back(&devices_[query.device_id]);
   return watches;
