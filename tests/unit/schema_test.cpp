@@ -264,6 +264,51 @@ TEST_CASE("schema table errors", "[schema]") {
             .checks.empty());
 }
 
+TEST_CASE("the region columns grants read", "[schema]") {
+  const Table* regions = desmigratif().region_table();
+  REQUIRE(regions == &table("village"));
+  CHECK(regions->district_column == "kabupaten");
+  CHECK(regions->province_column == "provinsi");
+  CHECK(regions->is_region_column("kabupaten"));
+  CHECK_FALSE(regions->is_region_column("name"));
+  CHECK_FALSE(table("person").has_regions());
+  CHECK(load_ok(kMini).region_table() == nullptr);
+
+  const std::string checks = R"("checks": ["village_id = id"])";
+  const auto with_regions = [&](const std::string& regions) {
+    return error_with(checks, checks + R"(, "regions": )" + regions);
+  };
+  CHECK(with_regions(R"({"district": "kabupaten"})") ==
+        "t.json: table 'village': regions: district column 'kabupaten' does not exist");
+  CHECK(with_regions(R"({"province": "village_id"})") ==
+        "t.json: table 'village': regions: province column 'village_id' must not be the id or "
+        "the scope: a region is a column of its own");
+  CHECK(
+      with_regions(R"({})") ==
+      "t.json: table 'village': regions: 'regions' must name a 'district' or a 'province' column");
+  CHECK(with_regions(R"({"distrct": "x"})") ==
+        "t.json: table 'village': regions: unknown key 'distrct' (did you mean 'district'?)");
+  CHECK(with_regions(R"(["kabupaten"])") ==
+        "t.json: table 'village': regions: 'regions' must be a JSON object");
+  CHECK(error_with(R"("comment": "people")",
+                   R"("comment": "people", "regions": {"district": "score"})") ==
+        "t.json: table 'person': regions: district column 'score' must be text");
+  const Schema one = load_ok(mini_with(R"("comment": "people")",
+                                       R"("comment": "people", "regions": {"province": "sex"})"));
+  CHECK(one.region_table() == &one.tables[1]);
+  CHECK(one.tables[1].district_column.empty());
+  std::string two =
+      mini_with(R"("comment": "people")", R"("comment": "people", "regions": {"province": "sex"})");
+  const std::string village_scope = R"({"name": "village_id", "type": "text", "not_null": true}])";
+  two.replace(two.find(village_scope), village_scope.size(),
+              R"({"name": "village_id", "type": "text", "not_null": true},
+                 {"name": "kab", "type": "text"}])");
+  two.replace(two.find(checks), checks.size(), checks + R"(, "regions": {"district": "kab"})");
+  CHECK(load_error(two) ==
+        "t.json: table 'person': 'regions' is declared by table 'village' already: grants read "
+        "one table's regions");
+}
+
 TEST_CASE("schema column errors", "[schema]") {
   CHECK(error_with(R"("not_null": true, "default": 0)", R"("not_nul": true, "default": 0)") ==
         "t.json: table 'person': column 'deceased': unknown key 'not_nul' (did you mean "

@@ -301,7 +301,8 @@ class Loader {
     table.name = get_string(j, "name", where);
     check_identifier(table.name, where, "table");
     where = root_ / named("table", table.name);
-    check_keys(j, where, {"name", "scope", "policy", "columns", "checks", "indexes", "comment"});
+    check_keys(j, where,
+               {"name", "scope", "policy", "columns", "checks", "indexes", "regions", "comment"});
     check_not_sqlite(table.name, where);
     if (schema.find_table(table.name) != nullptr) where.fail("declared twice");
 
@@ -345,7 +346,41 @@ class Loader {
     for (std::size_t i = 0; i < indexes.size(); ++i) {
       table.indexes.push_back(load_index(indexes[i], i, table, where));
     }
+    if (const Json* regions = member(j, "regions")) {
+      if (schema.region_table() != nullptr) {
+        where.fail("'regions' is declared by table '" + schema.region_table()->name +
+                   "' already: grants read one table's regions");
+      }
+      load_regions(*regions, table, where / "regions");
+    }
     return table;
+  }
+
+  // {"district": COLUMN, "province": COLUMN}, at least one of them: text
+  // columns of the table other than its id and scope.
+  void load_regions(const Json& j, Table& table, const Where& where) {
+    if (!j.is_object()) where.fail("'regions' must be a JSON object");
+    check_keys(j, where, {"district", "province", "comment"});
+    const auto region_column = [&](const char* key) -> std::string {
+      if (member(j, key) == nullptr) return {};
+      std::string name = get_string(j, key, where);
+      const Column* column = table.find_column(name);
+      if (column == nullptr)
+        where.fail(std::string(key) + " column '" + shown(name) + "' does not exist");
+      if (column->type != ColumnType::kText) {
+        where.fail(std::string(key) + " column '" + name + "' must be text");
+      }
+      if (column->primary_key || name == table.scope_column) {
+        where.fail(std::string(key) + " column '" + name +
+                   "' must not be the id or the scope: a region is a column of its own");
+      }
+      return name;
+    };
+    table.district_column = region_column("district");
+    table.province_column = region_column("province");
+    if (table.district_column.empty() && table.province_column.empty()) {
+      where.fail("'regions' must name a 'district' or a 'province' column");
+    }
   }
 
   Column load_column_basics(const Json& j, std::size_t index, const Table& table,
@@ -580,6 +615,13 @@ const MergePolicy& Table::policy_for(std::string_view column) const {
 const Table* Schema::find_table(std::string_view table) const {
   for (const Table& t : tables) {
     if (t.name == table) return &t;
+  }
+  return nullptr;
+}
+
+const Table* Schema::region_table() const {
+  for (const Table& t : tables) {
+    if (t.has_regions()) return &t;
   }
   return nullptr;
 }

@@ -80,7 +80,16 @@ struct Table {
   MergePolicy policy;             // default for its columns
   std::vector<CheckExpr> checks;  // table-level CHECKs
   std::vector<Index> indexes;
+  // The columns that say which district and province each row's scope lies
+  // in, read by grants (docs/schema-format.md, "Regions"); empty when the
+  // table declares none. At most one table of a schema declares them.
+  std::string district_column;
+  std::string province_column;
 
+  bool has_regions() const { return !district_column.empty() || !province_column.empty(); }
+  bool is_region_column(std::string_view column) const {
+    return !column.empty() && (column == district_column || column == province_column);
+  }
   const Column* find_column(std::string_view column) const;
   const MergePolicy& policy_for(std::string_view column) const;
 };
@@ -91,6 +100,8 @@ struct Schema {
   std::vector<Table> tables;  // declaration order
 
   const Table* find_table(std::string_view table) const;
+  // The table that declares "regions"; null when none does.
+  const Table* region_table() const;
 };
 
 // Parses and validates a schema, but for a column default against its CHECK,

@@ -130,6 +130,8 @@ std::string refusal_reason_name(v1::RefusalReason reason) {
       return "out_of_scope";
     case v1::REFUSAL_REASON_NO_SUCH_ROW:
       return "no_such_row";
+    case v1::REFUSAL_REASON_READ_ONLY:
+      return "read_only";
     default:
       return "unspecified";
   }

@@ -28,7 +28,7 @@ Value from_wire(const v1::Value& value);
 
 // The stable lowercase name of a refusal reason: unknown_table,
 // unknown_column, type_mismatch, constraint, malformed, out_of_scope,
-// no_such_row ("unspecified" from a peer that gave none).
+// no_such_row, read_only ("unspecified" from a peer that gave none).
 std::string refusal_reason_name(v1::RefusalReason reason);
 
 // The HTTP status that carries an error code: 400, 404, 409, 413, 500, 503...

@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/checksum.hpp"
 #include "protocol/wire.hpp"
@@ -26,6 +27,20 @@ Status check_push(const v1::PushRequest& push) {
     }
   }
   return Status::ok();
+}
+
+// The ids of the rows of `table` (the region table; may be null) that the
+// push's changes name, whatever became of them.
+std::vector<std::string> region_rows(const v1::PushRequest& push, const core::Table* table) {
+  std::vector<std::string> rows;
+  if (table == nullptr) return rows;
+  for (const v1::Change& change : push.changes()) {
+    const int index = static_cast<int>(change.table());
+    if (index < push.tables_size() && push.tables(index).table() == table->name) {
+      rows.push_back(change.row_id());
+    }
+  }
+  return rows;
 }
 
 }  // namespace
@@ -107,6 +122,10 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
   // Answered on the commit thread, once the push's group is durable.
   commits.submit(body, [this, push, respond](const Status& committed) {
     if (!committed.is_ok()) return respond(protocol::error_response(committed));
+    if (push->changes.seq > 0) {
+      const Status read = regions.refresh(*store, region_rows(push->request, regions.table()));
+      if (!read.is_ok()) return respond(protocol::error_response(read));
+    }
     respond(protocol::make_response(push->response));
     if (push->changes.seq > 0) wake_long_polls(push->changes);
   });

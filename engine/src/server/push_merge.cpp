@@ -257,6 +257,8 @@ class BatchMerger {
     if (std::optional<Refusal> refusal = check_grant(change, row)) {
       return refuse(change.table->name, change.row_id, *refusal, outcome);
     }
+    LUMBUNG_ASSIGN_OR_RETURN(std::optional<Refusal> moves_village, check_regions(change, row));
+    if (moves_village) return refuse(change.table->name, change.row_id, *moves_village, outcome);
     switch (change.op) {
       case v1::CHANGE_OP_INSERT:
         return merge_insert(change, row, outcome);
@@ -594,6 +596,37 @@ class BatchMerger {
       }
     }
     return std::nullopt;
+  }
+
+  // Refuses a change that would move a village into or out of a district's
+  // or province's grant unless an admin makes it: a delete of a live row of
+  // the table that declares the regions, or a change of its region columns.
+  // A new village's first values are its creator's to give, as for any row.
+  Result<std::optional<Refusal>> check_regions(const ParsedChange& change,
+                                               const std::optional<StoredRow>& row) {
+    const core::Table& table = *change.table;
+    if (!table.has_regions() || grant_.may_write_regions() || !row || row->tombstone) {
+      return std::optional<Refusal>();
+    }
+    const std::string prefix = table_prefix(table) + "row " + quoted(change.row_id) + ": ";
+    const std::string why = ": it says which districts' and provinces' grants cover a village";
+    if (change.op == v1::CHANGE_OP_DELETE) {
+      return std::optional<Refusal>(
+          Refusal{v1::REFUSAL_REASON_READ_ONLY, prefix + "only an admin deletes it" + why});
+    }
+    std::optional<std::map<std::string, core::ServerCell>> current;
+    for (const auto& [column, value] : change.cells) {
+      if (!table.is_region_column(column->name)) continue;
+      if (!current) {
+        LUMBUNG_ASSIGN_OR_RETURN(current, current_cells(table.name, change.row_id));
+      }
+      const auto stored = current->find(column->name);
+      if (stored != current->end() && stored->second.value == value) continue;
+      return std::optional<Refusal>(
+          Refusal{v1::REFUSAL_REASON_READ_ONLY,
+                  prefix + "only an admin changes column " + quoted(column->name) + why});
+    }
+    return std::optional<Refusal>();
   }
 
   static Refusal scope_change(const ParsedChange& change, const std::string& scope) {

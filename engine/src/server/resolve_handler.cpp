@@ -106,6 +106,13 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
                                               " names a cell the schema lacks: '" + conflict.table +
                                               "." + conflict.column + "'");
     }
+    if (table->is_region_column(column->name) && !grant->may_write_regions()) {
+      return Status(ErrorCode::kForbidden,
+                    conflict_name(conflict.id) + ": officer '" + grant->officer + "' (role " +
+                        std::string(auth::role_name(grant->role)) + ") may not resolve column '" +
+                        column->name +
+                        "': it says which districts' and provinces' grants cover a village");
+    }
     LUMBUNG_ASSIGN_OR_RETURN(std::vector<StoredCell> cells,
                              txn.cells(conflict.table, conflict.row_id));
     const Choice choice = choose(resolve, conflict);
@@ -148,6 +155,11 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
     return Status::ok();
   });
   if (!status.is_ok()) return respond(protocol::error_response(status));
+  const v1::Conflict& resolved = response.conflict();
+  if (regions.table() != nullptr && resolved.table() == regions.table()->name) {
+    status = regions.refresh(*store, {resolved.row_id()});
+    if (!status.is_ok()) return respond(protocol::error_response(status));
+  }
   respond(protocol::make_response(response));
   wake_long_polls(changes);
 }

@@ -19,6 +19,7 @@
 #include "server/commit_queue.hpp"
 #include "server/long_poll.hpp"
 #include "server/officer_limits.hpp"
+#include "server/regions.hpp"
 #include "server/store.hpp"
 #include "server/sync_server.hpp"
 
@@ -35,6 +36,7 @@ struct SyncServer::Impl {
       : options(options),
         schema(std::move(schema)),
         request_limits(request_limits_for(options, this->schema)),
+        regions(this->schema),
         clock(physical_clock),
         authority(std::move(authority)),
         store(std::move(store)),
@@ -54,7 +56,8 @@ struct SyncServer::Impl {
   // server's and a missing device id.
   Status check_header(const v1::RequestHeader& header) const;
 
-  // Who sent `request` from the device its `header` names, and what they may do.
+  // Who sent `request` from the device its `header` names, and what they may
+  // do, read against the current regions.
   Result<auth::Grant> authenticate(const HttpRequest& request, const v1::RequestHeader& header);
 
   // Decodes the body of `request` into `message` (within request_limits),
@@ -98,6 +101,9 @@ struct SyncServer::Impl {
   const ServerOptions options;
   const core::Schema schema;
   const protocol::RequestLimits request_limits;
+  // What grants by district and province read; refreshed by the pushes and
+  // resolutions that write the region table, before they are answered.
+  Regions regions;
   // Judges the CHECKs of the rows pushes and resolutions make, on the commit
   // thread; set by SyncServer::open before any request.
   std::unique_ptr<db::CheckJudge> judge;

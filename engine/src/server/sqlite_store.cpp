@@ -437,6 +437,17 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     }
   }
 
+  Status scan_table_cells(std::string_view table, const TableCellVisitor& visit) override {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query query,
+        cached_query(db_, "SELECT scope, col, value FROM cells WHERE tbl = ?1", {Value(table)}));
+    for (;;) {
+      LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+      if (!found) return Status::ok();
+      visit(query.text(0), query.text(1), query.value(2));
+    }
+  }
+
   Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) override {
     LUMBUNG_ASSIGN_OR_RETURN(
         Query query,

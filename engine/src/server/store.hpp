@@ -137,6 +137,11 @@ class ReadTransaction {
                                          const std::string& column, const Value& value)>;
   virtual Status scan_live_cells(const std::optional<std::string>& scope,
                                  const CellVisitor& visit) = 0;
+  // Calls `visit` with the scope, column and value of every cell of every
+  // live row of `table`: its cost follows that table's cells alone.
+  using TableCellVisitor =
+      std::function<void(const std::string& scope, const std::string& column, const Value& value)>;
+  virtual Status scan_table_cells(std::string_view table, const TableCellVisitor& visit) = 0;
   // What every push of the device compares its batch with; without the
   // stored answer, which only a retry reads (device_answer).
   virtual Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) = 0;

@@ -105,8 +105,11 @@ Status SyncServer::Impl::check_header(const v1::RequestHeader& header) const {
 Result<auth::Grant> SyncServer::Impl::authenticate(const HttpRequest& request,
                                                    const v1::RequestHeader& header) {
   if (!authority) return auth::Grant::everything();
-  return authority->authenticate(find_header(request.headers, "Authorization"), header.device_id(),
-                                 header.replaces_device());
+  LUMBUNG_ASSIGN_OR_RETURN(auth::Grant grant,
+                           authority->authenticate(find_header(request.headers, "Authorization"),
+                                                   header.device_id(), header.replaces_device()));
+  grant.regions = regions.current();
+  return grant;
 }
 
 protocol::RequestLimits SyncServer::Impl::request_limits_for(const ServerOptions& options,
@@ -157,6 +160,7 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::CheckJudge> judge,
                            db::CheckJudge::open(impl->schema));
   impl->judge = std::move(judge);
+  LUMBUNG_RETURN_IF_ERROR(impl->regions.load(*impl->store));
   return std::unique_ptr<SyncServer>(new SyncServer(std::move(impl)));
 }
 
