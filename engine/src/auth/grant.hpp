@@ -41,8 +41,25 @@ struct Region {
   std::string province;
 };
 
-// Village id (scope) -> its region; a village without a region record is absent.
-using RegionMap = std::map<std::string, Region, std::less<>>;
+// Where each village lies, and which villages each district and province
+// holds; a village without a region record is in none.
+class RegionMap {
+ public:
+  // Sets the region of `village` (an empty district or province: none), or
+  // with nullopt forgets the village.
+  void set(const std::string& village, const std::optional<Region>& region);
+
+  const Region* region_of(std::string_view village) const;
+  // The villages of a district or a province; null when it has none.
+  const Names* villages_of_district(std::string_view district) const;
+  const Names* villages_of_province(std::string_view province) const;
+  std::size_t size() const { return regions_.size(); }
+
+ private:
+  std::map<std::string, Region, std::less<>> regions_;
+  std::map<std::string, Names, std::less<>> district_villages_;
+  std::map<std::string, Names, std::less<>> province_villages_;
+};
 
 struct Grant {
   std::string token_id;  // empty when the daemon runs with --insecure-no-auth
@@ -74,7 +91,7 @@ struct Grant {
   // into or out of a district or province grant.
   bool may_write_regions() const { return role == Role::kAdmin; }
   // The villages covered now, named or by region, in order, without
-  // duplicates. REQUIRES: !all_villages().
+  // duplicates; its cost follows their number. REQUIRES: !all_villages().
   std::vector<std::string> covered_villages() const;
 };
 

@@ -1,5 +1,6 @@
 #include "server/regions.hpp"
 
+#include <map>
 #include <utility>
 
 namespace lumbung::server {
@@ -20,13 +21,17 @@ void set_region_cell(const core::Table& table, const std::string& column, const 
 
 Status Regions::load(Store& store) {
   if (table_ == nullptr) return Status::ok();
-  auto map = std::make_shared<auth::RegionMap>();
+  std::map<std::string, auth::Region, std::less<>> read;
   LUMBUNG_RETURN_IF_ERROR(store.read([&](ReadTransaction& txn) {
     return txn.scan_table_cells(
         table_->name, [&](const std::string& scope, const std::string& column, const Value& value) {
-          if (table_->is_region_column(column)) set_region_cell(*table_, column, value, &(*map)[scope]);
+          if (table_->is_region_column(column)) {
+            set_region_cell(*table_, column, value, &read[scope]);
+          }
         });
   }));
+  auto map = std::make_shared<auth::RegionMap>();
+  for (const auto& [village, region] : read) map->set(village, region);
   std::lock_guard lock(mu_);
   map_ = std::move(map);
   return Status::ok();
@@ -42,16 +47,17 @@ Status Regions::refresh(Store& store, const std::vector<std::string>& row_ids) {
       LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row, txn.row(table_->name, row_id));
       if (!row) continue;
       if (row->tombstone) {
-        map->erase(row->scope);
+        map->set(row->scope, std::nullopt);
         continue;
       }
       LUMBUNG_ASSIGN_OR_RETURN(std::vector<StoredCell> cells, txn.cells(table_->name, row_id));
-      auth::Region& region = (*map)[row->scope];
+      auth::Region region;
       for (const StoredCell& cell : cells) {
         if (table_->is_region_column(cell.column)) {
           set_region_cell(*table_, cell.column, cell.cell.value, &region);
         }
       }
+      map->set(row->scope, region);
     }
     return Status::ok();
   }));

@@ -397,6 +397,20 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     }
   }
 
+  Result<std::vector<ScopeState>> scopes_among(const std::vector<std::string>& names) override {
+    std::vector<ScopeState> scopes;
+    for (const std::string& name : names) {
+      LUMBUNG_ASSIGN_OR_RETURN(
+          Query query, cached_query(db_, "SELECT checksum, live_rows FROM scopes WHERE scope = ?1",
+                                    {Value(name)}));
+      LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+      if (found) {
+        scopes.push_back({name, static_cast<std::uint64_t>(query.integer(0)), query.integer(1)});
+      }
+    }
+    return scopes;
+  }
+
   Status scan_changes(const ScopeCursors& cursors,
                       const std::function<bool(const ChangeItem&)>& visit) override {
     // Each scope's cells, tombstones and conflicts are read in seq order from

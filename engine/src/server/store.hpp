@@ -123,6 +123,9 @@ class ReadTransaction {
                                                 std::string_view row_id) = 0;
   // Every scope that ever had a row, ordered by name.
   virtual Result<std::vector<ScopeState>> scopes() = 0;
+  // Those of `names` (in order) that ever had a row, in their order: what a
+  // grant of some villages reads, at a cost that follows their number.
+  virtual Result<std::vector<ScopeState>> scopes_among(const std::vector<std::string>& names) = 0;
   // Calls `visit` with every change of each scope of `cursors` whose seq is
   // greater than that scope's cursor, in seq order across the scopes, until
   // it returns false. Its cost follows the changes it visits, not the size of
