@@ -39,8 +39,9 @@ struct TokenRequest {
   std::string officer;
   // Not given: the officer's recorded role, or officer for a new one.
   std::optional<Role> role;
-  // Added to the officer's grant; each as a device id. Unless the role is
-  // admin, the officer must be granted something afterwards.
+  // Added to the officer's grant (never taken away: ungrant() does); each
+  // printable ASCII without spaces or commas, at most 128 bytes. Unless the
+  // role is admin, the officer must be granted something afterwards.
   std::set<std::string, std::less<>> villages;
   std::chrono::seconds ttl{std::chrono::hours(24 * 30)};  // more than 0, at most 3650 days
   // Optional: bind at issue; printable ASCII, no spaces or commas, at most 128 bytes.
