@@ -121,7 +121,7 @@ std::vector<Selector> villages(std::initializer_list<const char*> ids) {
 
 }  // namespace
 
-TEST_CASE_METHOD(Fixture, "a token carries no grant; the store's grant counts at each request",
+TEST_CASE_METHOD(Fixture, "a token carries no grant: the store's grant counts at each request",
                  "[auth]") {
   const IssuedToken token = issue("sri", {"krasak"});
   const auto parts = lumbung::auth::split_token(token.token);
@@ -216,7 +216,7 @@ TEST_CASE_METHOD(Fixture, "a token stays under 512 bytes whatever the officer an
   }
 }
 
-TEST_CASE_METHOD(Fixture, "revoking an officer refuses all its tokens at once; a new one works",
+TEST_CASE_METHOD(Fixture, "revoking an officer refuses all its tokens at once, and a new one works",
                  "[auth]") {
   const IssuedToken phone = issue("sri", {"krasak"});
   const IssuedToken tablet = issue("sri");

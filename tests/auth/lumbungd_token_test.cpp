@@ -382,3 +382,25 @@ TEST_CASE_METHOD(Lumbungd, "lumbungd revoke --officer and --device", "[auth][cli
   check_failure(run({"revoke", "--data", data_, "--officer", "sri", "--device", "phone-1"}), 2,
                 "give exactly one of --token-id ID, --officer ID and --device ID");
 }
+
+TEST_CASE_METHOD(Lumbungd, "a running daemon sees lumbungd grant, ungrant and revoke at once",
+                 "[auth][cli]") {
+  const std::string issued = token({"--officer", "sri", "--villages", "krasak"});
+  // One authority kept open, with its grant cache, as `serve` keeps it.
+  auto opened = TokenAuthority::open(data_, lumbung::system_clock());
+  REQUIRE(opened.is_ok());
+  TokenAuthority& daemon = **opened;
+  const auto villages = [&] {
+    const auto grant = daemon.authenticate("Bearer " + issued, "phone-1");
+    REQUIRE(grant.is_ok());
+    return grant->villages;
+  };
+  CHECK(villages() == lumbung::auth::Names{"krasak"});
+  ok("grant", {"--officer", "sri", "--villages", "juntinyuat"});
+  CHECK(villages() == lumbung::auth::Names{"juntinyuat", "krasak"});
+  ok("ungrant", {"--officer", "sri", "--villages", "krasak"});
+  CHECK(villages() == lumbung::auth::Names{"juntinyuat"});
+  ok("revoke", {"--officer", "sri"});
+  CHECK(daemon.authenticate("Bearer " + issued, "phone-1").status().code() ==
+        ErrorCode::kTokenRevoked);
+}
