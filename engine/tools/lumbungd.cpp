@@ -76,7 +76,12 @@ struct Args {
   std::optional<std::string> role;
   std::optional<std::string> ttl;
   std::optional<std::string> device;
-  std::string token_id;
+  std::optional<std::string> district;
+  std::optional<std::string> province;
+  bool all = false;
+  bool json = false;
+  std::optional<std::string> revoke_officer;
+  std::optional<std::string> token_id;
   std::string key_id;
   std::string out;
   bool with_snapshots = false;
@@ -369,16 +374,27 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
 constexpr const char* kTokenDescription =
     R"(Issues a signed bearer token (docs/decisions/0007-bearer-tokens.md). Prints
 the token on the first line of stdout, and its token id, key id and expiry on
-stderr. A device sends it as 'Authorization: Bearer TOKEN'.)";
+stderr. A device sends it as 'Authorization: Bearer TOKEN'. The token carries
+the officer, not what it is granted: --role and --villages, when given, are
+recorded as 'lumbungd grant' records them, for every token of the officer. An
+officer granted nothing gets no token, unless --role admin.)";
+
+// The comma-separated ids of `list`; empty pieces stay, for the checks to refuse by name.
+std::vector<lumbung::auth::Selector> village_selectors(const std::string& list) {
+  std::vector<lumbung::auth::Selector> selectors;
+  for (std::string& village : lumbung::core::split(list, ',')) {
+    selectors.push_back({lumbung::auth::SelectorKind::kVillage, std::move(village)});
+  }
+  return selectors;
+}
 
 int run_token(const Args& args) {
   lumbung::auth::TokenRequest request;
   request.officer = args.officer;
   if (args.role) request.role = *lumbung::auth::parse_role(*args.role);  // checked by the parser
   if (args.villages) {
-    // Empty pieces stay, for issue() to refuse by name.
-    for (std::string& village : lumbung::core::split(*args.villages, ',')) {
-      request.villages.insert(std::move(village));
+    for (lumbung::auth::Selector& village : village_selectors(*args.villages)) {
+      request.villages.insert(std::move(village.value));
     }
   }
   if (args.ttl) request.ttl = *parse_duration(*args.ttl);  // checked by the parser
@@ -401,15 +417,146 @@ Result<std::unique_ptr<lumbung::auth::TokenAuthority>> open_existing_authority(c
   return lumbung::auth::TokenAuthority::open(args.data, nullptr);
 }
 
+constexpr const char* kGrantDescription =
+    R"(Grants an officer villages: by id (--villages), every village of a district
+or a province (as the village records' region columns name them, so a village
+added there later is covered), or every village (--all). Creates the officer,
+with role officer unless --role, at its first grant; --role alone changes the
+role. Every token of the officer, already issued or not, counts the change
+from its next request on, also in a running 'lumbungd serve' on DIR: villages
+gained are pulled, villages lost purged. Granting what is granted already is
+not an error.)";
+
+// The selectors of a grant or ungrant's command line.
+std::vector<lumbung::auth::Selector> selectors_of(const Args& args) {
+  using lumbung::auth::SelectorKind;
+  std::vector<lumbung::auth::Selector> selectors;
+  if (args.villages) selectors = village_selectors(*args.villages);
+  if (args.district) selectors.push_back({SelectorKind::kDistrict, *args.district});
+  if (args.province) selectors.push_back({SelectorKind::kProvince, *args.province});
+  if (args.all) selectors.push_back({SelectorKind::kAll, ""});
+  return selectors;
+}
+
+int run_grant(const Args& args) {
+  const int given = int{args.villages.has_value()} + int{args.district.has_value()} +
+                    int{args.province.has_value()} + int{args.all};
+  if (given > 1 || (given == 0 && !args.role)) {
+    return program().usage_error(
+        "grant",
+        "give exactly one of --villages V1,V2, --district D, --province P and --all, "
+        "or --role alone");
+  }
+  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority = open_existing_authority(args);
+  if (!authority) return fail(authority.status());
+  std::optional<lumbung::auth::Role> role;
+  if (args.role) role = lumbung::auth::parse_role(*args.role);  // checked by the parser
+  const Status granted = (*authority)->grant(args.officer, role, selectors_of(args));
+  return granted ? kExitOk : fail(granted);
+}
+
+constexpr const char* kUngrantDescription =
+    R"(Takes villages, a district, a province or --all away from an officer, as
+'lumbungd grant' gave them; the role stays. Counts from the next request of
+every token of the officer on: the villages it no longer covers are purged
+from its devices at their next sync. Taking away what the officer is not
+granted is an error naming it, and then nothing changes.)";
+
+int run_ungrant(const Args& args) {
+  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority = open_existing_authority(args);
+  if (!authority) return fail(authority.status());
+  const Status taken = (*authority)->ungrant(args.officer, selectors_of(args));
+  return taken ? kExitOk : fail(taken);
+}
+
+constexpr const char* kOfficersDescription =
+    R"(Lists every officer the credential store knows, in order of officer id: role,
+grants, bound devices and the tokens issued to it. Tokens issued before grants
+moved to the server were not recorded: an officer known only from the devices
+they bound appears with role "" and no grant, until granted. Text: one block per officer. --json: one JSON
+object per officer per line:
+  {"officer":"...","role":"officer|supervisor|admin|",
+   "grants":{"villages":[...],"districts":[...],"provinces":[...],"all":false},
+   "devices":[...],
+   "tokens":[{"id":"...","issued":"...","expires":"...","revoked":false}]}
+with times in UTC as 2026-12-01T00:00:00Z.)";
+
+int run_officers(const Args& args) {
+  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority = open_existing_authority(args);
+  if (!authority) return fail(authority.status());
+  Result<std::vector<lumbung::auth::OfficerListing>> officers = (*authority)->officers();
+  if (!officers) return fail(officers.status());
+  using lumbung::auth::utc_text;
+  using lumbung::tools::Json;
+  for (const lumbung::auth::OfficerListing& officer : *officers) {
+    const lumbung::auth::OfficerGrant& grant = officer.grant;
+    const std::string role =
+        grant.role ? std::string(lumbung::auth::role_name(*grant.role)) : std::string();
+    if (args.json) {
+      Json tokens = Json::array();
+      for (const auto& token : officer.tokens) {
+        tokens.push_back({{"id", token.token_id},
+                          {"issued", utc_text(token.issued_at)},
+                          {"expires", utc_text(token.expires_at)},
+                          {"revoked", token.revoked}});
+      }
+      const Json line = {{"officer", officer.officer},
+                         {"role", role},
+                         {"grants",
+                          {{"villages", grant.villages},
+                           {"districts", grant.districts},
+                           {"provinces", grant.provinces},
+                           {"all", grant.every_village}}},
+                         {"devices", officer.devices},
+                         {"tokens", tokens}};
+      std::cout << lumbung::tools::dump_line(line) << '\n';
+      continue;
+    }
+    const auto names = [](const auto& list) {
+      std::string text;
+      for (const std::string& name : list) text += (text.empty() ? "" : ", ") + name;
+      return text.empty() ? std::string("-") : text;
+    };
+    std::cout << "officer " << officer.officer << "\n  role: " << (role.empty() ? "-" : role)
+              << "\n  all villages: " << (grant.every_village ? "yes" : "no")
+              << "\n  villages: " << names(grant.villages)
+              << "\n  districts: " << names(grant.districts)
+              << "\n  provinces: " << names(grant.provinces)
+              << "\n  devices: " << names(officer.devices) << '\n';
+    if (grant.tokens_revoked_at) {
+      std::cout << "  tokens revoked until: " << utc_text(*grant.tokens_revoked_at) << '\n';
+    }
+    for (const auto& token : officer.tokens) {
+      std::cout << "  token " << token.token_id << " issued " << utc_text(token.issued_at)
+                << " expires " << utc_text(token.expires_at) << (token.revoked ? " revoked" : "")
+                << '\n';
+    }
+  }
+  return kExitOk;
+}
+
 constexpr const char* kRevokeDescription =
-    R"(Revokes a token: from its next request on, a running 'lumbungd serve' on DIR
-refuses it with 401 TokenRevoked. ID is the token id 'lumbungd token' printed.)";
+    R"(Revokes tokens: from their next request on, a running 'lumbungd serve' on DIR
+refuses them with 401 TokenRevoked. --token-id: one token, by the id 'lumbungd
+token' printed. --officer: every token of the officer (a token issued after
+this works). --device: every token bound to the device or issued for it; the
+device may go on with a new token of its officer, and its pending writes then
+land. --officer and --device print the ids of the tokens they revoked, one a
+line, and fail when the officer or device has none.)";
 
 int run_revoke(const Args& args) {
   Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority = open_existing_authority(args);
   if (!authority) return fail(authority.status());
-  const Status revoked = (*authority)->revoke(args.token_id);
-  return revoked ? kExitOk : fail(revoked);
+  if (args.token_id) {
+    const Status revoked = (*authority)->revoke(*args.token_id);
+    return revoked ? kExitOk : fail(revoked);
+  }
+  Result<std::vector<std::string>> revoked =
+      args.revoke_officer ? (*authority)->revoke_officer(*args.revoke_officer)
+                          : (*authority)->revoke_device(args.device.value_or(""));
+  if (!revoked) return fail(revoked.status());
+  for (const std::string& token_id : *revoked) std::cout << token_id << '\n';
+  return kExitOk;
 }
 
 constexpr const char* kRotateKeyDescription =
@@ -610,8 +757,44 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
   add_option(token, "--device", args.device, "ID",
              "bind it to this device id now; default: the first device that uses it");
 
-  CLI::App* revoke = command("revoke", "revoke a token at once", kRevokeDescription, &run_revoke);
-  add_option(revoke, "--token-id", args.token_id, "ID", "32 hex digits")->required();
+  CLI::App* grant = command("grant", "grant an officer villages, a district, a province or all",
+                            kGrantDescription, &run_grant);
+  add_option(grant, "--officer", args.officer, "ID", "the officer; created at its first grant")
+      ->required();
+  add_option(grant, "--villages", args.villages, "V1,V2", "villages by id, comma-separated");
+  add_option(grant, "--district", args.district, "D",
+             "every village whose district column holds D, now and later");
+  add_option(grant, "--province", args.province, "P",
+             "every village whose province column holds P, now and later");
+  add_switch(grant, "--all", args.all, "every village");
+  lumbung::tools::expect_one_of(
+      add_option(grant, "--role", args.role, "ROLE",
+                 "set the role: officer, supervisor or admin; default: the officer's, or "
+                 "officer for a new one"),
+      {std::string(role_name(Role::kOfficer)), std::string(role_name(Role::kSupervisor)),
+       std::string(role_name(Role::kAdmin))});
+
+  CLI::App* ungrant = command("ungrant", "take villages, a district, a province or all away",
+                              kUngrantDescription, &run_ungrant);
+  add_option(ungrant, "--officer", args.officer, "ID", "the officer")->required();
+  CLI::Option_group* taken = ungrant->add_option_group("what");
+  add_option(taken, "--villages", args.villages, "V1,V2", "villages by id, comma-separated");
+  add_option(taken, "--district", args.district, "D", "a district granted");
+  add_option(taken, "--province", args.province, "P", "a province granted");
+  add_switch(taken, "--all", args.all, "the grant of every village");
+  taken->require_option(1);
+
+  CLI::App* officers = command("officers", "list officers: role, grants, devices and tokens",
+                               kOfficersDescription, &run_officers);
+  add_switch(officers, "--json", args.json, "one JSON object per officer per line");
+
+  CLI::App* revoke = command("revoke", "revoke a token, an officer's or a device's, at once",
+                             kRevokeDescription, &run_revoke);
+  CLI::Option_group* revoked = revoke->add_option_group("which");
+  add_option(revoked, "--token-id", args.token_id, "ID", "one token: 32 hex digits");
+  add_option(revoked, "--officer", args.revoke_officer, "ID", "every token of the officer");
+  add_option(revoked, "--device", args.device, "ID", "every token of the device");
+  revoked->require_option(1);
 
   command("rotate-key", "make a new signing key current", kRotateKeyDescription, &run_rotate_key);
 

@@ -1,11 +1,15 @@
-// `lumbungd token`, `revoke`, `rotate-key` and `retire-key` as an operator's
-// script runs them: the real binary on a fresh data directory, its tokens
-// then checked in process as the daemon checks them.
+// `lumbungd token`, `grant`, `ungrant`, `officers`, `revoke`, `rotate-key`
+// and `retire-key` as an operator's script runs them: the real binary on a
+// fresh data directory, its tokens then checked in process as the daemon
+// checks them.
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,9 +78,27 @@ class Lumbungd {
     return (*authority)->authenticate("Bearer " + token, device);
   }
 
-  ErrorCode refusal(const std::string& token) const {
-    const auto grant = authenticate(token);
+  ErrorCode refusal(const std::string& token, const std::string& device = "phone-1") const {
+    const auto grant = authenticate(token, device);
     return grant.is_ok() ? ErrorCode::kOk : grant.status().code();
+  }
+
+  // Runs `lumbungd COMMAND --data DATA ARGS...`, which must succeed; returns its stdout.
+  std::string ok(const std::string& command, std::vector<std::string> args) const {
+    args.insert(args.begin(), {command, "--data", data_});
+    const ProcessResult result = run(args);
+    INFO(command << " stderr: " << result.err);
+    REQUIRE(result.exit_code == 0);
+    return result.out;
+  }
+
+  // `lumbungd officers --json`, one parsed object per officer.
+  std::vector<nlohmann::json> officers() const {
+    std::vector<nlohmann::json> listed;
+    std::istringstream lines(ok("officers", {"--json"}));
+    for (std::string line; std::getline(lines, line);)
+      listed.push_back(nlohmann::json::parse(line));
+    return listed;
   }
 };
 
@@ -151,6 +173,7 @@ TEST_CASE_METHOD(Lumbungd, "lumbungd token refuses bad arguments", "[auth][cli]"
   check_failure(with({"--officer", "sri", "--villages", "krasak", "--ttl", "0s"}), 1,
                 "more than 0 seconds");
   check_failure(with({"--officer", "sri"}), 1, "needs at least one village");
+  check_failure(with({"--officer", "sri\"", "--villages", "krasak"}), 1, "officer id may not hold");
   check_failure(with({"--officer", "sri", "--villages", "krasak,,juntinyuat"}), 1,
                 "village id is empty");
   check_failure(with({"--officer", "sri ani", "--villages", "krasak"}), 1,
@@ -180,7 +203,7 @@ TEST_CASE_METHOD(Lumbungd, "lumbungd revoke makes a token useless", "[auth][cli]
   CHECK(refusal(revoked) == ErrorCode::kTokenRevoked);
   CHECK(refusal(kept) == ErrorCode::kOk);
 
-  check_failure(run({"revoke", "--data", data_}), 2, "missing --token-id");
+  check_failure(run({"revoke", "--data", data_}), 2, "give exactly one of --token-id ID");
   check_failure(run({"revoke", "--data", data_, "--token-id", "sri"}), 1, "is not a token id");
   check_failure(run({"revoke", "--data", dir_.file("typo"), "--token-id", std::string(32, 'a')}), 1,
                 "does not exist");
@@ -215,14 +238,169 @@ TEST_CASE_METHOD(Lumbungd, "lumbungd rotate-key and retire-key", "[auth][cli]") 
 }
 
 TEST_CASE_METHOD(Lumbungd, "each credential command has --help", "[auth][cli]") {
-  for (const std::string command : {"token", "revoke", "rotate-key", "retire-key"}) {
+  for (const std::string command :
+       {"token", "grant", "ungrant", "officers", "revoke", "rotate-key", "retire-key"}) {
     INFO(command);
     const ProcessResult result = run({command, "--help"});
     CHECK(result.exit_code == 0);
     CHECK_THAT(result.out, StartsWith("usage: lumbungd " + command + " --data DIR"));
   }
   const ProcessResult main_help = run({"--help"});
-  for (const char* command : {"token", "revoke", "rotate-key", "retire-key"}) {
+  for (const char* command :
+       {"token", "grant", "ungrant", "officers", "revoke", "rotate-key", "retire-key"}) {
     CHECK_THAT(main_help.out, Contains(std::string("\n  ") + command + " "));
   }
+}
+
+TEST_CASE_METHOD(Lumbungd, "lumbungd grant and ungrant change what every token of an officer may",
+                 "[auth][cli]") {
+  const std::string issued = token({"--officer", "sri", "--villages", "krasak"});
+  CHECK(ok("grant", {"--officer", "sri", "--villages", "juntinyuat,cikedung"}).empty());
+  ok("grant", {"--officer", "sri", "--district", "Kabupaten Indramayu", "--role", "supervisor"});
+  ok("grant", {"--officer", "sri", "--province", "Jawa Barat"});
+  auto grant = authenticate(issued);
+  REQUIRE(grant.is_ok());
+  CHECK(grant->role == Role::kSupervisor);
+  CHECK(grant->villages == lumbung::auth::Names{"cikedung", "juntinyuat", "krasak"});
+  CHECK(grant->districts == lumbung::auth::Names{"Kabupaten Indramayu"});
+  CHECK(grant->provinces == lumbung::auth::Names{"Jawa Barat"});
+
+  CHECK(ok("ungrant", {"--officer", "sri", "--villages", "krasak,cikedung"}).empty());
+  ok("ungrant", {"--officer", "sri", "--district", "Kabupaten Indramayu"});
+  ok("grant", {"--officer", "sri", "--role", "officer"});  // the role alone
+  grant = authenticate(issued);
+  REQUIRE(grant.is_ok());
+  CHECK(grant->role == Role::kOfficer);
+  CHECK(grant->villages == lumbung::auth::Names{"juntinyuat"});
+  CHECK(grant->districts.empty());
+
+  // The first grant creates the officer; its token needs no --villages then.
+  ok("grant", {"--officer", "ani", "--all"});
+  const auto all = authenticate(token({"--officer", "ani"}), "phone-2");
+  REQUIRE(all.is_ok());
+  CHECK(all->all_villages());
+  CHECK(all->role == Role::kOfficer);
+  ok("ungrant", {"--officer", "ani", "--all"});
+  CHECK_FALSE(
+      authenticate(token({"--officer", "ani", "--villages", "krasak"}), "phone-2")->all_villages());
+}
+
+TEST_CASE_METHOD(Lumbungd, "lumbungd grant and ungrant refuse bad arguments", "[auth][cli]") {
+  std::filesystem::create_directory(data_);  // as `serve` or `token` leave it
+  const auto with = [&](const std::string& command, std::vector<std::string> extra) {
+    extra.insert(extra.begin(), {command, "--data", data_});
+    return run(extra);
+  };
+  const std::string one_of = "give exactly one of --villages V1,V2, --district D";
+  check_failure(with("grant", {"--officer", "sri"}), 2, one_of);
+  check_failure(with("grant", {"--officer", "sri", "--all", "--district", "D"}), 2, one_of);
+  check_failure(with("grant", {"--all"}), 2, "missing --officer");
+  check_failure(with("grant", {"--officer", "sri", "--all", "--role", "king"}), 2,
+                "unknown --role 'king'");
+  check_failure(with("grant", {"--officer", "sri", "--villages", "krasak,,x"}), 1,
+                "village id is empty");
+  check_failure(with("grant", {"--officer", "sri\\", "--all"}), 1, "officer id may not hold");
+  check_failure(run({"grant", "--data", dir_.file("typo"), "--officer", "sri", "--all"}), 1,
+                "does not exist");
+
+  ok("grant", {"--officer", "sri", "--villages", "krasak"});
+  check_failure(with("ungrant", {"--officer", "sri"}), 2, "give exactly one of --villages");
+  check_failure(with("ungrant", {"--officer", "sri", "--all", "--villages", "krasak"}), 2,
+                "give exactly one of --villages");
+  check_failure(with("ungrant", {"--officer", "sri", "--villages", "krasak,cikedung"}), 1,
+                "officer 'sri' is not granted village 'cikedung'");
+  check_failure(with("ungrant", {"--officer", "sri", "--district", "Indramayu"}), 1,
+                "officer 'sri' is not granted district 'Indramayu'");
+  check_failure(with("ungrant", {"--officer", "sri", "--all"}), 1,
+                "officer 'sri' is not granted all villages");
+  // A refused ungrant took nothing.
+  CHECK(officers().at(0)["grants"]["villages"] == nlohmann::json::array({"krasak"}));
+}
+
+TEST_CASE_METHOD(Lumbungd, "lumbungd officers lists roles, grants, devices and tokens",
+                 "[auth][cli]") {
+  std::filesystem::create_directory(data_);
+  CHECK(ok("officers", {}).empty());
+  std::string details;
+  const std::string issued =
+      token({"--officer", "sri", "--villages", "krasak", "--role", "supervisor"}, &details);
+  token({"--officer", "sri"});
+  ok("grant", {"--officer", "ani", "--district", "Indramayu"});
+  REQUIRE(refusal(issued, "phone-1") == ErrorCode::kOk);
+  ok("revoke", {"--token-id", field(details, "token id")});
+
+  const std::vector<nlohmann::json> listed = officers();
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0] == nlohmann::json::parse(R"({"officer":"ani","role":"officer",
+      "grants":{"villages":[],"districts":["Indramayu"],"provinces":[],"all":false},
+      "devices":[],"tokens":[]})"));
+  const nlohmann::json& sri = listed[1];
+  CHECK(sri["officer"] == "sri");
+  CHECK(sri["role"] == "supervisor");
+  CHECK(sri["grants"]["villages"] == nlohmann::json::array({"krasak"}));
+  CHECK(sri["devices"] == nlohmann::json::array({"phone-1"}));
+  REQUIRE(sri["tokens"].size() == 2);
+  const nlohmann::json revoked =
+      sri["tokens"][0]["id"] == field(details, "token id") ? sri["tokens"][0] : sri["tokens"][1];
+  CHECK(revoked["revoked"] == true);
+  CHECK(revoked["expires"] == field(details, "expires"));
+  CHECK_THAT(revoked["issued"].get<std::string>(), StartsWith("20") && Contains("Z"));
+
+  const std::string text = ok("officers", {});
+  CHECK_THAT(text, StartsWith("officer ani\n  role: officer\n"));
+  CHECK_THAT(text, Contains("officer sri\n  role: supervisor\n") &&
+                       Contains("  districts: Indramayu\n") && Contains("  devices: phone-1\n") &&
+                       Contains("  token " + field(details, "token id")) && Contains(" revoked\n"));
+  check_failure(run({"officers", "--data", dir_.file("typo")}), 1, "does not exist");
+}
+
+TEST_CASE_METHOD(Lumbungd, "lumbungd revoke --officer and --device", "[auth][cli]") {
+  std::string phone_details;
+  const std::string phone = token({"--officer", "sri", "--villages", "krasak"}, &phone_details);
+  const std::string tablet = token({"--officer", "sri", "--device", "tablet-1"});
+  const std::string ani = token({"--officer", "ani", "--villages", "krasak"});
+  REQUIRE(refusal(phone, "phone-1") == ErrorCode::kOk);
+
+  // --device: the tokens of that device, printed one a line.
+  CHECK(ok("revoke", {"--device", "phone-1"}) == field(phone_details, "token id") + "\n");
+  CHECK(refusal(phone, "phone-1") == ErrorCode::kTokenRevoked);
+  CHECK(refusal(tablet, "tablet-1") == ErrorCode::kOk);
+  const std::string renewed = token({"--officer", "sri"});
+  CHECK(refusal(renewed, "phone-1") == ErrorCode::kOk);  // the phone goes on
+
+  // --officer: every other token of sri; ani's stays.
+  CHECK(ok("revoke", {"--officer", "sri"}).size() == 2 * 33);
+  CHECK(refusal(tablet, "tablet-1") == ErrorCode::kTokenRevoked);
+  CHECK(refusal(renewed, "phone-1") == ErrorCode::kTokenRevoked);
+  CHECK(refusal(ani, "phone-2") == ErrorCode::kOk);
+  CHECK(refusal(token({"--officer", "sri"}), "phone-1") == ErrorCode::kOk);
+
+  check_failure(run({"revoke", "--data", data_, "--officer", "nobody"}), 1,
+                "officer 'nobody' has no token");
+  check_failure(run({"revoke", "--data", data_, "--device", "phone-404"}), 1,
+                "device 'phone-404' has no token");
+  check_failure(run({"revoke", "--data", data_, "--officer", "sri", "--device", "phone-1"}), 2,
+                "give exactly one of --token-id ID, --officer ID and --device ID");
+}
+
+TEST_CASE_METHOD(Lumbungd, "a running daemon sees lumbungd grant, ungrant and revoke at once",
+                 "[auth][cli]") {
+  const std::string issued = token({"--officer", "sri", "--villages", "krasak"});
+  // One authority kept open, with its grant cache, as `serve` keeps it.
+  auto opened = TokenAuthority::open(data_, lumbung::system_clock());
+  REQUIRE(opened.is_ok());
+  TokenAuthority& daemon = **opened;
+  const auto villages = [&] {
+    const auto grant = daemon.authenticate("Bearer " + issued, "phone-1");
+    REQUIRE(grant.is_ok());
+    return grant->villages;
+  };
+  CHECK(villages() == lumbung::auth::Names{"krasak"});
+  ok("grant", {"--officer", "sri", "--villages", "juntinyuat"});
+  CHECK(villages() == lumbung::auth::Names{"juntinyuat", "krasak"});
+  ok("ungrant", {"--officer", "sri", "--villages", "krasak"});
+  CHECK(villages() == lumbung::auth::Names{"juntinyuat"});
+  ok("revoke", {"--officer", "sri"});
+  CHECK(daemon.authenticate("Bearer " + issued, "phone-1").status().code() ==
+        ErrorCode::kTokenRevoked);
 }

@@ -17,10 +17,22 @@ using lumbung::auth::split_token;
 
 constexpr const char* kKeyId = "0123456789abcdef";
 
+// A token of today's format: the officer and times only.
 Claims sample_claims() {
   Claims claims;
   claims.token_id = "00112233445566778899aabbccddeeff";
   claims.officer = "sri";
+  claims.issued_at = 1'800'000'000;
+  claims.expires_at = 1'800'086'400;
+  return claims;
+}
+
+// A token of the format before grants moved to the server.
+Claims legacy_claims() {
+  Claims claims;
+  claims.token_id = "00112233445566778899aabbccddeeff";
+  claims.officer = "sri";
+  claims.legacy = true;
   claims.role = Role::kSupervisor;
   claims.villages = {"juntinyuat", "krasak"};
   claims.issued_at = 1'800'000'000;
@@ -38,28 +50,44 @@ const std::string kSignature = b64url(std::string(64, 's'));
 }  // namespace
 
 TEST_CASE("a token's parts come apart as they were put together", "[auth]") {
-  const std::string signed_text = lumbung::auth::signed_part(kKeyId, sample_claims());
-  CHECK(signed_text.starts_with(std::string("lbt1.") + kKeyId + "."));
-  const std::string token = lumbung::auth::assemble_token(signed_text, std::string(64, 's'));
-  CHECK(token.find_first_not_of(
-            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
-        std::string::npos);
+  for (const Claims& expected : {sample_claims(), legacy_claims()}) {
+    INFO("legacy: " << expected.legacy);
+    const std::string signed_text = lumbung::auth::signed_part(kKeyId, expected);
+    CHECK(signed_text.starts_with(std::string("lbt1.") + kKeyId + "."));
+    const std::string token = lumbung::auth::assemble_token(signed_text, std::string(64, 's'));
+    CHECK(token.find_first_not_of(
+              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+          std::string::npos);
 
-  const auto parts = split_token(token);
+    const auto parts = split_token(token);
+    REQUIRE(parts.is_ok());
+    CHECK(parts->key_id == kKeyId);
+    CHECK(parts->signed_part == signed_text);
+    CHECK(parts->signature == std::string(64, 's'));
+    const auto claims = parse_claims(parts->claims_json);
+    REQUIRE(claims.is_ok());
+    CHECK(claims->token_id == expected.token_id);
+    CHECK(claims->officer == expected.officer);
+    CHECK(claims->issued_at == expected.issued_at);
+    CHECK(claims->expires_at == expected.expires_at);
+    CHECK(claims->legacy == expected.legacy);
+    CHECK(claims->role == expected.role);
+    CHECK(claims->villages == expected.villages);
+    CHECK(claims->device_id == expected.device_id);
+  }
+}
+
+TEST_CASE("a token of today's format carries the officer and times only", "[auth]") {
+  Claims claims = sample_claims();
+  claims.role = Role::kAdmin;  // ignored unless legacy
+  claims.villages = {"krasak"};
+  claims.device_id = "phone-1";
+  const auto parts = split_token(lumbung::auth::assemble_token(
+      lumbung::auth::signed_part(kKeyId, claims), std::string(64, 's')));
   REQUIRE(parts.is_ok());
-  CHECK(parts->key_id == kKeyId);
-  CHECK(parts->signed_part == signed_text);
-  CHECK(parts->signature == std::string(64, 's'));
-  const auto claims = parse_claims(parts->claims_json);
-  REQUIRE(claims.is_ok());
-  const Claims expected = sample_claims();
-  CHECK(claims->token_id == expected.token_id);
-  CHECK(claims->officer == expected.officer);
-  CHECK(claims->role == expected.role);
-  CHECK(claims->villages == expected.villages);
-  CHECK(claims->issued_at == expected.issued_at);
-  CHECK(claims->expires_at == expected.expires_at);
-  CHECK(claims->device_id == expected.device_id);
+  CHECK(
+      parts->claims_json ==
+      R"({"exp":1800086400,"iat":1800000000,"officer":"sri","tid":"00112233445566778899aabbccddeeff"})");
 }
 
 TEST_CASE("split_token refuses text that is not an lbt1 token", "[auth]") {
@@ -93,6 +121,11 @@ TEST_CASE("parse_claims refuses invalid JSON and missing or mistyped claims", "[
       R"({"tid":"00112233445566778899aabbccddeeff","officer":"sri","role":"officer",)"
       R"("villages":["a"],"iat":1,"exp":2})";
   REQUIRE(parse_claims(valid).is_ok());
+  CHECK(parse_claims(valid)->legacy);
+  const auto today = parse_claims(R"({"tid":"00112233445566778899aabbccddeeff","officer":"sri",)"
+                                  R"("iat":1,"exp":2})");
+  REQUIRE(today.is_ok());
+  CHECK_FALSE(today->legacy);
   for (const std::string& bad : {
            std::string("not json"),
            std::string("[]"),
@@ -113,6 +146,13 @@ TEST_CASE("parse_claims refuses invalid JSON and missing or mistyped claims", "[
                        R"("role":"officer","villages":["a"],"iat":1,"exp":2})"),
            std::string(R"({"tid":"00112233445566778899aabbccddeeff","officer":"sri",)"
                        R"("role":"officer","villages":["a"],"iat":1,"exp":2,"device":7})"),
+           // A legacy token has both a role and villages.
+           std::string(R"({"tid":"00112233445566778899aabbccddeeff","officer":"sri",)"
+                       R"("role":"officer","iat":1,"exp":2})"),
+           std::string(R"({"tid":"00112233445566778899aabbccddeeff","officer":"sri",)"
+                       R"("villages":["a"],"iat":1,"exp":2})"),
+           std::string(R"({"tid":"00112233445566778899aabbccddeeff","officer":"sri",)"
+                       R"("iat":1,"exp":2,"device":"phone-1"})"),
        }) {
     INFO(bad);
     const auto claims = parse_claims(bad);

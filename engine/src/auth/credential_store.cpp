@@ -1,5 +1,7 @@
 #include "auth/credential_store.hpp"
 
+#include <algorithm>
+
 #include "db/database.hpp"
 #include "db/file_format.hpp"
 
@@ -10,8 +12,44 @@ namespace {
 // The SQL stays within SQLite 3.15, as the server's store does: the SQLCipher
 // build links the daemon against SQLCipher's older SQLite (no UPSERT).
 
-// PRAGMA user_version of a store this code writes: one format so far.
-constexpr db::FileFormat kStoreFormat{1, {}};
+// Format 1: revoked tokens and device bindings. Format 2
+// (docs/decisions/0023-grants-on-the-server.md): officers' roles and grants,
+// and the tokens issued, which tokens no longer carry.
+constexpr db::FormatStep kUpgrades[] = {
+    {2, R"sql(
+CREATE TABLE officers (
+  officer           TEXT PRIMARY KEY,
+  role              TEXT NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  tokens_revoked_at INTEGER
+) WITHOUT ROWID;
+CREATE TABLE officer_grants (
+  officer    TEXT NOT NULL,
+  kind       TEXT NOT NULL CHECK (kind IN ('village', 'district', 'province', 'all')),
+  value      TEXT NOT NULL,
+  granted_at INTEGER NOT NULL,
+  PRIMARY KEY (officer, kind, value)
+) WITHOUT ROWID;
+CREATE TABLE issued_tokens (
+  token_id   TEXT PRIMARY KEY,
+  officer    TEXT NOT NULL,
+  key_id     TEXT NOT NULL,
+  issued_at  INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  device_id  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX issued_tokens_officer ON issued_tokens (officer);
+CREATE INDEX issued_tokens_device ON issued_tokens (device_id) WHERE device_id <> '';
+CREATE INDEX token_device_device ON token_device (device_id);
+CREATE INDEX device_officer_officer ON device_officer (officer);
+)sql"},
+};
+
+// PRAGMA user_version of a store this code writes.
+constexpr db::FileFormat kStoreFormat{1, kUpgrades};
+
+// The officers whose grants the cache holds at most; past it, it starts over.
+constexpr std::size_t kMaxCachedOfficers = 10'000;
 
 constexpr std::string_view kCreateTables = R"(
 CREATE TABLE revoked_token (
@@ -34,7 +72,46 @@ Status mismatch(std::string message) {
   return Status(ErrorCode::kDeviceMismatch, std::move(message));
 }
 
+std::optional<SelectorKind> parse_selector_kind(std::string_view name) {
+  for (SelectorKind kind : {SelectorKind::kVillage, SelectorKind::kDistrict,
+                            SelectorKind::kProvince, SelectorKind::kAll}) {
+    if (selector_kind_name(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+// "village 'krasak'", "all villages": a selector as messages name it.
+std::string selector_text(const Selector& selector) {
+  if (selector.kind == SelectorKind::kAll) return "all villages";
+  return std::string(selector_kind_name(selector.kind)) + " '" + selector.value + "'";
+}
+
+// The token ids `query` returns in its first column.
+Result<std::vector<std::string>> token_ids(db::Query& query) {
+  std::vector<std::string> ids;
+  while (true) {
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) break;
+    ids.push_back(query.text(0));
+  }
+  return ids;
+}
+
 }  // namespace
+
+std::string_view selector_kind_name(SelectorKind kind) {
+  switch (kind) {
+    case SelectorKind::kVillage:
+      return "village";
+    case SelectorKind::kDistrict:
+      return "district";
+    case SelectorKind::kProvince:
+      return "province";
+    case SelectorKind::kAll:
+      return "all";
+  }
+  return "village";
+}
 
 CredentialStore::CredentialStore(std::unique_ptr<db::Database> db) : db_(std::move(db)) {}
 
@@ -148,6 +225,281 @@ Status CredentialStore::bind(std::string_view token_id, std::string_view device_
                device_id, officer));
     return Status::ok();
   });
+}
+
+Result<OfficerGrant> CredentialStore::read_grant(std::string_view officer) {
+  OfficerGrant grant;
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Query query,
+        db::Query::cached(*db_, "SELECT role, tokens_revoked_at FROM officers WHERE officer = ?1",
+                          {Value(officer)}));
+    LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
+    if (found) {
+      grant.role = parse_role(query.text_view(0));  // '' (no role) reads as none
+      if (!query.value(1).is_null()) grant.tokens_revoked_at = query.integer(1);
+    }
+  }
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::cached(*db_, "SELECT kind, value FROM officer_grants WHERE officer = ?1",
+                        {Value(officer)}));
+  while (true) {
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) break;
+    const std::optional<SelectorKind> kind = parse_selector_kind(query.text_view(0));
+    if (!kind) continue;  // the CHECK constraint keeps others out
+    switch (*kind) {
+      case SelectorKind::kVillage:
+        grant.villages.insert(query.text(1));
+        break;
+      case SelectorKind::kDistrict:
+        grant.districts.insert(query.text(1));
+        break;
+      case SelectorKind::kProvince:
+        grant.provinces.insert(query.text(1));
+        break;
+      case SelectorKind::kAll:
+        grant.every_village = true;
+        break;
+    }
+  }
+  return grant;
+}
+
+Result<OfficerGrant> CredentialStore::officer_grant(std::string_view officer) {
+  std::lock_guard lock(mu_);
+  // Another connection's commit (`lumbungd grant` in another process) moves
+  // data_version on; this connection's own do not, and clear the cache themselves.
+  std::int64_t version = 0;
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(db::Query query, db::Query::cached(*db_, "PRAGMA data_version"));
+    LUMBUNG_RETURN_IF_ERROR(query.step().status());
+    version = query.integer(0);
+  }
+  if (version != cached_version_ || cache_.size() >= kMaxCachedOfficers) {
+    cache_.clear();
+    cached_version_ = version;
+  }
+  if (const auto found = cache_.find(officer); found != cache_.end()) return found->second;
+  LUMBUNG_ASSIGN_OR_RETURN(OfficerGrant grant, read_grant(officer));
+  cache_.emplace(std::string(officer), grant);
+  return grant;
+}
+
+Status CredentialStore::grant_locked(std::string_view officer, std::optional<Role> role,
+                                     std::span<const Selector> selectors, std::int64_t now) {
+  LUMBUNG_ASSIGN_OR_RETURN(
+      const bool known,
+      db::returns_row_cached(*db_, "SELECT 1 FROM officers WHERE officer = ?1 AND role <> ''",
+                             {Value(officer)}));
+  if (!known || role) {
+    // A new record, or one that had no role (only revoked legacy tokens).
+    const std::string_view name = role_name(role.value_or(Role::kOfficer));
+    LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+        *db_, "INSERT OR IGNORE INTO officers (officer, role, updated_at) VALUES (?1, ?2, ?3)",
+        {Value(officer), Value(name), Value(now)}));
+    LUMBUNG_RETURN_IF_ERROR(
+        db::run_cached(*db_, "UPDATE officers SET role = ?2, updated_at = ?3 WHERE officer = ?1",
+                       {Value(officer), Value(name), Value(now)}));
+  }
+  for (const Selector& selector : selectors) {
+    LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+        *db_,
+        "INSERT OR IGNORE INTO officer_grants (officer, kind, value, granted_at) "
+        "VALUES (?1, ?2, ?3, ?4)",
+        {Value(officer), Value(selector_kind_name(selector.kind)),
+         Value(selector.kind == SelectorKind::kAll ? std::string() : selector.value), Value(now)}));
+  }
+  if (!selectors.empty()) {
+    LUMBUNG_RETURN_IF_ERROR(db::run_cached(*db_,
+                                           "UPDATE officers SET updated_at = ?2 WHERE officer = ?1",
+                                           {Value(officer), Value(now)}));
+  }
+  return Status::ok();
+}
+
+Status CredentialStore::grant(std::string_view officer, std::optional<Role> role,
+                              std::span<const Selector> selectors, std::int64_t now) {
+  std::lock_guard lock(mu_);
+  cache_.clear();
+  return db::in_transaction(*db_, [&] { return grant_locked(officer, role, selectors, now); });
+}
+
+Status CredentialStore::ungrant(std::string_view officer, std::span<const Selector> selectors) {
+  std::lock_guard lock(mu_);
+  cache_.clear();
+  return db::in_transaction(*db_, [&]() -> Status {
+    std::string missing;
+    for (const Selector& selector : selectors) {
+      const std::string value = selector.kind == SelectorKind::kAll ? "" : selector.value;
+      LUMBUNG_ASSIGN_OR_RETURN(
+          const bool held,
+          db::returns_row_cached(
+              *db_,
+              "SELECT 1 FROM officer_grants "
+              "WHERE officer = ?1 AND kind = ?2 AND value = ?3",
+              {Value(officer), Value(selector_kind_name(selector.kind)), Value(value)}));
+      if (!held) {
+        missing += (missing.empty() ? "" : ", ") + selector_text(selector);
+        continue;
+      }
+      LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+          *db_, "DELETE FROM officer_grants WHERE officer = ?1 AND kind = ?2 AND value = ?3",
+          {Value(officer), Value(selector_kind_name(selector.kind)), Value(value)}));
+    }
+    if (!missing.empty()) {
+      return Status(ErrorCode::kNotFound,
+                    "officer '" + std::string(officer) + "' is not granted " + missing);
+    }
+    return Status::ok();
+  });
+}
+
+Status CredentialStore::record_token(const TokenRecord& token, std::optional<Role> role,
+                                     std::span<const Selector> villages) {
+  std::lock_guard lock(mu_);
+  cache_.clear();
+  return db::in_transaction(*db_, [&]() -> Status {
+    LUMBUNG_RETURN_IF_ERROR(grant_locked(token.officer, role, villages, token.issued_at));
+    LUMBUNG_RETURN_IF_ERROR(db::run_cached(
+        *db_,
+        "INSERT INTO issued_tokens (token_id, officer, key_id, issued_at, expires_at, device_id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        {Value(token.token_id), Value(token.officer), Value(token.key_id), Value(token.issued_at),
+         Value(token.expires_at), Value(token.device_id)}));
+    if (token.device_id.empty()) return Status::ok();
+    return db::run_cached(*db_,
+                          "INSERT INTO token_device (token_id, device_id, bound_at) "
+                          "VALUES (?1, ?2, ?3)",
+                          {Value(token.token_id), Value(token.device_id), Value(token.issued_at)});
+  });
+}
+
+Result<std::vector<std::string>> CredentialStore::revoke_all(
+    const std::vector<std::string>& token_ids, std::int64_t now) {
+  std::vector<std::string> revoked;
+  for (const std::string& token_id : token_ids) {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        const bool already,
+        db::returns_row_cached(*db_, "SELECT 1 FROM revoked_token WHERE token_id = ?1",
+                               {Value(token_id)}));
+    if (already) continue;
+    LUMBUNG_RETURN_IF_ERROR(
+        db::run_cached(*db_, "INSERT INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2)",
+                       {Value(token_id), Value(now)}));
+    revoked.push_back(token_id);
+  }
+  std::sort(revoked.begin(), revoked.end());
+  return revoked;
+}
+
+Result<std::vector<std::string>> CredentialStore::revoke_officer(std::string_view officer,
+                                                                 std::int64_t now) {
+  std::lock_guard lock(mu_);
+  cache_.clear();
+  std::vector<std::string> revoked;
+  LUMBUNG_RETURN_IF_ERROR(db::in_transaction(*db_, [&]() -> Status {
+    std::vector<std::string> ids;
+    {
+      LUMBUNG_ASSIGN_OR_RETURN(
+          db::Query query,
+          db::Query::prepared(*db_,
+                              "SELECT token_id FROM issued_tokens WHERE officer = ?1 "
+                              "UNION SELECT t.token_id FROM token_device AS t "
+                              "JOIN device_officer AS d ON d.device_id = t.device_id "
+                              "WHERE d.officer = ?1",
+                              {Value(officer)}));
+      LUMBUNG_ASSIGN_OR_RETURN(ids, token_ids(query));
+    }
+    LUMBUNG_ASSIGN_OR_RETURN(
+        const bool recorded,
+        db::returns_row(*db_, "SELECT 1 FROM officers WHERE officer = ?1", {Value(officer)}));
+    if (ids.empty() && !recorded) {
+      return Status(ErrorCode::kNotFound, "officer '" + std::string(officer) +
+                                              "' has no token, device or grant to revoke");
+    }
+    // Legacy tokens were not recorded at issue: refused by their time of issue.
+    LUMBUNG_RETURN_IF_ERROR(db::run(
+        *db_, "INSERT OR IGNORE INTO officers (officer, role, updated_at) VALUES (?1, '', ?2)",
+        {Value(officer), Value(now)}));
+    LUMBUNG_RETURN_IF_ERROR(db::run(
+        *db_, "UPDATE officers SET tokens_revoked_at = ?2, updated_at = ?2 WHERE officer = ?1",
+        {Value(officer), Value(now)}));
+    LUMBUNG_ASSIGN_OR_RETURN(revoked, revoke_all(ids, now));
+    return Status::ok();
+  }));
+  return revoked;
+}
+
+Result<std::vector<std::string>> CredentialStore::revoke_device(std::string_view device_id,
+                                                                std::int64_t now) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> revoked;
+  LUMBUNG_RETURN_IF_ERROR(db::in_transaction(*db_, [&]() -> Status {
+    std::vector<std::string> ids;
+    {
+      LUMBUNG_ASSIGN_OR_RETURN(
+          db::Query query,
+          db::Query::prepared(*db_,
+                              "SELECT token_id FROM token_device WHERE device_id = ?1 "
+                              "UNION SELECT token_id FROM issued_tokens WHERE device_id = ?1",
+                              {Value(device_id)}));
+      LUMBUNG_ASSIGN_OR_RETURN(ids, token_ids(query));
+    }
+    if (ids.empty()) {
+      return Status(ErrorCode::kNotFound,
+                    "device '" + std::string(device_id) + "' has no token to revoke");
+    }
+    LUMBUNG_ASSIGN_OR_RETURN(revoked, revoke_all(ids, now));
+    return Status::ok();
+  }));
+  return revoked;
+}
+
+Result<std::vector<OfficerListing>> CredentialStore::officers() {
+  std::lock_guard lock(mu_);
+  std::vector<OfficerListing> listed;
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Query query,
+        db::Query::prepared(*db_,
+                            "SELECT officer FROM officers UNION SELECT officer FROM "
+                            "issued_tokens UNION SELECT officer FROM device_officer "
+                            "ORDER BY 1"));
+    while (true) {
+      LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+      if (!row) break;
+      listed.push_back(OfficerListing{query.text(0), {}, {}, {}});
+    }
+  }
+  for (OfficerListing& officer : listed) {
+    LUMBUNG_ASSIGN_OR_RETURN(officer.grant, read_grant(officer.officer));
+    {
+      LUMBUNG_ASSIGN_OR_RETURN(
+          db::Query query,
+          db::Query::cached(*db_,
+                            "SELECT device_id FROM device_officer WHERE officer = ?1 "
+                            "ORDER BY device_id",
+                            {Value(officer.officer)}));
+      LUMBUNG_ASSIGN_OR_RETURN(officer.devices, token_ids(query));
+    }
+    LUMBUNG_ASSIGN_OR_RETURN(db::Query query,
+                             db::Query::cached(*db_,
+                                               "SELECT i.token_id, i.issued_at, i.expires_at, "
+                                               "       EXISTS (SELECT 1 FROM revoked_token AS r "
+                                               "               WHERE r.token_id = i.token_id) "
+                                               "FROM issued_tokens AS i WHERE i.officer = ?1 "
+                                               "ORDER BY i.issued_at, i.token_id",
+                                               {Value(officer.officer)}));
+    while (true) {
+      LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+      if (!row) break;
+      officer.tokens.push_back(
+          {query.text(0), query.integer(1), query.integer(2), query.integer(3) != 0});
+    }
+  }
+  return listed;
 }
 
 }  // namespace lumbung::auth

@@ -39,11 +39,13 @@ std::string signed_part(std::string_view key_id, const Claims& claims) {
   Json json;
   json["tid"] = claims.token_id;
   json["officer"] = claims.officer;
-  json["role"] = role_name(claims.role);
-  json["villages"] = claims.villages;
+  if (claims.legacy) {
+    json["role"] = role_name(claims.role);
+    json["villages"] = claims.villages;
+  }
   json["iat"] = claims.issued_at;
   json["exp"] = claims.expires_at;
-  if (!claims.device_id.empty()) json["device"] = claims.device_id;
+  if (claims.legacy && !claims.device_id.empty()) json["device"] = claims.device_id;
   return std::string(kPrefix) + "." + std::string(key_id) + "." +
          core::base64url_encode(bytes_of(json.dump()));
 }
@@ -97,13 +99,24 @@ Result<Claims> parse_claims(std::string_view json) {
   const Json* villages = claim(parsed, "villages", Type::array);
   const Json* issued_at = claim(parsed, "iat", Type::number_integer);
   const Json* expires_at = claim(parsed, "exp", Type::number_integer);
-  if (!token_id || !officer || !role || !villages || !issued_at || !expires_at) {
-    return malformed("a claim is missing (tid, officer, role, villages, iat, exp)");
+  if (!token_id || !officer || !issued_at || !expires_at) {
+    return malformed("a claim is missing (tid, officer, iat, exp)");
   }
   Claims claims;
   claims.token_id = token_id->get<std::string>();
   if (!core::is_lower_hex(claims.token_id, 32)) return malformed("'tid' is not 32 hex digits");
   claims.officer = officer->get<std::string>();
+  claims.issued_at = issued_at->get<std::int64_t>();
+  claims.expires_at = expires_at->get<std::int64_t>();
+  // A legacy token has both "role" and "villages"; today's has neither.
+  const bool has_role = parsed.contains("role");
+  const bool has_villages = parsed.contains("villages");
+  const bool has_device = parsed.contains("device");
+  if (!has_role && !has_villages && !has_device) return claims;
+  if (!role || !villages) {
+    return malformed("a legacy token's claim is missing (role, villages)");
+  }
+  claims.legacy = true;
   const std::optional<Role> parsed_role = parse_role(role->get<std::string>());
   if (!parsed_role) return malformed("unknown role");
   claims.role = *parsed_role;
@@ -111,11 +124,10 @@ Result<Claims> parse_claims(std::string_view json) {
     if (!village.is_string()) return malformed("'villages' holds a value that is not text");
     claims.villages.insert(village.get<std::string>());
   }
-  claims.issued_at = issued_at->get<std::int64_t>();
-  claims.expires_at = expires_at->get<std::int64_t>();
-  if (const auto device = parsed.find("device"); device != parsed.end()) {
-    if (!device->is_string()) return malformed("'device' is not text");
-    claims.device_id = device->get<std::string>();
+  if (has_device) {
+    const Json& device = parsed.at("device");
+    if (!device.is_string()) return malformed("'device' is not text");
+    claims.device_id = device.get<std::string>();
   }
   return claims;
 }

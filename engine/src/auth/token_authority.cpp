@@ -38,12 +38,47 @@ Status check_id(std::string_view what, std::string_view id) {
   return Status::ok();
 }
 
-Status check_request(const TokenRequest& request) {
-  LUMBUNG_RETURN_IF_ERROR(check_id("officer id", request.officer));
-  if (request.villages.empty() && request.role != Role::kAdmin) {
-    return invalid("a token of role " + std::string(role_name(request.role)) +
-                   " needs at least one village");
+// An officer id also travels in a token's JSON claims: '"' and '\\' would be
+// escaped there, growing a token past its 512 bytes.
+Status check_officer_id(std::string_view officer) {
+  LUMBUNG_RETURN_IF_ERROR(check_id("officer id", officer));
+  if (officer.find_first_of("\"\\") != std::string_view::npos) {
+    return invalid("officer id may not hold '\"' or '\\'");
   }
+  return Status::ok();
+}
+
+// District and province names are the village records' own text: anything
+// but control characters.
+Status check_region_name(std::string_view what, std::string_view name) {
+  if (name.empty()) return invalid(std::string(what) + " is empty");
+  if (name.size() > kMaxIdSize) {
+    return invalid(std::string(what) + " is longer than " + std::to_string(kMaxIdSize) + " bytes");
+  }
+  for (const char c : name) {
+    if (static_cast<unsigned char>(c) < ' ' || c == '\x7f') {
+      return invalid(std::string(what) + " may not hold control characters");
+    }
+  }
+  return Status::ok();
+}
+
+Status check_selector(const Selector& selector) {
+  switch (selector.kind) {
+    case SelectorKind::kVillage:
+      return check_id("village id", selector.value);
+    case SelectorKind::kDistrict:
+      return check_region_name("district", selector.value);
+    case SelectorKind::kProvince:
+      return check_region_name("province", selector.value);
+    case SelectorKind::kAll:
+      return Status::ok();
+  }
+  return Status::ok();
+}
+
+Status check_request(const TokenRequest& request) {
+  LUMBUNG_RETURN_IF_ERROR(check_officer_id(request.officer));
   for (const std::string& village : request.villages) {
     LUMBUNG_RETURN_IF_ERROR(check_id("village id", village));
   }
@@ -106,18 +141,32 @@ std::int64_t TokenAuthority::now_seconds() const { return clock_->now_ms() / 100
 
 Result<IssuedToken> TokenAuthority::issue(const TokenRequest& request) {
   LUMBUNG_RETURN_IF_ERROR(check_request(request));
+  // A token that grants nothing is an operator's slip, not a wish.
+  LUMBUNG_ASSIGN_OR_RETURN(const OfficerGrant recorded, store_->officer_grant(request.officer));
+  const Role role = request.role.value_or(recorded.role.value_or(Role::kOfficer));
+  if (role != Role::kAdmin && request.villages.empty() && recorded.grants_nothing()) {
+    return invalid("a token of role " + std::string(role_name(role)) +
+                   " needs at least one village: officer '" + request.officer +
+                   "' is granted none (give villages, or grant them first with 'lumbungd "
+                   "grant')");
+  }
   LUMBUNG_ASSIGN_OR_RETURN(std::string token_id, random_token_id());
   LUMBUNG_ASSIGN_OR_RETURN(std::string key_id, keys_->current_key_id());
   Claims claims;
   claims.token_id = token_id;
   claims.officer = request.officer;
-  claims.role = request.role;
-  claims.villages = request.villages;
   claims.issued_at = now_seconds();
   claims.expires_at = claims.issued_at + request.ttl.count();
-  claims.device_id = request.device_id;
   const std::string signed_text = signed_part(key_id, claims);
   LUMBUNG_ASSIGN_OR_RETURN(std::string signature, keys_->sign(key_id, signed_text));
+  std::vector<Selector> villages;
+  for (const std::string& village : request.villages) {
+    villages.push_back({SelectorKind::kVillage, village});
+  }
+  LUMBUNG_RETURN_IF_ERROR(
+      store_->record_token({claims.token_id, claims.officer, key_id, claims.issued_at,
+                            claims.expires_at, request.device_id},
+                           request.role, villages));
   IssuedToken issued;
   issued.token = assemble_token(signed_text, signature);
   issued.token_id = claims.token_id;
@@ -133,6 +182,33 @@ Status TokenAuthority::revoke(std::string_view token_id) {
   return store_->revoke(token_id, now_seconds());
 }
 
+Result<std::vector<std::string>> TokenAuthority::revoke_officer(std::string_view officer) {
+  LUMBUNG_RETURN_IF_ERROR(check_id("officer id", officer));
+  return store_->revoke_officer(officer, now_seconds());
+}
+
+Result<std::vector<std::string>> TokenAuthority::revoke_device(std::string_view device_id) {
+  LUMBUNG_RETURN_IF_ERROR(check_id("device id", device_id));
+  return store_->revoke_device(device_id, now_seconds());
+}
+
+Status TokenAuthority::grant(std::string_view officer, std::optional<Role> role,
+                             std::span<const Selector> selectors) {
+  LUMBUNG_RETURN_IF_ERROR(check_officer_id(officer));
+  if (selectors.empty() && !role) return invalid("a grant names a role or what it grants");
+  for (const Selector& selector : selectors) LUMBUNG_RETURN_IF_ERROR(check_selector(selector));
+  return store_->grant(officer, role, selectors, now_seconds());
+}
+
+Status TokenAuthority::ungrant(std::string_view officer, std::span<const Selector> selectors) {
+  LUMBUNG_RETURN_IF_ERROR(check_id("officer id", officer));
+  if (selectors.empty()) return invalid("an ungrant names what it takes away");
+  for (const Selector& selector : selectors) LUMBUNG_RETURN_IF_ERROR(check_selector(selector));
+  return store_->ungrant(officer, selectors);
+}
+
+Result<std::vector<OfficerListing>> TokenAuthority::officers() { return store_->officers(); }
+
 Result<std::string> TokenAuthority::rotate_key() { return keys_->rotate(); }
 
 Status TokenAuthority::retire_key(std::string_view key_id) { return keys_->retire(key_id); }
@@ -147,6 +223,15 @@ Result<Claims> TokenAuthority::verify(std::string_view token, std::int64_t now) 
                   "token " + claims.token_id + " expired at " + utc_text(claims.expires_at));
   }
   LUMBUNG_RETURN_IF_ERROR(store_->check_not_revoked(claims.token_id));
+  if (claims.legacy) {
+    // Not recorded at issue: `revoke --officer` refuses it by its time of issue.
+    LUMBUNG_ASSIGN_OR_RETURN(const OfficerGrant officer, store_->officer_grant(claims.officer));
+    if (officer.tokens_revoked_at && claims.issued_at <= *officer.tokens_revoked_at) {
+      return Status(ErrorCode::kTokenRevoked,
+                    "token " + claims.token_id + " was revoked with every token of officer '" +
+                        claims.officer + "' issued until " + utc_text(*officer.tokens_revoked_at));
+    }
+  }
   return claims;
 }
 
@@ -163,6 +248,8 @@ Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> autho
   LUMBUNG_RETURN_IF_ERROR(check_id("device id", device_id));
   const std::int64_t now = now_seconds();
   LUMBUNG_ASSIGN_OR_RETURN(Claims claims, verify(token, now));
+  // A legacy token may name the device it was issued for; a token of today's
+  // format issued for a device is bound to it at issue.
   if (!claims.device_id.empty() && claims.device_id != device_id) {
     // A token issued for a device follows its replica through every
     // re-identification: from the device it was issued for, then from each
@@ -182,8 +269,19 @@ Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> autho
   Grant grant;
   grant.token_id = claims.token_id;
   grant.officer = claims.officer;
-  grant.role = claims.role;
-  grant.villages = claims.villages;
+  if (claims.legacy) {
+    // Until it expires, with the grant it carries.
+    grant.role = claims.role;
+    grant.villages = std::move(claims.villages);
+    return grant;
+  }
+  LUMBUNG_ASSIGN_OR_RETURN(OfficerGrant recorded, store_->officer_grant(claims.officer));
+  // No role recorded (never granted): a token that grants nothing.
+  grant.role = recorded.role.value_or(Role::kOfficer);
+  grant.every_village = recorded.every_village;
+  grant.villages = std::move(recorded.villages);
+  grant.districts = std::move(recorded.districts);
+  grant.provinces = std::move(recorded.provinces);
   return grant;
 }
 

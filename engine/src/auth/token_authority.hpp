@@ -1,10 +1,11 @@
 // TokenAuthority: issues, checks and revokes the daemon's bearer tokens
-// (auth/token.hpp) over one data directory: its signing keys (DIR/keys,
-// auth/signing_keys.hpp) and its credential store (DIR/credentials.sqlite,
-// auth/credential_store.hpp). `lumbungd serve` authenticates every request
-// through one; the `lumbungd token`, `revoke`, `rotate-key` and `retire-key`
-// commands use another on the same directory at the same time, and what they
-// change counts from the daemon's next request on.
+// (auth/token.hpp), and keeps officers' roles and grants, over one data
+// directory: its signing keys (DIR/keys, auth/signing_keys.hpp) and its
+// credential store (DIR/credentials.sqlite, auth/credential_store.hpp).
+// `lumbungd serve` authenticates every request through one; the `lumbungd
+// token`, `grant`, `ungrant`, `officers`, `revoke`, `rotate-key` and
+// `retire-key` commands use another on the same directory at the same time,
+// and what they change counts from the daemon's next request on.
 //
 // Thread-safety: safe to share between threads.
 #pragma once
@@ -15,9 +16,12 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "auth/credential_store.hpp"
 #include "auth/grant.hpp"
 #include "auth/token.hpp"
 #include "lumbung/clock.hpp"
@@ -25,16 +29,23 @@
 
 namespace lumbung::auth {
 
-class CredentialStore;
 class SigningKeys;
 
+// What a token is issued for. The token carries only the officer: `role` and
+// `villages`, when given, are recorded in the credential store as `lumbungd
+// grant` records them, and count for every token of the officer.
 struct TokenRequest {
-  std::string officer;  // printable ASCII, no spaces or commas, at most 128 bytes
-  Role role = Role::kOfficer;
-  // Each as the officer id; at least one unless the role is admin (every village).
+  // Printable ASCII, no spaces, commas, '"' or '\', at most 128 bytes.
+  std::string officer;
+  // Not given: the officer's recorded role, or officer for a new one.
+  std::optional<Role> role;
+  // Added to the officer's grant (never taken away: ungrant() does); each
+  // printable ASCII without spaces or commas, at most 128 bytes. Unless the
+  // role is admin, the officer must be granted something afterwards.
   std::set<std::string, std::less<>> villages;
   std::chrono::seconds ttl{std::chrono::hours(24 * 30)};  // more than 0, at most 3650 days
-  std::string device_id;  // optional: bind at issue; as the officer id
+  // Optional: bind at issue; printable ASCII, no spaces or commas, at most 128 bytes.
+  std::string device_id;
 };
 
 struct IssuedToken {
@@ -59,12 +70,31 @@ class TokenAuthority {
                                                       std::shared_ptr<Clock> clock);
   ~TokenAuthority();
 
-  // A token signed with the current key, valid from now for request.ttl.
-  // kInvalidArgument for a request that breaks the rules of TokenRequest.
+  // A token signed with the current key, valid from now for request.ttl,
+  // recorded with the role and villages the request names.
+  // kInvalidArgument for a request that breaks the rules of TokenRequest, or
+  // for an officer who would be granted nothing.
   Result<IssuedToken> issue(const TokenRequest& request);
   // Makes the token useless from the next authentication on, in every process
   // using this directory. An id never issued is recorded all the same.
   Status revoke(std::string_view token_id);
+  // Revokes every token of `officer` (legacy ones too, by their time of
+  // issue); a token issued afterwards works. Returns the ids of the recorded
+  // tokens revoked now. kNotFound when the store knows nothing of the officer.
+  Result<std::vector<std::string>> revoke_officer(std::string_view officer);
+  // Revokes every token bound to, or issued for, `device_id`; the device may
+  // go on with a new token. kNotFound when it has none.
+  Result<std::vector<std::string>> revoke_device(std::string_view device_id);
+
+  // Grants `selectors` to `officer` (see CredentialStore::grant); creates its
+  // record, with role `role` or officer. No selector: `role` must be given.
+  // kInvalidArgument for a malformed id or name.
+  Status grant(std::string_view officer, std::optional<Role> role,
+               std::span<const Selector> selectors);
+  // Takes `selectors` away; kNotFound naming those the officer is not granted.
+  Status ungrant(std::string_view officer, std::span<const Selector> selectors);
+  // Every officer, with its grant, devices and tokens.
+  Result<std::vector<OfficerListing>> officers();
   // Creates a signing key and makes it current; returns its id. Tokens signed
   // by older keys keep verifying.
   Result<std::string> rotate_key();
@@ -72,10 +102,12 @@ class TokenAuthority {
   // current key, kNotFound for an unknown one.
   Status retire_key(std::string_view key_id);
 
-  // Who a request comes from. `authorization` is the request's Authorization
-  // header value if any ("Bearer <token>"); `device_id` the device the request
-  // names (as the officer id in TokenRequest). Checks the signature, expiry,
-  // revocation and the device binding, binding on first use. Refuses with
+  // Who a request comes from, and what the officer is granted now (read from
+  // the credential store; for a legacy token, from its claims; `regions` is
+  // left null). `authorization` is the request's Authorization header value
+  // if any ("Bearer <token>"); `device_id` the device the request names (as
+  // TokenRequest::device_id). Checks the signature, expiry, revocation (of
+  // the token and of its officer) and the device binding, binding on first use. Refuses with
   // kTokenMissing, kTokenMalformed, kTokenForged, kTokenExpired, kTokenRevoked
   // or kDeviceMismatch; kInvalidArgument for a malformed device id.
   // `replaces_device`, when not empty, is the device id the caller's replica
@@ -90,7 +122,7 @@ class TokenAuthority {
 
  private:
   // The claims of `token` once its signature, expiry (at `now`, in seconds)
-  // and revocation are checked.
+  // and revocation (of the token, and of a legacy token's officer) are checked.
   Result<Claims> verify(std::string_view token, std::int64_t now);
   TokenAuthority(std::unique_ptr<SigningKeys> keys, std::unique_ptr<CredentialStore> store,
                  std::shared_ptr<Clock> clock);
