@@ -407,9 +407,7 @@ static void test_refused(world* w) {
     return;
   }
   char* narrow = issue(w, "sri", kVillageA, "officer");
-  char villages[128];
-  snprintf(villages, sizeof villages, "%s,%s", kVillageA, kVillageB);
-  char* wide = issue(w, "sri", villages, "officer");
+  char* wide = NULL;
   lumbung_db* sri = open_device(w, "sri", w->daemon.url, narrow);
   lumbung_error error = {0};
   if (sri != NULL) {
@@ -436,7 +434,12 @@ static void test_refused(world* w) {
     CHECK(error.code == LUMBUNG_TOKEN_MALFORMED && error.retry == LUMBUNG_RETRY_PERMANENT);
     lumbung_sync_config_free(config);
 
-    /* The operator widens the grant: retried, the change goes through. */
+    /* The operator widens the grant (the token names villages: they are
+     * added to the officer's grant on the server); retried, the change goes
+     * through. */
+    char villages[128];
+    snprintf(villages, sizeof villages, "%s,%s", kVillageA, kVillageB);
+    wide = issue(w, "sri", villages, "officer");
     CHECK_OK(lumbung_db_set_token(sri, wide, &error), error);
     CHECK_OK(lumbung_db_retry_refused(sri, &error), error);
     CHECK(sync_db(sri, NULL, &summary) && summary.refused == 0 && summary.applied == 1);

@@ -687,7 +687,8 @@ TEST_CASE_METHOD(Cli, "resolve settles a manual-review conflict; every replica s
   CHECK(malformed.exit_code == 2);
 }
 
-TEST_CASE_METHOD(Cli, "set-token changes the villages the replica syncs", "[cli][sync][auth]") {
+TEST_CASE_METHOD(Cli, "a village ungranted leaves the replica, which set-token keeps syncing",
+                 "[cli][sync][auth]") {
   const std::string data = (dir_.path() / "server").string();
   const auto token = [&](const std::string& villages) {
     const ProcessResult issued = lumbung::test::run_process(
@@ -705,6 +706,10 @@ TEST_CASE_METHOD(Cli, "set-token changes the villages the replica syncs", "[cli]
       "created_by=officer-sri", "created_at=2026-11-28T04:07:26Z"});
   CHECK(Json::parse(ok({"sync", "--db", db_}))["applied"] == 3);
 
+  const ProcessResult ungranted = lumbung::test::run_process(
+      {LUMBUNGD, "ungrant", "--data", data, "--officer", "sri", "--villages", kVillageId}, {},
+      std::filesystem::current_path().string());
+  REQUIRE(ungranted.exit_code == 0);
   ok({"set-token", "--db", db_, token("v2")});
   ok({"sync", "--db", db_});
   const Json state = Json::parse(dump());

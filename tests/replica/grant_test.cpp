@@ -50,6 +50,7 @@ TEST_CASE("a device holds only its granted villages and follows a changed grant"
   // The operator moves sri to village B while an edit in A is pending.
   REQUIRE(world.device(sri).update("household", "h-a", {{"notes", "second visit"}}).is_ok());
   REQUIRE(world.device(sri).set_token(world.issue("sri", {kVillageB})).is_ok());
+  world.ungrant("sri", {kVillageA});
   std::set<std::string> changed;
   SyncOptions options = world.options();
   options.on_changed_rows = [&](const std::vector<ChangedRows>& rows) {

@@ -199,6 +199,18 @@ class SyncWorld {
     return issued->token;
   }
 
+  // Takes `villages` out of the officer's grant, as `lumbungd ungrant` does.
+  void ungrant(const std::string& officer, const std::vector<std::string>& villages) {
+    Result<std::unique_ptr<auth::TokenAuthority>> authority =
+        auth::TokenAuthority::open(dir_.file("server"), clock_);
+    REQUIRE(authority.is_ok());
+    std::vector<auth::Selector> selectors;
+    for (const std::string& village : villages) {
+      selectors.push_back({auth::SelectorKind::kVillage, village});
+    }
+    REQUIRE((*authority)->ungrant(officer, selectors).is_ok());
+  }
+
   FakeClock& clock() { return *clock_; }
   std::shared_ptr<MemoryTransport> transport() { return transport_; }
   server::SyncServer& server() { return *server_; }
