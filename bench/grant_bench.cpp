@@ -221,9 +221,10 @@ int main(int argc, char** argv) {
       shape.covered = s == 3 ? kVillages : villages.size();
     }
   }
-  std::printf("grant_bench: %d villages in %d districts of %d provinces, %d officers, %.0f s a "
-              "measurement\n",
-              kVillages, kDistricts, kProvinces, n, seconds);
+  std::printf(
+      "grant_bench: %d villages in %d districts of %d provinces, %d officers, %.0f s a "
+      "measurement\n",
+      kVillages, kDistricts, kProvinces, n, seconds);
   std::printf("%-18s %8s %12s %14s %12s %14s %7s\n", "grant", "officers", "token bytes",
               "us/request", "old bytes", "old us/request", "ratio");
   for (const Shape& shape : shapes) {
@@ -236,11 +237,11 @@ int main(int argc, char** argv) {
     double now = 1e300;
     double before = 1e300;
     for (int round = 0; round < kRounds; ++round) {
-      now = std::min(now, time_requests(*authority, shape, shape.tokens, regions,
-                                        seconds / kRounds));
+      now =
+          std::min(now, time_requests(*authority, shape, shape.tokens, regions, seconds / kRounds));
       if (old_fits) {
-        before = std::min(before, time_requests(*authority, shape, shape.old_tokens, regions,
-                                                seconds / kRounds));
+        before = std::min(
+            before, time_requests(*authority, shape, shape.old_tokens, regions, seconds / kRounds));
       }
     }
     std::printf("%-18s %8zu %12zu %14.1f %12zu ", shape.name, shape.officers.size(),

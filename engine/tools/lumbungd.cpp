@@ -447,7 +447,10 @@ int run_grant(const Args& args) {
         "give exactly one of --villages V1,V2, --district D, --province P and --all, "
         "or --role alone");
   }
-  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority = open_existing_authority(args);
+  // Created when missing, as by 'token': an operator's first step on a new
+  // server is to grant its admin.
+  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority =
+      lumbung::auth::TokenAuthority::open(args.data, nullptr);
   if (!authority) return fail(authority.status());
   std::optional<lumbung::auth::Role> role;
   if (args.role) role = lumbung::auth::parse_role(*args.role);  // checked by the parser
@@ -758,7 +761,8 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
              "bind it to this device id now; default: the first device that uses it");
 
   CLI::App* grant = command("grant", "grant an officer villages, a district, a province or all",
-                            kGrantDescription, &run_grant);
+                            kGrantDescription, &run_grant,
+                            "the server's data directory; created when missing (0700)");
   add_option(grant, "--officer", args.officer, "ID", "the officer; created at its first grant")
       ->required();
   add_option(grant, "--villages", args.villages, "V1,V2", "villages by id, comma-separated");

@@ -191,7 +191,8 @@ TEST_CASE("a district grant follows the villages' records, and an ungrant purges
 
 TEST_CASE("only an admin's phone changes the region columns grants read", "[integration][auth]") {
   Ministry ministry;
-  REQUIRE(ministry.admin().insert("village", village(village_id(1), kIndramayu, kJawaBarat)).is_ok());
+  REQUIRE(
+      ministry.admin().insert("village", village(village_id(1), kIndramayu, kJawaBarat)).is_ok());
   ministry.sync(ministry.admin());
   ministry.lumbungd({"grant", "--officer", "sri", "--villages", village_id(1)});
   std::unique_ptr<Replica> sri = ministry.phone("sri");
@@ -220,7 +221,8 @@ TEST_CASE("only an admin's phone changes the region columns grants read", "[inte
 TEST_CASE("revoking an officer or a device refuses its tokens on a running daemon at once",
           "[integration][auth]") {
   Ministry ministry;
-  REQUIRE(ministry.admin().insert("village", village(village_id(1), kIndramayu, kJawaBarat)).is_ok());
+  REQUIRE(
+      ministry.admin().insert("village", village(village_id(1), kIndramayu, kJawaBarat)).is_ok());
   ministry.sync(ministry.admin());
   ministry.lumbungd({"grant", "--officer", "ani", "--district", kIndramayu});
   std::unique_ptr<Replica> old_phone = ministry.phone("ani");
