@@ -3,6 +3,7 @@
 // status: 0 success, 1 error, 2 usage error, as for `lumbung`.
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -34,6 +35,7 @@
 #include "net/loopback.hpp"
 #include "program.hpp"
 #include "server/backup.hpp"
+#include "server/log.hpp"
 #include "server/restore.hpp"
 #include "server/sqlite_store.hpp"
 #include "server/sync_server.hpp"
@@ -45,6 +47,7 @@ using lumbung::ErrorCode;
 using lumbung::Result;
 using lumbung::Status;
 using lumbung::Value;
+using lumbung::server::LogLevel;
 using lumbung::server::SyncServer;
 
 using lumbung::tools::kExitOk;
@@ -55,6 +58,8 @@ struct Args {
   std::string listen = "127.0.0.1:8787";
   std::optional<std::string> schema;
   std::optional<std::uint32_t> max_clock_skew;
+  std::string log_format = "text";
+  std::string log_level = "info";
   std::optional<std::uint32_t> max_long_polls_per_officer;
   std::optional<std::uint32_t> max_changes_per_push;
   std::optional<std::uint32_t> max_cells_per_change;
@@ -142,7 +147,7 @@ accepting, answers the requests in flight and exits 0. Refused while another
 // files fit; warns when the hard limit is lower (a systemd unit's
 // LimitNOFILE, `ulimit -Hn`): connections beyond it would fail to be accepted
 // instead of being answered.
-void raise_open_files_limit(std::size_t connections) {
+void raise_open_files_limit(std::size_t connections, const lumbung::server::Logger& logger) {
   constexpr rlim_t kOwnFiles = 64;  // the store, its journal, snapshots, the listener...
   const rlim_t wanted = static_cast<rlim_t>(connections) + kOwnFiles;
   rlimit files{};
@@ -150,18 +155,25 @@ void raise_open_files_limit(std::size_t connections) {
   files.rlim_cur = files.rlim_max == RLIM_INFINITY ? wanted : std::min(files.rlim_max, wanted);
   ::setrlimit(RLIMIT_NOFILE, &files);
   if (files.rlim_cur < wanted) {
-    std::cerr << "lumbungd: WARNING: at most " << files.rlim_cur
-              << " open files (ulimit -Hn), fewer than the " << connections
-              << " connections served and the daemon's own files; raise the limit "
-                 "(LimitNOFILE= in a systemd unit)\n";
+    logger.log(
+        lumbung::server::LogLevel::kWarn, "config",
+        {{"message", "at most " + std::to_string(files.rlim_cur) +
+                         " open files (ulimit -Hn), fewer than the " + std::to_string(connections) +
+                         " connections served and the daemon's own files; raise the "
+                         "limit (LimitNOFILE= in a systemd unit)"}});
   }
 }
 
 int run_serve(const Args& args) {
   // --listen is checked by the parser.
   const lumbung::net::HostPort address = *lumbung::net::parse_host_port(args.listen, std::nullopt);
+  // Both checked by the parser.
+  const auto logger = std::make_shared<const lumbung::server::Logger>(
+      STDERR_FILENO, *lumbung::server::parse_log_format(args.log_format),
+      *lumbung::server::parse_log_level(args.log_level));
   lumbung::server::ServerOptions server_options;
   server_options.data_dir = args.data;
+  server_options.logger = logger;
   server_options.insecure_no_auth = args.insecure_no_auth;
   if (args.max_clock_skew)
     server_options.max_clock_skew = std::chrono::seconds(*args.max_clock_skew);
@@ -220,8 +232,14 @@ int run_serve(const Args& args) {
   http_options.admit = [sync](const lumbung::HttpRequest& head) { return sync->admit(head); };
   http_options.stop_signals = {SIGINT, SIGTERM};
   http_options.tick = [sync] { sync->tick(); };
-  http_options.on_stop = [sync] { sync->stop(); };
-  raise_open_files_limit(http_options.max_connections);
+  const int threads = http_options.threads;
+  const std::int64_t drain_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(http_options.drain_timeout).count();
+  http_options.on_stop = [sync, logger, drain_seconds] {
+    logger->log(LogLevel::kInfo, "stopping", {{"drain_seconds", drain_seconds}});
+    sync->stop();
+  };
+  raise_open_files_limit(http_options.max_connections, *logger);
   Result<std::unique_ptr<lumbung::net::HttpServer>> server = lumbung::net::HttpServer::start(
       std::move(http_options),
       [sync](lumbung::HttpRequest request, lumbung::net::Responder respond) {
@@ -229,20 +247,34 @@ int run_serve(const Args& args) {
       });
   if (!server) return fail(server.status());
   if (server_options.insecure_no_auth) {
-    std::cerr << "lumbungd: WARNING: --insecure-no-auth: every request is served without a "
-                 "token, with every right on every village. For local experiments only; never "
-                 "expose this daemon to a network.\n";
+    logger->log(
+        LogLevel::kWarn, "config",
+        {{"message", std::string("--insecure-no-auth: every request is served without a token, "
+                                 "with every right on every village. For local experiments only; "
+                                 "never expose this daemon to a network.")}});
   }
   if (!*loopback && !tls) {
-    std::cerr << "lumbungd: WARNING: plain HTTP on " << args.listen
-              << ", beyond this machine: tokens and records cross the network unencrypted. "
-                 "Serve HTTPS (--tls-cert, --tls-key), or refuse this with --require-tls.\n";
+    logger->log(LogLevel::kWarn, "config",
+                {{"message", "plain HTTP on " + args.listen +
+                                 ", beyond this machine: tokens and records cross the network "
+                                 "unencrypted. Serve HTTPS (--tls-cert, --tls-key), or refuse "
+                                 "this with --require-tls."}});
   }
   // An IPv6 literal needs its brackets back in a URL.
   const bool ipv6 = address.host.find(':') != std::string::npos;
-  std::cout << "lumbungd listening on " << (tls ? "https://" : "http://") << (ipv6 ? "[" : "")
-            << address.host << (ipv6 ? "]" : "") << ':' << (*server)->port() << std::endl;
+  const std::string url = std::string(tls ? "https://" : "http://") + (ipv6 ? "[" : "") +
+                          address.host + (ipv6 ? "]" : "") + ':' +
+                          std::to_string((*server)->port());
+  logger->log(LogLevel::kInfo, "start",
+              {{"url", url},
+               {"data", args.data},
+               {"auth", std::string(server_options.insecure_no_auth ? "off" : "tokens")},
+               {"tls", std::string(tls ? "on" : "off")},
+               {"threads", std::int64_t{threads}},
+               {"pid", std::int64_t{::getpid()}}});
+  std::cout << "lumbungd listening on " << url << std::endl;
   (*server)->wait();
+  logger->log(LogLevel::kInfo, "stop", {});
   return kExitOk;
 }
 
@@ -711,6 +743,14 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
   add_switch(serve, "--require-tls", args.require_tls,
              "refuse to serve plain HTTP on an address beyond this machine (without it: a "
              "warning at start)");
+  lumbung::tools::expect_one_of(
+      add_option(serve, "--log-format", args.log_format, "FORMAT",
+                 "the log's lines on stderr: text (default) or json, one per request and event"),
+      {"text", "json"});
+  lumbung::tools::expect_one_of(
+      add_option(serve, "--log-level", args.log_level, "LEVEL",
+                 "the least level logged: debug (also /healthz), info (default), warn or error"),
+      {"debug", "info", "warn", "error"});
   CLI::Option* tls_cert =
       add_option(serve, "--tls-cert", args.tls_cert, "FILE",
                  "serve TLS 1.2+ with this PEM certificate chain (leaf first); needs --tls-key");

@@ -1,9 +1,12 @@
 // A real `lumbungd serve` for integration tests: started on 127.0.0.1 with a
 // free port, known by the URL it prints, stopped with SIGTERM when destroyed.
+// Its output is read all along by a thread of its own, so that a daemon that
+// logs a line per request never blocks on a full pipe.
 #pragma once
 
 #include <chrono>
 #include <csignal>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,7 +34,7 @@ class DaemonProcess {
   // "http://127.0.0.1:PORT", as the daemon printed it.
   const std::string& url() const { return url_; }
   // Its process id, for reading its use of memory and CPU under /proc.
-  pid_t pid() const { return child_->pid(); }
+  pid_t pid() const { return pid_; }
 
   // Sends `signal` and waits up to kStopTimeout for the daemon to exit: its
   // exit code and output, or nullopt when it did not (it is killed then).
@@ -40,7 +43,11 @@ class DaemonProcess {
 
  private:
   std::optional<ChildProcess> child_;
+  pid_t pid_ = -1;
   std::string url_;
+  // The reading thread's end: the daemon's exit code and output once it has
+  // exited and been reaped (the thread alone touches child_ meanwhile).
+  std::future<std::optional<ProcessResult>> exited_;
 };
 
 }  // namespace lumbung::test

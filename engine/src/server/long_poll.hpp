@@ -26,6 +26,7 @@
 
 #include "lumbung/http.hpp"
 #include "server/pull_page.hpp"
+#include "server/request_record.hpp"
 
 namespace lumbung::server {
 
@@ -36,6 +37,8 @@ struct PullWaiter {
   // Set by the transport once the client has gone (HttpRequest::client_gone);
   // null when it cannot tell.
   std::shared_ptr<const std::atomic<bool>> client_gone;
+  // What its log line says; null in tests that make waiters themselves.
+  std::shared_ptr<RequestRecord> record;
 
   bool gone() const { return client_gone && client_gone->load(); }
 };

@@ -22,9 +22,10 @@ HttpResponse too_many_long_polls(const std::string& officer, std::uint32_t wait_
 
 }  // namespace
 
-void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond) {
+void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond,
+                                   const std::shared_ptr<RequestRecord>& record) {
   v1::PullRequest pull;
-  Result<auth::Grant> grant = admit(request, &pull);
+  Result<auth::Grant> grant = admit(request, &pull, *record);
   if (!grant.is_ok()) return respond(protocol::error_response(grant.status()));
 
   PullWaiter waiter;
@@ -42,6 +43,7 @@ void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond
   waiter.deadline_ms = clock->now_ms() + std::int64_t{wait_seconds} * 1000;
   waiter.respond = std::move(respond);
   waiter.client_gone = request.client_gone;
+  waiter.record = record;
   answer_pull(std::move(waiter), wait_seconds > 0);
 }
 
@@ -76,6 +78,12 @@ void SyncServer::Impl::answer_pull(PullWaiter waiter, bool hold_when_empty) {
     }
   }
   if (!pulled.is_ok()) return waiter.respond(protocol::error_response(pulled.status()));
+  if (waiter.record) {
+    waiter.record->rows = pulled->page.rows_size();
+    for (const v1::ScopeCursor& cursor : pulled->page.cursors()) {
+      waiter.record->note_village(cursor.scope());
+    }
+  }
   waiter.respond(protocol::make_response(pulled->page));
 }
 

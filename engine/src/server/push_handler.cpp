@@ -29,6 +29,28 @@ Status check_push(const v1::PushRequest& push) {
   return Status::ok();
 }
 
+// What became of the push's changes, for its log line.
+void note_outcomes(const v1::PushResponse& response, const std::set<std::string>& scopes,
+                   RequestRecord& record) {
+  for (const v1::ChangeOutcome& outcome : response.outcomes()) {
+    switch (outcome.outcome()) {
+      case v1::OUTCOME_APPLIED:
+        ++record.applied;
+        break;
+      case v1::OUTCOME_SUPERSEDED:
+        ++record.superseded;
+        break;
+      case v1::OUTCOME_REFUSED:
+        ++record.refused;
+        break;
+      default:
+        break;
+    }
+  }
+  record.conflicts = response.conflicts_size();
+  for (const std::string& scope : scopes) record.note_village(scope);
+}
+
 // The ids of the rows of `table` (the region table; may be null) that the
 // push's changes name, whatever became of them.
 std::vector<std::string> region_rows(const v1::PushRequest& push, const core::Table* table) {
@@ -45,7 +67,8 @@ std::vector<std::string> region_rows(const v1::PushRequest& push, const core::Ta
 
 }  // namespace
 
-void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& respond) {
+void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& respond,
+                                   const std::shared_ptr<RequestRecord>& record) {
   // What the body fills in on the commit thread and the answer reads after.
   struct Push {
     v1::PushRequest request;
@@ -55,7 +78,7 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     CommittedChanges changes;  // its seq set when the batch gave out seqs
   };
   auto push = std::make_shared<Push>();
-  Result<auth::Grant> grant = admit(request, &push->request);
+  Result<auth::Grant> grant = admit(request, &push->request, *record);
   Status status = grant.is_ok() ? check_push(push->request) : grant.status();
   if (!status.is_ok()) return respond(protocol::error_response(status));
   push->grant = std::move(grant).value();
@@ -120,8 +143,9 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     return Status::ok();
   };
   // Answered on the commit thread, once the push's group is durable.
-  commits.submit(body, [this, push, respond](const Status& committed) {
+  commits.submit(body, [this, push, respond, record](const Status& committed) {
     if (!committed.is_ok()) return respond(protocol::error_response(committed));
+    note_outcomes(push->response, push->changes.scopes, *record);
     if (push->changes.seq > 0) {
       const Status read = regions.refresh(*store, region_rows(push->request, regions.table()));
       if (!read.is_ok()) return respond(protocol::error_response(read));

@@ -86,9 +86,10 @@ Result<Conflict> resolvable_conflict(ReadTransaction& txn, const auth::Grant& gr
 
 }  // namespace
 
-void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responder& respond) {
+void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responder& respond,
+                                      const std::shared_ptr<RequestRecord>& record) {
   v1::ResolveRequest resolve;
-  Result<auth::Grant> grant = admit(request, &resolve);
+  Result<auth::Grant> grant = admit(request, &resolve, *record);
   Status status = grant.is_ok() ? check_resolve(resolve) : grant.status();
   if (!status.is_ok()) return respond(protocol::error_response(status));
 
@@ -155,6 +156,8 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
     return Status::ok();
   });
   if (!status.is_ok()) return respond(protocol::error_response(status));
+  for (const std::string& scope : changes.scopes) record->note_village(scope);
+  record->applied = 1;
   const v1::Conflict& resolved = response.conflict();
   if (regions.table() != nullptr && resolved.table() == regions.table()->name) {
     status = regions.refresh(*store, {resolved.row_id()});

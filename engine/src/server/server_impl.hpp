@@ -20,6 +20,7 @@
 #include "server/long_poll.hpp"
 #include "server/officer_limits.hpp"
 #include "server/regions.hpp"
+#include "server/request_record.hpp"
 #include "server/store.hpp"
 #include "server/sync_server.hpp"
 
@@ -62,30 +63,46 @@ struct SyncServer::Impl {
 
   // Decodes the body of `request` into `message` (within request_limits),
   // checks its header and authenticates the caller: what the caller may do,
-  // or the error to answer.
+  // or the error to answer. Notes the device and officer in `record`.
   template <typename Message>
-  Result<auth::Grant> admit(const HttpRequest& request, Message* message) {
+  Result<auth::Grant> admit(const HttpRequest& request, Message* message, RequestRecord& record) {
     LUMBUNG_RETURN_IF_ERROR(protocol::decode_body(
         request.headers, request.body, protocol::kMaxRequestBytes, message,
         [this](std::string_view bytes) {
           return protocol::check_request_bytes<Message>(bytes, request_limits);
         }));
     LUMBUNG_RETURN_IF_ERROR(check_header(message->header()));
-    return authenticate(request, message->header());
+    record.device = message->header().device_id();
+    Result<auth::Grant> grant = authenticate(request, message->header());
+    if (grant.is_ok()) record.officer = grant->officer;
+    return grant;
   }
+
+  // A record of `request`, numbered, its clock started.
+  std::shared_ptr<RequestRecord> start_record(const HttpRequest& request, std::string_view route);
+  // Names the request in `response` (its id header) and logs the record's
+  // line: what is done to every answer before it goes out.
+  void answered(const RequestRecord& record, HttpResponse& response) const;
+  // SyncServer::admit's refusal of a request from its header alone, if any.
+  std::optional<HttpResponse> refuse_head(const HttpRequest& head, std::string_view path,
+                                          RequestRecord& record);
 
   // POST /v1/push (push_handler.cpp): answered once the push committed, from
   // the commit queue's thread.
-  void handle_push(const HttpRequest& request, const Responder& respond);
+  void handle_push(const HttpRequest& request, const Responder& respond,
+                   const std::shared_ptr<RequestRecord>& record);
 
   // POST /v1/resolve (resolve_handler.cpp).
-  void handle_resolve(const HttpRequest& request, const Responder& respond);
+  void handle_resolve(const HttpRequest& request, const Responder& respond,
+                      const std::shared_ptr<RequestRecord>& record);
 
   // POST /v1/snapshot (snapshot_handler.cpp).
-  void handle_snapshot(const HttpRequest& request, const Responder& respond);
+  void handle_snapshot(const HttpRequest& request, const Responder& respond,
+                       const std::shared_ptr<RequestRecord>& record);
 
   // POST /v1/pull and the long polls (pull_handler.cpp).
-  void handle_pull(const HttpRequest& request, Responder respond);
+  void handle_pull(const HttpRequest& request, Responder respond,
+                   const std::shared_ptr<RequestRecord>& record);
   // The page `query` asks for, from one snapshot, with the server's HLC.
   Result<PulledPage> read_page(const PullQuery& query);
   // Answers `waiter` with a page; when `hold_when_empty` and the page brings
@@ -121,6 +138,9 @@ struct SyncServer::Impl {
   // Started by SyncServer's constructor, joined by stop().
   std::thread poll_answerer;
   std::atomic<bool> stopped{false};
+  // Request ids: a random number drawn at open, then a count.
+  std::uint32_t request_id_prefix = 0;
+  std::atomic<std::uint32_t> requests_started{0};
   // Last: stopped (its queue answered) before the members its answers use.
   CommitQueue commits{*store};
 };

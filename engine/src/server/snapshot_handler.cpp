@@ -23,9 +23,11 @@ void add_info(const SnapshotFile& file, v1::SnapshotResponse* response) {
 
 }  // namespace
 
-void SyncServer::Impl::handle_snapshot(const HttpRequest& request, const Responder& respond) {
+void SyncServer::Impl::handle_snapshot(const HttpRequest& request, const Responder& respond,
+                                       const std::shared_ptr<RequestRecord>& record) {
   v1::SnapshotRequest wanted;
-  Result<auth::Grant> grant = admit(request, &wanted);
+  Result<auth::Grant> grant = admit(request, &wanted, *record);
+  if (!wanted.scope().empty()) record->note_village(wanted.scope());
   if (!grant.is_ok()) return respond(protocol::error_response(grant.status()));
   const std::string dir = snapshot_dir(options.data_dir);
   v1::SnapshotResponse response;

@@ -2,6 +2,8 @@
 #include "server/sync_server.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -160,6 +162,7 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::CheckJudge> judge,
                            db::CheckJudge::open(impl->schema));
   impl->judge = std::move(judge);
+  impl->request_id_prefix = std::random_device{}();
   LUMBUNG_RETURN_IF_ERROR(impl->regions.load(*impl->store));
   return std::unique_ptr<SyncServer>(new SyncServer(std::move(impl)));
 }
@@ -176,12 +179,37 @@ HttpResponse SyncServer::error_response(const Status& status) {
 // waiting when the server goes away.
 SyncServer::~SyncServer() { stop(); }
 
+std::shared_ptr<RequestRecord> SyncServer::Impl::start_record(const HttpRequest& request,
+                                                              std::string_view route) {
+  auto record = std::make_shared<RequestRecord>();
+  char id[17];
+  std::snprintf(id, sizeof id, "%08x%08x", request_id_prefix, requests_started.fetch_add(1) + 1);
+  record->id = id;
+  record->route = route;
+  record->started = std::chrono::steady_clock::now();
+  record->bytes_in = request.body.size();
+  return record;
+}
+
+void SyncServer::Impl::answered(const RequestRecord& record, HttpResponse& response) const {
+  response.headers.emplace_back(kRequestIdHeader, record.id);
+  const Logger* logger = options.logger.get();
+  if (logger == nullptr) return;
+  const LogLevel level = record.route == "/healthz" ? LogLevel::kDebug : request_level(response);
+  if (logger->enabled(level)) logger->log(level, "request", request_fields(record, response));
+}
+
 void SyncServer::handle(HttpRequest request, Responder respond) {
+  const std::string_view path = path_of(request);
+  std::shared_ptr<RequestRecord> record = impl_->start_record(request, path);
+  respond = [impl = impl_.get(), record, respond = std::move(respond)](HttpResponse response) {
+    impl->answered(*record, response);
+    respond(std::move(response));
+  };
   if (impl_->stopped) {
     return respond(
         protocol::error_response(Status(ErrorCode::kUnavailable, "the server is stopping")));
   }
-  const std::string_view path = path_of(request);
   if (std::optional<HttpResponse> refusal = unserved(request, path)) {
     return respond(std::move(*refusal));
   }
@@ -191,6 +219,7 @@ void SyncServer::handle(HttpRequest request, Responder respond) {
     Result<std::string> officer =
         impl_->authority->check_token(find_header(request.headers, "Authorization"));
     if (!officer.is_ok()) return respond(protocol::error_response(officer.status()));
+    record->officer = *officer;
     std::shared_ptr<OfficerRequests::Place> place = impl_->officer_requests->enter(*officer);
     if (!place) {
       return respond(
@@ -205,26 +234,35 @@ void SyncServer::handle(HttpRequest request, Responder respond) {
       respond(std::move(response));
     };
   }
-  if (path == "/v1/push") return impl_->handle_push(request, respond);
-  if (path == "/v1/resolve") return impl_->handle_resolve(request, respond);
-  if (path == "/v1/snapshot") return impl_->handle_snapshot(request, respond);
-  impl_->handle_pull(request, std::move(respond));
+  if (path == "/v1/push") return impl_->handle_push(request, respond, record);
+  if (path == "/v1/resolve") return impl_->handle_resolve(request, respond, record);
+  if (path == "/v1/snapshot") return impl_->handle_snapshot(request, respond, record);
+  impl_->handle_pull(request, std::move(respond), record);
 }
 
 std::optional<HttpResponse> SyncServer::admit(const HttpRequest& head) {
   if (impl_->stopped) return std::nullopt;  // handle() says so
   const std::string_view path = path_of(head);
+  std::shared_ptr<RequestRecord> record = impl_->start_record(head, path);
+  std::optional<HttpResponse> refusal = impl_->refuse_head(head, path, *record);
+  if (refusal) impl_->answered(*record, *refusal);  // its body was never read
+  return refusal;
+}
+
+std::optional<HttpResponse> SyncServer::Impl::refuse_head(const HttpRequest& head,
+                                                          std::string_view path,
+                                                          RequestRecord& record) {
   if (std::optional<HttpResponse> refusal = unserved(head, path)) return refusal;
-  if (!impl_->authority || path == "/healthz") return std::nullopt;
+  if (!authority || path == "/healthz") return std::nullopt;
   const Result<std::string> officer =
-      impl_->authority->check_token(find_header(head.headers, "Authorization"));
+      authority->check_token(find_header(head.headers, "Authorization"));
   if (!officer.is_ok()) return protocol::error_response(officer.status());
+  record.officer = *officer;
   const bool push = path == "/v1/push";
   if (!push && path != "/v1/pull" && path != "/v1/snapshot") return std::nullopt;
-  OfficerRate& rate = push ? impl_->push_rate : impl_->pull_rate;
-  const std::uint32_t wait_seconds = rate.take(*officer, impl_->clock->now_ms());
+  OfficerRate& rate = push ? push_rate : pull_rate;
+  const std::uint32_t wait_seconds = rate.take(*officer, clock->now_ms());
   if (wait_seconds == 0) return std::nullopt;
-  const ServerOptions& options = impl_->options;
   return over_officer_limit(
       *officer,
       push ? "pushes more often than " + std::to_string(options.max_pushes_per_officer_per_second) +

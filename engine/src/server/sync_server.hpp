@@ -21,6 +21,7 @@
 #include "lumbung/http.hpp"
 #include "lumbung/status.hpp"
 #include "protocol/wire.hpp"
+#include "server/log.hpp"
 
 namespace lumbung::server {
 
@@ -67,6 +68,9 @@ struct ServerOptions {
   // Requests one officer may have in flight at once, from handle() to their
   // answer, long polls included; 429 beyond (0: no limit). With a token only.
   std::uint32_t max_requests_per_officer = 64;
+  // Where each request's line goes (server/request_record.hpp): one per
+  // request answered, /healthz at debug level. Null: no request is logged.
+  std::shared_ptr<const Logger> logger;
 };
 
 class SyncServer {
