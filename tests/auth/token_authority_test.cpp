@@ -175,7 +175,7 @@ TEST_CASE_METHOD(Fixture, "a revocation by another instance counts at once", "[a
 
   CHECK(cli->revoke(issued.token_id).is_ok());  // twice
   // Never issued: an error naming it, and nothing recorded.
-  const Status unknown = cli->revoke("ffffffffffffffffffffffffffffffff");
+  const lumbung::Status unknown = cli->revoke("ffffffffffffffffffffffffffffffff");
   CHECK(unknown.code() == ErrorCode::kNotFound);
   CHECK_THAT(unknown.message(), Catch::Contains("ffffffffffffffffffffffffffffffff") &&
                                     Catch::Contains("revoke --officer"));
