@@ -51,8 +51,8 @@ std::vector<nlohmann::json> json_lines(const std::string& command, const std::st
 std::map<std::string, nlohmann::json> devices(const std::string& data,
                                               std::vector<std::string> args = {}) {
   std::map<std::string, nlohmann::json> found;
-  for (nlohmann::json& line : json_lines("devices", data, std::move(args))) {
-    found[line.at("device").get<std::string>()] = std::move(line);
+  for (const nlohmann::json& line : json_lines("devices", data, std::move(args))) {
+    found.emplace(line.at("device").get<std::string>(), line);
   }
   return found;
 }
