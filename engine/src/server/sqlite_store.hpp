@@ -4,10 +4,11 @@
 //
 // One write connection, serialized by a mutex; reads (pull pages, dumps) run on
 // a pool of read connections, each in one read transaction: a consistent
-// snapshot, in parallel with the writer. What pulls tell of devices is kept in
-// memory and written with the next write transaction (note_sighting). Table and column names of the
-// synced schema are stored as values in generic tables, so no SQL is ever built from them. The SQL
-// stays within SQLite 3.15 (the SQLCipher build): no UPSERT, RETURNING, window functions or JSON1.
+// snapshot, in parallel with the writer. What pulls tell of devices is kept
+// in memory and written with the next write transaction (note_sighting).
+// Table and column names of the synced schema are stored as values in generic
+// tables, so no SQL is ever built from them. The SQL stays within SQLite 3.15
+// (the SQLCipher build): no UPSERT, RETURNING, window functions or JSON1.
 //
 // Thread-safety: as Store.
 #pragma once
