@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/credential_store.hpp"
 #include "auth/grant.hpp"
 #include "auth/token.hpp"
 #include "auth/token_authority.hpp"
@@ -92,6 +93,7 @@ struct Args {
   bool with_snapshots = false;
   std::string from;
   bool force = false;
+  std::optional<std::uint32_t> stale;
 };
 
 lumbung::tools::Program& program() {
@@ -573,7 +575,9 @@ int run_officers(const Args& args) {
 constexpr const char* kRevokeDescription =
     R"(Revokes tokens: from their next request on, a running 'lumbungd serve' on DIR
 refuses them with 401 TokenRevoked. --token-id: one token, by the id 'lumbungd
-token' printed. --officer: every token of the officer (a token issued after
+token' printed; an id this server never issued is an error (a token issued
+before tokens were recorded is known once a device used it; one never used
+is revoked with --officer). --officer: every token of the officer (a token issued after
 this works). --device: every token bound to the device or issued for it; the
 device may go on with a new token of its officer, and its pending writes then
 land. --officer and --device print the ids of the tokens they revoked, one a
@@ -591,6 +595,47 @@ int run_revoke(const Args& args) {
                           : (*authority)->revoke_device(args.device.value_or(""));
   if (!revoked) return fail(revoked.status());
   for (const std::string& token_id : *revoked) std::cout << token_id << '\n';
+  return kExitOk;
+}
+
+constexpr const char* kTokensDescription =
+    R"(Lists every token this server issued, as recorded at issue, oldest first:
+its id, officer, the officer's role now (a token carries none), signing key,
+time of issue and expiry, whether it is revoked, and the device it is bound
+to (or was issued for; empty: none yet). Tokens issued before tokens were
+recorded are not listed ('lumbungd officers' shows their officers' devices).
+Text: one line per token. --json: one JSON object per token per line:
+  {"id":"...","officer":"...","role":"officer|supervisor|admin|",
+   "key_id":"...","issued":"...","expires":"...","revoked":false,"device":"..."}
+with times in UTC as 2026-12-01T00:00:00Z.)";
+
+int run_tokens(const Args& args) {
+  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority = open_existing_authority(args);
+  if (!authority) return fail(authority.status());
+  Result<std::vector<lumbung::auth::TokenListing>> tokens = (*authority)->tokens();
+  if (!tokens) return fail(tokens.status());
+  using lumbung::auth::utc_text;
+  for (const lumbung::auth::TokenListing& token : *tokens) {
+    const std::string role =
+        token.role ? std::string(lumbung::auth::role_name(*token.role)) : std::string();
+    if (args.json) {
+      const lumbung::tools::Json line = {{"id", token.token_id},
+                                         {"officer", token.officer},
+                                         {"role", role},
+                                         {"key_id", token.key_id},
+                                         {"issued", utc_text(token.issued_at)},
+                                         {"expires", utc_text(token.expires_at)},
+                                         {"revoked", token.revoked},
+                                         {"device", token.device_id}};
+      std::cout << lumbung::tools::dump_line(line) << '\n';
+      continue;
+    }
+    std::cout << token.token_id << " officer " << token.officer << " role "
+              << (role.empty() ? "-" : role) << " key " << token.key_id << " issued "
+              << utc_text(token.issued_at) << " expires " << utc_text(token.expires_at)
+              << " device " << (token.device_id.empty() ? "-" : token.device_id)
+              << (token.revoked ? " revoked" : "") << '\n';
+  }
   return kExitOk;
 }
 
@@ -617,6 +662,105 @@ int run_retire_key(const Args& args) {
   if (!authority) return fail(authority.status());
   const Status retired = (*authority)->retire_key(args.key_id);
   return retired ? kExitOk : fail(retired);
+}
+
+// --- devices ---
+
+constexpr const char* kDevicesDescription =
+    R"(The fleet view: every device the server knows, in order of device id, with
+what it saw of it (docs/decisions/0025-fleet-view.md): the officer (the one
+the device is bound to, else that of its last request), the app version and
+schema version its last request sent, when it was first and last seen (its
+last push or pull), when its last batch was applied, how many rows it has
+refused changes pending in (refused by the server and not pushed again
+since), and the villages its last pull served ("all": every village). Times
+are unknown (null, '-') for a device last seen before this version, which
+recorded none. A running 'serve' writes what pulls tell within seconds and
+when it stops; it can run while 'lumbungd serve' runs on DIR.
+--stale DAYS: only devices not seen for DAYS days or more (or never since
+this version). --village V: only devices whose last pull served V.
+Text: one line per device. --json: one JSON object per device per line:
+  {"device":"...","officer":"...","app_version":"...","schema_version":N,
+   "first_seen":"..."|null,"last_seen":"..."|null,"last_push":"..."|null,
+   "refused_pending":N,"villages":[...],"all_villages":false}
+with times in UTC as 2026-12-01T00:00:00Z.)";
+
+int run_devices(const Args& args) {
+  if (Status dir = check_data_dir(args.data); !dir) return fail(dir);
+  Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
+      lumbung::server::SqliteStore::open(args.data);
+  if (!store) return fail(store.status());
+  std::map<std::string, lumbung::server::DeviceRecord> devices;
+  const Status read = (*store)->read([&](lumbung::server::ReadTransaction& txn) {
+    return txn.scan_devices([&](const lumbung::server::DeviceRecord& device) {
+      devices.emplace(device.device_id, device);
+    });
+  });
+  if (!read) return fail(read);
+  // The officer a device is bound to; devices bound and never recorded too.
+  const std::filesystem::path credentials =
+      std::filesystem::path(args.data) / lumbung::auth::kCredentialsFileName;
+  std::error_code ec;
+  if (std::filesystem::exists(credentials, ec)) {
+    Result<std::unique_ptr<lumbung::auth::CredentialStore>> opened =
+        lumbung::auth::CredentialStore::open(credentials.string());
+    if (!opened) return fail(opened.status());
+    Result<std::map<std::string, std::string>> bound = (*opened)->device_officers();
+    if (!bound) return fail(bound.status());
+    for (const auto& [device_id, officer] : *bound) {
+      lumbung::server::DeviceRecord& device = devices[device_id];
+      device.device_id = device_id;
+      device.officer = officer;
+    }
+  }
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  using lumbung::tools::Json;
+  const auto time_json = [](std::int64_t ms) {
+    return ms == 0 ? Json() : Json(lumbung::auth::utc_text(ms / 1000));
+  };
+  const auto time_text = [](std::int64_t ms) {
+    return ms == 0 ? std::string("-") : lumbung::auth::utc_text(ms / 1000);
+  };
+  for (const auto& [device_id, device] : devices) {
+    if (args.stale && device.last_seen_ms != 0 &&
+        now_ms - device.last_seen_ms < std::int64_t{*args.stale} * 86'400'000) {
+      continue;
+    }
+    if (args.village && !device.all_villages &&
+        std::find(device.villages.begin(), device.villages.end(), *args.village) ==
+            device.villages.end()) {
+      continue;
+    }
+    if (args.json) {
+      const Json line = {{"device", device.device_id},
+                         {"officer", device.officer},
+                         {"app_version", device.app_version},
+                         {"schema_version", device.schema_version},
+                         {"first_seen", time_json(device.first_seen_ms)},
+                         {"last_seen", time_json(device.last_seen_ms)},
+                         {"last_push", time_json(device.last_push_ms)},
+                         {"refused_pending", device.refused_pending},
+                         {"villages", device.villages},
+                         {"all_villages", device.all_villages}};
+      std::cout << lumbung::tools::dump_line(line) << '\n';
+      continue;
+    }
+    std::string villages = device.all_villages ? "all" : "";
+    for (const std::string& village : device.villages) {
+      villages += (villages.empty() ? "" : ",") + village;
+    }
+    const auto or_dash = [](const std::string& text) {
+      return text.empty() ? std::string("-") : text;
+    };
+    std::cout << device.device_id << " officer " << or_dash(device.officer) << " app "
+              << or_dash(device.app_version) << " schema " << device.schema_version
+              << " first-seen " << time_text(device.first_seen_ms) << " last-seen "
+              << time_text(device.last_seen_ms) << " last-push " << time_text(device.last_push_ms)
+              << " refused " << device.refused_pending << " villages " << or_dash(villages) << '\n';
+  }
+  return kExitOk;
 }
 
 // --- backup, restore ---
@@ -839,6 +983,19 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
   add_option(revoked, "--officer", args.revoke_officer, "ID", "every token of the officer");
   add_option(revoked, "--device", args.device, "ID", "every token of the device");
   revoked->require_option(1);
+
+  CLI::App* tokens = command("tokens", "list every issued token: officer, expiry, revoked",
+                             kTokensDescription, &run_tokens);
+  add_switch(tokens, "--json", args.json, "one JSON object per token per line");
+
+  CLI::App* devices =
+      command("devices", "the fleet view: each device's officer, versions, last sync, villages",
+              kDevicesDescription, &run_devices);
+  add_option(devices, "--village", args.village, "V", "only devices whose last pull served V");
+  expect_number(add_option(devices, "--stale", args.stale, "DAYS",
+                           "only devices not seen for DAYS days or more"),
+                0, 36500, "a number of days from 0 to 36500");
+  add_switch(devices, "--json", args.json, "one JSON object per device per line");
 
   command("rotate-key", "make a new signing key current", kRotateKeyDescription, &run_rotate_key);
 

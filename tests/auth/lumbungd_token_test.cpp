@@ -4,9 +4,11 @@
 // checks them.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -205,6 +207,10 @@ TEST_CASE_METHOD(Lumbungd, "lumbungd revoke makes a token useless", "[auth][cli]
 
   check_failure(run({"revoke", "--data", data_}), 2, "give exactly one of --token-id ID");
   check_failure(run({"revoke", "--data", data_, "--token-id", "sri"}), 1, "is not a token id");
+  // An id this server never issued is an error naming it, and revokes nothing.
+  check_failure(run({"revoke", "--data", data_, "--token-id", std::string(32, 'b')}), 1,
+                "token " + std::string(32, 'b') + " is unknown");
+  CHECK(refusal(kept) == ErrorCode::kOk);
   check_failure(run({"revoke", "--data", dir_.file("typo"), "--token-id", std::string(32, 'a')}), 1,
                 "does not exist");
 }
@@ -407,4 +413,42 @@ TEST_CASE_METHOD(Lumbungd, "a running daemon sees lumbungd grant, ungrant and re
   ok("revoke", {"--officer", "sri"});
   CHECK(daemon.authenticate("Bearer " + issued, "phone-1").status().code() ==
         ErrorCode::kTokenRevoked);
+}
+
+TEST_CASE_METHOD(Lumbungd, "lumbungd tokens lists every issued token", "[auth][cli]") {
+  std::filesystem::create_directory(data_);
+  CHECK(ok("tokens", {}).empty());
+  std::string sri_details;
+  const std::string sri =
+      token({"--officer", "sri", "--villages", "krasak", "--role", "supervisor"}, &sri_details);
+  std::string ani_details;
+  token({"--officer", "ani", "--villages", "krasak", "--device", "phone-9"}, &ani_details);
+  REQUIRE(refusal(sri, "phone-1") == ErrorCode::kOk);  // binds it
+  ok("revoke", {"--token-id", field(sri_details, "token id")});
+
+  std::vector<nlohmann::json> listed;
+  std::istringstream lines(ok("tokens", {"--json"}));
+  for (std::string line; std::getline(lines, line);) listed.push_back(nlohmann::json::parse(line));
+  REQUIRE(listed.size() == 2);
+  std::map<std::string, nlohmann::json> by_officer;
+  for (const nlohmann::json& line : listed) by_officer[line.at("officer")] = line;
+  const nlohmann::json& first = by_officer.at("sri");
+  CHECK(first.at("id") == field(sri_details, "token id"));
+  CHECK(first.at("role") == "supervisor");
+  CHECK(first.at("key_id") == field(sri_details, "key id"));
+  CHECK(first.at("expires") == field(sri_details, "expires"));
+  CHECK(first.at("revoked") == true);
+  CHECK(first.at("device") == "phone-1");
+  const nlohmann::json& second = by_officer.at("ani");
+  CHECK(second.at("id") == field(ani_details, "token id"));
+  CHECK(second.at("role") == "officer");
+  CHECK(second.at("revoked") == false);
+  CHECK(second.at("device") == "phone-9");
+
+  // Text: one line per token, naming it.
+  const std::string text = ok("tokens", {});
+  CHECK(std::count(text.begin(), text.end(), '\n') == 2);
+  CHECK_THAT(text, Contains(field(sri_details, "token id") + " officer sri role supervisor"));
+  CHECK_THAT(text, Contains(" revoked"));
+  check_failure(run({"tokens", "--data", dir_.file("typo")}), 1, "does not exist");
 }

@@ -173,8 +173,12 @@ TEST_CASE_METHOD(Fixture, "a revocation by another instance counts at once", "[a
   CHECK(refusal(bearer(issued.token)) == ErrorCode::kTokenRevoked);
   CHECK(refusal(bearer(other.token)) == ErrorCode::kOk);
 
-  CHECK(cli->revoke(issued.token_id).is_ok());                     // twice
-  CHECK(cli->revoke("ffffffffffffffffffffffffffffffff").is_ok());  // never issued
+  CHECK(cli->revoke(issued.token_id).is_ok());  // twice
+  // Never issued: an error naming it, and nothing recorded.
+  const lumbung::Status unknown = cli->revoke("ffffffffffffffffffffffffffffffff");
+  CHECK(unknown.code() == ErrorCode::kNotFound);
+  CHECK_THAT(unknown.message(), Catch::Contains("ffffffffffffffffffffffffffffffff") &&
+                                    Catch::Contains("revoke --officer"));
   CHECK(cli->revoke("not a token id").code() == ErrorCode::kInvalidArgument);
 }
 

@@ -73,8 +73,9 @@ TEST_CASE("lumbungd logs a JSON line per request, without tokens or records", "[
   // request as the log does.
   Result<std::shared_ptr<Transport>> transport = make_http_transport(daemon.url());
   REQUIRE(transport.is_ok());
-  Result<HttpResponse> refused = (*transport)->exchange(
-      {"POST", "/v1/pull", {{"Authorization", "Bearer lbt1.not-a-token"}}, "x"});
+  Result<HttpResponse> refused =
+      (*transport)
+          ->exchange({"POST", "/v1/pull", {{"Authorization", "Bearer lbt1.not-a-token"}}, "x"});
   REQUIRE(refused.is_ok());
   CHECK(refused->status == 401);
   const std::optional<std::string_view> refused_id =
@@ -114,9 +115,8 @@ TEST_CASE("lumbungd logs a JSON line per request, without tokens or records", "[
 
   const std::vector<Json> pulls = requests_to(lines, "/v1/pull");
   REQUIRE(pulls.size() >= 3);
-  const auto second = std::find_if(pulls.begin(), pulls.end(), [](const Json& line) {
-    return line["device"] == "phone-sri-2";
-  });
+  const auto second = std::find_if(
+      pulls.begin(), pulls.end(), [](const Json& line) { return line["device"] == "phone-sri-2"; });
   REQUIRE(second != pulls.end());
   CHECK((*second)["officer"] == "sri");
   CHECK((*second)["villages"] == Json::array({"desa-a"}));

@@ -1,5 +1,7 @@
 // The daemon's log lines (server/log.hpp, server/request_record.hpp): both
 // formats, read back by a JSON parser and by the text format's own rules.
+#include "server/log.hpp"
+
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "protocol/wire.hpp"
-#include "server/log.hpp"
 #include "server/request_record.hpp"
 
 namespace lumbung::test {
@@ -23,13 +24,12 @@ using server::LogLevel;
 // 2026-12-07T03:50:00.123Z
 constexpr std::int64_t kTime = 1796615400123;
 
-const std::vector<LogField> kFields = {
-    {"route", std::string("/v1/push")},
-    {"status", std::int64_t{200}},
-    {"ms", 12.5},
-    {"officer", std::string("sri \"the\" officer")},
-    {"villages", std::vector<std::string>{"desa-a", "desa-b"}},
-    {"device", std::string()}};
+const std::vector<LogField> kFields = {{"route", std::string("/v1/push")},
+                                       {"status", std::int64_t{200}},
+                                       {"ms", 12.5},
+                                       {"officer", std::string("sri \"the\" officer")},
+                                       {"villages", std::vector<std::string>{"desa-a", "desa-b"}},
+                                       {"device", std::string()}};
 
 }  // namespace
 
@@ -90,8 +90,8 @@ TEST_CASE("a request's line names its refusal by code and counts its villages", 
       Status(ErrorCode::kTokenRevoked, "token 0123 was revoked: a message the log leaves out"));
   CHECK(server::request_level(refused) == LogLevel::kInfo);
   const Logger logger(STDERR_FILENO, LogFormat::kJson, LogLevel::kInfo);
-  const nlohmann::json json = nlohmann::json::parse(
-      logger.format_line(kTime, LogLevel::kInfo, "request", server::request_fields(record, refused)));
+  const nlohmann::json json = nlohmann::json::parse(logger.format_line(
+      kTime, LogLevel::kInfo, "request", server::request_fields(record, refused)));
   CHECK(json["status"] == 401);
   CHECK(json["error"] == "TokenRevoked");
   CHECK(json.dump().find("a message the log leaves out") == std::string::npos);

@@ -10,6 +10,12 @@
 
 namespace lumbung::test {
 
+// Format 6 to 5: no fleet view.
+constexpr const char* kDowngradeTo5 =
+    "DROP TABLE device_activity;"
+    "DROP TABLE device_refusals;"
+    "PRAGMA user_version = 5;";
+
 // Format 5 to 4: the answers to the devices' last batches back in their rows
 // of `devices`.
 constexpr const char* kDowngradeTo4 =

@@ -44,6 +44,10 @@ struct ReplicaOptions {
   std::string server_url;
   std::string token;
   TlsOptions tls;  // for an https:// server_url
+  // The app's version (e.g. "2.4.1"), sent with every request so that the
+  // server's fleet view (`lumbungd devices`) shows it; the file keeps the
+  // last open's. Default: empty, none sent.
+  std::string app_version;
 };
 
 // One pending (captured, not yet acknowledged) change.

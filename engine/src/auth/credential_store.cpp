@@ -142,9 +142,25 @@ Result<std::unique_ptr<CredentialStore>> CredentialStore::open(const std::string
 
 Status CredentialStore::revoke(std::string_view token_id, std::int64_t now) {
   std::lock_guard lock(mu_);
-  return db::run_cached(
-      *db_, "INSERT OR IGNORE INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2)",
-      {Value(token_id), Value(now)});
+  return db::in_transaction(*db_, [&]() -> Status {
+    // A legacy token (not recorded at issue) is known once a device used it.
+    LUMBUNG_ASSIGN_OR_RETURN(
+        const bool known,
+        db::returns_row_cached(*db_,
+                               "SELECT 1 FROM issued_tokens WHERE token_id = ?1 "
+                               "UNION ALL SELECT 1 FROM token_device WHERE token_id = ?1",
+                               {Value(token_id)}));
+    if (!known) {
+      return Status(ErrorCode::kNotFound,
+                    "token " + std::string(token_id) +
+                        " is unknown: this server never recorded it at issue and no device "
+                        "uses it (a token issued before tokens were recorded and never used is "
+                        "revoked with every token of its officer: revoke --officer)");
+    }
+    return db::run_cached(
+        *db_, "INSERT OR IGNORE INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2)",
+        {Value(token_id), Value(now)});
+  });
 }
 
 Status CredentialStore::check_not_revoked(std::string_view token_id) {
@@ -500,6 +516,49 @@ Result<std::vector<OfficerListing>> CredentialStore::officers() {
     }
   }
   return listed;
+}
+
+Result<std::vector<TokenListing>> CredentialStore::tokens() {
+  std::lock_guard lock(mu_);
+  std::vector<TokenListing> listed;
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query,
+      db::Query::prepared(*db_,
+                          "SELECT i.token_id, i.officer, o.role, i.key_id, i.issued_at, "
+                          "       i.expires_at, "
+                          "       EXISTS (SELECT 1 FROM revoked_token AS r "
+                          "               WHERE r.token_id = i.token_id), "
+                          "       coalesce((SELECT t.device_id FROM token_device AS t "
+                          "                 WHERE t.token_id = i.token_id), i.device_id) "
+                          "FROM issued_tokens AS i LEFT JOIN officers AS o "
+                          "  ON o.officer = i.officer "
+                          "ORDER BY i.issued_at, i.token_id"));
+  while (true) {
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) break;
+    listed.push_back({.token_id = query.text(0),
+                      .officer = query.text(1),
+                      .role = parse_role(query.text_view(2)),  // '' or NULL: none
+                      .key_id = query.text(3),
+                      .issued_at = query.integer(4),
+                      .expires_at = query.integer(5),
+                      .revoked = query.integer(6) != 0,
+                      .device_id = query.text(7)});
+  }
+  return listed;
+}
+
+Result<std::map<std::string, std::string>> CredentialStore::device_officers() {
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::string> bound;
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query query, db::Query::prepared(*db_, "SELECT device_id, officer FROM device_officer"));
+  while (true) {
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (!row) break;
+    bound.emplace(query.text(0), query.text(1));
+  }
+  return bound;
 }
 
 }  // namespace lumbung::auth

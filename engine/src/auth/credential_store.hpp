@@ -95,6 +95,19 @@ struct OfficerListing {
   std::vector<Token> tokens;  // recorded at issue, oldest first
 };
 
+// One issued token as `lumbungd tokens` lists it.
+struct TokenListing {
+  std::string token_id;
+  std::string officer;
+  std::optional<Role> role;  // the officer's now (tokens carry none); empty: none recorded
+  std::string key_id;
+  std::int64_t issued_at = 0;   // Unix seconds
+  std::int64_t expires_at = 0;  // Unix seconds
+  bool revoked = false;
+  // The device it is bound to (or was issued for); empty: none yet.
+  std::string device_id;
+};
+
 class CredentialStore {
  public:
   // Opens `path`, creating it when missing (mode 0600; an older version's
@@ -104,7 +117,10 @@ class CredentialStore {
   static Result<std::unique_ptr<CredentialStore>> open(const std::string& path);
   ~CredentialStore();
 
-  // Records `token_id` as revoked at `now` (Unix seconds); revoking twice is not an error.
+  // Records `token_id` as revoked at `now` (Unix seconds); revoking twice is
+  // not an error. kNotFound, naming it, for an id the store knows nothing of:
+  // neither recorded at issue nor, for a token issued before tokens were
+  // recorded, bound to a device (docs/decisions/0025-fleet-view.md).
   Status revoke(std::string_view token_id, std::int64_t now);
   // OK, or kTokenRevoked.
   Status check_not_revoked(std::string_view token_id);
@@ -151,6 +167,10 @@ class CredentialStore {
   // Every officer the store knows (recorded, or bound to a device by a legacy
   // token), in order of officer id.
   Result<std::vector<OfficerListing>> officers();
+  // Every token recorded at issue, in order of issue (then of id).
+  Result<std::vector<TokenListing>> tokens();
+  // Device id -> the officer it is bound to, for every bound device.
+  Result<std::map<std::string, std::string>> device_officers();
 
  private:
   explicit CredentialStore(std::unique_ptr<db::Database> db);

@@ -209,6 +209,8 @@ Status TokenAuthority::ungrant(std::string_view officer, std::span<const Selecto
 
 Result<std::vector<OfficerListing>> TokenAuthority::officers() { return store_->officers(); }
 
+Result<std::vector<TokenListing>> TokenAuthority::tokens() { return store_->tokens(); }
+
 Result<std::string> TokenAuthority::rotate_key() { return keys_->rotate(); }
 
 Status TokenAuthority::retire_key(std::string_view key_id) { return keys_->retire(key_id); }

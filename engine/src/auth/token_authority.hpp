@@ -76,7 +76,9 @@ class TokenAuthority {
   // for an officer who would be granted nothing.
   Result<IssuedToken> issue(const TokenRequest& request);
   // Makes the token useless from the next authentication on, in every process
-  // using this directory. An id never issued is recorded all the same.
+  // using this directory. kNotFound for an id the store knows nothing of
+  // (CredentialStore::revoke): a legacy token no device used yet is revoked
+  // with revoke_officer().
   Status revoke(std::string_view token_id);
   // Revokes every token of `officer` (legacy ones too, by their time of
   // issue); a token issued afterwards works. Returns the ids of the recorded
@@ -95,6 +97,8 @@ class TokenAuthority {
   Status ungrant(std::string_view officer, std::span<const Selector> selectors);
   // Every officer, with its grant, devices and tokens.
   Result<std::vector<OfficerListing>> officers();
+  // Every token recorded at issue, oldest first.
+  Result<std::vector<TokenListing>> tokens();
   // Creates a signing key and makes it current; returns its id. Tokens signed
   // by older keys keep verifying.
   Result<std::string> rotate_key();

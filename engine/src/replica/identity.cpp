@@ -10,6 +10,7 @@ namespace {
 constexpr const char* kDeviceId = "device_id";
 constexpr const char* kReplacesDevice = "replaces_device";
 constexpr const char* kServerEpoch = "server_epoch";
+constexpr const char* kAppVersion = "app_version";
 
 }  // namespace
 
@@ -19,7 +20,8 @@ Result<v1::RequestHeader> request_header(db::Database& db, const core::Schema& s
   header.set_schema_version(static_cast<std::uint32_t>(schema.version));
   for (const auto& [key, field] : {std::pair{kDeviceId, header.mutable_device_id()},
                                    std::pair{kServerEpoch, header.mutable_epoch()},
-                                   std::pair{kReplacesDevice, header.mutable_replaces_device()}}) {
+                                   std::pair{kReplacesDevice, header.mutable_replaces_device()},
+                                   std::pair{kAppVersion, header.mutable_app_version()}}) {
     LUMBUNG_ASSIGN_OR_RETURN(std::string value, read_meta(db, key));
     *field = std::move(value);
   }
@@ -27,6 +29,12 @@ Result<v1::RequestHeader> request_header(db::Database& db, const core::Schema& s
 }
 
 Result<std::string> device_id(db::Database& db) { return read_meta(db, kDeviceId); }
+
+Status set_app_version(db::Database& db, const std::string& app_version) {
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string stored, read_meta(db, kAppVersion));
+  if (stored == app_version) return Status::ok();  // no write at every open
+  return write_meta(db, kAppVersion, Value(app_version));
+}
 
 Result<std::string> known_epoch(db::Database& db) { return read_meta(db, kServerEpoch); }
 

@@ -17,11 +17,16 @@
 namespace lumbung::replica {
 
 // The header of every request: the protocol version, the version of `schema`
-// the device holds, its id, the epoch it knows and the id it replaces.
+// the device holds, its id, the epoch it knows, the id it replaces and the
+// app's version.
 Result<v1::RequestHeader> request_header(db::Database& db, const core::Schema& schema);
 
 // The device id, as the header sends it.
 Result<std::string> device_id(db::Database& db);
+
+// Records the app version the header sends (ReplicaOptions.app_version;
+// empty: none); writes only when it changed.
+Status set_app_version(db::Database& db, const std::string& app_version);
 
 // The server epoch the device last saw; empty before the first answer that
 // carried one.

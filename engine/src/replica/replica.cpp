@@ -7,6 +7,7 @@
 
 #include "core/canonical_json.hpp"
 #include "replica/capture_sql.hpp"
+#include "replica/identity.hpp"
 #include "replica/meta.hpp"
 #include "replica/outbox.hpp"
 #include "replica/replica_impl.hpp"
@@ -527,6 +528,7 @@ Replica::~Replica() = default;
 Result<std::unique_ptr<Replica>> Replica::open(const ReplicaOptions& options) {
   auto impl = std::make_unique<Impl>(options);
   Status status = impl->open_file();
+  if (status.is_ok()) status = replica::set_app_version(*impl->db, options.app_version);
   if (!status.is_ok()) {
     impl->db.reset();
     return status;

@@ -115,7 +115,8 @@ std::string Logger::format_line(std::int64_t unix_ms, LogLevel level, std::strin
   return line;
 }
 
-void Logger::log(LogLevel level, std::string_view event, const std::vector<LogField>& fields) const {
+void Logger::log(LogLevel level, std::string_view event,
+                 const std::vector<LogField>& fields) const {
   if (!enabled(level)) return;
   const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())

@@ -20,6 +20,25 @@ HttpResponse too_many_long_polls(const std::string& officer, std::uint32_t wait_
       wait_seconds);
 }
 
+// Notes that the device of `header` pulled what `grant` serves
+// (docs/decisions/0025-fleet-view.md).
+void note_pull(Store& store, CommitQueue& commits, std::int64_t now_ms,
+               const v1::RequestHeader& header, const auth::Grant& grant) {
+  DeviceSighting seen{.device_id = header.device_id(),
+                      .officer = grant.officer,
+                      .time_ms = now_ms,
+                      .schema_version = header.schema_version(),
+                      .app_version = header.app_version(),
+                      .pulled = true,
+                      .all_villages = grant.all_villages()};
+  if (!seen.all_villages) seen.villages = grant.covered_villages();
+  // Kept in memory; written with the next commit group, or by an empty
+  // commit once the oldest sighting kept waited long enough.
+  if (store.note_sighting(seen)) {
+    commits.submit([](WriteTransaction&) { return Status::ok(); }, [](const Status&) {});
+  }
+}
+
 }  // namespace
 
 void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond,
@@ -32,6 +51,7 @@ void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond
   waiter.query.device_id = pull.header().device_id();
   waiter.query.pushed_batch = pull.pushed_batch();
   waiter.query.grant = std::move(grant).value();
+  note_pull(*store, commits, clock->now_ms(), pull.header(), waiter.query.grant);
   for (const v1::ScopeCursor& cursor : pull.cursors()) {
     auto [it, added] = waiter.query.cursors.emplace(cursor.scope(), cursor.seq());
     if (!added) it->second = std::max(it->second, cursor.seq());

@@ -1,5 +1,6 @@
 // POST /v1/push: exactly-once batches around merge_batch(), committed in
 // groups by the CommitQueue.
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -65,6 +66,23 @@ std::vector<std::string> region_rows(const v1::PushRequest& push, const core::Ta
   return rows;
 }
 
+// The rows of the push's changes whose outcome is refused, and those whose
+// outcome is not (docs/decisions/0025-fleet-view.md).
+void outcome_rows(const v1::PushRequest& push, const v1::PushResponse& response,
+                  std::vector<RowKey>* refused, std::vector<RowKey>* accepted) {
+  std::map<std::uint32_t, const v1::Change*> changes;
+  for (const v1::Change& change : push.changes()) changes.emplace(change.id(), &change);
+  for (const v1::ChangeOutcome& outcome : response.outcomes()) {
+    const auto found = changes.find(outcome.id());
+    if (found == changes.end()) continue;
+    const v1::Change& change = *found->second;
+    const int index = static_cast<int>(change.table());
+    RowKey row{index < push.tables_size() ? push.tables(index).table() : std::string(),
+               change.row_id()};
+    (outcome.outcome() == v1::OUTCOME_REFUSED ? refused : accepted)->push_back(std::move(row));
+  }
+}
+
 }  // namespace
 
 void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& respond,
@@ -82,6 +100,13 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
   Status status = grant.is_ok() ? check_push(push->request) : grant.status();
   if (!status.is_ok()) return respond(protocol::error_response(status));
   push->grant = std::move(grant).value();
+  const v1::RequestHeader& header = push->request.header();
+  // Written with the push's commit group.
+  (void)store->note_sighting({.device_id = header.device_id(),
+                              .officer = push->grant.officer,
+                              .time_ms = clock->now_ms(),
+                              .schema_version = header.schema_version(),
+                              .app_version = header.app_version()});
   // A retry re-sends the same body bytes; a device restored from a backup may
   // reuse a number for new changes.
   push->request_digest = core::bytes_digest(request.body);
@@ -135,6 +160,15 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kHlcMetaKey, std::to_string(server_hlc.packed())));
     LUMBUNG_RETURN_IF_ERROR(txn.set_device_batch(device_id, {request.batch(), push->request_digest},
                                                  response.SerializeAsString()));
+    std::vector<RowKey> refused;
+    std::vector<RowKey> accepted;
+    outcome_rows(request, response, &refused, &accepted);
+    LUMBUNG_RETURN_IF_ERROR(txn.record_push({.device_id = device_id,
+                                             .officer = push->grant.officer,
+                                             .time_ms = merge_clock.now_ms,
+                                             .schema_version = request.header().schema_version(),
+                                             .app_version = request.header().app_version()},
+                                            refused, accepted));
     LUMBUNG_ASSIGN_OR_RETURN(std::int64_t seq_after, txn.last_seq());
     if (seq_after > seq_before) {
       push->changes.seq = seq_after;

@@ -10,12 +10,11 @@ LogLevel request_level(const HttpResponse& response) {
 
 std::vector<LogField> request_fields(const RequestRecord& record, const HttpResponse& response) {
   const auto elapsed = std::chrono::steady_clock::now() - record.started;
-  const double ms = static_cast<double>(
-                        std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()) /
-                    1000.0;
-  std::vector<LogField> fields = {{"id", record.id},
-                                  {"route", record.route},
-                                  {"status", std::int64_t{response.status}}};
+  const double ms =
+      static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()) /
+      1000.0;
+  std::vector<LogField> fields = {
+      {"id", record.id}, {"route", record.route}, {"status", std::int64_t{response.status}}};
   if (response.status >= 300) {
     fields.push_back(
         {"error", std::string(error_name(protocol::status_from_response(response).code()))});

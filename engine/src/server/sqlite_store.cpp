@@ -59,7 +59,8 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 // The store's formats (PRAGMA user_version), each step by the format it
 // reaches. 2: devices.request_digest, where a new store starts (kCreateTables);
 // 3: conflict resolutions; 4: the change log per scope; 5: the answers to
-// devices' last batches in a table of their own.
+// devices' last batches in a table of their own; 6: the fleet view, what the
+// daemon saw of each device (docs/decisions/0025-fleet-view.md).
 constexpr db::FormatStep kUpgrades[] = {
     {3, R"sql(
 ALTER TABLE conflicts ADD COLUMN resolved_value;
@@ -100,6 +101,24 @@ INSERT INTO devices_without_answers (device_id, last_batch, request_digest)
   SELECT device_id, last_batch, request_digest FROM devices;
 DROP TABLE devices;
 ALTER TABLE devices_without_answers RENAME TO devices;
+)sql"},
+    // A device's row is written with its push's commit group, or with the
+    // sightings of pulls kept in memory (SqliteStore::note_sighting); times
+    // of devices known from before are unknown (0). `villages`: the ids
+    // served at the last pull, one a line.
+    {6, R"sql(
+CREATE TABLE device_activity (
+  device_id TEXT PRIMARY KEY NOT NULL, officer TEXT NOT NULL DEFAULT '',
+  first_seen_ms INTEGER NOT NULL DEFAULT 0, last_seen_ms INTEGER NOT NULL DEFAULT 0,
+  last_push_ms INTEGER NOT NULL DEFAULT 0, schema_version INTEGER NOT NULL DEFAULT 0,
+  app_version TEXT NOT NULL DEFAULT '', all_villages INTEGER NOT NULL DEFAULT 0,
+  villages TEXT NOT NULL DEFAULT '')
+  WITHOUT ROWID;
+INSERT INTO device_activity (device_id) SELECT device_id FROM devices;
+CREATE TABLE device_refusals (
+  device_id TEXT NOT NULL, tbl TEXT NOT NULL, row_id TEXT NOT NULL, refused_ms INTEGER NOT NULL,
+  PRIMARY KEY (device_id, tbl, row_id))
+  WITHOUT ROWID;
 )sql"},
 };
 constexpr db::FileFormat kStoreFormat{2, kUpgrades};
@@ -192,6 +211,48 @@ Result<Conflict> conflict_at(const Query& query, int first) {
   c.resolved_device = query.text(first + 15);
   c.resolved_ms = query.integer(first + 16);
   return c;
+}
+
+// The villages of a sighting as device_activity.villages holds them.
+std::string joined_villages(const std::vector<std::string>& villages) {
+  std::string text;
+  for (const std::string& village : villages) {
+    if (!text.empty()) text += '\n';
+    text += village;
+  }
+  return text;
+}
+
+// Records `sighting` in device_activity, seen first at `first_ms` at the
+// earliest; `pushed`: its time is that of an applied push too.
+Status write_sighting(db::Database& db, const DeviceSighting& sighting, std::int64_t first_ms,
+                      bool pushed) {
+  LUMBUNG_RETURN_IF_ERROR(execute(db,
+                                  "INSERT OR IGNORE INTO device_activity (device_id, "
+                                  "first_seen_ms) VALUES (?1, ?2)",
+                                  {Value(sighting.device_id), Value(first_ms)}));
+  // A row from before format 6 has no first sighting (0).
+  LUMBUNG_RETURN_IF_ERROR(
+      execute(db,
+              "UPDATE device_activity SET officer = ?2, schema_version = ?3, app_version = ?4, "
+              "first_seen_ms = CASE WHEN first_seen_ms = 0 OR first_seen_ms > ?5 THEN ?5 "
+              "  ELSE first_seen_ms END, "
+              "last_seen_ms = max(last_seen_ms, ?6) WHERE device_id = ?1",
+              {Value(sighting.device_id), Value(sighting.officer),
+               Value(static_cast<std::int64_t>(sighting.schema_version)),
+               Value(sighting.app_version), Value(first_ms), Value(sighting.time_ms)}));
+  if (pushed) {
+    LUMBUNG_RETURN_IF_ERROR(
+        execute(db,
+                "UPDATE device_activity SET last_push_ms = max(last_push_ms, ?2) "
+                "WHERE device_id = ?1",
+                {Value(sighting.device_id), Value(sighting.time_ms)}));
+  }
+  if (!sighting.pulled) return Status::ok();
+  return execute(db,
+                 "UPDATE device_activity SET all_villages = ?2, villages = ?3 WHERE device_id = ?1",
+                 {Value(sighting.device_id), Value(std::int64_t{sighting.all_villages}),
+                  Value(joined_villages(sighting.villages))});
 }
 
 Status no_live_row(std::string_view what, std::string_view table, std::string_view row_id) {
@@ -502,6 +563,38 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     return std::optional<Conflict>(std::move(conflict));
   }
 
+  Status scan_devices(const std::function<void(const DeviceRecord&)>& visit) override {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query query,
+        cached_query(db_,
+                     "SELECT a.device_id, a.officer, a.first_seen_ms, a.last_seen_ms, "
+                     "a.last_push_ms, a.schema_version, a.app_version, a.all_villages, "
+                     "a.villages, (SELECT count(*) FROM device_refusals AS r "
+                     "             WHERE r.device_id = a.device_id) "
+                     "FROM device_activity AS a ORDER BY a.device_id"));
+    for (;;) {
+      LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+      if (!found) return Status::ok();
+      DeviceRecord device{.device_id = query.text(0),
+                          .officer = query.text(1),
+                          .first_seen_ms = query.integer(2),
+                          .last_seen_ms = query.integer(3),
+                          .last_push_ms = query.integer(4),
+                          .schema_version = static_cast<std::uint32_t>(query.integer(5)),
+                          .app_version = query.text(6),
+                          .all_villages = query.integer(7) != 0,
+                          .villages = {},
+                          .refused_pending = query.integer(9)};
+      const std::string villages = query.text(8);
+      for (std::size_t start = 0; start < villages.size();) {
+        const std::size_t end = std::min(villages.find('\n', start), villages.size());
+        device.villages.push_back(villages.substr(start, end - start));
+        start = end + 1;
+      }
+      visit(device);
+    }
+  }
+
   Status scan_audit(const AuditQuery& filter,
                     const std::function<void(const AuditEntry&)>& visit) override {
     const auto param = [](const std::optional<std::string>& value) {
@@ -695,6 +788,33 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
                    {Value(device_id), Value(Blob(response.begin(), response.end()))});
   }
 
+  Status record_push(const DeviceSighting& sighting, const std::vector<RowKey>& refused,
+                     const std::vector<RowKey>& accepted) override {
+    LUMBUNG_RETURN_IF_ERROR(write_sighting(db_, sighting, sighting.time_ms, true));
+    const Value device(sighting.device_id);
+    // Most devices have no refusal pending: one read, and no write a change.
+    if (!accepted.empty()) {
+      LUMBUNG_ASSIGN_OR_RETURN(
+          Query pending,
+          cached_query(db_, "SELECT 1 FROM device_refusals WHERE device_id = ?1 LIMIT 1",
+                       {device}));
+      LUMBUNG_ASSIGN_OR_RETURN(const bool any, pending.step());
+      for (std::size_t i = 0; any && i < accepted.size(); ++i) {
+        LUMBUNG_RETURN_IF_ERROR(execute(
+            db_, "DELETE FROM device_refusals WHERE device_id = ?1 AND tbl = ?2 AND row_id = ?3",
+            {device, Value(accepted[i].first), Value(accepted[i].second)}));
+      }
+    }
+    for (const auto& [table, row_id] : refused) {
+      LUMBUNG_RETURN_IF_ERROR(
+          execute(db_,
+                  "INSERT OR REPLACE INTO device_refusals (device_id, tbl, row_id, refused_ms) "
+                  "VALUES (?1, ?2, ?3, ?4)",
+                  {device, Value(table), Value(row_id), Value(sighting.time_ms)}));
+    }
+    return Status::ok();
+  }
+
   // A random conflict id no record has yet.
   Result<std::uint64_t> unused_conflict_id() {
     for (;;) {
@@ -757,7 +877,47 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
 SqliteStore::SqliteStore(std::string path, std::unique_ptr<db::Database> writer)
     : path_(std::move(path)), writer_(std::move(writer)) {}
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  // The sightings of the last pulls: best effort, as the store closes.
+  bool pending = false;
+  {
+    std::lock_guard lock(sightings_mu_);
+    pending = !sightings_.empty();
+  }
+  if (pending) (void)write_group({});
+}
+
+bool SqliteStore::note_sighting(const DeviceSighting& sighting) {
+  std::lock_guard lock(sightings_mu_);
+  auto [it, added] = sightings_.try_emplace(sighting.device_id);
+  PendingSighting& pending = it->second;
+  if (added) {
+    pending.first_ms = sighting.time_ms;
+    pending.latest = sighting;
+  } else {
+    pending.first_ms = std::min(pending.first_ms, sighting.time_ms);
+    // The villages of the last pull stay when a push comes after it.
+    const bool pulled = pending.latest.pulled;
+    if (sighting.time_ms >= pending.latest.time_ms) {
+      if (!sighting.pulled && pulled) {
+        DeviceSighting kept = std::move(pending.latest);
+        pending.latest = sighting;
+        pending.latest.pulled = true;
+        pending.latest.all_villages = kept.all_villages;
+        pending.latest.villages = std::move(kept.villages);
+      } else {
+        pending.latest = sighting;
+      }
+    }
+  }
+  if (oldest_sighting_ms_ == 0 || sighting.time_ms < oldest_sighting_ms_) {
+    oldest_sighting_ms_ = sighting.time_ms;
+  }
+  // Asked once until a write takes the sightings.
+  if (flush_asked_ || sighting.time_ms - oldest_sighting_ms_ < kSightingFlushMs) return false;
+  flush_asked_ = true;
+  return true;
+}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_dir) {
   LUMBUNG_RETURN_IF_ERROR(auth::make_owner_only_dir(data_dir));
@@ -790,6 +950,15 @@ std::vector<Status> SqliteStore::write_group(const std::vector<WriteBody>& bodie
   std::lock_guard lock(write_mu_);
   db::Database& db = *writer_;
   std::vector<Status> statuses(bodies.size());
+  // Taken now, written after the bodies; put back when the commit fails.
+  std::map<std::string, PendingSighting, std::less<>> sightings;
+  {
+    std::lock_guard sightings_lock(sightings_mu_);
+    sightings.swap(sightings_);
+    oldest_sighting_ms_ = 0;
+    flush_asked_ = false;
+  }
+  if (bodies.empty() && sightings.empty()) return statuses;
   const Status committed = db::in_transaction(db, [&] {
     for (std::size_t i = 0; i < bodies.size(); ++i) {
       // A savepoint each, so that a body that fails takes none of the others
@@ -815,11 +984,19 @@ std::vector<Status> SqliteStore::write_group(const std::vector<WriteBody>& bodie
                    : statuses[i];
       }
     }
+    for (const auto& [device_id, pending] : sightings) {
+      LUMBUNG_RETURN_IF_ERROR(write_sighting(db, pending.latest, pending.first_ms, false));
+    }
     return Status::ok();
   });
   if (!committed.is_ok()) {
     for (Status& status : statuses) {
       if (status.is_ok()) status = committed;
+    }
+    // Noted again, for the next commit to write; newer sightings win.
+    std::lock_guard sightings_lock(sightings_mu_);
+    for (auto& [device_id, pending] : sightings) {
+      if (!sightings_.contains(device_id)) sightings_.emplace(device_id, std::move(pending));
     }
   }
   return statuses;

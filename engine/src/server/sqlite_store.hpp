@@ -4,14 +4,17 @@
 //
 // One write connection, serialized by a mutex; reads (pull pages, dumps) run on
 // a pool of read connections, each in one read transaction: a consistent
-// snapshot, in parallel with the writer. Table and column names of the synced
-// schema are stored as values in generic tables, so no SQL is ever built from
-// them. The SQL stays within SQLite 3.15 (the SQLCipher build): no UPSERT,
-// RETURNING, window functions or JSON1.
+// snapshot, in parallel with the writer. What pulls tell of devices is kept
+// in memory and written with the next write transaction (note_sighting).
+// Table and column names of the synced schema are stored as values in generic
+// tables, so no SQL is ever built from them. The SQL stays within SQLite 3.15
+// (the SQLCipher build): no UPSERT, RETURNING, window functions or JSON1.
 //
 // Thread-safety: as Store.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,8 +41,14 @@ class SqliteStore : public Store {
   Status write(const WriteBody& body) override;
   std::vector<Status> write_group(const std::vector<WriteBody>& bodies) override;
   Status read(const std::function<Status(ReadTransaction&)>& body) override;
+  bool note_sighting(const DeviceSighting& sighting) override;
 
  private:
+  struct PendingSighting {
+    std::int64_t first_ms = 0;  // the earliest noted
+    DeviceSighting latest;
+  };
+
   SqliteStore(std::string path, std::unique_ptr<db::Database> writer);
 
   // A read connection from the pool, or a new one.
@@ -51,6 +60,11 @@ class SqliteStore : public Store {
   std::unique_ptr<db::Database> writer_;
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<db::Database>> idle_readers_;
+  std::mutex sightings_mu_;
+  // Device id -> what was seen of it since the last write.
+  std::map<std::string, PendingSighting, std::less<>> sightings_;  // guarded by sightings_mu_
+  std::int64_t oldest_sighting_ms_ = 0;  // of sightings_; 0: none. Guarded by sightings_mu_
+  bool flush_asked_ = false;             // note_sighting returned true since the last write
 };
 
 }  // namespace lumbung::server

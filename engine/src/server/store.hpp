@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/merge.hpp"
@@ -102,6 +103,41 @@ struct AuditEntry {
   std::string scope{};            // the row's scope, filled by reads; empty: no such row
 };
 
+// What the daemon saw of a device at one request it served
+// (docs/decisions/0025-fleet-view.md).
+struct DeviceSighting {
+  std::string device_id{};
+  std::string officer{};     // empty for requests served with --insecure-no-auth
+  std::int64_t time_ms = 0;  // the server's time
+  std::uint32_t schema_version = 0;
+  std::string app_version{};  // RequestHeader.app_version; empty: not sent
+  // Set by a pull: the villages its grant served (the grant's villages, or
+  // every village); a push leaves those recorded as they are.
+  bool pulled = false;
+  bool all_villages = false;
+  std::vector<std::string> villages{};
+};
+
+// A row a device pushed a change of: (table, row id).
+using RowKey = std::pair<std::string, std::string>;
+
+// One device as the fleet view lists it. Times are ms since the Unix epoch,
+// 0 when unknown (a device known only from before the store recorded them).
+struct DeviceRecord {
+  std::string device_id{};
+  std::string officer{};  // of its last request
+  std::int64_t first_seen_ms = 0;
+  std::int64_t last_seen_ms = 0;
+  std::int64_t last_push_ms = 0;  // of its last applied batch; 0: none
+  std::uint32_t schema_version = 0;
+  std::string app_version{};
+  bool all_villages = false;
+  std::vector<std::string> villages{};  // served at its last pull, in order
+  // Rows whose changes the server refused and the device has not pushed a
+  // change of since.
+  std::int64_t refused_pending = 0;
+};
+
 // Which audit entries a reader wants; an unset field selects every entry.
 struct AuditQuery {
   std::optional<std::string> scope;  // entries of rows of this scope
@@ -161,6 +197,9 @@ class ReadTransaction {
   // Calls `visit` with every audit entry `query` selects, oldest first.
   virtual Status scan_audit(const AuditQuery& query,
                             const std::function<void(const AuditEntry&)>& visit) = 0;
+  // Calls `visit` with every device the store recorded (a request served, or
+  // a batch applied before it recorded more), in order of device id.
+  virtual Status scan_devices(const std::function<void(const DeviceRecord&)>& visit) = 0;
 };
 
 class WriteTransaction : public virtual ReadTransaction {
@@ -190,6 +229,11 @@ class WriteTransaction : public virtual ReadTransaction {
   // Records the device's last applied batch and the encoded PushResponse it got.
   virtual Status set_device_batch(std::string_view device_id, const DeviceBatch& batch,
                                   std::string_view response) = 0;
+  // Records an applied push of the device: seen and pushed at
+  // sighting.time_ms; the rows of `refused` pending refusal, and those of
+  // `accepted` (applied or superseded) no longer.
+  virtual Status record_push(const DeviceSighting& sighting, const std::vector<RowKey>& refused,
+                             const std::vector<RowKey>& accepted) = 0;
 };
 
 // A named value that holds an integer; 0 when never set. kCorrupt for text
@@ -211,6 +255,13 @@ class Store {
   virtual std::vector<Status> write_group(const std::vector<WriteBody>& bodies) = 0;
   // Runs `body` on one consistent snapshot of the committed state.
   virtual Status read(const std::function<Status(ReadTransaction&)>& body) = 0;
+  // Notes that a device was seen, in memory: the sightings noted are written
+  // by the next write transaction (a push's commit group), or when the store
+  // closes, never one write a request. Returns true when the oldest sighting
+  // not written yet is kSightingFlushMs or more older than `sighting`: the
+  // caller should then commit a write (an empty body will do).
+  virtual bool note_sighting(const DeviceSighting& sighting) = 0;
+  static constexpr std::int64_t kSightingFlushMs = 10'000;
 };
 
 }  // namespace lumbung::server
