@@ -16,14 +16,10 @@ int main(int argc, char** argv) {
     std::cerr << "open: " << replica.status().to_string() << '\n';
     return 1;
   }
-  const lumbung::Row row = {{"id", kVillage},
-                            {"village_id", kVillage},
-                            {"kode_wilayah", "3212140007"},
-                            {"name", "Juntinyuat"},
-                            {"kecamatan", "Juntinyuat"},
-                            {"kabupaten", "Indramayu"},
-                            {"provinsi", "Jawa Barat"},
-                            {"cohort_year", 2017}};
+  const lumbung::Row row = {
+      {"id", kVillage},           {"village_id", kVillage},    {"kode_wilayah", "3212140007"},
+      {"name", "Juntinyuat"},     {"kecamatan", "Juntinyuat"}, {"kabupaten", "Indramayu"},
+      {"provinsi", "Jawa Barat"}, {"cohort_year", 2017}};
   if (const lumbung::Status inserted = (*replica)->insert("village", row); !inserted.is_ok()) {
     std::cerr << "insert: " << inserted.to_string() << '\n';
     return 1;
