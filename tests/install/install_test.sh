@@ -39,15 +39,18 @@ fi
 if grep -rq -e "$build" -e "$source/engine/src" "$prefix/$libdir/cmake/lumbung"; then
   fail "the installed CMake package names the build or source tree"
 fi
-"$prefix/bin/lumbungd" --version | head -n 1 | grep -qx "lumbungd $version" ||
-  fail "installed lumbungd --version does not say $version"
+# (Output captured before it is matched: with pipefail, grep -q ending a
+# pipeline early would fail the writer.)
+said=$("$prefix/bin/lumbungd" --version)
+[[ ${said%%$'\n'*} == "lumbungd $version" ]] || fail "installed lumbungd --version says '$said'"
 
 # Runs CONSUMER on a fresh replica: its output, and that it loads the installed
 # library (the dynamic loader's search path has no other one).
 run() {  # run NAME EXPECTED
   local program=$work/$1 expected=$2 out
   if [[ $1 != *cxx ]]; then
-    env -u LD_LIBRARY_PATH ldd "$program" | grep -q "liblumbung.so.$major => $prefix/$libdir/" ||
+    out=$(env -u LD_LIBRARY_PATH ldd "$program")
+    [[ $out == *"liblumbung.so.$major => $prefix/$libdir/"* ]] ||
       fail "$1 does not load $prefix/$libdir/liblumbung.so.$major"
   fi
   out=$(env -u LD_LIBRARY_PATH "$program" "$work/$1.db") || fail "$1 failed: $out"
@@ -69,7 +72,8 @@ cmake --build "$work/consumer-build" >>"$work/consumer.log" 2>&1 || {
 }
 cp "$work/consumer-build/c_consumer" "$work/cmake_c"
 cp "$work/consumer-build/cxx_consumer" "$work/cmake_cxx"
-readelf -d "$work/cmake_c" | grep -E 'R(UN)?PATH' | grep -q "$prefix/$libdir" ||
+dynamic=$(readelf -d "$work/cmake_c")
+[[ $dynamic =~ R(UN)?PATH[^$'\n']*"$prefix/$libdir" ]] ||
   fail "the find_package consumer has no RPATH to $prefix/$libdir"
 run cmake_c "lumbung $version: village Juntinyuat"
 run cmake_cxx "lumbung C++: village Juntinyuat"
