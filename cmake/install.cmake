@@ -54,8 +54,15 @@ install(FILES ${PROJECT_BINARY_DIR}/lumbungConfig.cmake
               ${PROJECT_BINARY_DIR}/lumbungConfigVersion.cmake
         DESTINATION ${LUMBUNG_CMAKE_DIR} COMPONENT development)
 
+if(IS_ABSOLUTE ${CMAKE_INSTALL_LIBDIR})
+  set(lumbung_pc_destination ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+else()
+  set(lumbung_pc_destination "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+endif()
 # lumbung.pc names the prefix it is installed under, which `cmake --install
-# --prefix` may choose: written at install time.
+# --prefix` or CPack's staging may choose: written at install time, into a
+# directory named after the destination, so that two installs at once (the
+# tests) do not share the file.
 install(CODE "
   set(LUMBUNG_PC_VERSION \"${PROJECT_VERSION}\")
   set(LUMBUNG_PC_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
@@ -65,7 +72,9 @@ install(CODE "
       set(LUMBUNG_PC_\${dir} \"\\\${prefix}/\${LUMBUNG_PC_\${dir}}\")
     endif()
   endforeach()
-  configure_file(\"${CMAKE_CURRENT_LIST_DIR}/lumbung.pc.in\" \"${PROJECT_BINARY_DIR}/lumbung.pc\"
-                 @ONLY)" COMPONENT development)
-install(FILES ${PROJECT_BINARY_DIR}/lumbung.pc
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
+  string(SHA256 lumbung_pc_tag \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}\")
+  set(lumbung_pc_dir \"${PROJECT_BINARY_DIR}/pkgconfig-\${lumbung_pc_tag}\")
+  configure_file(\"${CMAKE_CURRENT_LIST_DIR}/lumbung.pc.in\" \"\${lumbung_pc_dir}/lumbung.pc\" @ONLY)
+  file(INSTALL DESTINATION \"${lumbung_pc_destination}\"
+       TYPE FILE FILES \"\${lumbung_pc_dir}/lumbung.pc\")
+  file(REMOVE_RECURSE \"\${lumbung_pc_dir}\")" COMPONENT development)
