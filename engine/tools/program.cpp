@@ -5,10 +5,14 @@
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
+#include <stdexcept>
 #include <utility>
 
+#include "core/schema.hpp"
 #include "core/split.hpp"
+#include "protocol/wire.hpp"
 
 namespace lumbung::tools {
 namespace {
@@ -171,7 +175,10 @@ class Help : public CLI::FormatterBase {
       rows.emplace_back(command->get_name(), summaries_.at(command));
     }
     return wrap("usage: " + path + " ", words) + paragraph(program.get_description()) +
-           table("Commands", rows) + paragraph(program.get_footer());
+           table("Commands", rows) +
+           paragraph("'" + program.get_name() +
+                     " --version' prints the release, revision, protocol and schema versions.") +
+           paragraph(program.get_footer());
   }
 
   static std::string command_help(const CLI::App& command, const std::string& path) {
@@ -312,6 +319,14 @@ int Program::dispatch(std::vector<std::string> args) {
     std::cout << app_.help();
     return kExitOk;
   }
+  if (args.front() == "--version") {
+    if (args.size() > 1) {
+      std::cerr << name_ << ": --version takes no arguments\nTry '" << name_ << " --help'.\n";
+      return kExitUsage;
+    }
+    std::cout << version_text(name_);
+    return kExitOk;
+  }
   const std::vector<CLI::App*> named =
       app_.get_subcommands([&](CLI::App* c) { return c->get_name() == args.front(); });
   if (named.empty() || args.front().empty()) {
@@ -360,6 +375,22 @@ int Program::fail(const Status& status) const {
 int Program::usage_error(std::string_view command, const std::string& message) const {
   std::cerr << name_ << ": " << message << "\nTry '" << name_ << " " << command << " --help'.\n";
   return kExitUsage;
+}
+
+std::string version_text(std::string_view name) {
+  std::string text = std::string(name) + " " + std::string(build_release()) + "\n";
+  text += "revision: " + std::string(build_revision()) + "\n";
+  text += "protocol: " + std::to_string(protocol::kProtocolVersion) + "\n";
+  // The format load_schema() accepts is the one the built-in schema, which
+  // it loads, declares.
+  const std::string_view builtin = core::builtin_schema_text();
+  const nlohmann::json file = nlohmann::json::parse(builtin.begin(), builtin.end());
+  text += "schema format: " + file.at("format").get<std::string>() + "\n";
+  const Result<core::Schema> schema = core::load_schema(builtin, "built-in schema");
+  if (!schema.is_ok()) throw std::runtime_error(schema.status().to_string());
+  text += "built-in schema: " + schema.value().name + " " + std::to_string(schema.value().version) +
+          "\n";
+  return text;
 }
 
 CLI::Option* add_switch(CLI::App* command, const std::string& name, bool& value,

@@ -4,7 +4,8 @@
 // declarations; '--help' (or '-h') anywhere after the command prints the
 // command's help, whatever else is on the line. A usage error prints one line
 // naming the problem and points at the command's help. Exit status: 0 success,
-// 1 error (message on stderr), 2 usage error.
+// 1 error (message on stderr), 2 usage error. 'NAME --version', alone on the
+// line, prints version_text().
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -54,6 +55,24 @@ class Program {
   std::map<const CLI::App*, std::function<int()>> runs_;
   std::map<const CLI::App*, std::string> summaries_;  // for the help's list of commands
 };
+
+// The project's VERSION (CMakeLists.txt) and what `git describe --always
+// --dirty` said of the sources when the tools were built, "unknown" outside a
+// git checkout; defined in a file generated at each build
+// (cmake/build_revision.cmake).
+std::string_view build_release();
+std::string_view build_revision();
+
+// What 'NAME --version' prints, one item a line (docs/decisions/0026):
+//   NAME RELEASE
+//   revision: REVISION
+//   protocol: 1
+//   schema format: lumbung-schema/1
+//   built-in schema: desmigratif 1
+// The protocol version is the one requests carry (protocol::kProtocolVersion);
+// the schema format is the one schema files must declare, and the built-in
+// schema's name and version are its file's (examples/desmigratif/schema.json).
+std::string version_text(std::string_view name);
 
 // Option declarations, for the conventions both tools keep.
 

@@ -473,6 +473,48 @@ TEST_CASE_METHOD(Cli, "--help describes every command and exits 0", "[cli]") {
   CHECK_FALSE(std::filesystem::exists(db_));
 }
 
+TEST_CASE_METHOD(Cli, "lumbung --version prints release, revision, protocol and schema versions",
+                 "[cli]") {
+  const ProcessResult result = run({"--version"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.err.empty());
+  INFO(result.out);
+  std::istringstream lines(result.out);
+  std::string release, revision, protocol, format, builtin, more;
+  REQUIRE(std::getline(lines, release));
+  REQUIRE(std::getline(lines, revision));
+  REQUIRE(std::getline(lines, protocol));
+  REQUIRE(std::getline(lines, format));
+  REQUIRE(std::getline(lines, builtin));
+  CHECK_FALSE(std::getline(lines, more));
+  // "lumbung MAJOR.MINOR.PATCH"
+  CHECK(release.starts_with("lumbung "));
+  CHECK(std::count(release.begin(), release.end(), '.') == 2);
+  CHECK(release.find_first_not_of("0123456789.", 8) == std::string::npos);
+  CHECK(revision.starts_with("revision: "));
+  CHECK(revision.size() > 10);
+  CHECK(revision.find(' ', 10) == std::string::npos);
+  CHECK(protocol == "protocol: 1");
+  // The schema the binary builds in is the Desmigratif file's.
+  const Json schema = Json::parse(read_bytes(LUMBUNG_DESMIGRATIF_SCHEMA));
+  CHECK(format == "schema format: " + schema.at("format").get<std::string>());
+  CHECK(builtin == "built-in schema: " + schema.at("name").get<std::string>() + " " +
+                       std::to_string(schema.at("version").get<int>()));
+
+  // lumbungd, built from the same sources, says the same but for its name.
+  const ProcessResult daemon =
+      lumbung::test::run_process({LUMBUNGD, "--version"}, env_, dir_.path().string());
+  CHECK(daemon.exit_code == 0);
+  CHECK(daemon.out == "lumbungd" + result.out.substr(std::string("lumbung").size()));
+
+  // Alone on the line: anything after it is a usage error.
+  const ProcessResult extra = run({"--version", "--db", db_});
+  CHECK(extra.exit_code == 2);
+  CHECK_THAT(extra.err, StartsWith("lumbung: --version takes no arguments"));
+  CHECK(extra.out.empty());
+  CHECK_THAT(ok({"--help"}), Contains("'lumbung --version' prints"));
+}
+
 // Runs SQL on a replica file as another program (an app, a repair tool) would.
 void exec_sql(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;

@@ -3,6 +3,7 @@
 // runs its own daemon on a free port in a fresh directory.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/schema.hpp"
 #include "integration/household_push.hpp"
 #include "lumbung/http.hpp"
 #include "protocol/wire.hpp"
@@ -188,6 +190,44 @@ TEST_CASE("lumbungd --help and usage errors", "[integration]") {
     CHECK(result.out.empty());
   }
   CHECK_FALSE(std::filesystem::exists(data));  // a usage error changes nothing
+}
+
+TEST_CASE("lumbungd --version prints its release, revision, protocol and schema versions",
+          "[integration]") {
+  const Result<core::Schema> builtin =
+      core::load_schema(core::builtin_schema_text(), "built-in schema");
+  REQUIRE(builtin.is_ok());
+  const ProcessResult result = run_lumbungd({"--version"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.err.empty());
+  std::vector<std::string> lines;
+  for (std::size_t start = 0, end; (end = result.out.find('\n', start)) != std::string::npos;
+       start = end + 1) {
+    lines.push_back(result.out.substr(start, end - start));
+  }
+  INFO(result.out);
+  REQUIRE(lines.size() == 5);
+  // "lumbungd MAJOR.MINOR.PATCH"
+  REQUIRE(lines[0].starts_with("lumbungd "));
+  const std::string release = lines[0].substr(9);
+  CHECK(std::count(release.begin(), release.end(), '.') == 2);
+  CHECK(release.find_first_not_of("0123456789.") == std::string::npos);
+  // A `git describe` (hash, tag, -dirty) or "unknown": one word.
+  REQUIRE(lines[1].starts_with("revision: "));
+  CHECK(lines[1].size() > 10);
+  CHECK(lines[1].find(' ', 10) == std::string::npos);
+  CHECK(lines[2] == "protocol: " + std::to_string(protocol::kProtocolVersion));
+  CHECK(lines[3] == "schema format: lumbung-schema/1");
+  CHECK(lines[4] == "built-in schema: " + builtin->name + " " + std::to_string(builtin->version));
+  CHECK(lines[4] == "built-in schema: desmigratif 1");
+
+  // Alone on the line: anything after it is a usage error.
+  const ProcessResult extra = run_lumbungd({"--version", "serve"});
+  CHECK(extra.exit_code == 2);
+  CHECK(extra.err.starts_with("lumbungd: --version takes no arguments"));
+  CHECK(extra.out.empty());
+  // The program's help points at it.
+  CHECK(run_lumbungd({"--help"}).out.find("'lumbungd --version' prints") != std::string::npos);
 }
 
 TEST_CASE("lumbungd fails with status 1 when its port is taken", "[integration]") {

@@ -186,8 +186,11 @@ Result<std::string> SigningKeys::rotate() {
 
 Status SigningKeys::retire(std::string_view key_id) {
   if (!is_key_id(key_id)) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "'" + std::string(key_id) + "' is not a key id (16 lower-case hex digits)");
+    // Appended rather than "'" + std::string(key_id) + ...: GCC 12 at -O3
+    // reports a false -Wrestrict in that operator+ (GCC bug 105329).
+    std::string message = "'";
+    message.append(key_id).append("' is not a key id (16 lower-case hex digits)");
+    return Status(ErrorCode::kInvalidArgument, std::move(message));
   }
   LUMBUNG_ASSIGN_OR_RETURN(const std::string current, current_key_id());
   if (current == key_id) {
