@@ -83,6 +83,25 @@ TEST_CASE("fleet: a push is recorded with its commit, refusals until the row is 
   CHECK(devices(dir).at("phone-a").first_seen_ms == kNowMs);
 }
 
+TEST_CASE("fleet: the refused rows kept pending per device are bounded", "[server]") {
+  TestServer server;
+  // Updates of rows that do not exist, refused one by one, of ever new rows.
+  const auto refused_batch = [](std::uint64_t batch, int first, int count) {
+    Batch refused("phone-a", batch);
+    for (int i = first; i < first + count; ++i) {
+      refused.update("household", "ghost-" + std::to_string(i), "head_name", Value("Budi"),
+                     stamp(i), 0);
+    }
+    return refused;
+  };
+  server.push(refused_batch(1, 0, 1200));
+  CHECK(devices(server.data_dir()).at("phone-a").refused_pending ==
+        server::kMaxRefusalsKeptPerDevice);
+  server.push(refused_batch(2, 1200, 100));
+  CHECK(devices(server.data_dir()).at("phone-a").refused_pending ==
+        server::kMaxRefusalsKeptPerDevice);
+}
+
 TEST_CASE("fleet: pulls are written with the next commit, after the flush interval, or at close",
           "[server]") {
   TestServer server;

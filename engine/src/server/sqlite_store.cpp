@@ -805,12 +805,22 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
             {device, Value(accepted[i].first), Value(accepted[i].second)}));
       }
     }
+    if (refused.empty()) return Status::ok();
+    // What a device may make the server keep is bounded: a device that
+    // pushes refused changes of ever new rows stops adding at the bound.
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query counted,
+        cached_query(db_, "SELECT count(*) FROM device_refusals WHERE device_id = ?1", {device}));
+    LUMBUNG_RETURN_IF_ERROR(counted.step().status());
+    std::int64_t kept = counted.integer(0);
     for (const auto& [table, row_id] : refused) {
+      if (kept >= kMaxRefusalsKeptPerDevice) break;
       LUMBUNG_RETURN_IF_ERROR(
           execute(db_,
                   "INSERT OR REPLACE INTO device_refusals (device_id, tbl, row_id, refused_ms) "
                   "VALUES (?1, ?2, ?3, ?4)",
                   {device, Value(table), Value(row_id), Value(sighting.time_ms)}));
+      ++kept;  // a row kept already counts again: the bound errs on the small side
     }
     return Status::ok();
   }

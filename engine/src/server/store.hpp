@@ -118,6 +118,10 @@ struct DeviceSighting {
   std::vector<std::string> villages{};
 };
 
+// The refused rows the store keeps pending per device, for the fleet view:
+// a bound on what one device can make the server store.
+inline constexpr std::int64_t kMaxRefusalsKeptPerDevice = 1000;
+
 // A row a device pushed a change of: (table, row id).
 using RowKey = std::pair<std::string, std::string>;
 
@@ -230,8 +234,9 @@ class WriteTransaction : public virtual ReadTransaction {
   virtual Status set_device_batch(std::string_view device_id, const DeviceBatch& batch,
                                   std::string_view response) = 0;
   // Records an applied push of the device: seen and pushed at
-  // sighting.time_ms; the rows of `refused` pending refusal, and those of
-  // `accepted` (applied or superseded) no longer.
+  // sighting.time_ms; the rows of `refused` pending refusal (at most
+  // kMaxRefusalsKeptPerDevice of them per device), and those of `accepted`
+  // (applied or superseded) no longer.
   virtual Status record_push(const DeviceSighting& sighting, const std::vector<RowKey>& refused,
                              const std::vector<RowKey>& accepted) = 0;
 };
