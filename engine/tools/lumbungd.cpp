@@ -57,6 +57,7 @@ using lumbung::tools::kExitOk;
 struct Args {
   std::string data;
   std::string listen = "127.0.0.1:8787";
+  std::optional<std::string> metrics_listen;
   std::optional<std::string> schema;
   std::optional<std::uint32_t> max_clock_skew;
   std::string log_format = "text";
@@ -166,6 +167,51 @@ void raise_open_files_limit(std::size_t connections, const lumbung::server::Logg
   }
 }
 
+// The listener of `serve --metrics-listen`: GET /metrics and /healthz, no
+// token, one thread, a few connections; anything else is 404. Prints
+// 'lumbungd metrics on URL' (before the 'listening on' line). Beyond this
+// machine it warns, as plain HTTP does: the metrics name villages.
+Result<std::unique_ptr<lumbung::net::HttpServer>> start_metrics_listener(
+    const std::string& listen, SyncServer& sync, const lumbung::server::Logger& logger) {
+  const lumbung::net::HostPort address = *lumbung::net::parse_host_port(listen, std::nullopt);
+  lumbung::net::HttpServerOptions options;
+  options.host = address.host;
+  options.port = address.port;
+  options.max_body_bytes = 0;
+  options.max_connections = 16;
+  options.max_connections_per_address = 16;
+  LUMBUNG_ASSIGN_OR_RETURN(
+      std::unique_ptr<lumbung::net::HttpServer> server,
+      lumbung::net::HttpServer::start(std::move(options), [&sync](lumbung::HttpRequest request,
+                                                                  lumbung::net::Responder respond) {
+        const std::string_view path =
+            std::string_view(request.target).substr(0, request.target.find('?'));
+        lumbung::HttpResponse response;
+        if (request.method == "GET" && path == "/metrics") {
+          response = sync.metrics();
+        } else if (request.method == "GET" && path == "/healthz") {
+          response.status = 200;
+          response.body = "ok";
+        } else {
+          response.status = 404;
+          response.body = "the metrics listener serves GET /metrics and /healthz only\n";
+        }
+        respond(std::move(response));
+      }));
+  LUMBUNG_ASSIGN_OR_RETURN(const bool loopback, lumbung::net::is_loopback_host(address.host));
+  const bool ipv6 = address.host.find(':') != std::string::npos;
+  const std::string url = std::string("http://") + (ipv6 ? "[" : "") + address.host +
+                          (ipv6 ? "]" : "") + ':' + std::to_string(server->port()) + "/metrics";
+  if (!loopback) {
+    logger.log(LogLevel::kWarn, "config",
+               {{"message", "metrics served without a token on " + listen +
+                                ", beyond this machine: keep it on a private network"}});
+  }
+  logger.log(LogLevel::kInfo, "metrics", {{"url", url}});
+  std::cout << "lumbungd metrics on " << url << std::endl;
+  return server;
+}
+
 int run_serve(const Args& args) {
   // --listen is checked by the parser.
   const lumbung::net::HostPort address = *lumbung::net::parse_host_port(args.listen, std::nullopt);
@@ -230,7 +276,9 @@ int run_serve(const Args& args) {
   if (!opened) return fail(opened.status());
   SyncServer* const sync = opened->get();
   http_options.max_body_bytes = SyncServer::kMaxRequestBytes;
-  http_options.error_response = SyncServer::error_response;
+  http_options.error_response = [sync](const lumbung::Status& status) {
+    return sync->refused_by_http(status);
+  };
   http_options.admit = [sync](const lumbung::HttpRequest& head) { return sync->admit(head); };
   http_options.stop_signals = {SIGINT, SIGTERM};
   http_options.tick = [sync] { sync->tick(); };
@@ -248,6 +296,18 @@ int run_serve(const Args& args) {
         sync->handle(std::move(request), std::move(respond));
       });
   if (!server) return fail(server.status());
+  lumbung::net::HttpServer* const http = server->get();
+  sync->watch_connections([http] {
+    return lumbung::server::ConnectionCounts{http->open_connections(),
+                                             http->accepted_connections()};
+  });
+  std::unique_ptr<lumbung::net::HttpServer> metrics_server;
+  if (args.metrics_listen) {
+    Result<std::unique_ptr<lumbung::net::HttpServer>> started =
+        start_metrics_listener(*args.metrics_listen, *sync, *logger);
+    if (!started) return fail(started.status());
+    metrics_server = std::move(*started);
+  }
   if (server_options.insecure_no_auth) {
     logger->log(
         LogLevel::kWarn, "config",
@@ -276,6 +336,7 @@ int run_serve(const Args& args) {
                {"pid", std::int64_t{::getpid()}}});
   std::cout << "lumbungd listening on " << url << std::endl;
   (*server)->wait();
+  if (metrics_server) metrics_server->stop();
   logger->log(LogLevel::kInfo, "stop", {});
   return kExitOk;
 }
@@ -843,6 +904,13 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
          });
   add_option(serve, "--schema", args.schema, "FILE",
              "the schema (JSON, docs/schema-format.md); default: the built-in Desmigratif schema");
+  expect(add_option(serve, "--metrics-listen", args.metrics_listen, "HOST:PORT",
+                    "also serve GET /metrics without a token here (e.g. 127.0.0.1:9787 for a "
+                    "Prometheus on this machine); default: none, /metrics on --listen needs an "
+                    "admin's token"),
+         "HOST:PORT", [](std::string_view text) {
+           return lumbung::net::parse_host_port(text, std::nullopt).has_value();
+         });
   expect_number(add_option(serve, "--max-clock-skew", args.max_clock_skew, "SECONDS",
                            "device stamps further ahead of server time are re-stamped; "
                            "default 300"),

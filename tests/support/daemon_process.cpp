@@ -12,6 +12,7 @@ namespace lumbung::test {
 namespace {
 
 constexpr std::string_view kListeningPrefix = "lumbungd listening on ";
+constexpr std::string_view kMetricsPrefix = "lumbungd metrics on ";
 
 // The test's own environment, so that sanitizer settings reach the daemon.
 std::vector<std::string> inherited_environment() {
@@ -29,7 +30,12 @@ DaemonProcess::DaemonProcess(const std::string& binary, const std::string& data_
   std::vector<std::string> argv = {binary, "serve", "--data", data_dir, "--listen", "127.0.0.1:0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   child_.emplace(argv, inherited_environment(), std::filesystem::current_path().string());
-  const std::optional<std::string> line = child_->read_line(after(kStartTimeout));
+  const Deadline started = after(kStartTimeout);
+  std::optional<std::string> line = child_->read_line(started);
+  if (line && line->starts_with(kMetricsPrefix)) {
+    metrics_url_ = line->substr(kMetricsPrefix.size());
+    line = child_->read_line(started);
+  }
   if (line && line->starts_with(kListeningPrefix)) {
     url_ = line->substr(kListeningPrefix.size());
     pid_ = child_->pid();

@@ -33,6 +33,8 @@ class DaemonProcess {
 
   // "http://127.0.0.1:PORT", as the daemon printed it.
   const std::string& url() const { return url_; }
+  // "http://127.0.0.1:PORT/metrics" with --metrics-listen, as it printed it.
+  const std::string& metrics_url() const { return metrics_url_; }
   // Its process id, for reading its use of memory and CPU under /proc.
   pid_t pid() const { return pid_; }
 
@@ -45,6 +47,7 @@ class DaemonProcess {
   std::optional<ChildProcess> child_;
   pid_t pid_ = -1;
   std::string url_;
+  std::string metrics_url_;
   // The reading thread's end: the daemon's exit code and output once it has
   // exited and been reaped (the thread alone touches child_ meanwhile).
   std::future<std::optional<ProcessResult>> exited_;

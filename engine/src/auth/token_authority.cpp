@@ -247,6 +247,14 @@ Result<std::string> TokenAuthority::check_token(std::optional<std::string_view> 
   return std::move(claims.officer);
 }
 
+Result<Role> TokenAuthority::check_role(std::optional<std::string_view> authorization) {
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string_view token, bearer_token(authorization));
+  LUMBUNG_ASSIGN_OR_RETURN(const Claims claims, verify(token, now_seconds()));
+  if (claims.legacy) return claims.role;
+  LUMBUNG_ASSIGN_OR_RETURN(const OfficerGrant recorded, store_->officer_grant(claims.officer));
+  return recorded.role.value_or(Role::kOfficer);
+}
+
 Result<Grant> TokenAuthority::authenticate(std::optional<std::string_view> authorization,
                                            std::string_view device_id,
                                            std::string_view replaces_device) {

@@ -123,6 +123,9 @@ class TokenAuthority {
   // signature, expiry and revocation. What a request must pass before its
   // body is read (SyncServer::admit). Returns the officer it speaks for.
   Result<std::string> check_token(std::optional<std::string_view> authorization);
+  // check_token(), and the role its officer holds now: what a request that
+  // names no device, GET /metrics, is judged by.
+  Result<Role> check_role(std::optional<std::string_view> authorization);
 
  private:
   // The claims of `token` once its signature, expiry (at `now`, in seconds)

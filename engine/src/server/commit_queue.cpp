@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 namespace lumbung::server {
 namespace {
@@ -12,7 +13,8 @@ constexpr std::size_t kMaxCommitGroup = 64;
 
 }  // namespace
 
-CommitQueue::CommitQueue(Store& store) : store_(store), thread_([this] { run(); }) {}
+CommitQueue::CommitQueue(Store& store, GroupObserver observer)
+    : store_(store), observer_(std::move(observer)), thread_([this] { run(); }) {}
 
 CommitQueue::~CommitQueue() { stop(); }
 
@@ -49,11 +51,13 @@ void CommitQueue::run() {
                    std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(taken)));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
     }
+    const auto taken = std::chrono::steady_clock::now();
     std::vector<WriteBody> bodies;
     bodies.reserve(group.size());
     for (Pending& pending : group) bodies.push_back(std::move(pending.body));
     const std::vector<Status> statuses = store_.write_group(bodies);
     for (std::size_t i = 0; i < group.size(); ++i) group[i].done(statuses[i]);
+    if (observer_) observer_(group.size(), std::chrono::steady_clock::now() - taken);
   }
 }
 

@@ -9,6 +9,7 @@
 // the queue's thread, or in submit() once the queue has stopped.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -27,7 +28,12 @@ class CommitQueue {
   // Called with the body's status once its group committed (or failed).
   using Done = std::function<void(const Status&)>;
 
-  explicit CommitQueue(Store& store);
+  // Called on the queue's thread after each group is answered: how many
+  // bodies it held and how long from taking them to their answers.
+  using GroupObserver =
+      std::function<void(std::size_t bodies, std::chrono::steady_clock::duration)>;
+
+  explicit CommitQueue(Store& store, GroupObserver observer = {});
   ~CommitQueue();  // stop()
   CommitQueue(const CommitQueue&) = delete;
   CommitQueue& operator=(const CommitQueue&) = delete;
@@ -48,6 +54,7 @@ class CommitQueue {
   void run();
 
   Store& store_;
+  const GroupObserver observer_;
   std::mutex mu_;
   std::condition_variable queued_;
   std::vector<Pending> queue_;

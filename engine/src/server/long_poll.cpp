@@ -92,6 +92,11 @@ std::vector<PullWaiter> LongPolls::expired(std::int64_t now_ms) {
   return released;
 }
 
+std::size_t LongPolls::held() {
+  std::lock_guard lock(mu_);
+  return held_.size();
+}
+
 std::vector<PullWaiter> LongPolls::stop() {
   std::lock_guard lock(mu_);
   stopped_ = true;

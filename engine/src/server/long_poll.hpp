@@ -77,6 +77,8 @@ class LongPolls {
   // those whose client is gone (PullWaiter::gone), freeing their officers'
   // slots.
   std::vector<PullWaiter> expired(std::int64_t now_ms);
+  // How many waiters are held now.
+  std::size_t held();
   // Hands back every waiter, held or woken; later hold() calls fail.
   std::vector<PullWaiter> stop();
 

@@ -49,6 +49,9 @@ void note_outcomes(const v1::PushResponse& response, const std::set<std::string>
     }
   }
   record.conflicts = response.conflicts_size();
+  for (const v1::Conflict& conflict : response.conflicts()) {
+    ++record.conflict_policies[conflict.policy()];
+  }
   for (const std::string& scope : scopes) record.note_village(scope);
 }
 

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,8 @@ struct RequestRecord {
   std::int64_t superseded = 0;
   std::int64_t refused = 0;
   std::int64_t conflicts = 0;
-  std::int64_t rows = 0;  // rows served
+  std::map<std::string, std::int64_t> conflict_policies;  // conflicts by policy, for metrics
+  std::int64_t rows = 0;                                  // rows served
 
   void note_village(const std::string& village) {
     if (villages.size() < kLoggedVillages) villages.push_back(village);

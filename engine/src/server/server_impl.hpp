@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -18,6 +20,7 @@
 #include "protocol/wire.hpp"
 #include "server/commit_queue.hpp"
 #include "server/long_poll.hpp"
+#include "server/metrics.hpp"
 #include "server/officer_limits.hpp"
 #include "server/regions.hpp"
 #include "server/request_record.hpp"
@@ -82,10 +85,13 @@ struct SyncServer::Impl {
   std::shared_ptr<RequestRecord> start_record(const HttpRequest& request, std::string_view route);
   // Names the request in `response` (its id header) and logs the record's
   // line: what is done to every answer before it goes out.
-  void answered(const RequestRecord& record, HttpResponse& response) const;
+  void answered(const RequestRecord& record, HttpResponse& response);
   // SyncServer::admit's refusal of a request from its header alone, if any.
   std::optional<HttpResponse> refuse_head(const HttpRequest& head, std::string_view path,
                                           RequestRecord& record);
+
+  // GET /metrics: the text of metrics and of the gauges read now.
+  HttpResponse metrics_response();
 
   // POST /v1/push (push_handler.cpp): answered once the push committed, from
   // the commit queue's thread.
@@ -141,8 +147,15 @@ struct SyncServer::Impl {
   // Request ids: a random number drawn at open, then a count.
   std::uint32_t request_id_prefix = 0;
   std::atomic<std::uint32_t> requests_started{0};
+  ServerMetrics metrics;
+  // Open and accepted connections, from the network layer
+  // (SyncServer::watch_connections); empty until it is set.
+  std::mutex connections_mu;
+  std::function<ConnectionCounts()> connections;
   // Last: stopped (its queue answered) before the members its answers use.
-  CommitQueue commits{*store};
+  CommitQueue commits{*store, [this](std::size_t pushes, std::chrono::steady_clock::duration took) {
+                        metrics.committed(pushes, took);
+                      }};
 };
 
 }  // namespace lumbung::server

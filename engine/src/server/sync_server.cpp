@@ -55,7 +55,7 @@ std::string_view path_of(const HttpRequest& request) {
 // The answer to a request for a path or a method the server does not serve;
 // nullopt for GET /healthz and POST to the sync routes.
 std::optional<HttpResponse> unserved(const HttpRequest& request, std::string_view path) {
-  if (path == "/healthz") {
+  if (path == "/healthz" || path == "/metrics") {
     if (request.method == "GET") return std::nullopt;
     return method_not_allowed(request, path, "GET");
   }
@@ -191,8 +191,9 @@ std::shared_ptr<RequestRecord> SyncServer::Impl::start_record(const HttpRequest&
   return record;
 }
 
-void SyncServer::Impl::answered(const RequestRecord& record, HttpResponse& response) const {
+void SyncServer::Impl::answered(const RequestRecord& record, HttpResponse& response) {
   response.headers.emplace_back(kRequestIdHeader, record.id);
+  metrics.answered(record, response.status);
   const Logger* logger = options.logger.get();
   if (logger == nullptr) return;
   const LogLevel level = record.route == "/healthz" ? LogLevel::kDebug : request_level(response);
@@ -214,6 +215,18 @@ void SyncServer::handle(HttpRequest request, Responder respond) {
     return respond(std::move(*refusal));
   }
   if (path == "/healthz") return respond(health_ok());
+  if (path == "/metrics") {
+    if (impl_->authority) {
+      const Result<auth::Role> role =
+          impl_->authority->check_role(find_header(request.headers, "Authorization"));
+      if (!role.is_ok()) return respond(protocol::error_response(role.status()));
+      if (*role != auth::Role::kAdmin) {
+        return respond(protocol::error_response(
+            Status(ErrorCode::kForbidden, "the metrics are served to an admin's token only")));
+      }
+    }
+    return respond(metrics());
+  }
   if (impl_->authority) {
     // The requests an officer has in flight count from here to their answer.
     Result<std::string> officer =
@@ -253,7 +266,7 @@ std::optional<HttpResponse> SyncServer::Impl::refuse_head(const HttpRequest& hea
                                                           std::string_view path,
                                                           RequestRecord& record) {
   if (std::optional<HttpResponse> refusal = unserved(head, path)) return refusal;
-  if (!authority || path == "/healthz") return std::nullopt;
+  if (!authority || path == "/healthz" || path == "/metrics") return std::nullopt;
   const Result<std::string> officer =
       authority->check_token(find_header(head.headers, "Authorization"));
   if (!officer.is_ok()) return protocol::error_response(officer.status());

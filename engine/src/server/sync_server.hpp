@@ -73,6 +73,12 @@ struct ServerOptions {
   std::shared_ptr<const Logger> logger;
 };
 
+// What the network layer tells of its connections, for GET /metrics.
+struct ConnectionCounts {
+  std::size_t open = 0;
+  std::uint64_t accepted = 0;
+};
+
 class SyncServer {
  public:
   // The largest request body it reads, compressed or not (413 above it).
@@ -88,6 +94,8 @@ class SyncServer {
   // the HTTP status of its code, as every refusal of the daemon's
   // (docs/protocol.md, "Errors").
   static HttpResponse error_response(const Status& status);
+  // The same, counted in the metrics (net::HttpServerOptions::error_response).
+  HttpResponse refused_by_http(const Status& status);
   ~SyncServer();
 
   // Looks at a request whose header has arrived, before its body is read
@@ -111,6 +119,14 @@ class SyncServer {
   // slots. The network layer calls it about every 100 ms; tests call it when
   // they move their clock.
   void tick();
+
+  // The metrics in the Prometheus text format (docs/lumbungd.md, "Metrics"):
+  // what GET /metrics answers an admin token, and a metrics listener anyone
+  // who can reach it (lumbungd serve --metrics-listen).
+  HttpResponse metrics();
+  // Where the metrics read the open and accepted connections from; may be
+  // called once the network layer has started, from any thread.
+  void watch_connections(std::function<ConnectionCounts()> counts);
 
   // Answers every waiting long poll now (with what there is) and refuses new
   // ones; used when the daemon shuts down.
