@@ -28,13 +28,16 @@
 #include "auth/token_authority.hpp"
 #include "core/canonical_json.hpp"
 #include "core/split.hpp"
+#include "db/check_judge.hpp"
 #include "json_line.hpp"
 #include "lumbung/status.hpp"
 #include "lumbung/value.hpp"
 #include "net/host_port.hpp"
 #include "net/http_server.hpp"
 #include "net/loopback.hpp"
+#include "net/tls.hpp"
 #include "program.hpp"
+#include "serve_config.hpp"
 #include "server/backup.hpp"
 #include "server/log.hpp"
 #include "server/restore.hpp"
@@ -58,6 +61,7 @@ struct Args {
   std::string data;
   std::string listen = "127.0.0.1:8787";
   std::optional<std::string> metrics_listen;
+  std::optional<std::string> config;
   std::optional<std::string> schema;
   std::optional<std::uint32_t> max_clock_skew;
   std::string log_format = "text";
@@ -212,6 +216,22 @@ Result<std::unique_ptr<lumbung::net::HttpServer>> start_metrics_listener(
   return server;
 }
 
+// What `serve` refuses as a usage error once its options parsed, a
+// combination the parser cannot judge, given whether --listen is a loopback
+// address: beyond this machine a daemon authenticates every request, and
+// should encrypt them.
+std::optional<std::string> serve_usage_problem(const Args& args, bool loopback) {
+  if (!loopback && args.insecure_no_auth) {
+    return "--insecure-no-auth is refused on " + args.listen +
+           ": it serves only a loopback address (127.0.0.1, [::1], localhost)";
+  }
+  if (!loopback && !args.tls_cert && args.require_tls) {
+    return "--require-tls: plain HTTP on " + args.listen +
+           ", beyond this machine; give --tls-cert and --tls-key";
+  }
+  return std::nullopt;
+}
+
 int run_serve(const Args& args) {
   // --listen is checked by the parser.
   const lumbung::net::HostPort address = *lumbung::net::parse_host_port(args.listen, std::nullopt);
@@ -247,19 +267,10 @@ int run_serve(const Args& args) {
   http_options.tls_cert_file = args.tls_cert.value_or("");
   http_options.tls_key_file = args.tls_key.value_or("");
   const bool tls = args.tls_cert.has_value();
-  // Beyond this machine a daemon authenticates every request, and should
-  // encrypt them.
-  Result<bool> loopback = lumbung::net::is_loopback_host(address.host);
+  const Result<bool> loopback = lumbung::net::is_loopback_host(address.host);
   if (!loopback) return fail(loopback.status());
-  if (!*loopback && args.insecure_no_auth) {
-    return program().usage_error(
-        "serve", "--insecure-no-auth is refused on " + args.listen +
-                     ": it serves only a loopback address (127.0.0.1, [::1], localhost)");
-  }
-  if (!*loopback && !tls && args.require_tls) {
-    return program().usage_error("serve", "--require-tls: plain HTTP on " + args.listen +
-                                              ", beyond this machine; give --tls-cert and "
-                                              "--tls-key");
+  if (std::optional<std::string> problem = serve_usage_problem(args, *loopback)) {
+    return program().usage_error("serve", *problem);
   }
   if (args.schema) {
     Result<std::string> text = read_schema(*args.schema);
@@ -340,6 +351,41 @@ int run_serve(const Args& args) {
   logger->log(LogLevel::kInfo, "stop", {});
   return kExitOk;
 }
+
+// --- configuration ---
+
+// The options of `serve` a configuration file and the environment may set:
+// all but --config and --help.
+std::vector<lumbung::tools::ServeOption> serve_options_of(const CLI::App& serve) {
+  std::vector<lumbung::tools::ServeOption> options;
+  for (const CLI::Option* option : serve.get_options()) {
+    if (option->get_lnames().empty()) continue;
+    const std::string& name = option->get_lnames().front();
+    if (name == "config" || name == "help") continue;
+    options.push_back({name, option->get_expected_max() == 0});
+  }
+  return options;
+}
+
+std::optional<std::string> process_environment(const std::string& variable) {
+  const char* value = std::getenv(variable.c_str());
+  return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+}
+
+constexpr const char* kCheckConfigDescription =
+    R"(Checks a configuration file as 'lumbungd serve --config FILE' reads it,
+with the LUMBUNGD_* environment variables set now, without serving: each key
+is an option of 'serve' with a valid value, the combination is allowed, the
+addresses resolve, the schema file loads, the TLS certificate and key load
+and match, and the data directory exists or can be created. Prints one JSON
+object, keys sorted:
+  {"auth":"tokens"|"off","config":"...","data":"...","listen":"...",
+   "metrics_listen":null|"...","schema":null|"...","tls":true|false}
+Exit status 0 when 'serve' would start with it; otherwise 1 (a file cannot
+be read, a value does not load) or 2 (a key or value the parser refuses),
+with the problem on stderr.)";
+
+int run_check_config(const Args& args);
 
 // --- dump, snapshot, audit ---
 
@@ -880,7 +926,8 @@ int run_restore(const Args& args) {
 
 // --- the command line ---
 
-void declare_commands(lumbung::tools::Program& program, Args& args) {
+// Declares every command on `program`, filling `args`; returns `serve`.
+CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
   using lumbung::tools::add_option;
   using lumbung::tools::add_switch;
   using lumbung::tools::expect;
@@ -903,7 +950,12 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
            return lumbung::net::parse_host_port(text, std::nullopt).has_value();
          });
   add_option(serve, "--schema", args.schema, "FILE",
-             "the schema (JSON, docs/schema-format.md); default: the built-in Desmigratif schema");
+             "the schema (JSON, docs/schema-format.md), which DIR then remembers; default: the "
+             "schema DIR remembers, else the built-in Desmigratif schema");
+  add_option(serve, "--config", args.config, "FILE",
+             "read options from this TOML file, keys named as the options without their "
+             "dashes; the command line, then LUMBUNGD_* variables, win over it "
+             "(docs/lumbungd.md, \"Configuration\")");
   expect(add_option(serve, "--metrics-listen", args.metrics_listen, "HOST:PORT",
                     "also serve GET /metrics without a token here (e.g. 127.0.0.1:9787 for a "
                     "Prometheus on this machine); default: none, /metrics on --listen needs an "
@@ -979,7 +1031,8 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
       command("snapshot", "build the villages' snapshots that fresh devices download",
               kSnapshotDescription, &run_snapshot);
   add_option(snapshot, "--schema", args.schema, "FILE",
-             "the schema 'serve' runs with; default: the built-in one");
+             "the schema 'serve' runs with; default: the one DIR remembers, else the "
+             "built-in one");
   add_option(snapshot, "--village", args.village, "ID", "only that village");
 
   CLI::App* audit = command("audit", "print the audit log, one JSON object per line",
@@ -1087,6 +1140,66 @@ void declare_commands(lumbung::tools::Program& program, Args& args) {
   add_switch(restore, "--force", args.force,
              "replace the state of a DIR that is not empty: its store, credentials, keys and "
              "snapshots (those of the old state go; other files stay)");
+
+  CLI::App* check_config =
+      program.command("check-config", "check a configuration file of 'serve' without serving",
+                      kCheckConfigDescription, [&args] { return run_check_config(args); });
+  add_option(check_config, "--config", args.config, "FILE", "the configuration file (TOML)")
+      ->required();
+  return serve;
+}
+
+int run_check_config(const Args& args) {
+  // The serve command's own parser and checks, on options of its own.
+  Args checked;
+  lumbung::tools::Program checker("lumbungd", "", "");
+  const CLI::App* serve = declare_commands(checker, checked);
+  Result<std::vector<std::string>> line = lumbung::tools::serve_arguments(
+      {"--config", *args.config}, serve_options_of(*serve), process_environment);
+  if (!line) return fail(line.status());
+  line->insert(line->begin(), "serve");
+  if (const int parsed = checker.check(*line); parsed != kExitOk) return parsed;
+  const Result<bool> loopback = lumbung::net::is_loopback_host(
+      lumbung::net::parse_host_port(checked.listen, std::nullopt)->host);
+  if (!loopback) return fail(loopback.status());
+  if (std::optional<std::string> problem = serve_usage_problem(checked, *loopback)) {
+    return program().usage_error("serve", *problem);
+  }
+  if (checked.metrics_listen) {
+    const Result<bool> resolved = lumbung::net::is_loopback_host(
+        lumbung::net::parse_host_port(*checked.metrics_listen, std::nullopt)->host);
+    if (!resolved) return fail(resolved.status());
+  }
+  if (checked.schema) {
+    Result<std::string> text = read_schema(*checked.schema);
+    if (!text) return fail(text.status());
+    const Result<lumbung::core::Schema> schema = lumbung::db::load_schema(*text, *checked.schema);
+    if (!schema) return fail(schema.status());
+  }
+  if (checked.tls_cert) {
+    const auto context = lumbung::net::server_tls_context(*checked.tls_cert, *checked.tls_key);
+    if (!context) return fail(context.status());
+  }
+  std::error_code ec;
+  const std::filesystem::path data = std::filesystem::absolute(checked.data, ec);
+  if (std::filesystem::exists(data, ec) ? !std::filesystem::is_directory(data, ec)
+                                        : !std::filesystem::is_directory(data.parent_path(), ec)) {
+    return fail(Status(ErrorCode::kNotFound, "data directory '" + checked.data +
+                                                 "' is not a directory and cannot be created"));
+  }
+  using lumbung::tools::Json;
+  const auto or_null = [](const std::optional<std::string>& text) {
+    return text ? Json(*text) : Json();
+  };
+  std::cout << lumbung::tools::dump_line(Json{{"auth", checked.insecure_no_auth ? "off" : "tokens"},
+                                              {"config", *args.config},
+                                              {"data", checked.data},
+                                              {"listen", checked.listen},
+                                              {"metrics_listen", or_null(checked.metrics_listen)},
+                                              {"schema", or_null(checked.schema)},
+                                              {"tls", checked.tls_cert.has_value()}})
+            << '\n';
+  return kExitOk;
 }
 
 }  // namespace
@@ -1096,6 +1209,19 @@ int main(int argc, char** argv) {
   // started with (docs/decisions/0019-backup-file.md, "Modes").
   ::umask(077);
   static Args args;
-  declare_commands(program(), args);
-  return program().run(argc, argv);
+  const CLI::App* serve = declare_commands(program(), args);
+  std::vector<std::string> line(argv + 1, argv + argc);
+  // serve's options from its --config file and LUMBUNGD_* variables join
+  // the line, unless help is asked for.
+  const bool help = std::any_of(line.begin(), line.end(), [](const std::string& arg) {
+    return arg == "--help" || arg == "-h";
+  });
+  if (!line.empty() && line.front() == "serve" && !help) {
+    Result<std::vector<std::string>> expanded = lumbung::tools::serve_arguments(
+        {line.begin() + 1, line.end()}, serve_options_of(*serve), process_environment);
+    if (!expanded) return fail(expanded.status());
+    line.resize(1);
+    line.insert(line.end(), expanded->begin(), expanded->end());
+  }
+  return program().run(std::move(line));
 }

@@ -296,8 +296,12 @@ CLI::App* Program::command(const std::string& name, std::string summary, std::st
 }
 
 int Program::run(int argc, char** argv) {
+  return run(std::vector<std::string>(argv + 1, argv + argc));
+}
+
+int Program::run(std::vector<std::string> args) {
   try {
-    int exit_code = dispatch(std::vector<std::string>(argv + 1, argv + argc));
+    int exit_code = dispatch(std::move(args), true);
     // A full disk or a closed pipe must not pass for success.
     if (!std::cout.flush()) {
       std::cerr << name_ << ": cannot write to standard output\n";
@@ -310,7 +314,9 @@ int Program::run(int argc, char** argv) {
   }
 }
 
-int Program::dispatch(std::vector<std::string> args) {
+int Program::check(std::vector<std::string> args) { return dispatch(std::move(args), false); }
+
+int Program::dispatch(std::vector<std::string> args, bool run) {
   if (args.empty()) {
     std::cerr << name_ << ": missing command\nTry '" << name_ << " --help'.\n";
     return kExitUsage;
@@ -364,7 +370,7 @@ int Program::dispatch(std::vector<std::string> args) {
   } catch (const CLI::ParseError& error) {
     return usage_error(command.get_name(), usage_problem(command, split, error));
   }
-  return runs_.at(&command)();
+  return run ? runs_.at(&command)() : kExitOk;
 }
 
 int Program::fail(const Status& status) const {

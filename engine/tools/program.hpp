@@ -39,6 +39,11 @@ class Program {
   // Runs the command `argv` names (argv[0] is the program's path) and returns
   // the exit status. Output that cannot be written to stdout is an error.
   int run(int argc, char** argv);
+  // The same for the arguments after the program's path.
+  int run(std::vector<std::string> args);
+  // Parses `args` as run() does, without running the command: kExitOk, or
+  // kExitUsage with the usage error printed.
+  int check(std::vector<std::string> args);
 
   // Prints "NAME: STATUS" on stderr and returns kExitError.
   int fail(const Status& status) const;
@@ -48,7 +53,7 @@ class Program {
   int usage_error(std::string_view command, const std::string& message) const;
 
  private:
-  int dispatch(std::vector<std::string> args);
+  int dispatch(std::vector<std::string> args, bool run);
 
   std::string name_;
   CLI::App app_;

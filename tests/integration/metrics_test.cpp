@@ -9,9 +9,9 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <iterator>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -96,7 +96,8 @@ HttpResponse get(const std::string& url, const std::string& token = "") {
   HttpHeaders headers;
   if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
   Result<HttpResponse> answer =
-      (*transport)->exchange({"GET", path == std::string::npos ? "/" : url.substr(path), headers, ""});
+      (*transport)
+          ->exchange({"GET", path == std::string::npos ? "/" : url.substr(path), headers, ""});
   REQUIRE(answer.is_ok());
   return *answer;
 }
@@ -135,8 +136,7 @@ TEST_CASE("lumbungd's metrics parse, agree with its request log and are an admin
     return first_line(lumbungd_output({"token", "--data", data, "--officer", officer}));
   };
   const std::string admin = token_of("pusat");
-  DaemonProcess daemon(LUMBUNGD, data,
-                       {"--log-format", "json", "--metrics-listen", "127.0.0.1:0"});
+  DaemonProcess daemon(LUMBUNGD, data, {"--log-format", "json", "--metrics-listen", "127.0.0.1:0"});
   REQUIRE(daemon.metrics_url().starts_with("http://127.0.0.1:"));
 
   // Two phones of one officer: a household, an edit of the same cell on

@@ -1,9 +1,9 @@
 // The Prometheus text format as GET /metrics writes it (server/prometheus_text.hpp);
 // that a real parser reads the daemon's whole answer is tests/integration/metrics_test.cpp.
+#include "server/prometheus_text.hpp"
+
 #include <catch2/catch.hpp>
 #include <string>
-
-#include "server/prometheus_text.hpp"
 
 namespace lumbung::server {
 

@@ -66,10 +66,10 @@ std::string ServerMetrics::text(const ServerGauges& gauges) const {
     std::lock_guard lock(mu_);
     out.family("lumbung_requests_total", "counter", "Requests answered, by route and status.");
     for (const auto& [key, count] : requests_) {
-      out.sample("lumbung_requests_total",
-                 {{"route", std::string(kRouteNames[key.first])},
-                  {"status", std::to_string(key.second)}},
-                 static_cast<double>(count));
+      out.sample(
+          "lumbung_requests_total",
+          {{"route", std::string(kRouteNames[key.first])}, {"status", std::to_string(key.second)}},
+          static_cast<double>(count));
     }
     out.family("lumbung_http_refusals_total", "counter",
                "Requests the HTTP layer refused before the daemon read them (malformed, too "

@@ -70,7 +70,7 @@ class ServerMetrics {
   static constexpr std::size_t kRoutes = 7;
   static std::size_t route_index(std::string_view route);
 
-  mutable std::mutex mu_;  // guards the maps
+  mutable std::mutex mu_;                                          // guards the maps
   std::map<std::pair<std::size_t, int>, std::uint64_t> requests_;  // (route, status)
   std::map<int, std::uint64_t> http_refusals_;                     // status
   std::map<std::string, std::uint64_t> conflicts_;                 // policy

@@ -32,6 +32,10 @@ namespace lumbung::server {
 // The store's named value holding the server's HLC, so that it stays
 // monotonic across restarts.
 inline constexpr const char* kHlcMetaKey = "hlc";
+// The store's named value holding the text of the schema a server was last
+// opened with by name (ServerOptions::schema_text), which later opens
+// without one serve: `lumbungd dump` and the rest after an upgrade.
+inline constexpr const char* kSchemaTextMetaKey = "schema_text";
 
 struct SyncServer::Impl {
   Impl(const ServerOptions& options, core::Schema schema, std::shared_ptr<Clock> physical_clock,
@@ -130,6 +134,7 @@ struct SyncServer::Impl {
   // Judges the CHECKs of the rows pushes and resolutions make, on the commit
   // thread; set by SyncServer::open before any request.
   std::unique_ptr<db::CheckJudge> judge;
+  std::string schema_text;  // what `schema` was loaded from; set by open
   const std::shared_ptr<Clock> clock;
   const std::unique_ptr<auth::TokenAuthority> authority;  // null: --insecure-no-auth
   const std::unique_ptr<Store> store;

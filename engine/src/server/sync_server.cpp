@@ -130,12 +130,20 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   if (options.data_dir.empty()) {
     return Status(ErrorCode::kInvalidArgument, "ServerOptions.data_dir is required");
   }
-  LUMBUNG_ASSIGN_OR_RETURN(
-      core::Schema schema,
-      db::load_schema(options.schema_text.empty() ? core::builtin_schema_text()
-                                                  : std::string_view(options.schema_text),
-                      options.schema_source));
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::open(options.data_dir));
+  // Without a schema of its own, the server serves the one the data
+  // directory was last served with, or the built-in one.
+  std::string schema_text = options.schema_text;
+  std::string schema_source = options.schema_source;
+  if (schema_text.empty()) {
+    LUMBUNG_RETURN_IF_ERROR(store->read([&](ReadTransaction& txn) {
+      LUMBUNG_ASSIGN_OR_RETURN(schema_text, txn.meta(kSchemaTextMetaKey));
+      return Status::ok();
+    }));
+    schema_source = "the schema '" + options.data_dir + "' was served with";
+  }
+  if (schema_text.empty()) schema_text = core::builtin_schema_text();
+  LUMBUNG_ASSIGN_OR_RETURN(core::Schema schema, db::load_schema(schema_text, schema_source));
   std::shared_ptr<Clock> clock = options.clock ? options.clock : system_clock();
   std::unique_ptr<auth::TokenAuthority> authority;
   if (!options.insecure_no_auth) {
@@ -148,6 +156,9 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   std::string epoch;
   LUMBUNG_RETURN_IF_ERROR(store->write([&](WriteTransaction& txn) {
     LUMBUNG_RETURN_IF_ERROR(check_schema_identity(txn, schema));
+    if (!options.schema_text.empty()) {
+      LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kSchemaTextMetaKey, options.schema_text));
+    }
     LUMBUNG_ASSIGN_OR_RETURN(std::string current, current_epoch(txn));
     epoch = std::move(current);
     LUMBUNG_ASSIGN_OR_RETURN(std::int64_t hlc, meta_int64(txn, kHlcMetaKey));
@@ -162,6 +173,7 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::CheckJudge> judge,
                            db::CheckJudge::open(impl->schema));
   impl->judge = std::move(judge);
+  impl->schema_text = std::move(schema_text);
   impl->request_id_prefix = std::random_device{}();
   LUMBUNG_RETURN_IF_ERROR(impl->regions.load(*impl->store));
   return std::unique_ptr<SyncServer>(new SyncServer(std::move(impl)));
@@ -318,5 +330,7 @@ Result<std::string> SyncServer::dump_json(const std::optional<std::string>& scop
 }
 
 const core::Schema& SyncServer::schema() const { return impl_->schema; }
+
+const std::string& SyncServer::schema_text() const { return impl_->schema_text; }
 
 }  // namespace lumbung::server

@@ -32,7 +32,8 @@ struct ServerOptions {
   // Serves every request without a token, as an admin. For local
   // experiments and tests that are not about authentication.
   bool insecure_no_auth = false;
-  // The schema's text and a name for it in errors. Default: built-in Desmigratif.
+  // The schema's text and a name for it in errors; the store remembers it.
+  // Default: the schema the store remembers, else the built-in Desmigratif.
   std::string schema_text;
   std::string schema_source = "schema";
   // Stamps further ahead of server time than this are re-stamped and flagged.
@@ -137,6 +138,8 @@ class SyncServer {
   Result<std::string> dump_json(const std::optional<std::string>& scope = std::nullopt);
 
   const core::Schema& schema() const;
+  // The text the schema was loaded from.
+  const std::string& schema_text() const;
 
  private:
   struct Impl;

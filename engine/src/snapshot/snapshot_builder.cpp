@@ -125,7 +125,7 @@ Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& o
   {
     ReplicaOptions replica_options;
     replica_options.path = replica_path;
-    replica_options.schema_text = options.schema_text;
+    replica_options.schema_text = server->schema_text();
     replica_options.schema_source = options.schema_source;
     replica_options.device_id = "lumbungd-snapshot-builder";
     LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<Replica> replica, Replica::open(replica_options));

@@ -21,8 +21,9 @@
 namespace lumbung::snapshot {
 
 struct SnapshotBuildOptions {
-  std::string data_dir;     // REQUIRED
-  std::string schema_text;  // empty: the built-in Desmigratif schema
+  std::string data_dir;  // REQUIRED
+  // Empty: the schema the data directory was served with, else the built-in one.
+  std::string schema_text;
   std::string schema_source = "schema";
   std::optional<std::string> village;  // only this village; default: every village
   int zstd_level = 19;
