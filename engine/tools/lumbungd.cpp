@@ -39,6 +39,7 @@
 #include "program.hpp"
 #include "serve_config.hpp"
 #include "server/backup.hpp"
+#include "server/csv_table.hpp"
 #include "server/log.hpp"
 #include "server/restore.hpp"
 #include "server/sqlite_store.hpp"
@@ -99,6 +100,10 @@ struct Args {
   std::string from;
   bool force = false;
   std::optional<std::uint32_t> stale;
+  // import and export
+  std::string table;
+  std::string csv_file;
+  bool csv = false;
 };
 
 lumbung::tools::Program& program() {
@@ -924,6 +929,125 @@ int run_restore(const Args& args) {
   return kExitOk;
 }
 
+// --- import, export ---
+
+constexpr const char* kImportDescription =
+    R"(Loads a register kept in a spreadsheet, saved as CSV (RFC 4180, UTF-8), into
+a table: each line after the header is one insert of a row, written on behalf
+of --officer as a push of theirs would be: typed by the table's columns,
+validated, merged with the rows the server has, audited (device
+'import:OFFICER'), and refused in a village the officer is not granted. The
+header line names the table's columns; "id" is the row id; a column left out
+takes its default. An empty field is NULL, "" an empty text. All lines are
+applied in one transaction, or none: when any line is refused, each refused
+line is reported on stderr, 'FILE:LINE: column 'C': why', and nothing is
+applied (exit 1). Prints one JSON object, keys sorted:
+{"applied":N,"first_seq":N,"last_seq":N,"lines":N,"superseded":N,"table":"..."}
+(the seqs null when none was given). Reads the file as it goes: memory stays
+flat whatever its size. Refused while 'lumbungd serve' runs on DIR; run
+'lumbungd snapshot' after a large import. docs/decisions/0029-csv-import-export.md.)";
+
+// The schema DIR is served with, checked against what its store holds, as
+// 'dump' reads it.
+Result<lumbung::core::Schema> served_schema(const Args& args) {
+  lumbung::server::ServerOptions options;
+  options.data_dir = args.data;
+  options.insecure_no_auth = true;  // serves no request
+  if (args.schema) {
+    Result<std::string> text = read_schema(*args.schema);
+    if (!text) return text.status();
+    options.schema_text = std::move(text).value();
+    options.schema_source = *args.schema;
+  }
+  Result<std::unique_ptr<SyncServer>> server = SyncServer::open(options);
+  if (!server) return server.status();
+  return (*server)->schema();
+}
+
+int run_import(const Args& args) {
+  if (Status dir = check_data_dir(args.data); !dir) return fail(dir);
+  const bool from_stdin = args.csv_file == "-";
+  std::ifstream file;
+  if (!from_stdin) {
+    file.open(args.csv_file, std::ios::binary);
+    if (!file) {
+      return fail(Status(ErrorCode::kNotFound, "cannot read CSV file '" + args.csv_file + "'"));
+    }
+  }
+  // The daemon keeps the seq, the regions and its long polls in memory: an
+  // import runs while none serves DIR.
+  Result<std::unique_ptr<lumbung::server::DataDirLock>> lock =
+      lumbung::server::lock_data_dir(args.data);
+  if (!lock) {
+    return fail(Status(lock.status().code(),
+                       lock.status().message() + "; stop 'lumbungd serve' to import"));
+  }
+  Result<lumbung::core::Schema> schema = served_schema(args);
+  if (!schema) return fail(schema.status());
+  Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
+      lumbung::server::SqliteStore::open(args.data);
+  if (!store) return fail(store.status());
+  lumbung::server::CsvImportOptions options;
+  options.data_dir = args.data;
+  options.table = args.table;
+  options.officer = args.officer;
+  options.source = from_stdin ? "stdin" : args.csv_file;
+  Result<lumbung::server::CsvImportSummary> imported = lumbung::server::import_csv(
+      options, *schema, **store, from_stdin ? std::cin : file, std::cerr);
+  if (!imported) return fail(imported.status());
+  const auto seq = [](std::int64_t value) { return value == 0 ? Value() : Value(value); };
+  const lumbung::Row line = {
+      {"applied", Value(imported->applied)},       {"first_seq", seq(imported->first_seq)},
+      {"last_seq", seq(imported->last_seq)},       {"lines", Value(imported->lines)},
+      {"superseded", Value(imported->superseded)}, {"table", Value(args.table)}};
+  std::cout << lumbung::core::canonical_json(line) << '\n';
+  return kExitOk;
+}
+
+constexpr const char* kExportDescription =
+    R"(Writes the live rows of a table, as merged on the server, as CSV (RFC 4180,
+UTF-8, CRLF line ends) to stdout, or to FILE with --out: a header line of the
+table's columns in schema order, "id" first, then one line per row in order
+of id. NULL is an empty field, an empty text "" (so that 'lumbungd import'
+reads the file back to the same rows), a real the fewest digits that read
+back the same, a blob hex. Writes rows as it reads them, from one consistent
+snapshot; it can run while 'lumbungd serve' runs on DIR. With --out, prints
+one JSON object: {"path":"...","rows":N,"table":"..."}.)";
+
+int run_export(const Args& args) {
+  if (Status dir = check_data_dir(args.data); !dir) return fail(dir);
+  Result<lumbung::core::Schema> schema = served_schema(args);
+  if (!schema) return fail(schema.status());
+  Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
+      lumbung::server::SqliteStore::open(args.data);
+  if (!store) return fail(store.status());
+  lumbung::server::CsvExportOptions options;
+  options.table = args.table;
+  options.village = args.village;
+  if (args.out.empty()) {
+    std::ios::sync_with_stdio(false);
+    Result<std::int64_t> rows = lumbung::server::export_csv(options, *schema, **store, std::cout);
+    return rows ? kExitOk : fail(rows.status());
+  }
+  std::ofstream file(args.out, std::ios::binary | std::ios::trunc);
+  if (!file) return fail(Status(ErrorCode::kIo, "cannot create '" + args.out + "'"));
+  Result<std::int64_t> rows = lumbung::server::export_csv(options, *schema, **store, file);
+  if (rows) {
+    file.close();
+    if (!file) rows = Status(ErrorCode::kIo, "cannot write '" + args.out + "'");
+  }
+  if (!rows) {
+    std::error_code ignored;
+    std::filesystem::remove(args.out, ignored);
+    return fail(rows.status());
+  }
+  const lumbung::Row line = {{"path", Value(std::filesystem::absolute(args.out).string())},
+                             {"rows", Value(*rows)},
+                             {"table", Value(args.table)}};
+  std::cout << lumbung::core::canonical_json(line) << '\n';
+  return kExitOk;
+}
+
 // --- the command line ---
 
 // Declares every command on `program`, filling `args`; returns `serve`.
@@ -1140,6 +1264,27 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
   add_switch(restore, "--force", args.force,
              "replace the state of a DIR that is not empty: its store, credentials, keys and "
              "snapshots (those of the old state go; other files stay)");
+
+  CLI::App* import = command("import", "load a register from a CSV file as an officer's changes",
+                             kImportDescription, &run_import);
+  add_option(import, "--table", args.table, "T", "the table the rows go to")->required();
+  add_option(import, "--csv", args.csv_file, "FILE", "the CSV file; '-' reads stdin")->required();
+  add_option(import, "--officer", args.officer, "ID",
+             "on whose behalf the rows are written: an officer granted their villages")
+      ->required();
+  add_option(import, "--schema", args.schema, "FILE",
+             "the schema 'serve' runs with; default: the one DIR remembers, else the "
+             "built-in one");
+
+  CLI::App* export_csv =
+      command("export", "write a table's merged rows as CSV", kExportDescription, &run_export);
+  add_option(export_csv, "--table", args.table, "T", "the table")->required();
+  add_switch(export_csv, "--csv", args.csv, "as CSV (the one format)")->required();
+  add_option(export_csv, "--out", args.out, "FILE", "write to FILE instead of stdout");
+  add_option(export_csv, "--village", args.village, "ID", "only the rows of that village (scope)");
+  add_option(export_csv, "--schema", args.schema, "FILE",
+             "the schema 'serve' runs with; default: the one DIR remembers, else the "
+             "built-in one");
 
   CLI::App* check_config =
       program.command("check-config", "check a configuration file of 'serve' without serving",

@@ -29,13 +29,6 @@
 
 namespace lumbung::server {
 
-// The store's named value holding the server's HLC, so that it stays
-// monotonic across restarts.
-inline constexpr const char* kHlcMetaKey = "hlc";
-// The store's named value holding the text of the schema a server was last
-// opened with by name (ServerOptions::schema_text), which later opens
-// without one serve: `lumbungd dump` and the rest after an upgrade.
-inline constexpr const char* kSchemaTextMetaKey = "schema_text";
 
 struct SyncServer::Impl {
   Impl(const ServerOptions& options, core::Schema schema, std::shared_ptr<Clock> physical_clock,

@@ -245,6 +245,14 @@ class WriteTransaction : public virtual ReadTransaction {
 // that is not one.
 Result<std::int64_t> meta_int64(ReadTransaction& txn, std::string_view key);
 
+// The named value holding the server's HLC, so that it stays monotonic
+// across restarts.
+inline constexpr const char* kHlcMetaKey = "hlc";
+// The named value holding the text of the schema a server was last opened
+// with by name (ServerOptions::schema_text), which later opens without one
+// serve: `lumbungd dump` and the rest after an upgrade.
+inline constexpr const char* kSchemaTextMetaKey = "schema_text";
+
 using WriteBody = std::function<Status(WriteTransaction&)>;
 
 class Store {
