@@ -21,6 +21,12 @@ foreach(property INTERFACE_INCLUDE_DIRECTORIES INTERFACE_SYSTEM_INCLUDE_DIRECTOR
 endforeach()
 
 install(TARGETS lumbungd RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT daemon)
+# The service and the configuration its package installs once in /etc/lumbungd
+# (cmake/debian/lumbungd/postinst).
+install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/lumbungd/lumbungd.service
+        DESTINATION lib/systemd/system COMPONENT daemon)
+install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/lumbungd/lumbungd.toml
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/lumbungd COMPONENT daemon)
 install(TARGETS lumbung_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT cli)
 
 # lumbung::c, the shared library, and lumbung::replica with the static

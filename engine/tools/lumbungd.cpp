@@ -63,6 +63,7 @@ struct Args {
   std::string listen = "127.0.0.1:8787";
   std::optional<std::string> metrics_listen;
   std::optional<std::string> config;
+  std::optional<std::uint32_t> drain_timeout;
   std::optional<std::string> schema;
   std::optional<std::uint32_t> max_clock_skew;
   std::string log_format = "text";
@@ -297,6 +298,19 @@ int run_serve(const Args& args) {
   };
   http_options.admit = [sync](const lumbung::HttpRequest& head) { return sync->admit(head); };
   http_options.stop_signals = {SIGINT, SIGTERM};
+  // SIGHUP (systemctl reload, a certbot deploy hook) reloads the TLS files;
+  // without TLS it is logged and changes nothing, never ending the daemon.
+  http_options.reload_signals = {SIGHUP};
+  http_options.on_reload = [logger, tls_cert = args.tls_cert](const lumbung::Status& status) {
+    if (status.is_ok()) {
+      logger->log(LogLevel::kInfo, "tls_reload", {{"cert", *tls_cert}});
+    } else {
+      logger->log(LogLevel::kWarn, "tls_reload",
+                  {{"error", std::string(lumbung::error_name(status.code()))},
+                   {"message", status.message() + "; the certificate in force stays"}});
+    }
+  };
+  if (args.drain_timeout) http_options.drain_timeout = std::chrono::seconds(*args.drain_timeout);
   http_options.tick = [sync] { sync->tick(); };
   const int threads = http_options.threads;
   const std::int64_t drain_seconds =
@@ -1122,6 +1136,10 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
   limit("--max-requests-per-officer", args.max_requests_per_officer,
         "requests one officer may have in flight at once, long polls included; more are "
         "answered 429 (0: no limit); default 64");
+  expect_number(add_option(serve, "--drain-timeout", args.drain_timeout, "SECONDS",
+                           "at SIGTERM, how long answers in flight may take to be written "
+                           "before their connections are closed; default 30"),
+                0, 3600, "a number of seconds from 0 to 3600");
   expect_number(add_option(serve, "--threads", args.threads, "N",
                            "threads serving requests, 1 to 1024; default: one per core"),
                 1, 1024, "a number from 1 to 1024");

@@ -1,9 +1,10 @@
 #include "serve_config.hpp"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
-#include <toml++/toml.h>
 
 namespace lumbung::tools {
 namespace {
@@ -37,9 +38,9 @@ Result<std::map<std::string, std::string>> read_config(const std::string& path,
     if (what.find("File could not be opened") != std::string_view::npos) {
       return Status(ErrorCode::kNotFound, "cannot read configuration file '" + path + "'");
     }
-    return Status(ErrorCode::kInvalidArgument,
-                  path + ":" + std::to_string(error.source().begin.line) + ": " +
-                      std::string(what));
+    return Status(
+        ErrorCode::kInvalidArgument,
+        path + ":" + std::to_string(error.source().begin.line) + ": " + std::string(what));
   }
   std::map<std::string, std::string> values;
   for (const auto& [key, node] : table) {
@@ -49,8 +50,9 @@ Result<std::map<std::string, std::string>> read_config(const std::string& path,
                                      [&](const ServeOption& o) { return o.name == name; });
     if (option == options.end()) {
       return Status(ErrorCode::kInvalidArgument,
-                    where + "unknown key '" + name + "': keys are the options of 'lumbungd "
-                            "serve' without their dashes (docs/lumbungd.md, \"Configuration\")");
+                    where + "unknown key '" + name +
+                        "': keys are the options of 'lumbungd "
+                        "serve' without their dashes (docs/lumbungd.md, \"Configuration\")");
     }
     if (option->is_switch) {
       const std::optional<bool> on = node.value<bool>();

@@ -21,21 +21,45 @@ device=$work/lumbung-device_${version}_amd64.deb
 files() { dpkg-deb -c "$1" | awk '{print $6}' | sed 's|^\./|/|' | grep -v '/$' | sort; }
 field() { dpkg-deb -f "$1" "$2"; }
 
-# The daemon's package: the binary, stripped, and nothing of the device side.
-[[ $(files "$daemon") == "/usr/bin/lumbungd" ]] || fail "lumbungd holds: $(files "$daemon")"
+# The daemon's package: the binary, stripped, its service and default
+# configuration, and nothing of the device side.
+expected=$'/usr/bin/lumbungd\n/usr/lib/systemd/system/lumbungd.service\n/usr/share/lumbungd/lumbungd.toml'
+[[ $(files "$daemon") == "$expected" ]] || fail "lumbungd holds: $(files "$daemon")"
 [[ $(field "$daemon" Package) == lumbungd && $(field "$daemon" Version) == "$version" ]] ||
   fail "lumbungd's control fields"
 # (Output captured before it is matched: with pipefail, grep -q ending a
 # pipeline early would fail the writer.)
 depends=$(field "$daemon" Depends)
-for dep in adduser libsqlite3-0 libssl3 libprotobuf-lite32 libzstd1; do
+for dep in adduser libsqlite3-0 libssl3 libprotobuf-lite32 libzstd1 libtomlplusplus3; do
   [[ $depends == *"$dep"* ]] || fail "lumbungd does not depend on $dep: $depends"
 done
 dpkg-deb -e "$daemon" "$work/daemon-control"
 grep -q 'adduser --system --group' "$work/daemon-control/postinst" ||
   fail "lumbungd's postinst does not create its user"
 sh -n "$work/daemon-control/postinst" || fail "lumbungd's postinst is not valid sh"
+grep -q '/etc/lumbungd/lumbungd.toml' "$work/daemon-control/postinst" ||
+  fail "lumbungd's postinst does not install its configuration"
 dpkg-deb -x "$daemon" "$work/daemon-root"
+# The unit runs the daemon as its own user, confined to its data directory.
+unit=$work/daemon-root/usr/lib/systemd/system/lumbungd.service
+for line in User=lumbung NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes \
+  ReadWritePaths=/var/lib/lumbungd "ExecReload=/bin/kill -HUP \$MAINPID" \
+  "ExecStart=/usr/bin/lumbungd serve --config /etc/lumbungd/lumbungd.toml"; do
+  grep -qxF "$line" "$unit" || fail "lumbungd.service lacks '$line'"
+done
+if command -v systemd-analyze >/dev/null; then
+  # As systemd reads it, naming the packaged binary where it was unpacked:
+  # any remark (an unknown or malformed setting, a missing program) fails.
+  mkdir "$work/unit"
+  sed "s|/usr/bin/lumbungd|$work/daemon-root/usr/bin/lumbungd|g" "$unit" >"$work/unit/lumbungd.service"
+  verified=$(systemd-analyze verify "$work/unit/lumbungd.service" 2>&1) && [[ -z $verified ]] ||
+    fail "systemd-analyze verify: $verified"
+fi
+# The default configuration is one the packaged daemon accepts.
+sed "s|/var/lib/lumbungd|$work/data|" "$work/daemon-root/usr/share/lumbungd/lumbungd.toml" \
+  >"$work/lumbungd.toml"
+"$work/daemon-root/usr/bin/lumbungd" check-config --config "$work/lumbungd.toml" >/dev/null ||
+  fail "the packaged lumbungd.toml does not pass check-config"
 sections=$(readelf -S "$work/daemon-root/usr/bin/lumbungd")
 [[ $sections != *.debug_* ]] || fail "lumbungd is not stripped"
 said=$("$work/daemon-root/usr/bin/lumbungd" --version)

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/schema.hpp"
@@ -41,13 +41,16 @@ TEST_CASE("check-config reads a serve configuration, and names what is wrong in 
           "[integration][config]") {
   TempDir dir;
   const std::string config = dir.file("lumbungd.toml");
-  write_file(config, "# the ministry's daemon\n"
-                     "data = \"" + dir.file("data") + "\"\n"
-                     "listen = \"127.0.0.1:8787\"\n"
-                     "metrics-listen = \"127.0.0.1:9787\"\n"
-                     "log-format = \"json\"\n"
-                     "max-changes-per-push = 2000\n"
-                     "require-tls = true\n");
+  write_file(config,
+             "# the ministry's daemon\n"
+             "data = \"" +
+                 dir.file("data") +
+                 "\"\n"
+                 "listen = \"127.0.0.1:8787\"\n"
+                 "metrics-listen = \"127.0.0.1:9787\"\n"
+                 "log-format = \"json\"\n"
+                 "max-changes-per-push = 2000\n"
+                 "require-tls = true\n");
   ProcessResult checked = lumbungd_with({}, {"check-config", "--config", config});
   INFO(checked.err);
   REQUIRE(checked.exit_code == 0);
@@ -84,8 +87,7 @@ TEST_CASE("check-config reads a serve configuration, and names what is wrong in 
   refused("[limits]\nmax-changes-per-push = 10", config + ":2: unknown key 'limits'", 1);
   refused("listen = \"127.0.0.1:1", config + ":2:", 1);  // TOML syntax
   refused("schema = \"" + dir.file("missing.json") + "\"", "cannot read schema file", 1);
-  refused("tls-cert = \"" + dir.file("none.pem") + "\"\ntls-key = \"" + dir.file("none.pem") +
-              "\"",
+  refused("tls-cert = \"" + dir.file("none.pem") + "\"\ntls-key = \"" + dir.file("none.pem") + "\"",
           "none.pem", 1);
   const ProcessResult missing =
       lumbungd_with({}, {"check-config", "--config", dir.file("absent.toml")});
@@ -98,11 +100,12 @@ TEST_CASE("serve --config serves as configured, the command line and environment
   TempDir dir;
   const std::string data = dir.file("data");
   const std::string config = dir.file("lumbungd.toml");
-  write_file(config, "data = \"" + data + "\"\n"
-                     "listen = \"127.0.0.1:1\"\n"  // overridden on the command line
-                     "metrics-listen = \"127.0.0.1:1\"\n"  // and by the environment
-                     "log-format = \"text\"\n"
-                     "insecure-no-auth = true\n");
+  write_file(config, "data = \"" + data +
+                         "\"\n"
+                         "listen = \"127.0.0.1:1\"\n"          // overridden on the command line
+                         "metrics-listen = \"127.0.0.1:1\"\n"  // and by the environment
+                         "log-format = \"text\"\n"
+                         "insecure-no-auth = true\n");
   std::vector<std::string> env = {"LUMBUNGD_METRICS_LISTEN=127.0.0.1:0",
                                   "LUMBUNGD_LOG_FORMAT=json"};
   for (char** entry = environ; *entry != nullptr; ++entry) {
@@ -133,6 +136,9 @@ TEST_CASE("serve --config serves as configured, the command line and environment
                                      {"created_at", "2026-12-07T08:00:00Z"}})
               .is_ok());
   REQUIRE(phone->sync().is_ok());
+  // Without TLS a SIGHUP (systemctl reload) reloads nothing and ends nothing.
+  daemon.send_signal(SIGHUP);
+  REQUIRE(phone->sync().is_ok());
   daemon.send_signal(SIGTERM);
   const std::optional<ProcessResult> stopped =
       daemon.wait(Deadline::clock::now() + DaemonProcess::kStopTimeout);
@@ -141,8 +147,13 @@ TEST_CASE("serve --config serves as configured, the command line and environment
   // The log is JSON, as the environment says over the file.
   std::istringstream lines(stopped->err);
   int logged = 0;
-  for (std::string line; std::getline(lines, line); ++logged) CHECK(Json::accept(line));
+  int reloads = 0;
+  for (std::string line; std::getline(lines, line); ++logged) {
+    REQUIRE(Json::accept(line));
+    reloads += Json::parse(line)["event"] == "tls_reload";
+  }
   CHECK(logged >= 3);
+  CHECK(reloads == 1);
 }
 
 TEST_CASE("a data directory remembers the schema it was served with", "[integration][config]") {

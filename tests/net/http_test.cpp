@@ -574,6 +574,27 @@ TEST_CASE("a graceful stop lets the request in flight finish", "[net]") {
   CHECK(idle_client->exchange(get_request("/after")).status().code() == ErrorCode::kNetwork);
 }
 
+TEST_CASE("a graceful stop closes an answer that never comes after the drain timeout", "[net]") {
+  ParkedResponders parked;
+  net::HttpServerOptions options;
+  options.drain_timeout = 300ms;
+  auto server = start_server(options, parking_handler(parked));
+  auto slow_client = transport_to(*server);
+  std::future<Result<HttpResponse>> slow =
+      std::async(std::launch::async, [&] { return slow_client->exchange(get_request("/slow")); });
+  REQUIRE(parked.wait_for(1));
+
+  const auto started = std::chrono::steady_clock::now();
+  std::future<void> stopped = std::async(std::launch::async, [&] { server->stop(); });
+  REQUIRE(stopped.wait_for(kPatience) == std::future_status::ready);
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(took >= options.drain_timeout);
+  CHECK(took < options.drain_timeout + 5s);
+  CHECK(slow.get().status().code() == ErrorCode::kNetwork);
+  // An answer given after the stop goes nowhere, and harms nothing.
+  parked.take()(text_response("too late"));
+}
+
 TEST_CASE("a loopback host is one whose every address is a loopback address", "[net]") {
   for (const char* host : {"127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "localhost"}) {
     INFO(host);

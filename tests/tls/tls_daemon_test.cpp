@@ -1,10 +1,17 @@
 // The real `lumbungd serve --tls-cert --tls-key` and `lumbung` binaries, and
 // Replica::sync, over TLS on 127.0.0.1 with certificates made for each test.
+#include <signal.h>
+
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "support/daemon_process.hpp"
 #include "support/subprocess.hpp"
@@ -139,6 +146,76 @@ TEST_CASE_METHOD(TlsDaemon, "lumbungd serve refuses TLS files it cannot use, bef
   CHECK(mismatch.exit_code == 1);
   CHECK_THAT(mismatch.err, Contains("does not match the certificate"));
   CHECK(mismatch.out.empty());
+}
+
+TEST_CASE_METHOD(TlsDaemon,
+                 "SIGHUP reloads lumbungd's certificate without dropping a connection, and keeps "
+                 "it when the new files are bad",
+                 "[tls]") {
+  // The files the daemon is told of, replaced as certbot renews them.
+  const std::string cert_file = dir_.file("live-cert.pem");
+  const std::string key_file = dir_.file("live-key.pem");
+  const auto install = [&](const TestCertificate& cert) {
+    std::filesystem::copy_file(cert.cert_file, cert_file,
+                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(cert.key_file, key_file,
+                               std::filesystem::copy_options::overwrite_existing);
+  };
+  install(certs_.server);
+  DaemonProcess daemon(LUMBUNGD, dir_.file("server"),
+                       {"--insecure-no-auth", "--tls-cert", cert_file, "--tls-key", key_file,
+                        "--log-format", "json"});
+  // A client that accepts the first certificate only, on one kept-alive connection.
+  const auto client_pinned_to = [&](const TestCertificates& certs, const TestCertificate& cert) {
+    HttpTransportOptions options;
+    options.tls.ca_file = certs.ca_file;
+    options.tls.pinned_keys = {cert.pin};
+    Result<std::shared_ptr<Transport>> transport = make_http_transport(daemon.url(), options);
+    REQUIRE(transport.is_ok());
+    return *transport;
+  };
+  const auto health = [](Transport& transport) {
+    Result<HttpResponse> answer = transport.exchange({"GET", "/healthz", {}, ""});
+    return answer.is_ok() ? answer->status : 0;
+  };
+  const std::shared_ptr<Transport> first = client_pinned_to(certs_, certs_.server);
+  REQUIRE(health(*first) == 200);
+
+  // Renewed: a certificate of another CA with another key.
+  std::filesystem::create_directory(dir_.file("renewed"));
+  const TestCertificates renewed = make_test_certificates(dir_.file("renewed"));
+  install(renewed.server);
+  ::kill(daemon.pid(), SIGHUP);
+  const std::shared_ptr<Transport> second = client_pinned_to(renewed, renewed.server);
+  int status = 0;
+  for (int attempt = 0; attempt < 100 && status != 200; ++attempt) {
+    status = health(*client_pinned_to(renewed, renewed.server));
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(status == 200);
+  REQUIRE(health(*second) == 200);
+  // The first connection is still open: a new one would meet the renewed
+  // certificate, which this client refuses.
+  CHECK(health(*first) == 200);
+  CHECK(health(*client_pinned_to(certs_, certs_.server)) == 0);
+
+  // Files that cannot be used: the renewed certificate stays in force.
+  std::ofstream(key_file, std::ios::trunc) << "not a key\n";
+  ::kill(daemon.pid(), SIGHUP);
+  CHECK(health(*client_pinned_to(renewed, renewed.server)) == 200);
+  const std::optional<ProcessResult> stopped = daemon.terminate();
+  REQUIRE(stopped);
+  CHECK(stopped->exit_code == 0);
+  CHECK(health(*second) == 0);  // the daemon is gone
+  int reloaded = 0, refused = 0;
+  std::istringstream lines(stopped->err);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"event\":\"tls_reload\"") == std::string::npos) continue;
+    if (line.find("\"level\":\"info\"") != std::string::npos) ++reloaded;
+    if (line.find("\"level\":\"warn\"") != std::string::npos) ++refused;
+  }
+  CHECK(reloaded == 1);
+  CHECK(refused == 1);
 }
 
 }  // namespace

@@ -65,6 +65,7 @@ class HttpServer::Impl {
         strand_(asio::make_strand(ioc_)),
         acceptor_(strand_),
         signals_(strand_),
+        reload_signals_(strand_),
         tick_timer_(strand_),
         hang_up_timer_(strand_),
         accept_retry_timer_(strand_),
@@ -72,6 +73,8 @@ class HttpServer::Impl {
 
   // Loads the certificate and key, when the options name them.
   Status load_tls();
+  // Loads them again, for the connections accepted from then on.
+  Status reload_tls();
   Status listen();
   void run_threads();
   // Starts a graceful stop from any thread, and returns at once.
@@ -97,6 +100,8 @@ class HttpServer::Impl {
   void refuse_connection(tcp::socket socket);
   void schedule_tick();
   void schedule_hang_up_check();
+  // Reloads the TLS files at each of options_.reload_signals.
+  void wait_for_reload_signal();
   void stop_on_strand();
 
   // Brackets each call of the handler; false once stopping, when the request
@@ -113,12 +118,15 @@ class HttpServer::Impl {
 
   const HttpServerOptions options_;
   const HttpHandler handler_;
-  std::optional<ssl::context> tls_context_;  // set for TLS
+  // Set for TLS; replaced by reload_tls() under mu_. A connection's SSL
+  // object holds a reference to the context it began with.
+  std::shared_ptr<ssl::context> tls_context_;
   asio::io_context ioc_;
   // Serializes the server's own objects below; each connection has its own.
   asio::strand<asio::io_context::executor_type> strand_;
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
+  asio::signal_set reload_signals_;
   asio::steady_timer tick_timer_;
   asio::steady_timer hang_up_timer_;
   asio::steady_timer accept_retry_timer_;
@@ -431,7 +439,20 @@ Status HttpServer::Impl::load_tls() {
   if (!has_cert) return Status::ok();
   Result<SslCtxPtr> context = server_tls_context(options_.tls_cert_file, options_.tls_key_file);
   if (!context) return context.status();
-  tls_context_.emplace(context->release());  // the ssl::context owns it from here
+  // The ssl::context owns it from here.
+  tls_context_ = std::make_shared<ssl::context>(context->release());
+  return Status::ok();
+}
+
+Status HttpServer::Impl::reload_tls() {
+  if (options_.tls_cert_file.empty()) {
+    return Status(ErrorCode::kInvalidArgument, "plain HTTP: no TLS certificate to reload");
+  }
+  Result<SslCtxPtr> context = server_tls_context(options_.tls_cert_file, options_.tls_key_file);
+  if (!context) return context.status();
+  auto reloaded = std::make_shared<ssl::context>(context->release());
+  std::lock_guard<std::mutex> lock(mu_);
+  tls_context_ = std::move(reloaded);
   return Status::ok();
 }
 
@@ -449,11 +470,14 @@ Status HttpServer::Impl::listen() {
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (!ec) port_ = acceptor_.local_endpoint(ec).port();
   if (ec) return Status(ErrorCode::kNetwork, "cannot listen on " + where + ": " + ec.message());
-  for (const int signal : options_.stop_signals) {
-    signals_.add(signal, ec);
-    if (ec) {
-      return Status(ErrorCode::kInternal,
-                    "cannot handle signal " + std::to_string(signal) + ": " + ec.message());
+  for (const auto& [set, signals] : {std::pair{&signals_, &options_.stop_signals},
+                                     {&reload_signals_, &options_.reload_signals}}) {
+    for (const int signal : *signals) {
+      set->add(signal, ec);
+      if (ec) {
+        return Status(ErrorCode::kInternal,
+                      "cannot handle signal " + std::to_string(signal) + ": " + ec.message());
+      }
     }
   }
   return Status::ok();
@@ -470,9 +494,19 @@ void HttpServer::Impl::run_threads() {
       if (!ec) stop_on_strand();
     });
   }
+  if (!options_.reload_signals.empty()) wait_for_reload_signal();
   for (int i = 0; i < std::max(options_.threads, 1); ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
   }
+}
+
+void HttpServer::Impl::wait_for_reload_signal() {
+  reload_signals_.async_wait([this](const beast::error_code& ec, int) {
+    if (ec || stop_started_) return;
+    const Status reloaded = reload_tls();
+    if (options_.on_reload) options_.on_reload(reloaded);
+    wait_for_reload_signal();
+  });
 }
 
 void HttpServer::Impl::join() {
@@ -540,7 +574,7 @@ void HttpServer::Impl::on_accept(const beast::error_code& ec, tcp::socket socket
 // socket's buffer takes it whole), then closed; over TLS, closed at once.
 void HttpServer::Impl::refuse_connection(tcp::socket socket) {
   beast::error_code ignored;
-  if (tls_context_) {
+  if (!options_.tls_cert_file.empty()) {
     socket.close(ignored);
     return;
   }
@@ -588,6 +622,7 @@ void HttpServer::Impl::stop_on_strand() {
   beast::error_code ignored;
   acceptor_.close(ignored);
   signals_.cancel(ignored);
+  reload_signals_.cancel(ignored);
   tick_timer_.cancel();
   hang_up_timer_.cancel();
   accept_retry_timer_.cancel();

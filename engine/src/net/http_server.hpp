@@ -109,6 +109,14 @@ struct HttpServerOptions {
   // Signals that stop the server gracefully, e.g. SIGINT and SIGTERM for the
   // daemon. Default: none.
   std::vector<int> stop_signals;
+  // Signals that reload the TLS certificate and key from their files, e.g.
+  // SIGHUP once certbot renewed them: connections accepted from then on use
+  // the new ones, those open keep theirs. A file that cannot be used leaves
+  // the old ones in force. Default: none.
+  std::vector<int> reload_signals;
+  // Called on a server thread after each reload, with its status
+  // (kInvalidArgument for plain HTTP, or the files' problem).
+  std::function<void(const Status&)> on_reload;
   // Called every tick_interval on a server thread (SyncServer::tick).
   std::function<void()> tick;
   // Called once when stopping, after the last request has been handed to the

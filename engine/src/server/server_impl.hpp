@@ -29,7 +29,6 @@
 
 namespace lumbung::server {
 
-
 struct SyncServer::Impl {
   Impl(const ServerOptions& options, core::Schema schema, std::shared_ptr<Clock> physical_clock,
        std::unique_ptr<auth::TokenAuthority> authority, std::unique_ptr<Store> store,
