@@ -319,6 +319,8 @@ int run_serve(const Args& args) {
     logger->log(LogLevel::kInfo, "stopping", {{"drain_seconds", drain_seconds}});
     sync->stop();
   };
+  // Read before the ticks that may change it start.
+  const std::string signing_key = sync->signing_key_id();
   raise_open_files_limit(http_options.max_connections, *logger);
   Result<std::unique_ptr<lumbung::net::HttpServer>> server = lumbung::net::HttpServer::start(
       std::move(http_options),
@@ -362,6 +364,7 @@ int run_serve(const Args& args) {
                {"data", args.data},
                {"auth", std::string(server_options.insecure_no_auth ? "off" : "tokens")},
                {"tls", std::string(tls ? "on" : "off")},
+               {"signing_key", signing_key},
                {"threads", std::int64_t{threads}},
                {"pid", std::int64_t{::getpid()}}});
   std::cout << "lumbungd listening on " << url << std::endl;

@@ -6,12 +6,18 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "auth/token_authority.hpp"
 #include "protocol/wire.hpp"
 #include "server/request_record.hpp"
+#include "server/sync_server.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_support.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -99,6 +105,56 @@ TEST_CASE("a request's line names its refusal by code and counts its villages", 
   CHECK(json["villages_total"] == 12);
   CHECK(json["bytes_out"] == refused.body.size());
   CHECK(server::request_level(HttpResponse{500, {}, ""}) == LogLevel::kError);
+}
+
+}  // namespace lumbung::test
+
+namespace lumbung::test {
+
+TEST_CASE("the daemon logs a rotation of its signing key within 10 s", "[server][log]") {
+  TempDir dir;
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file != nullptr);
+  auto clock = std::make_shared<FakeClock>(1'800'000'000'000);
+  server::ServerOptions options;
+  options.data_dir = dir.file("data");
+  options.clock = clock;
+  options.logger = std::make_shared<const Logger>(fileno(file), LogFormat::kJson, LogLevel::kInfo);
+  Result<std::unique_ptr<server::SyncServer>> opened = server::SyncServer::open(options);
+  REQUIRE(opened.is_ok());
+  server::SyncServer& sync = **opened;
+  const std::string first = sync.signing_key_id();
+  CHECK(first.size() == 16);
+
+  Result<std::unique_ptr<auth::TokenAuthority>> keys =
+      auth::TokenAuthority::open(options.data_dir, clock);
+  REQUIRE(keys.is_ok());
+  Result<std::string> rotated = (*keys)->rotate_key();
+  REQUIRE(rotated.is_ok());
+  sync.tick();  // looks at once: the first check is due
+  clock->advance(9'000);
+  REQUIRE((*keys)->rotate_key().is_ok());  // a second rotation, not yet looked at
+  sync.tick();
+  const std::string seen_first = sync.signing_key_id();
+  clock->advance(1'000);
+  sync.tick();
+  CHECK(sync.signing_key_id() != seen_first);
+
+  std::rewind(file);
+  char buffer[2048] = {};
+  const std::size_t read = std::fread(buffer, 1, sizeof buffer - 1, file);
+  std::fclose(file);
+  std::vector<nlohmann::json> rotations;
+  std::istringstream lines(std::string(buffer, read));
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json entry = nlohmann::json::parse(line);
+    if (entry["event"] == "signing_key") rotations.push_back(entry);
+  }
+  REQUIRE(rotations.size() == 2);
+  CHECK(rotations[0]["previous"] == first);
+  CHECK(rotations[0]["key_id"] == *rotated);
+  CHECK(rotations[1]["previous"] == *rotated);
+  CHECK(rotations[1]["key_id"] == sync.signing_key_id());
 }
 
 }  // namespace lumbung::test

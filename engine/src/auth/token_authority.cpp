@@ -217,6 +217,8 @@ Result<std::vector<TokenListing>> TokenAuthority::tokens() { return store_->toke
 
 Result<std::string> TokenAuthority::rotate_key() { return keys_->rotate(); }
 
+Result<std::string> TokenAuthority::current_key_id() { return keys_->current_key_id(); }
+
 Status TokenAuthority::retire_key(std::string_view key_id) { return keys_->retire(key_id); }
 
 Result<Claims> TokenAuthority::verify(std::string_view token, std::int64_t now) {

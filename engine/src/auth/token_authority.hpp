@@ -102,6 +102,8 @@ class TokenAuthority {
   // Creates a signing key and makes it current; returns its id. Tokens signed
   // by older keys keep verifying.
   Result<std::string> rotate_key();
+  // The id of the key new tokens are signed with now.
+  Result<std::string> current_key_id();
   // Deletes a key: tokens it signed become forged. kInvalidArgument for the
   // current key, kNotFound for an unknown one.
   Status retire_key(std::string_view key_id);

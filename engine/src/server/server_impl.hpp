@@ -86,6 +86,9 @@ struct SyncServer::Impl {
   std::optional<HttpResponse> refuse_head(const HttpRequest& head, std::string_view path,
                                           RequestRecord& record);
 
+  // Records the current signing key, logging a change (a rotation).
+  void note_signing_key();
+
   // GET /metrics: the text of metrics and of the gauges read now.
   HttpResponse metrics_response();
 
@@ -141,6 +144,10 @@ struct SyncServer::Impl {
   // Started by SyncServer's constructor, joined by stop().
   std::thread poll_answerer;
   std::atomic<bool> stopped{false};
+  // The signing key current when last looked at (tick(), every
+  // kSigningKeyCheck), so that a rotation by `lumbungd rotate-key` is logged.
+  std::string signing_key;
+  std::int64_t signing_key_checked_ms = 0;
   // Request ids: a random number drawn at open, then a count.
   std::uint32_t request_id_prefix = 0;
   std::atomic<std::uint32_t> requests_started{0};

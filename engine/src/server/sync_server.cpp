@@ -36,6 +36,9 @@ Status check_schema_identity(WriteTransaction& txn, const core::Schema& schema) 
   return txn.set_meta("schema_version", std::to_string(schema.version));
 }
 
+// How often tick() looks for a rotated signing key: a file read.
+constexpr std::int64_t kSigningKeyCheckMs = 10'000;
+
 HttpResponse method_not_allowed(const HttpRequest& request, std::string_view path,
                                 const char* allowed) {
   HttpResponse response = protocol::error_response(
@@ -176,6 +179,7 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   impl->schema_text = std::move(schema_text);
   impl->request_id_prefix = std::random_device{}();
   LUMBUNG_RETURN_IF_ERROR(impl->regions.load(*impl->store));
+  if (impl->authority) impl->note_signing_key();
   return std::unique_ptr<SyncServer>(new SyncServer(std::move(impl)));
 }
 
@@ -298,10 +302,27 @@ std::optional<HttpResponse> SyncServer::Impl::refuse_head(const HttpRequest& hea
 }
 
 void SyncServer::tick() {
-  for (PullWaiter& waiter : impl_->long_polls.expired(impl_->clock->now_ms())) {
+  const std::int64_t now_ms = impl_->clock->now_ms();
+  for (PullWaiter& waiter : impl_->long_polls.expired(now_ms)) {
     impl_->answer_pull(std::move(waiter), false);
   }
+  if (impl_->authority && now_ms - impl_->signing_key_checked_ms >= kSigningKeyCheckMs) {
+    impl_->signing_key_checked_ms = now_ms;
+    impl_->note_signing_key();
+  }
 }
+
+void SyncServer::Impl::note_signing_key() {
+  const Result<std::string> current = authority->current_key_id();
+  if (!current.is_ok() || *current == signing_key) return;
+  if (options.logger && !signing_key.empty()) {
+    options.logger->log(LogLevel::kInfo, "signing_key",
+                        {{"key_id", *current}, {"previous", signing_key}});
+  }
+  signing_key = *current;
+}
+
+std::string SyncServer::signing_key_id() const { return impl_->signing_key; }
 
 void SyncServer::stop() {
   impl_->stopped = true;

@@ -121,6 +121,12 @@ class SyncServer {
   // they move their clock.
   void tick();
 
+  // The id of the key new tokens are signed with, as last looked at (at
+  // open, then every 10 s by tick(), which logs a change as a
+  // `signing_key` line); empty without authentication. Not to be called
+  // while tick() may run.
+  std::string signing_key_id() const;
+
   // The metrics in the Prometheus text format (docs/lumbungd.md, "Metrics"):
   // what GET /metrics answers an admin token, and a metrics listener anyone
   // who can reach it (lumbungd serve --metrics-listen).
