@@ -351,8 +351,8 @@ refused; "detail" says why it was refused), and every conflict resolution
 conflict's id). An applied insert of a new row is one entry: "column" null
 and "new" the whole row, an object of its cells ({"id":"...","name":...});
 an update is one entry per cell ("column" its name, "old" and "new" its
-values); a delete has "column" null and "new" null. (Stores written before
-lumbungd 0.8 hold one entry per cell of an insert.) "officer" is who the
+values); a delete has "column" null and "new" null. (Inserts logged before
+store format 7 have one entry per cell instead.) "officer" is who the
 request's token speaks for (empty for requests served with
 --insecure-no-auth), "device" the device it came from, "seq" the seq the
 change got (null when none), "time_ms" the server's time in ms since the

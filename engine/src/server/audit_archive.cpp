@@ -63,8 +63,8 @@ std::string encode(const AuditEntry& e) {
   out += big_endian(static_cast<std::uint64_t>(e.seq));
   out += big_endian(static_cast<std::uint64_t>(e.time_ms));
   out += big_endian(e.conflict_id);
-  for (const std::string* text :
-       {&e.officer, &e.device_id, &e.table, &e.row_id, &e.column, &e.outcome, &e.detail, &e.scope}) {
+  for (const std::string* text : {&e.officer, &e.device_id, &e.table, &e.row_id, &e.column,
+                                  &e.outcome, &e.detail, &e.scope}) {
     put_bytes(out, *text);
   }
   put_value(out, e.old_value);
@@ -142,9 +142,8 @@ class RecordReader {
 bool decode(std::string_view record, AuditEntry* e) {
   RecordReader in(record);
   bool ok = in.i64(&e->seq) && in.i64(&e->time_ms) && in.u64(&e->conflict_id);
-  for (std::string* text :
-       {&e->officer, &e->device_id, &e->table, &e->row_id, &e->column, &e->outcome, &e->detail,
-        &e->scope}) {
+  for (std::string* text : {&e->officer, &e->device_id, &e->table, &e->row_id, &e->column,
+                            &e->outcome, &e->detail, &e->scope}) {
     ok = ok && in.text(text);
   }
   return ok && in.value(&e->old_value) && in.value(&e->new_value) && in.at_end();
@@ -223,14 +222,15 @@ Result<AuditArchiveSummary> archive_audit(Store& store, std::int64_t before_ms,
       if (!wrote.is_ok()) return;
       const std::string record = encode(entry);
       if (record.size() > kMaxAuditRecordBytes) {
-        wrote = Status(ErrorCode::kTooLarge, "audit entry " + std::to_string(entry.id) +
-                                                 " is too large for an archive");
+        wrote = Status(ErrorCode::kTooLarge,
+                       "audit entry " + std::to_string(entry.id) + " is too large for an archive");
         return;
       }
       wrote = writer->put(big_endian(static_cast<std::uint32_t>(record.size())) + record);
       if (summary.entries++ == 0) first_id = entry.id;
       last_id = entry.id;
-      summary.first_time_ms = std::min(summary.first_time_ms.value_or(entry.time_ms), entry.time_ms);
+      summary.first_time_ms =
+          std::min(summary.first_time_ms.value_or(entry.time_ms), entry.time_ms);
       summary.last_time_ms = std::max(summary.last_time_ms.value_or(entry.time_ms), entry.time_ms);
     }));
     return wrote;

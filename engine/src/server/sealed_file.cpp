@@ -68,8 +68,8 @@ Status SealedFileWriter::finish() {
   return out_->finish();
 }
 
-SealedFileReader::SealedFileReader(std::unique_ptr<snapshot::ZstdFileReader> in,
-                                   std::string path, std::string kind)
+SealedFileReader::SealedFileReader(std::unique_ptr<snapshot::ZstdFileReader> in, std::string path,
+                                   std::string kind)
     : in_(std::move(in)),
       path_(std::move(path)),
       kind_(std::move(kind)),
@@ -134,7 +134,8 @@ Status SealedFileReader::refused(const Status& unpacking) const {
 }
 
 Status SealedFileReader::refused(const std::string& why) const {
-  return Status(ErrorCode::kCorrupt, "'" + path_ + "' is not a whole, intact " + kind_ + ": " + why);
+  return Status(ErrorCode::kCorrupt,
+                "'" + path_ + "' is not a whole, intact " + kind_ + ": " + why);
 }
 
 }  // namespace lumbung::server

@@ -74,8 +74,7 @@ class SealedFileReader {
   // WHY" for a file that is not one, kInvalidArgument for another version.
   static Result<std::unique_ptr<SealedFileReader>> open(const std::string& path,
                                                         std::string_view magic,
-                                                        std::uint32_t version,
-                                                        std::string kind);
+                                                        std::uint32_t version, std::string kind);
   ~SealedFileReader();
 
   // Exactly `size` bytes into `data`; kCorrupt "... ends inside WHAT" when

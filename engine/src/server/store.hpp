@@ -148,11 +148,12 @@ struct DeviceRecord {
 };
 
 // Which audit entries a reader wants; an unset field selects every entry.
+// Designated initializers may leave any field out.
 struct AuditQuery {
-  std::optional<std::string> scope;  // entries of rows of this scope
-  std::optional<std::string> table;
-  std::optional<std::string> row_id;
-  std::optional<std::int64_t> before_ms;  // entries with time_ms before it
+  std::optional<std::string> scope{};  // entries of rows of this scope
+  std::optional<std::string> table{};
+  std::optional<std::string> row_id{};
+  std::optional<std::int64_t> before_ms{};  // entries with time_ms before it
 };
 
 class ReadTransaction {
