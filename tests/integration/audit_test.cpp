@@ -103,8 +103,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 
 }  // namespace
 
-TEST_CASE("lumbungd audit prints an insert as one line that holds every value",
-          "[integration]") {
+TEST_CASE("lumbungd audit prints an insert as one line that holds every value", "[integration]") {
   TempDir dir;
   const std::string data = dir.file("data");
   DaemonProcess daemon(LUMBUNGD, data, {"--insecure-no-auth"});
@@ -133,9 +132,10 @@ TEST_CASE("lumbungd audit prints an insert as one line that holds every value",
   CHECK(row.size() > 5);
 }
 
-TEST_CASE("lumbungd audit --archive-before moves older entries into a file that --from prints "
-          "as the log did, while lumbungd serve takes pushes",
-          "[integration]") {
+TEST_CASE(
+    "lumbungd audit --archive-before moves older entries into a file that --from prints "
+    "as the log did, while lumbungd serve takes pushes",
+    "[integration]") {
   TempDir dir;
   const std::string data = dir.file("data");
   const std::string archive = dir.file("audit-2026.lumbung-audit");
@@ -154,7 +154,8 @@ TEST_CASE("lumbungd audit --archive-before moves older entries into a file that 
   // Every entry from now on is at or after the cut.
   const std::int64_t cut = last_ms + 1;
   while (now_ms() <= cut) std::this_thread::yield();
-  for (int i = 11; i <= 20; ++i) inserted(ani, "h" + std::to_string(i), "Head " + std::to_string(i));
+  for (int i = 11; i <= 20; ++i)
+    inserted(ani, "h" + std::to_string(i), "Head " + std::to_string(i));
   const std::vector<std::string> before = audit_lines({"--data", data});
   REQUIRE(before.size() == 20);
   CHECK(std::equal(older.begin(), older.end(), before.begin()));
@@ -250,13 +251,14 @@ TEST_CASE("lumbungd audit --from refuses a file cut short or damaged, printing n
   // The command line: --from alone, --archive-before with --out and --data.
   CHECK(run_lumbungd({"audit", "--from", archive, "--data", data}).exit_code == 2);
   CHECK(run_lumbungd({"audit", "--data", data, "--archive-before", "2026-01-01"}).exit_code == 2);
-  CHECK(run_lumbungd({"audit", "--archive-before", "2026-01-01", "--out", dir.file("x")})
-            .exit_code == 2);
+  CHECK(
+      run_lumbungd({"audit", "--archive-before", "2026-01-01", "--out", dir.file("x")}).exit_code ==
+      2);
   CHECK(run_lumbungd({"audit"}).exit_code == 2);
-  for (const char* date : {"2026-02-30", "2026-1-01", "yesterday", "2026-01-01T25:00:00Z",
-                           "2026-01-01T10:00:00"}) {
-    const ProcessResult bad = run_lumbungd(
-        {"audit", "--data", data, "--archive-before", date, "--out", dir.file("x")});
+  for (const char* date :
+       {"2026-02-30", "2026-1-01", "yesterday", "2026-01-01T25:00:00Z", "2026-01-01T10:00:00"}) {
+    const ProcessResult bad =
+        run_lumbungd({"audit", "--data", data, "--archive-before", date, "--out", dir.file("x")});
     CHECK(bad.exit_code == 2);
     CHECK_THAT(bad.err, Catch::Contains("is not a UTC date"));
   }

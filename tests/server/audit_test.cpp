@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "server/audit_archive.hpp"
-#include "server/sqlite_store.hpp"
 #include "server/server_fixture.hpp"
+#include "server/sqlite_store.hpp"
 #include "server/store_formats.hpp"
 #include "support/temp_dir.hpp"
 
@@ -42,8 +42,8 @@ std::vector<AuditEntry> live_log(server::Store& store, const server::AuditQuery&
 
 std::vector<AuditEntry> archived(const std::string& path, const server::AuditQuery& query = {}) {
   std::vector<AuditEntry> entries;
-  const Status read = server::read_audit_archive(
-      path, query, [&](const AuditEntry& e) { entries.push_back(e); });
+  const Status read =
+      server::read_audit_archive(path, query, [&](const AuditEntry& e) { entries.push_back(e); });
   INFO(read.to_string());
   REQUIRE(read.is_ok());
   return entries;
@@ -127,8 +127,7 @@ TEST_CASE("audit: a store of format 6 is upgraded, its entries of one cell each 
                 "'applied', '', 0), "
                 "(91, 1000, '', 'old', 'household', 'h1', 'phone', NULL, NULL, 'applied', '', 0)");
   std::string error;
-  CHECK(run_sql(dir, "DELETE FROM audit_log WHERE device_id = 'old'", &error) ==
-        SQLITE_CONSTRAINT);
+  CHECK(run_sql(dir, "DELETE FROM audit_log WHERE device_id = 'old'", &error) == SQLITE_CONSTRAINT);
 
   server.open();
   server.clock->advance(1000);
@@ -146,8 +145,7 @@ TEST_CASE("audit: a store of format 6 is upgraded, its entries of one cell each 
     CHECK(log[3].column.empty());
   }
   // The log stays append-only for everything but archive_audit.
-  CHECK(run_sql(dir, "DELETE FROM audit_log WHERE device_id = 'old'", &error) ==
-        SQLITE_CONSTRAINT);
+  CHECK(run_sql(dir, "DELETE FROM audit_log WHERE device_id = 'old'", &error) == SQLITE_CONSTRAINT);
   CHECK(error == "the audit log is append-only");
   CHECK(run_sql(dir, "UPDATE audit_log SET detail = 'x'", &error) == SQLITE_CONSTRAINT);
   // A guard row committed by hand does not open it either: it must name the
@@ -217,12 +215,11 @@ TEST_CASE("audit: archived entries leave the log into a file that reads back ent
   CHECK(std::distance(std::filesystem::directory_iterator(out.path()), {}) == 2);
 }
 
-TEST_CASE("audit: an archive cut short or damaged is refused before an entry is read",
-          "[server]") {
+TEST_CASE("audit: an archive cut short or damaged is refused before an entry is read", "[server]") {
   TestServer server;
   for (std::uint64_t batch = 1; batch <= 50; ++batch) {
-    server.push(Batch("a", batch).insert("household", "h" + std::to_string(batch), household(),
-                                         stamp(0)));
+    server.push(
+        Batch("a", batch).insert("household", "h" + std::to_string(batch), household(), stamp(0)));
   }
   server.server.reset();
   TempDir out;
@@ -239,8 +236,8 @@ TEST_CASE("audit: an archive cut short or damaged is refused before an entry is 
         server::read_audit_archive(broken, {}, [&](const AuditEntry&) { ++visited; });
     CHECK(visited == 0);
     CHECK(read.code() == ErrorCode::kCorrupt);
-    CHECK_THAT(read.message(), Catch::Contains("'" + broken +
-                                               "' is not a whole, intact lumbungd audit archive"));
+    CHECK_THAT(read.message(),
+               Catch::Contains("'" + broken + "' is not a whole, intact lumbungd audit archive"));
     return read.message();
   };
   SECTION("cut short") { refused(whole.substr(0, whole.size() / 2)); }
