@@ -215,6 +215,59 @@ TEST_CASE("audit: archived entries leave the log into a file that reads back ent
   CHECK(std::distance(std::filesystem::directory_iterator(out.path()), {}) == 2);
 }
 
+// A store whose writes fail after the first `writes_left`: the disk filling
+// up, or the process dying, while archived entries leave the log.
+class FailingWrites final : public server::Store {
+ public:
+  FailingWrites(server::Store& store, int writes_left) : store_(store), left_(writes_left) {}
+  Status write(const server::WriteBody& body) override {
+    if (left_-- <= 0) return Status(ErrorCode::kNoSpace, "the disk is full");
+    return store_.write(body);
+  }
+  std::vector<Status> write_group(const std::vector<server::WriteBody>& bodies) override {
+    return store_.write_group(bodies);
+  }
+  Status read(const std::function<Status(server::ReadTransaction&)>& body) override {
+    return store_.read(body);
+  }
+  bool note_sighting(const server::DeviceSighting& sighting) override {
+    return store_.note_sighting(sighting);
+  }
+
+ private:
+  server::Store& store_;
+  int left_;
+};
+
+TEST_CASE("audit: entries whose removal fails after the archive is written stay in both",
+          "[server]") {
+  TestServer server;
+  for (std::uint64_t batch = 1; batch <= 5; ++batch) {
+    server.push(
+        Batch("a", batch).insert("household", "h" + std::to_string(batch), household(), stamp(0)));
+  }
+  server.server.reset();
+  TempDir out;
+  const std::string file = out.file("archive");
+  const std::unique_ptr<server::SqliteStore> store = open_store(server.data_dir());
+  const std::vector<AuditEntry> before = live_log(*store);
+  REQUIRE(before.size() == 5);
+  FailingWrites failing(*store, /*writes_left=*/2);  // two batches of two ids, then none
+  const Result<server::AuditArchiveSummary> summary =
+      server::archive_audit(failing, kNowMs + 1, file, /*batch=*/2);
+  CHECK(summary.status().code() == ErrorCode::kNoSpace);
+  // Every entry is in the archive; the last one is still in the log too.
+  CHECK(fields(archived(file)) == fields(before));
+  const std::vector<AuditEntry> kept = live_log(*store);
+  CHECK(fields(kept) == std::vector<std::string>{fields(before[4])});
+  // Archiving again moves it into a second file.
+  const Result<server::AuditArchiveSummary> again =
+      server::archive_audit(*store, kNowMs + 1, out.file("again"));
+  REQUIRE(again.is_ok());
+  CHECK(again->entries == 1);
+  CHECK(live_log(*store).empty());
+}
+
 TEST_CASE("audit: an archive cut short or damaged is refused before an entry is read", "[server]") {
   TestServer server;
   for (std::uint64_t batch = 1; batch <= 50; ++batch) {

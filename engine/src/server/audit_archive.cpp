@@ -255,12 +255,15 @@ Result<AuditArchiveSummary> archive_audit(Store& store, std::int64_t before_ms,
   // transaction. Entries appended since the scan have greater ids.
   for (std::int64_t from = first_id; summary.entries > 0 && from <= last_id; from += batch) {
     const std::int64_t to = std::min(last_id, from + batch - 1);
-    LUMBUNG_RETURN_IF_ERROR(store.write([&](WriteTransaction& txn) -> Status {
-      LUMBUNG_ASSIGN_OR_RETURN(std::int64_t removed,
-                               txn.remove_archived_audit(before_ms, from, to));
-      (void)removed;
-      return Status::ok();
-    }));
+    const Status removed = store.write([&](WriteTransaction& txn) -> Status {
+      return txn.remove_archived_audit(before_ms, from, to).status();
+    });
+    if (!removed.is_ok()) {
+      return Status(removed.code(), "the entries are archived in '" + path +
+                                        "', but some are still in the log too (archiving again "
+                                        "moves them into another file): " +
+                                        removed.message());
+    }
   }
   return summary;
 }

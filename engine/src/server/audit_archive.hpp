@@ -47,8 +47,9 @@ struct AuditArchiveSummary {
 // place, mode 0600; kAlreadyExists when `out` exists), and only then removes
 // them from the store's log, in transactions of at most `batch` entries' ids
 // each, so that a serving daemon waits little on them. A crash between
-// leaves entries in both the archive and the log, never in neither; an
-// entry appended while it runs stays in the log. Reads in flat memory.
+// leaves entries in both the archive and the log, never in neither (a
+// failure to remove them is an error that says so); an entry appended while
+// it runs stays in the log. Reads in flat memory.
 Result<AuditArchiveSummary> archive_audit(Store& store, std::int64_t before_ms,
                                           const std::string& out, std::int64_t batch = 10'000);
 
