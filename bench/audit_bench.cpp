@@ -49,8 +49,8 @@ v1::PushRequest household_batch(std::uint64_t batch, int first, int count) {
   v1::TableColumns* table = push.add_tables();
   table->set_table("household");
   const std::vector<std::string> columns = {
-      "id", "village_id", "head_name", "created_by", "created_at", "no_kk",          "dusun",
-      "rt", "rw",         "phone",     "latitude",   "longitude",  "notes",          "remittance_use"};
+      "id", "village_id", "head_name", "created_by", "created_at", "no_kk", "dusun",
+      "rt", "rw",         "phone",     "latitude",   "longitude",  "notes", "remittance_use"};
   for (const std::string& column : columns) table->add_columns(column);
   const std::int64_t hlc = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
@@ -127,9 +127,8 @@ int main(int argc, char** argv) {
         fail(status.to_string());
       }
       v1::PushResponse response;
-      if (Status decoded = protocol::decode_body(answer->headers, answer->body,
-                                                 HttpTransportOptions().max_response_bytes,
-                                                 &response);
+      if (Status decoded = protocol::decode_body(
+              answer->headers, answer->body, HttpTransportOptions().max_response_bytes, &response);
           !decoded) {
         fail(decoded.to_string());
       }
@@ -148,8 +147,8 @@ int main(int argc, char** argv) {
   const std::int64_t page_size = single_integer(db, "PRAGMA page_size");
   // The audit log's share of the file, from SQLite's own page count when the
   // build has dbstat; -1 otherwise.
-  const std::int64_t audit_pages = single_integer(
-      db, "SELECT count(*) FROM dbstat WHERE name = 'audit_log'");
+  const std::int64_t audit_pages =
+      single_integer(db, "SELECT count(*) FROM dbstat WHERE name = 'audit_log'");
   const std::int64_t free_pages = single_integer(db, "PRAGMA freelist_count");
   std::string largest;  // the largest tables and indexes, by pages
   {
@@ -183,9 +182,9 @@ int main(int argc, char** argv) {
 
   // What an archive of the whole log takes, when the binary can make one.
   const std::string archive = dir.file("audit.lumbung-audit");
-  test::ChildProcess child({binary, "audit", "--data", data, "--archive-before", "2999-12-31",
-                            "--out", archive},
-                           {}, fs::current_path().string());
+  test::ChildProcess child(
+      {binary, "audit", "--data", data, "--archive-before", "2999-12-31", "--out", archive}, {},
+      fs::current_path().string());
   const std::optional<test::ProcessResult> archived =
       child.wait(test::Deadline::clock::now() + std::chrono::minutes(10));
   if (archived && archived->exit_code == 0) {
