@@ -38,6 +38,7 @@
 #include "net/tls.hpp"
 #include "program.hpp"
 #include "serve_config.hpp"
+#include "server/audit_archive.hpp"
 #include "server/backup.hpp"
 #include "server/csv_table.hpp"
 #include "server/log.hpp"
@@ -105,6 +106,7 @@ struct Args {
   std::string table;
   std::string csv_file;
   bool csv = false;
+  std::optional<std::string> archive_before;
 };
 
 lumbung::tools::Program& program() {
@@ -475,13 +477,149 @@ constexpr const char* kAuditDescription =
 Every change a device pushed is there (outcome applied, superseded or
 refused; "detail" says why it was refused), and every conflict resolution
 (outcome resolved_server, resolved_device or resolved_value, with the
-conflict's id). "officer" is who the request's token speaks for (empty for
-requests served with --insecure-no-auth), "device" the device it came from,
-"seq" the seq the change got (null when none), "time_ms" the server's time in
-ms since the Unix epoch. Values are written as in 'lumbung get'. It can run
-while 'lumbungd serve' runs on DIR.)";
+conflict's id). An applied insert of a new row is one entry: "column" null
+and "new" the whole row, an object of its cells ({"id":"...","name":...});
+an update is one entry per cell ("column" its name, "old" and "new" its
+values); a delete has "column" null and "new" null. (Inserts logged before
+store format 7 have one entry per cell instead.) "officer" is who the
+request's token speaks for (empty for requests served with
+--insecure-no-auth), "device" the device it came from, "seq" the seq the
+change got (null when none), "time_ms" the server's time in ms since the
+Unix epoch. Values are written as in 'lumbung get'. It can run while
+'lumbungd serve' runs on DIR.
+
+--archive-before DATE --out FILE moves the entries older than DATE (UTC:
+YYYY-MM-DD, or an RFC 3339 time such as 2026-01-31T12:00:00Z) out of the
+log into FILE, a new file (0600; an existing one is never written over):
+zstd-compressed and ending with a SHA-256 of its contents. FILE is written
+and synced to disk before the entries leave the log, in transactions of
+10,000 entries at most, so that it can run while 'lumbungd serve' runs on
+DIR; a crash between leaves entries in both, never in neither. Prints one
+JSON object, keys sorted: {"bytes":N,"entries":N,"first_time_ms":N|null,
+"last_time_ms":N|null,"path":"..."}: the file's size and absolute path, the
+number of entries archived, and their least and greatest time_ms.
+
+--from FILE prints the entries of an archive exactly as the log printed
+them, with the same filters (an entry keeps its row's village); no --data.
+A file cut short, damaged or of something else is refused before a line is
+printed.)";
+
+// The ms since the Unix epoch of DATE: YYYY-MM-DD (midnight UTC) or an
+// RFC 3339 time, YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM).
+std::optional<std::int64_t> parse_utc_time(std::string_view text) {
+  const auto number = [&](std::size_t at, std::size_t digits) -> std::optional<int> {
+    if (at + digits > text.size()) return std::nullopt;
+    int value = 0;
+    for (std::size_t i = at; i < at + digits; ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      value = value * 10 + (text[i] - '0');
+    }
+    return value;
+  };
+  const std::optional<int> year = number(0, 4);
+  const std::optional<int> month = number(5, 2);
+  const std::optional<int> day = number(8, 2);
+  if (!year || !month || !day || text.size() < 10 || text[4] != '-' || text[7] != '-') {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(*year),
+                                         std::chrono::month(static_cast<unsigned>(*month)),
+                                         std::chrono::day(static_cast<unsigned>(*day))};
+  if (!date.ok()) return std::nullopt;
+  std::int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::sys_days(date).time_since_epoch())
+                        .count();
+  if (text.size() == 10) return ms;
+  if (text[10] != 'T' && text[10] != 't') return std::nullopt;
+  const std::optional<int> hour = number(11, 2);
+  const std::optional<int> minute = number(14, 2);
+  const std::optional<int> second = number(17, 2);
+  if (!hour || !minute || !second || text[13] != ':' || text[16] != ':' || *hour > 23 ||
+      *minute > 59 || *second > 59) {
+    return std::nullopt;
+  }
+  ms += ((*hour * 60 + *minute) * 60 + *second) * std::int64_t{1000};
+  std::size_t at = 19;
+  if (at < text.size() && text[at] == '.') {
+    std::int64_t scale = 100;
+    std::size_t digits = 0;
+    for (++at; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at, ++digits) {
+      ms += (text[at] - '0') * scale;
+      scale /= 10;
+    }
+    if (digits == 0) return std::nullopt;
+  }
+  if (at + 1 == text.size() && (text[at] == 'Z' || text[at] == 'z')) return ms;
+  const std::optional<int> offset_hours = number(at + 1, 2);
+  const std::optional<int> offset_minutes = number(at + 4, 2);
+  if (at + 6 != text.size() || (text[at] != '+' && text[at] != '-') || text[at + 3] != ':' ||
+      !offset_hours || !offset_minutes || *offset_hours > 23 || *offset_minutes > 59) {
+    return std::nullopt;
+  }
+  const std::int64_t offset_ms = (*offset_hours * 60 + *offset_minutes) * std::int64_t{60'000};
+  return text[at] == '+' ? ms - offset_ms : ms + offset_ms;
+}
+
+// One line of `lumbungd audit`, for an entry of the log or of an archive.
+std::string audit_line(const lumbung::server::AuditEntry& entry) {
+  using lumbung::core::canonical_json;
+  const auto text_or_null = [](const std::string& text) {
+    return canonical_json(text.empty() ? Value() : Value(text));
+  };
+  // A whole-row insert's new value is its row as canonical JSON text:
+  // printed as the object it is.
+  std::string new_value = canonical_json(entry.new_value);
+  if (entry.column.empty() && entry.new_value.type() == lumbung::ValueType::kText &&
+      entry.new_value.as_text().starts_with('{') &&
+      nlohmann::json::accept(entry.new_value.as_text())) {
+    new_value = entry.new_value.as_text();
+  }
+  return lumbung::tools::json_object(
+      {{"column", text_or_null(entry.column)},
+       {"conflict_id", canonical_json(entry.conflict_id == 0
+                                          ? Value()
+                                          : Value(static_cast<std::int64_t>(entry.conflict_id)))},
+       {"detail", canonical_json(Value(entry.detail))},
+       {"device", canonical_json(Value(entry.device_id))},
+       {"new", new_value},
+       {"officer", canonical_json(Value(entry.officer))},
+       {"old", canonical_json(entry.old_value)},
+       {"outcome", canonical_json(Value(entry.outcome))},
+       {"row", canonical_json(Value(entry.row_id))},
+       {"scope", text_or_null(entry.scope)},
+       {"seq", canonical_json(entry.seq == 0 ? Value() : Value(entry.seq))},
+       {"table", canonical_json(Value(entry.table))},
+       {"time_ms", canonical_json(Value(entry.time_ms))}});
+}
+
+int run_audit_archive(const Args& args) {
+  const std::optional<std::int64_t> before = parse_utc_time(*args.archive_before);
+  if (!before) {
+    return program().usage_error("audit",
+                                 "--archive-before: '" + *args.archive_before +
+                                     "' is not a UTC date (YYYY-MM-DD) or an RFC 3339 time");
+  }
+  if (Status dir = check_data_dir(args.data); !dir) return fail(dir);
+  Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
+      lumbung::server::SqliteStore::open(args.data);
+  if (!store) return fail(store.status());
+  Result<lumbung::server::AuditArchiveSummary> archived =
+      lumbung::server::archive_audit(**store, *before, args.out);
+  if (!archived) return fail(archived.status());
+  const auto time_or_null = [](const std::optional<std::int64_t>& ms) {
+    return ms ? Value(*ms) : Value();
+  };
+  const lumbung::Row line = {{"bytes", Value(static_cast<std::int64_t>(archived->bytes))},
+                             {"entries", Value(archived->entries)},
+                             {"first_time_ms", time_or_null(archived->first_time_ms)},
+                             {"last_time_ms", time_or_null(archived->last_time_ms)},
+                             {"path", Value(archived->path)}};
+  std::cout << lumbung::core::canonical_json(line) << '\n';
+  return kExitOk;
+}
 
 int run_audit(const Args& args) {
+  if (args.archive_before) return run_audit_archive(args);
   lumbung::server::AuditQuery query;
   query.scope = args.village;
   if (args.row) {  // checked by the parser: TABLE/ID
@@ -489,34 +627,22 @@ int run_audit(const Args& args) {
     query.table = args.row->substr(0, slash);
     query.row_id = args.row->substr(slash + 1);
   }
+  const auto print = [](const lumbung::server::AuditEntry& entry) {
+    std::cout << audit_line(entry) << '\n';
+  };
+  if (!args.from.empty()) {
+    const Status read = lumbung::server::read_audit_archive(args.from, query, print);
+    return read ? kExitOk : fail(read);
+  }
+  if (args.data.empty())
+    return program().usage_error("audit", "--data DIR or --from FILE is required");
   if (Status dir = check_data_dir(args.data); !dir) return fail(dir);
   // The store alone: the log needs no schema, and no token is checked.
   Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
       lumbung::server::SqliteStore::open(args.data);
   if (!store) return fail(store.status());
-  const auto text_or_null = [](const std::string& text) {
-    return text.empty() ? Value() : Value(text);
-  };
-  const Status read = (*store)->read([&](lumbung::server::ReadTransaction& txn) {
-    return txn.scan_audit(query, [&](const lumbung::server::AuditEntry& entry) {
-      const lumbung::Row line = {
-          {"column", text_or_null(entry.column)},
-          {"conflict_id",
-           entry.conflict_id == 0 ? Value() : Value(static_cast<std::int64_t>(entry.conflict_id))},
-          {"detail", Value(entry.detail)},
-          {"device", Value(entry.device_id)},
-          {"new", entry.new_value},
-          {"officer", Value(entry.officer)},
-          {"old", entry.old_value},
-          {"outcome", Value(entry.outcome)},
-          {"row", Value(entry.row_id)},
-          {"scope", text_or_null(entry.scope)},
-          {"seq", entry.seq == 0 ? Value() : Value(entry.seq)},
-          {"table", Value(entry.table)},
-          {"time_ms", Value(entry.time_ms)}};
-      std::cout << lumbung::core::canonical_json(line) << '\n';
-    });
-  });
+  const Status read = (*store)->read(
+      [&](lumbung::server::ReadTransaction& txn) { return txn.scan_audit(query, print); });
   return read ? kExitOk : fail(read);
 }
 
@@ -1185,11 +1311,28 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
   add_option(audit, "--village", args.village, "ID",
              "only the entries of rows of that village (scope); a refused insert of a row the "
              "server never had has none");
-  expect(add_option(audit, "--row", args.row, "TABLE/ID", "only the entries of that row"),
-         "TABLE/ID", [](std::string_view text) {
-           const std::size_t slash = text.find('/');
-           return slash != std::string_view::npos && slash != 0 && slash + 1 != text.size();
-         });
+  CLI::Option* row =
+      expect(add_option(audit, "--row", args.row, "TABLE/ID", "only the entries of that row"),
+             "TABLE/ID", [](std::string_view text) {
+               const std::size_t slash = text.find('/');
+               return slash != std::string_view::npos && slash != 0 && slash + 1 != text.size();
+             });
+  // --data, or --from alone.
+  CLI::Option* audit_data = audit->get_option("--data");
+  audit_data->required(false)->description("the server's data directory; required but with --from");
+  CLI::Option* archive_before =
+      add_option(audit, "--archive-before", args.archive_before, "DATE",
+                 "move the entries older than DATE (UTC: YYYY-MM-DD or an RFC 3339 time) into "
+                 "--out FILE");
+  CLI::Option* audit_out = add_option(audit, "--out", args.out, "FILE",
+                                      "the new archive file that --archive-before writes");
+  CLI::Option* audit_from =
+      add_option(audit, "--from", args.from, "FILE",
+                 "print the entries of this archive, not of a data directory");
+  archive_before->needs(audit_out)->needs(audit_data)->excludes(audit_from);
+  audit_out->needs(archive_before);
+  audit_from->excludes(audit_data);
+  archive_before->excludes(audit->get_option("--village"))->excludes(row);
 
   CLI::App* token =
       command("token", "issue a signed bearer token for an officer", kTokenDescription, &run_token,

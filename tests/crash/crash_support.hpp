@@ -85,7 +85,17 @@ inline std::string audit_disagreements(const std::string& dump_text, const std::
   for (std::string line; std::getline(lines, line);) {
     const nlohmann::json entry = nlohmann::json::parse(line);
     const std::string outcome = entry.at("outcome");
-    if (outcome == "superseded" || outcome == "refused" || entry.at("column").is_null()) continue;
+    if (outcome == "superseded" || outcome == "refused") continue;
+    // An applied insert: one entry, "new" the whole row (decision 0028).
+    if (entry.at("column").is_null()) {
+      if (!entry.at("new").is_object()) continue;  // a delete
+      for (const auto& [column, value] : entry.at("new").items()) {
+        const Cell cell{entry.at("table"), entry.at("row"), column};
+        last_written[cell] = value;
+        ++applied[cell];
+      }
+      continue;
+    }
     const Cell cell{entry.at("table"), entry.at("row"), entry.at("column")};
     last_written[cell] = entry.at("new");
     if (outcome == "applied") ++applied[cell];

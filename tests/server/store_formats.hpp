@@ -10,6 +10,14 @@
 
 namespace lumbung::test {
 
+// Format 7 to 6: an audit log that nothing leaves.
+constexpr const char* kDowngradeTo6 =
+    "DROP TRIGGER audit_log_no_delete;"
+    "DROP TABLE audit_archiving;"
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "PRAGMA user_version = 6;";
+
 // Format 6 to 5: no fleet view.
 constexpr const char* kDowngradeTo5 =
     "DROP TABLE device_activity;"

@@ -207,6 +207,7 @@ TEST_CASE("store: a store of format 3 is upgraded in place, its log read per sco
   const std::vector<Visited> scanned = scan(dir, cursors);
   const v1::PullPage pulled = server.pull("c");
   server.server.reset();
+  rewrite_store(dir, kDowngradeTo6);
   rewrite_store(dir, kDowngradeTo5);
   rewrite_store(dir, kDowngradeTo4);
   rewrite_store(dir, kDowngradeTo3);

@@ -1,11 +1,9 @@
 #include "server/backup_file.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -13,34 +11,9 @@
 
 #include "core/errno_status.hpp"
 #include "core/unique_fd.hpp"
-#include "snapshot/zstd_file.hpp"
+#include "server/sealed_file.hpp"
 
 namespace lumbung::server {
-
-class Sha256 {
- public:
-  static constexpr std::size_t kSize = 32;
-  using Digest = std::array<unsigned char, kSize>;
-
-  Sha256() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) failed_ = true;
-  }
-  void update(std::string_view bytes) {
-    if (EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()) != 1) failed_ = true;
-  }
-  Result<Digest> digest() {
-    Digest digest{};
-    unsigned int size = 0;
-    if (failed_ || EVP_DigestFinal_ex(ctx_.get(), digest.data(), &size) != 1 || size != kSize) {
-      return Status(ErrorCode::kInternal, "SHA-256 failed");
-    }
-    return digest;
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
-  bool failed_ = false;
-};
 
 namespace {
 
@@ -51,26 +24,7 @@ constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kMaxNameBytes = 511;
 constexpr std::size_t kMaxPartBytes = 255;
 constexpr std::size_t kBufferBytes = 256 * 1024;
-// Level 3: most of what zstd saves on a store, at a few hundred MB/s.
-constexpr int kZstdLevel = 3;
-
-template <typename Int>
-std::string big_endian(Int value) {
-  std::string bytes(sizeof(Int), '\0');
-  for (std::size_t i = 0; i < sizeof(Int); ++i) {
-    bytes[sizeof(Int) - 1 - i] = static_cast<char>(value >> (8 * i));
-  }
-  return bytes;
-}
-
-template <typename Int>
-Int from_big_endian(const char* bytes) {
-  Int value = 0;
-  for (std::size_t i = 0; i < sizeof(Int); ++i) {
-    value = static_cast<Int>(value << 8) | static_cast<unsigned char>(bytes[i]);
-  }
-  return value;
-}
+constexpr const char* kKind = "lumbungd backup";
 
 bool is_name_part(std::string_view part) {
   if (part.empty() || part.size() > kMaxPartBytes || part.front() == '.') return false;
@@ -92,70 +46,9 @@ Status write_all(int fd, std::string_view bytes, const std::string& path) {
   return Status::ok();
 }
 
-// Reads the unpacked bytes of a backup file in order, adding them to its
-// checksum.
-class BackupReader {
- public:
-  BackupReader(std::unique_ptr<snapshot::ZstdFileReader> in, std::string path)
-      : in_(std::move(in)), path_(std::move(path)) {}
-
-  // Exactly `size` bytes into `data`; kCorrupt "... ends inside WHAT" when
-  // the file ends first.
-  Status read(char* data, std::size_t size, std::string_view what, bool hashed = true) {
-    std::size_t done = 0;
-    while (done < size) {
-      Result<std::size_t> got = in_->read(data + done, size - done);
-      if (!got.is_ok()) return refused(got.status());
-      if (*got == 0) return refused("it ends inside " + std::string(what));
-      done += *got;
-    }
-    if (hashed) sha_.update(std::string_view(data, size));
-    return Status::ok();
-  }
-
-  template <typename Int>
-  Result<Int> read_int(std::string_view what) {
-    char bytes[sizeof(Int)];
-    LUMBUNG_RETURN_IF_ERROR(read(bytes, sizeof bytes, what));
-    return from_big_endian<Int>(bytes);
-  }
-
-  // Reads the stored checksum and compares; then the file must end.
-  Status check_end() {
-    LUMBUNG_ASSIGN_OR_RETURN(Sha256::Digest computed, sha_.digest());
-    Sha256::Digest stored{};
-    LUMBUNG_RETURN_IF_ERROR(
-        read(reinterpret_cast<char*>(stored.data()), stored.size(), "its checksum", false));
-    if (stored != computed) return refused("its SHA-256 does not match its contents");
-    char after = 0;
-    Result<std::size_t> more = in_->read(&after, 1);
-    if (!more.is_ok()) return refused(more.status());
-    if (*more != 0) return refused("bytes follow its checksum");
-    return Status::ok();
-  }
-
-  // The unpacking's error, which names the file, as the reason.
-  Status refused(const Status& unpacking) const {
-    if (unpacking.code() != ErrorCode::kCorrupt) return unpacking;
-    const std::string named = "'" + path_ + "' ";
-    const std::string& why = unpacking.message();
-    return refused(why.starts_with(named) ? "it " + why.substr(named.size()) : why);
-  }
-
-  Status refused(const std::string& why) const {
-    return Status(ErrorCode::kCorrupt,
-                  "'" + path_ + "' is not a whole, intact lumbungd backup: " + why);
-  }
-
- private:
-  std::unique_ptr<snapshot::ZstdFileReader> in_;
-  const std::string path_;
-  Sha256 sha_;
-};
-
 // Writes the next `size` bytes of `reader` into the new file `path`, or
 // nowhere when `path` is empty.
-Status unpack_file(BackupReader& reader, const std::string& name, std::uint64_t size,
+Status unpack_file(SealedFileReader& reader, const std::string& name, std::uint64_t size,
                    const std::string& path) {
   UniqueFd out;
   if (!path.empty()) {
@@ -189,24 +82,17 @@ bool is_backup_entry_name(std::string_view name) {
   return is_name_part(name.substr(0, slash)) && is_name_part(name.substr(slash + 1));
 }
 
-BackupFileWriter::BackupFileWriter(std::unique_ptr<snapshot::ZstdFileWriter> out, std::string path)
-    : out_(std::move(out)), sha_(std::make_unique<Sha256>()), path_(std::move(path)) {}
+BackupFileWriter::BackupFileWriter(std::unique_ptr<SealedFileWriter> out) : out_(std::move(out)) {}
 
 BackupFileWriter::~BackupFileWriter() = default;
 
 Result<std::unique_ptr<BackupFileWriter>> BackupFileWriter::create(const std::string& path) {
-  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::ZstdFileWriter> out,
-                           snapshot::ZstdFileWriter::create(path, kZstdLevel));
-  std::unique_ptr<BackupFileWriter> writer(new BackupFileWriter(std::move(out), path));
-  LUMBUNG_RETURN_IF_ERROR(writer->put(kMagic));
-  LUMBUNG_RETURN_IF_ERROR(writer->put(big_endian(kVersion)));
-  return writer;
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<SealedFileWriter> out,
+                           SealedFileWriter::create(path, kMagic, kVersion));
+  return std::unique_ptr<BackupFileWriter>(new BackupFileWriter(std::move(out)));
 }
 
-Status BackupFileWriter::put(std::string_view bytes) {
-  sha_->update(bytes);
-  return out_->write(bytes);
-}
+Status BackupFileWriter::put(std::string_view bytes) { return out_->put(bytes); }
 
 Status BackupFileWriter::add(const std::string& name, const std::string& source) {
   if (!is_backup_entry_name(name)) {
@@ -239,26 +125,14 @@ Status BackupFileWriter::add(const std::string& name, const std::string& source)
 
 Status BackupFileWriter::finish() {
   LUMBUNG_RETURN_IF_ERROR(put(big_endian(std::uint32_t{0})));
-  LUMBUNG_ASSIGN_OR_RETURN(Sha256::Digest digest, sha_->digest());
-  LUMBUNG_RETURN_IF_ERROR(
-      out_->write(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size())));
   return out_->finish();
 }
 
 Result<std::vector<std::string>> read_backup_file(const std::string& path,
                                                   const std::string& into) {
-  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<snapshot::ZstdFileReader> in,
-                           snapshot::ZstdFileReader::open(path));
-  BackupReader reader(std::move(in), path);
-  std::string magic(kMagic.size(), '\0');
-  LUMBUNG_RETURN_IF_ERROR(reader.read(magic.data(), magic.size(), "its header"));
-  if (magic != kMagic) return reader.refused("it does not begin with \"lumbung-backup\"");
-  LUMBUNG_ASSIGN_OR_RETURN(std::uint32_t version, reader.read_int<std::uint32_t>("its header"));
-  if (version != kVersion) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "'" + path + "' is a lumbungd backup of format " + std::to_string(version) +
-                      "; this lumbungd reads format " + std::to_string(kVersion));
-  }
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<SealedFileReader> opened,
+                           SealedFileReader::open(path, kMagic, kVersion, kKind));
+  SealedFileReader& reader = *opened;
   std::vector<std::string> names;
   std::set<std::string> made_dirs;
   for (;;) {

@@ -1,6 +1,6 @@
 // The file `lumbungd backup` writes and `lumbungd restore` reads
-// (docs/decisions/0019-backup-file.md): one zstd frame, with zstd's content
-// checksum, that unpacks to
+// (docs/decisions/0019-backup-file.md): a sealed file (server/sealed_file.hpp),
+// one zstd frame, with zstd's content checksum, that unpacks to
 //
 //   "lumbung-backup\n"  15 bytes: the format's name
 //   version             u32, 1
@@ -25,13 +25,9 @@
 
 #include "lumbung/status.hpp"
 
-namespace lumbung::snapshot {
-class ZstdFileWriter;
-}
-
 namespace lumbung::server {
 
-class Sha256;
+class SealedFileWriter;
 
 // Whether `name` may name a file in a backup file (see above).
 bool is_backup_entry_name(std::string_view name);
@@ -51,13 +47,11 @@ class BackupFileWriter {
   Status finish();
 
  private:
-  BackupFileWriter(std::unique_ptr<snapshot::ZstdFileWriter> out, std::string path);
+  explicit BackupFileWriter(std::unique_ptr<SealedFileWriter> out);
   // Writes `bytes` and adds them to the checksum.
   Status put(std::string_view bytes);
 
-  std::unique_ptr<snapshot::ZstdFileWriter> out_;
-  std::unique_ptr<Sha256> sha_;
-  const std::string path_;
+  std::unique_ptr<SealedFileWriter> out_;
 };
 
 // Reads the backup file `path` to its end and checks it: the format's name

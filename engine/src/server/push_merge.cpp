@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/canonical_json.hpp"
 #include "core/merge.hpp"
 #include "protocol/wire.hpp"
 #include "server/conflict_wire.hpp"
@@ -302,8 +303,12 @@ class BatchMerger {
                 : edits.for_cell(static_cast<std::size_t>(sent - change.cells.begin()));
         LUMBUNG_RETURN_IF_ERROR(
             txn_.write_cell(table.name, change.row_id, column.name, {value, {edit.stamp, seq}}));
-        LUMBUNG_RETURN_IF_ERROR(audit(change, edit, seq, column.name, Value(), value, "applied"));
       }
+      // One entry for the whole row, its cells as one canonical JSON object:
+      // the values stay in the log at a fraction of an entry a cell
+      // (docs/decisions/0028-audit-retention.md).
+      LUMBUNG_RETURN_IF_ERROR(audit(change, edits.edit, seq, "", Value(),
+                                    Value(core::canonical_json(inserted)), "applied"));
       outcome->set_outcome(v1::OUTCOME_APPLIED);
       outcome->set_seq(seq);
       return Status::ok();

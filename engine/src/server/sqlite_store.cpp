@@ -60,7 +60,8 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 // reaches. 2: devices.request_digest, where a new store starts (kCreateTables);
 // 3: conflict resolutions; 4: the change log per scope; 5: the answers to
 // devices' last batches in a table of their own; 6: the fleet view, what the
-// daemon saw of each device (docs/decisions/0025-fleet-view.md).
+// daemon saw of each device (docs/decisions/0025-fleet-view.md); 7: audit
+// retention (docs/decisions/0028-audit-retention.md).
 constexpr db::FormatStep kUpgrades[] = {
     {3, R"sql(
 ALTER TABLE conflicts ADD COLUMN resolved_value;
@@ -119,6 +120,20 @@ CREATE TABLE device_refusals (
   device_id TEXT NOT NULL, tbl TEXT NOT NULL, row_id TEXT NOT NULL, refused_ms INTEGER NOT NULL,
   PRIMARY KEY (device_id, tbl, row_id))
   WITHOUT ROWID;
+)sql"},
+    // An applied insert is one audit entry from now on (entries of the cells
+    // of earlier inserts stay as they are), and archived entries may leave
+    // the log: a delete passes the trigger only for an entry that the row of
+    // audit_archiving names, a row that remove_archived_audit() inserts and
+    // deletes inside its own transaction, so that none is ever committed.
+    {7, R"sql(
+CREATE TABLE audit_archiving (
+  before_ms INTEGER NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL);
+DROP TRIGGER audit_log_no_delete;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  WHEN NOT EXISTS (SELECT 1 FROM audit_archiving WHERE OLD.time_ms < before_ms
+                   AND OLD.id BETWEEN first_id AND last_id)
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql"},
 };
 constexpr db::FileFormat kStoreFormat{2, kUpgrades};
@@ -606,11 +621,12 @@ class SqliteReadTransaction : public virtual ReadTransaction {
         cached_query(
             db_,
             "SELECT a.seq, a.time_ms, a.officer, a.device_id, a.tbl, a.row_id, a.col, a.old_value, "
-            "a.new_value, a.outcome, a.detail, a.conflict_id, r.scope FROM audit_log AS a "
+            "a.new_value, a.outcome, a.detail, a.conflict_id, r.scope, a.id FROM audit_log AS a "
             "LEFT JOIN synced_rows AS r ON r.tbl = a.tbl AND r.row_id = a.row_id "
             "WHERE (?1 IS NULL OR r.scope = ?1) AND (?2 IS NULL OR a.tbl = ?2) "
-            "AND (?3 IS NULL OR a.row_id = ?3) ORDER BY a.id",
-            {param(filter.scope), param(filter.table), param(filter.row_id)}));
+            "AND (?3 IS NULL OR a.row_id = ?3) AND (?4 IS NULL OR a.time_ms < ?4) ORDER BY a.id",
+            {param(filter.scope), param(filter.table), param(filter.row_id),
+             filter.before_ms ? Value(*filter.before_ms) : Value()}));
     for (;;) {
       LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
       if (!found) return Status::ok();
@@ -626,7 +642,8 @@ class SqliteReadTransaction : public virtual ReadTransaction {
                        .outcome = query.text(9),
                        .detail = query.text(10),
                        .conflict_id = static_cast<std::uint64_t>(query.integer(11)),
-                       .scope = query.text(12)});
+                       .scope = query.text(12),
+                       .id = query.integer(13)});
     }
   }
 
@@ -774,6 +791,20 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
         {e.seq == 0 ? Value() : Value(e.seq), Value(e.time_ms), Value(officer_), Value(e.device_id),
          Value(e.table), Value(e.row_id), Value(e.column), e.old_value, e.new_value,
          Value(e.outcome), Value(e.detail), Value(static_cast<std::int64_t>(e.conflict_id))});
+  }
+
+  Result<std::int64_t> remove_archived_audit(std::int64_t before_ms, std::int64_t first_id,
+                                             std::int64_t last_id) override {
+    // The guard row lives only inside this transaction (kUpgrades, format 7).
+    LUMBUNG_RETURN_IF_ERROR(execute(
+        db_, "INSERT INTO audit_archiving (before_ms, first_id, last_id) VALUES (?1, ?2, ?3)",
+        {Value(before_ms), Value(first_id), Value(last_id)}));
+    LUMBUNG_RETURN_IF_ERROR(
+        execute(db_, "DELETE FROM audit_log WHERE id BETWEEN ?2 AND ?3 AND time_ms < ?1",
+                {Value(before_ms), Value(first_id), Value(last_id)}));
+    const std::int64_t removed = sqlite3_changes(db_.handle());
+    LUMBUNG_RETURN_IF_ERROR(execute(db_, "DELETE FROM audit_archiving", {}));
+    return removed;
   }
 
   Status set_device_batch(std::string_view device_id, const DeviceBatch& batch,

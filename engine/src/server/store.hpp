@@ -94,6 +94,10 @@ struct AuditEntry {
   std::string row_id;
   std::string column;  // empty for a whole-row change
   Value old_value;
+  // For an applied insert of a new row, one entry (column empty) whose new
+  // value is the text of the row as a canonical JSON object of its cells
+  // (core::canonical_json(Row)); stores written before format 7 hold one
+  // entry per cell instead. Every other whole-row entry has no new value.
   Value new_value;
   // "applied", "superseded", "refused", or a resolution's conflict outcome
   // ("resolved_server", "resolved_device", "resolved_value").
@@ -101,6 +105,7 @@ struct AuditEntry {
   std::string detail{};           // why a change was refused
   std::uint64_t conflict_id = 0;  // the conflict a resolution settled; 0: none
   std::string scope{};            // the row's scope, filled by reads; empty: no such row
+  std::int64_t id = 0;            // its place in the log, filled by reads; ignored by append_audit
 };
 
 // What the daemon saw of a device at one request it served
@@ -143,10 +148,12 @@ struct DeviceRecord {
 };
 
 // Which audit entries a reader wants; an unset field selects every entry.
+// Designated initializers may leave any field out.
 struct AuditQuery {
-  std::optional<std::string> scope;  // entries of rows of this scope
-  std::optional<std::string> table;
-  std::optional<std::string> row_id;
+  std::optional<std::string> scope{};  // entries of rows of this scope
+  std::optional<std::string> table{};
+  std::optional<std::string> row_id{};
+  std::optional<std::int64_t> before_ms{};  // entries with time_ms before it
 };
 
 class ReadTransaction {
@@ -230,6 +237,12 @@ class WriteTransaction : public virtual ReadTransaction {
   // caller's); every audit entry it appends names them. Default: empty.
   virtual void set_officer(std::string_view officer) = 0;
   virtual Status append_audit(const AuditEntry& entry) = 0;
+  // The one sanctioned delete from the append-only audit log
+  // (docs/decisions/0028-audit-retention.md), for entries already archived:
+  // removes those with first_id <= id <= last_id and time_ms < before_ms.
+  // Returns how many it removed.
+  virtual Result<std::int64_t> remove_archived_audit(std::int64_t before_ms, std::int64_t first_id,
+                                                     std::int64_t last_id) = 0;
   // Records the device's last applied batch and the encoded PushResponse it got.
   virtual Status set_device_batch(std::string_view device_id, const DeviceBatch& batch,
                                   std::string_view response) = 0;
