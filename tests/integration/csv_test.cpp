@@ -76,15 +76,6 @@ struct District {
   }
 };
 
-// The ids of the rows of `table` a phone holds.
-std::set<std::string> ids_on(Replica& phone, const std::string& table) {
-  Result<std::vector<Row>> rows = phone.query("SELECT id FROM " + table);
-  REQUIRE(rows.is_ok());
-  std::set<std::string> ids;
-  for (const Row& row : *rows) ids.insert(row.at("id").as_text());
-  return ids;
-}
-
 }  // namespace
 
 TEST_CASE("an imported register is pulled by the officer's phone from a real lumbungd",

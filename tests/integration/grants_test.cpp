@@ -104,15 +104,6 @@ class Ministry {
   int phones_ = 0;
 };
 
-// The ids of the rows of `table` a phone holds, in order.
-std::set<std::string> ids_on(Replica& phone, const std::string& table) {
-  Result<std::vector<Row>> rows = phone.query("SELECT id FROM " + table);
-  REQUIRE(rows.is_ok());
-  std::set<std::string> ids;
-  for (const Row& row : *rows) ids.insert(row.at("id").as_text());
-  return ids;
-}
-
 }  // namespace
 
 TEST_CASE("a supervisor of 2,000 villages syncs them all with a token under 512 bytes",

@@ -80,6 +80,15 @@ void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
+// Households h1..hN, a batch each from device "a", then the server closed.
+void push_households(TestServer& server, std::uint64_t count) {
+  for (std::uint64_t batch = 1; batch <= count; ++batch) {
+    server.push(
+        Batch("a", batch).insert("household", "h" + std::to_string(batch), household(), stamp(0)));
+  }
+  server.server.reset();
+}
+
 }  // namespace
 
 TEST_CASE("audit: an insert is one entry whose new value is the whole row", "[server]") {
@@ -242,11 +251,7 @@ class FailingWrites final : public server::Store {
 TEST_CASE("audit: entries whose removal fails after the archive is written stay in both",
           "[server]") {
   TestServer server;
-  for (std::uint64_t batch = 1; batch <= 5; ++batch) {
-    server.push(
-        Batch("a", batch).insert("household", "h" + std::to_string(batch), household(), stamp(0)));
-  }
-  server.server.reset();
+  push_households(server, 5);
   TempDir out;
   const std::string file = out.file("archive");
   const std::unique_ptr<server::SqliteStore> store = open_store(server.data_dir());
@@ -270,11 +275,7 @@ TEST_CASE("audit: entries whose removal fails after the archive is written stay 
 
 TEST_CASE("audit: an archive cut short or damaged is refused before an entry is read", "[server]") {
   TestServer server;
-  for (std::uint64_t batch = 1; batch <= 50; ++batch) {
-    server.push(
-        Batch("a", batch).insert("household", "h" + std::to_string(batch), household(), stamp(0)));
-  }
-  server.server.reset();
+  push_households(server, 50);
   TempDir out;
   const std::string file = out.file("archive");
   const std::unique_ptr<server::SqliteStore> store = open_store(server.data_dir());

@@ -12,7 +12,10 @@
 #include <iterator>
 #include <memory>
 #include <random>
+#include <set>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "lumbung/clock.hpp"
 #include "lumbung/replica.hpp"
@@ -52,6 +55,15 @@ inline std::unique_ptr<Replica> open_replica(const ReplicaOptions& options) {
   Result<std::unique_ptr<Replica>> replica = Replica::open(options);
   if (!replica.is_ok()) throw std::runtime_error(replica.status().to_string());
   return std::move(replica).value();
+}
+
+// The ids of `table`'s rows on `phone`.
+inline std::set<std::string> ids_on(Replica& phone, const std::string& table) {
+  Result<std::vector<Row>> rows = phone.query("SELECT id FROM " + table);
+  if (!rows.is_ok()) throw std::runtime_error(rows.status().to_string());
+  std::set<std::string> ids;
+  for (const Row& row : *rows) ids.insert(row.at("id").as_text());
+  return ids;
 }
 
 inline std::string read_file(const std::string& path) {
