@@ -65,6 +65,8 @@ struct Args {
   std::optional<std::string> metrics_listen;
   std::optional<std::string> config;
   std::optional<std::uint32_t> drain_timeout;
+  std::optional<std::uint32_t> max_connections;
+  std::optional<std::uint32_t> max_connections_per_address;
   std::optional<std::string> schema;
   std::optional<std::uint32_t> max_clock_skew;
   std::string log_format = "text";
@@ -158,25 +160,27 @@ accepting, answers the requests in flight and exits 0. Refused while another
 'serve' or a 'restore' uses DIR.)";
 
 // Raises this process's soft limit on open files towards its hard limit, so
-// that the connections the HTTP server admits (`connections`) and the store's
-// files fit; warns when the hard limit is lower (a systemd unit's
-// LimitNOFILE, `ulimit -Hn`): connections beyond it would fail to be accepted
-// instead of being answered.
-void raise_open_files_limit(std::size_t connections, const lumbung::server::Logger& logger) {
-  constexpr rlim_t kOwnFiles = 64;  // the store, its journal, snapshots, the listener...
+// that the connections the HTTP server admits and the store's files fit, and
+// returns how many connections do fit: `connections`, or fewer, with a
+// warning, when the hard limit is lower (a systemd unit's LimitNOFILE,
+// `ulimit -Hn`): connections beyond it would fail to be accepted instead of
+// being answered 503.
+std::size_t fit_open_files_limit(std::size_t connections, const lumbung::server::Logger& logger) {
+  constexpr rlim_t kOwnFiles = 64;  // the store, its journal, snapshots, the listeners...
   const rlim_t wanted = static_cast<rlim_t>(connections) + kOwnFiles;
   rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= wanted) return;
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= wanted) return connections;
   files.rlim_cur = files.rlim_max == RLIM_INFINITY ? wanted : std::min(files.rlim_max, wanted);
   ::setrlimit(RLIMIT_NOFILE, &files);
-  if (files.rlim_cur < wanted) {
-    logger.log(
-        lumbung::server::LogLevel::kWarn, "config",
-        {{"message", "at most " + std::to_string(files.rlim_cur) +
-                         " open files (ulimit -Hn), fewer than the " + std::to_string(connections) +
-                         " connections served and the daemon's own files; raise the "
-                         "limit (LimitNOFILE= in a systemd unit)"}});
-  }
+  if (files.rlim_cur >= wanted) return connections;
+  const std::size_t fitting =
+      files.rlim_cur > 2 * kOwnFiles ? static_cast<std::size_t>(files.rlim_cur - kOwnFiles) : 64;
+  logger.log(lumbung::server::LogLevel::kWarn, "config",
+             {{"message", "at most " + std::to_string(files.rlim_cur) +
+                              " open files (ulimit -Hn): serving " + std::to_string(fitting) +
+                              " connections, not " + std::to_string(connections) +
+                              "; raise the limit (LimitNOFILE= in a systemd unit)"}});
+  return std::min(connections, fitting);
 }
 
 // The listener of `serve --metrics-listen`: GET /metrics and /healthz, no
@@ -323,7 +327,12 @@ int run_serve(const Args& args) {
   };
   // Read before the ticks that may change it start.
   const std::string signing_key = sync->signing_key_id();
-  raise_open_files_limit(http_options.max_connections, *logger);
+  if (args.max_connections) http_options.max_connections = *args.max_connections;
+  http_options.max_connections_per_address = args.max_connections_per_address.value_or(
+      std::max<std::size_t>(1, http_options.max_connections / 4));
+  http_options.max_connections = fit_open_files_limit(http_options.max_connections, *logger);
+  http_options.max_connections_per_address =
+      std::min(http_options.max_connections_per_address, http_options.max_connections);
   Result<std::unique_ptr<lumbung::net::HttpServer>> server = lumbung::net::HttpServer::start(
       std::move(http_options),
       [sync](lumbung::HttpRequest request, lumbung::net::Responder respond) {
@@ -1262,6 +1271,16 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
   limit("--pull-burst-per-officer", args.pull_burst_per_officer,
         "pulls and snapshot downloads one officer may start at once after a pause; "
         "default 120");
+  expect_number(add_option(serve, "--max-connections", args.max_connections, "N",
+                           "connections open at once; beyond, an idle one of the address holding "
+                           "most is closed for a newcomer, or the newcomer is answered 503; "
+                           "lowered to what the open-file limit allows (a warning); default 1024"),
+                1, 1'000'000, "a number from 1 to 1000000");
+  expect_number(
+      add_option(serve, "--max-connections-per-address", args.max_connections_per_address, "N",
+                 "connections from one client address; default a quarter of "
+                 "--max-connections (a carrier's NAT puts many phones behind one)"),
+      1, 1'000'000, "a number from 1 to 1000000");
   limit("--max-requests-per-officer", args.max_requests_per_officer,
         "requests one officer may have in flight at once, long polls included; more are "
         "answered 429 (0: no limit); default 64");
