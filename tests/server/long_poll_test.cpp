@@ -17,7 +17,7 @@ namespace {
 server::PullWaiter waiter_of(const std::string& device, auth::Grant grant) {
   server::PullWaiter waiter;
   waiter.query.device_id = device;
-  waiter.query.grant = std::move(grant);
+  waiter.query.set_grant(std::move(grant));
   waiter.deadline_ms = 30000;
   return waiter;
 }

@@ -18,7 +18,7 @@ std::vector<LongPolls::Watch*> LongPolls::watches_of(const PullQuery& query) {
   if (query.grant.all_villages()) {
     watches.push_back(&every_commit_);
   } else {
-    for (const std::string& village : query.grant.covered_villages()) {
+    for (const std::string& village : query.villages) {
       watches.push_back(&scopes_[village]);
     }
   }

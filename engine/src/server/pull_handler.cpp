@@ -20,18 +20,18 @@ HttpResponse too_many_long_polls(const std::string& officer, std::uint32_t wait_
       wait_seconds);
 }
 
-// Notes that the device of `header` pulled what `grant` serves
+// Notes that the device of `header` pulled what `query`'s grant serves
 // (docs/decisions/0025-fleet-view.md).
 void note_pull(Store& store, CommitQueue& commits, std::int64_t now_ms,
-               const v1::RequestHeader& header, const auth::Grant& grant) {
+               const v1::RequestHeader& header, const PullQuery& query) {
   DeviceSighting seen{.device_id = header.device_id(),
-                      .officer = grant.officer,
+                      .officer = query.grant.officer,
                       .time_ms = now_ms,
                       .schema_version = header.schema_version(),
                       .app_version = header.app_version(),
                       .pulled = true,
-                      .all_villages = grant.all_villages()};
-  if (!seen.all_villages) seen.villages = grant.covered_villages();
+                      .all_villages = query.grant.all_villages(),
+                      .villages = query.villages};
   // Kept in memory; written with the next commit group, or by an empty
   // commit once the oldest sighting kept waited long enough.
   if (store.note_sighting(seen)) {
@@ -50,8 +50,8 @@ void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond
   PullWaiter waiter;
   waiter.query.device_id = pull.header().device_id();
   waiter.query.pushed_batch = pull.pushed_batch();
-  waiter.query.grant = std::move(grant).value();
-  note_pull(*store, commits, clock->now_ms(), pull.header(), waiter.query.grant);
+  waiter.query.set_grant(std::move(grant).value());
+  note_pull(*store, commits, clock->now_ms(), pull.header(), waiter.query);
   for (const v1::ScopeCursor& cursor : pull.cursors()) {
     auto [it, added] = waiter.query.cursors.emplace(cursor.scope(), cursor.seq());
     if (!added) it->second = std::max(it->second, cursor.seq());

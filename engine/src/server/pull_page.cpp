@@ -363,9 +363,9 @@ class PageBuilder {
 Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& txn,
                                    const PullQuery& query) {
   LUMBUNG_ASSIGN_OR_RETURN(std::int64_t snapshot_seq, txn.last_seq());
-  LUMBUNG_ASSIGN_OR_RETURN(
-      std::vector<ScopeState> scopes,
-      query.grant.all_villages() ? txn.scopes() : txn.scopes_among(query.grant.covered_villages()));
+  LUMBUNG_ASSIGN_OR_RETURN(std::vector<ScopeState> scopes, query.grant.all_villages()
+                                                               ? txn.scopes()
+                                                               : txn.scopes_among(query.villages));
   LUMBUNG_ASSIGN_OR_RETURN(std::uint64_t last_batch, txn.last_batch(query.device_id));
   PageBuilder builder(schema, query, scopes, last_batch == query.pushed_batch);
   builder.set_server_state(snapshot_seq, last_batch);

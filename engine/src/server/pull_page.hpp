@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "auth/grant.hpp"
 #include "core/schema.hpp"
@@ -21,8 +23,17 @@ struct PullQuery {
   std::uint32_t budget_bytes = 0;
   // The last push batch the device made (PullRequest.pushed_batch).
   std::uint64_t pushed_batch = 0;
-  // Only the scopes this grant may read are served.
+  // Only the scopes this grant may read are served: every one, or `villages`.
   auth::Grant grant = auth::Grant::everything();
+  // The villages a grant of fewer than all covers, listed once per request
+  // (a grant by district or province reads them from its regions); empty
+  // for a grant of every village. Set with the grant by set_grant().
+  std::vector<std::string> villages;
+
+  void set_grant(auth::Grant granted) {
+    grant = std::move(granted);
+    villages = grant.all_villages() ? std::vector<std::string>() : grant.covered_villages();
+  }
 };
 
 struct PulledPage {
