@@ -500,39 +500,33 @@ Result<std::vector<OfficerListing>> CredentialStore::officers() {
                             {Value(officer.officer)}));
       LUMBUNG_ASSIGN_OR_RETURN(officer.devices, token_ids(query));
     }
-    LUMBUNG_ASSIGN_OR_RETURN(db::Query query,
-                             db::Query::cached(*db_,
-                                               "SELECT i.token_id, i.issued_at, i.expires_at, "
-                                               "       EXISTS (SELECT 1 FROM revoked_token AS r "
-                                               "               WHERE r.token_id = i.token_id) "
-                                               "FROM issued_tokens AS i WHERE i.officer = ?1 "
-                                               "ORDER BY i.issued_at, i.token_id",
-                                               {Value(officer.officer)}));
-    while (true) {
-      LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
-      if (!row) break;
-      officer.tokens.push_back(
-          {query.text(0), query.integer(1), query.integer(2), query.integer(3) != 0});
-    }
+    LUMBUNG_ASSIGN_OR_RETURN(officer.tokens, read_tokens(officer.officer));
   }
   return listed;
 }
 
 Result<std::vector<TokenListing>> CredentialStore::tokens() {
   std::lock_guard lock(mu_);
+  return read_tokens(std::nullopt);
+}
+
+Result<std::vector<TokenListing>> CredentialStore::read_tokens(
+    std::optional<std::string_view> officer) {
   std::vector<TokenListing> listed;
   LUMBUNG_ASSIGN_OR_RETURN(
       db::Query query,
-      db::Query::prepared(*db_,
-                          "SELECT i.token_id, i.officer, o.role, i.key_id, i.issued_at, "
-                          "       i.expires_at, "
-                          "       EXISTS (SELECT 1 FROM revoked_token AS r "
-                          "               WHERE r.token_id = i.token_id), "
-                          "       coalesce((SELECT t.device_id FROM token_device AS t "
-                          "                 WHERE t.token_id = i.token_id), i.device_id) "
-                          "FROM issued_tokens AS i LEFT JOIN officers AS o "
-                          "  ON o.officer = i.officer "
-                          "ORDER BY i.issued_at, i.token_id"));
+      db::Query::cached(*db_,
+                        "SELECT i.token_id, i.officer, o.role, i.key_id, i.issued_at, "
+                        "       i.expires_at, "
+                        "       EXISTS (SELECT 1 FROM revoked_token AS r "
+                        "               WHERE r.token_id = i.token_id), "
+                        "       coalesce((SELECT t.device_id FROM token_device AS t "
+                        "                 WHERE t.token_id = i.token_id), i.device_id) "
+                        "FROM issued_tokens AS i LEFT JOIN officers AS o "
+                        "  ON o.officer = i.officer "
+                        "WHERE ?1 IS NULL OR i.officer = ?1 "
+                        "ORDER BY i.issued_at, i.token_id",
+                        {officer ? Value(*officer) : Value()}));
   while (true) {
     LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
     if (!row) break;

@@ -82,19 +82,6 @@ struct TokenRecord {
 };
 
 // One officer as `lumbungd officers` lists it.
-struct OfficerListing {
-  std::string officer;
-  OfficerGrant grant;
-  std::vector<std::string> devices;  // bound to the officer, in order
-  struct Token {
-    std::string token_id;
-    std::int64_t issued_at = 0;
-    std::int64_t expires_at = 0;
-    bool revoked = false;
-  };
-  std::vector<Token> tokens;  // recorded at issue, oldest first
-};
-
 // One issued token as `lumbungd tokens` lists it.
 struct TokenListing {
   std::string token_id;
@@ -106,6 +93,13 @@ struct TokenListing {
   bool revoked = false;
   // The device it is bound to (or was issued for); empty: none yet.
   std::string device_id;
+};
+
+struct OfficerListing {
+  std::string officer;
+  OfficerGrant grant;
+  std::vector<std::string> devices;  // bound to the officer, in order
+  std::vector<TokenListing> tokens;  // recorded at issue, oldest first
 };
 
 class CredentialStore {
@@ -180,6 +174,9 @@ class CredentialStore {
                                                        std::string_view device_id);
   // The officer's record as the file holds it. REQUIRES: mu_ held.
   Result<OfficerGrant> read_grant(std::string_view officer);
+  // The tokens issued to `officer`, or to every officer, oldest first.
+  // REQUIRES: mu_ held.
+  Result<std::vector<TokenListing>> read_tokens(std::optional<std::string_view> officer);
   // grant() inside a caller's transaction. REQUIRES: mu_ held.
   Status grant_locked(std::string_view officer, std::optional<Role> role,
                       std::span<const Selector> selectors, std::int64_t now);
