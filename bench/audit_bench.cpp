@@ -143,12 +143,12 @@ int main(int argc, char** argv) {
   sqlite3* db = nullptr;
   if (sqlite3_open(store.c_str(), &db) != SQLITE_OK) fail("cannot open " + store);
   single_integer(db, "PRAGMA wal_checkpoint(TRUNCATE)");
-  const std::int64_t audit_rows = single_integer(db, "SELECT count(*) FROM audit_log");
+  const std::int64_t audit_rows = single_integer(db, "SELECT count(*) FROM _lumbung_audit_log");
   const std::int64_t page_size = single_integer(db, "PRAGMA page_size");
   // The audit log's share of the file, from SQLite's own page count when the
   // build has dbstat; -1 otherwise.
   const std::int64_t audit_pages =
-      single_integer(db, "SELECT count(*) FROM dbstat WHERE name = 'audit_log'");
+      single_integer(db, "SELECT count(*) FROM dbstat WHERE name = '_lumbung_audit_log'");
   const std::int64_t free_pages = single_integer(db, "PRAGMA freelist_count");
   std::string largest;  // the largest tables and indexes, by pages
   {

@@ -115,7 +115,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 std::string epoch_of(const std::string& data) {
   auto db = db::Database::open(data + "/lumbung.db", false);
   REQUIRE(db.is_ok());
-  auto query = (*db)->prepare("SELECT value FROM meta WHERE key = 'epoch'");
+  auto query = (*db)->prepare("SELECT value FROM _lumbung_meta WHERE key = 'epoch'");
   REQUIRE(query.is_ok());
   auto row = query->step();
   REQUIRE(row.is_ok());
@@ -310,8 +310,8 @@ TEST_CASE("a backup taken while devices push restores to a consistent state",
       auto db = db::Database::open(restored + "/lumbung.db", false);
       REQUIRE(db.is_ok());
       CHECK(db::check_integrity(**db, restored).is_ok());
-      // Insert only: every seq up to last_seq is one cell of the copy.
-      auto seqs = (*db)->prepare("SELECT count(*), max(seq) FROM cells");
+      // Insert only: every seq up to last_seq is one row of the copy.
+      auto seqs = (*db)->prepare("SELECT count(*), max(seq) FROM _lumbung_changes");
       REQUIRE(seqs.is_ok());
       REQUIRE(*seqs->step());
       CHECK(seqs->column_int(0) == last_seq);

@@ -127,6 +127,7 @@ TEST_CASE("audit: a store of format 6 is upgraded, its entries of one cell each 
   server.push(Batch("a", 1).insert("household", "h1", household(), stamp(-1000)));
   server.server.reset();
   const std::string dir = server.data_dir();
+  downgrade_to_7(dir);
   rewrite_store(dir, kDowngradeTo6);
   // What lumbungd wrote for an insert before format 7: an entry a cell.
   rewrite_store(dir,
@@ -154,14 +155,15 @@ TEST_CASE("audit: a store of format 6 is upgraded, its entries of one cell each 
     CHECK(log[3].column.empty());
   }
   // The log stays append-only for everything but archive_audit.
-  CHECK(run_sql(dir, "DELETE FROM audit_log WHERE device_id = 'old'", &error) == SQLITE_CONSTRAINT);
+  CHECK(run_sql(dir, "DELETE FROM _lumbung_audit_log WHERE device_id = 'old'", &error) ==
+        SQLITE_CONSTRAINT);
   CHECK(error == "the audit log is append-only");
-  CHECK(run_sql(dir, "UPDATE audit_log SET detail = 'x'", &error) == SQLITE_CONSTRAINT);
+  CHECK(run_sql(dir, "UPDATE _lumbung_audit_log SET detail = 'x'", &error) == SQLITE_CONSTRAINT);
   // A guard row committed by hand does not open it either: it must name the
   // entries, and a crash never leaves one (it lives inside the transaction).
   CHECK(run_sql(dir,
-                "BEGIN; INSERT INTO audit_archiving VALUES (0, 1, 1000000); "
-                "DELETE FROM audit_log WHERE device_id = 'old'; COMMIT",
+                "BEGIN; INSERT INTO _lumbung_audit_archiving VALUES (0, 1, 1000000); "
+                "DELETE FROM _lumbung_audit_log WHERE device_id = 'old'; COMMIT",
                 &error) == SQLITE_CONSTRAINT);
 }
 
@@ -229,6 +231,7 @@ TEST_CASE("audit: archived entries leave the log into a file that reads back ent
 class FailingWrites final : public server::Store {
  public:
   FailingWrites(server::Store& store, int writes_left) : store_(store), left_(writes_left) {}
+  Status adopt_schema(const core::Schema& schema) override { return store_.adopt_schema(schema); }
   Status write(const server::WriteBody& body) override {
     if (left_-- <= 0) return Status(ErrorCode::kNoSpace, "the disk is full");
     return store_.write(body);

@@ -145,6 +145,7 @@ TEST_CASE("fleet: a store of format 5 is upgraded in place, its devices kept", "
   const std::string dir = server.data_dir();
   server.push(Batch("phone-a", 1).insert("household", "h1", household(), stamp(0)));
   server.server.reset();
+  downgrade_to_7(dir);
   rewrite_store(dir, kDowngradeTo6);
   rewrite_store(dir, kDowngradeTo5);
 

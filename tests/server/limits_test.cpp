@@ -203,6 +203,7 @@ TEST_CASE("limits: a store of format 4 keeps its devices' answers when upgraded"
   const Batch batch = Batch("a", 1).insert("household", "h1", household(), stamp(0));
   const v1::PushResponse first = server.push(batch);
   server.server.reset();
+  downgrade_to_7(server.data_dir());
   rewrite_store(server.data_dir(), kDowngradeTo6);
   rewrite_store(server.data_dir(), kDowngradeTo5);
   rewrite_store(server.data_dir(), kDowngradeTo4);

@@ -63,7 +63,7 @@ TEST_CASE("push: an insert writes every column and the server holds the row", "[
   CHECK(response.batch() == 1);
   REQUIRE(response.outcomes_size() == 1);
   CHECK(response.outcomes(0).outcome() == v1::OUTCOME_APPLIED);
-  CHECK(response.outcomes(0).seq() == 14);  // one seq per column of household
+  CHECK(response.outcomes(0).seq() == 1);  // one seq for the whole row
   CHECK(response.conflicts_size() == 0);
   CHECK(response.server_hlc() > stamp(-1000).packed());
   const std::string dump = server.dump();
@@ -482,12 +482,13 @@ TEST_CASE("push: every decision goes to the append-only audit log", "[server]") 
                           nullptr) == SQLITE_OK);
   std::vector<std::string> lines;
   sqlite3_stmt* stmt = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db,
-                             "SELECT device_id || ' ' || row_id || ' ' || col || ' ' || "
-                             "quote(old_value) || ' ' || quote(new_value) || ' ' || outcome || "
-                             "' ' || (seq IS NOT NULL) FROM audit_log WHERE col IN ('phone', '') "
-                             "ORDER BY id",
-                             -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(
+              db,
+              "SELECT device_id || ' ' || row_id || ' ' || col || ' ' || "
+              "quote(old_value) || ' ' || quote(new_value) || ' ' || outcome || "
+              "' ' || (seq IS NOT NULL) FROM _lumbung_audit_log WHERE col IN ('phone', '') "
+              "ORDER BY id",
+              -1, &stmt, nullptr) == SQLITE_OK);
   while (sqlite3_step(stmt) == SQLITE_ROW) {
     lines.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
   }
@@ -504,7 +505,8 @@ TEST_CASE("push: every decision goes to the append-only audit log", "[server]") 
                                           "b h1 phone '0811' '0822' superseded 0",
                                           "b h404  NULL NULL refused 0"});
   char* error = nullptr;
-  CHECK(sqlite3_exec(db, "DELETE FROM audit_log", nullptr, nullptr, &error) == SQLITE_CONSTRAINT);
+  CHECK(sqlite3_exec(db, "DELETE FROM _lumbung_audit_log", nullptr, nullptr, &error) ==
+        SQLITE_CONSTRAINT);
   CHECK(std::string(error ? error : "") == "the audit log is append-only");
   sqlite3_free(error);
   sqlite3_close_v2(db);

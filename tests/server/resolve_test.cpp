@@ -349,6 +349,7 @@ TEST_CASE("resolve: a store of format 2 is upgraded in place and keeps its data"
   pending_conflict(server);
   const std::string before = server.dump();
   server.server.reset();
+  downgrade_to_7(server.data_dir());
   rewrite_store(server.data_dir(), kDowngradeTo6);
   rewrite_store(server.data_dir(), kDowngradeTo5);
   rewrite_store(server.data_dir(), kDowngradeTo4);

@@ -207,6 +207,7 @@ TEST_CASE("store: a store of format 3 is upgraded in place, its log read per sco
   const std::vector<Visited> scanned = scan(dir, cursors);
   const v1::PullPage pulled = server.pull("c");
   server.server.reset();
+  downgrade_to_7(dir);
   rewrite_store(dir, kDowngradeTo6);
   rewrite_store(dir, kDowngradeTo5);
   rewrite_store(dir, kDowngradeTo4);
@@ -234,7 +235,8 @@ TEST_CASE("store: a conflict stored with a policy or outcome of no known name is
   server.server.reset();
   const std::string column = GENERATE(as<std::string>{}, "policy", "outcome");
   // Conflict ids are random: the test's one becomes 1.
-  rewrite_store(dir, ("UPDATE conflicts SET id = 1, " + column + " = 'Server_Kept'").c_str());
+  rewrite_store(dir,
+                ("UPDATE _lumbung_conflicts SET id = 1, " + column + " = 'Server_Kept'").c_str());
 
   Result<std::unique_ptr<server::SqliteStore>> store = server::SqliteStore::open(dir);
   REQUIRE(store.is_ok());
@@ -256,12 +258,27 @@ TEST_CASE("store: a group commits the bodies that succeed, and one that fails ch
   TempDir dir;
   Result<std::unique_ptr<server::SqliteStore>> store = server::SqliteStore::open(dir.file("s"));
   REQUIRE(store.is_ok());
-  // Inserts row `id` of kVillage with one cell; returns the seq it got.
+  const core::Schema schema = *core::load_schema(core::builtin_schema_text(), "built-in");
+  REQUIRE((*store)->adopt_schema(schema).is_ok());
+  // Inserts household `id` of kVillage with its id and village (its other
+  // cells NULL).
   const auto insert = [](server::WriteTransaction& txn, const std::string& id) {
     const std::int64_t seq = txn.next_seq();
-    LUMBUNG_RETURN_IF_ERROR(txn.insert_row("household", id, kVillage, seq));
-    return txn.write_cell("household", id, "id",
-                          {Value(id), {.stamp = {stamp(0), "d"}, .seq = seq}});
+    const core::ServerVersion version{.stamp = {stamp(0), "d"}, .seq = seq};
+    return txn.insert_row(
+        "household", id, kVillage, seq,
+        {{"id", {Value(id), version}}, {"village_id", {Value(kVillage), version}}});
+  };
+  // What a household inserted so adds to its village's checksum.
+  const auto checksum_of = [&](const std::string& id) {
+    std::uint64_t sum = 0;
+    for (const core::Column& column : schema.find_table("household")->columns) {
+      const Value value = column.name == "id"           ? Value(id)
+                          : column.name == "village_id" ? Value(kVillage)
+                                                        : Value();
+      sum += core::cell_hash("household", id, column.name, value);
+    }
+    return sum;
   };
   std::int64_t seen_by_third = 0;
   const std::vector<Status> statuses = (*store)->write_group({
@@ -291,9 +308,7 @@ TEST_CASE("store: a group commits the bodies that succeed, and one that fails ch
                 const std::vector<server::ScopeState> scopes = *txn.scopes();
                 REQUIRE(scopes.size() == 1);
                 CHECK(scopes[0].live_rows == 2);
-                CHECK(scopes[0].checksum ==
-                      core::cell_hash("household", "r1", "id", Value("r1")) +
-                          core::cell_hash("household", "r3", "id", Value("r3")));
+                CHECK(scopes[0].checksum == checksum_of("r1") + checksum_of("r3"));
                 return Status::ok();
               })
               .is_ok());

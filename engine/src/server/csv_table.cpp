@@ -4,6 +4,7 @@
 #include <charconv>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -357,53 +358,32 @@ Result<std::int64_t> export_csv(const CsvExportOptions& options, const core::Sch
     return Status(ErrorCode::kNotFound,
                   "schema " + in_quotes(schema.name) + " has no table " + in_quotes(options.table));
   }
-  std::map<std::string, std::size_t, std::less<>> index;
-  for (std::size_t i = 0; i < table->columns.size(); ++i) index[table->columns[i].name] = i;
   CsvWriter writer(out);
   for (const core::Column& column : table->columns) writer.field(column.name);
   writer.end_record();
 
-  // The table's cells come row after row, each row's in order of column
-  // name (the store's key order): a column name not after the one before
-  // begins the next row, since every row has its "id" cell.
-  std::vector<Value> row(table->columns.size());
-  std::string row_scope;
-  std::string previous_column;
-  std::string previous_id;
-  bool in_row = false;
+  std::vector<std::optional<std::size_t>> positions;  // of the schema's columns in the store's
   std::int64_t rows = 0;
-  Status status;
-  const auto end_row = [&] {
-    const Value& id = row.front();
-    if (status && id.type() == ValueType::kText && !previous_id.empty() &&
-        id.as_text() <= previous_id) {
-      status = Status(ErrorCode::kInternal, "store: the rows of table " + in_quotes(table->name) +
-                                                " did not come in order of id");
-    }
-    if (id.type() == ValueType::kText) previous_id = id.as_text();
-    if (status && (!options.village || *options.village == row_scope)) {
-      for (const Value& value : row) write_value(writer, value);
+  const Status read = store.read([&](ReadTransaction& txn) {
+    return txn.scan_rows(table->name, options.village, [&](const LiveRow& row) {
+      if (positions.empty()) {
+        for (const core::Column& column : table->columns) {
+          const auto found = std::find(row.columns.begin(), row.columns.end(), column.name);
+          positions.push_back(found == row.columns.end()
+                                  ? std::nullopt
+                                  : std::optional<std::size_t>(found - row.columns.begin()));
+        }
+      }
+      // A column the store does not have yet is empty; one the schema no
+      // longer has is left out.
+      for (const std::optional<std::size_t>& position : positions) {
+        write_value(writer, position ? row.values[*position] : Value());
+      }
       writer.end_record();
       ++rows;
-      if (!out) status = Status(ErrorCode::kIo, "the CSV output cannot be written");
-    }
-    for (Value& value : row) value = Value();
-  };
-  const Status read = store.read([&](ReadTransaction& txn) {
-    return txn.scan_table_cells(
-        table->name, [&](const std::string& scope, const std::string& column, const Value& value) {
-          if (in_row && column <= previous_column) end_row();
-          in_row = true;
-          previous_column = column;
-          row_scope = scope;
-          // A cell of a column the schema no longer has is left out.
-          const auto found = index.find(column);
-          if (found != index.end()) row[found->second] = value;
-        });
+    });
   });
   if (!read) return read;
-  if (in_row) end_row();
-  if (!status) return status;
   out.flush();
   if (!out) return Status(ErrorCode::kIo, "the CSV output cannot be written");
   return rows;

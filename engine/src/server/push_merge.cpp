@@ -288,12 +288,11 @@ class BatchMerger {
       return supersede_by_tombstone(change, *row, edits.edit, nullptr, outcome);
     }
     if (!row) {
-      std::int64_t seq = next_seq(scope);
-      LUMBUNG_RETURN_IF_ERROR(txn_.insert_row(table.name, change.row_id, scope, seq));
-      for (std::size_t i = 0; i < table.columns.size(); ++i) {
-        if (i > 0) seq = next_seq(scope);
-        const core::Column& column = table.columns[i];
-        const Value& value = inserted[column.name];
+      // The whole row is one change: one seq for all its cells.
+      const std::int64_t seq = next_seq(scope);
+      std::vector<StoredCell> cells;
+      cells.reserve(table.columns.size());
+      for (const core::Column& column : table.columns) {
         // A column the device did not send takes its default, as the change's write.
         const auto sent = std::find_if(change.cells.begin(), change.cells.end(),
                                        [&](const auto& cell) { return cell.first == &column; });
@@ -301,9 +300,9 @@ class BatchMerger {
             sent == change.cells.end()
                 ? edits.edit
                 : edits.for_cell(static_cast<std::size_t>(sent - change.cells.begin()));
-        LUMBUNG_RETURN_IF_ERROR(
-            txn_.write_cell(table.name, change.row_id, column.name, {value, {edit.stamp, seq}}));
+        cells.push_back({column.name, {inserted[column.name], {edit.stamp, seq}}});
       }
+      LUMBUNG_RETURN_IF_ERROR(txn_.insert_row(table.name, change.row_id, scope, seq, cells));
       // One entry for the whole row, its cells as one canonical JSON object:
       // the values stay in the log at a fraction of an entry a cell
       // (docs/decisions/0028-audit-retention.md).

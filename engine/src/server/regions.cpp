@@ -23,12 +23,13 @@ Status Regions::load(Store& store) {
   if (table_ == nullptr) return Status::ok();
   std::map<std::string, auth::Region, std::less<>> read;
   LUMBUNG_RETURN_IF_ERROR(store.read([&](ReadTransaction& txn) {
-    return txn.scan_table_cells(
-        table_->name, [&](const std::string& scope, const std::string& column, const Value& value) {
-          if (table_->is_region_column(column)) {
-            set_region_cell(*table_, column, value, &read[scope]);
-          }
-        });
+    return txn.scan_rows(table_->name, std::nullopt, [&](const LiveRow& row) {
+      for (std::size_t i = 0; i < row.columns.size(); ++i) {
+        if (table_->is_region_column(row.columns[i])) {
+          set_region_cell(*table_, row.columns[i], row.values[i], &read[std::string(row.scope)]);
+        }
+      }
+    });
   }));
   auto map = std::make_shared<auth::RegionMap>();
   for (const auto& [village, region] : read) map->set(village, region);

@@ -15,6 +15,8 @@
 #include "auth/private_file.hpp"
 #include "core/checksum.hpp"
 #include "db/file_format.hpp"
+#include "server/cell_versions.hpp"
+#include "server/sqlite_row_tables.hpp"
 
 namespace lumbung::server {
 namespace {
@@ -135,6 +137,53 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
                    AND OLD.id BETWEEN first_id AND last_id)
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql"},
+    // Row tables (docs/decisions/0033-row-tables.md): the store's own tables
+    // take the reserved prefix, so that the synced tables can have their
+    // schema's names; the audit log keeps each entry's scope (the row
+    // registry it was read from goes); tombstones get a table of their own.
+    // The cells of live rows wait in the legacy tables until the store adopts
+    // a schema (SqliteStore::adopt_schema), which knows the columns' types.
+    // SQLite 3.15 renames no table inside a trigger's body: the audit log's
+    // triggers are made again.
+    {8, R"sql(
+DROP TRIGGER audit_log_no_update;
+DROP TRIGGER audit_log_no_delete;
+ALTER TABLE meta RENAME TO _lumbung_meta;
+ALTER TABLE scopes RENAME TO _lumbung_scopes;
+ALTER TABLE devices RENAME TO _lumbung_devices;
+ALTER TABLE device_answers RENAME TO _lumbung_device_answers;
+ALTER TABLE conflicts RENAME TO _lumbung_conflicts;
+ALTER TABLE device_activity RENAME TO _lumbung_device_activity;
+ALTER TABLE device_refusals RENAME TO _lumbung_device_refusals;
+ALTER TABLE audit_archiving RENAME TO _lumbung_audit_archiving;
+ALTER TABLE audit_log RENAME TO _lumbung_audit_log;
+ALTER TABLE _lumbung_audit_log ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+UPDATE _lumbung_audit_log SET scope = coalesce((SELECT r.scope FROM synced_rows AS r
+  WHERE r.tbl = _lumbung_audit_log.tbl AND r.row_id = _lumbung_audit_log.row_id), '');
+CREATE TRIGGER _lumbung_audit_log_no_update BEFORE UPDATE ON _lumbung_audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER _lumbung_audit_log_no_delete BEFORE DELETE ON _lumbung_audit_log
+  WHEN NOT EXISTS (SELECT 1 FROM _lumbung_audit_archiving WHERE OLD.time_ms < before_ms
+                   AND OLD.id BETWEEN first_id AND last_id)
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE _lumbung_tombstones (
+  tbl TEXT NOT NULL, row_id TEXT NOT NULL, scope TEXT NOT NULL, created_seq INTEGER NOT NULL,
+  seq INTEGER NOT NULL, hlc INTEGER NOT NULL, device TEXT NOT NULL,
+  PRIMARY KEY (tbl, row_id)) WITHOUT ROWID;
+CREATE INDEX _lumbung_tombstones_scope_seq ON _lumbung_tombstones (scope, seq);
+INSERT INTO _lumbung_tombstones (tbl, row_id, scope, created_seq, seq, hlc, device)
+  SELECT tbl, row_id, scope, created_seq, deleted_seq, deleted_hlc, deleted_device
+  FROM synced_rows WHERE deleted_seq IS NOT NULL;
+DELETE FROM synced_rows WHERE deleted_seq IS NOT NULL;
+CREATE TABLE _lumbung_changes (
+  scope TEXT NOT NULL, seq INTEGER NOT NULL, tbl TEXT NOT NULL, row_id TEXT NOT NULL,
+  col TEXT NOT NULL, PRIMARY KEY (scope, seq)) WITHOUT ROWID;
+CREATE TABLE _lumbung_tables (
+  tbl TEXT PRIMARY KEY NOT NULL, scope_column TEXT NOT NULL, position INTEGER NOT NULL)
+  WITHOUT ROWID;
+ALTER TABLE synced_rows RENAME TO _lumbung_legacy_rows;
+ALTER TABLE cells RENAME TO _lumbung_legacy_cells;
+)sql"},
 };
 constexpr db::FileFormat kStoreFormat{2, kUpgrades};
 
@@ -243,31 +292,32 @@ std::string joined_villages(const std::vector<std::string>& villages) {
 Status write_sighting(db::Database& db, const DeviceSighting& sighting, std::int64_t first_ms,
                       bool pushed) {
   LUMBUNG_RETURN_IF_ERROR(execute(db,
-                                  "INSERT OR IGNORE INTO device_activity (device_id, "
+                                  "INSERT OR IGNORE INTO _lumbung_device_activity (device_id, "
                                   "first_seen_ms) VALUES (?1, ?2)",
                                   {Value(sighting.device_id), Value(first_ms)}));
   // A row from before format 6 has no first sighting (0).
-  LUMBUNG_RETURN_IF_ERROR(
-      execute(db,
-              "UPDATE device_activity SET officer = ?2, schema_version = ?3, app_version = ?4, "
-              "first_seen_ms = CASE WHEN first_seen_ms = 0 OR first_seen_ms > ?5 THEN ?5 "
-              "  ELSE first_seen_ms END, "
-              "last_seen_ms = max(last_seen_ms, ?6) WHERE device_id = ?1",
-              {Value(sighting.device_id), Value(sighting.officer),
-               Value(static_cast<std::int64_t>(sighting.schema_version)),
-               Value(sighting.app_version), Value(first_ms), Value(sighting.time_ms)}));
+  LUMBUNG_RETURN_IF_ERROR(execute(
+      db,
+      "UPDATE _lumbung_device_activity SET officer = ?2, schema_version = ?3, app_version = ?4, "
+      "first_seen_ms = CASE WHEN first_seen_ms = 0 OR first_seen_ms > ?5 THEN ?5 "
+      "  ELSE first_seen_ms END, "
+      "last_seen_ms = max(last_seen_ms, ?6) WHERE device_id = ?1",
+      {Value(sighting.device_id), Value(sighting.officer),
+       Value(static_cast<std::int64_t>(sighting.schema_version)), Value(sighting.app_version),
+       Value(first_ms), Value(sighting.time_ms)}));
   if (pushed) {
     LUMBUNG_RETURN_IF_ERROR(
         execute(db,
-                "UPDATE device_activity SET last_push_ms = max(last_push_ms, ?2) "
+                "UPDATE _lumbung_device_activity SET last_push_ms = max(last_push_ms, ?2) "
                 "WHERE device_id = ?1",
                 {Value(sighting.device_id), Value(sighting.time_ms)}));
   }
   if (!sighting.pulled) return Status::ok();
-  return execute(db,
-                 "UPDATE device_activity SET all_villages = ?2, villages = ?3 WHERE device_id = ?1",
-                 {Value(sighting.device_id), Value(std::int64_t{sighting.all_villages}),
-                  Value(joined_villages(sighting.villages))});
+  return execute(
+      db,
+      "UPDATE _lumbung_device_activity SET all_villages = ?2, villages = ?3 WHERE device_id = ?1",
+      {Value(sighting.device_id), Value(std::int64_t{sighting.all_villages}),
+       Value(joined_villages(sighting.villages))});
 }
 
 Status no_live_row(std::string_view what, std::string_view table, std::string_view row_id) {
@@ -275,26 +325,69 @@ Status no_live_row(std::string_view what, std::string_view table, std::string_vi
                                           "' has no live row '" + std::string(row_id) + "'");
 }
 
-// The current cells of a row, in column order; none for a deleted or
-// missing row.
-Result<std::vector<StoredCell>> read_cells(db::Database& db, std::string_view table,
-                                           std::string_view row_id) {
-  LUMBUNG_ASSIGN_OR_RETURN(
-      Query query,
-      cached_query(db,
-                   "SELECT col, value, hlc, device, seq FROM cells WHERE tbl = ?1 AND row_id = ?2",
-                   {Value(table), Value(row_id)}));
-  std::vector<StoredCell> cells;
-  cells.reserve(32);  // enough for most tables' rows: one allocation
-  for (;;) {
-    LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
-    if (!found) return cells;
-    cells.push_back(
-        StoredCell{.column = query.text(0),
-                   .cell = {.value = query.value(1),
-                            .version = {.stamp = {core::Hlc(query.integer(2)), query.text(3)},
-                                        .seq = query.integer(4)}}});
+// A live row as its row table holds it.
+struct LoadedRow {
+  std::string table;
+  std::string row_id;
+  std::string scope;
+  core::ServerVersion row_version;  // of the insert: every cell's but those `versions` lists
+  std::vector<Value> values;        // in the order of the table's columns
+  CellVersions versions;
+
+  std::int64_t created_seq() const { return row_version.seq; }
+  std::vector<StoredCell> cells(const RowTable& table) const {
+    std::vector<StoredCell> cells;
+    cells.reserve(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      cells.push_back({table.columns[i], {values[i], versions.of(table.columns[i], row_version)}});
+    }
+    return cells;
   }
+};
+
+// Reads row `row_id` of `table` into *row; false when it has no live row.
+Result<bool> load_row(db::Database& db, const RowTable& table, std::string_view row_id,
+                      LoadedRow* row) {
+  LUMBUNG_ASSIGN_OR_RETURN(Query query, cached_query(db, table.select_row, {Value(row_id)}));
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
+  if (!found) return false;
+  const int n = static_cast<int>(table.columns.size());
+  row->table = table.name;
+  row->row_id = row_id;
+  row->values.resize(table.columns.size());
+  for (int i = 0; i < n; ++i) row->values[static_cast<std::size_t>(i)] = query.value(i);
+  const Value& scope = row->values[table.scope_position];
+  row->scope = scope.type() == ValueType::kText ? scope.as_text() : std::string();
+  row->row_version = {.stamp = {core::Hlc(query.integer(n + 1)), query.text(n + 2)},
+                      .seq = query.integer(n)};
+  const Value versions = query.value(n + 3);
+  if (versions.type() != ValueType::kBlob) {
+    return Status(ErrorCode::kCorrupt, "store: row '" + std::string(row_id) + "' of table '" +
+                                           table.name + "' has no cell versions");
+  }
+  const Blob& bytes = versions.as_blob();
+  LUMBUNG_ASSIGN_OR_RETURN(row->versions,
+                           CellVersions::decode(std::string_view(
+                               reinterpret_cast<const char*>(bytes.data()), bytes.size())));
+  return true;
+}
+
+Value versions_blob(const CellVersions& versions) {
+  const std::string bytes = versions.encode();
+  return Value(Blob(bytes.begin(), bytes.end()));
+}
+
+Status add_change(db::Database& db, std::string_view scope, std::int64_t seq,
+                  std::string_view table, std::string_view row_id, std::string_view column) {
+  return execute(db,
+                 "INSERT INTO _lumbung_changes (scope, seq, tbl, row_id, col) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5)",
+                 {Value(scope), Value(seq), Value(table), Value(row_id), Value(column)});
+}
+
+Status remove_change(db::Database& db, std::string_view scope, std::int64_t seq) {
+  return execute(db, "DELETE FROM _lumbung_changes WHERE scope = ?1 AND seq = ?2",
+                 {Value(scope), Value(seq)});
 }
 
 // One of the seq-ordered sources that scan_changes() merges.
@@ -337,17 +430,17 @@ class RecordSource final : public ChangeSource {
   Query query_;
 };
 
-// The cells of live rows of one scope in seq order, read from the index on
-// (scope, seq) alone (it holds each cell's key): the row of a cell is looked
-// up once for a run of its cells, and a value is read only for a cell of a
-// row older than after_seq. The cells of a newer row become one kRow item
-// that carries them, given once; the log is then read on from after the run
-// of seqs they hold from that item's on (an insert's cells, seq after seq),
-// so that a new row costs one step of the log rather than one a cell.
-class CellSource final : public ChangeSource {
+// The changes of live rows of one scope in seq order, read from the change
+// log (_lumbung_changes: an insert's entry, column '', and one entry per cell
+// written since), each row read once for a run of its entries. A row newer
+// than after_seq becomes one kRow item that carries its cells, given once;
+// the log is then read on from after the run of seqs its cells hold from
+// that item's on, so that a row costs one step of the log.
+class RowChangeSource final : public ChangeSource {
  public:
-  CellSource(db::Database& db, Query log, const std::string& scope, std::int64_t after_seq)
-      : db_(db), log_(std::move(log)), after_seq_(after_seq) {
+  RowChangeSource(db::Database& db, const RowTables& tables, Query log, const std::string& scope,
+                  std::int64_t after_seq)
+      : db_(db), tables_(tables), log_(std::move(log)), after_seq_(after_seq) {
     item_.scope = scope;
   }
 
@@ -358,31 +451,51 @@ class CellSource final : public ChangeSource {
       if (done_) return Status::ok();
       const std::string_view table = log_.text_view(1);
       const std::string_view row_id = log_.text_view(2);
-      const bool same_row = table == item_.table && row_id == item_.row_id;
-      if (!same_row) LUMBUNG_RETURN_IF_ERROR(load_row(table, row_id));
+      if (table != row_.table || row_id != row_.row_id) {
+        LUMBUNG_RETURN_IF_ERROR(load(table, row_id));
+      }
       item_.seq = log_.integer(0);
-      if (item_.row_created_seq > after_seq_) {
-        if (!rows_given_.emplace(item_.table, item_.row_id).second) continue;
+      item_.table = row_.table;
+      item_.row_id = row_.row_id;
+      item_.row_created_seq = row_.created_seq();
+      if (row_.created_seq() > after_seq_) {
+        if (!rows_given_.emplace(row_.table, row_.row_id).second) continue;
         item_.kind = ChangeItem::Kind::kRow;
         item_.column.clear();
         item_.value = Value();
-        LUMBUNG_ASSIGN_OR_RETURN(std::vector<StoredCell> cells,
-                                 read_cells(db_, item_.table, item_.row_id));
-        item_.cells = std::move(cells);
+        item_.cells = row_.cells(*table_);
         skip_run_of_row();
         return Status::ok();
       }
       item_.kind = ChangeItem::Kind::kCell;
       item_.cells.clear();
       item_.column = log_.text(3);
-      return load_value();
+      const std::optional<std::size_t> position = table_->position(item_.column);
+      if (!position) {
+        return Status(ErrorCode::kCorrupt, "store: the change log names column '" + item_.column +
+                                               "', which table '" + table_->name + "' lacks");
+      }
+      item_.value = row_.values[*position];
+      item_.stamp = row_.versions.of(item_.column, row_.row_version).stamp;
+      return Status::ok();
     }
   }
 
  private:
+  Status load(std::string_view table, std::string_view row_id) {
+    table_ = tables_.find(table);
+    if (table_ == nullptr) {
+      return Status(ErrorCode::kCorrupt, "store: the change log names table '" +
+                                             std::string(table) + "', which it lacks");
+    }
+    LUMBUNG_ASSIGN_OR_RETURN(const bool live, load_row(db_, *table_, row_id, &row_));
+    if (!live) return no_live_row("scan_changes", table, row_id);
+    return Status::ok();
+  }
+
   // Moves the log past the seqs item_.seq, item_.seq + 1, ... that cells of
-  // the kRow item's row hold: a seq is never given twice, so no other cell
-  // is among them.
+  // the kRow item's row hold: a seq is never given twice, so no other
+  // change is among them.
   void skip_run_of_row() {
     std::vector<std::int64_t> seqs;
     seqs.reserve(item_.cells.size());
@@ -393,77 +506,65 @@ class CellSource final : public ChangeSource {
     if (last > item_.seq) log_.restart({Value(item_.scope), Value(last)});
   }
 
-  Status load_row(std::string_view table, std::string_view row_id) {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        Query row,
-        cached_query(db_, "SELECT created_seq FROM synced_rows WHERE tbl = ?1 AND row_id = ?2",
-                     {Value(table), Value(row_id)}));
-    LUMBUNG_ASSIGN_OR_RETURN(bool found, row.step());
-    if (!found) return no_live_row("scan_changes", table, row_id);
-    item_.table = table;
-    item_.row_id = row_id;
-    item_.row_created_seq = row.integer(0);
-    return Status::ok();
-  }
-
-  Status load_value() {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        Query cell,
-        cached_query(
-            db_, "SELECT value, hlc, device FROM cells WHERE tbl = ?1 AND row_id = ?2 AND col = ?3",
-            {Value(item_.table), Value(item_.row_id), Value(item_.column)}));
-    LUMBUNG_ASSIGN_OR_RETURN(bool found, cell.step());
-    if (!found) return no_live_row("scan_changes", item_.table, item_.row_id);
-    item_.value = cell.value(0);
-    item_.stamp = {core::Hlc(cell.integer(1)), cell.text(2)};
-    return Status::ok();
-  }
-
   db::Database& db_;
+  const RowTables& tables_;
   Query log_;
   const std::int64_t after_seq_;
+  const RowTable* table_ = nullptr;  // of row_
+  LoadedRow row_;
   std::set<std::pair<std::string, std::string>> rows_given_;  // table, row id: as kRow
 };
 
 class SqliteReadTransaction : public virtual ReadTransaction {
  public:
-  explicit SqliteReadTransaction(db::Database& db) : db_(db) {}
+  SqliteReadTransaction(db::Database& db, const RowTables& tables) : db_(db), tables_(tables) {}
 
   Result<std::int64_t> last_seq() override { return meta_int64(*this, kLastSeqKey); }
 
   Result<std::string> meta(std::string_view key) override {
     LUMBUNG_ASSIGN_OR_RETURN(
-        Query query, cached_query(db_, "SELECT value FROM meta WHERE key = ?1", {Value(key)}));
+        Query query,
+        cached_query(db_, "SELECT value FROM _lumbung_meta WHERE key = ?1", {Value(key)}));
     LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
     return found ? query.text(0) : std::string();
   }
 
   Result<std::optional<StoredRow>> row(std::string_view table, std::string_view row_id) override {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        Query query, cached_query(db_,
-                                  "SELECT scope, created_seq, deleted_seq, deleted_hlc, "
-                                  "deleted_device FROM synced_rows WHERE tbl = ?1 AND row_id = ?2",
-                                  {Value(table), Value(row_id)}));
-    LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
-    if (!found) return std::optional<StoredRow>();
-    StoredRow row;
-    row.scope = query.text(0);
-    row.created_seq = query.integer(1);
-    if (!query.value(2).is_null()) {
-      row.tombstone = core::ServerVersion{.stamp = {core::Hlc(query.integer(3)), query.text(4)},
-                                          .seq = query.integer(2)};
+    LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
+    LUMBUNG_ASSIGN_OR_RETURN(Query live, cached_query(db_, rows->select_head, {Value(row_id)}));
+    LUMBUNG_ASSIGN_OR_RETURN(const bool found, live.step());
+    if (found) {
+      return std::optional<StoredRow>(
+          StoredRow{.scope = live.text(0), .created_seq = live.integer(1), .tombstone = {}});
     }
-    return std::optional<StoredRow>(std::move(row));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query tombstone,
+        cached_query(db_,
+                     "SELECT scope, created_seq, seq, hlc, device FROM _lumbung_tombstones "
+                     "WHERE tbl = ?1 AND row_id = ?2",
+                     {Value(table), Value(row_id)}));
+    LUMBUNG_ASSIGN_OR_RETURN(const bool deleted, tombstone.step());
+    if (!deleted) return std::optional<StoredRow>();
+    return std::optional<StoredRow>(StoredRow{
+        .scope = tombstone.text(0),
+        .created_seq = tombstone.integer(1),
+        .tombstone =
+            core::ServerVersion{.stamp = {core::Hlc(tombstone.integer(3)), tombstone.text(4)},
+                                .seq = tombstone.integer(2)}});
   }
 
   Result<std::vector<StoredCell>> cells(std::string_view table, std::string_view row_id) override {
-    return read_cells(db_, table, row_id);
+    LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
+    LoadedRow live;
+    LUMBUNG_ASSIGN_OR_RETURN(const bool found, load_row(db_, *rows, row_id, &live));
+    if (!found) return std::vector<StoredCell>();
+    return live.cells(*rows);
   }
 
   Result<std::vector<ScopeState>> scopes() override {
     LUMBUNG_ASSIGN_OR_RETURN(
         Query query,
-        cached_query(db_, "SELECT scope, checksum, live_rows FROM scopes ORDER BY scope"));
+        cached_query(db_, "SELECT scope, checksum, live_rows FROM _lumbung_scopes ORDER BY scope"));
     std::vector<ScopeState> scopes;
     for (;;) {
       LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
@@ -477,8 +578,9 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     std::vector<ScopeState> scopes;
     for (const std::string& name : names) {
       LUMBUNG_ASSIGN_OR_RETURN(
-          Query query, cached_query(db_, "SELECT checksum, live_rows FROM scopes WHERE scope = ?1",
-                                    {Value(name)}));
+          Query query,
+          cached_query(db_, "SELECT checksum, live_rows FROM _lumbung_scopes WHERE scope = ?1",
+                       {Value(name)}));
       LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
       if (found) {
         scopes.push_back({name, static_cast<std::uint64_t>(query.integer(0)), query.integer(1)});
@@ -489,7 +591,7 @@ class SqliteReadTransaction : public virtual ReadTransaction {
 
   Status scan_changes(const ScopeCursors& cursors,
                       const std::function<bool(const ChangeItem&)>& visit) override {
-    // Each scope's cells, tombstones and conflicts are read in seq order from
+    // Each scope's rows, tombstones and conflicts are read in seq order from
     // their own index; merging them by seq is the change log of the scopes.
     std::vector<std::unique_ptr<ChangeSource>> sources;
     for (const auto& [scope, after_seq] : cursors) {
@@ -513,36 +615,24 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     return Status::ok();
   }
 
-  Status scan_live_cells(const std::optional<std::string>& scope,
-                         const CellVisitor& visit) override {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        Query query,
-        scope ? cached_query(db_, "SELECT tbl, row_id, col, value FROM cells WHERE scope = ?1",
-                             {Value(*scope)})
-              : cached_query(db_, "SELECT tbl, row_id, col, value FROM cells"));
-    for (;;) {
-      LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
-      if (!found) return Status::ok();
-      visit(query.text(0), query.text(1), query.text(2), query.value(3));
+  Status scan_rows(const std::optional<std::string>& table, const std::optional<std::string>& scope,
+                   const RowVisitor& visit) override {
+    if (table) {
+      LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(*table));
+      return scan_table(*rows, scope, visit);
     }
-  }
-
-  Status scan_table_cells(std::string_view table, const TableCellVisitor& visit) override {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        Query query,
-        cached_query(db_, "SELECT scope, col, value FROM cells WHERE tbl = ?1", {Value(table)}));
-    for (;;) {
-      LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
-      if (!found) return Status::ok();
-      visit(query.text(0), query.text(1), query.value(2));
+    for (const RowTable& rows : tables_.tables()) {
+      LUMBUNG_RETURN_IF_ERROR(scan_table(rows, scope, visit));
     }
+    return Status::ok();
   }
 
   Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) override {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        Query query,
-        cached_query(db_, "SELECT last_batch, request_digest FROM devices WHERE device_id = ?1",
-                     {Value(device_id)}));
+    LUMBUNG_ASSIGN_OR_RETURN(Query query,
+                             cached_query(db_,
+                                          "SELECT last_batch, request_digest FROM _lumbung_devices "
+                                          "WHERE device_id = ?1",
+                                          {Value(device_id)}));
     LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
     if (!found) return std::optional<DeviceBatch>();
     return std::optional<DeviceBatch>(DeviceBatch{static_cast<std::uint64_t>(query.integer(0)),
@@ -551,8 +641,9 @@ class SqliteReadTransaction : public virtual ReadTransaction {
 
   Result<std::string> device_answer(std::string_view device_id) override {
     LUMBUNG_ASSIGN_OR_RETURN(
-        Query query, cached_query(db_, "SELECT response FROM device_answers WHERE device_id = ?1",
-                                  {Value(device_id)}));
+        Query query,
+        cached_query(db_, "SELECT response FROM _lumbung_device_answers WHERE device_id = ?1",
+                     {Value(device_id)}));
     LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
     const Value response = found ? query.value(0) : Value();
     if (response.type() != ValueType::kBlob) return std::string();
@@ -561,8 +652,9 @@ class SqliteReadTransaction : public virtual ReadTransaction {
 
   Result<std::uint64_t> last_batch(std::string_view device_id) override {
     LUMBUNG_ASSIGN_OR_RETURN(
-        Query query, cached_query(db_, "SELECT last_batch FROM devices WHERE device_id = ?1",
-                                  {Value(device_id)}));
+        Query query,
+        cached_query(db_, "SELECT last_batch FROM _lumbung_devices WHERE device_id = ?1",
+                     {Value(device_id)}));
     LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
     return found ? static_cast<std::uint64_t>(query.integer(0)) : std::uint64_t{0};
   }
@@ -570,7 +662,7 @@ class SqliteReadTransaction : public virtual ReadTransaction {
   Result<std::optional<Conflict>> conflict(std::uint64_t id) override {
     LUMBUNG_ASSIGN_OR_RETURN(Query query, cached_query(db_,
                                                        std::string("SELECT ") + kConflictColumns +
-                                                           " FROM conflicts WHERE id = ?1",
+                                                           " FROM _lumbung_conflicts WHERE id = ?1",
                                                        {Value(static_cast<std::int64_t>(id))}));
     LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
     if (!found) return std::optional<Conflict>();
@@ -584,9 +676,9 @@ class SqliteReadTransaction : public virtual ReadTransaction {
         cached_query(db_,
                      "SELECT a.device_id, a.officer, a.first_seen_ms, a.last_seen_ms, "
                      "a.last_push_ms, a.schema_version, a.app_version, a.all_villages, "
-                     "a.villages, (SELECT count(*) FROM device_refusals AS r "
+                     "a.villages, (SELECT count(*) FROM _lumbung_device_refusals AS r "
                      "             WHERE r.device_id = a.device_id) "
-                     "FROM device_activity AS a ORDER BY a.device_id"));
+                     "FROM _lumbung_device_activity AS a ORDER BY a.device_id"));
     for (;;) {
       LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
       if (!found) return Status::ok();
@@ -615,16 +707,14 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     const auto param = [](const std::optional<std::string>& value) {
       return value ? Value(*value) : Value();
     };
-    // A row's scope never changes: the row tells an entry's scope.
     LUMBUNG_ASSIGN_OR_RETURN(
         Query query,
         cached_query(
             db_,
-            "SELECT a.seq, a.time_ms, a.officer, a.device_id, a.tbl, a.row_id, a.col, a.old_value, "
-            "a.new_value, a.outcome, a.detail, a.conflict_id, r.scope, a.id FROM audit_log AS a "
-            "LEFT JOIN synced_rows AS r ON r.tbl = a.tbl AND r.row_id = a.row_id "
-            "WHERE (?1 IS NULL OR r.scope = ?1) AND (?2 IS NULL OR a.tbl = ?2) "
-            "AND (?3 IS NULL OR a.row_id = ?3) AND (?4 IS NULL OR a.time_ms < ?4) ORDER BY a.id",
+            "SELECT seq, time_ms, officer, device_id, tbl, row_id, col, old_value, new_value, "
+            "outcome, detail, conflict_id, scope, id FROM _lumbung_audit_log "
+            "WHERE (?1 IS NULL OR scope = ?1) AND (?2 IS NULL OR tbl = ?2) "
+            "AND (?3 IS NULL OR row_id = ?3) AND (?4 IS NULL OR time_ms < ?4) ORDER BY id",
             {param(filter.scope), param(filter.table), param(filter.row_id),
              filter.before_ms ? Value(*filter.before_ms) : Value()}));
     for (;;) {
@@ -648,35 +738,66 @@ class SqliteReadTransaction : public virtual ReadTransaction {
   }
 
  protected:
+  // The row table `name`; kInternal when the store has none (a schema not
+  // adopted, or a caller's mistake).
+  Result<const RowTable*> row_table(std::string_view name) const {
+    const RowTable* table = tables_.find(name);
+    if (table != nullptr) return table;
+    return Status(ErrorCode::kInternal, "store: no table '" + std::string(name) +
+                                            "' (the store has not adopted a schema with it)");
+  }
+
   db::Database& db_;
+  const RowTables& tables_;
 
  private:
+  Status scan_table(const RowTable& table, const std::optional<std::string>& scope,
+                    const RowVisitor& visit) {
+    LUMBUNG_ASSIGN_OR_RETURN(Query query, scope
+                                              ? cached_query(db_, table.scan_scope, {Value(*scope)})
+                                              : cached_query(db_, table.scan));
+    std::vector<Value> values(table.columns.size());
+    for (;;) {
+      LUMBUNG_ASSIGN_OR_RETURN(bool found, query.step());
+      if (!found) return Status::ok();
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        values[i] = query.value(static_cast<int>(i));
+      }
+      const Value& row_scope = values[table.scope_position];
+      const Value& id = values[table.id_position];
+      visit(LiveRow{.table = table.name,
+                    .scope = row_scope.type() == ValueType::kText ? row_scope.as_text() : "",
+                    .row_id = id.type() == ValueType::kText ? id.as_text() : "",
+                    .columns = table.columns,
+                    .values = values});
+    }
+  }
+
   // The sources of one scope's change log after `after_seq`, each with a
   // statement of its own: several scopes' logs are open at once.
   Status add_scope_sources(const std::string& scope, std::int64_t after_seq,
                            std::vector<std::unique_ptr<ChangeSource>>* sources) {
     const Value name(scope);
     const Value after(after_seq);
-    LUMBUNG_ASSIGN_OR_RETURN(
-        Query cells,
-        prepared_query(
-            db_,
-            "SELECT seq, tbl, row_id, col FROM cells WHERE scope = ?1 AND seq > ?2 ORDER BY seq",
-            {name, after}));
+    LUMBUNG_ASSIGN_OR_RETURN(Query log,
+                             prepared_query(db_,
+                                            "SELECT seq, tbl, row_id, col FROM _lumbung_changes "
+                                            "WHERE scope = ?1 AND seq > ?2 ORDER BY seq",
+                                            {name, after}));
     LUMBUNG_ASSIGN_OR_RETURN(
         Query tombstones,
         prepared_query(db_,
-                       "SELECT deleted_seq, scope, tbl, row_id, deleted_hlc, deleted_device "
-                       "FROM synced_rows WHERE scope = ?1 "
-                       "AND deleted_seq IS NOT NULL AND deleted_seq > ?2 ORDER BY deleted_seq",
+                       "SELECT seq, scope, tbl, row_id, hlc, device FROM _lumbung_tombstones "
+                       "WHERE scope = ?1 AND seq > ?2 ORDER BY seq",
                        {name, after}));
     LUMBUNG_ASSIGN_OR_RETURN(
         Query conflicts,
         prepared_query(db_,
                        std::string("SELECT seq, ") + kConflictColumns +
-                           " FROM conflicts WHERE scope = ?1 AND seq > ?2 ORDER BY seq",
+                           " FROM _lumbung_conflicts WHERE scope = ?1 AND seq > ?2 ORDER BY seq",
                        {name, after}));
-    sources->push_back(std::make_unique<CellSource>(db_, std::move(cells), scope, after_seq));
+    sources->push_back(
+        std::make_unique<RowChangeSource>(db_, tables_, std::move(log), scope, after_seq));
     sources->push_back(
         std::make_unique<RecordSource>(std::move(tombstones), ChangeItem::Kind::kTombstone));
     sources->push_back(
@@ -687,69 +808,114 @@ class SqliteReadTransaction : public virtual ReadTransaction {
 
 class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadTransaction {
  public:
-  SqliteWriteTransaction(db::Database& db, std::int64_t last_seq)
-      : SqliteReadTransaction(db), stored_last_seq_(last_seq), last_seq_(last_seq) {}
+  SqliteWriteTransaction(db::Database& db, const RowTables& tables, std::int64_t last_seq)
+      : SqliteReadTransaction(db, tables), stored_last_seq_(last_seq), last_seq_(last_seq) {}
 
   Result<std::int64_t> last_seq() override { return last_seq_; }
   std::int64_t next_seq() override { return ++last_seq_; }
 
   Status set_meta(std::string_view key, std::string_view value) override {
-    return execute(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+    return execute(db_, "INSERT OR REPLACE INTO _lumbung_meta (key, value) VALUES (?1, ?2)",
                    {Value(key), Value(value)});
   }
 
   Status insert_row(std::string_view table, std::string_view row_id, std::string_view scope,
-                    std::int64_t created_seq) override {
-    LUMBUNG_RETURN_IF_ERROR(execute(
-        db_, "INSERT INTO synced_rows (tbl, row_id, scope, created_seq) VALUES (?1, ?2, ?3, ?4)",
-        {Value(table), Value(row_id), Value(scope), Value(created_seq)}));
-    adjust_scope(scope, 0, 0, +1);
+                    std::int64_t created_seq, const std::vector<StoredCell>& cells) override {
+    LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
+    // The row's version is the id cell's: an insert's (or, for a row of an
+    // older store, its first cell's, written at the created seq).
+    core::ServerVersion row_version{.stamp = {}, .seq = created_seq};
+    for (const StoredCell& cell : cells) {
+      if (cell.column == "id") row_version.stamp = cell.cell.version.stamp;
+    }
+    // The columns' values (a column not given holds NULL), then the row's version.
+    std::vector<Value> params;
+    params.reserve(rows->columns.size() + 4);
+    params.resize(rows->columns.size());
+    CellVersions versions;
+    for (const StoredCell& cell : cells) {
+      const std::optional<std::size_t> position = rows->position(cell.column);
+      if (!position) {
+        return Status(ErrorCode::kInternal,
+                      "insert_row: table '" + rows->name + "' has no column '" + cell.column + "'");
+      }
+      params[*position] = cell.cell.value;
+      versions.set(cell.column, cell.cell.version, row_version);
+    }
+    const core::RowCellHasher hasher(table, row_id);
+    std::uint64_t added = 0;
+    for (std::size_t i = 0; i < params.size(); ++i)
+      added += hasher.cell(rows->columns[i], params[i]);
+    params.emplace_back(created_seq);
+    params.emplace_back(row_version.stamp.hlc.packed());
+    params.emplace_back(row_version.stamp.device_id);
+    params.emplace_back(versions_blob(versions));
+    LUMBUNG_ASSIGN_OR_RETURN(Query insert, Query::cached(db_, rows->insert_row, params));
+    LUMBUNG_RETURN_IF_ERROR(insert.run());
+    LUMBUNG_RETURN_IF_ERROR(add_change(db_, scope, created_seq, table, row_id, ""));
+    for (const CellVersion& cell : versions.cells()) {
+      if (cell.version.seq != created_seq) {
+        LUMBUNG_RETURN_IF_ERROR(
+            add_change(db_, scope, cell.version.seq, table, row_id, cell.column));
+      }
+    }
+    adjust_scope(scope, added, 0, +1);
     return Status::ok();
   }
 
   Status write_cell(std::string_view table, std::string_view row_id, std::string_view column,
                     const core::ServerCell& cell) override {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        Query old, cached_query(db_,
-                                "SELECT r.scope, c.seq, c.value FROM synced_rows AS r "
-                                "LEFT JOIN cells AS c ON c.tbl = r.tbl AND c.row_id = r.row_id "
-                                "AND c.col = ?3 WHERE r.tbl = ?1 AND r.row_id = ?2 "
-                                "AND r.deleted_seq IS NULL",
-                                {Value(table), Value(row_id), Value(column)}));
-    LUMBUNG_ASSIGN_OR_RETURN(bool live, old.step());
+    LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
+    LoadedRow row;
+    LUMBUNG_ASSIGN_OR_RETURN(const bool live, load_row(db_, *rows, row_id, &row));
     if (!live) return no_live_row("write_cell", table, row_id);
-    const std::string scope = old.text(0);
-    const std::uint64_t old_hash =
-        old.value(1).is_null() ? 0 : core::cell_hash(table, row_id, column, old.value(2));
-    LUMBUNG_RETURN_IF_ERROR(
-        execute(db_,
-                "INSERT OR REPLACE INTO cells (tbl, row_id, col, value, hlc, "
-                "device, seq, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                {Value(table), Value(row_id), Value(column), cell.value,
-                 Value(cell.version.stamp.hlc.packed()), Value(cell.version.stamp.device_id),
-                 Value(cell.version.seq), Value(scope)}));
-    adjust_scope(scope, core::cell_hash(table, row_id, column, cell.value), old_hash, 0);
+    const std::optional<std::size_t> position = rows->position(column);
+    if (!position) {
+      return Status(ErrorCode::kInternal, "write_cell: table '" + rows->name + "' has no column '" +
+                                              std::string(column) + "'");
+    }
+    const std::int64_t old_seq = row.versions.of(column, row.row_version).seq;
+    row.versions.set(column, cell.version, row.row_version);
+    LUMBUNG_RETURN_IF_ERROR(execute(db_, rows->update_cell[*position],
+                                    {Value(row_id), cell.value, versions_blob(row.versions)}));
+    // The insert's entry stays for the row's other cells; a cell's own
+    // entry names only that cell.
+    if (old_seq != row.created_seq())
+      LUMBUNG_RETURN_IF_ERROR(remove_change(db_, row.scope, old_seq));
+    if (cell.version.seq != row.created_seq()) {
+      LUMBUNG_RETURN_IF_ERROR(add_change(db_, row.scope, cell.version.seq, table, row_id, column));
+    }
+    adjust_scope(row.scope, core::cell_hash(table, row_id, column, cell.value),
+                 core::cell_hash(table, row_id, column, row.values[*position]), 0);
     return Status::ok();
   }
 
   Status delete_row(std::string_view table, std::string_view row_id,
                     const core::ServerVersion& tombstone) override {
-    LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row, this->row(table, row_id));
-    if (!row || row->tombstone) return no_live_row("delete_row", table, row_id);
-    LUMBUNG_ASSIGN_OR_RETURN(const std::vector<StoredCell> cells, this->cells(table, row_id));
+    LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
+    LoadedRow row;
+    LUMBUNG_ASSIGN_OR_RETURN(const bool live, load_row(db_, *rows, row_id, &row));
+    if (!live) return no_live_row("delete_row", table, row_id);
+    const core::RowCellHasher hasher(table, row_id);
     std::uint64_t removed = 0;
-    for (const StoredCell& cell : cells) {
-      removed += core::cell_hash(table, row_id, cell.column, cell.cell.value);
+    for (std::size_t i = 0; i < row.values.size(); ++i) {
+      removed += hasher.cell(rows->columns[i], row.values[i]);
     }
-    LUMBUNG_RETURN_IF_ERROR(execute(db_, "DELETE FROM cells WHERE tbl = ?1 AND row_id = ?2",
-                                    {Value(table), Value(row_id)}));
+    LUMBUNG_RETURN_IF_ERROR(remove_change(db_, row.scope, row.created_seq()));
+    for (const CellVersion& cell : row.versions.cells()) {
+      if (cell.version.seq != row.created_seq()) {
+        LUMBUNG_RETURN_IF_ERROR(remove_change(db_, row.scope, cell.version.seq));
+      }
+    }
+    LUMBUNG_RETURN_IF_ERROR(execute(db_, rows->delete_row, {Value(row_id)}));
     LUMBUNG_RETURN_IF_ERROR(
         execute(db_,
-                "UPDATE synced_rows SET deleted_seq = ?3, deleted_hlc = ?4, "
-                "deleted_device = ?5 WHERE tbl = ?1 AND row_id = ?2",
-                {Value(table), Value(row_id), Value(tombstone.seq),
-                 Value(tombstone.stamp.hlc.packed()), Value(tombstone.stamp.device_id)}));
-    adjust_scope(row->scope, 0, removed, -1);
+                "INSERT INTO _lumbung_tombstones (tbl, row_id, scope, created_seq, seq, hlc, "
+                "device) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                {Value(table), Value(row_id), Value(row.scope), Value(row.created_seq()),
+                 Value(tombstone.seq), Value(tombstone.stamp.hlc.packed()),
+                 Value(tombstone.stamp.device_id)}));
+    adjust_scope(row.scope, 0, removed, -1);
     return Status::ok();
   }
 
@@ -757,7 +923,7 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
     LUMBUNG_ASSIGN_OR_RETURN(const std::uint64_t id, unused_conflict_id());
     LUMBUNG_RETURN_IF_ERROR(execute(
         db_,
-        "INSERT INTO conflicts (id, seq, scope, tbl, row_id, col, policy, server_value, "
+        "INSERT INTO _lumbung_conflicts (id, seq, scope, tbl, row_id, col, policy, server_value, "
         "server_device, server_hlc, device_value, device_id, device_hlc, outcome) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         {Value(static_cast<std::int64_t>(id)), Value(seq), Value(c.scope), Value(c.table),
@@ -768,13 +934,13 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
   }
 
   Status update_conflict(const Conflict& c, std::int64_t seq) override {
-    LUMBUNG_RETURN_IF_ERROR(execute(
-        db_,
-        "UPDATE conflicts SET seq = ?2, outcome = ?3, resolved_value = ?4, resolved_by = ?5, "
-        "resolved_device = ?6, resolved_ms = ?7 WHERE id = ?1",
-        {Value(static_cast<std::int64_t>(c.id)), Value(seq),
-         Value(core::conflict_outcome_name(c.outcome)), c.resolved_value, Value(c.resolved_by),
-         Value(c.resolved_device), Value(c.resolved_ms)}));
+    LUMBUNG_RETURN_IF_ERROR(
+        execute(db_,
+                "UPDATE _lumbung_conflicts SET seq = ?2, outcome = ?3, resolved_value = ?4, "
+                "resolved_by = ?5, resolved_device = ?6, resolved_ms = ?7 WHERE id = ?1",
+                {Value(static_cast<std::int64_t>(c.id)), Value(seq),
+                 Value(core::conflict_outcome_name(c.outcome)), c.resolved_value,
+                 Value(c.resolved_by), Value(c.resolved_device), Value(c.resolved_ms)}));
     if (sqlite3_changes(db_.handle()) == 1) return Status::ok();
     return Status(ErrorCode::kInternal,
                   "update_conflict: no conflict " + std::to_string(c.id) + " to update");
@@ -783,27 +949,35 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
   void set_officer(std::string_view officer) override { officer_ = officer; }
 
   Status append_audit(const AuditEntry& e) override {
+    std::string scope = e.scope;
+    if (scope.empty() && tables_.find(e.table) != nullptr) {
+      LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row, this->row(e.table, e.row_id));
+      if (row) scope = std::move(row->scope);
+    }
     return execute(
         db_,
-        "INSERT INTO audit_log (seq, time_ms, officer, device_id, tbl, row_id, col, "
-        "old_value, new_value, outcome, detail, conflict_id) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO _lumbung_audit_log (seq, time_ms, officer, device_id, tbl, row_id, col, "
+        "old_value, new_value, outcome, detail, conflict_id, scope) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         {e.seq == 0 ? Value() : Value(e.seq), Value(e.time_ms), Value(officer_), Value(e.device_id),
          Value(e.table), Value(e.row_id), Value(e.column), e.old_value, e.new_value,
-         Value(e.outcome), Value(e.detail), Value(static_cast<std::int64_t>(e.conflict_id))});
+         Value(e.outcome), Value(e.detail), Value(static_cast<std::int64_t>(e.conflict_id)),
+         Value(scope)});
   }
 
   Result<std::int64_t> remove_archived_audit(std::int64_t before_ms, std::int64_t first_id,
                                              std::int64_t last_id) override {
     // The guard row lives only inside this transaction (kUpgrades, format 7).
-    LUMBUNG_RETURN_IF_ERROR(execute(
-        db_, "INSERT INTO audit_archiving (before_ms, first_id, last_id) VALUES (?1, ?2, ?3)",
-        {Value(before_ms), Value(first_id), Value(last_id)}));
     LUMBUNG_RETURN_IF_ERROR(
-        execute(db_, "DELETE FROM audit_log WHERE id BETWEEN ?2 AND ?3 AND time_ms < ?1",
+        execute(db_,
+                "INSERT INTO _lumbung_audit_archiving (before_ms, first_id, last_id) "
+                "VALUES (?1, ?2, ?3)",
+                {Value(before_ms), Value(first_id), Value(last_id)}));
+    LUMBUNG_RETURN_IF_ERROR(
+        execute(db_, "DELETE FROM _lumbung_audit_log WHERE id BETWEEN ?2 AND ?3 AND time_ms < ?1",
                 {Value(before_ms), Value(first_id), Value(last_id)}));
     const std::int64_t removed = sqlite3_changes(db_.handle());
-    LUMBUNG_RETURN_IF_ERROR(execute(db_, "DELETE FROM audit_archiving", {}));
+    LUMBUNG_RETURN_IF_ERROR(execute(db_, "DELETE FROM _lumbung_audit_archiving", {}));
     return removed;
   }
 
@@ -811,12 +985,12 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
                           std::string_view response) override {
     LUMBUNG_RETURN_IF_ERROR(
         execute(db_,
-                "INSERT OR REPLACE INTO devices (device_id, last_batch, "
+                "INSERT OR REPLACE INTO _lumbung_devices (device_id, last_batch, "
                 "request_digest) VALUES (?1, ?2, ?3)",
                 {Value(device_id), int64_bits(batch.batch), int64_bits(batch.request_digest)}));
-    return execute(db_,
-                   "INSERT OR REPLACE INTO device_answers (device_id, response) VALUES (?1, ?2)",
-                   {Value(device_id), Value(Blob(response.begin(), response.end()))});
+    return execute(
+        db_, "INSERT OR REPLACE INTO _lumbung_device_answers (device_id, response) VALUES (?1, ?2)",
+        {Value(device_id), Value(Blob(response.begin(), response.end()))});
   }
 
   Status record_push(const DeviceSighting& sighting, const std::vector<RowKey>& refused,
@@ -827,13 +1001,15 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
     if (!accepted.empty()) {
       LUMBUNG_ASSIGN_OR_RETURN(
           Query pending,
-          cached_query(db_, "SELECT 1 FROM device_refusals WHERE device_id = ?1 LIMIT 1",
+          cached_query(db_, "SELECT 1 FROM _lumbung_device_refusals WHERE device_id = ?1 LIMIT 1",
                        {device}));
       LUMBUNG_ASSIGN_OR_RETURN(const bool any, pending.step());
       for (std::size_t i = 0; any && i < accepted.size(); ++i) {
-        LUMBUNG_RETURN_IF_ERROR(execute(
-            db_, "DELETE FROM device_refusals WHERE device_id = ?1 AND tbl = ?2 AND row_id = ?3",
-            {device, Value(accepted[i].first), Value(accepted[i].second)}));
+        LUMBUNG_RETURN_IF_ERROR(
+            execute(db_,
+                    "DELETE FROM _lumbung_device_refusals WHERE device_id = ?1 "
+                    "AND tbl = ?2 AND row_id = ?3",
+                    {device, Value(accepted[i].first), Value(accepted[i].second)}));
       }
     }
     if (refused.empty()) return Status::ok();
@@ -841,19 +1017,90 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
     // pushes refused changes of ever new rows stops adding at the bound.
     LUMBUNG_ASSIGN_OR_RETURN(
         Query counted,
-        cached_query(db_, "SELECT count(*) FROM device_refusals WHERE device_id = ?1", {device}));
+        cached_query(db_, "SELECT count(*) FROM _lumbung_device_refusals WHERE device_id = ?1",
+                     {device}));
     LUMBUNG_RETURN_IF_ERROR(counted.step().status());
     std::int64_t kept = counted.integer(0);
     for (const auto& [table, row_id] : refused) {
       if (kept >= kMaxRefusalsKeptPerDevice) break;
       LUMBUNG_RETURN_IF_ERROR(
           execute(db_,
-                  "INSERT OR REPLACE INTO device_refusals (device_id, tbl, row_id, refused_ms) "
-                  "VALUES (?1, ?2, ?3, ?4)",
+                  "INSERT OR REPLACE INTO _lumbung_device_refusals (device_id, tbl, row_id, "
+                  "refused_ms) VALUES (?1, ?2, ?3, ?4)",
                   {device, Value(table), Value(row_id), Value(sighting.time_ms)}));
       ++kept;  // a row kept already counts again: the bound errs on the small side
     }
     return Status::ok();
+  }
+
+  // Moves the rows a store of format 7 or older kept cell by cell into the
+  // row tables, with their cells' versions and change log entries, then
+  // drops the legacy tables. kSchemaIncompatible for a row of a table, or a
+  // cell of a column, that the row tables lack.
+  Status move_legacy_rows() {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        Query legacy,
+        prepared_query(db_,
+                       "SELECT r.tbl, r.row_id, r.scope, r.created_seq, c.col, c.value, c.hlc, "
+                       "c.device, c.seq FROM _lumbung_legacy_rows AS r "
+                       "JOIN _lumbung_legacy_cells AS c ON c.tbl = r.tbl AND c.row_id = r.row_id "
+                       "ORDER BY r.tbl, r.row_id",
+                       {}));
+    std::string table;
+    std::string row_id;
+    std::string scope;
+    std::int64_t created_seq = 0;
+    std::vector<StoredCell> cells;
+    const auto move_row = [&]() -> Status {
+      if (cells.empty()) return Status::ok();
+      const RowTable* rows = tables_.find(table);
+      if (rows == nullptr) {
+        return Status(ErrorCode::kSchemaIncompatible,
+                      "the store holds rows of table '" + table + "', which the schema lacks");
+      }
+      for (const StoredCell& cell : cells) {
+        if (!rows->position(cell.column)) {
+          return Status(ErrorCode::kSchemaIncompatible, "the store holds cells of column '" +
+                                                            cell.column + "' of table '" + table +
+                                                            "', which the schema lacks");
+        }
+      }
+      LUMBUNG_RETURN_IF_ERROR(insert_row(table, row_id, scope, created_seq, cells));
+      cells.clear();
+      return Status::ok();
+    };
+    for (;;) {
+      LUMBUNG_ASSIGN_OR_RETURN(const bool found, legacy.step());
+      if (!found) break;
+      if (legacy.text_view(0) != table || legacy.text_view(1) != row_id) {
+        LUMBUNG_RETURN_IF_ERROR(move_row());
+        table = legacy.text(0);
+        row_id = legacy.text(1);
+        scope = legacy.text(2);
+        created_seq = legacy.integer(3);
+      }
+      cells.push_back(
+          {legacy.text(4),
+           {legacy.value(5),
+            {.stamp = {core::Hlc(legacy.integer(6)), legacy.text(7)}, .seq = legacy.integer(8)}}});
+    }
+    LUMBUNG_RETURN_IF_ERROR(move_row());
+    return db_.exec("DROP TABLE _lumbung_legacy_cells; DROP TABLE _lumbung_legacy_rows");
+  }
+
+  // Counts every scope's checksum and live rows again from the row tables:
+  // after rows moved in, or columns were added to tables that had rows.
+  Status recount_scopes() {
+    LUMBUNG_RETURN_IF_ERROR(db_.exec("UPDATE _lumbung_scopes SET checksum = 0, live_rows = 0"));
+    scope_deltas_.clear();
+    return scan_rows(std::nullopt, std::nullopt, [&](const LiveRow& row) {
+      const core::RowCellHasher hasher(row.table, row.row_id);
+      std::uint64_t sum = 0;
+      for (std::size_t i = 0; i < row.values.size(); ++i) {
+        sum += hasher.cell(row.columns[i], row.values[i]);
+      }
+      adjust_scope(row.scope, sum, 0, +1);
+    });
   }
 
   // A random conflict id no record has yet.
@@ -861,7 +1108,7 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
     for (;;) {
       LUMBUNG_ASSIGN_OR_RETURN(const std::uint64_t id, random_conflict_id());
       LUMBUNG_ASSIGN_OR_RETURN(Query taken,
-                               cached_query(db_, "SELECT 1 FROM conflicts WHERE id = ?1",
+                               cached_query(db_, "SELECT 1 FROM _lumbung_conflicts WHERE id = ?1",
                                             {Value(static_cast<std::int64_t>(id))}));
       LUMBUNG_ASSIGN_OR_RETURN(const bool found, taken.step());
       if (!found) return id;
@@ -875,7 +1122,7 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
     for (const auto& [scope, delta] : scope_deltas_) {
       LUMBUNG_ASSIGN_OR_RETURN(
           Query current,
-          cached_query(db_, "SELECT checksum, live_rows FROM scopes WHERE scope = ?1",
+          cached_query(db_, "SELECT checksum, live_rows FROM _lumbung_scopes WHERE scope = ?1",
                        {Value(scope)}));
       LUMBUNG_ASSIGN_OR_RETURN(bool found, current.step());
       std::uint64_t checksum = delta.checksum;
@@ -885,7 +1132,8 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
         live_rows += current.integer(1);
       }
       LUMBUNG_RETURN_IF_ERROR(execute(
-          db_, "INSERT OR REPLACE INTO scopes (scope, checksum, live_rows) VALUES (?1, ?2, ?3)",
+          db_,
+          "INSERT OR REPLACE INTO _lumbung_scopes (scope, checksum, live_rows) VALUES (?1, ?2, ?3)",
           {Value(scope), int64_bits(checksum), Value(live_rows)}));
     }
     if (last_seq_ == stored_last_seq_) return Status::ok();
@@ -915,8 +1163,9 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
 
 }  // namespace
 
-SqliteStore::SqliteStore(std::string path, std::unique_ptr<db::Database> writer)
-    : path_(std::move(path)), writer_(std::move(writer)) {}
+SqliteStore::SqliteStore(std::string path, std::unique_ptr<db::Database> writer,
+                         std::shared_ptr<const RowTables> tables)
+    : path_(std::move(path)), writer_(std::move(writer)), tables_(std::move(tables)) {}
 
 SqliteStore::~SqliteStore() {
   // The sightings of the last pulls: best effort, as the store closes.
@@ -982,7 +1231,37 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_d
       return db::set_user_version(db, kStoreFormat.newest());
     }));
   }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(writer)));
+  LUMBUNG_ASSIGN_OR_RETURN(std::shared_ptr<const RowTables> tables, RowTables::load(db));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(writer), std::move(tables)));
+}
+
+std::shared_ptr<const RowTables> SqliteStore::row_tables() const {
+  std::lock_guard lock(tables_mu_);
+  return tables_;
+}
+
+Status SqliteStore::adopt_schema(const core::Schema& schema) {
+  std::lock_guard lock(write_mu_);
+  db::Database& db = *writer_;
+  std::shared_ptr<const RowTables> adopted;
+  LUMBUNG_RETURN_IF_ERROR(db::in_transaction(db, [&] {
+    bool columns_added = false;
+    LUMBUNG_RETURN_IF_ERROR(create_row_tables(db, schema, &columns_added));
+    LUMBUNG_ASSIGN_OR_RETURN(adopted, RowTables::load(db));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        const bool legacy,
+        db::returns_row(db, "SELECT 1 FROM sqlite_master WHERE name = '_lumbung_legacy_rows'"));
+    if (!legacy && !columns_added) return Status::ok();
+    SqliteReadTransaction reader(db, *adopted);
+    LUMBUNG_ASSIGN_OR_RETURN(std::int64_t last_seq, reader.last_seq());
+    SqliteWriteTransaction txn(db, *adopted, last_seq);
+    if (legacy) LUMBUNG_RETURN_IF_ERROR(txn.move_legacy_rows());
+    LUMBUNG_RETURN_IF_ERROR(txn.recount_scopes());
+    return txn.flush();
+  }));
+  std::lock_guard tables_lock(tables_mu_);
+  tables_ = std::move(adopted);
+  return Status::ok();
 }
 
 Status SqliteStore::write(const WriteBody& body) { return write_group({body}).front(); }
@@ -1000,6 +1279,7 @@ std::vector<Status> SqliteStore::write_group(const std::vector<WriteBody>& bodie
     flush_asked_ = false;
   }
   if (bodies.empty() && sightings.empty()) return statuses;
+  const std::shared_ptr<const RowTables> tables = row_tables();
   const Status committed = db::in_transaction(db, [&] {
     for (std::size_t i = 0; i < bodies.size(); ++i) {
       // A savepoint each, so that a body that fails takes none of the others
@@ -1011,9 +1291,9 @@ std::vector<Status> SqliteStore::write_group(const std::vector<WriteBody>& bodie
         // snapshot shows seq N therefore sees every change with seq <= N, and
         // no change committing later can get a seq at or below one a cursor
         // has passed.
-        SqliteReadTransaction reader(db);
+        SqliteReadTransaction reader(db, *tables);
         LUMBUNG_ASSIGN_OR_RETURN(std::int64_t last_seq, reader.last_seq());
-        SqliteWriteTransaction txn(db, last_seq);
+        SqliteWriteTransaction txn(db, *tables, last_seq);
         LUMBUNG_RETURN_IF_ERROR(bodies[i](txn));
         return txn.flush();
       });
@@ -1067,8 +1347,9 @@ Status SqliteStore::read(const std::function<Status(ReadTransaction&)>& body) {
   db::Database& db = *reader;
   // In WAL mode the snapshot is taken by the first read after BEGIN and held
   // until the transaction ends: every read of `body` sees the same state.
+  const std::shared_ptr<const RowTables> tables = row_tables();
   LUMBUNG_RETURN_IF_ERROR(db.exec("BEGIN"));
-  SqliteReadTransaction txn(db);
+  SqliteReadTransaction txn(db, *tables);
   const Status status = body(txn);
   const Status ended = db.exec(status.is_ok() ? "COMMIT" : "ROLLBACK");
   // A connection left inside a transaction would pin its snapshot forever.

@@ -6,9 +6,10 @@
 // a pool of read connections, each in one read transaction: a consistent
 // snapshot, in parallel with the writer. What pulls tell of devices is kept
 // in memory and written with the next write transaction (note_sighting).
-// Table and column names of the synced schema are stored as values in generic
-// tables, so no SQL is ever built from them. The SQL stays within SQLite 3.15
-// (the SQLCipher build): no UPSERT, RETURNING, window functions or JSON1.
+// Each synced table is a table of its own (server/sqlite_row_tables.hpp), the
+// store's own tables carry the reserved prefix "_lumbung_"; SQL is built only
+// from checked, quoted identifiers. The SQL stays within SQLite 3.15 (the
+// SQLCipher build): no UPSERT, RETURNING, window functions or JSON1.
 //
 // Thread-safety: as Store.
 #pragma once
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "db/database.hpp"
+#include "server/sqlite_row_tables.hpp"
 #include "server/store.hpp"
 
 namespace lumbung::server {
@@ -38,6 +40,7 @@ class SqliteStore : public Store {
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& data_dir);
   ~SqliteStore() override;
 
+  Status adopt_schema(const core::Schema& schema) override;
   Status write(const WriteBody& body) override;
   std::vector<Status> write_group(const std::vector<WriteBody>& bodies) override;
   Status read(const std::function<Status(ReadTransaction&)>& body) override;
@@ -49,7 +52,11 @@ class SqliteStore : public Store {
     DeviceSighting latest;
   };
 
-  SqliteStore(std::string path, std::unique_ptr<db::Database> writer);
+  SqliteStore(std::string path, std::unique_ptr<db::Database> writer,
+              std::shared_ptr<const RowTables> tables);
+
+  // The row tables as last adopted: each transaction keeps the ones it began with.
+  std::shared_ptr<const RowTables> row_tables() const;
 
   // A read connection from the pool, or a new one.
   Result<std::unique_ptr<db::Database>> take_reader();
@@ -58,6 +65,8 @@ class SqliteStore : public Store {
   const std::string path_;
   std::mutex write_mu_;
   std::unique_ptr<db::Database> writer_;
+  mutable std::mutex tables_mu_;
+  std::shared_ptr<const RowTables> tables_;  // guarded by tables_mu_
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<db::Database>> idle_readers_;
   std::mutex sightings_mu_;

@@ -1,5 +1,6 @@
 // Store: where the merge daemon keeps its state (docs/protocol.md, "The
-// server"): the current version of every cell, rows and their tombstones, a
+// server"): the current rows of every synced table, as tables of their own
+// that any SQL tool can read, beside the version of every cell, tombstones, a
 // checksum per scope, each device's last batch and its answer, conflict records,
 // an append-only audit log, the global seq counter and small named values
 // (the server's HLC, the schema's identity).
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "core/merge.hpp"
+#include "core/schema.hpp"
 #include "lumbung/status.hpp"
 #include "lumbung/value.hpp"
 #include "server/conflict.hpp"
@@ -104,8 +106,10 @@ struct AuditEntry {
   std::string outcome;
   std::string detail{};           // why a change was refused
   std::uint64_t conflict_id = 0;  // the conflict a resolution settled; 0: none
-  std::string scope{};            // the row's scope, filled by reads; empty: no such row
-  std::int64_t id = 0;            // its place in the log, filled by reads; ignored by append_audit
+  // The row's scope; empty when the server has no such row. append_audit()
+  // looks it up when the caller leaves it empty.
+  std::string scope{};
+  std::int64_t id = 0;  // its place in the log, filled by reads; ignored by append_audit
 };
 
 // What the daemon saw of a device at one request it served
@@ -147,6 +151,15 @@ struct DeviceRecord {
   std::int64_t refused_pending = 0;
 };
 
+// One live row as a scan gives it: valid during the visit only.
+struct LiveRow {
+  std::string_view table;
+  std::string_view scope;
+  std::string_view row_id;
+  const std::vector<std::string>& columns;  // every column the store keeps of the table
+  const std::vector<Value>& values;         // in the order of `columns`
+};
+
 // Which audit entries a reader wants; an unset field selects every entry.
 // Designated initializers may leave any field out.
 struct AuditQuery {
@@ -182,16 +195,12 @@ class ReadTransaction {
   // no lookups of their own.
   virtual Status scan_changes(const ScopeCursors& cursors,
                               const std::function<bool(const ChangeItem&)>& visit) = 0;
-  // Calls `visit` with every cell of every live row (of `scope` when given).
-  using CellVisitor = std::function<void(const std::string& table, const std::string& row_id,
-                                         const std::string& column, const Value& value)>;
-  virtual Status scan_live_cells(const std::optional<std::string>& scope,
-                                 const CellVisitor& visit) = 0;
-  // Calls `visit` with the scope, column and value of every cell of every
-  // live row of `table`: its cost follows that table's cells alone.
-  using TableCellVisitor =
-      std::function<void(const std::string& scope, const std::string& column, const Value& value)>;
-  virtual Status scan_table_cells(std::string_view table, const TableCellVisitor& visit) = 0;
+  // Calls `visit` with every live row of `table` (of every table of the
+  // store when not given; in the order they were adopted), in order of row
+  // id, of `scope` when given. Its cost follows the rows it visits.
+  using RowVisitor = std::function<void(const LiveRow& row)>;
+  virtual Status scan_rows(const std::optional<std::string>& table,
+                           const std::optional<std::string>& scope, const RowVisitor& visit) = 0;
   // What every push of the device compares its batch with; without the
   // stored answer, which only a retry reads (device_answer).
   virtual Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) = 0;
@@ -218,9 +227,11 @@ class WriteTransaction : public virtual ReadTransaction {
   // Gives out the next seq. It becomes visible to readers with the commit.
   virtual std::int64_t next_seq() = 0;
   virtual Status set_meta(std::string_view key, std::string_view value) = 0;
-  // Creates a live row. REQUIRES: no row (table, row_id) exists.
+  // Creates a live row with `cells`, one for every column of its table (of
+  // the schema the store adopted). REQUIRES: no row (table, row_id) exists,
+  // live or deleted.
   virtual Status insert_row(std::string_view table, std::string_view row_id, std::string_view scope,
-                            std::int64_t created_seq) = 0;
+                            std::int64_t created_seq, const std::vector<StoredCell>& cells) = 0;
   // Creates or replaces a cell of a live row. REQUIRES: the row is live.
   virtual Status write_cell(std::string_view table, std::string_view row_id,
                             std::string_view column, const core::ServerCell& cell) = 0;
@@ -271,6 +282,13 @@ using WriteBody = std::function<Status(WriteTransaction&)>;
 class Store {
  public:
   virtual ~Store() = default;
+  // Makes the store hold the tables of `schema`: creates those it lacks, adds
+  // the columns and indexes it lacks to the others (a column or table the
+  // schema no longer has is kept), and moves rows a store of an older format
+  // kept cell by cell into them. kSchemaIncompatible when a column's type
+  // differs from the one the store holds, or when older rows name a table or
+  // column the schema lacks. Rows are written through it only afterwards.
+  virtual Status adopt_schema(const core::Schema& schema) = 0;
   // Runs `body` in the one write transaction: committed (durably) when it
   // returns OK, rolled back otherwise; its error, or the commit's, is returned.
   virtual Status write(const WriteBody& body) = 0;

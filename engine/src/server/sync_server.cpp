@@ -19,7 +19,7 @@ namespace {
 
 // The store remembers which schema it holds: a server started on the data of
 // another schema, or of a newer version of its own, refuses to open.
-Status check_schema_identity(WriteTransaction& txn, const core::Schema& schema) {
+Status check_schema_identity(ReadTransaction& txn, const core::Schema& schema) {
   LUMBUNG_ASSIGN_OR_RETURN(std::string name, txn.meta("schema_name"));
   LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t version, meta_int64(txn, "schema_version"));
   if (!name.empty() && name != schema.name) {
@@ -32,8 +32,7 @@ Status check_schema_identity(WriteTransaction& txn, const core::Schema& schema) 
                       schema.name + "', newer than this server's version " +
                       std::to_string(schema.version));
   }
-  LUMBUNG_RETURN_IF_ERROR(txn.set_meta("schema_name", schema.name));
-  return txn.set_meta("schema_version", std::to_string(schema.version));
+  return Status::ok();
 }
 
 // How often tick() looks for a rotated signing key: a file read.
@@ -157,8 +156,12 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   std::int64_t last_hlc = 0;
   std::int64_t last_seq = 0;
   std::string epoch;
+  LUMBUNG_RETURN_IF_ERROR(
+      store->read([&](ReadTransaction& txn) { return check_schema_identity(txn, schema); }));
+  LUMBUNG_RETURN_IF_ERROR(store->adopt_schema(schema));
   LUMBUNG_RETURN_IF_ERROR(store->write([&](WriteTransaction& txn) {
-    LUMBUNG_RETURN_IF_ERROR(check_schema_identity(txn, schema));
+    LUMBUNG_RETURN_IF_ERROR(txn.set_meta("schema_name", schema.name));
+    LUMBUNG_RETURN_IF_ERROR(txn.set_meta("schema_version", std::to_string(schema.version)));
     if (!options.schema_text.empty()) {
       LUMBUNG_RETURN_IF_ERROR(txn.set_meta(kSchemaTextMetaKey, options.schema_text));
     }
@@ -338,9 +341,14 @@ Result<std::string> SyncServer::dump_json(const std::optional<std::string>& scop
   // As the device's dump: every table of the schema, every column of a row.
   for (const core::Table& table : schema.tables) tables[table.name];
   LUMBUNG_RETURN_IF_ERROR(impl_->store->read([&](ReadTransaction& txn) {
-    return txn.scan_live_cells(
-        scope, [&](const std::string& table, const std::string& row_id, const std::string& column,
-                   const Value& value) { tables[table][row_id][column] = value; });
+    return txn.scan_rows(std::nullopt, scope, [&](const LiveRow& row) {
+      const core::Table* table = schema.find_table(row.table);
+      if (table == nullptr) return;  // kept by the store, no longer served
+      Row& cells = tables[table->name][std::string(row.row_id)];
+      for (std::size_t i = 0; i < row.columns.size(); ++i) {
+        if (table->find_column(row.columns[i]) != nullptr) cells[row.columns[i]] = row.values[i];
+      }
+    });
   }));
   for (const core::Table& table : schema.tables) {
     for (auto& [row_id, row] : tables[table.name]) {

@@ -1,0 +1,74 @@
+// The SQLite store's row tables (docs/decisions/0033-row-tables.md): each
+// synced table of the adopted schema is a table of the same name, one column
+// per schema column with the schema's type and indexes, and four columns of
+// the store's own (the reserved prefix "_lumbung_" keeps them apart):
+//   _lumbung_created_seq  the seq of the insert that made the row,
+//   _lumbung_hlc, _lumbung_device  the insert's stamp: with the created seq,
+//                         the version of every cell that lists none of its own,
+//   _lumbung_versions     the cells that do (server/cell_versions.hpp).
+// Deleted rows leave their table for the store's tombstones, so that the
+// tables hold exactly the live rows a report should count.
+//
+// _lumbung_tables lists the row tables (name, scope column, order); their
+// columns are read from SQLite's catalogue, so that the store knows its
+// tables without being given a schema (`lumbungd audit`, `backup`...). Every
+// statement is built once, from names that are checked identifiers, quoted.
+//
+// Thread-safety: a RowTables is immutable once built; share it freely.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/schema.hpp"
+#include "db/database.hpp"
+#include "lumbung/status.hpp"
+
+namespace lumbung::server {
+
+struct RowTable {
+  std::string name;
+  std::string scope_column;
+  std::vector<std::string> columns;  // the table's columns but the store's own, in table order
+  std::size_t scope_position = 0;    // in `columns`
+  std::size_t id_position = 0;
+  // The statements of the table. select_row and scan* read `columns`, then
+  // (select_row only) the created seq, HLC, device and versions.
+  std::string select_row;    // ?1: id
+  std::string select_head;   // ?1: id; the scope and created seq alone
+  std::string insert_row;    // ?1..?N: columns; then created seq, HLC, device, versions
+  std::string delete_row;    // ?1: id
+  std::string scan;          // every row, in order of id
+  std::string scan_scope;    // ?1: scope; its rows in order of id
+  std::vector<std::string> update_cell;  // per column: ?1 id, ?2 value, ?3 versions
+
+  // The position of `column` in `columns`; nullopt for a column it lacks.
+  std::optional<std::size_t> position(std::string_view column) const;
+};
+
+class RowTables {
+ public:
+  // The row tables `db` lists. kCorrupt for a name that is no identifier.
+  static Result<std::shared_ptr<const RowTables>> load(db::Database& db);
+
+  // The table named `name`; null when the store has none.
+  const RowTable* find(std::string_view name) const;
+  // In the order they were adopted.
+  const std::vector<RowTable>& tables() const { return tables_; }
+
+ private:
+  std::vector<RowTable> tables_;
+  std::map<std::string, std::size_t, std::less<>> by_name_;
+};
+
+// Creates the tables, columns and indexes of `schema` that `db` lacks (see
+// Store::adopt_schema). Sets *columns_added when a table that had rows
+// gained a column. REQUIRES: inside a write transaction.
+Status create_row_tables(db::Database& db, const core::Schema& schema, bool* columns_added);
+
+}  // namespace lumbung::server
