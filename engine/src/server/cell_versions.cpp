@@ -59,8 +59,8 @@ Result<CellVersions> CellVersions::decode(std::string_view bytes) {
     CellVersion cell;
     std::uint64_t hlc = 0;
     std::uint64_t seq = 0;
-    if (!get_text(&bytes, &cell.column) || !get_varint(&bytes, &hlc) ||
-        !get_varint(&bytes, &seq) || !get_text(&bytes, &cell.version.stamp.device_id)) {
+    if (!get_text(&bytes, &cell.column) || !get_varint(&bytes, &hlc) || !get_varint(&bytes, &seq) ||
+        !get_text(&bytes, &cell.version.stamp.device_id)) {
       return Status(ErrorCode::kCorrupt, "store: a row's cell versions are cut short");
     }
     cell.version.stamp.hlc = core::Hlc(static_cast<std::int64_t>(hlc));

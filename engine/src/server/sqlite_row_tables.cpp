@@ -61,8 +61,8 @@ Result<RowTable> describe(std::string name, std::string scope_column,
   table.id_position = *id;
   const std::string quoted = quote_identifier(table.name);
   const std::string listed = joined_columns(table.columns);
-  table.select_row = "SELECT " + listed + ", " + kRowMetadataColumns + " FROM " + quoted +
-                     " WHERE \"id\" = ?1";
+  table.select_row =
+      "SELECT " + listed + ", " + kRowMetadataColumns + " FROM " + quoted + " WHERE \"id\" = ?1";
   table.select_head = "SELECT " + quote_identifier(table.scope_column) +
                       ", \"_lumbung_created_seq\" FROM " + quoted + " WHERE \"id\" = ?1";
   std::string placeholders;
@@ -108,8 +108,8 @@ Result<std::shared_ptr<const RowTables>> RowTables::load(db::Database& db) {
       if (!core::is_valid_identifier(column.name)) return corrupt_name("column", column.name);
       columns.push_back(std::move(column.name));
     }
-    LUMBUNG_ASSIGN_OR_RETURN(RowTable table,
-                             describe(std::move(name), std::move(scope_column), std::move(columns)));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        RowTable table, describe(std::move(name), std::move(scope_column), std::move(columns)));
     tables->by_name_.emplace(table.name, tables->tables_.size());
     tables->tables_.push_back(std::move(table));
   }
@@ -138,11 +138,11 @@ Status create_row_tables(db::Database& db, const core::Schema& schema, bool* col
           "\"_lumbung_created_seq\" INTEGER NOT NULL, \"_lumbung_hlc\" INTEGER NOT NULL, "
           "\"_lumbung_device\" TEXT NOT NULL, \"_lumbung_versions\" BLOB NOT NULL)";
       LUMBUNG_RETURN_IF_ERROR(db.exec(ddl));
-      LUMBUNG_RETURN_IF_ERROR(db::run(
-          db,
-          "INSERT INTO _lumbung_tables (tbl, scope_column, position) "
-          "VALUES (?1, ?2, (SELECT coalesce(max(position), 0) + 1 FROM _lumbung_tables))",
-          {Value(table.name), Value(table.scope_column)}));
+      LUMBUNG_RETURN_IF_ERROR(
+          db::run(db,
+                  "INSERT INTO _lumbung_tables (tbl, scope_column, position) "
+                  "VALUES (?1, ?2, (SELECT coalesce(max(position), 0) + 1 FROM _lumbung_tables))",
+                  {Value(table.name), Value(table.scope_column)}));
     } else {
       for (const core::Column& column : table.columns) {
         const std::string_view type = core::sql_type_name(column.type);
@@ -155,8 +155,8 @@ Status create_row_tables(db::Database& db, const core::Schema& schema, bool* col
                         "table '" + table.name + "': column '" + column.name + "' is " +
                             found->type + " in the store, " + std::string(type) + " in the schema");
         }
-        std::string ddl = "ALTER TABLE " + quoted + " ADD COLUMN " +
-                          quote_identifier(column.name) + " " + std::string(type);
+        std::string ddl = "ALTER TABLE " + quoted + " ADD COLUMN " + quote_identifier(column.name) +
+                          " " + std::string(type);
         if (column.default_value) {
           ddl += " DEFAULT " + core::sql_literal(*column.default_value);
         }

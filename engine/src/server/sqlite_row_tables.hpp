@@ -39,12 +39,12 @@ struct RowTable {
   std::size_t id_position = 0;
   // The statements of the table. select_row and scan* read `columns`, then
   // (select_row only) the created seq, HLC, device and versions.
-  std::string select_row;    // ?1: id
-  std::string select_head;   // ?1: id; the scope and created seq alone
-  std::string insert_row;    // ?1..?N: columns; then created seq, HLC, device, versions
-  std::string delete_row;    // ?1: id
-  std::string scan;          // every row, in order of id
-  std::string scan_scope;    // ?1: scope; its rows in order of id
+  std::string select_row;                // ?1: id
+  std::string select_head;               // ?1: id; the scope and created seq alone
+  std::string insert_row;                // ?1..?N: columns; then created seq, HLC, device, versions
+  std::string delete_row;                // ?1: id
+  std::string scan;                      // every row, in order of id
+  std::string scan_scope;                // ?1: scope; its rows in order of id
   std::vector<std::string> update_cell;  // per column: ?1 id, ?2 value, ?3 versions
 
   // The position of `column` in `columns`; nullopt for a column it lacks.

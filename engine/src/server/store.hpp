@@ -232,7 +232,8 @@ class WriteTransaction : public virtual ReadTransaction {
   // live or deleted.
   virtual Status insert_row(std::string_view table, std::string_view row_id, std::string_view scope,
                             std::int64_t created_seq, const std::vector<StoredCell>& cells) = 0;
-  // Creates or replaces a cell of a live row. REQUIRES: the row is live.
+  // Creates or replaces a cell of a live row. REQUIRES: the row is live, and
+  // cell.version.seq was given to no other change (a seq per cell written).
   virtual Status write_cell(std::string_view table, std::string_view row_id,
                             std::string_view column, const core::ServerCell& cell) = 0;
   // Turns a live row into a tombstone and drops its cells. REQUIRES: the row is live.

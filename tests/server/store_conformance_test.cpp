@@ -1,0 +1,467 @@
+// The store conformance suite: what every Store (server/store.hpp) must do,
+// run through the interface alone against each store there is (the embedded
+// SQLite store; the PostgreSQL store joins the list of store_kinds()). Rows
+// and their cell versions, tombstones, checksums, the change log a pull
+// reads, conflicts, the audit log, devices, group commits, and a schema
+// adopted anew.
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/checksum.hpp"
+#include "core/schema.hpp"
+#include "server/sqlite_store.hpp"
+#include "support/temp_dir.hpp"
+
+namespace lumbung::test {
+namespace {
+
+using server::ChangeItem;
+using server::ReadTransaction;
+using server::StoredCell;
+using server::WriteTransaction;
+
+constexpr const char* kVillageA = "village-a";
+constexpr const char* kVillageB = "village-b";
+
+std::string schema_json(int version, const std::string& extra_columns = "",
+                        const std::string& extra_tables = "") {
+  return R"({"format": "lumbung-schema/1", "name": "conformance", "version": )" +
+         std::to_string(version) + R"(, "tables": [
+    {"name": "household", "scope": "village_id", "columns": [
+      {"name": "id", "type": "text", "primary_key": true},
+      {"name": "village_id", "type": "text", "not_null": true},
+      {"name": "head_name", "type": "text"},
+      {"name": "members", "type": "integer"},
+      {"name": "income", "type": "real"},
+      {"name": "photo", "type": "blob"})" +
+         extra_columns + R"(],
+     "indexes": [{"name": "household_head", "columns": ["head_name"]}]},
+    {"name": "person", "scope": "village_id", "columns": [
+      {"name": "id", "type": "text", "primary_key": true},
+      {"name": "village_id", "type": "text", "not_null": true},
+      {"name": "household_id", "type": "text"},
+      {"name": "full_name", "type": "text"}]})" +
+         extra_tables + "]}";
+}
+
+core::Schema schema_of(const std::string& json) {
+  Result<core::Schema> schema = core::load_schema(json, "conformance.json");
+  INFO(schema.status().to_string());
+  REQUIRE(schema.is_ok());
+  return std::move(*schema);
+}
+
+// The kinds of store the suite runs against.
+std::vector<std::string> store_kinds() { return {"sqlite"}; }
+
+// A fresh store of `kind`, with the suite's schema adopted.
+struct StoreUnderTest {
+  explicit StoreUnderTest(const std::string& kind) : kind(kind) {
+    reopen();
+    REQUIRE(store->adopt_schema(schema_of(schema_json(1))).is_ok());
+  }
+  void reopen() {
+    store.reset();
+    Result<std::unique_ptr<server::SqliteStore>> opened = server::SqliteStore::open(dir.file("s"));
+    INFO(opened.status().to_string());
+    REQUIRE(opened.is_ok());
+    store = std::move(*opened);
+  }
+  void write(const server::WriteBody& body) {
+    const Status written = store->write(body);
+    INFO(written.to_string());
+    REQUIRE(written.is_ok());
+  }
+  void read(const std::function<Status(ReadTransaction&)>& body) {
+    const Status read = store->read(body);
+    INFO(read.to_string());
+    REQUIRE(read.is_ok());
+  }
+
+  std::string kind;
+  TempDir dir;
+  std::unique_ptr<server::Store> store;
+};
+
+core::ServerVersion version(std::int64_t hlc, const std::string& device, std::int64_t seq) {
+  return {.stamp = {core::Hlc(hlc), device}, .seq = seq};
+}
+
+// Inserts household `id` in `village` at a new seq, written by `device`;
+// returns the seq.
+std::int64_t insert_household(WriteTransaction& txn, const std::string& id,
+                              const std::string& village, const std::string& head,
+                              const std::string& device = "phone-1") {
+  const std::int64_t seq = txn.next_seq();
+  const core::ServerVersion v = version(1000 + seq, device, seq);
+  const Status inserted = txn.insert_row(
+      "household", id, village, seq,
+      {{"id", {Value(id), v}},
+       {"village_id", {Value(village), v}},
+       {"head_name", {Value(head), v}},
+       {"members", {Value(std::int64_t{4}), v}},
+       {"income", {Value(2.5), v}},
+       {"photo", {Value(Blob{0x00, 0xff, 0x10}), v}}});
+  INFO(inserted.to_string());
+  REQUIRE(inserted.is_ok());
+  return seq;
+}
+
+std::map<std::string, StoredCell> cells_by_column(ReadTransaction& txn, const std::string& table,
+                                                  const std::string& id) {
+  Result<std::vector<StoredCell>> cells = txn.cells(table, id);
+  REQUIRE(cells.is_ok());
+  std::map<std::string, StoredCell> by_column;
+  for (StoredCell& cell : *cells) by_column.emplace(cell.column, std::move(cell));
+  return by_column;
+}
+
+// The checksum and live rows of every scope, counted from the rows.
+std::map<std::string, std::pair<std::uint64_t, std::int64_t>> counted(ReadTransaction& txn) {
+  std::map<std::string, std::pair<std::uint64_t, std::int64_t>> sums;
+  const Status scanned =
+      txn.scan_rows(std::nullopt, std::nullopt, [&](const server::LiveRow& row) {
+        auto& [checksum, rows] = sums[std::string(row.scope)];
+        for (std::size_t i = 0; i < row.columns.size(); ++i) {
+          checksum += core::cell_hash(row.table, row.row_id, row.columns[i], row.values[i]);
+        }
+        ++rows;
+      });
+  REQUIRE(scanned.is_ok());
+  return sums;
+}
+
+void check_scopes_add_up(ReadTransaction& txn) {
+  const auto sums = counted(txn);
+  Result<std::vector<server::ScopeState>> scopes = txn.scopes();
+  REQUIRE(scopes.is_ok());
+  for (const server::ScopeState& scope : *scopes) {
+    const auto it = sums.find(scope.scope);
+    const std::pair<std::uint64_t, std::int64_t> expected =
+        it == sums.end() ? std::pair<std::uint64_t, std::int64_t>{0, 0} : it->second;
+    CHECK(scope.checksum == expected.first);
+    CHECK(scope.live_rows == expected.second);
+  }
+}
+
+struct Seen {
+  ChangeItem::Kind kind;
+  std::int64_t seq;
+  std::string row_id;
+  std::string column;
+  bool operator==(const Seen&) const = default;
+};
+
+std::vector<Seen> changes(ReadTransaction& txn, const server::ScopeCursors& cursors) {
+  std::vector<Seen> seen;
+  const Status scanned = txn.scan_changes(cursors, [&](const ChangeItem& item) {
+    seen.push_back({item.kind, item.seq, item.row_id, item.column});
+    return true;
+  });
+  REQUIRE(scanned.is_ok());
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("store conformance: a row keeps its values, types and cell versions", "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  std::int64_t seq = 0;
+  s.write([&](WriteTransaction& txn) {
+    seq = insert_household(txn, "h1", kVillageA, "Siti");
+    return Status::ok();
+  });
+  s.reopen();  // committed durably
+  s.read([&](ReadTransaction& txn) {
+    CHECK(*txn.last_seq() == seq);
+    const std::optional<server::StoredRow> row = *txn.row("household", "h1");
+    REQUIRE(row);
+    CHECK(row->scope == kVillageA);
+    CHECK(row->created_seq == seq);
+    CHECK(!row->tombstone);
+    CHECK(!txn.row("household", "h2")->has_value());
+    const auto cells = cells_by_column(txn, "household", "h1");
+    REQUIRE(cells.size() == 6);
+    CHECK(cells.at("head_name").cell.value == Value("Siti"));
+    CHECK(cells.at("members").cell.value == Value(std::int64_t{4}));
+    CHECK(cells.at("income").cell.value == Value(2.5));
+    CHECK(cells.at("photo").cell.value == Value(Blob{0x00, 0xff, 0x10}));
+    for (const auto& [column, cell] : cells) {
+      CHECK(cell.cell.version.seq == seq);
+      CHECK(cell.cell.version.stamp.device_id == "phone-1");
+      CHECK(cell.cell.version.stamp.hlc.packed() == 1000 + seq);
+    }
+    check_scopes_add_up(txn);
+    return Status::ok();
+  });
+}
+
+TEST_CASE("store conformance: a written cell gets its own version, value and checksum",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  std::int64_t inserted = 0;
+  std::int64_t written = 0;
+  std::int64_t nulled = 0;
+  s.write([&](WriteTransaction& txn) {
+    inserted = insert_household(txn, "h1", kVillageA, "Siti");
+    return Status::ok();
+  });
+  s.write([&](WriteTransaction& txn) {
+    written = txn.next_seq();
+    LUMBUNG_RETURN_IF_ERROR(txn.write_cell("household", "h1", "head_name",
+                                           {Value("Siti Aminah"), version(5000, "phone-2", written)}));
+    // NULL is a value like any other.
+    nulled = txn.next_seq();
+    return txn.write_cell("household", "h1", "photo", {Value(), version(5001, "phone-2", nulled)});
+  });
+  s.read([&](ReadTransaction& txn) {
+    const auto cells = cells_by_column(txn, "household", "h1");
+    CHECK(cells.at("head_name").cell.value == Value("Siti Aminah"));
+    CHECK(cells.at("head_name").cell.version.stamp.device_id == "phone-2");
+    CHECK(cells.at("head_name").cell.version.seq == written);
+    CHECK(cells.at("photo").cell.value.is_null());
+    CHECK(cells.at("photo").cell.version.stamp.hlc.packed() == 5001);
+    CHECK(cells.at("members").cell.version.seq == inserted);  // untouched
+    check_scopes_add_up(txn);
+    // A reader past the insert sees the two cells, not the row.
+    const std::vector<Seen> seen = changes(txn, {{kVillageA, inserted}});
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0].kind == ChangeItem::Kind::kCell);
+    CHECK(seen[0].seq == written);
+    return Status::ok();
+  });
+  // Written again: the older version's change leaves the log.
+  std::int64_t again = 0;
+  s.write([&](WriteTransaction& txn) {
+    again = txn.next_seq();
+    return txn.write_cell("household", "h1", "head_name",
+                          {Value("Siti A."), version(6000, "phone-3", again)});
+  });
+  s.read([&](ReadTransaction& txn) {
+    const std::vector<Seen> seen = changes(txn, {{kVillageA, inserted}});
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0] == Seen{ChangeItem::Kind::kCell, nulled, "h1", "photo"});
+    CHECK(seen[1] == Seen{ChangeItem::Kind::kCell, again, "h1", "head_name"});
+    check_scopes_add_up(txn);
+    return Status::ok();
+  });
+}
+
+TEST_CASE("store conformance: a deleted row leaves its table for a tombstone", "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  std::int64_t inserted = 0;
+  std::int64_t deleted = 0;
+  s.write([&](WriteTransaction& txn) {
+    inserted = insert_household(txn, "h1", kVillageA, "Siti");
+    insert_household(txn, "h2", kVillageA, "Budi");
+    return Status::ok();
+  });
+  s.write([&](WriteTransaction& txn) {
+    deleted = txn.next_seq();
+    return txn.delete_row("household", "h1", version(7000, "phone-2", deleted));
+  });
+  s.read([&](ReadTransaction& txn) {
+    const std::optional<server::StoredRow> row = *txn.row("household", "h1");
+    REQUIRE(row);
+    REQUIRE(row->tombstone);
+    CHECK(row->tombstone->seq == deleted);
+    CHECK(row->tombstone->stamp.device_id == "phone-2");
+    CHECK(row->created_seq == inserted);
+    CHECK(row->scope == kVillageA);
+    CHECK(txn.cells("household", "h1")->empty());
+    std::vector<std::string> live;
+    REQUIRE(txn.scan_rows("household", std::nullopt, [&](const server::LiveRow& r) {
+                 live.emplace_back(r.row_id);
+               }).is_ok());
+    CHECK(live == std::vector<std::string>{"h2"});
+    check_scopes_add_up(txn);
+    CHECK(txn.scopes()->front().live_rows == 1);
+    // From 0: h2 as a row, h1's tombstone; h1's insert is gone from the log.
+    const std::vector<Seen> seen = changes(txn, {{kVillageA, 0}});
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0].kind == ChangeItem::Kind::kRow);
+    CHECK(seen[0].row_id == "h2");
+    CHECK(seen[1] == Seen{ChangeItem::Kind::kTombstone, deleted, "h1", ""});
+    return Status::ok();
+  });
+}
+
+TEST_CASE("store conformance: the change log is read per scope, in seq order, from each cursor",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  std::int64_t a1 = 0;
+  std::int64_t b1 = 0;
+  std::int64_t edit = 0;
+  std::int64_t conflict_seq = 0;
+  s.write([&](WriteTransaction& txn) {
+    a1 = insert_household(txn, "a1", kVillageA, "Siti");
+    b1 = insert_household(txn, "b1", kVillageB, "Budi");
+    return Status::ok();
+  });
+  s.write([&](WriteTransaction& txn) {
+    edit = txn.next_seq();
+    LUMBUNG_RETURN_IF_ERROR(
+        txn.write_cell("household", "b1", "members", {Value(std::int64_t{5}), version(9, "p", edit)}));
+    conflict_seq = txn.next_seq();
+    return txn
+        .add_conflict({.table = "household",
+                       .row_id = "b1",
+                       .column = "members",
+                       .policy = core::ConflictPolicy::kLastWriterWins,
+                       .server_value = Value(std::int64_t{4}),
+                       .server_device = "phone-1",
+                       .server_hlc = 1002,
+                       .device_value = Value(std::int64_t{5}),
+                       .device_id = "p",
+                       .device_hlc = 9,
+                       .outcome = core::ConflictOutcome::kDeviceApplied,
+                       .scope = kVillageB},
+                      conflict_seq)
+        .status();
+  });
+  s.read([&](ReadTransaction& txn) {
+    const std::vector<Seen> both = changes(txn, {{kVillageA, 0}, {kVillageB, b1}});
+    REQUIRE(both.size() == 3);
+    CHECK(both[0] == Seen{ChangeItem::Kind::kRow, a1, "a1", ""});
+    CHECK(both[1] == Seen{ChangeItem::Kind::kCell, edit, "b1", "members"});
+    CHECK(both[2] == Seen{ChangeItem::Kind::kConflict, conflict_seq, "b1", ""});
+    // A row new to the reader carries its current cells, the later edit's too.
+    std::vector<StoredCell> carried;
+    REQUIRE(txn.scan_changes({{kVillageB, 0}}, [&](const ChangeItem& item) {
+                 carried = item.cells;
+                 return false;  // the first item only
+               }).is_ok());
+    bool saw_edit = false;
+    for (const StoredCell& cell : carried) {
+      if (cell.column == "members") saw_edit = cell.cell.value == Value(std::int64_t{5});
+    }
+    CHECK(saw_edit);
+    CHECK(changes(txn, {{kVillageA, a1}}).empty());
+    CHECK(changes(txn, {{"no such village", 0}}).empty());
+    return Status::ok();
+  });
+}
+
+TEST_CASE("store conformance: audit entries keep their row's scope and read back by filter",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  s.write([&](WriteTransaction& txn) {
+    const std::int64_t seq = insert_household(txn, "h1", kVillageA, "Siti");
+    txn.set_officer("sri");
+    LUMBUNG_RETURN_IF_ERROR(txn.append_audit({.seq = seq,
+                                              .time_ms = 100,
+                                              .device_id = "phone-1",
+                                              .table = "household",
+                                              .row_id = "h1",
+                                              .column = "",
+                                              .old_value = Value(),
+                                              .new_value = Value("{}"),
+                                              .outcome = "applied"}));
+    // A refusal of a row the server lacks has no scope.
+    return txn.append_audit({.seq = 0,
+                             .time_ms = 200,
+                             .device_id = "phone-1",
+                             .table = "household",
+                             .row_id = "h9",
+                             .column = "members",
+                             .old_value = Value(),
+                             .new_value = Value(std::int64_t{1}),
+                             .outcome = "refused",
+                             .detail = "no such row"});
+  });
+  s.read([&](ReadTransaction& txn) {
+    std::vector<server::AuditEntry> all;
+    REQUIRE(txn.scan_audit({}, [&](const server::AuditEntry& e) { all.push_back(e); }).is_ok());
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].scope == kVillageA);
+    CHECK(all[0].officer == "sri");
+    CHECK(all[1].scope.empty());
+    CHECK(all[1].detail == "no such row");
+    CHECK(all[0].id < all[1].id);
+    std::vector<server::AuditEntry> village;
+    REQUIRE(txn.scan_audit({.scope = std::string(kVillageA)},
+                           [&](const server::AuditEntry& e) { village.push_back(e); })
+                .is_ok());
+    REQUIRE(village.size() == 1);
+    CHECK(village[0].row_id == "h1");
+    std::vector<server::AuditEntry> early;
+    REQUIRE(txn.scan_audit({.before_ms = 150},
+                           [&](const server::AuditEntry& e) { early.push_back(e); })
+                .is_ok());
+    CHECK(early.size() == 1);
+    return Status::ok();
+  });
+}
+
+TEST_CASE("store conformance: a device's batch, answer and refusals", "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  s.write([&](WriteTransaction& txn) {
+    LUMBUNG_RETURN_IF_ERROR(txn.set_device_batch("phone-1", {7, 0xfedcba9876543210u}, "answer"));
+    return txn.record_push({.device_id = "phone-1", .officer = "sri", .time_ms = 100},
+                           {{"household", "h9"}}, {});
+  });
+  s.read([&](ReadTransaction& txn) {
+    const std::optional<server::DeviceBatch> batch = *txn.device_batch("phone-1");
+    REQUIRE(batch);
+    CHECK(batch->batch == 7);
+    CHECK(batch->request_digest == 0xfedcba9876543210u);  // all 64 bits
+    CHECK(*txn.device_answer("phone-1") == "answer");
+    CHECK(*txn.last_batch("phone-1") == 7);
+    CHECK(*txn.last_batch("phone-2") == 0);
+    std::vector<server::DeviceRecord> devices;
+    REQUIRE(txn.scan_devices([&](const server::DeviceRecord& d) { devices.push_back(d); }).is_ok());
+    REQUIRE(devices.size() == 1);
+    CHECK(devices[0].refused_pending == 1);
+    CHECK(devices[0].last_push_ms == 100);
+    return Status::ok();
+  });
+}
+
+TEST_CASE("store conformance: a schema adopted anew adds tables, columns and their cells",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  s.write([&](WriteTransaction& txn) {
+    insert_household(txn, "h1", kVillageA, "Siti");
+    return Status::ok();
+  });
+  const core::Schema v2 = schema_of(schema_json(
+      2, R"(, {"name": "savings", "type": "integer", "default": 0})",
+      R"(, {"name": "coop_member", "scope": "village_id", "columns": [
+            {"name": "id", "type": "text", "primary_key": true},
+            {"name": "village_id", "type": "text", "not_null": true}]})"));
+  REQUIRE(s.store->adopt_schema(v2).is_ok());
+  s.reopen();  // the store knows its tables from itself
+  s.read([&](ReadTransaction& txn) {
+    const auto cells = cells_by_column(txn, "household", "h1");
+    REQUIRE(cells.count("savings") == 1);
+    CHECK(cells.at("savings").cell.value == Value(std::int64_t{0}));
+    check_scopes_add_up(txn);
+    return Status::ok();
+  });
+  s.write([&](WriteTransaction& txn) {
+    const std::int64_t seq = txn.next_seq();
+    const core::ServerVersion v = version(1, "p", seq);
+    return txn.insert_row("coop_member", "c1", kVillageA, seq,
+                          {{"id", {Value("c1"), v}}, {"village_id", {Value(kVillageA), v}}});
+  });
+  // A column whose type changed is refused, and nothing changes.
+  const core::Schema changed = schema_of(schema_json(
+      3, R"(, {"name": "savings", "type": "text"})"));
+  const Status refused = s.store->adopt_schema(changed);
+  CHECK(refused.code() == ErrorCode::kSchemaIncompatible);
+  CHECK(refused.message() ==
+        "table 'household': column 'savings' is INTEGER in the store, TEXT in the schema");
+}
+
+}  // namespace lumbung::test
