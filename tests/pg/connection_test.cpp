@@ -338,8 +338,16 @@ TEST_CASE("a connection comes back after PostgreSQL restarts, listening again", 
   require_ok(conn->exec("CREATE TABLE kept (v text)"));
   require_ok(conn->query("INSERT INTO kept VALUES ($1)", {Value("acknowledged")}).status());
   require_ok(conn->listen("changes"));
+  // A long poll's connection, idle in its wait when the server goes.
+  auto waiter = connect(url);
+  require_ok(waiter->listen("changes"));
+  const auto start = std::chrono::steady_clock::now();
+  auto waiting = std::async(std::launch::async, [&] { return waiter->wait_for_notification(20s); });
 
   cluster.restart();
+  auto woken = waiting.get();
+  CHECK(woken.status().code() == ErrorCode::kUnavailable);
+  CHECK(std::chrono::steady_clock::now() - start < 10s);
   auto lost = conn->query("SELECT v FROM kept");
   CHECK(lost.status().code() == ErrorCode::kUnavailable);
   CHECK_FALSE(conn->connected());
