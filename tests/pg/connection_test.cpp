@@ -214,6 +214,32 @@ TEST_CASE("a transaction rolls back when its body fails, and a failed statement 
   CHECK(scalar(*conn, "SELECT count(*) FROM t") == Value(std::int64_t{1}));
 }
 
+TEST_CASE("a statement prepared before its table changed is prepared again", "[pg]") {
+  const std::string url = fresh_database("pg_stale_plan");
+  auto conn = connect(url);
+  auto upgrader = connect(url);  // another daemon upgrading the schema
+  require_ok(conn->exec("CREATE TABLE household (id int8 PRIMARY KEY, village text)"));
+  require_ok(conn->exec("INSERT INTO household VALUES (1, 'Sukamaju')"));
+  const std::string all = "SELECT * FROM household";
+  CHECK(require_rows(conn->query(all)).column_count() == 2);
+
+  require_ok(upgrader->exec("ALTER TABLE household ADD COLUMN members int8 DEFAULT 4"));
+  Rows rows = require_rows(conn->query(all));  // outside a transaction: at once
+  REQUIRE(rows.step());
+  CHECK(rows.row() == std::vector<Value>{Value(1), Value("Sukamaju"), Value(4)});
+
+  require_ok(upgrader->exec("ALTER TABLE household ADD COLUMN head text"));
+  int attempts = 0;
+  require_ok(lumbung::pg::retry_transaction(*conn, Isolation::kReadCommitted, [&]() -> Status {
+    ++attempts;
+    LUMBUNG_ASSIGN_OR_RETURN(Rows in_transaction, conn->query(all));
+    return in_transaction.column_count() == 4 ? Status::ok()
+                                              : Status(ErrorCode::kInternal, "old columns");
+  }));
+  CHECK(attempts == 2);
+  CHECK(conn->last_sqlstate().empty());
+}
+
 TEST_CASE("a serialization failure is retryable, and retry_transaction retries it", "[pg]") {
   const std::string url = fresh_database("pg_serializable");
   auto first = connect(url);

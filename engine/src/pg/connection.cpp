@@ -391,6 +391,12 @@ Status Connection::exec(std::string_view sql) { return exec_as(sql, sql_label(sq
 
 Result<const Connection::Prepared*> Connection::prepared(const std::string& sql) {
   if (auto it = statements_.find(sql); it != statements_.end()) return &it->second;
+  if (!stale_statements_.empty() && PQtransactionStatus(conn_) == PQTRANS_IDLE) {
+    for (const std::string& name : stale_statements_) {
+      (void)exec_as("DEALLOCATE " + name, "DEALLOCATE", nullptr);
+    }
+    stale_statements_.clear();
+  }
   Prepared statement;
   statement.name = "lumbung_" + std::to_string(next_statement_++);
   PGresult* result = PQprepare(conn_, statement.name.c_str(), sql.c_str(), 0, nullptr);
@@ -540,8 +546,23 @@ Result<Rows> Connection::query(const std::string& sql, const std::vector<Value>&
     return Rows(result);
   }
   Status status = failure(sql_label(sql), result);
+  // A table the statement reads changed shape (ALTER TABLE by a schema
+  // upgrade, maybe another daemon's) since it was prepared: PostgreSQL
+  // refuses to run it with another row type ("cached plan must not change
+  // result type", raised by the plan cache's RevalidateCachedQuery; the
+  // function's name does not depend on the server's language).
+  const char* source = PQresultErrorField(result, PG_DIAG_SOURCE_FUNCTION);
+  const bool stale = last_sqlstate_ == "0A000" && source != nullptr &&
+                     std::strcmp(source, "RevalidateCachedQuery") == 0;
   PQclear(result);
-  return status;
+  if (!stale) return status;
+  // Prepared again on the next use; the old one is deallocated once no
+  // transaction is open (an aborted one accepts nothing but ROLLBACK).
+  stale_statements_.push_back(statement->name);
+  statements_.erase(sql);
+  if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return query(sql, params);
+  return Status(kRetryableCode,
+                status.message() + ": a table it reads changed; run the transaction again");
 }
 
 Status Connection::begin(Isolation isolation) {
@@ -631,6 +652,7 @@ Status Connection::reset() {
   if (PQstatus(conn_) != CONNECTION_OK) return failure("cannot reconnect", nullptr);
   // A new server session: no statement is prepared in it, no channel listened to.
   statements_.clear();
+  stale_statements_.clear();
   last_sqlstate_.clear();
   const std::vector<std::string> channels = channels_;
   for (const std::string& channel : channels) LUMBUNG_RETURN_IF_ERROR(listen(channel));

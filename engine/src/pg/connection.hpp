@@ -146,6 +146,11 @@ class Connection {
   // type (numeric, date, uuid, jsonb, ...) is sent as its text for
   // PostgreSQL to parse (a blob cannot be). A parameter whose type
   // PostgreSQL cannot infer needs a cast in the text ($1::bigint).
+  // When a table the statement reads changed its columns since it was
+  // prepared (a schema upgrade), the statement is prepared again: at once
+  // outside a transaction; inside one, which PostgreSQL has then aborted, the
+  // call fails with kRetryableCode, so that retry_transaction() runs the
+  // transaction again.
   Result<Rows> query(const std::string& sql, const std::vector<Value>& params = {});
 
   // BEGIN with `isolation`, COMMIT and ROLLBACK. commit() fails when the
@@ -209,7 +214,8 @@ class Connection {
   std::string url_;  // for reset() and redacting messages; never shown
   std::map<std::string, Prepared, std::less<>> statements_;
   std::uint64_t next_statement_ = 0;
-  std::vector<std::string> channels_;  // listened to, in order
+  std::vector<std::string> stale_statements_;  // to DEALLOCATE (see query())
+  std::vector<std::string> channels_;          // listened to, in order
   std::string last_sqlstate_;
 };
 
