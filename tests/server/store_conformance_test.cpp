@@ -98,14 +98,13 @@ std::int64_t insert_household(WriteTransaction& txn, const std::string& id,
                               const std::string& device = "phone-1") {
   const std::int64_t seq = txn.next_seq();
   const core::ServerVersion v = version(1000 + seq, device, seq);
-  const Status inserted = txn.insert_row(
-      "household", id, village, seq,
-      {{"id", {Value(id), v}},
-       {"village_id", {Value(village), v}},
-       {"head_name", {Value(head), v}},
-       {"members", {Value(std::int64_t{4}), v}},
-       {"income", {Value(2.5), v}},
-       {"photo", {Value(Blob{0x00, 0xff, 0x10}), v}}});
+  const Status inserted = txn.insert_row("household", id, village, seq,
+                                         {{"id", {Value(id), v}},
+                                          {"village_id", {Value(village), v}},
+                                          {"head_name", {Value(head), v}},
+                                          {"members", {Value(std::int64_t{4}), v}},
+                                          {"income", {Value(2.5), v}},
+                                          {"photo", {Value(Blob{0x00, 0xff, 0x10}), v}}});
   INFO(inserted.to_string());
   REQUIRE(inserted.is_ok());
   return seq;
@@ -123,14 +122,13 @@ std::map<std::string, StoredCell> cells_by_column(ReadTransaction& txn, const st
 // The checksum and live rows of every scope, counted from the rows.
 std::map<std::string, std::pair<std::uint64_t, std::int64_t>> counted(ReadTransaction& txn) {
   std::map<std::string, std::pair<std::uint64_t, std::int64_t>> sums;
-  const Status scanned =
-      txn.scan_rows(std::nullopt, std::nullopt, [&](const server::LiveRow& row) {
-        auto& [checksum, rows] = sums[std::string(row.scope)];
-        for (std::size_t i = 0; i < row.columns.size(); ++i) {
-          checksum += core::cell_hash(row.table, row.row_id, row.columns[i], row.values[i]);
-        }
-        ++rows;
-      });
+  const Status scanned = txn.scan_rows(std::nullopt, std::nullopt, [&](const server::LiveRow& row) {
+    auto& [checksum, rows] = sums[std::string(row.scope)];
+    for (std::size_t i = 0; i < row.columns.size(); ++i) {
+      checksum += core::cell_hash(row.table, row.row_id, row.columns[i], row.values[i]);
+    }
+    ++rows;
+  });
   REQUIRE(scanned.is_ok());
   return sums;
 }
@@ -214,8 +212,8 @@ TEST_CASE("store conformance: a written cell gets its own version, value and che
   });
   s.write([&](WriteTransaction& txn) {
     written = txn.next_seq();
-    LUMBUNG_RETURN_IF_ERROR(txn.write_cell("household", "h1", "head_name",
-                                           {Value("Siti Aminah"), version(5000, "phone-2", written)}));
+    LUMBUNG_RETURN_IF_ERROR(txn.write_cell(
+        "household", "h1", "head_name", {Value("Siti Aminah"), version(5000, "phone-2", written)}));
     // NULL is a value like any other.
     nulled = txn.next_seq();
     return txn.write_cell("household", "h1", "photo", {Value(), version(5001, "phone-2", nulled)});
@@ -277,9 +275,9 @@ TEST_CASE("store conformance: a deleted row leaves its table for a tombstone", "
     CHECK(row->scope == kVillageA);
     CHECK(txn.cells("household", "h1")->empty());
     std::vector<std::string> live;
-    REQUIRE(txn.scan_rows("household", std::nullopt, [&](const server::LiveRow& r) {
-                 live.emplace_back(r.row_id);
-               }).is_ok());
+    REQUIRE(txn.scan_rows("household", std::nullopt,
+                          [&](const server::LiveRow& r) { live.emplace_back(r.row_id); })
+                .is_ok());
     CHECK(live == std::vector<std::string>{"h2"});
     check_scopes_add_up(txn);
     CHECK(txn.scopes()->front().live_rows == 1);
@@ -308,8 +306,8 @@ TEST_CASE("store conformance: the change log is read per scope, in seq order, fr
   });
   s.write([&](WriteTransaction& txn) {
     edit = txn.next_seq();
-    LUMBUNG_RETURN_IF_ERROR(
-        txn.write_cell("household", "b1", "members", {Value(std::int64_t{5}), version(9, "p", edit)}));
+    LUMBUNG_RETURN_IF_ERROR(txn.write_cell("household", "b1", "members",
+                                           {Value(std::int64_t{5}), version(9, "p", edit)}));
     conflict_seq = txn.next_seq();
     return txn
         .add_conflict({.table = "household",
@@ -335,10 +333,12 @@ TEST_CASE("store conformance: the change log is read per scope, in seq order, fr
     CHECK(both[2] == Seen{ChangeItem::Kind::kConflict, conflict_seq, "b1", ""});
     // A row new to the reader carries its current cells, the later edit's too.
     std::vector<StoredCell> carried;
-    REQUIRE(txn.scan_changes({{kVillageB, 0}}, [&](const ChangeItem& item) {
-                 carried = item.cells;
-                 return false;  // the first item only
-               }).is_ok());
+    REQUIRE(txn.scan_changes({{kVillageB, 0}},
+                             [&](const ChangeItem& item) {
+                               carried = item.cells;
+                               return false;  // the first item only
+                             })
+                .is_ok());
     bool saw_edit = false;
     for (const StoredCell& cell : carried) {
       if (cell.column == "members") saw_edit = cell.cell.value == Value(std::int64_t{5});
@@ -394,9 +394,9 @@ TEST_CASE("store conformance: audit entries keep their row's scope and read back
     REQUIRE(village.size() == 1);
     CHECK(village[0].row_id == "h1");
     std::vector<server::AuditEntry> early;
-    REQUIRE(txn.scan_audit({.before_ms = 150},
-                           [&](const server::AuditEntry& e) { early.push_back(e); })
-                .is_ok());
+    REQUIRE(
+        txn.scan_audit({.before_ms = 150}, [&](const server::AuditEntry& e) { early.push_back(e); })
+            .is_ok());
     CHECK(early.size() == 1);
     return Status::ok();
   });
@@ -435,9 +435,9 @@ TEST_CASE("store conformance: a schema adopted anew adds tables, columns and the
     insert_household(txn, "h1", kVillageA, "Siti");
     return Status::ok();
   });
-  const core::Schema v2 = schema_of(schema_json(
-      2, R"(, {"name": "savings", "type": "integer", "default": 0})",
-      R"(, {"name": "coop_member", "scope": "village_id", "columns": [
+  const core::Schema v2 =
+      schema_of(schema_json(2, R"(, {"name": "savings", "type": "integer", "default": 0})",
+                            R"(, {"name": "coop_member", "scope": "village_id", "columns": [
             {"name": "id", "type": "text", "primary_key": true},
             {"name": "village_id", "type": "text", "not_null": true}]})"));
   REQUIRE(s.store->adopt_schema(v2).is_ok());
@@ -456,8 +456,8 @@ TEST_CASE("store conformance: a schema adopted anew adds tables, columns and the
                           {{"id", {Value("c1"), v}}, {"village_id", {Value(kVillageA), v}}});
   });
   // A column whose type changed is refused, and nothing changes.
-  const core::Schema changed = schema_of(schema_json(
-      3, R"(, {"name": "savings", "type": "text"})"));
+  const core::Schema changed =
+      schema_of(schema_json(3, R"(, {"name": "savings", "type": "text"})"));
   const Status refused = s.store->adopt_schema(changed);
   CHECK(refused.code() == ErrorCode::kSchemaIncompatible);
   CHECK(refused.message() ==

@@ -22,67 +22,80 @@ Result<std::unique_ptr<CheckJudge>> CheckJudge::open(const core::Schema& schema)
   for (const core::Table& table : schema.tables) {
     const std::string name = quote_identifier(table.name);
     std::string columns;
-    std::string placeholders;
+    std::string assignments;
     for (std::size_t i = 0; i < table.columns.size(); ++i) {
       const core::Column& column = table.columns[i];
       columns += (i ? ", " : "") + quote_identifier(column.name) + " " +
                  std::string(core::sql_type_name(column.type));
-      placeholders += (i ? ", ?" : "?") + std::to_string(i + 1);
+      assignments +=
+          (i ? ", " : "") + quote_identifier(column.name) + " = ?" + std::to_string(i + 1);
     }
-    LUMBUNG_RETURN_IF_ERROR(twin_db.exec("CREATE TABLE " + name + " (" + columns + ")"));
+    // One row, rewritten for each row judged: no transaction a row.
+    LUMBUNG_RETURN_IF_ERROR(twin_db.exec("CREATE TABLE " + name + " (" + columns +
+                                         "); INSERT INTO " + name + " DEFAULT VALUES"));
     Twin twin;
-    LUMBUNG_ASSIGN_OR_RETURN(Statement insert, twin_db.prepare("INSERT INTO " + name + " VALUES (" +
-                                                               placeholders + ")"));
-    twin.insert = std::move(insert);
+    LUMBUNG_ASSIGN_OR_RETURN(Statement store,
+                             twin_db.prepare("UPDATE " + name + " SET " + assignments));
+    twin.store = std::move(store);
+    std::string all_pass;
     const auto add = [&](const core::CheckExpr& expr, const core::Column* column) -> Status {
       // As SQLite judges a CHECK: false fails, NULL passes.
-      LUMBUNG_ASSIGN_OR_RETURN(
-          Statement judge_sql,
-          twin_db.prepare("SELECT CASE WHEN " + expr.sql() + " THEN 1 WHEN " + expr.sql() +
-                          " IS NULL THEN 1 ELSE 0 END FROM " + name));
+      const std::string passes =
+          "CASE WHEN " + expr.sql() + " THEN 1 WHEN " + expr.sql() + " IS NULL THEN 1 ELSE 0 END";
+      LUMBUNG_ASSIGN_OR_RETURN(Statement judge_sql,
+                               twin_db.prepare("SELECT " + passes + " FROM " + name));
       twin.checks.push_back({&expr, column, std::move(judge_sql)});
+      all_pass += (all_pass.empty() ? "" : " AND ") + passes;
       return Status::ok();
     };
     for (const core::Column& column : table.columns) {
       if (column.check) LUMBUNG_RETURN_IF_ERROR(add(*column.check, &column));
     }
     for (const core::CheckExpr& check : table.checks) LUMBUNG_RETURN_IF_ERROR(add(check, nullptr));
+    if (!all_pass.empty()) {
+      LUMBUNG_ASSIGN_OR_RETURN(Statement all,
+                               twin_db.prepare("SELECT " + all_pass + " FROM " + name));
+      twin.all_pass = std::move(all);
+    }
     judge->twins_.emplace(table.name, std::move(twin));
   }
   return judge;
 }
 
-Result<const CheckJudge::Check*> CheckJudge::first_failed(const core::Table& table, const Row& row,
-                                                          const std::vector<Check*>& checks) {
-  if (checks.empty()) return nullptr;
-  Twin& twin = twins_.at(table.name);
-  Query insert = Query::over(twin.insert);
+Status CheckJudge::store(const core::Table& table, const Row& row) {
+  Query store = Query::over(twins_.at(table.name).store);
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
     const auto it = row.find(table.columns[i].name);
-    insert.statement().bind(static_cast<int>(i + 1), it == row.end() ? Value() : it->second);
+    store.statement().bind(static_cast<int>(i + 1), it == row.end() ? Value() : it->second);
   }
-  // The row lives only inside this transaction.
-  LUMBUNG_RETURN_IF_ERROR(db_->begin());
-  Result<const Check*> first = nullptr;
-  const Status stored = insert.run();
-  if (!stored.is_ok()) first = stored;
-  for (std::size_t i = 0; first.is_ok() && *first == nullptr && i < checks.size(); ++i) {
-    Query judge = Query::over(checks[i]->judge);
+  return store.run();
+}
+
+Result<const CheckJudge::Check*> CheckJudge::first_failed(const std::vector<Check*>& checks) {
+  for (Check* check : checks) {
+    Query judge = Query::over(check->judge);
     Result<bool> row_read = judge.step();
     // An error SQLite raises evaluating it (abs() of the smallest integer)
     // fails the write too.
-    if (!row_read.is_ok() || !*row_read || judge.integer(0) == 0) first = checks[i];
+    if (!row_read.is_ok() || !*row_read || judge.integer(0) == 0) return check;
   }
-  const Status rolled_back = db_->rollback();
-  if (!rolled_back.is_ok()) return rolled_back;
-  return first;
+  return nullptr;
 }
 
 Status CheckJudge::check(const core::Table& table, const Row& row) {
   std::lock_guard lock(mu_);
+  Twin& twin = twins_.at(table.name);
+  if (twin.checks.empty()) return Status::ok();
+  LUMBUNG_RETURN_IF_ERROR(store(table, row));
+  {
+    // Most rows pass: one statement judges them.
+    Query all = Query::over(twin.all_pass);
+    Result<bool> row_read = all.step();
+    if (row_read.is_ok() && *row_read && all.integer(0) == 1) return Status::ok();
+  }
   std::vector<Check*> checks;
-  for (Check& check : twins_.at(table.name).checks) checks.push_back(&check);
-  LUMBUNG_ASSIGN_OR_RETURN(const Check* first, first_failed(table, row, checks));
+  for (Check& check : twin.checks) checks.push_back(&check);
+  LUMBUNG_ASSIGN_OR_RETURN(const Check* first, first_failed(checks));
   if (first == nullptr) return Status::ok();
   return failed(table, *first->expr, first->column);
 }
@@ -98,8 +111,8 @@ Status CheckJudge::check_defaults(std::string_view source) {
     for (Check& check : twins_.at(table.name).checks) {
       if (check.column == nullptr || !check.column->default_value) continue;
       const Value& value = *check.column->default_value;
-      LUMBUNG_ASSIGN_OR_RETURN(const Check* first,
-                               first_failed(table, {{check.column->name, value}}, {&check}));
+      LUMBUNG_RETURN_IF_ERROR(store(table, {{check.column->name, value}}));
+      LUMBUNG_ASSIGN_OR_RETURN(const Check* first, first_failed({&check}));
       if (first == nullptr) continue;
       return Status(ErrorCode::kSchemaInvalid, std::string(source) + ": table '" + table.name +
                                                    "': column '" + check.column->name +

@@ -2,9 +2,10 @@
 // itself (docs/decisions/0020-sqlite-judges-checks.md). Each table has a twin
 // in an in-memory database of the judge's own, with the same columns and
 // declared types (so the same affinities) and no constraint; a row is stored
-// in it inside a savepoint, each CHECK's SQL is evaluated over it as SQLite
-// evaluates a CHECK (false fails; NULL and true pass; an error fails), and the
-// savepoint is rolled back. So the daemon refuses exactly what a device's
+// as its one row, each CHECK's SQL is evaluated over it as SQLite evaluates a
+// CHECK (false fails; NULL and true pass; an error fails): all of a table's
+// at once, and one by one only to name the first a row fails. So the daemon
+// refuses exactly what a device's
 // SQLite of the same version refuses, and a device can say which CHECK a
 // refused write failed.
 //
@@ -54,16 +55,18 @@ class CheckJudge {
     Statement judge;  // 1 when the twin's row passes it, 0 when it fails
   };
   struct Twin {
-    Statement insert;           // every column, in order
+    Statement store;            // sets every column of the twin's one row, in order
     std::vector<Check> checks;  // column CHECKs in column order, then the table's
+    Statement all_pass;         // 1 when the row passes every check; none without checks
   };
 
   CheckJudge(const core::Schema& schema, std::unique_ptr<Database> db)
       : schema_(schema), db_(std::move(db)) {}
-  // The first of `checks` of `table` that `row` fails, or nullptr.
-  // REQUIRES: mu_ held.
-  Result<const Check*> first_failed(const core::Table& table, const Row& row,
-                                    const std::vector<Check*>& checks);
+  // Makes `row` the twin's row of `table`. REQUIRES: mu_ held.
+  Status store(const core::Table& table, const Row& row);
+  // The first of `checks` that the twin's row of their table fails, or
+  // nullptr. REQUIRES: mu_ held.
+  Result<const Check*> first_failed(const std::vector<Check*>& checks);
 
   const core::Schema& schema_;
   std::mutex mu_;
