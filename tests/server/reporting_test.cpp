@@ -37,8 +37,8 @@ std::vector<std::string> report_queries() {
 // Each row of `sql` run on the store file read-only, its values joined by '|'.
 std::vector<std::string> report(const std::string& data_dir, const std::string& sql) {
   sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2((data_dir + "/lumbung.db").c_str(), &db, SQLITE_OPEN_READONLY,
-                          nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_open_v2((data_dir + "/lumbung.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+          SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
   const int prepared = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
   INFO(sql << sqlite3_errmsg(db));
@@ -58,14 +58,17 @@ std::vector<std::string> report(const std::string& data_dir, const std::string& 
 }
 
 Row village(const std::string& id, const std::string& name) {
-  return {{"village_id", id},      {"kode_wilayah", "32.12.01.2001"}, {"name", name},
-          {"kecamatan", "Haurgeulis"}, {"kabupaten", "Indramayu"},    {"provinsi", "Jawa Barat"},
+  return {{"village_id", id},
+          {"kode_wilayah", "32.12.01.2001"},
+          {"name", name},
+          {"kecamatan", "Haurgeulis"},
+          {"kabupaten", "Indramayu"},
+          {"provinsi", "Jawa Barat"},
           {"cohort_year", std::int64_t{2017}}};
 }
 
 Row person(const std::string& village, const std::string& household, const std::string& relation,
-           const Value& migrant_status, const Value& school_status,
-           std::int64_t deceased = 0) {
+           const Value& migrant_status, const Value& school_status, std::int64_t deceased = 0) {
   return {{"village_id", village},
           {"household_id", household},
           {"full_name", "Warga"},
@@ -79,10 +82,10 @@ Row person(const std::string& village, const std::string& household, const std::
 
 Row member(const std::string& village, std::int64_t share, const Value& saving,
            const Value& left_on = Value()) {
-  return {{"village_id", village},          {"person_id", "w1"},
-          {"joined_on", "2026-01-05"},      {"left_on", left_on},
-          {"share_capital", share},         {"monthly_saving", saving},
-          {"created_by", "sri"},            {"created_at", "2026-11-28T04:00:00Z"}};
+  return {{"village_id", village},     {"person_id", "w1"},
+          {"joined_on", "2026-01-05"}, {"left_on", left_on},
+          {"share_capital", share},    {"monthly_saving", saving},
+          {"created_by", "sri"},       {"created_at", "2026-11-28T04:00:00Z"}};
 }
 
 }  // namespace
@@ -98,17 +101,21 @@ TEST_CASE("reporting: the queries of docs/reporting.md give the programme's figu
           .insert("household", "h1", household(), stamp(-800))
           .insert("household", "h2", household(), stamp(-800))
           .insert("household", "h3", household(kOtherVillage), stamp(-800))
-          .insert("person", "w1", person(kVillage, "h1", "KEPALA", Value("AKTIF"), none), stamp(-700))
-          .insert("person", "w2", person(kVillage, "h2", "KEPALA", Value("AKTIF"), none), stamp(-700))
-          .insert("person", "w3", person(kVillage, "h2", "ISTRI", Value("CALON"), none), stamp(-700))
+          .insert("person", "w1", person(kVillage, "h1", "KEPALA", Value("AKTIF"), none),
+                  stamp(-700))
+          .insert("person", "w2", person(kVillage, "h2", "KEPALA", Value("AKTIF"), none),
+                  stamp(-700))
+          .insert("person", "w3", person(kVillage, "h2", "ISTRI", Value("CALON"), none),
+                  stamp(-700))
           .insert("person", "w4", person(kVillage, "h2", "ORANG_TUA", Value("PURNA"), none, 1),
                   stamp(-700))
-          .insert("person", "c1", person(kVillage, "h1", "ANAK", none, Value("SEKOLAH")), stamp(-700))
-          .insert("person", "c2", person(kVillage, "h1", "ANAK", none, Value("PUTUS")), stamp(-700))
-          .insert("person", "c3", person(kVillage, "h2", "ANAK", none, Value("SEKOLAH")), stamp(-700))
-          .insert("person", "w5",
-                  person(kOtherVillage, "h3", "KEPALA", Value("NON_PROSEDURAL"), none),
+          .insert("person", "c1", person(kVillage, "h1", "ANAK", none, Value("SEKOLAH")),
                   stamp(-700))
+          .insert("person", "c2", person(kVillage, "h1", "ANAK", none, Value("PUTUS")), stamp(-700))
+          .insert("person", "c3", person(kVillage, "h2", "ANAK", none, Value("SEKOLAH")),
+                  stamp(-700))
+          .insert("person", "w5",
+                  person(kOtherVillage, "h3", "KEPALA", Value("NON_PROSEDURAL"), none), stamp(-700))
           .insert("person", "c4", person(kOtherVillage, "h3", "ANAK", none, Value("PUTUS")),
                   stamp(-700))
           .insert("coop_member", "m1", member(kVillage, 500000, Value(std::int64_t{50000})),
@@ -117,8 +124,8 @@ TEST_CASE("reporting: the queries of docs/reporting.md give the programme's figu
           .insert("coop_member", "m3",
                   member(kVillage, 900000, Value(std::int64_t{1}), Value("2026-06-30")),
                   stamp(-600))
-          .insert("coop_member", "m4",
-                  member(kOtherVillage, 100000, Value(std::int64_t{20000})), stamp(-600)));
+          .insert("coop_member", "m4", member(kOtherVillage, 100000, Value(std::int64_t{20000})),
+                  stamp(-600)));
   for (const v1::ChangeOutcome& outcome : pushed.outcomes()) {
     INFO(outcome.id() << " " << outcome.message());
     REQUIRE(outcome.outcome() == v1::OUTCOME_APPLIED);

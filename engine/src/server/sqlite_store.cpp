@@ -765,9 +765,13 @@ class SqliteReadTransaction : public virtual ReadTransaction {
       }
       const Value& row_scope = values[table.scope_position];
       const Value& id = values[table.id_position];
+      const auto text = [](const Value& value) {
+        return value.type() == ValueType::kText ? std::string_view(value.as_text())
+                                                : std::string_view();
+      };
       visit(LiveRow{.table = table.name,
-                    .scope = row_scope.type() == ValueType::kText ? row_scope.as_text() : "",
-                    .row_id = id.type() == ValueType::kText ? id.as_text() : "",
+                    .scope = text(row_scope),
+                    .row_id = text(id),
                     .columns = table.columns,
                     .values = values});
     }
