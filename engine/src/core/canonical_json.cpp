@@ -49,7 +49,16 @@ void append_u_escape(std::string& out, unsigned code_unit) {
 
 void append_string(std::string& out, std::string_view text) {
   out += '"';
+  const auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; };
   for (std::size_t i = 0; i < text.size();) {
+    // Runs of printable ASCII, most of any text, are copied as they are.
+    std::size_t run = i;
+    while (run < text.size() && plain(static_cast<unsigned char>(text[run]))) ++run;
+    if (run > i) {
+      out.append(text.substr(i, run - i));
+      i = run;
+      continue;
+    }
     const auto lead = static_cast<unsigned char>(text[i]);
     const std::size_t length = utf8_sequence_length(text, i);
     if (length == 0) {

@@ -307,7 +307,7 @@ class BatchMerger {
       // the values stay in the log at a fraction of an entry a cell
       // (docs/decisions/0028-audit-retention.md).
       LUMBUNG_RETURN_IF_ERROR(audit(change, edits.edit, seq, "", Value(),
-                                    Value(core::canonical_json(inserted)), "applied"));
+                                    Value(core::canonical_json(inserted)), "applied", scope));
       outcome->set_outcome(v1::OUTCOME_APPLIED);
       outcome->set_seq(seq);
       return Status::ok();
@@ -379,7 +379,7 @@ class BatchMerger {
     LUMBUNG_RETURN_IF_ERROR(txn_.delete_row(change.table->name, change.row_id, {edit.stamp, seq}));
     outcome->set_outcome(v1::OUTCOME_APPLIED);
     outcome->set_seq(seq);
-    return audit(change, edit, seq, "", Value(), Value(), "applied");
+    return audit(change, edit, seq, "", Value(), Value(), "applied", row->scope);
   }
 
   // An INSERT (`cell` null) or UPDATE of a deleted row: deletes win.
@@ -423,7 +423,7 @@ class BatchMerger {
     }
     const Value old_value = server ? server->value : Value();
     LUMBUNG_RETURN_IF_ERROR(audit(change, edit, seq, column.name, old_value, value,
-                                  decision.applied ? "applied" : "superseded"));
+                                  decision.applied ? "applied" : "superseded", scope));
     return decision.applied;
   }
 
@@ -512,11 +512,13 @@ class BatchMerger {
   }
 
   // The entry of a change's decision; a re-offer's names the write's author,
-  // the entry's device being the one that pushed it.
+  // the entry's device being the one that pushed it. `scope`: the row's,
+  // when known (the store looks it up otherwise).
   Status audit(const ParsedChange& change, const core::DeviceEdit& edit, std::int64_t seq,
                const std::string& column, const Value& old_value, const Value& new_value,
-               const char* result) {
+               const char* result, const std::string& scope = {}) {
     AuditEntry entry = audit_entry(change.table->name, change.row_id, result);
+    entry.scope = scope;
     if (edit.reoffer)
       entry.detail = "re-offered; written by device " + quoted(edit.stamp.device_id);
     entry.seq = seq;

@@ -832,10 +832,10 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
     for (const StoredCell& cell : cells) {
       if (cell.column == "id") row_version.stamp = cell.cell.version.stamp;
     }
-    // The columns' values (a column not given holds NULL), then the row's version.
-    std::vector<Value> params;
-    params.reserve(rows->columns.size() + 4);
-    params.resize(rows->columns.size());
+    // The columns' values, bound without a copy (a column not given holds
+    // NULL), then the row's version.
+    static const Value kNull;
+    std::vector<const Value*> values(rows->columns.size(), &kNull);
     CellVersions versions;
     for (const StoredCell& cell : cells) {
       const std::optional<std::size_t> position = rows->position(cell.column);
@@ -843,18 +843,23 @@ class SqliteWriteTransaction final : public WriteTransaction, public SqliteReadT
         return Status(ErrorCode::kInternal,
                       "insert_row: table '" + rows->name + "' has no column '" + cell.column + "'");
       }
-      params[*position] = cell.cell.value;
+      values[*position] = &cell.cell.value;
       versions.set(cell.column, cell.cell.version, row_version);
     }
+    LUMBUNG_ASSIGN_OR_RETURN(Query insert, cached_query(db_, rows->insert_row));
+    db::Statement& statement = insert.statement();
     const core::RowCellHasher hasher(table, row_id);
     std::uint64_t added = 0;
-    for (std::size_t i = 0; i < params.size(); ++i)
-      added += hasher.cell(rows->columns[i], params[i]);
-    params.emplace_back(created_seq);
-    params.emplace_back(row_version.stamp.hlc.packed());
-    params.emplace_back(row_version.stamp.device_id);
-    params.emplace_back(versions_blob(versions));
-    LUMBUNG_ASSIGN_OR_RETURN(Query insert, Query::cached(db_, rows->insert_row, params));
+    int index = 1;
+    for (std::size_t i = 0; i < values.size(); ++i, ++index) {
+      added += hasher.cell(rows->columns[i], *values[i]);
+      statement.bind_borrowed(index, *values[i]);
+    }
+    const Value versions_value = versions_blob(versions);
+    statement.bind(index++, Value(created_seq));
+    statement.bind(index++, Value(row_version.stamp.hlc.packed()));
+    statement.bind_borrowed_text(index++, row_version.stamp.device_id);
+    statement.bind_borrowed(index, versions_value);
     LUMBUNG_RETURN_IF_ERROR(insert.run());
     LUMBUNG_RETURN_IF_ERROR(add_change(db_, scope, created_seq, table, row_id, ""));
     for (const CellVersion& cell : versions.cells()) {
