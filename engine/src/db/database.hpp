@@ -7,11 +7,11 @@
 
 #include <cstdint>
 #include <initializer_list>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "lumbung/status.hpp"
@@ -97,7 +97,7 @@ class Database {
   int depth_ = 0;
   std::uint64_t serial_ = 0;
   Status failed_;  // see fail_transaction()
-  std::map<std::string, std::unique_ptr<Statement>> cache_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;  // by SQL text
 };
 
 // A statement with its parameters bound to ?1, ?2, ..., reset (its bindings
