@@ -594,6 +594,65 @@ TEST_CASE("store conformance: archived audit entries leave the log, and only the
   });
 }
 
+TEST_CASE("store conformance: a body of a write group that fails is rolled back alone",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  s.store->note_sighting({.device_id = "phone-9", .officer = "sri", .time_ms = 50});
+  std::int64_t first = 0;
+  std::int64_t third = 0;
+  const std::vector<Status> statuses = s.store->write_group({
+      [&](WriteTransaction& txn) {
+        first = insert_household(txn, "h1", kVillageA, "Siti");
+        return Status::ok();
+      },
+      // Fails in the database (the row exists), after a write of its own.
+      [&](WriteTransaction& txn) {
+        insert_household(txn, "h2", kVillageA, "Budi");
+        const std::int64_t seq = txn.next_seq();
+        const core::ServerVersion v = version(1, "p", seq);
+        return txn.insert_row("household", "h1", kVillageA, seq,
+                              {{"id", {Value("h1"), v}}, {"village_id", {Value(kVillageA), v}}});
+      },
+      // Fails in the body.
+      [&](WriteTransaction& txn) {
+        insert_household(txn, "h4", kVillageB, "Ani");
+        return Status(ErrorCode::kInvalidArgument, "refused by the body");
+      },
+      [&](WriteTransaction& txn) {
+        third = insert_household(txn, "h3", kVillageA, "Tono");
+        return Status::ok();
+      },
+  });
+  REQUIRE(statuses.size() == 4);
+  CHECK(statuses[0].is_ok());
+  CHECK(!statuses[1].is_ok());
+  CHECK(statuses[2].code() == ErrorCode::kInvalidArgument);
+  CHECK(statuses[3].is_ok());
+  CHECK(third == first + 1);  // the failed bodies' seqs were never given
+  s.reopen();
+  s.read([&](ReadTransaction& txn) {
+    CHECK(*txn.last_seq() == third);
+    CHECK(txn.row("household", "h1")->has_value());
+    CHECK(!txn.row("household", "h2")->has_value());
+    CHECK(txn.row("household", "h3")->has_value());
+    CHECK(!txn.row("household", "h4")->has_value());
+    CHECK(changes(txn, {{kVillageA, 0}}) ==
+          std::vector<Seen>{{ChangeItem::Kind::kRow, first, "h1", ""},
+                            {ChangeItem::Kind::kRow, third, "h3", ""}});
+    CHECK(txn.scopes()->size() == 1);  // village B's row was rolled back
+    check_scopes_add_up(txn);
+    // The sighting noted before went with the group's commit.
+    std::vector<std::string> devices;
+    REQUIRE(txn.scan_devices([&](const server::DeviceRecord& d) {
+                 devices.push_back(d.device_id + "/" + d.officer);
+               })
+                .is_ok());
+    CHECK(devices == std::vector<std::string>{"phone-9/sri"});
+    return Status::ok();
+  });
+}
+
 // PostgreSQL only.
 
 // A connection of the test's own to the store's database.
