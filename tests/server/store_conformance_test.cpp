@@ -768,4 +768,38 @@ TEST_CASE("postgresql store: a database holding another store format is refused"
         "the database is not a lumbungd store of format 8 (it has 99)");
 }
 
+TEST_CASE("postgresql store: a restart of PostgreSQL loses no committed write and needs no reopen",
+          "[server][store][postgresql]") {
+  PgCluster cluster;  // of its own: it restarts
+  const std::string url = cluster.create_database("restarted");
+  Result<std::unique_ptr<server::PgStore>> opened = server::PgStore::open(url);
+  REQUIRE(opened.is_ok());
+  server::PgStore& store = **opened;
+  REQUIRE(store.adopt_schema(schema_of(schema_json(1))).is_ok());
+  std::int64_t seq = 0;
+  REQUIRE(store
+              .write([&](WriteTransaction& txn) {
+                seq = insert_household(txn, "h1", kVillageA, "Siti");
+                return Status::ok();
+              })
+              .is_ok());
+  REQUIRE(store.read([](ReadTransaction& txn) { return txn.last_seq().status(); }).is_ok());
+  cluster.restart();  // the store's connections, idle, are closed by the server
+  const Status read = store.read([&](ReadTransaction& txn) {
+    CHECK(*txn.last_seq() == seq);
+    CHECK(txn.row("household", "h1")->has_value());
+    return Status::ok();
+  });
+  INFO(read.to_string());
+  CHECK(read.is_ok());
+  std::int64_t next = 0;
+  const Status written = store.write([&](WriteTransaction& txn) {
+    next = insert_household(txn, "h2", kVillageA, "Budi");
+    return Status::ok();
+  });
+  INFO(written.to_string());
+  CHECK(written.is_ok());
+  CHECK(next == seq + 1);
+}
+
 }  // namespace lumbung::test

@@ -1153,9 +1153,10 @@ Status PgStore::write(const WriteBody& body) { return write_group({body}).front(
 
 Status PgStore::run_group(const std::vector<WriteBody>& bodies,
                           const std::map<std::string, PendingSighting, std::less<>>& sightings,
-                          std::vector<Status>* statuses) {
+                          std::vector<Status>* statuses, bool* started) {
   pg::Connection& conn = *writer_;
   const std::shared_ptr<const PgRowTables> tables = row_tables();
+  *started = false;
   return pg::in_transaction(conn, pg::Isolation::kReadCommitted, [&]() -> Status {
     // The seq lock (kCreateTables): held until this transaction ends, so
     // that transactions commit one at a time, in the order of their seqs. A
@@ -1165,6 +1166,7 @@ Status PgStore::run_group(const std::vector<WriteBody>& bodies,
     LUMBUNG_RETURN_IF_ERROR(conn.query("SELECT value FROM _lumbung_meta WHERE key = $1 FOR UPDATE",
                                        {Value(kLastSeqKey)})
                                 .status());
+    *started = true;
     for (std::size_t i = 0; i < bodies.size(); ++i) {
       Status aborted;
       (*statuses)[i] = in_savepoint(
@@ -1200,13 +1202,26 @@ std::vector<Status> PgStore::write_group(const std::vector<WriteBody>& bodies) {
   Status committed;
   // The bodies act only through the transaction: a group that failed on a
   // serialization failure or deadlock is safe to run again, whole.
+  // A connection that broke while idle (PostgreSQL restarted) fails at
+  // BEGIN or at the seq lock, before any body ran: it is reset and the group
+  // tried again, once. Once the bodies ran, a lost connection leaves the
+  // commit's outcome unknown, and the group fails (kUnavailable).
+  bool reconnected = false;
   for (int attempt = 1; attempt <= kGroupAttempts; ++attempt) {
     if (!writer_->connected()) {
       committed = writer_->reset();
       if (!committed.is_ok()) break;
     }
     std::fill(statuses.begin(), statuses.end(), Status::ok());
-    committed = run_group(bodies, sightings, &statuses);
+    bool started = false;
+    committed = run_group(bodies, sightings, &statuses, &started);
+    if (committed.code() == ErrorCode::kUnavailable && !started && !reconnected) {
+      reconnected = true;
+      committed = writer_->reset();
+      if (!committed.is_ok()) break;
+      --attempt;
+      continue;
+    }
     if (committed.code() != pg::kRetryableCode) break;
   }
   if (!committed.is_ok()) {
@@ -1244,8 +1259,15 @@ Status PgStore::read(const std::function<Status(ReadTransaction&)>& body) {
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> reader, take_reader());
   pg::Connection& conn = *reader;
   const std::shared_ptr<const PgRowTables> tables = row_tables();
-  // One snapshot for every statement of `body`.
-  LUMBUNG_RETURN_IF_ERROR(conn.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  // One snapshot for every statement of `body`. A pooled connection that
+  // broke while idle (PostgreSQL restarted) is reset, once.
+  constexpr const char* kBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+  Status begun = conn.exec(kBegin);
+  if (begun.code() == ErrorCode::kUnavailable) {
+    LUMBUNG_RETURN_IF_ERROR(conn.reset());
+    begun = conn.exec(kBegin);
+  }
+  LUMBUNG_RETURN_IF_ERROR(begun);
   PgReadTransaction txn(conn, *tables);
   const Status status = body(txn);
   const Status ended = status.is_ok() ? conn.commit() : conn.rollback();

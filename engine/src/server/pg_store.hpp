@@ -58,10 +58,11 @@ class PgStore : public Store {
           std::shared_ptr<const PgRowTables> tables);
 
   std::shared_ptr<const PgRowTables> row_tables() const;
-  // One attempt at a write group. REQUIRES: write_mu_ held.
+  // One attempt at a write group; *started: the seq lock was taken (bodies
+  // may have run). REQUIRES: write_mu_ held.
   Status run_group(const std::vector<WriteBody>& bodies,
                    const std::map<std::string, PendingSighting, std::less<>>& sightings,
-                   std::vector<Status>* statuses);
+                   std::vector<Status>* statuses, bool* started);
   Result<std::unique_ptr<pg::Connection>> take_reader();
   void return_reader(std::unique_ptr<pg::Connection> reader);
 
