@@ -1,9 +1,12 @@
 // The store conformance suite: what every Store (server/store.hpp) must do,
-// run through the interface alone against each store there is (the embedded
-// SQLite store; the PostgreSQL store joins the list of store_kinds()). Rows
+// run through the interface alone against each store there is: the embedded
+// SQLite store, and the PostgreSQL store on a fresh database of the run's
+// throwaway cluster (support/pg_cluster.hpp) per test case. Rows
 // and their cell versions, tombstones, checksums, the change log a pull
 // reads, conflicts, the audit log, devices, group commits, and a schema
 // adopted anew.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <map>
@@ -13,7 +16,10 @@
 
 #include "core/checksum.hpp"
 #include "core/schema.hpp"
+#include "pg/connection.hpp"
+#include "server/pg_store.hpp"
 #include "server/sqlite_store.hpp"
+#include "support/pg_cluster.hpp"
 #include "support/temp_dir.hpp"
 
 namespace lumbung::test {
@@ -56,20 +62,40 @@ core::Schema schema_of(const std::string& json) {
 }
 
 // The kinds of store the suite runs against.
-std::vector<std::string> store_kinds() { return {"sqlite"}; }
+std::vector<std::string> store_kinds() { return {"sqlite", "postgresql"}; }
+
+// A database of its own on the run's cluster: its URL.
+std::string fresh_database() {
+  static int count = 0;
+  return shared_pg_cluster().create_database("conformance_" + std::to_string(getpid()) + "_" +
+                                             std::to_string(++count));
+}
+
+// Opens the store of `kind` in `dir` (SQLite) or at `url` (PostgreSQL).
+std::unique_ptr<server::Store> open_store(const std::string& kind, const TempDir& dir,
+                                          const std::string& url) {
+  if (kind == "postgresql") {
+    Result<std::unique_ptr<server::PgStore>> opened = server::PgStore::open(url);
+    INFO(opened.status().to_string());
+    REQUIRE(opened.is_ok());
+    return std::move(*opened);
+  }
+  Result<std::unique_ptr<server::SqliteStore>> opened = server::SqliteStore::open(dir.file("s"));
+  INFO(opened.status().to_string());
+  REQUIRE(opened.is_ok());
+  return std::move(*opened);
+}
 
 // A fresh store of `kind`, with the suite's schema adopted.
 struct StoreUnderTest {
-  explicit StoreUnderTest(const std::string& kind) : kind(kind) {
+  explicit StoreUnderTest(const std::string& kind)
+      : kind(kind), url(kind == "postgresql" ? fresh_database() : "") {
     reopen();
     REQUIRE(store->adopt_schema(schema_of(schema_json(1))).is_ok());
   }
   void reopen() {
     store.reset();
-    Result<std::unique_ptr<server::SqliteStore>> opened = server::SqliteStore::open(dir.file("s"));
-    INFO(opened.status().to_string());
-    REQUIRE(opened.is_ok());
-    store = std::move(*opened);
+    store = open_store(kind, dir, url);
   }
   void write(const server::WriteBody& body) {
     const Status written = store->write(body);
@@ -83,6 +109,7 @@ struct StoreUnderTest {
   }
 
   std::string kind;
+  std::string url;  // of the PostgreSQL store's database
   TempDir dir;
   std::unique_ptr<server::Store> store;
 };
@@ -462,6 +489,317 @@ TEST_CASE("store conformance: a schema adopted anew adds tables, columns and the
   CHECK(refused.code() == ErrorCode::kSchemaIncompatible);
   CHECK(refused.message() ==
         "table 'household': column 'savings' is INTEGER in the store, TEXT in the schema");
+}
+
+TEST_CASE("store conformance: a log longer than a read's chunk is read whole, and in part",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  // More rows, cell writes and tombstones than the PostgreSQL store reads at
+  // once (512), interleaved by seq.
+  constexpr int kRows = 1200;
+  std::vector<std::int64_t> inserted;
+  s.write([&](WriteTransaction& txn) {
+    for (int i = 0; i < kRows; ++i) {
+      inserted.push_back(insert_household(txn, "h" + std::to_string(10000 + i), kVillageA, "x"));
+    }
+    return Status::ok();
+  });
+  const std::int64_t cursor = inserted.back();
+  std::vector<Seen> expected;
+  s.write([&](WriteTransaction& txn) {
+    for (int i = 0; i < kRows; i += 2) {
+      const std::string id = "h" + std::to_string(10000 + i);
+      const std::int64_t seq = txn.next_seq();
+      if (i % 6 == 0) {
+        LUMBUNG_RETURN_IF_ERROR(txn.delete_row("household", id, version(9000 + seq, "p", seq)));
+        expected.push_back({ChangeItem::Kind::kTombstone, seq, id, ""});
+      } else {
+        LUMBUNG_RETURN_IF_ERROR(txn.write_cell("household", id, "head_name",
+                                               {Value("y"), version(9000 + seq, "p", seq)}));
+        expected.push_back({ChangeItem::Kind::kCell, seq, id, "head_name"});
+      }
+    }
+    return Status::ok();
+  });
+  s.read([&](ReadTransaction& txn) {
+    CHECK(changes(txn, {{kVillageA, cursor}}) == expected);
+    // From 0: every live row once, as a row, at its insert's seq.
+    const std::vector<Seen> all = changes(txn, {{kVillageA, 0}});
+    std::vector<Seen> rows;
+    for (int i = 0; i < kRows; ++i) {
+      if (i % 6 != 0) {
+        rows.push_back({ChangeItem::Kind::kRow, inserted[static_cast<std::size_t>(i)],
+                        "h" + std::to_string(10000 + i), ""});
+      }
+    }
+    std::vector<Seen> live(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(rows.size()));
+    CHECK(live == rows);
+    CHECK(all.size() == rows.size() + kRows / 6);  // then the tombstones
+    // A reader that stops early stops.
+    int visited = 0;
+    REQUIRE(
+        txn.scan_changes({{kVillageA, cursor}}, [&](const ChangeItem&) { return ++visited < 3; })
+            .is_ok());
+    CHECK(visited == 3);
+    std::int64_t scanned = 0;
+    REQUIRE(txn.scan_rows("household", std::string(kVillageA),
+                          [&](const server::LiveRow&) { ++scanned; })
+                .is_ok());
+    CHECK(scanned == kRows - kRows / 6);
+    check_scopes_add_up(txn);
+    return Status::ok();
+  });
+}
+
+TEST_CASE("store conformance: archived audit entries leave the log, and only they",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  s.write([&](WriteTransaction& txn) {
+    for (std::int64_t t = 1; t <= 4; ++t) {
+      LUMBUNG_RETURN_IF_ERROR(txn.append_audit({.seq = 0,
+                                                .time_ms = t * 100,
+                                                .device_id = "phone-1",
+                                                .table = "household",
+                                                .row_id = "h" + std::to_string(t),
+                                                .column = "members",
+                                                .old_value = Value(2.5),
+                                                .new_value = Value(Blob{0x01}),
+                                                .outcome = "refused"}));
+    }
+    return Status::ok();
+  });
+  std::vector<std::int64_t> ids;
+  s.read([&](ReadTransaction& txn) {
+    return txn.scan_audit({}, [&](const server::AuditEntry& e) {
+      ids.push_back(e.id);
+      CHECK(e.old_value == Value(2.5));
+      CHECK(e.new_value == Value(Blob{0x01}));
+    });
+  });
+  REQUIRE(ids.size() == 4);
+  std::int64_t removed = 0;
+  s.write([&](WriteTransaction& txn) {
+    LUMBUNG_ASSIGN_OR_RETURN(removed, txn.remove_archived_audit(250, ids[0], ids[2]));
+    return Status::ok();
+  });
+  CHECK(removed == 2);  // the third is not older than 250
+  s.read([&](ReadTransaction& txn) {
+    std::vector<std::string> left;
+    REQUIRE(
+        txn.scan_audit({}, [&](const server::AuditEntry& e) { left.push_back(e.row_id); }).is_ok());
+    CHECK(left == std::vector<std::string>{"h3", "h4"});
+    return Status::ok();
+  });
+}
+
+TEST_CASE("store conformance: a body of a write group that fails is rolled back alone",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  s.store->note_sighting({.device_id = "phone-9", .officer = "sri", .time_ms = 50});
+  std::int64_t first = 0;
+  std::int64_t third = 0;
+  const std::vector<Status> statuses = s.store->write_group({
+      [&](WriteTransaction& txn) {
+        first = insert_household(txn, "h1", kVillageA, "Siti");
+        return Status::ok();
+      },
+      // Fails in the database (the row exists), after a write of its own.
+      [&](WriteTransaction& txn) {
+        insert_household(txn, "h2", kVillageA, "Budi");
+        const std::int64_t seq = txn.next_seq();
+        const core::ServerVersion v = version(1, "p", seq);
+        return txn.insert_row("household", "h1", kVillageA, seq,
+                              {{"id", {Value("h1"), v}}, {"village_id", {Value(kVillageA), v}}});
+      },
+      // Fails in the body.
+      [&](WriteTransaction& txn) {
+        insert_household(txn, "h4", kVillageB, "Ani");
+        return Status(ErrorCode::kInvalidArgument, "refused by the body");
+      },
+      [&](WriteTransaction& txn) {
+        third = insert_household(txn, "h3", kVillageA, "Tono");
+        return Status::ok();
+      },
+  });
+  REQUIRE(statuses.size() == 4);
+  CHECK(statuses[0].is_ok());
+  CHECK(!statuses[1].is_ok());
+  CHECK(statuses[2].code() == ErrorCode::kInvalidArgument);
+  CHECK(statuses[3].is_ok());
+  CHECK(third == first + 1);  // the failed bodies' seqs were never given
+  s.reopen();
+  s.read([&](ReadTransaction& txn) {
+    CHECK(*txn.last_seq() == third);
+    CHECK(txn.row("household", "h1")->has_value());
+    CHECK(!txn.row("household", "h2")->has_value());
+    CHECK(txn.row("household", "h3")->has_value());
+    CHECK(!txn.row("household", "h4")->has_value());
+    CHECK(changes(txn, {{kVillageA, 0}}) ==
+          std::vector<Seen>{{ChangeItem::Kind::kRow, first, "h1", ""},
+                            {ChangeItem::Kind::kRow, third, "h3", ""}});
+    CHECK(txn.scopes()->size() == 1);  // village B's row was rolled back
+    check_scopes_add_up(txn);
+    // The sighting noted before went with the group's commit.
+    std::vector<std::string> devices;
+    REQUIRE(txn.scan_devices([&](const server::DeviceRecord& d) {
+                 devices.push_back(d.device_id + "/" + d.officer);
+               })
+                .is_ok());
+    CHECK(devices == std::vector<std::string>{"phone-9/sri"});
+    return Status::ok();
+  });
+}
+
+// PostgreSQL only.
+
+// A connection of the test's own to the store's database.
+std::unique_ptr<pg::Connection> connect(const std::string& url) {
+  Result<std::unique_ptr<pg::Connection>> conn = pg::Connection::open(url);
+  INFO(conn.status().to_string());
+  REQUIRE(conn.is_ok());
+  return std::move(*conn);
+}
+
+TEST_CASE("postgresql store: the audit log refuses a hand-written UPDATE, DELETE or TRUNCATE",
+          "[server][store][postgresql]") {
+  StoreUnderTest s("postgresql");
+  s.write([&](WriteTransaction& txn) {
+    return txn.append_audit({.seq = 0,
+                             .time_ms = 100,
+                             .device_id = "phone-1",
+                             .table = "household",
+                             .row_id = "h1",
+                             .column = "",
+                             .old_value = Value(),
+                             .new_value = Value(),
+                             .outcome = "refused"});
+  });
+  const std::unique_ptr<pg::Connection> conn = connect(s.url);
+  for (const char* sql :
+       {"DELETE FROM _lumbung_audit_log", "UPDATE _lumbung_audit_log SET tbl = 'x'",
+        "TRUNCATE _lumbung_audit_log"}) {
+    INFO(sql);
+    const Status refused = conn->exec(sql);
+    CHECK(!refused.is_ok());
+    CHECK(refused.message().find("the audit log is append-only") != std::string::npos);
+  }
+  // A guard row for another entry does not let it through either.
+  const Status guarded = conn->exec(
+      "BEGIN; INSERT INTO _lumbung_audit_archiving VALUES (1000, 0, 0); "
+      "DELETE FROM _lumbung_audit_log; COMMIT");
+  CHECK(!guarded.is_ok());
+  (void)conn->exec("ROLLBACK");
+  Result<pg::Rows> count = conn->query("SELECT count(*) FROM _lumbung_audit_log");
+  REQUIRE(count.is_ok());
+  REQUIRE(count->step());
+  CHECK(count->integer(0) == 1);
+}
+
+TEST_CASE("postgresql store: a second store on the same database sees the first one's commits",
+          "[server][store][postgresql]") {
+  StoreUnderTest s("postgresql");
+  Result<std::unique_ptr<server::PgStore>> second = server::PgStore::open(s.url);
+  REQUIRE(second.is_ok());
+  std::int64_t seq = 0;
+  s.write([&](WriteTransaction& txn) {
+    seq = insert_household(txn, "h1", kVillageA, "Siti");
+    return Status::ok();
+  });
+  REQUIRE((*second)
+              ->read([&](ReadTransaction& txn) {
+                CHECK(*txn.last_seq() == seq);
+                CHECK(cells_by_column(txn, "household", "h1").at("head_name").cell.value ==
+                      Value("Siti"));
+                CHECK(changes(txn, {{kVillageA, 0}}).size() == 1);
+                return Status::ok();
+              })
+              .is_ok());
+  // Its writes take seqs after the first's.
+  std::int64_t next = 0;
+  REQUIRE((*second)
+              ->write([&](WriteTransaction& txn) {
+                next = insert_household(txn, "h2", kVillageA, "Budi");
+                return Status::ok();
+              })
+              .is_ok());
+  CHECK(next == seq + 1);
+  s.read([&](ReadTransaction& txn) {
+    CHECK(*txn.last_seq() == next);
+    check_scopes_add_up(txn);
+    return Status::ok();
+  });
+}
+
+TEST_CASE("postgresql store: the merged tables are plain typed tables for any SQL tool",
+          "[server][store][postgresql]") {
+  StoreUnderTest s("postgresql");
+  s.write([&](WriteTransaction& txn) {
+    insert_household(txn, "h1", kVillageA, "Siti");
+    return Status::ok();
+  });
+  const std::unique_ptr<pg::Connection> conn = connect(s.url);
+  Result<pg::Rows> rows = conn->query(
+      "SELECT head_name, members, income, photo, pg_typeof(members)::text, "
+      "pg_typeof(income)::text FROM household WHERE village_id = $1",
+      {Value(kVillageA)});
+  INFO(rows.status().to_string());
+  REQUIRE(rows.is_ok());
+  REQUIRE(rows->step());
+  CHECK(rows->value(0) == Value("Siti"));
+  CHECK(rows->value(1) == Value(std::int64_t{4}));
+  CHECK(rows->value(2) == Value(2.5));
+  CHECK(rows->value(3) == Value(Blob{0x00, 0xff, 0x10}));
+  CHECK(rows->text(4) == "bigint");
+  CHECK(rows->text(5) == "double precision");
+}
+
+TEST_CASE("postgresql store: a database holding another store format is refused",
+          "[server][store][postgresql]") {
+  StoreUnderTest s("postgresql");
+  s.store.reset();
+  const std::unique_ptr<pg::Connection> conn = connect(s.url);
+  REQUIRE(conn->exec("UPDATE _lumbung_meta SET value = '99' WHERE key = 'store_format'").is_ok());
+  Result<std::unique_ptr<server::PgStore>> opened = server::PgStore::open(s.url);
+  CHECK(opened.status().code() == ErrorCode::kCorrupt);
+  CHECK(opened.status().message() ==
+        "the database is not a lumbungd store of format 8 (it has 99)");
+}
+
+TEST_CASE("postgresql store: a restart of PostgreSQL loses no committed write and needs no reopen",
+          "[server][store][postgresql]") {
+  PgCluster cluster;  // of its own: it restarts
+  const std::string url = cluster.create_database("restarted");
+  Result<std::unique_ptr<server::PgStore>> opened = server::PgStore::open(url);
+  REQUIRE(opened.is_ok());
+  server::PgStore& store = **opened;
+  REQUIRE(store.adopt_schema(schema_of(schema_json(1))).is_ok());
+  std::int64_t seq = 0;
+  REQUIRE(store
+              .write([&](WriteTransaction& txn) {
+                seq = insert_household(txn, "h1", kVillageA, "Siti");
+                return Status::ok();
+              })
+              .is_ok());
+  REQUIRE(store.read([](ReadTransaction& txn) { return txn.last_seq().status(); }).is_ok());
+  cluster.restart();  // the store's connections, idle, are closed by the server
+  const Status read = store.read([&](ReadTransaction& txn) {
+    CHECK(*txn.last_seq() == seq);
+    CHECK(txn.row("household", "h1")->has_value());
+    return Status::ok();
+  });
+  INFO(read.to_string());
+  CHECK(read.is_ok());
+  std::int64_t next = 0;
+  const Status written = store.write([&](WriteTransaction& txn) {
+    next = insert_household(txn, "h2", kVillageA, "Budi");
+    return Status::ok();
+  });
+  INFO(written.to_string());
+  CHECK(written.is_ok());
+  CHECK(next == seq + 1);
 }
 
 }  // namespace lumbung::test

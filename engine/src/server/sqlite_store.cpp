@@ -7,7 +7,6 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
-#include <queue>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -16,6 +15,7 @@
 #include "core/checksum.hpp"
 #include "db/file_format.hpp"
 #include "server/cell_versions.hpp"
+#include "server/change_scan.hpp"
 #include "server/sqlite_row_tables.hpp"
 
 namespace lumbung::server {
@@ -390,20 +390,6 @@ Status remove_change(db::Database& db, std::string_view scope, std::int64_t seq)
                  {Value(scope), Value(seq)});
 }
 
-// One of the seq-ordered sources that scan_changes() merges.
-class ChangeSource {
- public:
-  virtual ~ChangeSource() = default;
-  // Loads the next item; done() once there is none.
-  virtual Status advance() = 0;
-  bool done() const { return done_; }
-  const ChangeItem& item() const { return item_; }
-
- protected:
-  bool done_ = false;
-  ChangeItem item_;
-};
-
 // Tombstones or conflict records: one row of `query` per item.
 class RecordSource final : public ChangeSource {
  public:
@@ -497,12 +483,7 @@ class RowChangeSource final : public ChangeSource {
   // the kRow item's row hold: a seq is never given twice, so no other
   // change is among them.
   void skip_run_of_row() {
-    std::vector<std::int64_t> seqs;
-    seqs.reserve(item_.cells.size());
-    for (const StoredCell& cell : item_.cells) seqs.push_back(cell.cell.version.seq);
-    std::sort(seqs.begin(), seqs.end());
-    std::int64_t last = item_.seq;
-    while (std::binary_search(seqs.begin(), seqs.end(), last + 1)) ++last;
+    const std::int64_t last = end_of_row_run(item_);
     if (last > item_.seq) log_.restart({Value(item_.scope), Value(last)});
   }
 
@@ -597,22 +578,7 @@ class SqliteReadTransaction : public virtual ReadTransaction {
     for (const auto& [scope, after_seq] : cursors) {
       LUMBUNG_RETURN_IF_ERROR(add_scope_sources(scope, after_seq, &sources));
     }
-    const auto later = [](const ChangeSource* a, const ChangeSource* b) {
-      return a->item().seq > b->item().seq;
-    };
-    std::priority_queue<ChangeSource*, std::vector<ChangeSource*>, decltype(later)> pending(later);
-    for (const std::unique_ptr<ChangeSource>& source : sources) {
-      LUMBUNG_RETURN_IF_ERROR(source->advance());
-      if (!source->done()) pending.push(source.get());
-    }
-    while (!pending.empty()) {
-      ChangeSource* next = pending.top();
-      if (!visit(next->item())) return Status::ok();
-      pending.pop();
-      LUMBUNG_RETURN_IF_ERROR(next->advance());
-      if (!next->done()) pending.push(next);
-    }
-    return Status::ok();
+    return merge_change_sources(sources, visit);
   }
 
   Status scan_rows(const std::optional<std::string>& table, const std::optional<std::string>& scope,
