@@ -96,7 +96,7 @@ class Database {
   sqlite3* db_;
   int depth_ = 0;
   std::uint64_t serial_ = 0;
-  Status failed_;  // see fail_transaction()
+  Status failed_;                                                      // see fail_transaction()
   std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;  // by SQL text
 };
 
