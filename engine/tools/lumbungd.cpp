@@ -42,8 +42,8 @@
 #include "server/backup.hpp"
 #include "server/csv_table.hpp"
 #include "server/log.hpp"
+#include "server/open_store.hpp"
 #include "server/restore.hpp"
-#include "server/sqlite_store.hpp"
 #include "server/sync_server.hpp"
 #include "snapshot/snapshot_builder.hpp"
 
@@ -61,6 +61,7 @@ using lumbung::tools::kExitOk;
 // The command line, as the commands' options fill it.
 struct Args {
   std::string data;
+  std::string store;  // a PostgreSQL URL; empty: DIR's SQLite store
   std::string listen = "127.0.0.1:8787";
   std::optional<std::string> metrics_listen;
   std::optional<std::string> config;
@@ -253,6 +254,7 @@ int run_serve(const Args& args) {
       *lumbung::server::parse_log_level(args.log_level));
   lumbung::server::ServerOptions server_options;
   server_options.data_dir = args.data;
+  server_options.store_url = args.store;
   server_options.logger = logger;
   server_options.insecure_no_auth = args.insecure_no_auth;
   if (args.max_clock_skew)
@@ -373,6 +375,8 @@ int run_serve(const Args& args) {
   logger->log(LogLevel::kInfo, "start",
               {{"url", url},
                {"data", args.data},
+               {"store", args.store.empty() ? std::string("sqlite")
+                                            : lumbung::server::printable_store_url(args.store)},
                {"auth", std::string(server_options.insecure_no_auth ? "off" : "tokens")},
                {"tls", std::string(tls ? "on" : "off")},
                {"signing_key", signing_key},
@@ -430,6 +434,7 @@ A device that has synced everything it may read holds exactly this.)";
 int run_dump(const Args& args) {
   lumbung::server::ServerOptions options;
   options.data_dir = args.data;
+  options.store_url = args.store;
   options.insecure_no_auth = true;  // serves no request
   if (Status dir = check_data_dir(options.data_dir); !dir) return fail(dir);
   Result<std::unique_ptr<SyncServer>> server = SyncServer::open(options);
@@ -609,8 +614,8 @@ int run_audit_archive(const Args& args) {
                                      "' is not a UTC date (YYYY-MM-DD) or an RFC 3339 time");
   }
   if (Status dir = check_data_dir(args.data); !dir) return fail(dir);
-  Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
-      lumbung::server::SqliteStore::open(args.data);
+  Result<std::unique_ptr<lumbung::server::Store>> store =
+      lumbung::server::open_store(args.data, args.store);
   if (!store) return fail(store.status());
   Result<lumbung::server::AuditArchiveSummary> archived =
       lumbung::server::archive_audit(**store, *before, args.out);
@@ -647,8 +652,8 @@ int run_audit(const Args& args) {
     return program().usage_error("audit", "--data DIR or --from FILE is required");
   if (Status dir = check_data_dir(args.data); !dir) return fail(dir);
   // The store alone: the log needs no schema, and no token is checked.
-  Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
-      lumbung::server::SqliteStore::open(args.data);
+  Result<std::unique_ptr<lumbung::server::Store>> store =
+      lumbung::server::open_store(args.data, args.store);
   if (!store) return fail(store.status());
   const Status read = (*store)->read(
       [&](lumbung::server::ReadTransaction& txn) { return txn.scan_audit(query, print); });
@@ -951,8 +956,8 @@ with times in UTC as 2026-12-01T00:00:00Z.)";
 
 int run_devices(const Args& args) {
   if (Status dir = check_data_dir(args.data); !dir) return fail(dir);
-  Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
-      lumbung::server::SqliteStore::open(args.data);
+  Result<std::unique_ptr<lumbung::server::Store>> store =
+      lumbung::server::open_store(args.data, args.store);
   if (!store) return fail(store.status());
   std::map<std::string, lumbung::server::DeviceRecord> devices;
   const Status read = (*store)->read([&](lumbung::server::ReadTransaction& txn) {
@@ -1104,6 +1109,7 @@ flat whatever its size. Refused while 'lumbungd serve' runs on DIR; run
 Result<lumbung::core::Schema> served_schema(const Args& args) {
   lumbung::server::ServerOptions options;
   options.data_dir = args.data;
+  options.store_url = args.store;
   options.insecure_no_auth = true;  // serves no request
   if (args.schema) {
     Result<std::string> text = read_schema(*args.schema);
@@ -1136,8 +1142,8 @@ int run_import(const Args& args) {
   }
   Result<lumbung::core::Schema> schema = served_schema(args);
   if (!schema) return fail(schema.status());
-  Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
-      lumbung::server::SqliteStore::open(args.data);
+  Result<std::unique_ptr<lumbung::server::Store>> store =
+      lumbung::server::open_store(args.data, args.store);
   if (!store) return fail(store.status());
   lumbung::server::CsvImportOptions options;
   options.data_dir = args.data;
@@ -1170,8 +1176,8 @@ int run_export(const Args& args) {
   if (Status dir = check_data_dir(args.data); !dir) return fail(dir);
   Result<lumbung::core::Schema> schema = served_schema(args);
   if (!schema) return fail(schema.status());
-  Result<std::unique_ptr<lumbung::server::SqliteStore>> store =
-      lumbung::server::SqliteStore::open(args.data);
+  Result<std::unique_ptr<lumbung::server::Store>> store =
+      lumbung::server::open_store(args.data, args.store);
   if (!store) return fail(store.status());
   lumbung::server::CsvExportOptions options;
   options.table = args.table;
@@ -1218,8 +1224,17 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
     return added;
   };
 
+  // The server's state in PostgreSQL instead of DIR's SQLite store.
+  const auto store_option = [&](CLI::App* command) {
+    add_option(command, "--store", args.store, "URL",
+               "the server's state in this PostgreSQL database (postgresql://USER@HOST/DB, "
+               "docs/decisions/0034-postgresql-store.md) instead of DIR's SQLite store; DIR "
+               "keeps the signing keys and credentials");
+  };
+
   CLI::App* serve = command("serve", "serve devices until SIGTERM or SIGINT", kServeDescription,
                             &run_serve, "the server's store; created when missing (0700)");
+  store_option(serve);
   expect(add_option(serve, "--listen", args.listen, "HOST:PORT",
                     "default 127.0.0.1:8787; port 0 picks a free port"),
          "HOST:PORT", [](std::string_view text) {
@@ -1315,6 +1330,7 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
 
   CLI::App* dump = command("dump", "print the server's live rows as one line of canonical JSON",
                            kDumpDescription, &run_dump);
+  store_option(dump);
   add_option(dump, "--village", args.village, "ID", "only the rows of that village (scope)");
 
   CLI::App* snapshot =
@@ -1327,6 +1343,7 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
 
   CLI::App* audit = command("audit", "print the audit log, one JSON object per line",
                             kAuditDescription, &run_audit);
+  store_option(audit);
   add_option(audit, "--village", args.village, "ID",
              "only the entries of rows of that village (scope); a refused insert of a row the "
              "server never had has none");
@@ -1419,6 +1436,7 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
   CLI::App* devices =
       command("devices", "the fleet view: each device's officer, versions, last sync, villages",
               kDevicesDescription, &run_devices);
+  store_option(devices);
   add_option(devices, "--village", args.village, "V", "only devices whose last pull served V");
   expect_number(add_option(devices, "--stale", args.stale, "DAYS",
                            "only devices not seen for DAYS days or more"),
@@ -1450,6 +1468,7 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
 
   CLI::App* import = command("import", "load a register from a CSV file as an officer's changes",
                              kImportDescription, &run_import);
+  store_option(import);
   add_option(import, "--table", args.table, "T", "the table the rows go to")->required();
   add_option(import, "--csv", args.csv_file, "FILE", "the CSV file; '-' reads stdin")->required();
   add_option(import, "--officer", args.officer, "ID",
@@ -1461,6 +1480,7 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
 
   CLI::App* export_csv =
       command("export", "write a table's merged rows as CSV", kExportDescription, &run_export);
+  store_option(export_csv);
   add_option(export_csv, "--table", args.table, "T", "the table")->required();
   add_switch(export_csv, "--csv", args.csv, "as CSV (the one format)")->required();
   add_option(export_csv, "--out", args.out, "FILE", "write to FILE instead of stdout");

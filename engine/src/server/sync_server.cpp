@@ -11,8 +11,8 @@
 #include "core/canonical_json.hpp"
 #include "protocol/wire.hpp"
 #include "server/epoch.hpp"
+#include "server/open_store.hpp"
 #include "server/server_impl.hpp"
-#include "server/sqlite_store.hpp"
 
 namespace lumbung::server {
 namespace {
@@ -132,7 +132,8 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   if (options.data_dir.empty()) {
     return Status(ErrorCode::kInvalidArgument, "ServerOptions.data_dir is required");
   }
-  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::open(options.data_dir));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
+                           open_store(options.data_dir, options.store_url));
   // Without a schema of its own, the server serves the one the data
   // directory was last served with, or the built-in one.
   std::string schema_text = options.schema_text;

@@ -29,6 +29,9 @@ struct ServerOptions {
   // Directory of the embedded SQLite store (created when missing), and of the
   // token signing keys and credentials (auth/token_authority.hpp). REQUIRED.
   std::string data_dir;
+  // A PostgreSQL URL: the server's state in that database instead of the
+  // data directory's SQLite store (server/open_store.hpp). Default: none.
+  std::string store_url;
   // Serves every request without a token, as an admin. For local
   // experiments and tests that are not about authentication.
   bool insecure_no_auth = false;
