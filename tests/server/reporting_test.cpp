@@ -1,8 +1,9 @@
 // The report queries of docs/reporting.md, read from the document itself and
-// run as written, with SQLite opened read-only beside a serving daemon, against
-// tables the daemon merged from pushes (inserts, an update, a delete): what
-// an operator's SQL tool sees.
+// run as written by SQL tools beside a serving daemon (SQLite opened
+// read-only; psql on the PostgreSQL store), against tables the daemon merged
+// from pushes (inserts, an update, a delete): what an operator sees.
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "server/server_fixture.hpp"
+#include "support/pg_cluster.hpp"
+#include "support/subprocess.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -34,8 +37,21 @@ std::vector<std::string> report_queries() {
   return queries;
 }
 
+// Each row of `sql` run by psql on the database at `url`, its values joined by '|'.
+std::vector<std::string> psql_report(const std::string& url, const std::string& sql) {
+  const ProcessResult psql = run_process({LUMBUNG_PG_BINDIR "/psql", "-X", "-q", "-A", "-t", "-F",
+                                          "|", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql},
+                                         {}, ".");
+  INFO(sql << psql.err);
+  REQUIRE(psql.exit_code == 0);
+  std::vector<std::string> rows;
+  std::istringstream lines(psql.out);
+  for (std::string line; std::getline(lines, line);) rows.push_back(line);
+  return rows;
+}
+
 // Each row of `sql` run on the store file read-only, its values joined by '|'.
-std::vector<std::string> report(const std::string& data_dir, const std::string& sql) {
+std::vector<std::string> sqlite_report(const std::string& data_dir, const std::string& sql) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2((data_dir + "/lumbung.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
           SQLITE_OK);
@@ -92,7 +108,19 @@ Row member(const std::string& village, std::int64_t share, const Value& saving,
 
 TEST_CASE("reporting: the queries of docs/reporting.md give the programme's figures",
           "[server][reporting]") {
+  const std::string kind =
+      GENERATE(from_range(LUMBUNG_HAVE_PG_SERVER ? std::vector<std::string>{"sqlite", "postgresql"}
+                                                 : std::vector<std::string>{"sqlite"}));
   TestServer server;
+  std::string url;
+  if (kind == "postgresql") {
+    url = shared_pg_cluster().create_database("reporting_" + std::to_string(::getpid()));
+    server.configure = [&](server::ServerOptions& options) { options.store_url = url; };
+    server.restart();
+  }
+  const auto report = [&](const std::string& sql) {
+    return kind == "postgresql" ? psql_report(url, sql) : sqlite_report(server.data_dir(), sql);
+  };
   const Value none;
   const v1::PushResponse pushed = server.push(
       Batch("officer-phone", 1)
@@ -138,11 +166,10 @@ TEST_CASE("reporting: the queries of docs/reporting.md give the programme's figu
 
   const std::vector<std::string> queries = report_queries();
   REQUIRE(queries.size() == 3);
-  CHECK(report(server.data_dir(), queries[0]) ==
+  CHECK(report(queries[0]) ==
         std::vector<std::string>{"Sukamaju|AKTIF|2", "Wanareja|NON_PROSEDURAL|1"});
-  CHECK(report(server.data_dir(), queries[1]) ==
-        std::vector<std::string>{"Sukamaju|PUTUS|1", "Sukamaju|SEKOLAH|2"});
-  CHECK(report(server.data_dir(), queries[2]) ==
+  CHECK(report(queries[1]) == std::vector<std::string>{"Sukamaju|PUTUS|1", "Sukamaju|SEKOLAH|2"});
+  CHECK(report(queries[2]) ==
         std::vector<std::string>{"Sukamaju|2|750000|50000", "Wanareja|1|100000|20000"});
 }
 

@@ -13,8 +13,8 @@ Result<std::unique_ptr<Store>> open_store(const std::string& data_dir,
     return std::unique_ptr<Store>(std::move(store));
   }
   const bool postgresql = store_url.starts_with("postgresql://") ||
-                          store_url.starts_with("postgres://") ||
-                          store_url.starts_with("host=") || store_url.starts_with("dbname=");
+                          store_url.starts_with("postgres://") || store_url.starts_with("host=") ||
+                          store_url.starts_with("dbname=");
   if (!postgresql) {
     return Status(ErrorCode::kInvalidArgument,
                   "--store: '" + printable_store_url(store_url) +
