@@ -458,6 +458,7 @@ per village: {"bytes":N,"rebuilt":true|false,"rows":N,"seq":N,"village":"..."})"
 int run_snapshot(const Args& args) {
   lumbung::snapshot::SnapshotBuildOptions options;
   options.data_dir = args.data;
+  options.store_url = args.store;
   if (Status dir = check_data_dir(options.data_dir); !dir) return fail(dir);
   if (args.schema) {
     Result<std::string> text = read_schema(*args.schema);
@@ -1336,6 +1337,7 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
   CLI::App* snapshot =
       command("snapshot", "build the villages' snapshots that fresh devices download",
               kSnapshotDescription, &run_snapshot);
+  store_option(snapshot);
   add_option(snapshot, "--schema", args.schema, "FILE",
              "the schema 'serve' runs with; default: the one DIR remembers, else the "
              "built-in one");

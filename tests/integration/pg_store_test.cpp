@@ -75,6 +75,13 @@ TEST_CASE("lumbungd serves from PostgreSQL and loses no acknowledged row when ki
   const nlohmann::json state = nlohmann::json::parse(dump.out);
   CHECK(state["household"].size() == 3);
   CHECK(state["household"]["h2"]["head_name"] == "Warsih");
+  // A snapshot of the village, read from the database, written under DIR.
+  const ProcessResult snapshot = run_lumbungd({"snapshot", "--data", data, "--store", url});
+  INFO(snapshot.err);
+  REQUIRE(snapshot.exit_code == 0);
+  const nlohmann::json built = nlohmann::json::parse(snapshot.out);
+  CHECK(built["village"] == "v1");
+  CHECK(built["rows"] == 3);
   // A URL that names no PostgreSQL database is refused before anything starts.
   const ProcessResult refused =
       run_lumbungd({"dump", "--data", data, "--store", "mysql://localhost/db"});

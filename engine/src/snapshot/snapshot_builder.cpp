@@ -110,6 +110,7 @@ Result<std::int64_t> copy_scope(db::Database& db, const core::Schema& schema,
 Result<std::vector<BuiltSnapshot>> build_snapshots(const SnapshotBuildOptions& options) {
   server::ServerOptions server_options;
   server_options.data_dir = options.data_dir;
+  server_options.store_url = options.store_url;
   server_options.schema_text = options.schema_text;
   server_options.schema_source = options.schema_source;
   server_options.insecure_no_auth = true;  // in process: no request comes from outside

@@ -21,7 +21,8 @@
 namespace lumbung::snapshot {
 
 struct SnapshotBuildOptions {
-  std::string data_dir;  // REQUIRED
+  std::string data_dir;   // REQUIRED
+  std::string store_url;  // the PostgreSQL store's (ServerOptions::store_url); empty: DIR's
   // Empty: the schema the data directory was served with, else the built-in one.
   std::string schema_text;
   std::string schema_source = "schema";
