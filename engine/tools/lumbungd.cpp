@@ -1541,13 +1541,17 @@ int run_check_config(const Args& args) {
   const auto or_null = [](const std::optional<std::string>& text) {
     return text ? Json(*text) : Json();
   };
-  std::cout << lumbung::tools::dump_line(Json{{"auth", checked.insecure_no_auth ? "off" : "tokens"},
-                                              {"config", *args.config},
-                                              {"data", checked.data},
-                                              {"listen", checked.listen},
-                                              {"metrics_listen", or_null(checked.metrics_listen)},
-                                              {"schema", or_null(checked.schema)},
-                                              {"tls", checked.tls_cert.has_value()}})
+  std::cout << lumbung::tools::dump_line(
+                   Json{{"auth", checked.insecure_no_auth ? "off" : "tokens"},
+                        {"config", *args.config},
+                        {"data", checked.data},
+                        {"listen", checked.listen},
+                        {"metrics_listen", or_null(checked.metrics_listen)},
+                        {"schema", or_null(checked.schema)},
+                        {"store", checked.store.empty()
+                                      ? Json("sqlite")
+                                      : Json(lumbung::server::printable_store_url(checked.store))},
+                        {"tls", checked.tls_cert.has_value()}})
             << '\n';
   return kExitOk;
 }

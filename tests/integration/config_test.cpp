@@ -60,6 +60,13 @@ TEST_CASE("check-config reads a serve configuration, and names what is wrong in 
   CHECK(summary["metrics_listen"] == "127.0.0.1:9787");
   CHECK(summary["auth"] == "tokens");
   CHECK(summary["tls"] == false);
+  CHECK(summary["store"] == "sqlite");
+  // A store URL from the environment, its password never printed.
+  checked = lumbungd_with({"LUMBUNGD_STORE=postgresql://lumbungd:s3cret@db.internal/lumbung"},
+                          {"check-config", "--config", config});
+  REQUIRE(checked.exit_code == 0);
+  CHECK(Json::parse(checked.out)["store"] == "postgresql://lumbungd:***@db.internal/lumbung");
+  CHECK(checked.out.find("s3cret") == std::string::npos);
 
   // The environment wins over the file.
   checked = lumbungd_with({"LUMBUNGD_LISTEN=127.0.0.1:9000", "LUMBUNGD_REQUIRE_TLS=false"},
