@@ -1057,44 +1057,11 @@ PgStore::PgStore(std::string url, std::unique_ptr<pg::Connection> writer,
     : url_(std::move(url)), writer_(std::move(writer)), tables_(std::move(tables)) {}
 
 PgStore::~PgStore() {
-  bool pending = false;
-  {
-    std::lock_guard lock(sightings_mu_);
-    pending = !sightings_.empty();
-  }
-  if (pending) (void)write_group({});
+  // The sightings of the last pulls: best effort, as the store closes.
+  if (!sightings_.empty()) (void)write_group({});
 }
 
-// As SqliteStore::note_sighting (duplicated: its state is SqliteStore's own).
-bool PgStore::note_sighting(const DeviceSighting& sighting) {
-  std::lock_guard lock(sightings_mu_);
-  auto [it, added] = sightings_.try_emplace(sighting.device_id);
-  PendingSighting& pending = it->second;
-  if (added) {
-    pending.first_ms = sighting.time_ms;
-    pending.latest = sighting;
-  } else {
-    pending.first_ms = std::min(pending.first_ms, sighting.time_ms);
-    const bool pulled = pending.latest.pulled;
-    if (sighting.time_ms >= pending.latest.time_ms) {
-      if (!sighting.pulled && pulled) {
-        DeviceSighting kept = std::move(pending.latest);
-        pending.latest = sighting;
-        pending.latest.pulled = true;
-        pending.latest.all_villages = kept.all_villages;
-        pending.latest.villages = std::move(kept.villages);
-      } else {
-        pending.latest = sighting;
-      }
-    }
-  }
-  if (oldest_sighting_ms_ == 0 || sighting.time_ms < oldest_sighting_ms_) {
-    oldest_sighting_ms_ = sighting.time_ms;
-  }
-  if (flush_asked_ || sighting.time_ms - oldest_sighting_ms_ < kSightingFlushMs) return false;
-  flush_asked_ = true;
-  return true;
-}
+bool PgStore::note_sighting(const DeviceSighting& sighting) { return sightings_.note(sighting); }
 
 Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url) {
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> writer, pg::Connection::open(url));
@@ -1152,8 +1119,8 @@ Status PgStore::adopt_schema(const core::Schema& schema) {
 Status PgStore::write(const WriteBody& body) { return write_group({body}).front(); }
 
 Status PgStore::run_group(const std::vector<WriteBody>& bodies,
-                          const std::map<std::string, PendingSighting, std::less<>>& sightings,
-                          std::vector<Status>* statuses, bool* started) {
+                          const SightingBuffer::Sightings& sightings, std::vector<Status>* statuses,
+                          bool* started) {
   pg::Connection& conn = *writer_;
   const std::shared_ptr<const PgRowTables> tables = row_tables();
   *started = false;
@@ -1191,13 +1158,7 @@ Status PgStore::run_group(const std::vector<WriteBody>& bodies,
 std::vector<Status> PgStore::write_group(const std::vector<WriteBody>& bodies) {
   std::lock_guard lock(write_mu_);
   std::vector<Status> statuses(bodies.size());
-  std::map<std::string, PendingSighting, std::less<>> sightings;
-  {
-    std::lock_guard sightings_lock(sightings_mu_);
-    sightings.swap(sightings_);
-    oldest_sighting_ms_ = 0;
-    flush_asked_ = false;
-  }
+  SightingBuffer::Sightings sightings = sightings_.take();
   if (bodies.empty() && sightings.empty()) return statuses;
   Status committed;
   // The bodies act only through the transaction: a group that failed on a
@@ -1228,10 +1189,7 @@ std::vector<Status> PgStore::write_group(const std::vector<WriteBody>& bodies) {
     for (Status& status : statuses) {
       if (status.is_ok()) status = committed;
     }
-    std::lock_guard sightings_lock(sightings_mu_);
-    for (auto& [device_id, pending] : sightings) {
-      if (!sightings_.contains(device_id)) sightings_.emplace(device_id, std::move(pending));
-    }
+    sightings_.put_back(std::move(sightings));  // for the next commit to write
   }
   return statuses;
 }

@@ -26,6 +26,7 @@
 
 #include "pg/connection.hpp"
 #include "server/pg_row_tables.hpp"
+#include "server/sighting_buffer.hpp"
 #include "server/store.hpp"
 
 namespace lumbung::server {
@@ -49,19 +50,13 @@ class PgStore : public Store {
   bool note_sighting(const DeviceSighting& sighting) override;
 
  private:
-  struct PendingSighting {
-    std::int64_t first_ms = 0;  // the earliest noted
-    DeviceSighting latest;
-  };
-
   PgStore(std::string url, std::unique_ptr<pg::Connection> writer,
           std::shared_ptr<const PgRowTables> tables);
 
   std::shared_ptr<const PgRowTables> row_tables() const;
   // One attempt at a write group; *started: the seq lock was taken (bodies
   // may have run). REQUIRES: write_mu_ held.
-  Status run_group(const std::vector<WriteBody>& bodies,
-                   const std::map<std::string, PendingSighting, std::less<>>& sightings,
+  Status run_group(const std::vector<WriteBody>& bodies, const SightingBuffer::Sightings& sightings,
                    std::vector<Status>* statuses, bool* started);
   Result<std::unique_ptr<pg::Connection>> take_reader();
   void return_reader(std::unique_ptr<pg::Connection> reader);
@@ -73,10 +68,7 @@ class PgStore : public Store {
   std::shared_ptr<const PgRowTables> tables_;  // guarded by tables_mu_
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<pg::Connection>> idle_readers_;  // guarded by readers_mu_
-  std::mutex sightings_mu_;
-  std::map<std::string, PendingSighting, std::less<>> sightings_;  // guarded by sightings_mu_
-  std::int64_t oldest_sighting_ms_ = 0;                            // guarded by sightings_mu_
-  bool flush_asked_ = false;                                       // guarded by sightings_mu_
+  SightingBuffer sightings_;
 };
 
 }  // namespace lumbung::server

@@ -1144,44 +1144,11 @@ SqliteStore::SqliteStore(std::string path, std::unique_ptr<db::Database> writer,
 
 SqliteStore::~SqliteStore() {
   // The sightings of the last pulls: best effort, as the store closes.
-  bool pending = false;
-  {
-    std::lock_guard lock(sightings_mu_);
-    pending = !sightings_.empty();
-  }
-  if (pending) (void)write_group({});
+  if (!sightings_.empty()) (void)write_group({});
 }
 
 bool SqliteStore::note_sighting(const DeviceSighting& sighting) {
-  std::lock_guard lock(sightings_mu_);
-  auto [it, added] = sightings_.try_emplace(sighting.device_id);
-  PendingSighting& pending = it->second;
-  if (added) {
-    pending.first_ms = sighting.time_ms;
-    pending.latest = sighting;
-  } else {
-    pending.first_ms = std::min(pending.first_ms, sighting.time_ms);
-    // The villages of the last pull stay when a push comes after it.
-    const bool pulled = pending.latest.pulled;
-    if (sighting.time_ms >= pending.latest.time_ms) {
-      if (!sighting.pulled && pulled) {
-        DeviceSighting kept = std::move(pending.latest);
-        pending.latest = sighting;
-        pending.latest.pulled = true;
-        pending.latest.all_villages = kept.all_villages;
-        pending.latest.villages = std::move(kept.villages);
-      } else {
-        pending.latest = sighting;
-      }
-    }
-  }
-  if (oldest_sighting_ms_ == 0 || sighting.time_ms < oldest_sighting_ms_) {
-    oldest_sighting_ms_ = sighting.time_ms;
-  }
-  // Asked once until a write takes the sightings.
-  if (flush_asked_ || sighting.time_ms - oldest_sighting_ms_ < kSightingFlushMs) return false;
-  flush_asked_ = true;
-  return true;
+  return sightings_.note(sighting);
 }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_dir) {
@@ -1246,13 +1213,7 @@ std::vector<Status> SqliteStore::write_group(const std::vector<WriteBody>& bodie
   db::Database& db = *writer_;
   std::vector<Status> statuses(bodies.size());
   // Taken now, written after the bodies; put back when the commit fails.
-  std::map<std::string, PendingSighting, std::less<>> sightings;
-  {
-    std::lock_guard sightings_lock(sightings_mu_);
-    sightings.swap(sightings_);
-    oldest_sighting_ms_ = 0;
-    flush_asked_ = false;
-  }
+  SightingBuffer::Sightings sightings = sightings_.take();
   if (bodies.empty() && sightings.empty()) return statuses;
   const std::shared_ptr<const RowTables> tables = row_tables();
   const Status committed = db::in_transaction(db, [&] {
@@ -1289,11 +1250,7 @@ std::vector<Status> SqliteStore::write_group(const std::vector<WriteBody>& bodie
     for (Status& status : statuses) {
       if (status.is_ok()) status = committed;
     }
-    // Noted again, for the next commit to write; newer sightings win.
-    std::lock_guard sightings_lock(sightings_mu_);
-    for (auto& [device_id, pending] : sightings) {
-      if (!sightings_.contains(device_id)) sightings_.emplace(device_id, std::move(pending));
-    }
+    sightings_.put_back(std::move(sightings));  // for the next commit to write
   }
   return statuses;
 }

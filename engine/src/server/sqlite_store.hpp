@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "db/database.hpp"
+#include "server/sighting_buffer.hpp"
 #include "server/sqlite_row_tables.hpp"
 #include "server/store.hpp"
 
@@ -47,11 +48,6 @@ class SqliteStore : public Store {
   bool note_sighting(const DeviceSighting& sighting) override;
 
  private:
-  struct PendingSighting {
-    std::int64_t first_ms = 0;  // the earliest noted
-    DeviceSighting latest;
-  };
-
   SqliteStore(std::string path, std::unique_ptr<db::Database> writer,
               std::shared_ptr<const RowTables> tables);
 
@@ -69,11 +65,7 @@ class SqliteStore : public Store {
   std::shared_ptr<const RowTables> tables_;  // guarded by tables_mu_
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<db::Database>> idle_readers_;
-  std::mutex sightings_mu_;
-  // Device id -> what was seen of it since the last write.
-  std::map<std::string, PendingSighting, std::less<>> sightings_;  // guarded by sightings_mu_
-  std::int64_t oldest_sighting_ms_ = 0;  // of sightings_; 0: none. Guarded by sightings_mu_
-  bool flush_asked_ = false;             // note_sighting returned true since the last write
+  SightingBuffer sightings_;
 };
 
 }  // namespace lumbung::server
