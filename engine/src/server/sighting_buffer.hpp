@@ -36,7 +36,7 @@ class SightingBuffer {
 
  private:
   mutable std::mutex mu_;
-  Sightings sightings_;        // guarded by mu_
+  Sightings sightings_;         // guarded by mu_
   std::int64_t oldest_ms_ = 0;  // of sightings_; 0: none. Guarded by mu_
   bool flush_asked_ = false;    // note() returned true since the last take(). Guarded by mu_
 };
