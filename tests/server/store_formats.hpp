@@ -74,58 +74,61 @@ inline void downgrade_to_7(const std::string& data_dir) {
     TestStatement listed(db, "SELECT tbl, scope_column FROM _lumbung_tables");
     while (listed.step()) tables.emplace_back(listed.text(0), listed.text(1));
   }
-  TestStatement add_row(db,
-                        "INSERT INTO synced_rows (tbl, row_id, scope, created_seq) "
-                        "VALUES (?1, ?2, ?3, ?4)");
-  TestStatement add_cell(db, "INSERT INTO cells VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  for (const auto& [table, scope_column] : tables) {
-    std::vector<std::string> columns;
-    {
-      TestStatement info(db, "PRAGMA table_info(\"" + table + "\")");
-      while (info.step()) {
-        if (!info.text(1).starts_with("_lumbung")) columns.push_back(info.text(1));
+  {  // its statements finalized before the connection closes
+    TestStatement add_row(db,
+                          "INSERT INTO synced_rows (tbl, row_id, scope, created_seq) "
+                          "VALUES (?1, ?2, ?3, ?4)");
+    TestStatement add_cell(db, "INSERT INTO cells VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    for (const auto& [table, scope_column] : tables) {
+      std::vector<std::string> columns;
+      {
+        TestStatement info(db, "PRAGMA table_info(\"" + table + "\")");
+        while (info.step()) {
+          if (!info.text(1).starts_with("_lumbung")) columns.push_back(info.text(1));
+        }
       }
-    }
-    std::string listed;
-    for (const std::string& column : columns) listed += "\"" + column + "\", ";
-    TestStatement rows(db, "SELECT " + listed + "\"" + scope_column +
-                               "\", _lumbung_created_seq, _lumbung_hlc, "
-                               "_lumbung_device, _lumbung_versions FROM \"" +
-                               table + "\"");
-    const int n = static_cast<int>(columns.size());
-    while (rows.step()) {
-      const std::string scope = rows.text(n);
-      const std::int64_t created_seq = sqlite3_column_int64(rows.get(), n + 1);
-      const core::ServerVersion row_version{
-          .stamp = {core::Hlc(sqlite3_column_int64(rows.get(), n + 2)), rows.text(n + 3)},
-          .seq = created_seq};
-      const auto* bytes = static_cast<const char*>(sqlite3_column_blob(rows.get(), n + 4));
-      const Result<server::CellVersions> versions = server::CellVersions::decode(std::string_view(
-          bytes, static_cast<std::size_t>(sqlite3_column_bytes(rows.get(), n + 4))));
-      REQUIRE(versions.is_ok());
-      std::string row_id;
-      for (int i = 0; i < n; ++i) {
-        if (columns[static_cast<std::size_t>(i)] == "id") row_id = rows.text(i);
-      }
-      sqlite3_reset(add_row.get());
-      sqlite3_bind_text(add_row.get(), 1, table.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(add_row.get(), 2, row_id.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(add_row.get(), 3, scope.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64(add_row.get(), 4, created_seq);
-      REQUIRE(!add_row.step());
-      for (int i = 0; i < n; ++i) {
-        const std::string& column = columns[static_cast<std::size_t>(i)];
-        const core::ServerVersion& version = versions->of(column, row_version);
-        sqlite3_reset(add_cell.get());
-        sqlite3_bind_text(add_cell.get(), 1, table.c_str(), -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(add_cell.get(), 2, row_id.c_str(), -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(add_cell.get(), 3, column.c_str(), -1, SQLITE_TRANSIENT);
-        sqlite3_bind_value(add_cell.get(), 4, sqlite3_column_value(rows.get(), i));
-        sqlite3_bind_int64(add_cell.get(), 5, version.stamp.hlc.packed());
-        sqlite3_bind_text(add_cell.get(), 6, version.stamp.device_id.c_str(), -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(add_cell.get(), 7, version.seq);
-        sqlite3_bind_text(add_cell.get(), 8, scope.c_str(), -1, SQLITE_TRANSIENT);
-        REQUIRE(!add_cell.step());
+      std::string listed;
+      for (const std::string& column : columns) listed += "\"" + column + "\", ";
+      TestStatement rows(db, "SELECT " + listed + "\"" + scope_column +
+                                 "\", _lumbung_created_seq, _lumbung_hlc, "
+                                 "_lumbung_device, _lumbung_versions FROM \"" +
+                                 table + "\"");
+      const int n = static_cast<int>(columns.size());
+      while (rows.step()) {
+        const std::string scope = rows.text(n);
+        const std::int64_t created_seq = sqlite3_column_int64(rows.get(), n + 1);
+        const core::ServerVersion row_version{
+            .stamp = {core::Hlc(sqlite3_column_int64(rows.get(), n + 2)), rows.text(n + 3)},
+            .seq = created_seq};
+        const auto* bytes = static_cast<const char*>(sqlite3_column_blob(rows.get(), n + 4));
+        const Result<server::CellVersions> versions = server::CellVersions::decode(std::string_view(
+            bytes, static_cast<std::size_t>(sqlite3_column_bytes(rows.get(), n + 4))));
+        REQUIRE(versions.is_ok());
+        std::string row_id;
+        for (int i = 0; i < n; ++i) {
+          if (columns[static_cast<std::size_t>(i)] == "id") row_id = rows.text(i);
+        }
+        sqlite3_reset(add_row.get());
+        sqlite3_bind_text(add_row.get(), 1, table.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(add_row.get(), 2, row_id.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(add_row.get(), 3, scope.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(add_row.get(), 4, created_seq);
+        REQUIRE(!add_row.step());
+        for (int i = 0; i < n; ++i) {
+          const std::string& column = columns[static_cast<std::size_t>(i)];
+          const core::ServerVersion& version = versions->of(column, row_version);
+          sqlite3_reset(add_cell.get());
+          sqlite3_bind_text(add_cell.get(), 1, table.c_str(), -1, SQLITE_TRANSIENT);
+          sqlite3_bind_text(add_cell.get(), 2, row_id.c_str(), -1, SQLITE_TRANSIENT);
+          sqlite3_bind_text(add_cell.get(), 3, column.c_str(), -1, SQLITE_TRANSIENT);
+          sqlite3_bind_value(add_cell.get(), 4, sqlite3_column_value(rows.get(), i));
+          sqlite3_bind_int64(add_cell.get(), 5, version.stamp.hlc.packed());
+          sqlite3_bind_text(add_cell.get(), 6, version.stamp.device_id.c_str(), -1,
+                            SQLITE_TRANSIENT);
+          sqlite3_bind_int64(add_cell.get(), 7, version.seq);
+          sqlite3_bind_text(add_cell.get(), 8, scope.c_str(), -1, SQLITE_TRANSIENT);
+          REQUIRE(!add_cell.step());
+        }
       }
     }
   }
@@ -153,7 +156,7 @@ inline void downgrade_to_7(const std::string& data_dir) {
          "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
          "PRAGMA user_version = 7;"
          "COMMIT;");
-  sqlite3_close(db);
+  REQUIRE(sqlite3_close(db) == SQLITE_OK);
 }
 
 // Format 7 to 6: an audit log that nothing leaves.
