@@ -1,29 +1,41 @@
 // Load: N simulated devices (simulated_devices.hpp), all connected at once,
-// push and pull against one real lumbungd over loopback, with a token each,
-// as officers' phones do.
+// push and pull against real lumbungd processes over loopback, with a token
+// each, as officers' phones do.
 //
 //   build/bench/load_bench [--devices N] [--seconds S] [--think-ms M]
-//                          [--devices-per-village K]
-//   (default: N = 100, then N = 1000; S = 60; M = 10000; K = 10)
+//                          [--devices-per-village K] [--store sqlite|postgresql]
+//                          [--daemons D]
+//   (default: N = 100, then N = 1000; S = 60; M = 10000; K = 10; sqlite; D = 1)
 //
 // Each device thinks for M ms (0.5 M to 1.5 M) between its pushes and pulls,
 // for S seconds; every answer is checked, and anything unexpected is an
-// error, counted and shown.
+// error, counted and shown. --devices and --daemons may be given several
+// times: each count of devices runs against each count of daemons.
 //
-// The daemon's peak memory (VmHWM) and CPU (utime + stime) come from /proc.
+// With --store postgresql the bench starts a throwaway PostgreSQL cluster
+// (tests/support/pg_cluster.hpp) and runs D daemons over one fresh database
+// of it, device i talking to daemon i mod D as a load balancer keeping
+// connections would send it. The SQLite store serves one daemon only.
+//
+// The daemons' peak memory (VmHWM, the largest of them) and CPU (utime +
+// stime, summed) come from /proc; PostgreSQL's own CPU is not counted.
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "measure.hpp"
 #include "simulated_devices.hpp"
 #include "support/daemon_process.hpp"
+#include "support/pg_cluster.hpp"
 
 namespace {
 
@@ -40,47 +52,85 @@ struct Settings {
   std::chrono::seconds duration{60};
   std::chrono::milliseconds think{10000};
   int devices_per_village = 10;
+  int daemons = 1;
+  // The PostgreSQL cluster the daemons' store is in; null: each daemon's
+  // SQLite store in its data dir.
+  const lumbung::test::PgCluster* cluster = nullptr;
 };
 
 // --- the daemon's and the generator's use of the machine ---
 
 struct CpuSample {
-  double daemon_seconds = 0;
+  double daemon_seconds = 0;  // of every daemon
   double generator_seconds = 0;
 };
 
-CpuSample sample_cpu(pid_t daemon) { return {cpu_seconds(daemon), own_cpu_seconds()}; }
+CpuSample sample_cpu(const std::vector<std::unique_ptr<lumbung::test::DaemonProcess>>& daemons) {
+  CpuSample sample{.generator_seconds = own_cpu_seconds()};
+  for (const auto& daemon : daemons) sample.daemon_seconds += cpu_seconds(daemon->pid());
+  return sample;
+}
 
 // --- a run ---
 
 // Returns the number of errors.
 std::int64_t run(const Settings& settings, const Workload& workload) {
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("lumbung-load-bench-" + std::to_string(::getpid())))
-                              .string();
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  namespace fs = std::filesystem;
+  const fs::path base =
+      fs::temp_directory_path() / ("lumbung-load-bench-" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  fs::create_directories(base);
+  // Tokens are issued once, in the first daemon's data dir; the others get
+  // copies of its keys and credentials, as an operator would give them.
+  const std::string first_dir = (base / "daemon-0").string();
+  fs::create_directories(first_dir);
   const std::vector<Identity> identities =
-      issue_identities(LUMBUNGD, dir, "load", settings.devices, settings.devices_per_village);
-  lumbung::test::DaemonProcess daemon(LUMBUNGD, dir);
+      issue_identities(LUMBUNGD, first_dir, "load", settings.devices, settings.devices_per_village);
+  std::vector<std::string> store_args;
+  if (settings.cluster != nullptr) {
+    static int database_number = 0;
+    store_args = {"--store",
+                  settings.cluster->create_database("load_" + std::to_string(++database_number))};
+  }
+  std::vector<std::unique_ptr<lumbung::test::DaemonProcess>> daemons;
+  for (int d = 0; d < settings.daemons; ++d) {
+    const fs::path dir = base / ("daemon-" + std::to_string(d));
+    if (d > 0) fs::copy(first_dir, dir, fs::copy_options::recursive);
+    daemons.push_back(
+        std::make_unique<lumbung::test::DaemonProcess>(LUMBUNGD, dir.string(), store_args));
+  }
 
   boost::asio::io_context io;
   Tally tally;
   const SteadyClock::time_point start = SteadyClock::now();
   const SteadyClock::time_point end = start + settings.duration;
-  const CpuSample cpu_before = sample_cpu(daemon.pid());
-  const SimulatedDevices devices(io, endpoint_of(daemon.url()), identities, workload,
-                                 settings.think, end, false, tally);
+  const CpuSample cpu_before = sample_cpu(daemons);
+  // Device i talks to daemon i mod D.
+  std::vector<std::unique_ptr<SimulatedDevices>> fleets;
+  for (int d = 0; d < settings.daemons; ++d) {
+    std::vector<Identity> share;
+    for (std::size_t i = d; i < identities.size(); i += settings.daemons) {
+      share.push_back(identities[i]);
+    }
+    fleets.push_back(std::make_unique<SimulatedDevices>(
+        io, endpoint_of(daemons[d]->url()), share, workload, settings.think, end, false, tally));
+  }
   io.run();
   const double wall = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  const CpuSample cpu_after = sample_cpu(daemon.pid());
-  const long daemon_peak_kib = peak_rss_kib(daemon.pid());
-  daemon.terminate();
-  std::filesystem::remove_all(dir);
+  const CpuSample cpu_after = sample_cpu(daemons);
+  long daemon_peak_kib = 0;
+  for (const auto& daemon : daemons) {
+    daemon_peak_kib = std::max(daemon_peak_kib, peak_rss_kib(daemon->pid()));
+  }
+  fleets.clear();
+  daemons.clear();  // stops them
+  fs::remove_all(base);
 
   const auto requests = tally.push_ms.size() + tally.pull_ms.size();
-  std::printf("\n%d devices, %d per village, think %lld ms, %.1f s\n", settings.devices,
-              settings.devices_per_village, static_cast<long long>(settings.think.count()), wall);
+  std::printf("\n%d devices, %d per village, think %lld ms, %d lumbungd over %s, %.1f s\n",
+              settings.devices, settings.devices_per_village,
+              static_cast<long long>(settings.think.count()), settings.daemons,
+              settings.cluster != nullptr ? "PostgreSQL" : "SQLite", wall);
   std::printf("  requests      %zu (%zu pushes, %zu pulls), %.0f/s\n", requests,
               tally.push_ms.size(), tally.pull_ms.size(), static_cast<double>(requests) / wall);
   std::printf("  changes       %lld pushed, %.0f/s sustained; %lld rows pulled\n",
@@ -95,7 +145,7 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
   }
   std::printf("  errors        %lld\n", static_cast<long long>(tally.errors));
   for (const std::string& error : tally.first_errors) std::printf("    %s\n", error.c_str());
-  std::printf("  lumbungd      peak RSS %.1f MiB, CPU %.1f s = %.0f%% of wall\n",
+  std::printf("  lumbungd      peak RSS %.1f MiB (largest), CPU %.1f s = %.0f%% of wall (all)\n",
               daemon_peak_kib / 1024.0, cpu_after.daemon_seconds - cpu_before.daemon_seconds,
               100 * (cpu_after.daemon_seconds - cpu_before.daemon_seconds) / wall);
   std::printf("  generator     CPU %.1f s = %.0f%% of wall\n",
@@ -116,13 +166,26 @@ long parse_positive(const char* flag, const char* text) {
 int main(int argc, char** argv) {
   Settings settings;
   std::vector<int> device_counts;
+  std::vector<int> daemon_counts;
+  bool postgresql = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (i + 1 == argc) fail("usage: load_bench [--devices N] [--seconds S] [--think-ms M]");
-    const long value = parse_positive(argv[i], argv[i + 1]);
-    ++i;
+    if (i + 1 == argc) {
+      fail(
+          "usage: load_bench [--devices N] [--seconds S] [--think-ms M] "
+          "[--devices-per-village K] [--store sqlite|postgresql] [--daemons D]");
+    }
+    const std::string text = argv[++i];
+    if (flag == "--store") {
+      if (text != "sqlite" && text != "postgresql") fail("--store is sqlite or postgresql");
+      postgresql = text == "postgresql";
+      continue;
+    }
+    const long value = parse_positive(flag.c_str(), text.c_str());
     if (flag == "--devices") {
       device_counts.push_back(static_cast<int>(value));
+    } else if (flag == "--daemons") {
+      daemon_counts.push_back(static_cast<int>(value));
     } else if (flag == "--seconds") {
       settings.duration = std::chrono::seconds(value);
     } else if (flag == "--think-ms") {
@@ -136,14 +199,26 @@ int main(int argc, char** argv) {
     }
   }
   if (device_counts.empty()) device_counts = {100, 1000};
+  if (daemon_counts.empty()) daemon_counts = {1};
+  for (int count : daemon_counts) {
+    if (count > 1 && !postgresql) fail("several daemons need --store postgresql");
+  }
   raise_open_files_limit();
 
+  std::optional<lumbung::test::PgCluster> cluster;
+  if (postgresql) {
+    cluster.emplace();
+    settings.cluster = &*cluster;
+  }
   const Workload workload = load_workload();
-  std::printf("load_bench: simulated devices against one lumbungd over loopback\n");
+  std::printf("load_bench: simulated devices against lumbungd over loopback\n");
   std::int64_t errors = 0;
-  for (int count : device_counts) {
-    settings.devices = count;
-    errors += run(settings, workload);
+  for (int daemons : daemon_counts) {
+    for (int count : device_counts) {
+      settings.devices = count;
+      settings.daemons = daemons;
+      errors += run(settings, workload);
+    }
   }
   return errors == 0 ? 0 : 1;
 }
