@@ -49,6 +49,7 @@ void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond
 
   PullWaiter waiter;
   waiter.query.device_id = pull.header().device_id();
+  waiter.query.schema_version = pull.header().schema_version();
   waiter.query.pushed_batch = pull.pushed_batch();
   waiter.query.set_grant(std::move(grant).value());
   note_pull(*store, commits, clock->now_ms(), pull.header(), waiter.query);
@@ -70,7 +71,7 @@ void SyncServer::Impl::handle_pull(const HttpRequest& request, Responder respond
 Result<PulledPage> SyncServer::Impl::read_page(const PullQuery& query) {
   Result<PulledPage> pulled = Status(ErrorCode::kInternal, "no page was read");
   const Status read = store->read([&](ReadTransaction& txn) {
-    pulled = build_pull_page(schema, txn, query);
+    pulled = build_pull_page(schema_views.view(query.schema_version), txn, query);
     return pulled.status();
   });
   if (!read.is_ok()) return read;

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/checksum.hpp"
 #include "protocol/wire.hpp"
 #include "server/conflict_wire.hpp"
 
@@ -51,9 +52,9 @@ struct ServedScope {
 // in a later page, which costs a few bytes and never loses a change.
 class PageBuilder {
  public:
-  PageBuilder(const core::Schema& schema, const PullQuery& query,
+  PageBuilder(const SchemaView& view, const PullQuery& query,
               const std::vector<ScopeState>& stored_scopes, bool own_writes_held)
-      : schema_(schema), query_(query), own_writes_held_(own_writes_held) {
+      : schema_(*view.schema), view_(view), query_(query), own_writes_held_(own_writes_held) {
     for (const ScopeState& scope : stored_scopes) {
       if (query.grant.may_read(scope.scope)) {
         scopes_[scope.scope] = {0, scope.checksum, scope.live_rows};
@@ -85,17 +86,17 @@ class PageBuilder {
   // Adds `item`, a change of a served scope after its cursor (as cursors()
   // asks), to the page; false (and nothing added) when the page is full.
   Result<bool> add(const ChangeItem& item) {
-    switch (item.kind) {
-      case ChangeItem::Kind::kConflict:
-        return add_conflict(item.conflict);
-      case ChangeItem::Kind::kTombstone:
-        return add_tombstone(item);
-      case ChangeItem::Kind::kRow:
-      case ChangeItem::Kind::kCell:
-        break;
+    // What the device's schema version lacks is not its to read.
+    if (item.kind == ChangeItem::Kind::kConflict) {
+      const Conflict& conflict = item.conflict;
+      if (view_.hides(conflict.table) || view_.hides(conflict.table, conflict.column)) return true;
+      return add_conflict(conflict);
     }
-    if (item.kind == ChangeItem::Kind::kCell && item.stamp.device_id == query_.device_id &&
-        leaves_out_own(item.scope)) {
+    if (view_.hides(item.table)) return true;
+    if (item.kind == ChangeItem::Kind::kTombstone) return add_tombstone(item);
+    if (item.kind == ChangeItem::Kind::kCell &&
+        (view_.hides(item.table, item.column) ||
+         (item.stamp.device_id == query_.device_id && leaves_out_own(item.scope)))) {
       return true;
     }
     const RowKey key{item.table, item.row_id};
@@ -109,6 +110,38 @@ class PageBuilder {
   void set_server_state(std::int64_t last_seq, std::uint64_t device_batch) {
     last_seq_ = last_seq;
     device_batch_ = device_batch;
+  }
+
+  // Takes from each served scope's checksum and live rows what the device's
+  // schema version lacks: the cells of its hidden columns and the rows of its
+  // hidden tables, read from `txn` (a cost only devices of older versions
+  // bring, on their last page).
+  Status leave_out_hidden(ReadTransaction& txn) {
+    if (view_.hides_nothing()) return Status::ok();
+    const auto subtract = [&](const LiveRow& row) {
+      const auto served = scopes_.find(row.scope);
+      if (served == scopes_.end()) return;
+      const bool whole = view_.hides(row.table);
+      const core::RowCellHasher hasher(row.table, row.row_id);
+      for (std::size_t i = 0; i < row.columns.size(); ++i) {
+        if (whole || view_.hides(row.table, row.columns[i])) {
+          served->second.checksum -= hasher.cell(row.columns[i], row.values[i]);
+        }
+      }
+      if (whole) --served->second.live_rows;
+    };
+    std::vector<std::string> tables(view_.hidden_tables.begin(), view_.hidden_tables.end());
+    for (const auto& [table, columns] : view_.hidden_columns) tables.push_back(table);
+    for (const std::string& table : tables) {
+      if (query_.grant.all_villages()) {
+        LUMBUNG_RETURN_IF_ERROR(txn.scan_rows(table, std::nullopt, subtract));
+        continue;
+      }
+      for (const auto& [scope, served] : scopes_) {
+        LUMBUNG_RETURN_IF_ERROR(txn.scan_rows(table, scope, subtract));
+      }
+    }
+    return Status::ok();
   }
 
   PulledPage finish(bool more, std::int64_t covered_seq, std::int64_t snapshot_seq) {
@@ -290,6 +323,7 @@ class PageBuilder {
     std::vector<const StoredCell*> by_column(table.columns.size(), nullptr);
     for (const StoredCell& cell : item.cells) {
       if (leave_out_own && cell.cell.version.stamp.device_id == query_.device_id) continue;
+      if (view_.hides(item.table, cell.column)) continue;
       LUMBUNG_ASSIGN_OR_RETURN(std::uint32_t index, column_index(table, cell.column));
       by_column[index] = &cell;
     }
@@ -341,13 +375,14 @@ class PageBuilder {
     return true;
   }
 
-  const core::Schema& schema_;
+  const core::Schema& schema_;  // the device's version
+  const SchemaView& view_;
   const PullQuery& query_;
   const bool own_writes_held_;
   std::int64_t last_seq_ = 0;
   std::uint64_t device_batch_ = 0;
-  std::map<std::string, ServedScope> scopes_;  // the scopes the grant may read
-  std::vector<std::string> dropped_;           // named by the query, not readable
+  std::map<std::string, ServedScope, std::less<>> scopes_;  // the scopes the grant may read
+  std::vector<std::string> dropped_;                        // named by the query, not readable
   std::size_t page_bytes_ = 0;
   std::vector<v1::RowState> rows_;
   google::protobuf::RepeatedPtrField<v1::TableColumns> tables_;
@@ -360,14 +395,14 @@ class PageBuilder {
 
 }  // namespace
 
-Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& txn,
+Result<PulledPage> build_pull_page(const SchemaView& view, ReadTransaction& txn,
                                    const PullQuery& query) {
   LUMBUNG_ASSIGN_OR_RETURN(std::int64_t snapshot_seq, txn.last_seq());
   LUMBUNG_ASSIGN_OR_RETURN(std::vector<ScopeState> scopes, query.grant.all_villages()
                                                                ? txn.scopes()
                                                                : txn.scopes_among(query.villages));
   LUMBUNG_ASSIGN_OR_RETURN(std::uint64_t last_batch, txn.last_batch(query.device_id));
-  PageBuilder builder(schema, query, scopes, last_batch == query.pushed_batch);
+  PageBuilder builder(view, query, scopes, last_batch == query.pushed_batch);
   builder.set_server_state(snapshot_seq, last_batch);
   // Everything up to `covered_seq` is on the page: the whole snapshot, or
   // the log up to the first change that did not fit.
@@ -387,6 +422,7 @@ Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& 
     return false;
   }));
   LUMBUNG_RETURN_IF_ERROR(failed);
+  if (!more) LUMBUNG_RETURN_IF_ERROR(builder.leave_out_hidden(txn));
   return builder.finish(more, covered_seq, snapshot_seq);
 }
 

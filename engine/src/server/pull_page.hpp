@@ -12,12 +12,15 @@
 #include "core/schema.hpp"
 #include "lumbung/status.hpp"
 #include "lumbung/v1/sync.pb.h"
+#include "server/schema_views.hpp"
 #include "server/store.hpp"
 
 namespace lumbung::server {
 
 struct PullQuery {
   std::string device_id;
+  // RequestHeader.schema_version: what of the schema the device is served.
+  std::uint32_t schema_version = 0;
   // The device's cursor per scope; a scope not named starts at 0.
   std::map<std::string, std::int64_t> cursors;
   std::uint32_t budget_bytes = 0;
@@ -48,8 +51,10 @@ struct PulledPage {
 };
 
 // Reads the page `query` asks for from `txn`: every scope the query's grant
-// may read, and the scopes it names but may not read as dropped.
-Result<PulledPage> build_pull_page(const core::Schema& schema, ReadTransaction& txn,
+// may read, and the scopes it names but may not read as dropped; only what
+// `view` (the device's schema version) has of the tables and columns, with
+// checksums over that alone.
+Result<PulledPage> build_pull_page(const SchemaView& view, ReadTransaction& txn,
                                    const PullQuery& query);
 
 }  // namespace lumbung::server

@@ -24,6 +24,7 @@
 #include "server/officer_limits.hpp"
 #include "server/regions.hpp"
 #include "server/request_record.hpp"
+#include "server/schema_views.hpp"
 #include "server/store.hpp"
 #include "server/sync_server.hpp"
 
@@ -130,6 +131,8 @@ struct SyncServer::Impl {
   // thread; set by SyncServer::open before any request.
   std::unique_ptr<db::CheckJudge> judge;
   std::string schema_text;  // what `schema` was loaded from; set by open
+  // What devices of older schema versions are served; set by open.
+  SchemaViews schema_views;
   const std::shared_ptr<Clock> clock;
   const std::unique_ptr<auth::TokenAuthority> authority;  // null: --insecure-no-auth
   const std::unique_ptr<Store> store;

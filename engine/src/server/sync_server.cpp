@@ -161,6 +161,8 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
       store->read([&](ReadTransaction& txn) { return check_schema_identity(txn, schema); }));
   LUMBUNG_RETURN_IF_ERROR(store->adopt_schema(schema));
   LUMBUNG_RETURN_IF_ERROR(store->write([&](WriteTransaction& txn) {
+    LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t served_version, meta_int64(txn, "schema_version"));
+    LUMBUNG_RETURN_IF_ERROR(record_served_schema(txn, schema, schema_text, served_version));
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta("schema_name", schema.name));
     LUMBUNG_RETURN_IF_ERROR(txn.set_meta("schema_version", std::to_string(schema.version)));
     if (!options.schema_text.empty()) {
@@ -181,6 +183,10 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
                            db::CheckJudge::open(impl->schema));
   impl->judge = std::move(judge);
   impl->schema_text = std::move(schema_text);
+  LUMBUNG_RETURN_IF_ERROR(impl->store->read([&](ReadTransaction& txn) {
+    LUMBUNG_ASSIGN_OR_RETURN(impl->schema_views, SchemaViews::load(txn, impl->schema));
+    return Status::ok();
+  }));
   impl->request_id_prefix = std::random_device{}();
   LUMBUNG_RETURN_IF_ERROR(impl->regions.load(*impl->store));
   if (impl->authority) impl->note_signing_key();
