@@ -1,6 +1,7 @@
 // Routes, statuses and Error bodies of a real SyncServer, refused requests
 // that change nothing, and the dump's format against a device's.
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "server/server_fixture.hpp"
 
@@ -147,4 +148,32 @@ TEST_CASE("dump: the server's dump is byte for byte a device's dump of the same 
   CHECK(village->find("\"h1\"") != std::string::npos);
   CHECK(village->find("\"p1\"") != std::string::npos);
   CHECK(village->find("\"h2\"") == std::string::npos);
+}
+
+TEST_CASE("a newer schema that drops what a version served before had is refused at open",
+          "[server]") {
+  TempDir dir;
+  server::ServerOptions options;
+  options.data_dir = dir.file("data");
+  options.insecure_no_auth = true;
+  REQUIRE(server::SyncServer::open(options).is_ok());  // serves the built-in version 1
+
+  nlohmann::json schema = nlohmann::json::parse(core::builtin_schema_text());
+  schema["version"] = 2;
+  for (auto& table : schema["tables"]) {
+    if (table["name"] != "household") continue;
+    auto& columns = table["columns"];
+    for (auto column = columns.begin(); column != columns.end(); ++column) {
+      if ((*column)["name"] == "notes") {
+        columns.erase(column);
+        break;
+      }
+    }
+  }
+  options.schema_text = schema.dump();
+  const Result<std::unique_ptr<server::SyncServer>> reopened = server::SyncServer::open(options);
+  REQUIRE_FALSE(reopened.is_ok());
+  CHECK(reopened.status().code() == ErrorCode::kSchemaIncompatible);
+  CHECK(reopened.status().message() ==
+        "schema version 1: table 'household': column 'notes' is gone in version 2");
 }
