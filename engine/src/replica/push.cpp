@@ -49,23 +49,26 @@ class WireNames {
   std::vector<std::map<std::string, std::uint32_t>> columns_;
 };
 
-// The current values of `columns` of a row; nullopt when the row is missing.
-Result<std::optional<std::vector<Value>>> read_cells(db::Database& db, const core::Table& table,
-                                                     const std::string& row_id,
-                                                     const std::vector<std::string>& columns) {
+// SELECT of `columns` of a row of `table` by id.
+std::string select_cells_sql(const core::Table& table, const std::vector<std::string>& columns) {
   std::string sql = "SELECT ";
   for (std::size_t i = 0; i < columns.size(); ++i) {
     sql += (i ? ", " : "") + quote_identifier(columns[i]);
   }
-  sql += " FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1";
-  LUMBUNG_ASSIGN_OR_RETURN(db::Query query, db::Query::cached(db, sql, {Value(row_id)}));
+  return sql + " FROM " + quote_identifier(table.name) + " WHERE \"id\" = ?1";
+}
+
+// The current values of a row's cells that `select` (select_cells_sql() of
+// `count` columns) reads; nullopt when the row is missing.
+Result<std::optional<std::vector<Value>>> read_cells(db::Database& db, const std::string& select,
+                                                     const std::string& row_id, std::size_t count) {
+  LUMBUNG_ASSIGN_OR_RETURN(db::Query query, db::Query::cached(db, select, {Value(row_id)}));
   LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
   std::optional<std::vector<Value>> values;
   if (found) {
     values.emplace();
-    for (std::size_t i = 0; i < columns.size(); ++i) {
-      values->push_back(query.value(static_cast<int>(i)));
-    }
+    values->reserve(count);
+    for (std::size_t i = 0; i < count; ++i) values->push_back(query.value(static_cast<int>(i)));
   }
   return values;
 }
@@ -84,20 +87,24 @@ Status add_cell_stamps(db::Database& db, const core::Table& table, const OutboxE
   return Status::ok();
 }
 
-// Adds `entry` to `request` as a Change with the row's current values; false
+// Adds `entry` to `request` as a Change with the row's current values, read
+// by `select_row` (select_cells_sql() of every column) for an insert; false
 // when the row of an insert or update is gone, which leaves nothing to send.
 Result<bool> add_change(db::Database& db, const core::Table& table, const OutboxEntry& entry,
-                        WireNames& names, v1::PushRequest& request) {
+                        const std::string& select_row, WireNames& names, v1::PushRequest& request) {
   std::vector<std::string> columns;
+  std::string select_update;
   if (entry.op == OutboxOp::kInsert) {
     for (const core::Column& column : table.columns) columns.push_back(column.name);
   } else if (entry.op == OutboxOp::kUpdate) {
     columns.push_back(entry.column);
+    select_update = select_cells_sql(table, columns);
   }
   std::optional<std::vector<Value>> values;
   if (!columns.empty()) {
     LUMBUNG_ASSIGN_OR_RETURN(std::optional<std::vector<Value>> read,
-                             read_cells(db, table, entry.row_id, columns));
+                             read_cells(db, select_update.empty() ? select_row : select_update,
+                                        entry.row_id, columns.size()));
     if (!read) return false;
     values = std::move(read);
   }
@@ -242,8 +249,17 @@ Result<std::optional<PushBatch>> Pusher::start_batch(int max_changes) {
       WireNames names(request);
       for (const OutboxEntry& entry : entries) {
         const core::Table* table = schema_.find_table(entry.table);
-        LUMBUNG_ASSIGN_OR_RETURN(bool added, table ? add_change(db_, *table, entry, names, request)
-                                                   : Result<bool>(false));
+        bool added = false;
+        if (table != nullptr) {
+          auto [select, fresh] = row_selects_.try_emplace(table->name);
+          if (fresh) {
+            std::vector<std::string> every;
+            for (const core::Column& column : table->columns) every.push_back(column.name);
+            select->second = select_cells_sql(*table, every);
+          }
+          LUMBUNG_ASSIGN_OR_RETURN(added,
+                                   add_change(db_, *table, entry, select->second, names, request));
+        }
         if (!added) {
           LUMBUNG_RETURN_IF_ERROR(
               remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc)
@@ -260,7 +276,8 @@ Result<std::optional<PushBatch>> Pusher::start_batch(int max_changes) {
       const std::optional<std::string_view> encoding =
           find_header(encoded.headers, "Content-Encoding");
       batch = PushBatch{static_cast<std::uint64_t>(number),
-                        encoding ? std::string(*encoding) : std::string(), std::move(encoded.body)};
+                        encoding ? std::string(*encoding) : std::string(), std::move(encoded.body),
+                        std::make_shared<const v1::PushRequest>(std::move(request))};
       return store_inflight(db_, *batch);
     }
   });
@@ -270,13 +287,16 @@ Result<std::optional<PushBatch>> Pusher::start_batch(int max_changes) {
 
 Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushResponse& response) {
   const std::string context = "push batch " + std::to_string(batch.number);
-  v1::PushRequest request;
-  Status decoded =
-      protocol::decode_body(body_headers(batch), batch.body, protocol::kMaxRequestBytes, &request);
-  if (!decoded.is_ok()) {
-    return Status(ErrorCode::kCorrupt,
-                  context + ": the stored batch cannot be read: " + decoded.message());
+  v1::PushRequest decoded;
+  if (!batch.request) {
+    Status read = protocol::decode_body(body_headers(batch), batch.body, protocol::kMaxRequestBytes,
+                                        &decoded);
+    if (!read.is_ok()) {
+      return Status(ErrorCode::kCorrupt,
+                    context + ": the stored batch cannot be read: " + read.message());
+    }
   }
+  const v1::PushRequest& request = batch.request ? *batch.request : decoded;
   if (response.batch() != batch.number) {
     return Status(ErrorCode::kProtocol,
                   context + ": the answer is for batch " + std::to_string(response.batch()));
@@ -375,8 +395,7 @@ Status Pusher::record_applied(const OutboxEntry& entry, const v1::ChangeOutcome&
   if (table == nullptr) return Status::ok();
   core::Stamp stamp{core::Hlc(outcome.restamped() ? outcome.hlc() : entry.hlc), entry.author};
   if (stamp.device_id.empty()) {
-    LUMBUNG_ASSIGN_OR_RETURN(std::string self, device_id(db_));
-    stamp.device_id = self;
+    LUMBUNG_ASSIGN_OR_RETURN(stamp.device_id, device_id(db_));
   }
   Versions versions(db_);
   if (entry.op == OutboxOp::kDelete) {

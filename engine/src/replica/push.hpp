@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -28,6 +30,9 @@ struct PushBatch {
   std::uint64_t number = 0;
   std::string content_encoding;  // of `body`: "zstd", or empty for none
   std::string body;              // the encoded PushRequest, byte for byte as sent
+  // `body` decoded, kept by the Pusher that made it so that applying its
+  // answer need not decode it again; null for a batch read back from the file.
+  std::shared_ptr<const v1::PushRequest> request{};
 };
 
 // The HTTP request that sends `batch`.
@@ -94,6 +99,8 @@ class Pusher {
   db::Database& db_;
   const core::Schema& schema_;
   Clock& clock_;
+  // SELECT of every column of a table's row by id, by table: built once.
+  std::map<std::string, std::string, std::less<>> row_selects_;
 };
 
 }  // namespace lumbung::replica
