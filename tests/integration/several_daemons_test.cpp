@@ -81,8 +81,8 @@ class RoamingDevice {
 
   // Inserts one household of village v1 in a new batch; *answered_by: the
   // daemon that answered.
-  Result<v1::PushResponse> insert_household(const std::string& row_id,
-                                            const std::string& head_name, int* answered_by) {
+  Result<v1::PushResponse> insert_household(const std::string& row_id, const std::string& head_name,
+                                            int* answered_by) {
     v1::RequestHeader header;
     set_header(&header);
     const v1::PushRequest push = household_push(header, ++batch_, row_id, "v1", head_name);
@@ -302,7 +302,8 @@ TEST_CASE("a push retried on another daemon, its answer lost, is applied once",
     const v1::PushRequest push = household_push(header, 1, "h-once", "v1", "Sumarni");
     v1::PushResponse answers[2];
     Status statuses[2];
-    std::thread other([&] { statuses[1] = device.exchange_with(2, "/v1/push", push, &answers[1]); });
+    std::thread other(
+        [&] { statuses[1] = device.exchange_with(2, "/v1/push", push, &answers[1]); });
     RoamingDevice same("device-retry", daemons.urls(), 2);
     statuses[0] = same.exchange_with(1, "/v1/push", push, &answers[0]);
     other.join();
@@ -380,7 +381,7 @@ TEST_CASE("a daemon killed in the middle of pushes loses no acknowledged write",
   Daemons daemons(shared_pg_cluster().create_database(database_name("kill")));
   const std::vector<std::string> urls = daemons.urls();
   std::future<Pushed> pushing =
-      std::async(std::launch::async, [&] { return push_at_once(urls, 4, 40, "k"); });
+      std::async(std::launch::async, [&] { return push_at_once(urls, 4, 100, "k"); });
   // Once some pushes were answered, daemon 1 dies without a chance to flush.
   RoamingDevice watcher("watcher", urls, 5);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -391,9 +392,11 @@ TEST_CASE("a daemon killed in the middle of pushes loses no acknowledged write",
   REQUIRE(seen >= 20);
   const std::optional<ProcessResult> killed = daemons[1].terminate(SIGKILL);
   REQUIRE(killed);
+  // In the middle: the devices were still pushing.
+  CHECK(pushing.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
   // Those in flight to daemon 1 were sent again to the others.
   const std::vector<std::string> pushed = acknowledged(pushing.get());
-  CHECK(pushed.size() == 4 * 40);
+  CHECK(pushed.size() == 4 * 100);
   for (const int survivor : {0, 2}) {
     RoamingDevice device("after-" + std::to_string(survivor),
                          {urls[static_cast<std::size_t>(survivor)]}, 1);
@@ -409,7 +412,8 @@ TEST_CASE("three daemons serve on after PostgreSQL restarts, having lost no ackn
           "[integration][postgresql][daemons]") {
   PgCluster cluster;  // of its own: it restarts
   Daemons daemons(cluster.create_database("restarted"), true);
-  const std::vector<std::string> before = acknowledged(push_at_once(daemons.urls(), 3, 5, "before"));
+  const std::vector<std::string> before =
+      acknowledged(push_at_once(daemons.urls(), 3, 5, "before"));
   cluster.restart();  // every connection of every daemon is closed
   const std::vector<std::string> after = acknowledged(push_at_once(daemons.urls(), 3, 5, "after"));
   std::vector<std::string> all = before;

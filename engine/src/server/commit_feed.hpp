@@ -77,7 +77,7 @@ class CommitFeed {
   // `logger` (may be null) gets a line when the feed loses and regains
   // PostgreSQL; it must outlive the feed.
   static Result<std::unique_ptr<CommitFeed>> open(const std::string& url, Callbacks callbacks,
-                                                   const Logger* logger);
+                                                  const Logger* logger);
   ~CommitFeed();  // stop()
   CommitFeed(const CommitFeed&) = delete;
   CommitFeed& operator=(const CommitFeed&) = delete;
