@@ -10,6 +10,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -22,9 +24,12 @@
 
 #include "integration/household_push.hpp"
 #include "integration/protocol_device.hpp"
+#include "lumbung/replica.hpp"
 #include "support/daemon_process.hpp"
+#include "support/lumbungd_command.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_support.hpp"
 
 namespace lumbung::test {
 namespace {
@@ -42,19 +47,32 @@ std::string database_name(const std::string& what) {
 // own (the directory's lock admits one serve: docs/operations.md).
 class Daemons {
  public:
-  Daemons(const std::string& url, bool with_metrics = false) : url_(url) {
+  // `prepare`, when given, makes the first data directory (tokens, grants)
+  // before it is copied to the others, as docs/operations.md says; without
+  // it the daemons serve without authentication.
+  explicit Daemons(const std::string& url, bool with_metrics = false,
+                   const std::function<void(const std::string& data)>& prepare = {})
+      : url_(url), authenticated_(static_cast<bool>(prepare)) {
+    if (prepare) {
+      prepare(data(0));
+      for (int i = 1; i < kDaemons; ++i) {
+        std::filesystem::copy(data(0), data(i), std::filesystem::copy_options::recursive);
+      }
+    }
     for (int i = 0; i < kDaemons; ++i) start(i, with_metrics);
   }
 
+  std::string data(int i) const { return dir_.file("d" + std::to_string(i)); }
+
   void start(int i, bool with_metrics = false) {
-    std::vector<std::string> args = {"--insecure-no-auth", "--store", url_};
+    std::vector<std::string> args = {"--store", url_};
+    if (!authenticated_) args.push_back("--insecure-no-auth");
     if (with_metrics) {
       args.push_back("--metrics-listen");
       args.push_back("127.0.0.1:0");
     }
     if (daemons_.size() <= static_cast<std::size_t>(i)) daemons_.resize(i + 1);
-    daemons_[i] =
-        std::make_unique<DaemonProcess>(LUMBUNGD, dir_.file("d" + std::to_string(i)), args);
+    daemons_[i] = std::make_unique<DaemonProcess>(LUMBUNGD, data(i), args);
   }
 
   DaemonProcess& operator[](int i) { return *daemons_[i]; }
@@ -67,6 +85,7 @@ class Daemons {
  private:
   TempDir dir_;
   std::string url_;
+  bool authenticated_;
   std::vector<std::unique_ptr<DaemonProcess>> daemons_;
 };
 
@@ -434,6 +453,63 @@ TEST_CASE("three daemons serve on after PostgreSQL restarts, having lost no ackn
   REQUIRE(value_of(pusher.insert_household("h-late", "Sarinah", &daemon)).outcomes_size() == 1);
   REQUIRE(polled.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
   CHECK(row_ids(value_of(polled.get())) == std::vector<std::string>{"h-late"});
+}
+
+TEST_CASE("a village one daemon adds to a district is read by another daemon's district grants",
+          "[integration][postgresql][daemons][auth]") {
+  TempDir phones;
+  std::string admin_token;
+  std::string dinas_token;
+  Daemons daemons(
+      shared_pg_cluster().create_database(database_name("regions")), false,
+      [&](const std::string& data) {
+        lumbungd_output({"grant", "--data", data, "--officer", "pusat", "--role", "admin"});
+        lumbungd_output({"grant", "--data", data, "--officer", "dinas", "--district", "Indramayu"});
+        const auto token = [&](const std::string& officer) {
+          const std::string out = lumbungd_output({"token", "--data", data, "--officer", officer});
+          return out.substr(0, out.find('\n'));
+        };
+        admin_token = token("pusat");
+        dinas_token = token("dinas");
+      });
+  const auto phone = [&](const std::string& name, const std::string& token, int daemon) {
+    ReplicaOptions options = options_for(phones.file(name));
+    options.device_id = name;
+    options.server_url = daemons[daemon].url();
+    options.token = token;
+    return open_replica(options);
+  };
+  const auto sync = [&](Replica& replica, int daemon) {
+    SyncOptions options;
+    options.transport = value_of(make_http_transport(daemons[daemon].url()));
+    return replica.sync(options);
+  };
+  // Daemon 1 read the regions at its start, before the village existed.
+  std::unique_ptr<Replica> dinas = phone("dinas-phone", dinas_token, 1);
+  REQUIRE(sync(*dinas, 1).is_ok());
+  CHECK(ids_on(*dinas, "village").empty());
+
+  const std::string village = "0193f2a4-7c1e-7d2b-9a61-000000000001";
+  std::unique_ptr<Replica> admin = phone("admin-phone", admin_token, 0);
+  REQUIRE(admin
+              ->insert("village", {{"id", village},
+                                   {"village_id", village},
+                                   {"kode_wilayah", "3212140007"},
+                                   {"name", "Desa Juntinyuat"},
+                                   {"kecamatan", "Juntinyuat"},
+                                   {"kabupaten", "Indramayu"},
+                                   {"provinsi", "Jawa Barat"},
+                                   {"cohort_year", std::int64_t{2017}}})
+              .is_ok());
+  REQUIRE(sync(*admin, 0).is_ok());
+  // Daemon 1 reads the village's region once daemon 0's notice reaches it
+  // (milliseconds): the district grant covers the village from then on.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ids_on(*dinas, "village").empty()) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    REQUIRE(sync(*dinas, 1).is_ok());
+  }
+  CHECK(ids_on(*dinas, "village") == std::set<std::string>{village});
 }
 
 }  // namespace lumbung::test
