@@ -31,6 +31,7 @@ LongPolls::Hold LongPolls::hold(PullWaiter& waiter, std::int64_t seen_seq) {
   if (stopped_) return Hold::kAnswerNow;
   std::vector<Watch*> watches = watches_of(waiter.query);
   // A commit between the waiter's snapshot and now found no one to wake.
+  if (every_waiter_seq_ > seen_seq) return Hold::kAnswerNow;
   if (std::any_of(watches.begin(), watches.end(),
                   [seen_seq](const Watch* watch) { return watch->committed_seq > seen_seq; })) {
     return Hold::kAnswerNow;
@@ -69,6 +70,11 @@ void LongPolls::committed(const CommittedChanges& changes) {
   std::lock_guard lock(mu_);
   const std::size_t before = woken_.size();
   wake(every_commit_, changes.seq);
+  if (changes.every_waiter) {
+    every_waiter_seq_ = std::max(every_waiter_seq_, changes.seq);
+    for (auto& [scope, watch] : scopes_) wake(watch, changes.seq);
+    for (auto& [device, watch] : devices_) wake(watch, changes.seq);
+  }
   for (const std::string& scope : changes.scopes) wake(scopes_[scope], changes.seq);
   if (!changes.device_id.empty()) wake(devices_[changes.device_id], changes.seq);
   if (woken_.size() > before) woken_ready_.notify_one();

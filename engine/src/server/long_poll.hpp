@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -43,11 +44,20 @@ struct PullWaiter {
   bool gone() const { return client_gone && client_gone->load(); }
 };
 
-// What one commit changed, as far as long polls care.
+// What one commit changed, as far as long polls care (this daemon's, and
+// those of the other daemons over the same database, commit_feed.hpp).
 struct CommittedChanges {
   std::int64_t seq = 0;          // the last seq it gave
   std::set<std::string> scopes;  // of the rows and conflicts it wrote
   std::string device_id;         // whose push batch it applied; empty: none (a resolution)
+  // Commits whose scopes are not known (another daemon's, when its notice
+  // could not name them all, or those missed while the commit feed
+  // reconnected): every waiter is woken, whatever its scopes and device.
+  bool every_waiter = false;
+  // The rows of the region table (Regions) it may have written, for the
+  // other daemons to read again; nullopt: not known (any row may have
+  // changed: a resolution says nothing of them).
+  std::optional<std::vector<std::string>> region_rows{};
 };
 
 class LongPolls {
@@ -68,7 +78,7 @@ class LongPolls {
   // unless it is to be answered now; then `waiter` is left as it was.
   Hold hold(PullWaiter& waiter, std::int64_t seen_seq);
   // Records `changes` and moves the waiters they may bring news to onto the
-  // woken queue.
+  // woken queue (every waiter for changes.every_waiter).
   void committed(const CommittedChanges& changes);
   // Blocks until some waiters were woken, and hands them back, to be
   // answered anew; empty once stop() was called.
@@ -108,6 +118,9 @@ class LongPolls {
   std::unordered_map<std::uint64_t, Held> held_;
   std::unordered_map<std::string, std::uint32_t> held_per_officer_;
   Watch every_commit_;  // grants of all villages
+  // The last seq of a commit that woke every waiter: a waiter whose snapshot
+  // is older is answered at once.
+  std::int64_t every_waiter_seq_ = 0;
   std::unordered_map<std::string, Watch> scopes_;
   std::unordered_map<std::string, Watch> devices_;
   std::vector<PullWaiter> woken_;

@@ -12,16 +12,18 @@ Result<std::unique_ptr<Store>> open_store(const std::string& data_dir,
     LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::open(data_dir));
     return std::unique_ptr<Store>(std::move(store));
   }
-  const bool postgresql = store_url.starts_with("postgresql://") ||
-                          store_url.starts_with("postgres://") || store_url.starts_with("host=") ||
-                          store_url.starts_with("dbname=");
-  if (!postgresql) {
+  if (!is_postgresql_url(store_url)) {
     return Status(ErrorCode::kInvalidArgument,
                   "--store: '" + printable_store_url(store_url) +
                       "' is not a PostgreSQL URL (postgresql://USER@HOST/DB)");
   }
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<PgStore> store, PgStore::open(store_url));
   return std::unique_ptr<Store>(std::move(store));
+}
+
+bool is_postgresql_url(const std::string& store_url) {
+  return store_url.starts_with("postgresql://") || store_url.starts_with("postgres://") ||
+         store_url.starts_with("host=") || store_url.starts_with("dbname=");
 }
 
 std::string printable_store_url(const std::string& store_url) {

@@ -19,6 +19,9 @@ namespace lumbung::server {
 Result<std::unique_ptr<Store>> open_store(const std::string& data_dir,
                                           const std::string& store_url);
 
+// Whether `store_url` names a PostgreSQL database (the forms open_store takes).
+bool is_postgresql_url(const std::string& store_url);
+
 // `store_url` with its password replaced, for a log line or a message.
 std::string printable_store_url(const std::string& store_url);
 

@@ -110,6 +110,9 @@ void SyncServer::Impl::answer_pull(PullWaiter waiter, bool hold_when_empty) {
 
 void SyncServer::Impl::wake_long_polls(const CommittedChanges& changes) {
   long_polls.committed(changes);
+  // After the commit, for the other daemons' long polls: a hint, which a
+  // daemon killed now never sends (docs/decisions/0036-several-daemons.md).
+  if (feed) feed->publish(changes, hlc.last().packed());
 }
 
 void SyncServer::Impl::answer_woken_polls() {

@@ -18,6 +18,7 @@
 #include "lumbung/v1/sync.pb.h"
 #include "protocol/request_limits.hpp"
 #include "protocol/wire.hpp"
+#include "server/commit_feed.hpp"
 #include "server/commit_queue.hpp"
 #include "server/long_poll.hpp"
 #include "server/metrics.hpp"
@@ -121,6 +122,13 @@ struct SyncServer::Impl {
   // poll_answerer's loop: answers the woken long polls anew until stop().
   void answer_woken_polls();
 
+  // Another daemon's commit, told by the commit feed (sync_server.cpp): its
+  // HLC, region rows and long polls.
+  void remote_commit(const CommitNotice& notice);
+  // The commit feed listens (again): what other daemons committed meanwhile
+  // was not told, so every long poll is woken and the regions read again.
+  Status feed_listening();
+
   const ServerOptions options;
   const core::Schema schema;
   const protocol::RequestLimits request_limits;
@@ -144,6 +152,10 @@ struct SyncServer::Impl {
   OfficerRate pull_rate;  // pulls and snapshot downloads
   const std::shared_ptr<OfficerRequests> officer_requests;
   LongPolls long_polls;
+  // Over PostgreSQL: the other daemons' commits, and this one's told to them
+  // (docs/decisions/0036-several-daemons.md); null over SQLite. Started by
+  // SyncServer::open, stopped by stop().
+  std::unique_ptr<CommitFeed> feed;
   // Started by SyncServer's constructor, joined by stop().
   std::thread poll_answerer;
   std::atomic<bool> stopped{false};

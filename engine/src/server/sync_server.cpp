@@ -190,6 +190,16 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   impl->request_id_prefix = std::random_device{}();
   LUMBUNG_RETURN_IF_ERROR(impl->regions.load(*impl->store));
   if (impl->authority) impl->note_signing_key();
+  if (is_postgresql_url(options.store_url)) {
+    Impl* server = impl.get();
+    LUMBUNG_ASSIGN_OR_RETURN(
+        impl->feed,
+        CommitFeed::open(
+            options.store_url,
+            {.on_commit = [server](const CommitNotice& notice) { server->remote_commit(notice); },
+             .on_listening = [server] { return server->feed_listening(); }},
+            options.logger.get()));
+  }
   return std::unique_ptr<SyncServer>(new SyncServer(std::move(impl)));
 }
 
@@ -322,6 +332,41 @@ void SyncServer::tick() {
   }
 }
 
+void SyncServer::Impl::remote_commit(const CommitNotice& notice) {
+  // Its stamps, and those it received, come before this daemon's next ones
+  // (a push also reads the HLC the store holds, in its transaction). A clock
+  // further ahead than a device may be is not followed.
+  const std::int64_t bound = (hlc.physical_now() + options.max_clock_skew.count() * 1000)
+                             << core::Hlc::kLogicalBits;
+  if (notice.hlc > hlc.last().packed() && notice.hlc < bound) hlc.receive(core::Hlc(notice.hlc));
+  if (regions.table() != nullptr) {
+    const std::optional<std::vector<std::string>>& rows = notice.changes.region_rows;
+    const Status read = !rows           ? regions.load(*store)
+                        : rows->empty() ? Status::ok()
+                                        : regions.refresh(*store, *rows);
+    if (!read.is_ok() && options.logger) {
+      options.logger->log(LogLevel::kWarn, "regions_not_read",
+                          {{"error", std::string(error_name(read.code()))}});
+    }
+  }
+  long_polls.committed(notice.changes);
+}
+
+Status SyncServer::Impl::feed_listening() {
+  CommittedChanges missed;
+  missed.every_waiter = true;
+  std::int64_t stored_hlc = 0;
+  LUMBUNG_RETURN_IF_ERROR(store->read([&](ReadTransaction& txn) {
+    LUMBUNG_ASSIGN_OR_RETURN(missed.seq, txn.last_seq());
+    LUMBUNG_ASSIGN_OR_RETURN(stored_hlc, meta_int64(txn, kHlcMetaKey));
+    return Status::ok();
+  }));
+  if (regions.table() != nullptr) LUMBUNG_RETURN_IF_ERROR(regions.load(*store));
+  missed.region_rows.emplace();  // read above
+  remote_commit({.changes = std::move(missed), .hlc = stored_hlc});
+  return Status::ok();
+}
+
 void SyncServer::Impl::note_signing_key() {
   const Result<std::string> current = authority->current_key_id();
   if (!current.is_ok() || *current == signing_key) return;
@@ -337,6 +382,8 @@ std::string SyncServer::signing_key_id() const { return impl_->signing_key; }
 void SyncServer::stop() {
   impl_->stopped = true;
   impl_->commits.stop();  // answers the pushes still queued
+  // Tells the other daemons of the last commits, and hears no more of theirs.
+  if (impl_->feed) impl_->feed->stop();
   for (PullWaiter& waiter : impl_->long_polls.stop()) impl_->answer_pull(std::move(waiter), false);
   // Its last woken waiters found the long polls stopped, and were answered.
   if (impl_->poll_answerer.joinable()) impl_->poll_answerer.join();
