@@ -152,11 +152,7 @@ void SyncServer::Impl::handle_push(const HttpRequest& request, const Responder& 
                         " is older than its last applied batch " + std::to_string(last_batch));
     }
     LUMBUNG_ASSIGN_OR_RETURN(std::int64_t seq_before, txn.last_seq());
-    // Other daemons over the same store may have stamped later: their last
-    // stamp, which the store holds, comes before this push's (the store's
-    // writers take turns, so it is the latest).
-    LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t stored_hlc, meta_int64(txn, kHlcMetaKey));
-    if (stored_hlc > hlc.last().packed()) hlc.receive(core::Hlc(stored_hlc));
+    LUMBUNG_RETURN_IF_ERROR(follow_stored_hlc(txn));
     response.set_batch(request.batch());
     const MergeClock merge_clock{.hlc = &hlc,
                                  .now_ms = clock->now_ms(),

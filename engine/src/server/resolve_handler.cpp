@@ -98,6 +98,7 @@ void SyncServer::Impl::handle_resolve(const HttpRequest& request, const Responde
   CommittedChanges changes;
   status = store->write([&](WriteTransaction& txn) -> Status {
     txn.set_officer(grant->officer);
+    LUMBUNG_RETURN_IF_ERROR(follow_stored_hlc(txn));
     LUMBUNG_ASSIGN_OR_RETURN(Conflict conflict,
                              resolvable_conflict(txn, *grant, resolve.conflict_id()));
     const core::Table* table = schema.find_table(conflict.table);

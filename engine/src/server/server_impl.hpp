@@ -125,6 +125,10 @@ struct SyncServer::Impl {
   // Another daemon's commit, told by the commit feed (sync_server.cpp): its
   // HLC, region rows and long polls.
   void remote_commit(const CommitNotice& notice);
+  // Moves the HLC past the last stamp the store holds: other daemons over the
+  // same store may have stamped later, and the store's writers take turns,
+  // so a write that calls this inside its transaction stamps after them all.
+  Status follow_stored_hlc(ReadTransaction& txn);
   // The commit feed listens (again): what other daemons committed meanwhile
   // was not told, so every long poll is woken and the regions read again.
   Status feed_listening();

@@ -352,6 +352,12 @@ void SyncServer::Impl::remote_commit(const CommitNotice& notice) {
   long_polls.committed(notice.changes);
 }
 
+Status SyncServer::Impl::follow_stored_hlc(ReadTransaction& txn) {
+  LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t stored, meta_int64(txn, kHlcMetaKey));
+  if (stored > hlc.last().packed()) hlc.receive(core::Hlc(stored));
+  return Status::ok();
+}
+
 Status SyncServer::Impl::feed_listening() {
   CommittedChanges missed;
   missed.every_waiter = true;
