@@ -21,12 +21,6 @@ std::string joined_columns(const std::vector<std::string>& columns) {
   return text;
 }
 
-// A column of a row table as SQLite's catalogue has it.
-struct CatalogueColumn {
-  std::string name;
-  std::string type;
-};
-
 // The columns of table `name` in table order; none when there is no such table.
 Result<std::vector<CatalogueColumn>> catalogue_columns(db::Database& db, std::string_view name) {
   LUMBUNG_ASSIGN_OR_RETURN(db::Statement info,
@@ -72,9 +66,13 @@ Result<RowTable> describe(std::string name, std::string scope_column,
   table.insert_row = "INSERT INTO " + quoted + " (" + listed + ", " + kRowMetadataColumns +
                      ") VALUES (" + placeholders + ")";
   table.delete_row = "DELETE FROM " + quoted + " WHERE \"id\" = ?1";
-  table.scan = "SELECT " + listed + " FROM " + quoted + " ORDER BY \"id\"";
+  // Scans read pages of rows after the last id read (?1; the scope: ?2),
+  // as the PostgreSQL store must (server/sql_transactions.hpp).
+  table.scan =
+      "SELECT " + listed + " FROM " + quoted + " WHERE \"id\" > ?1 ORDER BY \"id\" LIMIT 512";
   table.scan_scope = "SELECT " + listed + " FROM " + quoted + " WHERE " +
-                     quote_identifier(table.scope_column) + " = ?1 ORDER BY \"id\"";
+                     quote_identifier(table.scope_column) +
+                     " = ?2 AND \"id\" > ?1 ORDER BY \"id\" LIMIT 512";
   for (const std::string& column : table.columns) {
     table.update_cell.push_back("UPDATE " + quoted + " SET " + quote_identifier(column) +
                                 " = ?2, \"_lumbung_versions\" = ?3 WHERE \"id\" = ?1");
@@ -90,30 +88,39 @@ std::optional<std::size_t> RowTable::position(std::string_view column) const {
   return static_cast<std::size_t>(it - columns.begin());
 }
 
-Result<std::shared_ptr<const RowTables>> RowTables::load(db::Database& db) {
+Result<std::shared_ptr<const RowTables>> RowTables::build(const std::vector<Listed>& listed,
+                                                          const Catalogue& catalogue) {
   auto tables = std::make_shared<RowTables>();
-  LUMBUNG_ASSIGN_OR_RETURN(
-      db::Statement listed,
-      db.prepare("SELECT tbl, scope_column FROM _lumbung_tables ORDER BY position"));
-  for (;;) {
-    LUMBUNG_ASSIGN_OR_RETURN(const bool found, listed.step());
-    if (!found) break;
-    std::string name = listed.column_text(0);
-    std::string scope_column = listed.column_text(1);
-    if (!core::is_valid_identifier(name)) return corrupt_name("row table", name);
-    LUMBUNG_ASSIGN_OR_RETURN(std::vector<CatalogueColumn> catalogue, catalogue_columns(db, name));
+  for (const Listed& entry : listed) {
+    if (!core::is_valid_identifier(entry.name)) return corrupt_name("row table", entry.name);
+    LUMBUNG_ASSIGN_OR_RETURN(std::vector<CatalogueColumn> catalogued, catalogue(entry.name));
     std::vector<std::string> columns;
-    for (CatalogueColumn& column : catalogue) {
+    for (CatalogueColumn& column : catalogued) {
       if (column.name.starts_with("_lumbung")) continue;
       if (!core::is_valid_identifier(column.name)) return corrupt_name("column", column.name);
       columns.push_back(std::move(column.name));
     }
-    LUMBUNG_ASSIGN_OR_RETURN(
-        RowTable table, describe(std::move(name), std::move(scope_column), std::move(columns)));
+    LUMBUNG_ASSIGN_OR_RETURN(RowTable table,
+                             describe(entry.name, entry.scope_column, std::move(columns)));
     tables->by_name_.emplace(table.name, tables->tables_.size());
     tables->tables_.push_back(std::move(table));
   }
   return std::shared_ptr<const RowTables>(std::move(tables));
+}
+
+Result<std::shared_ptr<const RowTables>> RowTables::load(db::Database& db) {
+  std::vector<Listed> listed;
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Statement rows,
+        db.prepare("SELECT tbl, scope_column FROM _lumbung_tables ORDER BY position"));
+    for (;;) {
+      LUMBUNG_ASSIGN_OR_RETURN(const bool found, rows.step());
+      if (!found) break;
+      listed.push_back({rows.column_text(0), rows.column_text(1)});
+    }
+  }
+  return build(listed, [&](std::string_view name) { return catalogue_columns(db, name); });
 }
 
 const RowTable* RowTables::find(std::string_view name) const {
