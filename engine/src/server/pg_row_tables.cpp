@@ -4,19 +4,12 @@
 #include <optional>
 #include <utility>
 
+#include "server/pg_sql.hpp"
+
 namespace lumbung::server {
 namespace {
 
 using core::quote_identifier;
-
-std::string joined_columns(const std::vector<std::string>& columns) {
-  std::string text;
-  for (const std::string& column : columns) {
-    if (!text.empty()) text += ", ";
-    text += quote_identifier(column);
-  }
-  return text;
-}
 
 // The columns of table `name` of the current schema in ordinal order; none
 // when there is no such table.
@@ -85,61 +78,22 @@ Result<std::shared_ptr<const RowTables>> load_pg_row_tables(pg::Connection& conn
 }
 
 Status create_pg_row_tables(pg::Connection& conn, const core::Schema& schema, bool* columns_added) {
-  *columns_added = false;
-  for (const core::Table& table : schema.tables) {
-    const std::string quoted = quote_identifier(table.name);
-    LUMBUNG_ASSIGN_OR_RETURN(std::vector<CatalogueColumn> existing,
-                             catalogue_columns(conn, table.name));
-    if (existing.empty()) {
-      std::string ddl = "CREATE TABLE " + quoted + " (";
-      for (const core::Column& column : table.columns) {
-        ddl += quote_identifier(column.name) + " " + std::string(pg_type_name(column.type)) +
-               (column.primary_key ? " COLLATE \"C\" PRIMARY KEY NOT NULL" : "") + ", ";
-      }
-      ddl +=
+  const RowTableDdl ddl{
+      .type_name = [](core::ColumnType type) { return std::string(pg_type_name(type)); },
+      .schema_type_name = schema_type_name,
+      // Ids collate as bytes, as in SQLite, whatever the database's collation.
+      .key_collation = " COLLATE \"C\"",
+      .metadata_columns =
           "\"_lumbung_created_seq\" bigint NOT NULL, \"_lumbung_hlc\" bigint NOT NULL, "
-          "\"_lumbung_device\" text NOT NULL, \"_lumbung_versions\" bytea NOT NULL)";
-      LUMBUNG_RETURN_IF_ERROR(conn.exec(ddl));
-      LUMBUNG_RETURN_IF_ERROR(
-          conn.query(
-                  "INSERT INTO _lumbung_tables (tbl, scope_column, position) "
-                  "VALUES ($1, $2, (SELECT coalesce(max(position), 0) + 1 FROM _lumbung_tables))",
-                  {Value(table.name), Value(table.scope_column)})
-              .status());
-    } else {
-      for (const core::Column& column : table.columns) {
-        const std::string_view type = pg_type_name(column.type);
-        const auto found =
-            std::find_if(existing.begin(), existing.end(),
-                         [&](const CatalogueColumn& c) { return c.name == column.name; });
-        if (found != existing.end()) {
-          if (found->type == type) continue;
-          return Status(ErrorCode::kSchemaIncompatible,
-                        "table '" + table.name + "': column '" + column.name + "' is " +
-                            schema_type_name(found->type) + " in the store, " +
-                            std::string(core::sql_type_name(column.type)) + " in the schema");
-        }
-        std::string ddl = "ALTER TABLE " + quoted + " ADD COLUMN " + quote_identifier(column.name) +
-                          " " + std::string(type);
-        if (column.default_value) ddl += " DEFAULT " + pg_literal(*column.default_value);
-        LUMBUNG_RETURN_IF_ERROR(conn.exec(ddl));
-        *columns_added = true;
-      }
-    }
-    bool scope_indexed = false;
-    for (const core::Index& index : table.indexes) {
-      LUMBUNG_RETURN_IF_ERROR(conn.exec("CREATE INDEX IF NOT EXISTS " +
-                                        quote_identifier(index.name) + " ON " + quoted + " (" +
-                                        joined_columns(index.columns) + ")"));
-      scope_indexed = scope_indexed || index.columns.front() == table.scope_column;
-    }
-    if (!scope_indexed) {
-      LUMBUNG_RETURN_IF_ERROR(conn.exec("CREATE INDEX IF NOT EXISTS \"_lumbung_" + table.name +
-                                        "_scope\" ON " + quoted + " (" +
-                                        quote_identifier(table.scope_column) + ")"));
-    }
-  }
-  return Status::ok();
+          "\"_lumbung_device\" text NOT NULL, \"_lumbung_versions\" bytea NOT NULL",
+      .literal = pg_literal,
+      .catalogue = [&](std::string_view name) { return catalogue_columns(conn, name); },
+      .exec = [&](std::string_view sql) { return conn.exec(sql); },
+      .run =
+          [&](const std::string& sql, const std::vector<Value>& params) {
+            return conn.query(pg_placeholders(sql), params).status();
+          }};
+  return create_row_tables(ddl, schema, columns_added);
 }
 
 }  // namespace lumbung::server

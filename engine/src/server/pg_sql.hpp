@@ -17,7 +17,6 @@
 #include "lumbung/status.hpp"
 #include "lumbung/value.hpp"
 #include "pg/connection.hpp"
-#include "server/pg_row_tables.hpp"
 
 namespace lumbung::server {
 

@@ -93,8 +93,8 @@ Result<Conflict> conflict_at(const typename Sql::Rows& rows, int first) {
   c.row_id = rows.text(first + 2);
   c.id = static_cast<std::uint64_t>(rows.integer(first + 3));
   c.column = rows.text(first + 4);
-  LUMBUNG_ASSIGN_OR_RETURN(c.policy, parse_name(rows.text(first + 5), "policy", c.id,
-                                                core::parse_conflict_policy));
+  LUMBUNG_ASSIGN_OR_RETURN(
+      c.policy, parse_name(rows.text(first + 5), "policy", c.id, core::parse_conflict_policy));
   LUMBUNG_ASSIGN_OR_RETURN(c.server_value,
                            Sql::from_any_value(rows.value(first + 6), "a conflict's server value"));
   c.server_device = rows.text(first + 7);
@@ -103,10 +103,10 @@ Result<Conflict> conflict_at(const typename Sql::Rows& rows, int first) {
                            Sql::from_any_value(rows.value(first + 9), "a conflict's device value"));
   c.device_id = rows.text(first + 10);
   c.device_hlc = rows.integer(first + 11);
-  LUMBUNG_ASSIGN_OR_RETURN(c.outcome, parse_name(rows.text(first + 12), "outcome", c.id,
-                                                 core::parse_conflict_outcome));
-  LUMBUNG_ASSIGN_OR_RETURN(c.resolved_value, Sql::from_any_value(rows.value(first + 13),
-                                                                 "a conflict's resolved value"));
+  LUMBUNG_ASSIGN_OR_RETURN(
+      c.outcome, parse_name(rows.text(first + 12), "outcome", c.id, core::parse_conflict_outcome));
+  LUMBUNG_ASSIGN_OR_RETURN(
+      c.resolved_value, Sql::from_any_value(rows.value(first + 13), "a conflict's resolved value"));
   c.resolved_by = rows.text(first + 14);
   c.resolved_device = rows.text(first + 15);
   c.resolved_ms = rows.integer(first + 16);
@@ -126,9 +126,9 @@ Status write_sighting(Sql& sql, const DeviceSighting& sighting, std::int64_t fir
       "first_seen_ms = CASE WHEN first_seen_ms = 0 OR first_seen_ms > ?5 THEN ?5 "
       "  ELSE first_seen_ms END, last_seen_ms = " +
       std::string(Sql::kGreatest) + "(last_seen_ms, ?6) WHERE device_id = ?1";
-  static const std::string kPushed = "UPDATE _lumbung_device_activity SET last_push_ms = " +
-                                     std::string(Sql::kGreatest) +
-                                     "(last_push_ms, ?2) WHERE device_id = ?1";
+  static const std::string kPushed =
+      "UPDATE _lumbung_device_activity SET last_push_ms = " + std::string(Sql::kGreatest) +
+      "(last_push_ms, ?2) WHERE device_id = ?1";
   LUMBUNG_RETURN_IF_ERROR(sql.run(kAdd, {Value(sighting.device_id), Value(first_ms)}));
   // A row from before format 6 has no first sighting (0).
   LUMBUNG_RETURN_IF_ERROR(
@@ -267,8 +267,8 @@ class RecordSource final : public ChangeSource {
 template <typename Sql>
 class RowChangeSource final : public ChangeSource {
  public:
-  RowChangeSource(Sql sql, const RowTables& tables, ChunkedLog<Sql> log,
-                  const std::string& scope, std::int64_t after_seq)
+  RowChangeSource(Sql sql, const RowTables& tables, ChunkedLog<Sql> log, const std::string& scope,
+                  std::int64_t after_seq)
       : sql_(sql), tables_(tables), log_(std::move(log)), after_seq_(after_seq) {
     item_.scope = scope;
   }
@@ -535,10 +535,10 @@ class ReadTransactionOver : public virtual ReadTransaction {
     std::int64_t after = 0;
     for (;;) {
       LUMBUNG_ASSIGN_OR_RETURN(
-          Rows rows, sql_.query(kSelect, {param(filter.scope), param(filter.table),
-                                          param(filter.row_id),
-                                          filter.before_ms ? Value(*filter.before_ms) : Value(),
-                                          Value(after)}));
+          Rows rows,
+          sql_.query(kSelect,
+                     {param(filter.scope), param(filter.table), param(filter.row_id),
+                      filter.before_ms ? Value(*filter.before_ms) : Value(), Value(after)}));
       int read = 0;
       for (;; ++read) {
         LUMBUNG_ASSIGN_OR_RETURN(const bool found, rows.step());
@@ -804,10 +804,10 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
 
   Status set_device_batch(std::string_view device_id, const DeviceBatch& batch,
                           std::string_view response) override {
-    static const std::string kBatch =
-        Sql::upsert("INSERT INTO _lumbung_devices (device_id, last_batch, request_digest) "
-                    "VALUES (?1, ?2, ?3)",
-                    "device_id");
+    static const std::string kBatch = Sql::upsert(
+        "INSERT INTO _lumbung_devices (device_id, last_batch, request_digest) "
+        "VALUES (?1, ?2, ?3)",
+        "device_id");
     static const std::string kAnswer = Sql::upsert(
         "INSERT INTO _lumbung_device_answers (device_id, response) VALUES (?1, ?2)", "device_id");
     LUMBUNG_RETURN_IF_ERROR(sql_.run(
@@ -831,9 +831,10 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
                      {device}));
       LUMBUNG_ASSIGN_OR_RETURN(const bool any, pending.step());
       for (std::size_t i = 0; any && i < accepted.size(); ++i) {
-        LUMBUNG_RETURN_IF_ERROR(sql_.run(
-            "DELETE FROM _lumbung_device_refusals WHERE device_id = ?1 AND tbl = ?2 AND row_id = ?3",
-            {device, Value(accepted[i].first), Value(accepted[i].second)}));
+        LUMBUNG_RETURN_IF_ERROR(
+            sql_.run("DELETE FROM _lumbung_device_refusals WHERE device_id = ?1 AND tbl = ?2 AND "
+                     "row_id = ?3",
+                     {device, Value(accepted[i].first), Value(accepted[i].second)}));
       }
     }
     if (refused.empty()) return Status::ok();

@@ -88,9 +88,28 @@ class RowTables {
   std::map<std::string, std::size_t, std::less<>> by_name_;
 };
 
-// Creates the tables, columns and indexes of `schema` that `db` lacks (see
-// Store::adopt_schema). Sets *columns_added when a table that had rows
-// gained a column. REQUIRES: inside a write transaction.
+// What creating row tables takes of a database: how its DDL writes types,
+// the id column's collation and default values, its catalogue, and a way to
+// run a statement (written with ?1, ?2, ...).
+struct RowTableDdl {
+  std::function<std::string(core::ColumnType)> type_name;
+  // The schema's name of a type as the catalogue reads it (for messages).
+  std::function<std::string(const std::string& catalogue_type)> schema_type_name;
+  std::string key_collation;     // after the id column's type: "" or " COLLATE ..."
+  std::string metadata_columns;  // the definitions of the store's four columns
+  std::function<std::string(const Value&)> literal;
+  RowTables::Catalogue catalogue;
+  std::function<Status(std::string_view sql)> exec;
+  std::function<Status(const std::string& sql, const std::vector<Value>& params)> run;
+};
+
+// Creates the tables, columns and indexes of `schema` that the database
+// lacks (see Store::adopt_schema), with the types of `ddl`;
+// kSchemaIncompatible for a column whose type differs ("... is INTEGER in
+// the store, TEXT in the schema"). Sets *columns_added when a table that
+// had rows gained a column. REQUIRES: inside a write transaction.
+Status create_row_tables(const RowTableDdl& ddl, const core::Schema& schema, bool* columns_added);
+// The SQLite store's: create_row_tables() with SQLite's types.
 Status create_row_tables(db::Database& db, const core::Schema& schema, bool* columns_added);
 
 }  // namespace lumbung::server

@@ -16,7 +16,6 @@
 #include "db/database.hpp"
 #include "lumbung/status.hpp"
 #include "lumbung/value.hpp"
-#include "server/sqlite_row_tables.hpp"
 
 namespace lumbung::server {
 
