@@ -650,7 +650,9 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
     // The columns' values, bound without a copy where the database allows
     // (a column not given holds NULL), then the row's version.
     static const Value kNull;
-    std::vector<const Value*> values(rows->columns.size(), &kNull);
+    std::vector<const Value*> values;
+    values.reserve(rows->columns.size() + 4);
+    values.resize(rows->columns.size(), &kNull);
     CellVersions versions;
     for (const StoredCell& cell : cells) {
       const std::optional<std::size_t> position = rows->position(cell.column);
