@@ -555,6 +555,66 @@ TEST_CASE("store conformance: a log longer than a read's chunk is read whole, an
   });
 }
 
+TEST_CASE("store conformance: audit entries and devices past a read's chunk are read whole",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  // More than either store reads at once (512), with values of every type.
+  constexpr int kEntries = 1100;
+  constexpr int kDevices = 530;
+  s.write([&](WriteTransaction& txn) {
+    for (int i = 0; i < kEntries; ++i) {
+      const Value values[] = {Value(std::int64_t{-i}), Value(0.5 * i),
+                              Value("t" + std::to_string(i)),
+                              Value(Blob{0, static_cast<std::uint8_t>(i % 256)}), Value()};
+      LUMBUNG_RETURN_IF_ERROR(txn.append_audit({.seq = 0,
+                                                .time_ms = i,
+                                                .device_id = "phone-1",
+                                                .table = "household",
+                                                .row_id = "h" + std::to_string(i),
+                                                .column = "members",
+                                                .old_value = values[i % 5],
+                                                .new_value = values[(i + 1) % 5],
+                                                .outcome = "refused",
+                                                .detail = "no such row"}));
+    }
+    for (int i = 0; i < kDevices; ++i) {
+      LUMBUNG_RETURN_IF_ERROR(txn.record_push(
+          {.device_id = "d" + std::to_string(10000 + i), .officer = "sri", .time_ms = 100 + i}, {},
+          {}));
+    }
+    return Status::ok();
+  });
+  s.read([&](ReadTransaction& txn) {
+    int seen = 0;
+    REQUIRE(txn.scan_audit({},
+                           [&](const server::AuditEntry& e) {
+                             const Value values[] = {
+                                 Value(std::int64_t{-seen}), Value(0.5 * seen),
+                                 Value("t" + std::to_string(seen)),
+                                 Value(Blob{0, static_cast<std::uint8_t>(seen % 256)}), Value()};
+                             CHECK(e.time_ms == seen);
+                             CHECK(e.old_value == values[seen % 5]);
+                             CHECK(e.new_value == values[(seen + 1) % 5]);
+                             ++seen;
+                           })
+                .is_ok());
+    CHECK(seen == kEntries);
+    int early = 0;
+    REQUIRE(
+        txn.scan_audit({.before_ms = 700}, [&](const server::AuditEntry&) { ++early; }).is_ok());
+    CHECK(early == 700);
+    std::vector<std::string> devices;
+    REQUIRE(txn.scan_devices([&](const server::DeviceRecord& d) { devices.push_back(d.device_id); })
+                .is_ok());
+    REQUIRE(devices.size() == static_cast<std::size_t>(kDevices));
+    for (int i = 0; i < kDevices; ++i) {
+      CHECK(devices[static_cast<std::size_t>(i)] == "d" + std::to_string(10000 + i));
+    }
+    return Status::ok();
+  });
+}
+
 TEST_CASE("store conformance: archived audit entries leave the log, and only they",
           "[server][store]") {
   StoreUnderTest s(GENERATE(from_range(store_kinds())));

@@ -1,8 +1,9 @@
-// The store-agnostic part of ReadTransaction::scan_changes(): each store reads
-// every scope's change log, tombstones and conflict records as seq-ordered
-// ChangeSources of its own; merge_change_sources() visits their items in seq
-// order across them, and end_of_row_run() says how far a kRow item's cells
-// reach, so that a source skips the log entries the item already carries.
+// The merge of ReadTransaction::scan_changes(): every scope's change log,
+// tombstones and conflict records are seq-ordered ChangeSources (those of
+// server/sql_transactions.hpp, for both stores); merge_change_sources()
+// visits their items in seq order across them, and end_of_row_run() says how
+// far a kRow item's cells reach, so that a source skips the log entries the
+// item already carries.
 //
 // Thread-safety: a ChangeSource belongs to the transaction that made it.
 #pragma once

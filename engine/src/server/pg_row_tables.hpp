@@ -6,10 +6,8 @@
 // _lumbung_created_seq, _lumbung_hlc, _lumbung_device and _lumbung_versions
 // (server/cell_versions.hpp). _lumbung_tables lists them; their columns are
 // read from information_schema.columns in ordinal order, so that the store
-// knows its tables without a schema. Statements are built once, from names
-// that are checked identifiers, quoted; every value is a parameter.
-//
-// Thread-safety: a PgRowTables is immutable once built; share it freely.
+// knows its tables without a schema; the RowTables built from them are the
+// SQLite store's (server/sqlite_row_tables.hpp), statements and all.
 #pragma once
 
 #include <map>
@@ -21,29 +19,17 @@
 #include "core/schema.hpp"
 #include "lumbung/status.hpp"
 #include "pg/connection.hpp"
-#include "server/sqlite_row_tables.hpp"  // RowTable: the same statements, in PostgreSQL's SQL
+#include "server/sqlite_row_tables.hpp"  // RowTable, RowTables: one for both stores
 
 namespace lumbung::server {
 
 // The PostgreSQL type of a schema column type.
 std::string_view pg_type_name(core::ColumnType type);
 
-class PgRowTables {
- public:
-  // The row tables `conn` lists, each a RowTable whose statements take $1,
-  // $2, ... where SQLite's take ?1, ?2, ... kCorrupt for a name that is no
-  // identifier.
-  static Result<std::shared_ptr<const PgRowTables>> load(pg::Connection& conn);
-
-  // The table named `name`; null when the store has none.
-  const RowTable* find(std::string_view name) const;
-  // In the order they were adopted.
-  const std::vector<RowTable>& tables() const { return tables_; }
-
- private:
-  std::vector<RowTable> tables_;
-  std::map<std::string, std::size_t, std::less<>> by_name_;
-};
+// The row tables `conn` lists (RowTables::build; their statements are
+// SQLite's, which PgSql runs as PostgreSQL's). kCorrupt for a name that is no
+// identifier.
+Result<std::shared_ptr<const RowTables>> load_pg_row_tables(pg::Connection& conn);
 
 // Creates the tables, columns and indexes of `schema` that the database
 // lacks (see Store::adopt_schema); kSchemaIncompatible for a column whose

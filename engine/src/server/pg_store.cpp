@@ -1,16 +1,10 @@
 #include "server/pg_store.hpp"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
-#include <bit>
-#include <optional>
-#include <set>
 #include <utility>
 
-#include "core/checksum.hpp"
-#include "server/cell_versions.hpp"
-#include "server/change_scan.hpp"
+#include "server/pg_sql.hpp"
+#include "server/sql_transactions.hpp"
 
 namespace lumbung::server {
 namespace {
@@ -19,8 +13,8 @@ namespace {
 // (sqlite_store.cpp). Integers the engine treats as unsigned (checksums,
 // batch numbers, digests) are the bigint with the same bits. Columns that
 // hold a value of any type (audit and conflict values) hold it tagged
-// (any_value()). Keys whose order readers see collate as bytes ("C"), as in
-// SQLite.
+// (PgSql::any_value). Keys whose order readers see collate as bytes ("C"),
+// as in SQLite.
 //
 // Seqs: every write group begins by locking the row 'last_seq' of
 // _lumbung_meta (SELECT ... FOR UPDATE) and writes it at its end, so writers
@@ -94,942 +88,15 @@ INSERT INTO _lumbung_meta (key, value) VALUES ('store_format', '8'), ('last_seq'
 // tables or adopt a schema, so that two daemons starting at once do not both.
 constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(7815700137684839)";
 
-constexpr const char* kLastSeqKey = "last_seq";
+using sql::kLastSeqKey;
 constexpr const char* kFormatKey = "store_format";
-
-// Rows a statement reads at most at once: libpq holds a result whole.
-constexpr int kChunk = 512;
 
 // The attempts a write group makes when PostgreSQL reports a serialization
 // failure or deadlock.
 constexpr int kGroupAttempts = 5;
 
-constexpr const char* kConflictColumns =
-    "scope, tbl, row_id, id, col, policy, server_value, server_device, server_hlc, device_value, "
-    "device_id, device_hlc, outcome, resolved_value, resolved_by, resolved_device, resolved_ms";
-
-constexpr std::uint64_t kConflictIdBits = 53;
-
-Result<std::uint64_t> random_conflict_id() {
-  for (;;) {
-    std::uint64_t id = 0;
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&id), sizeof id) != 1) {
-      return Status(ErrorCode::kInternal, "the random number generator failed");
-    }
-    id &= (std::uint64_t{1} << kConflictIdBits) - 1;
-    if (id != 0) return id;
-  }
-}
-
-Value int64_bits(std::uint64_t value) { return Value(static_cast<std::int64_t>(value)); }
-
-// A value of any type as a bytea column holds it: NULL as NULL, else a tag
-// byte ('i' integer, 'r' real: 8 bytes big-endian each; 't' text, 'b' blob:
-// their bytes) and the value.
-Value any_value(const Value& value) {
-  Blob bytes;
-  const auto put64 = [&](std::uint64_t bits) {
-    for (int shift = 56; shift >= 0; shift -= 8) {
-      bytes.push_back(static_cast<std::uint8_t>(bits >> shift));
-    }
-  };
-  switch (value.type()) {
-    case ValueType::kNull:
-      return Value();
-    case ValueType::kInteger:
-      bytes.push_back('i');
-      put64(static_cast<std::uint64_t>(value.as_integer()));
-      break;
-    case ValueType::kReal:
-      bytes.push_back('r');
-      put64(std::bit_cast<std::uint64_t>(value.as_real()));
-      break;
-    case ValueType::kText:
-      bytes.push_back('t');
-      bytes.insert(bytes.end(), value.as_text().begin(), value.as_text().end());
-      break;
-    case ValueType::kBlob:
-      bytes.push_back('b');
-      bytes.insert(bytes.end(), value.as_blob().begin(), value.as_blob().end());
-      break;
-  }
-  return Value(std::move(bytes));
-}
-
-// The value any_value() wrote; kCorrupt for other bytes.
-Result<Value> from_any_value(const Value& stored, std::string_view what) {
-  if (stored.is_null()) return Value();
-  const auto corrupt = [&] {
-    return Status(ErrorCode::kCorrupt, "store: " + std::string(what) + " holds no tagged value");
-  };
-  if (stored.type() != ValueType::kBlob || stored.as_blob().empty()) return corrupt();
-  const Blob& bytes = stored.as_blob();
-  const auto get64 = [&]() {
-    std::uint64_t bits = 0;
-    for (std::size_t i = 1; i <= 8; ++i) bits = bits << 8 | bytes[i];
-    return bits;
-  };
-  switch (bytes[0]) {
-    case 'i':
-      if (bytes.size() != 9) return corrupt();
-      return Value(static_cast<std::int64_t>(get64()));
-    case 'r':
-      if (bytes.size() != 9) return corrupt();
-      return Value(std::bit_cast<double>(get64()));
-    case 't':
-      return Value(std::string(bytes.begin() + 1, bytes.end()));
-    case 'b':
-      return Value(Blob(bytes.begin() + 1, bytes.end()));
-    default:
-      return corrupt();
-  }
-}
-
-template <typename Enum>
-Result<Enum> parse_column(const pg::Rows& rows, int column, std::string_view field,
-                          std::uint64_t id, std::optional<Enum> (*parse)(std::string_view name)) {
-  const std::string name = rows.text(column);
-  const std::optional<Enum> parsed = parse(name);
-  if (!parsed) {
-    return Status(ErrorCode::kCorrupt, "store: conflict " + std::to_string(id) +
-                                           " has an unknown " + std::string(field) + " '" + name +
-                                           "'");
-  }
-  return *parsed;
-}
-
-// The conflict record whose kConflictColumns start at column `first` of `rows`.
-Result<Conflict> conflict_at(const pg::Rows& rows, int first) {
-  Conflict c;
-  c.scope = rows.text(first);
-  c.table = rows.text(first + 1);
-  c.row_id = rows.text(first + 2);
-  c.id = static_cast<std::uint64_t>(rows.integer(first + 3));
-  c.column = rows.text(first + 4);
-  LUMBUNG_ASSIGN_OR_RETURN(
-      c.policy, parse_column(rows, first + 5, "policy", c.id, core::parse_conflict_policy));
-  LUMBUNG_ASSIGN_OR_RETURN(c.server_value,
-                           from_any_value(rows.value(first + 6), "a conflict's server value"));
-  c.server_device = rows.text(first + 7);
-  c.server_hlc = rows.integer(first + 8);
-  LUMBUNG_ASSIGN_OR_RETURN(c.device_value,
-                           from_any_value(rows.value(first + 9), "a conflict's device value"));
-  c.device_id = rows.text(first + 10);
-  c.device_hlc = rows.integer(first + 11);
-  LUMBUNG_ASSIGN_OR_RETURN(
-      c.outcome, parse_column(rows, first + 12, "outcome", c.id, core::parse_conflict_outcome));
-  LUMBUNG_ASSIGN_OR_RETURN(c.resolved_value,
-                           from_any_value(rows.value(first + 13), "a conflict's resolved value"));
-  c.resolved_by = rows.text(first + 14);
-  c.resolved_device = rows.text(first + 15);
-  c.resolved_ms = rows.integer(first + 16);
-  return c;
-}
-
-Status run(pg::Connection& conn, const std::string& sql, const std::vector<Value>& params) {
-  return conn.query(sql, params).status();
-}
-
-std::string joined_villages(const std::vector<std::string>& villages) {
-  std::string text;
-  for (const std::string& village : villages) {
-    if (!text.empty()) text += '\n';
-    text += village;
-  }
-  return text;
-}
-
-// As the SQLite store's write_sighting().
-Status write_sighting(pg::Connection& conn, const DeviceSighting& sighting, std::int64_t first_ms,
-                      bool pushed) {
-  LUMBUNG_RETURN_IF_ERROR(run(conn,
-                              "INSERT INTO _lumbung_device_activity (device_id, first_seen_ms) "
-                              "VALUES ($1, $2) ON CONFLICT (device_id) DO NOTHING",
-                              {Value(sighting.device_id), Value(first_ms)}));
-  LUMBUNG_RETURN_IF_ERROR(run(
-      conn,
-      "UPDATE _lumbung_device_activity SET officer = $2, schema_version = $3, app_version = $4, "
-      "first_seen_ms = CASE WHEN first_seen_ms = 0 OR first_seen_ms > $5 THEN $5 "
-      "  ELSE first_seen_ms END, "
-      "last_seen_ms = greatest(last_seen_ms, $6) WHERE device_id = $1",
-      {Value(sighting.device_id), Value(sighting.officer),
-       Value(static_cast<std::int64_t>(sighting.schema_version)), Value(sighting.app_version),
-       Value(first_ms), Value(sighting.time_ms)}));
-  if (pushed) {
-    LUMBUNG_RETURN_IF_ERROR(run(conn,
-                                "UPDATE _lumbung_device_activity SET last_push_ms = "
-                                "greatest(last_push_ms, $2) WHERE device_id = $1",
-                                {Value(sighting.device_id), Value(sighting.time_ms)}));
-  }
-  if (!sighting.pulled) return Status::ok();
-  return run(
-      conn,
-      "UPDATE _lumbung_device_activity SET all_villages = $2, villages = $3 WHERE device_id = $1",
-      {Value(sighting.device_id), Value(std::int64_t{sighting.all_villages}),
-       Value(joined_villages(sighting.villages))});
-}
-
-Status no_live_row(std::string_view what, std::string_view table, std::string_view row_id) {
-  return Status(ErrorCode::kInternal, std::string(what) + ": table '" + std::string(table) +
-                                          "' has no live row '" + std::string(row_id) + "'");
-}
-
-// A live row as its row table holds it (as in sqlite_store.cpp).
-struct LoadedRow {
-  std::string table;
-  std::string row_id;
-  std::string scope;
-  core::ServerVersion row_version;
-  std::vector<Value> values;
-  CellVersions versions;
-
-  std::int64_t created_seq() const { return row_version.seq; }
-  std::vector<StoredCell> cells(const RowTable& table) const {
-    std::vector<StoredCell> cells;
-    cells.reserve(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      cells.push_back({table.columns[i], {values[i], versions.of(table.columns[i], row_version)}});
-    }
-    return cells;
-  }
-};
-
-Result<bool> load_row(pg::Connection& conn, const RowTable& table, std::string_view row_id,
-                      LoadedRow* row) {
-  LUMBUNG_ASSIGN_OR_RETURN(pg::Rows rows, conn.query(table.select_row, {Value(row_id)}));
-  if (!rows.step()) return false;
-  const int n = static_cast<int>(table.columns.size());
-  row->table = table.name;
-  row->row_id = row_id;
-  row->values.resize(table.columns.size());
-  for (int i = 0; i < n; ++i) row->values[static_cast<std::size_t>(i)] = rows.value(i);
-  const Value& scope = row->values[table.scope_position];
-  row->scope = scope.type() == ValueType::kText ? scope.as_text() : std::string();
-  row->row_version = {.stamp = {core::Hlc(rows.integer(n + 1)), rows.text(n + 2)},
-                      .seq = rows.integer(n)};
-  const Value versions = rows.value(n + 3);
-  if (versions.type() != ValueType::kBlob) {
-    return Status(ErrorCode::kCorrupt, "store: row '" + std::string(row_id) + "' of table '" +
-                                           table.name + "' has no cell versions");
-  }
-  const Blob& bytes = versions.as_blob();
-  LUMBUNG_ASSIGN_OR_RETURN(row->versions,
-                           CellVersions::decode(std::string_view(
-                               reinterpret_cast<const char*>(bytes.data()), bytes.size())));
-  return true;
-}
-
-Value versions_blob(const CellVersions& versions) {
-  const std::string bytes = versions.encode();
-  return Value(Blob(bytes.begin(), bytes.end()));
-}
-
-Status add_change(pg::Connection& conn, std::string_view scope, std::int64_t seq,
-                  std::string_view table, std::string_view row_id, std::string_view column) {
-  return run(conn,
-             "INSERT INTO _lumbung_changes (scope, seq, tbl, row_id, col) "
-             "VALUES ($1, $2, $3, $4, $5)",
-             {Value(scope), Value(seq), Value(table), Value(row_id), Value(column)});
-}
-
-Status remove_change(pg::Connection& conn, std::string_view scope, std::int64_t seq) {
-  return run(conn, "DELETE FROM _lumbung_changes WHERE scope = $1 AND seq = $2",
-             {Value(scope), Value(seq)});
-}
-
-// The rows of `sql` (parameters: the scope, then the seq to read after) in
-// chunks of kChunk, read on after the last seq read or skipped to: a scan
-// that stops early never loads the rest of a scope's log.
-class ChunkedLog {
- public:
-  ChunkedLog(pg::Connection& conn, std::string sql, std::string scope, std::int64_t after_seq)
-      : conn_(conn), sql_(std::move(sql)), scope_(std::move(scope)), after_(after_seq) {}
-
-  // Moves to the next row with a seq (column 0) past the last; false at the end.
-  Result<bool> next() {
-    for (;;) {
-      if (fetched_ && rows_.step()) {
-        const std::int64_t seq = rows_.integer(0);
-        if (seq <= after_) continue;
-        after_ = seq;
-        return true;
-      }
-      if (fetched_ && rows_.row_count() < kChunk) return false;
-      LUMBUNG_ASSIGN_OR_RETURN(rows_, conn_.query(sql_, {Value(scope_), Value(after_)}));
-      fetched_ = true;
-      if (rows_.row_count() == 0) return false;
-    }
-  }
-  // Reads on after `seq` (when it is past the last row read).
-  void skip_through(std::int64_t seq) { after_ = std::max(after_, seq); }
-  const pg::Rows& rows() const { return rows_; }
-
- private:
-  pg::Connection& conn_;
-  const std::string sql_;
-  const std::string scope_;
-  std::int64_t after_;
-  bool fetched_ = false;
-  pg::Rows rows_;
-};
-
-// Tombstones or conflict records of one scope: one row per item.
-class RecordSource final : public ChangeSource {
- public:
-  RecordSource(ChunkedLog log, ChangeItem::Kind kind) : log_(std::move(log)) { item_.kind = kind; }
-
-  Status advance() override {
-    LUMBUNG_ASSIGN_OR_RETURN(const bool found, log_.next());
-    done_ = !found;
-    if (done_) return Status::ok();
-    const pg::Rows& rows = log_.rows();
-    item_.seq = rows.integer(0);
-    item_.scope = rows.text(1);
-    item_.table = rows.text(2);
-    item_.row_id = rows.text(3);
-    if (item_.kind == ChangeItem::Kind::kConflict) {
-      LUMBUNG_ASSIGN_OR_RETURN(item_.conflict, conflict_at(rows, 1));
-    }
-    if (item_.kind == ChangeItem::Kind::kTombstone) {
-      item_.stamp = {core::Hlc(rows.integer(4)), rows.text(5)};
-    }
-    return Status::ok();
-  }
-
- private:
-  ChunkedLog log_;
-};
-
-// The changes of live rows of one scope, as the SQLite store's
-// RowChangeSource: a row newer than after_seq becomes one kRow item with its
-// cells, once, and the log is read on after the run of seqs they hold.
-class RowChangeSource final : public ChangeSource {
- public:
-  RowChangeSource(pg::Connection& conn, const PgRowTables& tables, ChunkedLog log,
-                  const std::string& scope, std::int64_t after_seq)
-      : conn_(conn), tables_(tables), log_(std::move(log)), after_seq_(after_seq) {
-    item_.scope = scope;
-  }
-
-  Status advance() override {
-    for (;;) {
-      LUMBUNG_ASSIGN_OR_RETURN(const bool found, log_.next());
-      done_ = !found;
-      if (done_) return Status::ok();
-      const pg::Rows& entry = log_.rows();
-      const std::string table = entry.text(1);
-      const std::string row_id = entry.text(2);
-      if (table != row_.table || row_id != row_.row_id) {
-        LUMBUNG_RETURN_IF_ERROR(load(table, row_id));
-      }
-      item_.seq = entry.integer(0);
-      item_.table = row_.table;
-      item_.row_id = row_.row_id;
-      item_.row_created_seq = row_.created_seq();
-      if (row_.created_seq() > after_seq_) {
-        if (!rows_given_.emplace(row_.table, row_.row_id).second) continue;
-        item_.kind = ChangeItem::Kind::kRow;
-        item_.column.clear();
-        item_.value = Value();
-        item_.cells = row_.cells(*table_);
-        log_.skip_through(end_of_row_run(item_));
-        return Status::ok();
-      }
-      item_.kind = ChangeItem::Kind::kCell;
-      item_.cells.clear();
-      item_.column = entry.text(3);
-      const std::optional<std::size_t> position = table_->position(item_.column);
-      if (!position) {
-        return Status(ErrorCode::kCorrupt, "store: the change log names column '" + item_.column +
-                                               "', which table '" + table_->name + "' lacks");
-      }
-      item_.value = row_.values[*position];
-      item_.stamp = row_.versions.of(item_.column, row_.row_version).stamp;
-      return Status::ok();
-    }
-  }
-
- private:
-  Status load(std::string_view table, std::string_view row_id) {
-    table_ = tables_.find(table);
-    if (table_ == nullptr) {
-      return Status(ErrorCode::kCorrupt, "store: the change log names table '" +
-                                             std::string(table) + "', which it lacks");
-    }
-    LUMBUNG_ASSIGN_OR_RETURN(const bool live, load_row(conn_, *table_, row_id, &row_));
-    if (!live) return no_live_row("scan_changes", table, row_id);
-    return Status::ok();
-  }
-
-  pg::Connection& conn_;
-  const PgRowTables& tables_;
-  ChunkedLog log_;
-  const std::int64_t after_seq_;
-  const RowTable* table_ = nullptr;
-  LoadedRow row_;
-  std::set<std::pair<std::string, std::string>> rows_given_;
-};
-
-class PgReadTransaction : public virtual ReadTransaction {
- public:
-  PgReadTransaction(pg::Connection& conn, const PgRowTables& tables)
-      : conn_(conn), tables_(tables) {}
-
-  Result<std::int64_t> last_seq() override { return meta_int64(*this, kLastSeqKey); }
-
-  Result<std::string> meta(std::string_view key) override {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        pg::Rows rows, conn_.query("SELECT value FROM _lumbung_meta WHERE key = $1", {Value(key)}));
-    return rows.step() ? rows.text(0) : std::string();
-  }
-
-  Result<std::optional<StoredRow>> row(std::string_view table, std::string_view row_id) override {
-    LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
-    LUMBUNG_ASSIGN_OR_RETURN(pg::Rows live, conn_.query(rows->select_head, {Value(row_id)}));
-    if (live.step()) {
-      return std::optional<StoredRow>(
-          StoredRow{.scope = live.text(0), .created_seq = live.integer(1), .tombstone = {}});
-    }
-    LUMBUNG_ASSIGN_OR_RETURN(
-        pg::Rows tombstone,
-        conn_.query("SELECT scope, created_seq, seq, hlc, device FROM _lumbung_tombstones "
-                    "WHERE tbl = $1 AND row_id = $2",
-                    {Value(table), Value(row_id)}));
-    if (!tombstone.step()) return std::optional<StoredRow>();
-    return std::optional<StoredRow>(StoredRow{
-        .scope = tombstone.text(0),
-        .created_seq = tombstone.integer(1),
-        .tombstone =
-            core::ServerVersion{.stamp = {core::Hlc(tombstone.integer(3)), tombstone.text(4)},
-                                .seq = tombstone.integer(2)}});
-  }
-
-  Result<std::vector<StoredCell>> cells(std::string_view table, std::string_view row_id) override {
-    LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
-    LoadedRow live;
-    LUMBUNG_ASSIGN_OR_RETURN(const bool found, load_row(conn_, *rows, row_id, &live));
-    if (!found) return std::vector<StoredCell>();
-    return live.cells(*rows);
-  }
-
-  Result<std::vector<ScopeState>> scopes() override {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        pg::Rows rows,
-        conn_.query("SELECT scope, checksum, live_rows FROM _lumbung_scopes ORDER BY scope"));
-    std::vector<ScopeState> scopes;
-    while (rows.step()) {
-      scopes.push_back(
-          {rows.text(0), static_cast<std::uint64_t>(rows.integer(1)), rows.integer(2)});
-    }
-    return scopes;
-  }
-
-  Result<std::vector<ScopeState>> scopes_among(const std::vector<std::string>& names) override {
-    std::vector<ScopeState> scopes;
-    for (const std::string& name : names) {
-      LUMBUNG_ASSIGN_OR_RETURN(
-          pg::Rows rows,
-          conn_.query("SELECT checksum, live_rows FROM _lumbung_scopes WHERE scope = $1",
-                      {Value(name)}));
-      if (rows.step()) {
-        scopes.push_back({name, static_cast<std::uint64_t>(rows.integer(0)), rows.integer(1)});
-      }
-    }
-    return scopes;
-  }
-
-  Status scan_changes(const ScopeCursors& cursors,
-                      const std::function<bool(const ChangeItem&)>& visit) override {
-    std::vector<std::unique_ptr<ChangeSource>> sources;
-    for (const auto& [scope, after_seq] : cursors) {
-      sources.push_back(std::make_unique<RowChangeSource>(
-          conn_, tables_,
-          ChunkedLog(conn_,
-                     "SELECT seq, tbl, row_id, col FROM _lumbung_changes "
-                     "WHERE scope = $1 AND seq > $2 ORDER BY seq LIMIT " +
-                         std::to_string(kChunk),
-                     scope, after_seq),
-          scope, after_seq));
-      sources.push_back(std::make_unique<RecordSource>(
-          ChunkedLog(conn_,
-                     "SELECT seq, scope, tbl, row_id, hlc, device FROM _lumbung_tombstones "
-                     "WHERE scope = $1 AND seq > $2 ORDER BY seq LIMIT " +
-                         std::to_string(kChunk),
-                     scope, after_seq),
-          ChangeItem::Kind::kTombstone));
-      sources.push_back(std::make_unique<RecordSource>(
-          ChunkedLog(conn_,
-                     std::string("SELECT seq, ") + kConflictColumns +
-                         " FROM _lumbung_conflicts WHERE scope = $1 AND seq > $2 ORDER BY seq "
-                         "LIMIT " +
-                         std::to_string(kChunk),
-                     scope, after_seq),
-          ChangeItem::Kind::kConflict));
-    }
-    return merge_change_sources(sources, visit);
-  }
-
-  Status scan_rows(const std::optional<std::string>& table, const std::optional<std::string>& scope,
-                   const RowVisitor& visit) override {
-    if (table) {
-      LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(*table));
-      return scan_table(*rows, scope, visit);
-    }
-    for (const RowTable& rows : tables_.tables()) {
-      LUMBUNG_RETURN_IF_ERROR(scan_table(rows, scope, visit));
-    }
-    return Status::ok();
-  }
-
-  Result<std::optional<DeviceBatch>> device_batch(std::string_view device_id) override {
-    LUMBUNG_ASSIGN_OR_RETURN(pg::Rows rows,
-                             conn_.query("SELECT last_batch, request_digest FROM _lumbung_devices "
-                                         "WHERE device_id = $1",
-                                         {Value(device_id)}));
-    if (!rows.step()) return std::optional<DeviceBatch>();
-    return std::optional<DeviceBatch>(DeviceBatch{static_cast<std::uint64_t>(rows.integer(0)),
-                                                  static_cast<std::uint64_t>(rows.integer(1))});
-  }
-
-  Result<std::string> device_answer(std::string_view device_id) override {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        pg::Rows rows,
-        conn_.query("SELECT response FROM _lumbung_device_answers WHERE device_id = $1",
-                    {Value(device_id)}));
-    const Value response = rows.step() ? rows.value(0) : Value();
-    if (response.type() != ValueType::kBlob) return std::string();
-    return std::string(response.as_blob().begin(), response.as_blob().end());
-  }
-
-  Result<std::uint64_t> last_batch(std::string_view device_id) override {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        pg::Rows rows, conn_.query("SELECT last_batch FROM _lumbung_devices WHERE device_id = $1",
-                                   {Value(device_id)}));
-    return rows.step() ? static_cast<std::uint64_t>(rows.integer(0)) : std::uint64_t{0};
-  }
-
-  Result<std::optional<Conflict>> conflict(std::uint64_t id) override {
-    LUMBUNG_ASSIGN_OR_RETURN(pg::Rows rows,
-                             conn_.query(std::string("SELECT ") + kConflictColumns +
-                                             " FROM _lumbung_conflicts WHERE id = $1",
-                                         {Value(static_cast<std::int64_t>(id))}));
-    if (!rows.step()) return std::optional<Conflict>();
-    LUMBUNG_ASSIGN_OR_RETURN(Conflict conflict, conflict_at(rows, 0));
-    return std::optional<Conflict>(std::move(conflict));
-  }
-
-  Status scan_devices(const std::function<void(const DeviceRecord&)>& visit) override {
-    std::string after;
-    for (bool first = true;; first = false) {
-      LUMBUNG_ASSIGN_OR_RETURN(
-          pg::Rows rows,
-          conn_.query("SELECT a.device_id, a.officer, a.first_seen_ms, a.last_seen_ms, "
-                      "a.last_push_ms, a.schema_version, a.app_version, a.all_villages, "
-                      "a.villages, (SELECT count(*) FROM _lumbung_device_refusals AS r "
-                      "             WHERE r.device_id = a.device_id) "
-                      "FROM _lumbung_device_activity AS a WHERE $1 OR a.device_id > $2 "
-                      "ORDER BY a.device_id LIMIT " +
-                          std::to_string(kChunk),
-                      {Value(std::int64_t{first}), Value(after)}));
-      while (rows.step()) {
-        DeviceRecord device{.device_id = rows.text(0),
-                            .officer = rows.text(1),
-                            .first_seen_ms = rows.integer(2),
-                            .last_seen_ms = rows.integer(3),
-                            .last_push_ms = rows.integer(4),
-                            .schema_version = static_cast<std::uint32_t>(rows.integer(5)),
-                            .app_version = rows.text(6),
-                            .all_villages = rows.integer(7) != 0,
-                            .villages = {},
-                            .refused_pending = rows.integer(9)};
-        const std::string villages = rows.text(8);
-        for (std::size_t start = 0; start < villages.size();) {
-          const std::size_t end = std::min(villages.find('\n', start), villages.size());
-          device.villages.push_back(villages.substr(start, end - start));
-          start = end + 1;
-        }
-        after = device.device_id;
-        visit(device);
-      }
-      if (rows.row_count() < kChunk) return Status::ok();
-    }
-  }
-
-  Status scan_audit(const AuditQuery& filter,
-                    const std::function<void(const AuditEntry&)>& visit) override {
-    const auto param = [](const std::optional<std::string>& value) {
-      return value ? Value(*value) : Value();
-    };
-    std::int64_t after = 0;
-    for (;;) {
-      LUMBUNG_ASSIGN_OR_RETURN(
-          pg::Rows rows,
-          conn_.query(
-              "SELECT seq, time_ms, officer, device_id, tbl, row_id, col, old_value, new_value, "
-              "outcome, detail, conflict_id, scope, id FROM _lumbung_audit_log "
-              "WHERE ($1::text IS NULL OR scope = $1::text) AND ($2::text IS NULL OR tbl = "
-              "$2::text) AND ($3::text IS NULL OR row_id = $3::text) "
-              "AND ($4::bigint IS NULL OR time_ms < $4::bigint) AND id > $5 ORDER BY id LIMIT " +
-                  std::to_string(kChunk),
-              {param(filter.scope), param(filter.table), param(filter.row_id),
-               filter.before_ms ? Value(*filter.before_ms) : Value(), Value(after)}));
-      while (rows.step()) {
-        AuditEntry entry{.seq = rows.is_null(0) ? 0 : rows.integer(0),
-                         .time_ms = rows.integer(1),
-                         .officer = rows.text(2),
-                         .device_id = rows.text(3),
-                         .table = rows.text(4),
-                         .row_id = rows.text(5),
-                         .column = rows.text(6),
-                         .old_value = {},
-                         .new_value = {},
-                         .outcome = rows.text(9),
-                         .detail = rows.text(10),
-                         .conflict_id = static_cast<std::uint64_t>(rows.integer(11)),
-                         .scope = rows.text(12),
-                         .id = rows.integer(13)};
-        LUMBUNG_ASSIGN_OR_RETURN(entry.old_value,
-                                 from_any_value(rows.value(7), "an audit entry's old value"));
-        LUMBUNG_ASSIGN_OR_RETURN(entry.new_value,
-                                 from_any_value(rows.value(8), "an audit entry's new value"));
-        after = entry.id;
-        visit(entry);
-      }
-      if (rows.row_count() < kChunk) return Status::ok();
-    }
-  }
-
- protected:
-  Result<const RowTable*> row_table(std::string_view name) const {
-    const RowTable* table = tables_.find(name);
-    if (table != nullptr) return table;
-    return Status(ErrorCode::kInternal, "store: no table '" + std::string(name) +
-                                            "' (the store has not adopted a schema with it)");
-  }
-
-  pg::Connection& conn_;
-  const PgRowTables& tables_;
-
- private:
-  // Pages of kChunk rows in order of id (RowTable::scan, scan_scope).
-  Status scan_table(const RowTable& table, const std::optional<std::string>& scope,
-                    const RowVisitor& visit) {
-    std::vector<Value> values(table.columns.size());
-    std::string after;
-    for (;;) {
-      std::vector<Value> params{Value(after)};
-      if (scope) params.emplace_back(*scope);
-      LUMBUNG_ASSIGN_OR_RETURN(pg::Rows rows,
-                               conn_.query(scope ? table.scan_scope : table.scan, params));
-      while (rows.step()) {
-        for (std::size_t i = 0; i < values.size(); ++i) {
-          values[i] = rows.value(static_cast<int>(i));
-        }
-        const Value& row_scope = values[table.scope_position];
-        const Value& id = values[table.id_position];
-        after = id.type() == ValueType::kText ? id.as_text() : "";
-        visit(LiveRow{.table = table.name,
-                      .scope = row_scope.type() == ValueType::kText ? row_scope.as_text() : "",
-                      .row_id = after,
-                      .columns = table.columns,
-                      .values = values});
-      }
-      if (rows.row_count() < kChunk) return Status::ok();
-    }
-  }
-};
-
-class PgWriteTransaction final : public WriteTransaction, public PgReadTransaction {
- public:
-  PgWriteTransaction(pg::Connection& conn, const PgRowTables& tables, std::int64_t last_seq)
-      : PgReadTransaction(conn, tables), stored_last_seq_(last_seq), last_seq_(last_seq) {}
-
-  Result<std::int64_t> last_seq() override { return last_seq_; }
-  std::int64_t next_seq() override { return ++last_seq_; }
-
-  Status set_meta(std::string_view key, std::string_view value) override {
-    return run(conn_,
-               "INSERT INTO _lumbung_meta (key, value) VALUES ($1, $2) "
-               "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-               {Value(key), Value(value)});
-  }
-
-  Status insert_row(std::string_view table, std::string_view row_id, std::string_view scope,
-                    std::int64_t created_seq, const std::vector<StoredCell>& cells) override {
-    LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
-    core::ServerVersion row_version{.stamp = {}, .seq = created_seq};
-    for (const StoredCell& cell : cells) {
-      if (cell.column == "id") row_version.stamp = cell.cell.version.stamp;
-    }
-    std::vector<Value> params;
-    params.reserve(rows->columns.size() + 4);
-    params.resize(rows->columns.size());
-    CellVersions versions;
-    for (const StoredCell& cell : cells) {
-      const std::optional<std::size_t> position = rows->position(cell.column);
-      if (!position) {
-        return Status(ErrorCode::kInternal,
-                      "insert_row: table '" + rows->name + "' has no column '" + cell.column + "'");
-      }
-      params[*position] = cell.cell.value;
-      versions.set(cell.column, cell.cell.version, row_version);
-    }
-    const core::RowCellHasher hasher(table, row_id);
-    std::uint64_t added = 0;
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      added += hasher.cell(rows->columns[i], params[i]);
-    }
-    params.emplace_back(created_seq);
-    params.emplace_back(row_version.stamp.hlc.packed());
-    params.emplace_back(row_version.stamp.device_id);
-    params.emplace_back(versions_blob(versions));
-    LUMBUNG_RETURN_IF_ERROR(run(conn_, rows->insert_row, params));
-    LUMBUNG_RETURN_IF_ERROR(add_change(conn_, scope, created_seq, table, row_id, ""));
-    for (const CellVersion& cell : versions.cells()) {
-      if (cell.version.seq != created_seq) {
-        LUMBUNG_RETURN_IF_ERROR(
-            add_change(conn_, scope, cell.version.seq, table, row_id, cell.column));
-      }
-    }
-    adjust_scope(scope, added, 0, +1);
-    return Status::ok();
-  }
-
-  Status write_cell(std::string_view table, std::string_view row_id, std::string_view column,
-                    const core::ServerCell& cell) override {
-    LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
-    LoadedRow row;
-    LUMBUNG_ASSIGN_OR_RETURN(const bool live, load_row(conn_, *rows, row_id, &row));
-    if (!live) return no_live_row("write_cell", table, row_id);
-    const std::optional<std::size_t> position = rows->position(column);
-    if (!position) {
-      return Status(ErrorCode::kInternal, "write_cell: table '" + rows->name + "' has no column '" +
-                                              std::string(column) + "'");
-    }
-    const std::int64_t old_seq = row.versions.of(column, row.row_version).seq;
-    row.versions.set(column, cell.version, row.row_version);
-    LUMBUNG_RETURN_IF_ERROR(run(conn_, rows->update_cell[*position],
-                                {Value(row_id), cell.value, versions_blob(row.versions)}));
-    if (old_seq != row.created_seq()) {
-      LUMBUNG_RETURN_IF_ERROR(remove_change(conn_, row.scope, old_seq));
-    }
-    if (cell.version.seq != row.created_seq()) {
-      LUMBUNG_RETURN_IF_ERROR(
-          add_change(conn_, row.scope, cell.version.seq, table, row_id, column));
-    }
-    adjust_scope(row.scope, core::cell_hash(table, row_id, column, cell.value),
-                 core::cell_hash(table, row_id, column, row.values[*position]), 0);
-    return Status::ok();
-  }
-
-  Status delete_row(std::string_view table, std::string_view row_id,
-                    const core::ServerVersion& tombstone) override {
-    LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
-    LoadedRow row;
-    LUMBUNG_ASSIGN_OR_RETURN(const bool live, load_row(conn_, *rows, row_id, &row));
-    if (!live) return no_live_row("delete_row", table, row_id);
-    const core::RowCellHasher hasher(table, row_id);
-    std::uint64_t removed = 0;
-    for (std::size_t i = 0; i < row.values.size(); ++i) {
-      removed += hasher.cell(rows->columns[i], row.values[i]);
-    }
-    LUMBUNG_RETURN_IF_ERROR(remove_change(conn_, row.scope, row.created_seq()));
-    for (const CellVersion& cell : row.versions.cells()) {
-      if (cell.version.seq != row.created_seq()) {
-        LUMBUNG_RETURN_IF_ERROR(remove_change(conn_, row.scope, cell.version.seq));
-      }
-    }
-    LUMBUNG_RETURN_IF_ERROR(run(conn_, rows->delete_row, {Value(row_id)}));
-    LUMBUNG_RETURN_IF_ERROR(
-        run(conn_,
-            "INSERT INTO _lumbung_tombstones (tbl, row_id, scope, created_seq, seq, hlc, device) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            {Value(table), Value(row_id), Value(row.scope), Value(row.created_seq()),
-             Value(tombstone.seq), Value(tombstone.stamp.hlc.packed()),
-             Value(tombstone.stamp.device_id)}));
-    adjust_scope(row.scope, 0, removed, -1);
-    return Status::ok();
-  }
-
-  Result<std::uint64_t> add_conflict(const Conflict& c, std::int64_t seq) override {
-    LUMBUNG_ASSIGN_OR_RETURN(const std::uint64_t id, unused_conflict_id());
-    LUMBUNG_RETURN_IF_ERROR(run(
-        conn_,
-        "INSERT INTO _lumbung_conflicts (id, seq, scope, tbl, row_id, col, policy, server_value, "
-        "server_device, server_hlc, device_value, device_id, device_hlc, outcome) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        {Value(static_cast<std::int64_t>(id)), Value(seq), Value(c.scope), Value(c.table),
-         Value(c.row_id), Value(c.column), Value(core::conflict_policy_name(c.policy)),
-         any_value(c.server_value), Value(c.server_device), Value(c.server_hlc),
-         any_value(c.device_value), Value(c.device_id), Value(c.device_hlc),
-         Value(core::conflict_outcome_name(c.outcome))}));
-    return id;
-  }
-
-  Status update_conflict(const Conflict& c, std::int64_t seq) override {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        pg::Rows updated,
-        conn_.query("UPDATE _lumbung_conflicts SET seq = $2, outcome = $3, resolved_value = $4, "
-                    "resolved_by = $5, resolved_device = $6, resolved_ms = $7 WHERE id = $1",
-                    {Value(static_cast<std::int64_t>(c.id)), Value(seq),
-                     Value(core::conflict_outcome_name(c.outcome)), any_value(c.resolved_value),
-                     Value(c.resolved_by), Value(c.resolved_device), Value(c.resolved_ms)}));
-    if (updated.affected_rows() == 1) return Status::ok();
-    return Status(ErrorCode::kInternal,
-                  "update_conflict: no conflict " + std::to_string(c.id) + " to update");
-  }
-
-  void set_officer(std::string_view officer) override { officer_ = officer; }
-
-  Status append_audit(const AuditEntry& e) override {
-    std::string scope = e.scope;
-    if (scope.empty() && tables_.find(e.table) != nullptr) {
-      LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row, this->row(e.table, e.row_id));
-      if (row) scope = std::move(row->scope);
-    }
-    return run(conn_,
-               "INSERT INTO _lumbung_audit_log (seq, time_ms, officer, device_id, tbl, row_id, "
-               "col, old_value, new_value, outcome, detail, conflict_id, scope) "
-               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-               {e.seq == 0 ? Value() : Value(e.seq), Value(e.time_ms), Value(officer_),
-                Value(e.device_id), Value(e.table), Value(e.row_id), Value(e.column),
-                any_value(e.old_value), any_value(e.new_value), Value(e.outcome), Value(e.detail),
-                Value(static_cast<std::int64_t>(e.conflict_id)), Value(scope)});
-  }
-
-  Result<std::int64_t> remove_archived_audit(std::int64_t before_ms, std::int64_t first_id,
-                                             std::int64_t last_id) override {
-    // The guard row lives only inside this transaction (kCreateTables).
-    LUMBUNG_RETURN_IF_ERROR(run(conn_,
-                                "INSERT INTO _lumbung_audit_archiving (before_ms, first_id, "
-                                "last_id) VALUES ($1, $2, $3)",
-                                {Value(before_ms), Value(first_id), Value(last_id)}));
-    LUMBUNG_ASSIGN_OR_RETURN(
-        pg::Rows removed,
-        conn_.query("DELETE FROM _lumbung_audit_log WHERE id BETWEEN $2 AND $3 AND time_ms < $1",
-                    {Value(before_ms), Value(first_id), Value(last_id)}));
-    LUMBUNG_RETURN_IF_ERROR(run(conn_, "DELETE FROM _lumbung_audit_archiving", {}));
-    return removed.affected_rows();
-  }
-
-  Status set_device_batch(std::string_view device_id, const DeviceBatch& batch,
-                          std::string_view response) override {
-    LUMBUNG_RETURN_IF_ERROR(
-        run(conn_,
-            "INSERT INTO _lumbung_devices (device_id, last_batch, request_digest) "
-            "VALUES ($1, $2, $3) ON CONFLICT (device_id) DO UPDATE SET "
-            "last_batch = EXCLUDED.last_batch, request_digest = EXCLUDED.request_digest",
-            {Value(device_id), int64_bits(batch.batch), int64_bits(batch.request_digest)}));
-    return run(conn_,
-               "INSERT INTO _lumbung_device_answers (device_id, response) VALUES ($1, $2) "
-               "ON CONFLICT (device_id) DO UPDATE SET response = EXCLUDED.response",
-               {Value(device_id), Value(Blob(response.begin(), response.end()))});
-  }
-
-  Status record_push(const DeviceSighting& sighting, const std::vector<RowKey>& refused,
-                     const std::vector<RowKey>& accepted) override {
-    LUMBUNG_RETURN_IF_ERROR(write_sighting(conn_, sighting, sighting.time_ms, true));
-    const Value device(sighting.device_id);
-    if (!accepted.empty()) {
-      LUMBUNG_ASSIGN_OR_RETURN(
-          pg::Rows pending,
-          conn_.query("SELECT 1 FROM _lumbung_device_refusals WHERE device_id = $1 LIMIT 1",
-                      {device}));
-      const bool any = pending.step();
-      for (std::size_t i = 0; any && i < accepted.size(); ++i) {
-        LUMBUNG_RETURN_IF_ERROR(run(conn_,
-                                    "DELETE FROM _lumbung_device_refusals WHERE device_id = $1 "
-                                    "AND tbl = $2 AND row_id = $3",
-                                    {device, Value(accepted[i].first), Value(accepted[i].second)}));
-      }
-    }
-    if (refused.empty()) return Status::ok();
-    LUMBUNG_ASSIGN_OR_RETURN(
-        pg::Rows counted,
-        conn_.query("SELECT count(*) FROM _lumbung_device_refusals WHERE device_id = $1",
-                    {device}));
-    std::int64_t kept = counted.step() ? counted.integer(0) : 0;
-    for (const auto& [table, row_id] : refused) {
-      if (kept >= kMaxRefusalsKeptPerDevice) break;
-      LUMBUNG_RETURN_IF_ERROR(
-          run(conn_,
-              "INSERT INTO _lumbung_device_refusals (device_id, tbl, row_id, refused_ms) "
-              "VALUES ($1, $2, $3, $4) ON CONFLICT (device_id, tbl, row_id) DO UPDATE SET "
-              "refused_ms = EXCLUDED.refused_ms",
-              {device, Value(table), Value(row_id), Value(sighting.time_ms)}));
-      ++kept;
-    }
-    return Status::ok();
-  }
-
-  // Counts every scope's checksum and live rows again from the row tables.
-  Status recount_scopes() {
-    LUMBUNG_RETURN_IF_ERROR(conn_.exec("UPDATE _lumbung_scopes SET checksum = 0, live_rows = 0"));
-    scope_deltas_.clear();
-    return scan_rows(std::nullopt, std::nullopt, [&](const LiveRow& row) {
-      const core::RowCellHasher hasher(row.table, row.row_id);
-      std::uint64_t sum = 0;
-      for (std::size_t i = 0; i < row.values.size(); ++i) {
-        sum += hasher.cell(row.columns[i], row.values[i]);
-      }
-      adjust_scope(row.scope, sum, 0, +1);
-    });
-  }
-
-  Result<std::uint64_t> unused_conflict_id() {
-    for (;;) {
-      LUMBUNG_ASSIGN_OR_RETURN(const std::uint64_t id, random_conflict_id());
-      LUMBUNG_ASSIGN_OR_RETURN(pg::Rows taken,
-                               conn_.query("SELECT 1 FROM _lumbung_conflicts WHERE id = $1",
-                                           {Value(static_cast<std::int64_t>(id))}));
-      if (!taken.step()) return id;
-    }
-  }
-
-  // Writes what the transaction kept in memory: the scopes' checksums (sums
-  // modulo 2^64) and the seq counter.
-  Status flush() {
-    for (const auto& [scope, delta] : scope_deltas_) {
-      LUMBUNG_ASSIGN_OR_RETURN(
-          pg::Rows current,
-          conn_.query("SELECT checksum, live_rows FROM _lumbung_scopes WHERE scope = $1",
-                      {Value(scope)}));
-      std::uint64_t checksum = delta.checksum;
-      std::int64_t live_rows = delta.live_rows;
-      if (current.step()) {
-        checksum += static_cast<std::uint64_t>(current.integer(0));
-        live_rows += current.integer(1);
-      }
-      LUMBUNG_RETURN_IF_ERROR(run(conn_,
-                                  "INSERT INTO _lumbung_scopes (scope, checksum, live_rows) "
-                                  "VALUES ($1, $2, $3) ON CONFLICT (scope) DO UPDATE SET "
-                                  "checksum = EXCLUDED.checksum, live_rows = EXCLUDED.live_rows",
-                                  {Value(scope), int64_bits(checksum), Value(live_rows)}));
-    }
-    if (last_seq_ == stored_last_seq_) return Status::ok();
-    return set_meta(kLastSeqKey, std::to_string(last_seq_));
-  }
-
- private:
-  struct ScopeDelta {
-    std::uint64_t checksum = 0;
-    std::int64_t live_rows = 0;
-  };
-
-  void adjust_scope(std::string_view scope, std::uint64_t add, std::uint64_t subtract,
-                    std::int64_t live_rows) {
-    auto it = scope_deltas_.find(scope);
-    if (it == scope_deltas_.end())
-      it = scope_deltas_.emplace(std::string(scope), ScopeDelta{}).first;
-    it->second.checksum += add - subtract;
-    it->second.live_rows += live_rows;
-  }
-
-  const std::int64_t stored_last_seq_;
-  std::int64_t last_seq_;
-  std::string officer_;
-  std::map<std::string, ScopeDelta, std::less<>> scope_deltas_;
-};
+using ReadTxn = sql::ReadTransactionOver<PgSql>;
+using WriteTxn = sql::WriteTransactionOver<PgSql>;
 
 // Runs `body` inside a savepoint: rolled back alone when it fails. A failure
 // that aborts the whole transaction (kBusy, a lost connection) is returned
@@ -1053,7 +120,7 @@ Status in_savepoint(pg::Connection& conn, const std::function<Status()>& body, S
 }  // namespace
 
 PgStore::PgStore(std::string url, std::unique_ptr<pg::Connection> writer,
-                 std::shared_ptr<const PgRowTables> tables)
+                 std::shared_ptr<const RowTables> tables)
     : url_(std::move(url)), writer_(std::move(writer)), tables_(std::move(tables)) {}
 
 PgStore::~PgStore() {
@@ -1082,11 +149,11 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url) {
     }
     return Status::ok();
   }));
-  LUMBUNG_ASSIGN_OR_RETURN(std::shared_ptr<const PgRowTables> tables, PgRowTables::load(conn));
+  LUMBUNG_ASSIGN_OR_RETURN(std::shared_ptr<const RowTables> tables, load_pg_row_tables(conn));
   return std::unique_ptr<PgStore>(new PgStore(url, std::move(writer), std::move(tables)));
 }
 
-std::shared_ptr<const PgRowTables> PgStore::row_tables() const {
+std::shared_ptr<const RowTables> PgStore::row_tables() const {
   std::lock_guard lock(tables_mu_);
   return tables_;
 }
@@ -1094,7 +161,7 @@ std::shared_ptr<const PgRowTables> PgStore::row_tables() const {
 Status PgStore::adopt_schema(const core::Schema& schema) {
   std::lock_guard lock(write_mu_);
   pg::Connection& conn = *writer_;
-  std::shared_ptr<const PgRowTables> adopted;
+  std::shared_ptr<const RowTables> adopted;
   LUMBUNG_RETURN_IF_ERROR(pg::retry_transaction(conn, pg::Isolation::kReadCommitted, [&] {
     LUMBUNG_RETURN_IF_ERROR(conn.exec(kSchemaLock));
     // Writers wait for the new tables (the seq lock, see kCreateTables).
@@ -1103,11 +170,11 @@ Status PgStore::adopt_schema(const core::Schema& schema) {
                                         {Value(kLastSeqKey)}));
     bool columns_added = false;
     LUMBUNG_RETURN_IF_ERROR(create_pg_row_tables(conn, schema, &columns_added));
-    LUMBUNG_ASSIGN_OR_RETURN(adopted, PgRowTables::load(conn));
+    LUMBUNG_ASSIGN_OR_RETURN(adopted, load_pg_row_tables(conn));
     if (!columns_added) return Status::ok();
-    PgReadTransaction reader(conn, *adopted);
+    ReadTxn reader(PgSql(conn), *adopted);
     LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t last_seq, reader.last_seq());
-    PgWriteTransaction txn(conn, *adopted, last_seq);
+    WriteTxn txn(PgSql(conn), *adopted, last_seq);
     LUMBUNG_RETURN_IF_ERROR(txn.recount_scopes());
     return txn.flush();
   }));
@@ -1122,7 +189,7 @@ Status PgStore::run_group(const std::vector<WriteBody>& bodies,
                           const SightingBuffer::Sightings& sightings, std::vector<Status>* statuses,
                           bool* started) {
   pg::Connection& conn = *writer_;
-  const std::shared_ptr<const PgRowTables> tables = row_tables();
+  const std::shared_ptr<const RowTables> tables = row_tables();
   *started = false;
   return pg::in_transaction(conn, pg::Isolation::kReadCommitted, [&]() -> Status {
     // The seq lock (kCreateTables): held until this transaction ends, so
@@ -1139,9 +206,9 @@ Status PgStore::run_group(const std::vector<WriteBody>& bodies,
       (*statuses)[i] = in_savepoint(
           conn,
           [&]() -> Status {
-            PgReadTransaction reader(conn, *tables);
+            ReadTxn reader(PgSql(conn), *tables);
             LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t last_seq, reader.last_seq());
-            PgWriteTransaction txn(conn, *tables, last_seq);
+            WriteTxn txn(PgSql(conn), *tables, last_seq);
             LUMBUNG_RETURN_IF_ERROR(bodies[i](txn));
             return txn.flush();
           },
@@ -1149,7 +216,9 @@ Status PgStore::run_group(const std::vector<WriteBody>& bodies,
       if (!aborted.is_ok()) return aborted;
     }
     for (const auto& [device_id, pending] : sightings) {
-      LUMBUNG_RETURN_IF_ERROR(write_sighting(conn, pending.latest, pending.first_ms, false));
+      PgSql sql_conn(conn);
+      LUMBUNG_RETURN_IF_ERROR(
+          sql::write_sighting(sql_conn, pending.latest, pending.first_ms, false));
     }
     return Status::ok();
   });
@@ -1216,7 +285,7 @@ void PgStore::return_reader(std::unique_ptr<pg::Connection> reader) {
 Status PgStore::read(const std::function<Status(ReadTransaction&)>& body) {
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> reader, take_reader());
   pg::Connection& conn = *reader;
-  const std::shared_ptr<const PgRowTables> tables = row_tables();
+  const std::shared_ptr<const RowTables> tables = row_tables();
   // One snapshot for every statement of `body`. A pooled connection that
   // broke while idle (PostgreSQL restarted) is reset, once.
   constexpr const char* kBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
@@ -1226,7 +295,7 @@ Status PgStore::read(const std::function<Status(ReadTransaction&)>& body) {
     begun = conn.exec(kBegin);
   }
   LUMBUNG_RETURN_IF_ERROR(begun);
-  PgReadTransaction txn(conn, *tables);
+  ReadTxn txn(PgSql(conn), *tables);
   const Status status = body(txn);
   const Status ended = status.is_ok() ? conn.commit() : conn.rollback();
   if (ended.is_ok() && conn.connected()) return_reader(std::move(reader));

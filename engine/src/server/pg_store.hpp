@@ -51,9 +51,9 @@ class PgStore : public Store {
 
  private:
   PgStore(std::string url, std::unique_ptr<pg::Connection> writer,
-          std::shared_ptr<const PgRowTables> tables);
+          std::shared_ptr<const RowTables> tables);
 
-  std::shared_ptr<const PgRowTables> row_tables() const;
+  std::shared_ptr<const RowTables> row_tables() const;
   // One attempt at a write group; *started: the seq lock was taken (bodies
   // may have run). REQUIRES: write_mu_ held.
   Status run_group(const std::vector<WriteBody>& bodies, const SightingBuffer::Sightings& sightings,
@@ -65,7 +65,7 @@ class PgStore : public Store {
   std::mutex write_mu_;
   std::unique_ptr<pg::Connection> writer_;  // guarded by write_mu_
   mutable std::mutex tables_mu_;
-  std::shared_ptr<const PgRowTables> tables_;  // guarded by tables_mu_
+  std::shared_ptr<const RowTables> tables_;  // guarded by tables_mu_
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<pg::Connection>> idle_readers_;  // guarded by readers_mu_
   SightingBuffer sightings_;

@@ -21,12 +21,6 @@ std::string joined_columns(const std::vector<std::string>& columns) {
   return text;
 }
 
-// A column of a row table as SQLite's catalogue has it.
-struct CatalogueColumn {
-  std::string name;
-  std::string type;
-};
-
 // The columns of table `name` in table order; none when there is no such table.
 Result<std::vector<CatalogueColumn>> catalogue_columns(db::Database& db, std::string_view name) {
   LUMBUNG_ASSIGN_OR_RETURN(db::Statement info,
@@ -72,9 +66,13 @@ Result<RowTable> describe(std::string name, std::string scope_column,
   table.insert_row = "INSERT INTO " + quoted + " (" + listed + ", " + kRowMetadataColumns +
                      ") VALUES (" + placeholders + ")";
   table.delete_row = "DELETE FROM " + quoted + " WHERE \"id\" = ?1";
-  table.scan = "SELECT " + listed + " FROM " + quoted + " ORDER BY \"id\"";
+  // Scans read pages of rows after the last id read (?1; the scope: ?2),
+  // as the PostgreSQL store must (server/sql_transactions.hpp).
+  table.scan =
+      "SELECT " + listed + " FROM " + quoted + " WHERE \"id\" > ?1 ORDER BY \"id\" LIMIT 512";
   table.scan_scope = "SELECT " + listed + " FROM " + quoted + " WHERE " +
-                     quote_identifier(table.scope_column) + " = ?1 ORDER BY \"id\"";
+                     quote_identifier(table.scope_column) +
+                     " = ?2 AND \"id\" > ?1 ORDER BY \"id\" LIMIT 512";
   for (const std::string& column : table.columns) {
     table.update_cell.push_back("UPDATE " + quoted + " SET " + quote_identifier(column) +
                                 " = ?2, \"_lumbung_versions\" = ?3 WHERE \"id\" = ?1");
@@ -90,30 +88,39 @@ std::optional<std::size_t> RowTable::position(std::string_view column) const {
   return static_cast<std::size_t>(it - columns.begin());
 }
 
-Result<std::shared_ptr<const RowTables>> RowTables::load(db::Database& db) {
+Result<std::shared_ptr<const RowTables>> RowTables::build(const std::vector<Listed>& listed,
+                                                          const Catalogue& catalogue) {
   auto tables = std::make_shared<RowTables>();
-  LUMBUNG_ASSIGN_OR_RETURN(
-      db::Statement listed,
-      db.prepare("SELECT tbl, scope_column FROM _lumbung_tables ORDER BY position"));
-  for (;;) {
-    LUMBUNG_ASSIGN_OR_RETURN(const bool found, listed.step());
-    if (!found) break;
-    std::string name = listed.column_text(0);
-    std::string scope_column = listed.column_text(1);
-    if (!core::is_valid_identifier(name)) return corrupt_name("row table", name);
-    LUMBUNG_ASSIGN_OR_RETURN(std::vector<CatalogueColumn> catalogue, catalogue_columns(db, name));
+  for (const Listed& entry : listed) {
+    if (!core::is_valid_identifier(entry.name)) return corrupt_name("row table", entry.name);
+    LUMBUNG_ASSIGN_OR_RETURN(std::vector<CatalogueColumn> catalogued, catalogue(entry.name));
     std::vector<std::string> columns;
-    for (CatalogueColumn& column : catalogue) {
+    for (CatalogueColumn& column : catalogued) {
       if (column.name.starts_with("_lumbung")) continue;
       if (!core::is_valid_identifier(column.name)) return corrupt_name("column", column.name);
       columns.push_back(std::move(column.name));
     }
-    LUMBUNG_ASSIGN_OR_RETURN(
-        RowTable table, describe(std::move(name), std::move(scope_column), std::move(columns)));
+    LUMBUNG_ASSIGN_OR_RETURN(RowTable table,
+                             describe(entry.name, entry.scope_column, std::move(columns)));
     tables->by_name_.emplace(table.name, tables->tables_.size());
     tables->tables_.push_back(std::move(table));
   }
   return std::shared_ptr<const RowTables>(std::move(tables));
+}
+
+Result<std::shared_ptr<const RowTables>> RowTables::load(db::Database& db) {
+  std::vector<Listed> listed;
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Statement rows,
+        db.prepare("SELECT tbl, scope_column FROM _lumbung_tables ORDER BY position"));
+    for (;;) {
+      LUMBUNG_ASSIGN_OR_RETURN(const bool found, rows.step());
+      if (!found) break;
+      listed.push_back({rows.column_text(0), rows.column_text(1)});
+    }
+  }
+  return build(listed, [&](std::string_view name) { return catalogue_columns(db, name); });
 }
 
 const RowTable* RowTables::find(std::string_view name) const {
@@ -121,31 +128,25 @@ const RowTable* RowTables::find(std::string_view name) const {
   return it == by_name_.end() ? nullptr : &tables_[it->second];
 }
 
-Status create_row_tables(db::Database& db, const core::Schema& schema, bool* columns_added) {
+Status create_row_tables(const RowTableDdl& ddl, const core::Schema& schema, bool* columns_added) {
   *columns_added = false;
-  for (std::size_t i = 0; i < schema.tables.size(); ++i) {
-    const core::Table& table = schema.tables[i];
+  for (const core::Table& table : schema.tables) {
     const std::string quoted = quote_identifier(table.name);
-    LUMBUNG_ASSIGN_OR_RETURN(std::vector<CatalogueColumn> existing,
-                             catalogue_columns(db, table.name));
+    LUMBUNG_ASSIGN_OR_RETURN(std::vector<CatalogueColumn> existing, ddl.catalogue(table.name));
     if (existing.empty()) {
-      std::string ddl = "CREATE TABLE " + quoted + " (";
+      std::string create = "CREATE TABLE " + quoted + " (";
       for (const core::Column& column : table.columns) {
-        ddl += quote_identifier(column.name) + " " + std::string(core::sql_type_name(column.type)) +
-               (column.primary_key ? " PRIMARY KEY NOT NULL" : "") + ", ";
+        create += quote_identifier(column.name) + " " + ddl.type_name(column.type) +
+                  (column.primary_key ? ddl.key_collation + " PRIMARY KEY NOT NULL" : "") + ", ";
       }
-      ddl +=
-          "\"_lumbung_created_seq\" INTEGER NOT NULL, \"_lumbung_hlc\" INTEGER NOT NULL, "
-          "\"_lumbung_device\" TEXT NOT NULL, \"_lumbung_versions\" BLOB NOT NULL)";
-      LUMBUNG_RETURN_IF_ERROR(db.exec(ddl));
+      LUMBUNG_RETURN_IF_ERROR(ddl.exec(create + ddl.metadata_columns + ")"));
       LUMBUNG_RETURN_IF_ERROR(
-          db::run(db,
-                  "INSERT INTO _lumbung_tables (tbl, scope_column, position) "
+          ddl.run("INSERT INTO _lumbung_tables (tbl, scope_column, position) "
                   "VALUES (?1, ?2, (SELECT coalesce(max(position), 0) + 1 FROM _lumbung_tables))",
                   {Value(table.name), Value(table.scope_column)}));
     } else {
       for (const core::Column& column : table.columns) {
-        const std::string_view type = core::sql_type_name(column.type);
+        const std::string type = ddl.type_name(column.type);
         const auto found =
             std::find_if(existing.begin(), existing.end(),
                          [&](const CatalogueColumn& c) { return c.name == column.name; });
@@ -153,14 +154,13 @@ Status create_row_tables(db::Database& db, const core::Schema& schema, bool* col
           if (found->type == type) continue;
           return Status(ErrorCode::kSchemaIncompatible,
                         "table '" + table.name + "': column '" + column.name + "' is " +
-                            found->type + " in the store, " + std::string(type) + " in the schema");
+                            ddl.schema_type_name(found->type) + " in the store, " +
+                            std::string(core::sql_type_name(column.type)) + " in the schema");
         }
-        std::string ddl = "ALTER TABLE " + quoted + " ADD COLUMN " + quote_identifier(column.name) +
-                          " " + std::string(type);
-        if (column.default_value) {
-          ddl += " DEFAULT " + core::sql_literal(*column.default_value);
-        }
-        LUMBUNG_RETURN_IF_ERROR(db.exec(ddl));
+        std::string add =
+            "ALTER TABLE " + quoted + " ADD COLUMN " + quote_identifier(column.name) + " " + type;
+        if (column.default_value) add += " DEFAULT " + ddl.literal(*column.default_value);
+        LUMBUNG_RETURN_IF_ERROR(ddl.exec(add));
         *columns_added = true;
       }
     }
@@ -169,18 +169,34 @@ Status create_row_tables(db::Database& db, const core::Schema& schema, bool* col
     // column gets one of the store's own.
     bool scope_indexed = false;
     for (const core::Index& index : table.indexes) {
-      LUMBUNG_RETURN_IF_ERROR(db.exec("CREATE INDEX IF NOT EXISTS " + quote_identifier(index.name) +
-                                      " ON " + quoted + " (" + joined_columns(index.columns) +
-                                      ")"));
+      LUMBUNG_RETURN_IF_ERROR(ddl.exec("CREATE INDEX IF NOT EXISTS " +
+                                       quote_identifier(index.name) + " ON " + quoted + " (" +
+                                       joined_columns(index.columns) + ")"));
       scope_indexed = scope_indexed || index.columns.front() == table.scope_column;
     }
     if (!scope_indexed) {
-      LUMBUNG_RETURN_IF_ERROR(db.exec("CREATE INDEX IF NOT EXISTS \"_lumbung_" + table.name +
-                                      "_scope\" ON " + quoted + " (" +
-                                      quote_identifier(table.scope_column) + ")"));
+      LUMBUNG_RETURN_IF_ERROR(ddl.exec("CREATE INDEX IF NOT EXISTS \"_lumbung_" + table.name +
+                                       "_scope\" ON " + quoted + " (" +
+                                       quote_identifier(table.scope_column) + ")"));
     }
   }
   return Status::ok();
+}
+
+Status create_row_tables(db::Database& db, const core::Schema& schema, bool* columns_added) {
+  const RowTableDdl ddl{
+      .type_name = [](core::ColumnType type) { return std::string(core::sql_type_name(type)); },
+      .schema_type_name = [](const std::string& type) { return type; },
+      .key_collation = "",
+      .metadata_columns =
+          "\"_lumbung_created_seq\" INTEGER NOT NULL, \"_lumbung_hlc\" INTEGER NOT NULL, "
+          "\"_lumbung_device\" TEXT NOT NULL, \"_lumbung_versions\" BLOB NOT NULL",
+      .literal = [](const Value& value) { return core::sql_literal(value); },
+      .catalogue = [&](std::string_view name) { return catalogue_columns(db, name); },
+      .exec = [&](std::string_view sql) { return db.exec(sql); },
+      .run = [&](const std::string& sql,
+                 const std::vector<Value>& params) { return db::run(db, sql, params); }};
+  return create_row_tables(ddl, schema, columns_added);
 }
 
 }  // namespace lumbung::server

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -43,18 +44,39 @@ struct RowTable {
   std::string select_head;               // ?1: id; the scope and created seq alone
   std::string insert_row;                // ?1..?N: columns; then created seq, HLC, device, versions
   std::string delete_row;                // ?1: id
-  std::string scan;                      // every row, in order of id
-  std::string scan_scope;                // ?1: scope; its rows in order of id
+  std::string scan;                      // ?1: an id; the next 512 rows after it, in order of id
+  std::string scan_scope;                // as scan, of the scope ?2
   std::vector<std::string> update_cell;  // per column: ?1 id, ?2 value, ?3 versions
 
   // The position of `column` in `columns`; nullopt for a column it lacks.
   std::optional<std::size_t> position(std::string_view column) const;
 };
 
+// A column of a table as a database's catalogue has it: its name, and its
+// type as the database writes it.
+struct CatalogueColumn {
+  std::string name;
+  std::string type;
+};
+
 class RowTables {
  public:
   // The row tables `db` lists. kCorrupt for a name that is no identifier.
   static Result<std::shared_ptr<const RowTables>> load(db::Database& db);
+
+  // A table _lumbung_tables lists: its name and scope column.
+  struct Listed {
+    std::string name;
+    std::string scope_column;
+  };
+  // The columns of a table in table order, from the database's catalogue.
+  using Catalogue = std::function<Result<std::vector<CatalogueColumn>>(std::string_view table)>;
+  // The row tables `listed` (in their order), each with the columns
+  // `catalogue` gives but the store's own, and its statements (written with
+  // ?1, ?2, ...: PgSql turns them into PostgreSQL's). kCorrupt for a name
+  // that is no identifier, or a table without its id or scope column.
+  static Result<std::shared_ptr<const RowTables>> build(const std::vector<Listed>& listed,
+                                                        const Catalogue& catalogue);
 
   // The table named `name`; null when the store has none.
   const RowTable* find(std::string_view name) const;
@@ -66,9 +88,28 @@ class RowTables {
   std::map<std::string, std::size_t, std::less<>> by_name_;
 };
 
-// Creates the tables, columns and indexes of `schema` that `db` lacks (see
-// Store::adopt_schema). Sets *columns_added when a table that had rows
-// gained a column. REQUIRES: inside a write transaction.
+// What creating row tables takes of a database: how its DDL writes types,
+// the id column's collation and default values, its catalogue, and a way to
+// run a statement (written with ?1, ?2, ...).
+struct RowTableDdl {
+  std::function<std::string(core::ColumnType)> type_name;
+  // The schema's name of a type as the catalogue reads it (for messages).
+  std::function<std::string(const std::string& catalogue_type)> schema_type_name;
+  std::string key_collation;     // after the id column's type: "" or " COLLATE ..."
+  std::string metadata_columns;  // the definitions of the store's four columns
+  std::function<std::string(const Value&)> literal;
+  RowTables::Catalogue catalogue;
+  std::function<Status(std::string_view sql)> exec;
+  std::function<Status(const std::string& sql, const std::vector<Value>& params)> run;
+};
+
+// Creates the tables, columns and indexes of `schema` that the database
+// lacks (see Store::adopt_schema), with the types of `ddl`;
+// kSchemaIncompatible for a column whose type differs ("... is INTEGER in
+// the store, TEXT in the schema"). Sets *columns_added when a table that
+// had rows gained a column. REQUIRES: inside a write transaction.
+Status create_row_tables(const RowTableDdl& ddl, const core::Schema& schema, bool* columns_added);
+// The SQLite store's: create_row_tables() with SQLite's types.
 Status create_row_tables(db::Database& db, const core::Schema& schema, bool* columns_added);
 
 }  // namespace lumbung::server
