@@ -16,6 +16,19 @@
 
 namespace lumbung::test {
 
+// A pull from `cursors`, waiting up to `wait_seconds`; its header is the caller's.
+inline v1::PullRequest pull_from_cursors(const std::map<std::string, std::int64_t>& cursors,
+                                         std::uint32_t wait_seconds) {
+  v1::PullRequest pull;
+  for (const auto& [scope, seq] : cursors) {
+    v1::ScopeCursor* cursor = pull.add_cursors();
+    cursor->set_scope(scope);
+    cursor->set_seq(seq);
+  }
+  pull.set_wait_seconds(wait_seconds);
+  return pull;
+}
+
 // Returns Status rather than asserting, so that it may run on a thread of its
 // own (Catch's assertions are for the test's thread).
 class Device {
@@ -36,14 +49,8 @@ class Device {
 
   // Pulls one page from the device's cursors, which the page then advances.
   Result<v1::PullPage> pull(std::uint32_t wait_seconds) {
-    v1::PullRequest pull;
+    v1::PullRequest pull = pull_from_cursors(cursors_, wait_seconds);
     set_header(pull.mutable_header());
-    for (const auto& [scope, seq] : cursors_) {
-      v1::ScopeCursor* cursor = pull.add_cursors();
-      cursor->set_scope(scope);
-      cursor->set_seq(seq);
-    }
-    pull.set_wait_seconds(wait_seconds);
     v1::PullPage page;
     LUMBUNG_RETURN_IF_ERROR(exchange("/v1/pull", pull, &page));
     for (const v1::ScopeCursor& cursor : page.cursors()) cursors_[cursor.scope()] = cursor.seq();

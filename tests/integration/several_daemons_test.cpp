@@ -124,14 +124,8 @@ class RoamingDevice {
 
   // One pull from daemon `daemon` (-1: any), advancing the cursors.
   Result<v1::PullPage> pull_from(int daemon, std::uint32_t wait_seconds) {
-    v1::PullRequest pull;
+    v1::PullRequest pull = pull_from_cursors(cursors_, wait_seconds);
     set_header(pull.mutable_header());
-    for (const auto& [scope, seq] : cursors_) {
-      v1::ScopeCursor* cursor = pull.add_cursors();
-      cursor->set_scope(scope);
-      cursor->set_seq(seq);
-    }
-    pull.set_wait_seconds(wait_seconds);
     v1::PullPage page;
     if (daemon < 0) {
       LUMBUNG_RETURN_IF_ERROR(exchange_anywhere("/v1/pull", pull, &page, nullptr));

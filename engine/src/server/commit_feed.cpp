@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <utility>
 #include <vector>
 
+#include "core/hex.hpp"
 #include "pg/connection.hpp"
 #include "server/log.hpp"
 
@@ -123,13 +123,7 @@ Result<std::string> random_id() {
   if (RAND_bytes(bytes, sizeof bytes) != 1) {
     return Status(ErrorCode::kInternal, "commit feed: no random bytes for its id");
   }
-  std::string id;
-  char hex[3];
-  for (const unsigned char byte : bytes) {
-    std::snprintf(hex, sizeof hex, "%02x", byte);
-    id += hex;
-  }
-  return id;
+  return core::to_hex(bytes, sizeof bytes);
 }
 
 }  // namespace
