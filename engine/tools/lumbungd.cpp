@@ -44,6 +44,7 @@
 #include "server/log.hpp"
 #include "server/open_store.hpp"
 #include "server/restore.hpp"
+#include "server/store_migration.hpp"
 #include "server/sync_server.hpp"
 #include "snapshot/snapshot_builder.hpp"
 
@@ -101,6 +102,7 @@ struct Args {
   std::optional<std::string> token_id;
   std::string key_id;
   std::string out;
+  std::string to;  // migrate-store: the PostgreSQL database
   bool with_snapshots = false;
   std::string from;
   bool force = false;
@@ -1207,6 +1209,36 @@ int run_export(const Args& args) {
   return kExitOk;
 }
 
+constexpr const char* kMigrateStoreDescription =
+    R"(Copies the SQLite store of DIR into the PostgreSQL database --to names, whole:
+the synced tables, versions, seqs, change log, tombstones, conflicts, audit
+log, devices, schema versions and epoch, so that devices go on from where they
+were. DIR must not be served meanwhile (its lock is taken) and is left as it
+was; the database must hold no store, or an empty one. The copy is one
+transaction, compared with the SQLite store before it is reported: the last
+seq and every village's checksum and rows. Then serve with --store URL (the
+signing keys and credentials stay in DIR). Prints one JSON object:
+  {"last_seq":N,"rows":N,"scopes":N,"tables":N,"to":"postgresql://..."}
+with the URL's password replaced.)";
+
+int run_migrate_store(const Args& args) {
+  if (Status dir = check_data_dir(args.data); !dir) return fail(dir);
+  const Result<lumbung::server::MigrationSummary> moved =
+      lumbung::server::migrate_store(args.data, args.to);
+  if (!moved) return fail(moved.status());
+  using lumbung::tools::dump_line;
+  using lumbung::tools::Json;
+  std::cout << lumbung::tools::json_object(
+                   {{"last_seq", dump_line(Json(moved->last_seq))},
+                    {"rows", dump_line(Json(moved->rows))},
+                    {"scopes", dump_line(Json(moved->scopes))},
+                    {"tables", dump_line(Json(moved->tables))},
+                    {"to", lumbung::core::canonical_json(
+                               Value(lumbung::server::printable_store_url(args.to)))}})
+            << '\n';
+  return kExitOk;
+}
+
 // --- the command line ---
 
 // Declares every command on `program`, filling `args`; returns `serve`.
@@ -1328,6 +1360,12 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
                                     "the certificate's PEM private key, unencrypted");
   tls_cert->needs(tls_key);
   tls_key->needs(tls_cert);
+
+  CLI::App* migrate = command("migrate-store", "copy DIR's SQLite store into a PostgreSQL database",
+                              kMigrateStoreDescription, &run_migrate_store);
+  add_option(migrate, "--to", args.to, "URL",
+             "the PostgreSQL database (postgresql://USER@HOST/DB), empty or without a store")
+      ->required();
 
   CLI::App* dump = command("dump", "print the server's live rows as one line of canonical JSON",
                            kDumpDescription, &run_dump);
