@@ -18,7 +18,8 @@
 // connections would send it. The SQLite store serves one daemon only.
 //
 // The daemons' peak memory (VmHWM, the largest of them) and CPU (utime +
-// stime, summed) come from /proc; PostgreSQL's own CPU is not counted.
+// stime, summed) come from /proc; PostgreSQL's CPU is its postmaster's with
+// the backends it reaped once the daemons stopped.
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,12 +28,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "measure.hpp"
+#include "pg/connection.hpp"
 #include "simulated_devices.hpp"
 #include "support/daemon_process.hpp"
 #include "support/pg_cluster.hpp"
@@ -71,6 +75,31 @@ CpuSample sample_cpu(const std::vector<std::unique_ptr<lumbung::test::DaemonProc
   return sample;
 }
 
+// --- PostgreSQL's use of the machine ---
+
+// The cluster's postmaster, from its postmaster.pid.
+pid_t postmaster_pid(const lumbung::test::PgCluster& cluster) {
+  std::ifstream file(cluster.folder() / "data" / "postmaster.pid");
+  long pid = 0;
+  if (!(file >> pid) || pid <= 0) fail("cannot read the cluster's postmaster.pid");
+  return static_cast<pid_t>(pid);
+}
+
+// Waits (up to 10 s) until no backend serves database `url`'s connections,
+// so that the postmaster has reaped them and counts their CPU.
+void wait_for_backends_gone(const lumbung::test::PgCluster& cluster, const std::string& database) {
+  auto conn = lumbung::pg::Connection::open(cluster.url());
+  if (!conn.is_ok()) fail("cannot connect to the cluster: " + conn.status().to_string());
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(10);
+  while (SteadyClock::now() < deadline) {
+    auto rows = (*conn)->query("SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                               {lumbung::Value(database)});
+    if (rows.is_ok() && rows->step() && rows->integer(0) == 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  fail("the daemons' PostgreSQL backends did not end within 10 s");
+}
+
 // --- a run ---
 
 // Returns the number of errors.
@@ -87,10 +116,13 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
   const std::vector<Identity> identities =
       issue_identities(LUMBUNGD, first_dir, "load", settings.devices, settings.devices_per_village);
   std::vector<std::string> store_args;
+  std::string database;
+  double postgres_before = 0;
   if (settings.cluster != nullptr) {
     static int database_number = 0;
-    store_args = {"--store",
-                  settings.cluster->create_database("load_" + std::to_string(++database_number))};
+    database = "load_" + std::to_string(++database_number);
+    store_args = {"--store", settings.cluster->create_database(database)};
+    postgres_before = cpu_seconds_with_children(postmaster_pid(*settings.cluster));
   }
   std::vector<std::unique_ptr<lumbung::test::DaemonProcess>> daemons;
   for (int d = 0; d < settings.daemons; ++d) {
@@ -125,6 +157,12 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
   fleets.clear();
   daemons.clear();  // stops them
   fs::remove_all(base);
+  double postgres_seconds = 0;
+  if (settings.cluster != nullptr) {
+    wait_for_backends_gone(*settings.cluster, database);
+    postgres_seconds =
+        cpu_seconds_with_children(postmaster_pid(*settings.cluster)) - postgres_before;
+  }
 
   const auto requests = tally.push_ms.size() + tally.pull_ms.size();
   std::printf("\n%d devices, %d per village, think %lld ms, %d lumbungd over %s, %.1f s\n",
@@ -148,6 +186,10 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
   std::printf("  lumbungd      peak RSS %.1f MiB (largest), CPU %.1f s = %.0f%% of wall (all)\n",
               daemon_peak_kib / 1024.0, cpu_after.daemon_seconds - cpu_before.daemon_seconds,
               100 * (cpu_after.daemon_seconds - cpu_before.daemon_seconds) / wall);
+  if (settings.cluster != nullptr) {
+    std::printf("  PostgreSQL    CPU %.1f s = %.0f%% of wall (daemons' start and stop included)\n",
+                postgres_seconds, 100 * postgres_seconds / wall);
+  }
   std::printf("  generator     CPU %.1f s = %.0f%% of wall\n",
               cpu_after.generator_seconds - cpu_before.generator_seconds,
               100 * (cpu_after.generator_seconds - cpu_before.generator_seconds) / wall);

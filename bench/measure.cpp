@@ -10,11 +10,15 @@
 
 namespace lumbung::bench {
 
-double cpu_seconds(pid_t pid) {
+namespace {
+
+// Seconds of CPU from /proc/PID/stat: utime and stime, and with `children`
+// cutime and cstime.
+double stat_cpu_seconds(pid_t pid, bool children) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields 14 and 15 (utime, stime) follow the command name, which may hold
-  // spaces, in parentheses.
+  // Fields 14 to 17 (utime, stime, cutime, cstime) follow the command name,
+  // which may hold spaces, in parentheses.
   const std::size_t at = stat.rfind(')');
   if (at == std::string::npos) {
     throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
@@ -22,10 +26,17 @@ double cpu_seconds(pid_t pid) {
   std::istringstream fields(stat.substr(at + 2));
   std::string skip;
   for (int i = 3; i < 14; ++i) fields >> skip;
-  double utime = 0, stime = 0;
-  fields >> utime >> stime;
-  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  double utime = 0, stime = 0, cutime = 0, cstime = 0;
+  fields >> utime >> stime >> cutime >> cstime;
+  const double ticks = utime + stime + (children ? cutime + cstime : 0);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
+
+}  // namespace
+
+double cpu_seconds(pid_t pid) { return stat_cpu_seconds(pid, false); }
+
+double cpu_seconds_with_children(pid_t pid) { return stat_cpu_seconds(pid, true); }
 
 double own_cpu_seconds() {
   timespec now{};

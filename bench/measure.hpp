@@ -17,6 +17,9 @@ namespace lumbung::bench {
 // CPU seconds (user and system) that process `pid` has used so far, from
 // /proc/PID/stat. Throws std::runtime_error when it cannot be read.
 double cpu_seconds(pid_t pid);
+// cpu_seconds(), and that of its children it has waited for (cutime and
+// cstime): a server's, whose workers come and go.
+double cpu_seconds_with_children(pid_t pid);
 
 // CPU seconds this process has used so far.
 double own_cpu_seconds();
