@@ -124,10 +124,14 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
     store_args = {"--store", settings.cluster->create_database(database)};
     postgres_before = cpu_seconds_with_children(postmaster_pid(*settings.cluster));
   }
+  // Copied before any daemon opens them: a copy of SQLite files in use may
+  // miss what their write-ahead log holds.
+  for (int d = 1; d < settings.daemons; ++d) {
+    fs::copy(first_dir, base / ("daemon-" + std::to_string(d)), fs::copy_options::recursive);
+  }
   std::vector<std::unique_ptr<lumbung::test::DaemonProcess>> daemons;
   for (int d = 0; d < settings.daemons; ++d) {
     const fs::path dir = base / ("daemon-" + std::to_string(d));
-    if (d > 0) fs::copy(first_dir, dir, fs::copy_options::recursive);
     daemons.push_back(
         std::make_unique<lumbung::test::DaemonProcess>(LUMBUNGD, dir.string(), store_args));
   }
