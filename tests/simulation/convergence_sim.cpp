@@ -9,7 +9,29 @@
 // every device must equal the server, and the server must hold, for every
 // cell, the write with the greatest stamp ever made to it (last-writer-wins).
 //
-//   convergence_sim [--seed N] [--devices N] [--ops N]
+//   convergence_sim [--seed N] [--devices N] [--ops N] [--store URL|cluster [--daemons N]]
+//
+// With --store, the server's state is in PostgreSQL (issue 20), served by
+// --daemons SyncServers (default 1) over that one database, each with a
+// data directory of its own (docs/decisions/0036); each delivery of a
+// request goes to a daemon picked at random, as behind a load balancer.
+// --store URL names a server by the URL of one of its databases, in the form
+// postgresql:///DB?host=SOCKET_DIR&user=... (tests/support/pg_cluster.hpp):
+// the run creates a database of its own there, convergence_sim_SEED_PID,
+// dropped when the run passes and kept, for a look, when it fails.
+// --store cluster starts a throwaway cluster of the run's own, and restarts
+// PostgreSQL itself now and then (pg_ctl restart -m fast: every connection
+// of every daemon breaks); never on a shared cluster. There is no power cut
+// of the server then: PostgreSQL's durability is not ours to simulate (the
+// throwaway clusters even run with fsync off). A daemon is killed instead:
+// the one that handles a random one of the next few requests loses that
+// request's answer (what it committed stays committed) and takes no more
+// until the operation ends; then its SyncServer object is dropped and opened
+// again. ~SyncServer always stops cleanly (SyncServer::stop(), which here has
+// nothing in flight: each request is answered before the next is sent), so a
+// kill is a daemon gone after a commit and before its answer left, the case
+// a device must recover from, on another daemon; a kill in the middle of a
+// transaction is PostgreSQL's to roll back, and is not simulated.
 //
 // An operation is a device write (insert, update or delete) or a sync; the
 // run stops after --ops of them. Once kMaxLiveRows rows are live, inserts
@@ -17,10 +39,15 @@
 // an operation, however long the run. Runs the real device (Replica) and
 // the real daemon core (SyncServer) in one process, connected by
 // MemoryTransport.
-// Prints its seed: a failure replays exactly with --seed (docs/decisions/0011).
+// Prints its seed: a failure replays exactly with --seed (docs/decisions/0011);
+// with --store, the devices' side replays, while the daemons' own threads
+// (the commit feed) keep the machine's timing.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,8 +59,11 @@
 #include <vector>
 
 #include "lumbung/replica.hpp"
+#include "pg/connection.hpp"
+#include "server/open_store.hpp"
 #include "server/sync_server.hpp"
 #include "support/memory_transport.hpp"
+#include "support/pg_cluster.hpp"
 #include "support/power_cut_vfs.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
@@ -60,11 +90,57 @@ struct Config {
   std::uint64_t seed = 0;
   int devices = 4;
   std::int64_t ops = 3000;
+  std::string store;  // empty: the SQLite store; else a URL, or "cluster"
+  int daemons = 1;
 };
+
+// Where a run keeps the server's state in PostgreSQL: a database of its own,
+// on a cluster of its own or on the server of --store's URL.
+class PgStoreForRun {
+ public:
+  explicit PgStoreForRun(const Config& config) {
+    name_ = "convergence_sim_" + std::to_string(config.seed) + "_" + std::to_string(::getpid());
+    if (config.store == "cluster") {
+      cluster_ = std::make_unique<lumbung::test::PgCluster>();
+      server_url_ = cluster_->url();
+    } else {
+      server_url_ = config.store;
+    }
+    url_ = lumbung::test::PgServer(server_url_).create_database(name_);
+  }
+  // Drops the run's database (a run that failed keeps it).
+  void drop() {
+    auto conn = lumbung::pg::Connection::open(server_url_);
+    Status dropped =
+        conn.is_ok() ? (*conn)->exec("DROP DATABASE " + name_ + " WITH (FORCE)") : conn.status();
+    if (!dropped.is_ok()) {
+      std::fprintf(stderr, "convergence_sim: cannot drop database %s: %s\n", name_.c_str(),
+                   dropped.to_string().c_str());
+    }
+  }
+  const std::string& url() const { return url_; }
+  const std::string& name() const { return name_; }
+  // Null on a server the run does not own.
+  lumbung::test::PgCluster* cluster() const { return cluster_.get(); }
+
+ private:
+  std::unique_ptr<lumbung::test::PgCluster> cluster_;
+  std::string server_url_, name_, url_;
+};
+
+// Set once the run's database exists: a failure names it.
+const PgStoreForRun* g_pg_store = nullptr;
 
 [[noreturn]] void fail(const Config& config, const std::string& what) {
   std::fprintf(stderr, "convergence_sim: FAILED (seed %llu): %s\n",
                static_cast<unsigned long long>(config.seed), what.c_str());
+  if (g_pg_store != nullptr && g_pg_store->cluster() == nullptr) {
+    std::fprintf(stderr, "convergence_sim: the server's state is kept in database %s\n",
+                 g_pg_store->name().c_str());
+  } else if (g_pg_store != nullptr) {
+    // std::exit() runs no destructor of main's: the cluster's server would stay.
+    lumbung::test::PgCluster::remove(g_pg_store->cluster()->folder());
+  }
   std::exit(1);
 }
 
@@ -99,15 +175,34 @@ class DeviceLink : public lumbung::Transport {
 
 class Simulation {
  public:
-  explicit Simulation(const Config& config)
+  // `pg`: the run's PostgreSQL store, or null for the SQLite one.
+  Simulation(const Config& config, PgStoreForRun* pg)
       : config_(config),
+        pg_(pg),
         rng_(config.seed),
         vfs_(config.seed),
         clock_(std::make_shared<lumbung::test::FakeClock>(kStartMs)),
         server_files_(dir_.file("server") + "/") {
-    open_server();
-    transport_ = std::make_shared<MemoryTransport>(server_.get());
-    transport_->set_server_up([this] { return !vfs_.is_cut(server_files_); });
+    if (pg_ != nullptr) {
+      for (int i = 0; i < config.daemons; ++i) daemons_.push_back(open_daemon(i));
+      transport_ = std::make_shared<MemoryTransport>(daemons_[0].get());
+      transport_->set_servers(
+          [this] {
+            std::vector<SyncServer*> servers;
+            for (const auto& daemon : daemons_) servers.push_back(daemon.get());
+            return servers;
+          }(),
+          [this] { return static_cast<std::size_t>(roll(config_.daemons)); });
+      killed_.assign(config.daemons, false);
+      transport_->set_daemon_up([this](std::size_t daemon) { return !killed_[daemon]; });
+      transport_->set_on_handled([this](std::size_t daemon) {
+        if (kill_after_ > 0 && --kill_after_ == 0) killed_[daemon] = true;
+      });
+    } else {
+      open_server();
+      transport_ = std::make_shared<MemoryTransport>(server_.get());
+      transport_->set_server_up([this] { return !vfs_.is_cut(server_files_); });
+    }
     for (int i = 0; i < config.devices; ++i) {
       lumbung::ReplicaOptions options =
           lumbung::test::options_for(dir_.file("device" + std::to_string(i) + ".db"));
@@ -139,9 +234,19 @@ class Simulation {
       // A power cut at a random write or sync of what comes next.
       const std::string& device_files = device_options_[device].path;
       if (roll(100) < 4) vfs_.cut_after(device_files, 1 + roll(12));
-      if (dice >= 60 && dice < 92 && roll(100) < 5) vfs_.cut_after(server_files_, 1 + roll(20));
+      if (pg_ != nullptr) {
+        // A kill of the daemon that handles a random one of the next requests.
+        if (dice >= 60 && dice < 92 && roll(100) < 5) kill_after_ = 1 + roll(4);
+      } else if (dice >= 60 && dice < 92 && roll(100) < 5) {
+        vfs_.cut_after(server_files_, 1 + roll(20));
+      }
       const Intent intent = operate(device, dice);
-      if (vfs_.is_cut(server_files_)) {
+      if (pg_ != nullptr) {
+        for (int daemon = 0; daemon < config_.daemons; ++daemon) {
+          if (killed_[daemon]) reopen_daemon(daemon, /*killed=*/true);
+        }
+        kill_after_ = 0;
+      } else if (vfs_.is_cut(server_files_)) {
         power_cycle_server();
       } else {
         vfs_.disarm(server_files_);
@@ -163,7 +268,14 @@ class Simulation {
   }
 
   void check() {
-    const std::string server_dump = value_of(server_->dump_json(), "server dump");
+    SyncServer& server = pg_ != nullptr ? *daemons_[0] : *server_;
+    const std::string server_dump = value_of(server.dump_json(), "server dump");
+    // Every daemon serves the same store, and must show the same.
+    for (std::size_t daemon = 1; daemon < daemons_.size(); ++daemon) {
+      if (value_of(daemons_[daemon]->dump_json(), "daemon dump") != server_dump) {
+        fail(config_, "daemon " + std::to_string(daemon) + " differs from daemon 0");
+      }
+    }
     for (int device = 0; device < config_.devices; ++device) {
       const std::string dump = value_of(devices_[device]->dump_json(), "device dump");
       if (dump != server_dump) {
@@ -210,6 +322,13 @@ class Simulation {
         ll(cuts.writes_torn), ll(device_restarts_ + server_restarts_), ll(device_restarts_),
         ll(server_restarts_), ll(interrupted_survived_), ll(interrupted_lost_), model_.size(), live,
         model_.size() - live, cells_verified);
+    if (pg_ != nullptr) {
+      std::printf(
+          "  store: PostgreSQL (%s), %d daemons: %lld kills (a handled request's answer lost), "
+          "%lld clean restarts of daemons, %lld restarts of PostgreSQL\n",
+          pg_->cluster() != nullptr ? "a cluster of the run's own" : "a database of the run's own",
+          config_.daemons, ll(daemon_kills_), ll(server_restarts_), ll(pg_restarts_));
+    }
   }
 
  private:
@@ -234,8 +353,42 @@ class Simulation {
   }
 
   void restart_server() {
-    reopen_server(/*power_cut=*/false);
+    if (pg_ != nullptr) {
+      // One in ten: PostgreSQL itself, on a cluster of the run's own (on
+      // another, a daemon, so that a seed picks the same rows either way).
+      if (roll(10) == 0 && pg_->cluster() != nullptr) {
+        try {
+          pg_->cluster()->restart();
+        } catch (const std::exception& e) {
+          fail(config_, std::string("restart of PostgreSQL: ") + e.what());
+        }
+        ++pg_restarts_;
+        return;
+      }
+      reopen_daemon(roll(config_.daemons), /*killed=*/false);
+    } else {
+      reopen_server(/*power_cut=*/false);
+    }
     ++server_restarts_;
+  }
+
+  std::unique_ptr<SyncServer> open_daemon(int daemon) {
+    lumbung::server::ServerOptions options;
+    options.data_dir = dir_.file("daemon" + std::to_string(daemon));
+    options.store_url = pg_->url();
+    options.clock = clock_;
+    options.insecure_no_auth = true;  // no keys to copy between the data directories
+    return value_of(SyncServer::open(options), "open daemon " + std::to_string(daemon));
+  }
+
+  // A daemon stopped, or killed (see the file's comment), and started again.
+  void reopen_daemon(int daemon, bool killed) {
+    transport_->set_server_at(daemon, nullptr);
+    daemons_[daemon].reset();
+    daemons_[daemon] = open_daemon(daemon);
+    transport_->set_server_at(daemon, daemons_[daemon].get());
+    killed_[daemon] = false;
+    if (killed) ++daemon_kills_;
   }
 
   // The daemon lost power: it comes back with what reached its disk.
@@ -409,12 +562,16 @@ class Simulation {
   }
 
   Config config_;
+  PgStoreForRun* pg_;  // null: the SQLite store
   std::mt19937_64 rng_;
   PowerCutVfs vfs_;  // outlives every connection below
   lumbung::test::TempDir dir_;
   std::shared_ptr<lumbung::test::FakeClock> clock_;
   const std::string server_files_;
-  std::unique_ptr<SyncServer> server_;
+  std::unique_ptr<SyncServer> server_;                // the SQLite store's
+  std::vector<std::unique_ptr<SyncServer>> daemons_;  // PostgreSQL's
+  int kill_after_ = 0;        // requests handled before a kill; 0: none armed
+  std::vector<bool> killed_;  // by daemon: killed, not yet reopened
   std::shared_ptr<MemoryTransport> transport_;
   std::vector<lumbung::ReplicaOptions> device_options_;
   std::vector<std::unique_ptr<Replica>> devices_;
@@ -424,12 +581,14 @@ class Simulation {
   std::int64_t values_ = 0, writes_ = 0, syncs_ = 0, failed_syncs_ = 0;
   std::int64_t device_restarts_ = 0, server_restarts_ = 0, device_cuts_ = 0, server_cuts_ = 0;
   std::int64_t interrupted_survived_ = 0, interrupted_lost_ = 0;
+  std::int64_t daemon_kills_ = 0, pg_restarts_ = 0;
   std::int64_t link_faults_[5] = {};  // by LinkFault
 };
 
 [[noreturn]] void usage(int status) {
   std::fprintf(status == 0 ? stdout : stderr,
-               "usage: convergence_sim [--seed N] [--devices N] [--ops N]\n");
+               "usage: convergence_sim [--seed N] [--devices N] [--ops N] "
+               "[--store URL|cluster [--daemons N]]\n");
   std::exit(status);
 }
 
@@ -440,6 +599,11 @@ Config parse(int argc, char** argv) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") usage(0);
     if (i + 1 == argc) usage(2);
+    if (flag == "--store") {
+      config.store = argv[i + 1];
+      if (config.store.empty()) usage(2);
+      continue;
+    }
     char* end = nullptr;
     const unsigned long long value = std::strtoull(argv[i + 1], &end, 10);
     if (*argv[i + 1] == '\0' || *end != '\0') usage(2);
@@ -449,10 +613,32 @@ Config parse(int argc, char** argv) {
       config.devices = static_cast<int>(value);
     else if (flag == "--ops")
       config.ops = static_cast<std::int64_t>(value);
+    else if (flag == "--daemons")
+      config.daemons = static_cast<int>(value);
     else
       usage(2);
   }
-  if (config.devices < 1 || config.ops < 1) usage(2);
+  if (config.devices < 1 || config.ops < 1 || config.daemons < 1) usage(2);
+  if (config.daemons > 1 && config.store.empty()) {
+    std::fprintf(stderr,
+                 "convergence_sim: --daemons %d needs --store: several daemons share a "
+                 "PostgreSQL store\n",
+                 config.daemons);
+    std::exit(2);
+  }
+  if (!config.store.empty() && config.store != "cluster" &&
+      (!config.store.starts_with("postgresql:///") ||
+       config.store.find('?') == std::string::npos)) {
+    std::fprintf(stderr,
+                 "convergence_sim: --store '%s': expected 'cluster' or a URL "
+                 "postgresql:///DB?host=SOCKET_DIR&user=USER\n",
+                 lumbung::server::printable_store_url(config.store).c_str());
+    std::exit(2);
+  }
+  if (config.daemons > 32) {
+    std::fprintf(stderr, "convergence_sim: --daemons %d: at most 32\n", config.daemons);
+    std::exit(2);
+  }
   return config;
 }
 
@@ -465,9 +651,23 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(config.seed));
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
-  Simulation simulation(config);
-  simulation.run();
-  simulation.check();
+  std::unique_ptr<PgStoreForRun> pg;
+  if (!config.store.empty()) {
+    try {
+      pg = std::make_unique<PgStoreForRun>(config);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "convergence_sim: --store %s: %s\n",
+                   lumbung::server::printable_store_url(config.store).c_str(), e.what());
+      return 2;
+    }
+    g_pg_store = pg.get();
+  }
+  {
+    Simulation simulation(config, pg.get());
+    simulation.run();
+    simulation.check();
+  }
+  if (pg) pg->drop();
   std::printf("  %.1f s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return 0;
