@@ -129,11 +129,17 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
   for (int d = 1; d < settings.daemons; ++d) {
     fs::copy(first_dir, base / ("daemon-" + std::to_string(d)), fs::copy_options::recursive);
   }
+  // Room for every device's kept-alive connection (and a few more), which
+  // lumbungd allows within its open-file limit (raised at start).
+  std::vector<std::string> serve_args = store_args;
+  serve_args.insert(serve_args.end(),
+                    {"--max-connections",
+                     std::to_string(settings.devices / settings.daemons + 64)});
   std::vector<std::unique_ptr<lumbung::test::DaemonProcess>> daemons;
   for (int d = 0; d < settings.daemons; ++d) {
     const fs::path dir = base / ("daemon-" + std::to_string(d));
     daemons.push_back(
-        std::make_unique<lumbung::test::DaemonProcess>(LUMBUNGD, dir.string(), store_args));
+        std::make_unique<lumbung::test::DaemonProcess>(LUMBUNGD, dir.string(), serve_args));
   }
 
   boost::asio::io_context io;
