@@ -97,11 +97,11 @@ class RowsOver final : public CredentialRows {
 
 class SqliteCredentialSql final : public CredentialSql {
  public:
-  explicit SqliteCredentialSql(std::unique_ptr<db::Database> db)
-      : db_(std::move(db)), sql_(*db_) {}
+  explicit SqliteCredentialSql(std::unique_ptr<db::Database> db) : db_(std::move(db)), sql_(*db_) {}
 
   Result<std::unique_ptr<CredentialRows>> query(std::string_view sql, Params params) override {
-    LUMBUNG_ASSIGN_OR_RETURN(server::SqliteSql::Rows rows, sql_.query(with_tables(sql, ""), params));
+    LUMBUNG_ASSIGN_OR_RETURN(server::SqliteSql::Rows rows,
+                             sql_.query(with_tables(sql, ""), params));
     return std::unique_ptr<CredentialRows>(new RowsOver<server::SqliteSql>(std::move(rows)));
   }
   Status run(std::string_view sql, Params params) override {
@@ -193,8 +193,7 @@ class PgCredentialSql final : public CredentialSql {
     Result<server::PgSql::Rows> rows = sql_.query(text, params);
     if (!rows.is_ok() && reconnected(rows.status())) rows = sql_.query(text, params);
     if (!rows.is_ok()) return rows.status();
-    return std::unique_ptr<CredentialRows>(
-        new RowsOver<server::PgSql>(std::move(rows).value()));
+    return std::unique_ptr<CredentialRows>(new RowsOver<server::PgSql>(std::move(rows).value()));
   }
   Status run(std::string_view sql, Params params) override {
     const std::string text = with_tables(sql, "_lumbung_");

@@ -412,7 +412,7 @@ Result<std::vector<OfficerListing>> CredentialStore::officers() {
   {
     LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<CredentialRows> query,
                              sql_->query("SELECT officer FROM @officers UNION SELECT officer FROM "
-                                         "issued_tokens UNION SELECT officer FROM @device_officer "
+                                         "@issued_tokens UNION SELECT officer FROM @device_officer "
                                          "ORDER BY 1"));
     while (true) {
       LUMBUNG_ASSIGN_OR_RETURN(const bool row, query->step());
