@@ -36,7 +36,18 @@ bool is_postgresql_url(const std::string& store_url) {
 }
 
 std::string printable_store_url(const std::string& store_url) {
-  return pg::redact_password(store_url, store_url);
+  std::string printable = pg::redact_password(store_url, store_url);
+  // A URL of another kind (refused, and echoed in the message) may hold a
+  // password too: SCHEME://USER:PASSWORD@HOST...
+  const std::size_t scheme = printable.find("://");
+  if (scheme == std::string::npos) return printable;
+  const std::size_t start = scheme + 3;
+  const std::size_t path = printable.find_first_of("/?#", start);
+  const std::size_t at = printable.rfind('@', path == std::string::npos ? path : path - 1);
+  if (at == std::string::npos || at < start) return printable;
+  const std::size_t colon = printable.find(':', start);
+  if (colon == std::string::npos || colon > at) return printable;
+  return printable.replace(colon + 1, at - colon - 1, "***");
 }
 
 }  // namespace lumbung::server
