@@ -345,3 +345,19 @@ TEST_CASE("postgresql credentials: _lumbung_ tables in the store's database",
   CHECK(refused.status().code() == ErrorCode::kUnavailable);
   CHECK_THAT(refused.status().message(), !Catch::Contains("s3cret"));
 }
+
+TEST_CASE("postgresql credentials: a restart of PostgreSQL needs no reopen", "[auth][postgresql]") {
+  lumbung::test::PgCluster cluster;  // of its own: it restarts
+  auto opened = CredentialStore::open_postgresql(cluster.create_database("restarted"));
+  REQUIRE(opened.is_ok());
+  CredentialStore& store = **opened;
+  REQUIRE(store.grant("sri", std::nullopt, villages({"krasak"}), kNow).is_ok());
+  cluster.restart();  // the idle connection is closed by the server
+  CHECK(grant_of(store, "sri").villages == Names{"krasak"});
+  cluster.restart();
+  // A write first: its transaction had not begun, so it runs on a new connection.
+  const auto granted = store.grant("sri", std::nullopt, villages({"juntinyuat"}), kNow);
+  INFO(granted.to_string());
+  CHECK(granted.is_ok());
+  CHECK(grant_of(store, "sri").villages == Names{"juntinyuat", "krasak"});
+}

@@ -205,14 +205,23 @@ class PgCredentialSql final : public CredentialSql {
     return server::PgSql::insert_or_ignore(insert, key);
   }
   Status transaction(const std::function<Status()>& body) override {
-    if (!conn_->connected()) (void)conn_->reset();
-    in_transaction_ = true;
-    Status status = pg::retry_transaction(*conn_, pg::Isolation::kSerializable, body);
-    in_transaction_ = false;
-    // A connection lost meanwhile is reconnected for the next call; this
-    // one's outcome is unknown and reported.
-    if (status.code() == ErrorCode::kUnavailable) (void)conn_->reset();
-    return status;
+    bool began = false;
+    const auto attempt = [&] {
+      in_transaction_ = true;
+      Status status = pg::retry_transaction(*conn_, pg::Isolation::kSerializable, [&] {
+        began = true;
+        return body();
+      });
+      in_transaction_ = false;
+      return status;
+    };
+    Status status = attempt();
+    if (status.code() != ErrorCode::kUnavailable) return status;
+    // Lost before BEGIN went through (a PostgreSQL restart while idle):
+    // nothing was done, so the transaction runs on a new connection. Lost
+    // later: the outcome is unknown and reported; the next call reconnects.
+    if (!conn_->reset().is_ok() || began) return status;
+    return attempt();
   }
   Result<std::int64_t> grants_version() override {
     LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<CredentialRows> rows,
