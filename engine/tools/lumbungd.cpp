@@ -694,6 +694,12 @@ std::vector<lumbung::auth::Selector> village_selectors(const std::string& list) 
   return selectors;
 }
 
+// DIR's keys and the credential store: DIR's, or the database's (--store).
+Result<std::unique_ptr<lumbung::auth::TokenAuthority>> open_authority(const Args& args) {
+  if (Status url = lumbung::server::check_store_url(args.store); !url) return url;
+  return lumbung::auth::TokenAuthority::open(args.data, nullptr, args.store);
+}
+
 int run_token(const Args& args) {
   lumbung::auth::TokenRequest request;
   request.officer = args.officer;
@@ -706,8 +712,7 @@ int run_token(const Args& args) {
   if (args.ttl) request.ttl = *parse_duration(*args.ttl);  // checked by the parser
   if (args.device) request.device_id = *args.device;
 
-  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority =
-      lumbung::auth::TokenAuthority::open(args.data, nullptr);
+  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority = open_authority(args);
   if (!authority) return fail(authority.status());
   Result<lumbung::auth::IssuedToken> issued = (*authority)->issue(request);
   if (!issued) return fail(issued.status());
@@ -720,7 +725,7 @@ int run_token(const Args& args) {
 // The authority of an existing data directory.
 Result<std::unique_ptr<lumbung::auth::TokenAuthority>> open_existing_authority(const Args& args) {
   if (Status dir = check_data_dir(args.data); !dir) return dir;
-  return lumbung::auth::TokenAuthority::open(args.data, nullptr);
+  return open_authority(args);
 }
 
 constexpr const char* kGrantDescription =
@@ -755,8 +760,7 @@ int run_grant(const Args& args) {
   }
   // Created when missing, as by 'token': an operator's first step on a new
   // server is to grant its admin.
-  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority =
-      lumbung::auth::TokenAuthority::open(args.data, nullptr);
+  Result<std::unique_ptr<lumbung::auth::TokenAuthority>> authority = open_authority(args);
   if (!authority) return fail(authority.status());
   std::optional<lumbung::auth::Role> role;
   if (args.role) role = lumbung::auth::parse_role(*args.role);  // checked by the parser
@@ -973,9 +977,9 @@ int run_devices(const Args& args) {
   const std::filesystem::path credentials =
       std::filesystem::path(args.data) / lumbung::auth::kCredentialsFileName;
   std::error_code ec;
-  if (std::filesystem::exists(credentials, ec)) {
+  if (!args.store.empty() || std::filesystem::exists(credentials, ec)) {
     Result<std::unique_ptr<lumbung::auth::CredentialStore>> opened =
-        lumbung::auth::CredentialStore::open(credentials.string());
+        lumbung::server::open_credentials(args.data, args.store);
     if (!opened) return fail(opened.status());
     Result<std::map<std::string, std::string>> bound = (*opened)->device_officers();
     if (!bound) return fail(bound.status());
@@ -1261,8 +1265,8 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
   const auto store_option = [&](CLI::App* command) {
     add_option(command, "--store", args.store, "URL",
                "the server's state in this PostgreSQL database (postgresql://USER@HOST/DB, "
-               "docs/decisions/0034-postgresql-store.md) instead of DIR's SQLite store; DIR "
-               "keeps the signing keys and credentials");
+               "docs/decisions/0034-postgresql-store.md) instead of DIR's SQLite store, "
+               "credentials included; DIR keeps the signing keys");
   };
 
   CLI::App* serve = command("serve", "serve devices until SIGTERM or SIGINT", kServeDescription,
@@ -1413,6 +1417,7 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
   CLI::App* token =
       command("token", "issue a signed bearer token for an officer", kTokenDescription, &run_token,
               "the server's data directory; its signing key is created on first use");
+  store_option(token);
   add_option(token, "--officer", args.officer, "ID", "who the token speaks for")->required();
   add_option(token, "--villages", args.villages, "V1,V2",
              "the villages it grants, comma-separated; not needed for admin");
@@ -1432,6 +1437,7 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
   CLI::App* grant = command("grant", "grant an officer villages, a district, a province or all",
                             kGrantDescription, &run_grant,
                             "the server's data directory; created when missing (0700)");
+  store_option(grant);
   add_option(grant, "--officer", args.officer, "ID", "the officer; created at its first grant")
       ->required();
   add_option(grant, "--villages", args.villages, "V1,V2", "villages by id, comma-separated");
@@ -1449,6 +1455,7 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
 
   CLI::App* ungrant = command("ungrant", "take villages, a district, a province or all away",
                               kUngrantDescription, &run_ungrant);
+  store_option(ungrant);
   add_option(ungrant, "--officer", args.officer, "ID", "the officer")->required();
   CLI::Option_group* taken = ungrant->add_option_group("what");
   add_option(taken, "--villages", args.villages, "V1,V2", "villages by id, comma-separated");
@@ -1459,10 +1466,12 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
 
   CLI::App* officers = command("officers", "list officers: role, grants, devices and tokens",
                                kOfficersDescription, &run_officers);
+  store_option(officers);
   add_switch(officers, "--json", args.json, "one JSON object per officer per line");
 
   CLI::App* revoke = command("revoke", "revoke a token, an officer's or a device's, at once",
                              kRevokeDescription, &run_revoke);
+  store_option(revoke);
   CLI::Option_group* revoked = revoke->add_option_group("which");
   add_option(revoked, "--token-id", args.token_id, "ID", "one token: 32 hex digits");
   add_option(revoked, "--officer", args.revoke_officer, "ID", "every token of the officer");
@@ -1471,6 +1480,7 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
 
   CLI::App* tokens = command("tokens", "list every issued token: officer, expiry, revoked",
                              kTokensDescription, &run_tokens);
+  store_option(tokens);
   add_switch(tokens, "--json", args.json, "one JSON object per token per line");
 
   CLI::App* devices =

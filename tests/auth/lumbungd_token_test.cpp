@@ -452,3 +452,26 @@ TEST_CASE_METHOD(Lumbungd, "lumbungd tokens lists every issued token", "[auth][c
   CHECK_THAT(text, Contains(" revoked"));
   check_failure(run({"tokens", "--data", dir_.file("typo")}), 1, "does not exist");
 }
+
+TEST_CASE_METHOD(Lumbungd, "the credential commands take --store and refuse a URL of another kind",
+                 "[auth][cli]") {
+  std::filesystem::create_directory(data_);
+  const std::string url = "mysql://lumbung:s3cret@db/lumbung";
+  const std::vector<std::vector<std::string>> commands = {
+      {"token", "--officer", "sri", "--villages", "krasak"},
+      {"grant", "--officer", "sri", "--all"},
+      {"ungrant", "--officer", "sri", "--all"},
+      {"officers"},
+      {"tokens"},
+      {"revoke", "--officer", "sri"}};
+  for (std::vector<std::string> args : commands) {
+    const std::string command = args.front();
+    args.insert(args.begin() + 1, {"--data", data_, "--store", url});
+    const ProcessResult result = run(args);
+    INFO(command);
+    check_failure(result, 1, "--store: 'mysql://lumbung:***@db/lumbung' is not a PostgreSQL URL");
+    CHECK_THAT(result.err, !Contains("s3cret"));
+  }
+  // Nothing was written to DIR's credential store meanwhile.
+  CHECK(officers().empty());
+}

@@ -47,16 +47,23 @@ std::string database_name(const std::string& what) {
 // own (the directory's lock admits one serve: docs/operations.md).
 class Daemons {
  public:
-  // `prepare`, when given, makes the first data directory (tokens, grants)
-  // before it is copied to the others, as docs/operations.md says; without
-  // it the daemons serve without authentication.
-  explicit Daemons(const std::string& url, bool with_metrics = false,
-                   const std::function<void(const std::string& data)>& prepare = {})
+  // `prepare`, when given, makes the first data directory's signing key and
+  // the database's credentials (grants and tokens, with `--store URL`: in
+  // the database); the key alone is copied to the others, as
+  // docs/operations.md says. Without it the daemons serve without
+  // authentication.
+  using Prepare = std::function<void(const std::string& data, const std::string& url)>;
+  explicit Daemons(const std::string& url, bool with_metrics = false, const Prepare& prepare = {})
       : url_(url), authenticated_(static_cast<bool>(prepare)) {
     if (prepare) {
-      prepare(data(0));
+      prepare(data(0), url_);
       for (int i = 1; i < kDaemons; ++i) {
-        std::filesystem::copy(data(0), data(i), std::filesystem::copy_options::recursive);
+        std::filesystem::create_directories(data(i));
+        std::filesystem::permissions(data(i), std::filesystem::perms::owner_all);
+        std::filesystem::copy(data(0) + "/keys", data(i) + "/keys",
+                              std::filesystem::copy_options::recursive);
+        // No credential store in the directory: the database's serves.
+        REQUIRE_FALSE(std::filesystem::exists(data(i) + "/credentials.sqlite"));
       }
     }
     for (int i = 0; i < kDaemons; ++i) start(i, with_metrics);
@@ -454,18 +461,20 @@ TEST_CASE("a village one daemon adds to a district is read by another daemon's d
   TempDir phones;
   std::string admin_token;
   std::string dinas_token;
-  Daemons daemons(
-      shared_pg_cluster().create_database(database_name("regions")), false,
-      [&](const std::string& data) {
-        lumbungd_output({"grant", "--data", data, "--officer", "pusat", "--role", "admin"});
-        lumbungd_output({"grant", "--data", data, "--officer", "dinas", "--district", "Indramayu"});
-        const auto token = [&](const std::string& officer) {
-          const std::string out = lumbungd_output({"token", "--data", data, "--officer", officer});
-          return out.substr(0, out.find('\n'));
-        };
-        admin_token = token("pusat");
-        dinas_token = token("dinas");
-      });
+  Daemons daemons(shared_pg_cluster().create_database(database_name("regions")), false,
+                  [&](const std::string& data, const std::string& url) {
+                    lumbungd_output({"grant", "--data", data, "--store", url, "--officer", "pusat",
+                                     "--role", "admin"});
+                    lumbungd_output({"grant", "--data", data, "--store", url, "--officer", "dinas",
+                                     "--district", "Indramayu"});
+                    const auto token = [&](const std::string& officer) {
+                      const std::string out = lumbungd_output(
+                          {"token", "--data", data, "--store", url, "--officer", officer});
+                      return out.substr(0, out.find('\n'));
+                    };
+                    admin_token = token("pusat");
+                    dinas_token = token("dinas");
+                  });
   const auto phone = [&](const std::string& name, const std::string& token, int daemon) {
     ReplicaOptions options = options_for(phones.file(name));
     options.device_id = name;
@@ -504,6 +513,101 @@ TEST_CASE("a village one daemon adds to a district is read by another daemon's d
     REQUIRE(sync(*dinas, 1).is_ok());
   }
   CHECK(ids_on(*dinas, "village") == std::set<std::string>{village});
+}
+
+TEST_CASE("credentials in the database: a token, a grant and a revocation count on every daemon",
+          "[integration][postgresql][daemons][auth]") {
+  TempDir phones;
+  std::string admin_token;
+  const std::string url = shared_pg_cluster().create_database(database_name("credentials"));
+  Daemons daemons(url, false, [&](const std::string& data, const std::string& store) {
+    lumbungd_output(
+        {"grant", "--data", data, "--store", store, "--officer", "pusat", "--role", "admin"});
+    const std::string out =
+        lumbungd_output({"token", "--data", data, "--store", store, "--officer", "pusat"});
+    admin_token = out.substr(0, out.find('\n'));
+  });
+  // The commands run from any daemon's directory (its key signs): the
+  // credentials they write are the database's.
+  const auto lumbungd_on = [&](int daemon, std::vector<std::string> args) {
+    args.insert(args.begin() + 1, {"--data", daemons.data(daemon), "--store", url});
+    return lumbungd_output(args);
+  };
+  const auto phone = [&](const std::string& name, const std::string& token, int daemon) {
+    ReplicaOptions options = options_for(phones.file(name));
+    options.device_id = name;
+    options.server_url = daemons[daemon].url();
+    options.token = token;
+    return open_replica(options);
+  };
+  const auto sync = [&](Replica& replica, int daemon) {
+    SyncOptions options;
+    options.transport = value_of(make_http_transport(daemons[daemon].url()));
+    return replica.sync(options);
+  };
+  const std::string village_a = "0193f2a4-7c1e-7d2b-9a61-00000000000a";
+  const std::string village_b = "0193f2a4-7c1e-7d2b-9a61-00000000000b";
+  std::unique_ptr<Replica> admin = phone("admin-phone", admin_token, 0);
+  for (const std::string& village : {village_a, village_b}) {
+    REQUIRE(admin
+                ->insert("village", {{"id", village},
+                                     {"village_id", village},
+                                     {"kode_wilayah", "3212140007"},
+                                     {"name", "Desa " + village.substr(village.size() - 1)},
+                                     {"kecamatan", "Juntinyuat"},
+                                     {"kabupaten", "Indramayu"},
+                                     {"provinsi", "Jawa Barat"},
+                                     {"cohort_year", std::int64_t{2017}}})
+                .is_ok());
+  }
+  REQUIRE(sync(*admin, 0).is_ok());
+
+  // sri's phones, one per daemon, each with a token `lumbungd token --store`
+  // issued from another daemon's directory.
+  lumbungd_on(1, {"grant", "--officer", "sri", "--villages", village_a});
+  std::vector<std::unique_ptr<Replica>> sri;
+  for (int i = 0; i < kDaemons; ++i) {
+    const std::string out = lumbungd_on((i + 1) % kDaemons, {"token", "--officer", "sri"});
+    sri.push_back(phone("sri-phone-" + std::to_string(i), out.substr(0, out.find('\n')), i));
+    INFO("daemon " << i);
+    REQUIRE(sync(*sri[i], i).is_ok());
+    CHECK(ids_on(*sri[i], "village") == std::set<std::string>{village_a});
+  }
+  // A token is bound to its first device on every daemon.
+  {
+    const std::string out = lumbungd_on(0, {"token", "--officer", "sri"});
+    const std::string token = out.substr(0, out.find('\n'));
+    std::unique_ptr<Replica> first = phone("sri-first", token, 0);
+    REQUIRE(sync(*first, 0).is_ok());
+    std::unique_ptr<Replica> other = phone("sri-other", token, 2);
+    CHECK(sync(*other, 2).status().code() == ErrorCode::kDeviceMismatch);
+  }
+
+  // A grant changed from daemon 2's directory counts on every daemon at the
+  // next request, whatever each cached.
+  lumbungd_on(2, {"grant", "--officer", "sri", "--villages", village_b});
+  for (int i = 0; i < kDaemons; ++i) {
+    INFO("daemon " << i);
+    REQUIRE(sync(*sri[i], i).is_ok());
+    CHECK(ids_on(*sri[i], "village") == std::set<std::string>{village_a, village_b});
+  }
+  lumbungd_on(0, {"ungrant", "--officer", "sri", "--villages", village_a});
+  for (int i = 0; i < kDaemons; ++i) {
+    INFO("daemon " << i);
+    REQUIRE(sync(*sri[i], i).is_ok());
+    CHECK(ids_on(*sri[i], "village") == std::set<std::string>{village_b});
+  }
+  const std::string listed = lumbungd_on(1, {"officers"});
+  CHECK_THAT(listed, Catch::Contains("sri"));
+  CHECK_THAT(lumbungd_on(2, {"tokens"}), Catch::Contains("sri"));
+
+  // Revoked with the command, refused by every daemon from the next request on.
+  lumbungd_on(1, {"revoke", "--officer", "sri"});
+  for (int i = 0; i < kDaemons; ++i) {
+    INFO("daemon " << i);
+    CHECK(sync(*sri[i], i).status().code() == ErrorCode::kTokenRevoked);
+  }
+  REQUIRE(sync(*admin, 2).is_ok());  // the others' tokens still serve
 }
 
 }  // namespace lumbung::test

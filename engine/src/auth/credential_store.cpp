@@ -1,72 +1,16 @@
 #include "auth/credential_store.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
-#include "db/database.hpp"
-#include "db/file_format.hpp"
+#include "auth/credential_sql.hpp"
 
 namespace lumbung::auth {
 
 namespace {
 
-// The SQL stays within SQLite 3.15, as the server's store does: the SQLCipher
-// build links the daemon against SQLCipher's older SQLite (no UPSERT).
-
-// Format 1: revoked tokens and device bindings. Format 2
-// (docs/decisions/0023-grants-on-the-server.md): officers' roles and grants,
-// and the tokens issued, which tokens no longer carry.
-constexpr db::FormatStep kUpgrades[] = {
-    {2, R"sql(
-CREATE TABLE officers (
-  officer           TEXT PRIMARY KEY,
-  role              TEXT NOT NULL,
-  updated_at        INTEGER NOT NULL,
-  tokens_revoked_at INTEGER
-) WITHOUT ROWID;
-CREATE TABLE officer_grants (
-  officer    TEXT NOT NULL,
-  kind       TEXT NOT NULL CHECK (kind IN ('village', 'district', 'province', 'all')),
-  value      TEXT NOT NULL,
-  granted_at INTEGER NOT NULL,
-  PRIMARY KEY (officer, kind, value)
-) WITHOUT ROWID;
-CREATE TABLE issued_tokens (
-  token_id   TEXT PRIMARY KEY,
-  officer    TEXT NOT NULL,
-  key_id     TEXT NOT NULL,
-  issued_at  INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  device_id  TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX issued_tokens_officer ON issued_tokens (officer);
-CREATE INDEX issued_tokens_device ON issued_tokens (device_id) WHERE device_id <> '';
-CREATE INDEX token_device_device ON token_device (device_id);
-CREATE INDEX device_officer_officer ON device_officer (officer);
-)sql"},
-};
-
-// PRAGMA user_version of a store this code writes.
-constexpr db::FileFormat kStoreFormat{1, kUpgrades};
-
 // The officers whose grants the cache holds at most; past it, it starts over.
 constexpr std::size_t kMaxCachedOfficers = 10'000;
-
-constexpr std::string_view kCreateTables = R"(
-CREATE TABLE revoked_token (
-  token_id   TEXT PRIMARY KEY,
-  revoked_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE token_device (
-  token_id  TEXT PRIMARY KEY,
-  device_id TEXT NOT NULL,
-  bound_at  INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE device_officer (
-  device_id TEXT PRIMARY KEY,
-  officer   TEXT NOT NULL,
-  bound_at  INTEGER NOT NULL
-) WITHOUT ROWID;
-)";
 
 Status mismatch(std::string message) {
   return Status(ErrorCode::kDeviceMismatch, std::move(message));
@@ -86,8 +30,14 @@ std::string selector_text(const Selector& selector) {
   return std::string(selector_kind_name(selector.kind)) + " '" + selector.value + "'";
 }
 
+// Whether `sql` returns a row.
+Result<bool> returns_row(CredentialSql& sql, std::string_view text, CredentialSql::Params params) {
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<CredentialRows> rows, sql.query(text, params));
+  return rows->step();
+}
+
 // The token ids `query` returns in its first column.
-Result<std::vector<std::string>> token_ids(db::Query& query) {
+Result<std::vector<std::string>> token_ids(CredentialRows& query) {
   std::vector<std::string> ids;
   while (true) {
     LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
@@ -113,43 +63,35 @@ std::string_view selector_kind_name(SelectorKind kind) {
   return "village";
 }
 
-CredentialStore::CredentialStore(std::unique_ptr<db::Database> db) : db_(std::move(db)) {}
+CredentialStore::CredentialStore(std::unique_ptr<CredentialSql> sql) : sql_(std::move(sql)) {}
 
 CredentialStore::~CredentialStore() = default;
 
 Result<std::unique_ptr<CredentialStore>> CredentialStore::open(const std::string& path) {
-  LUMBUNG_RETURN_IF_ERROR(db::create_private_file(path));
-  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> opened, db::Database::open(path, true));
-  db::Database& db = *opened;
-  LUMBUNG_RETURN_IF_ERROR(
-      db.exec("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL"));
-  // Read and created in one write transaction: two processes opening a new
-  // store at once do not both create the tables.
-  LUMBUNG_RETURN_IF_ERROR(db::in_transaction(db, [&]() -> Status {
-    LUMBUNG_ASSIGN_OR_RETURN(const int format, db::user_version(db));
-    if (format == kStoreFormat.newest()) return Status::ok();
-    if (format != 0 && !kStoreFormat.opens(format)) {
-      return Status(ErrorCode::kCorrupt, "'" + path + "' is not a credential store of format " +
-                                             std::to_string(kStoreFormat.newest()) + " (it has " +
-                                             std::to_string(format) + ")");
-    }
-    if (format == 0) LUMBUNG_RETURN_IF_ERROR(db.exec(kCreateTables));
-    LUMBUNG_RETURN_IF_ERROR(kStoreFormat.upgrade(db, format == 0 ? kStoreFormat.oldest : format));
-    return db::set_user_version(db, kStoreFormat.newest());
-  }));
-  return std::unique_ptr<CredentialStore>(new CredentialStore(std::move(opened)));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<CredentialSql> sql, open_sqlite_credential_sql(path));
+  return std::unique_ptr<CredentialStore>(new CredentialStore(std::move(sql)));
+}
+
+Result<std::unique_ptr<CredentialStore>> CredentialStore::open_postgresql(const std::string& url) {
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<CredentialSql> sql, open_pg_credential_sql(url));
+  return std::unique_ptr<CredentialStore>(new CredentialStore(std::move(sql)));
+}
+
+Result<std::unique_ptr<CredentialStore>> CredentialStore::open_for(const std::string& data_dir,
+                                                                   const std::string& store_url) {
+  if (!store_url.empty()) return open_postgresql(store_url);
+  return open((std::filesystem::path(data_dir) / kCredentialsFileName).string());
 }
 
 Status CredentialStore::revoke(std::string_view token_id, std::int64_t now) {
   std::lock_guard lock(mu_);
-  return db::in_transaction(*db_, [&]() -> Status {
+  return sql_->transaction([&]() -> Status {
     // A legacy token (not recorded at issue) is known once a device used it.
     LUMBUNG_ASSIGN_OR_RETURN(
-        const bool known,
-        db::returns_row_cached(*db_,
-                               "SELECT 1 FROM issued_tokens WHERE token_id = ?1 "
-                               "UNION ALL SELECT 1 FROM token_device WHERE token_id = ?1",
-                               {Value(token_id)}));
+        const bool known, returns_row(*sql_,
+                                      "SELECT 1 FROM @issued_tokens WHERE token_id = ?1 "
+                                      "UNION ALL SELECT 1 FROM @token_device WHERE token_id = ?1",
+                                      {Value(token_id)}));
     if (!known) {
       return Status(ErrorCode::kNotFound,
                     "token " + std::string(token_id) +
@@ -157,8 +99,9 @@ Status CredentialStore::revoke(std::string_view token_id, std::int64_t now) {
                         "uses it (a token issued before tokens were recorded and never used is "
                         "revoked with every token of its officer: revoke --officer)");
     }
-    return db::run_cached(
-        *db_, "INSERT OR IGNORE INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2)",
+    return sql_->run(
+        sql_->insert_or_ignore("INSERT INTO @revoked_token (token_id, revoked_at) VALUES (?1, ?2)",
+                               "token_id"),
         {Value(token_id), Value(now)});
   });
 }
@@ -167,8 +110,8 @@ Status CredentialStore::check_not_revoked(std::string_view token_id) {
   std::lock_guard lock(mu_);
   LUMBUNG_ASSIGN_OR_RETURN(
       const bool revoked,
-      db::returns_row_cached(*db_, "SELECT revoked_at FROM revoked_token WHERE token_id = ?1",
-                             {Value(token_id)}));
+      returns_row(*sql_, "SELECT revoked_at FROM @revoked_token WHERE token_id = ?1",
+                  {Value(token_id)}));
   if (revoked) {
     return Status(ErrorCode::kTokenRevoked, "token " + std::string(token_id) + " was revoked");
   }
@@ -178,13 +121,12 @@ Status CredentialStore::check_not_revoked(std::string_view token_id) {
 Result<std::pair<std::string, std::string>> CredentialStore::bindings(std::string_view token_id,
                                                                       std::string_view device_id) {
   LUMBUNG_ASSIGN_OR_RETURN(
-      db::Query query,
-      db::Query::cached(*db_,
-                        "SELECT (SELECT device_id FROM token_device WHERE token_id = ?1), "
-                        "       (SELECT officer FROM device_officer WHERE device_id = ?2)",
-                        {Value(token_id), Value(device_id)}));
-  LUMBUNG_RETURN_IF_ERROR(query.step().status());
-  return std::pair<std::string, std::string>{query.text(0), query.text(1)};
+      std::unique_ptr<CredentialRows> query,
+      sql_->query("SELECT (SELECT device_id FROM @token_device WHERE token_id = ?1), "
+                  "       (SELECT officer FROM @device_officer WHERE device_id = ?2)",
+                  {Value(token_id), Value(device_id)}));
+  LUMBUNG_RETURN_IF_ERROR(query->step().status());
+  return std::pair<std::string, std::string>{query->text(0), query->text(1)};
 }
 
 Result<std::string> CredentialStore::bound_device(std::string_view token_id) {
@@ -217,28 +159,27 @@ Status CredentialStore::bind(std::string_view token_id, std::string_view device_
   if (!complete.is_ok() || *complete) return complete.status();
   // First use: decided again under the write lock, which a concurrent first
   // use (here or in another process) may have taken first.
-  return db::in_transaction(*db_, [&]() -> Status {
+  return sql_->transaction([&]() -> Status {
     LUMBUNG_ASSIGN_OR_RETURN(auto locked, bindings(token_id, device_id));
     Result<bool> settled = check(locked);
     if (!settled.is_ok() || *settled) return settled.status();
     if (moves(locked.first)) {
       LUMBUNG_RETURN_IF_ERROR(
-          db::run(*db_,
-                  "UPDATE token_device SET device_id = ?2, bound_at = ?3 "
-                  "WHERE token_id = ?1",
-                  {Value(std::string(token_id)), Value(std::string(device_id)), Value(now)}));
+          sql_->run("UPDATE @token_device SET device_id = ?2, bound_at = ?3 "
+                    "WHERE token_id = ?1",
+                    {Value(std::string(token_id)), Value(std::string(device_id)), Value(now)}));
     }
-    const auto insert = [&](const char* sql, std::string_view key, std::string_view value) {
-      return db::run_cached(*db_, sql, {Value(key), Value(value), Value(now)});
+    const auto insert = [&](const char* sql, const char* key_column, std::string_view key,
+                            std::string_view value) {
+      return sql_->run(sql_->insert_or_ignore(sql, key_column),
+                       {Value(key), Value(value), Value(now)});
     };
     LUMBUNG_RETURN_IF_ERROR(
-        insert("INSERT OR IGNORE INTO token_device (token_id, device_id, bound_at) "
-               "VALUES (?1, ?2, ?3)",
-               token_id, device_id));
+        insert("INSERT INTO @token_device (token_id, device_id, bound_at) VALUES (?1, ?2, ?3)",
+               "token_id", token_id, device_id));
     LUMBUNG_RETURN_IF_ERROR(
-        insert("INSERT OR IGNORE INTO device_officer (device_id, officer, bound_at) "
-               "VALUES (?1, ?2, ?3)",
-               device_id, officer));
+        insert("INSERT INTO @device_officer (device_id, officer, bound_at) VALUES (?1, ?2, ?3)",
+               "device_id", device_id, officer));
     return Status::ok();
   });
 }
@@ -247,33 +188,32 @@ Result<OfficerGrant> CredentialStore::read_grant(std::string_view officer) {
   OfficerGrant grant;
   {
     LUMBUNG_ASSIGN_OR_RETURN(
-        db::Query query,
-        db::Query::cached(*db_, "SELECT role, tokens_revoked_at FROM officers WHERE officer = ?1",
-                          {Value(officer)}));
-    LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
+        std::unique_ptr<CredentialRows> query,
+        sql_->query("SELECT role, tokens_revoked_at FROM @officers WHERE officer = ?1",
+                    {Value(officer)}));
+    LUMBUNG_ASSIGN_OR_RETURN(const bool found, query->step());
     if (found) {
-      grant.role = parse_role(query.text_view(0));  // '' (no role) reads as none
-      if (!query.value(1).is_null()) grant.tokens_revoked_at = query.integer(1);
+      grant.role = parse_role(query->text(0));  // '' (no role) reads as none
+      if (!query->value(1).is_null()) grant.tokens_revoked_at = query->integer(1);
     }
   }
   LUMBUNG_ASSIGN_OR_RETURN(
-      db::Query query,
-      db::Query::cached(*db_, "SELECT kind, value FROM officer_grants WHERE officer = ?1",
-                        {Value(officer)}));
+      std::unique_ptr<CredentialRows> query,
+      sql_->query("SELECT kind, value FROM @officer_grants WHERE officer = ?1", {Value(officer)}));
   while (true) {
-    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query->step());
     if (!row) break;
-    const std::optional<SelectorKind> kind = parse_selector_kind(query.text_view(0));
+    const std::optional<SelectorKind> kind = parse_selector_kind(query->text(0));
     if (!kind) continue;  // the CHECK constraint keeps others out
     switch (*kind) {
       case SelectorKind::kVillage:
-        grant.villages.insert(query.text(1));
+        grant.villages.insert(query->text(1));
         break;
       case SelectorKind::kDistrict:
-        grant.districts.insert(query.text(1));
+        grant.districts.insert(query->text(1));
         break;
       case SelectorKind::kProvince:
-        grant.provinces.insert(query.text(1));
+        grant.provinces.insert(query->text(1));
         break;
       case SelectorKind::kAll:
         grant.every_village = true;
@@ -285,14 +225,9 @@ Result<OfficerGrant> CredentialStore::read_grant(std::string_view officer) {
 
 Result<OfficerGrant> CredentialStore::officer_grant(std::string_view officer) {
   std::lock_guard lock(mu_);
-  // Another connection's commit (`lumbungd grant` in another process) moves
-  // data_version on; this connection's own do not, and clear the cache themselves.
-  std::int64_t version = 0;
-  {
-    LUMBUNG_ASSIGN_OR_RETURN(db::Query query, db::Query::cached(*db_, "PRAGMA data_version"));
-    LUMBUNG_RETURN_IF_ERROR(query.step().status());
-    version = query.integer(0);
-  }
+  // Another process's change of grants (`lumbungd grant`, another daemon)
+  // moves the version on; this object's own writes clear the cache themselves.
+  LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t version, sql_->grants_version());
   if (version != cached_version_ || cache_.size() >= kMaxCachedOfficers) {
     cache_.clear();
     cached_version_ = version;
@@ -305,32 +240,33 @@ Result<OfficerGrant> CredentialStore::officer_grant(std::string_view officer) {
 
 Status CredentialStore::grant_locked(std::string_view officer, std::optional<Role> role,
                                      std::span<const Selector> selectors, std::int64_t now) {
+  LUMBUNG_RETURN_IF_ERROR(sql_->grants_changed());
   LUMBUNG_ASSIGN_OR_RETURN(
       const bool known,
-      db::returns_row_cached(*db_, "SELECT 1 FROM officers WHERE officer = ?1 AND role <> ''",
-                             {Value(officer)}));
+      returns_row(*sql_, "SELECT 1 FROM @officers WHERE officer = ?1 AND role <> ''",
+                  {Value(officer)}));
   if (!known || role) {
     // A new record, or one that had no role (only revoked legacy tokens).
     const std::string_view name = role_name(role.value_or(Role::kOfficer));
-    LUMBUNG_RETURN_IF_ERROR(db::run_cached(
-        *db_, "INSERT OR IGNORE INTO officers (officer, role, updated_at) VALUES (?1, ?2, ?3)",
+    LUMBUNG_RETURN_IF_ERROR(sql_->run(
+        sql_->insert_or_ignore(
+            "INSERT INTO @officers (officer, role, updated_at) VALUES (?1, ?2, ?3)", "officer"),
         {Value(officer), Value(name), Value(now)}));
     LUMBUNG_RETURN_IF_ERROR(
-        db::run_cached(*db_, "UPDATE officers SET role = ?2, updated_at = ?3 WHERE officer = ?1",
-                       {Value(officer), Value(name), Value(now)}));
+        sql_->run("UPDATE @officers SET role = ?2, updated_at = ?3 WHERE officer = ?1",
+                  {Value(officer), Value(name), Value(now)}));
   }
   for (const Selector& selector : selectors) {
-    LUMBUNG_RETURN_IF_ERROR(db::run_cached(
-        *db_,
-        "INSERT OR IGNORE INTO officer_grants (officer, kind, value, granted_at) "
-        "VALUES (?1, ?2, ?3, ?4)",
+    LUMBUNG_RETURN_IF_ERROR(sql_->run(
+        sql_->insert_or_ignore("INSERT INTO @officer_grants (officer, kind, value, granted_at) "
+                               "VALUES (?1, ?2, ?3, ?4)",
+                               "officer, kind, value"),
         {Value(officer), Value(selector_kind_name(selector.kind)),
          Value(selector.kind == SelectorKind::kAll ? std::string() : selector.value), Value(now)}));
   }
   if (!selectors.empty()) {
-    LUMBUNG_RETURN_IF_ERROR(db::run_cached(*db_,
-                                           "UPDATE officers SET updated_at = ?2 WHERE officer = ?1",
-                                           {Value(officer), Value(now)}));
+    LUMBUNG_RETURN_IF_ERROR(sql_->run("UPDATE @officers SET updated_at = ?2 WHERE officer = ?1",
+                                      {Value(officer), Value(now)}));
   }
   return Status::ok();
 }
@@ -339,30 +275,30 @@ Status CredentialStore::grant(std::string_view officer, std::optional<Role> role
                               std::span<const Selector> selectors, std::int64_t now) {
   std::lock_guard lock(mu_);
   cache_.clear();
-  return db::in_transaction(*db_, [&] { return grant_locked(officer, role, selectors, now); });
+  return sql_->transaction([&] { return grant_locked(officer, role, selectors, now); });
 }
 
 Status CredentialStore::ungrant(std::string_view officer, std::span<const Selector> selectors) {
   std::lock_guard lock(mu_);
   cache_.clear();
-  return db::in_transaction(*db_, [&]() -> Status {
+  return sql_->transaction([&]() -> Status {
+    LUMBUNG_RETURN_IF_ERROR(sql_->grants_changed());
     std::string missing;
     for (const Selector& selector : selectors) {
       const std::string value = selector.kind == SelectorKind::kAll ? "" : selector.value;
       LUMBUNG_ASSIGN_OR_RETURN(
           const bool held,
-          db::returns_row_cached(
-              *db_,
-              "SELECT 1 FROM officer_grants "
-              "WHERE officer = ?1 AND kind = ?2 AND value = ?3",
-              {Value(officer), Value(selector_kind_name(selector.kind)), Value(value)}));
+          returns_row(*sql_,
+                      "SELECT 1 FROM @officer_grants "
+                      "WHERE officer = ?1 AND kind = ?2 AND value = ?3",
+                      {Value(officer), Value(selector_kind_name(selector.kind)), Value(value)}));
       if (!held) {
         missing += (missing.empty() ? "" : ", ") + selector_text(selector);
         continue;
       }
-      LUMBUNG_RETURN_IF_ERROR(db::run_cached(
-          *db_, "DELETE FROM officer_grants WHERE officer = ?1 AND kind = ?2 AND value = ?3",
-          {Value(officer), Value(selector_kind_name(selector.kind)), Value(value)}));
+      LUMBUNG_RETURN_IF_ERROR(
+          sql_->run("DELETE FROM @officer_grants WHERE officer = ?1 AND kind = ?2 AND value = ?3",
+                    {Value(officer), Value(selector_kind_name(selector.kind)), Value(value)}));
     }
     if (!missing.empty()) {
       return Status(ErrorCode::kNotFound,
@@ -376,19 +312,18 @@ Status CredentialStore::record_token(const TokenRecord& token, std::optional<Rol
                                      std::span<const Selector> villages) {
   std::lock_guard lock(mu_);
   cache_.clear();
-  return db::in_transaction(*db_, [&]() -> Status {
+  return sql_->transaction([&]() -> Status {
     LUMBUNG_RETURN_IF_ERROR(grant_locked(token.officer, role, villages, token.issued_at));
-    LUMBUNG_RETURN_IF_ERROR(db::run_cached(
-        *db_,
-        "INSERT INTO issued_tokens (token_id, officer, key_id, issued_at, expires_at, device_id) "
+    LUMBUNG_RETURN_IF_ERROR(sql_->run(
+        "INSERT INTO @issued_tokens (token_id, officer, key_id, issued_at, expires_at, device_id) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         {Value(token.token_id), Value(token.officer), Value(token.key_id), Value(token.issued_at),
          Value(token.expires_at), Value(token.device_id)}));
     if (token.device_id.empty()) return Status::ok();
-    return db::run_cached(*db_,
-                          "INSERT INTO token_device (token_id, device_id, bound_at) "
-                          "VALUES (?1, ?2, ?3)",
-                          {Value(token.token_id), Value(token.device_id), Value(token.issued_at)});
+    return sql_->run(
+        "INSERT INTO @token_device (token_id, device_id, bound_at) "
+        "VALUES (?1, ?2, ?3)",
+        {Value(token.token_id), Value(token.device_id), Value(token.issued_at)});
   });
 }
 
@@ -398,12 +333,11 @@ Result<std::vector<std::string>> CredentialStore::revoke_all(
   for (const std::string& token_id : token_ids) {
     LUMBUNG_ASSIGN_OR_RETURN(
         const bool already,
-        db::returns_row_cached(*db_, "SELECT 1 FROM revoked_token WHERE token_id = ?1",
-                               {Value(token_id)}));
+        returns_row(*sql_, "SELECT 1 FROM @revoked_token WHERE token_id = ?1", {Value(token_id)}));
     if (already) continue;
     LUMBUNG_RETURN_IF_ERROR(
-        db::run_cached(*db_, "INSERT INTO revoked_token (token_id, revoked_at) VALUES (?1, ?2)",
-                       {Value(token_id), Value(now)}));
+        sql_->run("INSERT INTO @revoked_token (token_id, revoked_at) VALUES (?1, ?2)",
+                  {Value(token_id), Value(now)}));
     revoked.push_back(token_id);
   }
   std::sort(revoked.begin(), revoked.end());
@@ -415,33 +349,33 @@ Result<std::vector<std::string>> CredentialStore::revoke_officer(std::string_vie
   std::lock_guard lock(mu_);
   cache_.clear();
   std::vector<std::string> revoked;
-  LUMBUNG_RETURN_IF_ERROR(db::in_transaction(*db_, [&]() -> Status {
+  LUMBUNG_RETURN_IF_ERROR(sql_->transaction([&]() -> Status {
     std::vector<std::string> ids;
     {
-      LUMBUNG_ASSIGN_OR_RETURN(
-          db::Query query,
-          db::Query::prepared(*db_,
-                              "SELECT token_id FROM issued_tokens WHERE officer = ?1 "
-                              "UNION SELECT t.token_id FROM token_device AS t "
-                              "JOIN device_officer AS d ON d.device_id = t.device_id "
-                              "WHERE d.officer = ?1",
-                              {Value(officer)}));
-      LUMBUNG_ASSIGN_OR_RETURN(ids, token_ids(query));
+      LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<CredentialRows> query,
+                               sql_->query("SELECT token_id FROM @issued_tokens WHERE officer = ?1 "
+                                           "UNION SELECT t.token_id FROM @token_device AS t "
+                                           "JOIN @device_officer AS d ON d.device_id = t.device_id "
+                                           "WHERE d.officer = ?1",
+                                           {Value(officer)}));
+      LUMBUNG_ASSIGN_OR_RETURN(ids, token_ids(*query));
     }
     LUMBUNG_ASSIGN_OR_RETURN(
         const bool recorded,
-        db::returns_row(*db_, "SELECT 1 FROM officers WHERE officer = ?1", {Value(officer)}));
+        returns_row(*sql_, "SELECT 1 FROM @officers WHERE officer = ?1", {Value(officer)}));
     if (ids.empty() && !recorded) {
       return Status(ErrorCode::kNotFound, "officer '" + std::string(officer) +
                                               "' has no token, device or grant to revoke");
     }
     // Legacy tokens were not recorded at issue: refused by their time of issue.
-    LUMBUNG_RETURN_IF_ERROR(db::run(
-        *db_, "INSERT OR IGNORE INTO officers (officer, role, updated_at) VALUES (?1, '', ?2)",
+    LUMBUNG_RETURN_IF_ERROR(sql_->grants_changed());
+    LUMBUNG_RETURN_IF_ERROR(sql_->run(
+        sql_->insert_or_ignore(
+            "INSERT INTO @officers (officer, role, updated_at) VALUES (?1, '', ?2)", "officer"),
         {Value(officer), Value(now)}));
-    LUMBUNG_RETURN_IF_ERROR(db::run(
-        *db_, "UPDATE officers SET tokens_revoked_at = ?2, updated_at = ?2 WHERE officer = ?1",
-        {Value(officer), Value(now)}));
+    LUMBUNG_RETURN_IF_ERROR(
+        sql_->run("UPDATE @officers SET tokens_revoked_at = ?2, updated_at = ?2 WHERE officer = ?1",
+                  {Value(officer), Value(now)}));
     LUMBUNG_ASSIGN_OR_RETURN(revoked, revoke_all(ids, now));
     return Status::ok();
   }));
@@ -452,16 +386,15 @@ Result<std::vector<std::string>> CredentialStore::revoke_device(std::string_view
                                                                 std::int64_t now) {
   std::lock_guard lock(mu_);
   std::vector<std::string> revoked;
-  LUMBUNG_RETURN_IF_ERROR(db::in_transaction(*db_, [&]() -> Status {
+  LUMBUNG_RETURN_IF_ERROR(sql_->transaction([&]() -> Status {
     std::vector<std::string> ids;
     {
       LUMBUNG_ASSIGN_OR_RETURN(
-          db::Query query,
-          db::Query::prepared(*db_,
-                              "SELECT token_id FROM token_device WHERE device_id = ?1 "
-                              "UNION SELECT token_id FROM issued_tokens WHERE device_id = ?1",
-                              {Value(device_id)}));
-      LUMBUNG_ASSIGN_OR_RETURN(ids, token_ids(query));
+          std::unique_ptr<CredentialRows> query,
+          sql_->query("SELECT token_id FROM @token_device WHERE device_id = ?1 "
+                      "UNION SELECT token_id FROM @issued_tokens WHERE device_id = ?1",
+                      {Value(device_id)}));
+      LUMBUNG_ASSIGN_OR_RETURN(ids, token_ids(*query));
     }
     if (ids.empty()) {
       return Status(ErrorCode::kNotFound,
@@ -477,28 +410,25 @@ Result<std::vector<OfficerListing>> CredentialStore::officers() {
   std::lock_guard lock(mu_);
   std::vector<OfficerListing> listed;
   {
-    LUMBUNG_ASSIGN_OR_RETURN(
-        db::Query query,
-        db::Query::prepared(*db_,
-                            "SELECT officer FROM officers UNION SELECT officer FROM "
-                            "issued_tokens UNION SELECT officer FROM device_officer "
-                            "ORDER BY 1"));
+    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<CredentialRows> query,
+                             sql_->query("SELECT officer FROM @officers UNION SELECT officer FROM "
+                                         "@issued_tokens UNION SELECT officer FROM @device_officer "
+                                         "ORDER BY 1"));
     while (true) {
-      LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+      LUMBUNG_ASSIGN_OR_RETURN(const bool row, query->step());
       if (!row) break;
-      listed.push_back(OfficerListing{query.text(0), {}, {}, {}});
+      listed.push_back(OfficerListing{query->text(0), {}, {}, {}});
     }
   }
   for (OfficerListing& officer : listed) {
     LUMBUNG_ASSIGN_OR_RETURN(officer.grant, read_grant(officer.officer));
     {
       LUMBUNG_ASSIGN_OR_RETURN(
-          db::Query query,
-          db::Query::cached(*db_,
-                            "SELECT device_id FROM device_officer WHERE officer = ?1 "
-                            "ORDER BY device_id",
-                            {Value(officer.officer)}));
-      LUMBUNG_ASSIGN_OR_RETURN(officer.devices, token_ids(query));
+          std::unique_ptr<CredentialRows> query,
+          sql_->query("SELECT device_id FROM @device_officer WHERE officer = ?1 "
+                      "ORDER BY device_id",
+                      {Value(officer.officer)}));
+      LUMBUNG_ASSIGN_OR_RETURN(officer.devices, token_ids(*query));
     }
     LUMBUNG_ASSIGN_OR_RETURN(officer.tokens, read_tokens(officer.officer));
   }
@@ -514,30 +444,29 @@ Result<std::vector<TokenListing>> CredentialStore::read_tokens(
     std::optional<std::string_view> officer) {
   std::vector<TokenListing> listed;
   LUMBUNG_ASSIGN_OR_RETURN(
-      db::Query query,
-      db::Query::cached(*db_,
-                        "SELECT i.token_id, i.officer, o.role, i.key_id, i.issued_at, "
-                        "       i.expires_at, "
-                        "       EXISTS (SELECT 1 FROM revoked_token AS r "
-                        "               WHERE r.token_id = i.token_id), "
-                        "       coalesce((SELECT t.device_id FROM token_device AS t "
-                        "                 WHERE t.token_id = i.token_id), i.device_id) "
-                        "FROM issued_tokens AS i LEFT JOIN officers AS o "
-                        "  ON o.officer = i.officer "
-                        "WHERE ?1 IS NULL OR i.officer = ?1 "
-                        "ORDER BY i.issued_at, i.token_id",
-                        {officer ? Value(*officer) : Value()}));
+      std::unique_ptr<CredentialRows> query,
+      sql_->query("SELECT i.token_id, i.officer, o.role, i.key_id, i.issued_at, "
+                  "       i.expires_at, "
+                  "       EXISTS (SELECT 1 FROM @revoked_token AS r "
+                  "               WHERE r.token_id = i.token_id), "
+                  "       coalesce((SELECT t.device_id FROM @token_device AS t "
+                  "                 WHERE t.token_id = i.token_id), i.device_id) "
+                  "FROM @issued_tokens AS i LEFT JOIN @officers AS o "
+                  "  ON o.officer = i.officer "
+                  "WHERE CAST(?1 AS TEXT) IS NULL OR i.officer = CAST(?1 AS TEXT) "
+                  "ORDER BY i.issued_at, i.token_id",
+                  {officer ? Value(*officer) : Value()}));
   while (true) {
-    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query->step());
     if (!row) break;
-    listed.push_back({.token_id = query.text(0),
-                      .officer = query.text(1),
-                      .role = parse_role(query.text_view(2)),  // '' or NULL: none
-                      .key_id = query.text(3),
-                      .issued_at = query.integer(4),
-                      .expires_at = query.integer(5),
-                      .revoked = query.integer(6) != 0,
-                      .device_id = query.text(7)});
+    listed.push_back({.token_id = query->text(0),
+                      .officer = query->text(1),
+                      .role = parse_role(query->text(2)),  // '' or NULL: none
+                      .key_id = query->text(3),
+                      .issued_at = query->integer(4),
+                      .expires_at = query->integer(5),
+                      .revoked = query->integer(6) != 0,
+                      .device_id = query->text(7)});
   }
   return listed;
 }
@@ -545,12 +474,12 @@ Result<std::vector<TokenListing>> CredentialStore::read_tokens(
 Result<std::map<std::string, std::string>> CredentialStore::device_officers() {
   std::lock_guard lock(mu_);
   std::map<std::string, std::string> bound;
-  LUMBUNG_ASSIGN_OR_RETURN(
-      db::Query query, db::Query::prepared(*db_, "SELECT device_id, officer FROM device_officer"));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<CredentialRows> query,
+                           sql_->query("SELECT device_id, officer FROM @device_officer"));
   while (true) {
-    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, query->step());
     if (!row) break;
-    bound.emplace(query.text(0), query.text(1));
+    bound.emplace(query->text(0), query->text(1));
   }
   return bound;
 }

@@ -1,16 +1,20 @@
 // CredentialStore: the daemon's record of officers' roles and grants, of the
-// tokens it issued, of revoked tokens and of device bindings, in its own SQLite
-// file (DIR/credentials.sqlite; WAL, synchronous FULL) shared by `lumbungd
-// serve` and the `lumbungd` commands that change credentials
-// (docs/decisions/0023-grants-on-the-server.md).
+// tokens it issued, of revoked tokens and of device bindings, shared by
+// `lumbungd serve` and the `lumbungd` commands that change credentials
+// (docs/decisions/0023-grants-on-the-server.md): in its own SQLite file
+// (DIR/credentials.sqlite; WAL, synchronous FULL), or, with `--store URL`,
+// in tables of the PostgreSQL store's database, shared by every daemon over
+// it (docs/decisions/0039-credentials-in-the-store.md). The SQL is written
+// once over both (auth/credential_sql.hpp).
 //
-// Revocations and bindings are read from the file on every call, so a
+// Revocations and bindings are read from the database on every call, so a
 // revocation committed by another process counts from the next request on.
 // Officers' grants, read on every request too, are cached in memory per
-// officer; the cache is dropped whenever another connection has committed to
-// the file since it was filled (PRAGMA data_version) and whenever this object
-// writes a grant, so a grant changed by another process also counts from the
-// next request on.
+// officer; the cache is dropped whenever another process has changed grants
+// since it was filled (SQLite: PRAGMA data_version; PostgreSQL: a version row
+// that every change of grants bumps, one indexed read per request) and
+// whenever this object writes a grant, so a grant changed by another process
+// or daemon also counts from the next request on.
 //
 // Binding rules (docs/decisions/0007-bearer-tokens.md): a token belongs to the
 // first device that uses it (or the device it was issued for), and a device to
@@ -18,7 +22,7 @@
 // transaction, so of two concurrent first uses exactly one wins.
 //
 // Thread-safety: safe to share between threads (one connection behind a mutex);
-// other processes may use the same file at the same time.
+// other processes may use the same file or database at the same time.
 #pragma once
 
 #include <cstdint>
@@ -35,11 +39,12 @@
 #include "auth/grant.hpp"
 #include "lumbung/status.hpp"
 
-namespace lumbung::db {
-class Database;
-}
-
 namespace lumbung::auth {
+
+class CredentialSql;
+
+// The credential store's file in a data directory.
+inline constexpr const char* kCredentialsFileName = "credentials.sqlite";
 
 // What one grant or ungrant names: villages one by one, a district, a province
 // (as the village records' region columns name them), or every village.
@@ -109,6 +114,15 @@ class CredentialStore {
   // format 1 (before grants) is upgraded in place, its revocations and
   // bindings kept.
   static Result<std::unique_ptr<CredentialStore>> open(const std::string& path);
+  // Opens the credential tables (_lumbung_officers, _lumbung_issued_tokens,
+  // ...) of the PostgreSQL database `url` names, creating those missing.
+  // Errors as pg::Connection::open's, never with the URL's password.
+  static Result<std::unique_ptr<CredentialStore>> open_postgresql(const std::string& url);
+  // The store of a daemon: open_postgresql(store_url) when `store_url` is not
+  // empty (REQUIRES: a PostgreSQL URL, as server::open_store takes), else
+  // open() of DIR/credentials.sqlite in `data_dir`.
+  static Result<std::unique_ptr<CredentialStore>> open_for(const std::string& data_dir,
+                                                           const std::string& store_url);
   ~CredentialStore();
 
   // Records `token_id` as revoked at `now` (Unix seconds); revoking twice is
@@ -167,12 +181,12 @@ class CredentialStore {
   Result<std::map<std::string, std::string>> device_officers();
 
  private:
-  explicit CredentialStore(std::unique_ptr<db::Database> db);
+  explicit CredentialStore(std::unique_ptr<CredentialSql> sql);
   // The device the token is bound to and the officer the device belongs to;
   // empty where not bound yet. REQUIRES: mu_ held.
   Result<std::pair<std::string, std::string>> bindings(std::string_view token_id,
                                                        std::string_view device_id);
-  // The officer's record as the file holds it. REQUIRES: mu_ held.
+  // The officer's record as the database holds it. REQUIRES: mu_ held.
   Result<OfficerGrant> read_grant(std::string_view officer);
   // The tokens issued to `officer`, or to every officer, oldest first.
   // REQUIRES: mu_ held.
@@ -185,8 +199,8 @@ class CredentialStore {
                                               std::int64_t now);
 
   std::mutex mu_;
-  std::unique_ptr<db::Database> db_;  // guarded by mu_
-  // Officer -> grant, as read when PRAGMA data_version was `cached_version_`.
+  std::unique_ptr<CredentialSql> sql_;  // guarded by mu_
+  // Officer -> grant, as read when grants_version() was `cached_version_`.
   std::map<std::string, OfficerGrant, std::less<>> cache_;  // guarded by mu_
   std::int64_t cached_version_ = -1;                        // guarded by mu_
 };

@@ -126,13 +126,14 @@ TokenAuthority::TokenAuthority(std::unique_ptr<SigningKeys> keys,
 TokenAuthority::~TokenAuthority() = default;
 
 Result<std::unique_ptr<TokenAuthority>> TokenAuthority::open(const std::string& data_dir,
-                                                             std::shared_ptr<Clock> clock) {
+                                                             std::shared_ptr<Clock> clock,
+                                                             const std::string& store_url) {
   LUMBUNG_RETURN_IF_ERROR(make_owner_only_dir(data_dir));
   const std::filesystem::path dir(data_dir);
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<SigningKeys> keys,
                            SigningKeys::open((dir / kKeysDirName).string()));
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<CredentialStore> store,
-                           CredentialStore::open((dir / kCredentialsFileName).string()));
+                           CredentialStore::open_for(data_dir, store_url));
   return std::unique_ptr<TokenAuthority>(new TokenAuthority(
       std::move(keys), std::move(store), clock ? std::move(clock) : system_clock()));
 }

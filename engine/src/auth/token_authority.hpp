@@ -1,7 +1,8 @@
 // TokenAuthority: issues, checks and revokes the daemon's bearer tokens
 // (auth/token.hpp), and keeps officers' roles and grants, over one data
 // directory: its signing keys (DIR/keys, auth/signing_keys.hpp) and its
-// credential store (DIR/credentials.sqlite, auth/credential_store.hpp).
+// credential store (DIR/credentials.sqlite, or the PostgreSQL store's
+// database with `--store URL`: auth/credential_store.hpp).
 // `lumbungd serve` authenticates every request through one; the `lumbungd
 // token`, `grant`, `ungrant`, `officers`, `revoke`, `rotate-key` and
 // `retire-key` commands use another on the same directory at the same time,
@@ -55,19 +56,21 @@ struct IssuedToken {
   std::int64_t expires_at = 0;  // Unix seconds
 };
 
-// The signing keys' directory and the credential store's file in a data
-// directory.
+// The signing keys' directory in a data directory (the credential store's
+// file: kCredentialsFileName).
 inline constexpr const char* kKeysDirName = "keys";
-inline constexpr const char* kCredentialsFileName = "credentials.sqlite";
 
 class TokenAuthority {
  public:
   // Opens (creating on first use) DIR's keys and credential store; DIR is
   // created when missing (mode 0700; an older version's wider mode is
-  // narrowed), the store's file with mode 0600. `clock` null: the system
-  // clock.
+  // narrowed), the store's file with mode 0600. `store_url` not empty (a
+  // PostgreSQL URL, as server::open_store takes): the credential store is
+  // that database's, shared by every daemon over it; the keys stay in DIR.
+  // `clock` null: the system clock.
   static Result<std::unique_ptr<TokenAuthority>> open(const std::string& data_dir,
-                                                      std::shared_ptr<Clock> clock);
+                                                      std::shared_ptr<Clock> clock,
+                                                      const std::string& store_url = {});
   ~TokenAuthority();
 
   // A token signed with the current key, valid from now for request.ttl,

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "auth/credential_store.hpp"
 #include "lumbung/status.hpp"
 #include "server/store.hpp"
 
@@ -18,6 +19,17 @@ namespace lumbung::server {
 // the URL's password.
 Result<std::unique_ptr<Store>> open_store(const std::string& data_dir,
                                           const std::string& store_url);
+
+// The credential store beside the store open_store(data_dir, store_url)
+// opens: DIR/credentials.sqlite, or the credential tables of the PostgreSQL
+// database (docs/decisions/0039-credentials-in-the-store.md). Errors as
+// open_store's.
+Result<std::unique_ptr<auth::CredentialStore>> open_credentials(const std::string& data_dir,
+                                                                const std::string& store_url);
+
+// kInvalidArgument, as open_store() answers it, for a `store_url` neither
+// empty nor a PostgreSQL URL.
+Status check_store_url(const std::string& store_url);
 
 // Whether `store_url` names a PostgreSQL database (the forms open_store takes).
 bool is_postgresql_url(const std::string& store_url);

@@ -150,8 +150,9 @@ Result<std::unique_ptr<SyncServer>> SyncServer::open(const ServerOptions& option
   std::shared_ptr<Clock> clock = options.clock ? options.clock : system_clock();
   std::unique_ptr<auth::TokenAuthority> authority;
   if (!options.insecure_no_auth) {
-    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<auth::TokenAuthority> opened,
-                             auth::TokenAuthority::open(options.data_dir, clock));
+    LUMBUNG_ASSIGN_OR_RETURN(
+        std::unique_ptr<auth::TokenAuthority> opened,
+        auth::TokenAuthority::open(options.data_dir, clock, options.store_url));
     authority = std::move(opened);
   }
   std::int64_t last_hlc = 0;
