@@ -132,9 +132,8 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
   // Room for every device's kept-alive connection (and a few more), which
   // lumbungd allows within its open-file limit (raised at start).
   std::vector<std::string> serve_args = store_args;
-  serve_args.insert(serve_args.end(),
-                    {"--max-connections",
-                     std::to_string(settings.devices / settings.daemons + 64)});
+  serve_args.insert(serve_args.end(), {"--max-connections",
+                                       std::to_string(settings.devices / settings.daemons + 64)});
   std::vector<std::unique_ptr<lumbung::test::DaemonProcess>> daemons;
   for (int d = 0; d < settings.daemons; ++d) {
     const fs::path dir = base / ("daemon-" + std::to_string(d));

@@ -1216,12 +1216,13 @@ int run_export(const Args& args) {
 constexpr const char* kMigrateStoreDescription =
     R"(Copies the SQLite store of DIR into the PostgreSQL database --to names, whole:
 the synced tables, versions, seqs, change log, tombstones, conflicts, audit
-log, devices, schema versions and epoch, so that devices go on from where they
-were. DIR must not be served meanwhile (its lock is taken) and is left as it
+log, devices, schema versions and epoch, and DIR's credentials (roles,
+grants, issued and revoked tokens, bindings), so that devices go on from
+where they were. DIR must not be served meanwhile (its lock is taken) and is left as it
 was; the database must hold no store, or an empty one. The copy is one
 transaction, compared with the SQLite store before it is reported: the last
 seq and every village's checksum and rows. Then serve with --store URL (the
-signing keys and credentials stay in DIR). Prints one JSON object:
+signing keys stay in DIR). Prints one JSON object:
   {"last_seq":N,"rows":N,"scopes":N,"tables":N,"to":"postgresql://..."}
 with the URL's password replaced.)";
 

@@ -106,6 +106,9 @@ TEST_CASE("migrate-store moves a served SQLite store into PostgreSQL, and servin
     REQUIRE(budi->sync().is_ok());
     REQUIRE(ani->sync().is_ok());
   }
+  // A token issued before the move is known after it.
+  lumbungd_out({"token", "--data", data, "--officer", "sri", "--villages", kVillage});
+  const std::string before_tokens = lumbungd_out({"tokens", "--data", data});
   before_dump = lumbungd_out({"dump", "--data", data});
   before_audit = lumbungd_out({"audit", "--data", data});
 
@@ -116,6 +119,7 @@ TEST_CASE("migrate-store moves a served SQLite store into PostgreSQL, and servin
   CHECK(moved["to"] == url);  // no password in this URL to replace
   CHECK(lumbungd_out({"dump", "--data", data, "--store", url}) == before_dump);
   CHECK(lumbungd_out({"audit", "--data", data, "--store", url}) == before_audit);
+  CHECK(lumbungd_out({"tokens", "--data", data, "--store", url}) == before_tokens);
   // The SQLite store is left as it was.
   CHECK(lumbungd_out({"dump", "--data", data}) == before_dump);
 

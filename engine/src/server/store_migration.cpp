@@ -1,11 +1,13 @@
 #include "server/store_migration.hpp"
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "auth/credential_store.hpp"
 #include "db/check_judge.hpp"
 #include "db/database.hpp"
 #include "pg/connection.hpp"
@@ -28,7 +30,7 @@ bool kept_out(std::string_view table) {
 
 // `name` in double quotes, for a name of a table or column that the store
 // made: lower-case letters, digits and '_' only.
-Result<std::string> quoted(std::string_view name) {
+Result<std::string> quoted_name(std::string_view name) {
   bool valid = !name.empty() && !(name[0] >= '0' && name[0] <= '9');
   for (const char c : name) {
     valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
@@ -48,13 +50,26 @@ struct CopiedColumn {
   Conversion conversion = Conversion::kAsIs;
 };
 
-// The columns of `table` in the database, with how the SQLite store's values
-// of each are converted. kCorrupt when either side lacks a column the other has.
+// The credential store's tables, which the database keeps with the prefix
+// `_lumbung_` (auth/credential_sql.cpp).
+constexpr const char* kCredentialTables[] = {"officers",      "officer_grants", "issued_tokens",
+                                             "revoked_token", "token_device",   "device_officer"};
+
+// A table copied from SQLite's `from` into the database's `to`.
+struct CopiedTable {
+  std::string from;
+  std::string to;
+};
+
+// The columns of `table.to` in the database, with how the values of SQLite's
+// `table.from` are converted. kCorrupt when either side lacks a column the
+// other has.
 Result<std::vector<CopiedColumn>> copied_columns(db::Database& sqlite, pg::Connection& pg,
-                                                 const std::string& table) {
+                                                 const CopiedTable& copied) {
+  const std::string& table = copied.to;
   std::map<std::string, std::string> declared;  // SQLite: column -> declared type
   {
-    LUMBUNG_ASSIGN_OR_RETURN(std::string name, quoted(table));
+    LUMBUNG_ASSIGN_OR_RETURN(std::string name, quoted_name(copied.from));
     LUMBUNG_ASSIGN_OR_RETURN(db::Query info,
                              db::Query::prepared(sqlite, "PRAGMA table_info(" + name + ")"));
     for (;;) {
@@ -96,25 +111,26 @@ Result<std::vector<CopiedColumn>> copied_columns(db::Database& sqlite, pg::Conne
   return columns;
 }
 
-// Copies every row of `table`; returns how many.
-Result<std::int64_t> copy_table(db::Database& sqlite, pg::Connection& pg, const std::string& table,
+// Copies every row of the table; returns how many.
+Result<std::int64_t> copy_table(db::Database& sqlite, pg::Connection& pg, const CopiedTable& table,
                                 const std::vector<CopiedColumn>& columns) {
-  LUMBUNG_ASSIGN_OR_RETURN(const std::string name, quoted(table));
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string from, quoted_name(table.from));
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string to, quoted_name(table.to));
   std::string select = "SELECT ";
-  std::string insert = "INSERT INTO " + name + " (";
+  std::string insert = "INSERT INTO " + to + " (";
   std::string values;
   for (std::size_t i = 0; i < columns.size(); ++i) {
-    LUMBUNG_ASSIGN_OR_RETURN(const std::string column, quoted(columns[i].name));
+    LUMBUNG_ASSIGN_OR_RETURN(const std::string column, quoted_name(columns[i].name));
     const std::string separator = i == 0 ? "" : ", ";
     select += separator + column;
     insert += separator + column;
     const std::string param = "$" + std::to_string(i + 1);
     values += separator + (columns[i].conversion == Conversion::kBoolean ? param + " <> 0" : param);
   }
-  select += " FROM " + name;
+  select += " FROM " + from;
   insert += ") VALUES (" + values + ")";
   // The meta rows the database's store was created with are replaced.
-  if (table == "_lumbung_meta") {
+  if (table.to == "_lumbung_meta") {
     insert += " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
     select += " WHERE key <> 'store_format'";
   }
@@ -135,6 +151,13 @@ Result<std::int64_t> copy_table(db::Database& sqlite, pg::Connection& pg, const 
   return copied;
 }
 
+Result<std::int64_t> copy_whole(db::Database& sqlite, pg::Connection& pg,
+                                const CopiedTable& table) {
+  LUMBUNG_ASSIGN_OR_RETURN(const std::vector<CopiedColumn> columns,
+                           copied_columns(sqlite, pg, table));
+  return copy_table(sqlite, pg, table, columns);
+}
+
 // Whether the database's store holds anything beyond what creating it and
 // adopting a schema write.
 Result<bool> holds_data(pg::Connection& pg) {
@@ -144,7 +167,10 @@ Result<bool> holds_data(pg::Connection& pg) {
                "OR EXISTS (SELECT 1 FROM _lumbung_scopes) "
                "OR EXISTS (SELECT 1 FROM _lumbung_audit_log) "
                "OR EXISTS (SELECT 1 FROM _lumbung_devices) "
-               "OR EXISTS (SELECT 1 FROM _lumbung_device_activity)"));
+               "OR EXISTS (SELECT 1 FROM _lumbung_device_activity) "
+               "OR EXISTS (SELECT 1 FROM _lumbung_officers) "
+               "OR EXISTS (SELECT 1 FROM _lumbung_issued_tokens) "
+               "OR EXISTS (SELECT 1 FROM _lumbung_token_device)"));
   return rows.step() && rows.integer(0) != 0;
 }
 
@@ -209,6 +235,13 @@ Result<MigrationSummary> migrate_store(const std::string& data_dir, const std::s
       db::load_schema(schema_text, "the schema '" + data_dir + "' was served with"));
   LUMBUNG_ASSIGN_OR_RETURN(const StoreState source_state, adopt(data_dir, "", schema));
   LUMBUNG_RETURN_IF_ERROR(adopt(data_dir, url, schema).status());
+  // Creates the credential tables in the database.
+  LUMBUNG_RETURN_IF_ERROR(open_credentials(data_dir, url).status());
+  std::unique_ptr<db::Database> credentials;
+  const std::string credentials_path = data_dir + "/" + auth::kCredentialsFileName;
+  if (std::filesystem::exists(credentials_path)) {
+    LUMBUNG_ASSIGN_OR_RETURN(credentials, db::Database::open(credentials_path, false));
+  }
 
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> sqlite,
                            db::Database::open(data_dir + "/" + kStoreFileName, false));
@@ -221,7 +254,7 @@ Result<MigrationSummary> migrate_store(const std::string& data_dir, const std::s
                     "migrate-store: the database already holds a store with data; give an "
                     "empty database");
     }
-    std::vector<std::string> tables;
+    std::vector<CopiedTable> tables;
     {
       LUMBUNG_ASSIGN_OR_RETURN(
           db::Query names,
@@ -231,13 +264,19 @@ Result<MigrationSummary> migrate_store(const std::string& data_dir, const std::s
       for (;;) {
         LUMBUNG_ASSIGN_OR_RETURN(const bool row, names.step());
         if (!row) break;
-        if (!kept_out(names.text_view(0))) tables.push_back(names.text(0));
+        if (!kept_out(names.text_view(0))) tables.push_back({names.text(0), names.text(0)});
       }
     }
-    for (const std::string& table : tables) {
-      LUMBUNG_ASSIGN_OR_RETURN(const std::vector<CopiedColumn> columns,
-                               copied_columns(*sqlite, *pg, table));
-      LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t rows, copy_table(*sqlite, *pg, table, columns));
+    for (const CopiedTable& table : tables) {
+      LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t rows, copy_whole(*sqlite, *pg, table));
+      summary.rows += rows;
+      ++summary.tables;
+    }
+    for (const char* table : kCredentialTables) {
+      if (!credentials) break;
+      LUMBUNG_ASSIGN_OR_RETURN(
+          const std::int64_t rows,
+          copy_whole(*credentials, *pg, {table, std::string("_lumbung_") + table}));
       summary.rows += rows;
       ++summary.tables;
     }

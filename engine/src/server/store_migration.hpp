@@ -1,12 +1,13 @@
 // Moving a data directory's SQLite store into a PostgreSQL database
 // (`lumbungd migrate-store --data DIR --to URL`, docs/operations.md): every
 // table of the store, row tables and the store's own (seqs, versions, change
-// log, tombstones, conflicts, audit log, devices, schema texts, the epoch),
-// copied as it is in one PostgreSQL transaction, so that devices go on from
-// their cursors and pushes in flight stay exactly-once. The two stores have
-// the same tables (docs/decisions/0035-one-store-over-sql.md); values of any
-// type (columns SQLite declares without a type) become PostgreSQL's tagged
-// bytea, and 0/1 become booleans where PostgreSQL keeps booleans.
+// log, tombstones, conflicts, audit log, devices, schema texts, the epoch)
+// and the credential store's (DIR/credentials.sqlite: roles, grants, issued
+// and revoked tokens, bindings), copied as it is in one PostgreSQL transaction, so that devices go
+// on from their cursors and pushes in flight stay exactly-once. The two stores have the same tables
+// (docs/decisions/0035-one-store-over-sql.md); values of any type (columns SQLite declares without
+// a type) become PostgreSQL's tagged bytea, and 0/1 become booleans where PostgreSQL keeps
+// booleans.
 //
 // The data directory is locked for the copy (no `serve` may run on it) and
 // left as it was; the database must hold no store yet, or an empty one.
