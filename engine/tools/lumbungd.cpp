@@ -1154,6 +1154,7 @@ int run_import(const Args& args) {
   if (!store) return fail(store.status());
   lumbung::server::CsvImportOptions options;
   options.data_dir = args.data;
+  options.store_url = args.store;
   options.table = args.table;
   options.officer = args.officer;
   options.source = from_stdin ? "stdin" : args.csv_file;

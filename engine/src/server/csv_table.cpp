@@ -30,17 +30,20 @@ constexpr std::int64_t kMaxSkewMs = 300'000;
 std::string in_quotes(std::string_view name) { return "'" + std::string(name) + "'"; }
 
 // What `officer` may write, as a push with a token of theirs could.
-Result<auth::Grant> grant_of(const std::string& data_dir, const std::string& officer,
-                             const core::Schema& schema, Store& store) {
-  const std::string path = data_dir + "/" + auth::kCredentialsFileName;
+Result<auth::Grant> grant_of(const CsvImportOptions& options, const core::Schema& schema,
+                             Store& store) {
+  const std::string& officer = options.officer;
+  const std::string path = options.data_dir + "/" + auth::kCredentialsFileName;
   std::error_code ec;
   const std::string unknown = "officer " + in_quotes(officer) +
                               " is not known to this server: grant them villages first "
                               "('lumbungd grant --officer " +
                               officer + " ...')";
-  if (!std::filesystem::exists(path, ec)) return Status(ErrorCode::kNotFound, unknown);
+  if (options.store_url.empty() && !std::filesystem::exists(path, ec)) {
+    return Status(ErrorCode::kNotFound, unknown);
+  }
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<auth::CredentialStore> credentials,
-                           auth::CredentialStore::open(path));
+                           auth::CredentialStore::open_for(options.data_dir, options.store_url));
   LUMBUNG_ASSIGN_OR_RETURN(auth::OfficerGrant recorded, credentials->officer_grant(officer));
   if (!recorded.role) return Status(ErrorCode::kNotFound, unknown);
   if (*recorded.role != auth::Role::kAdmin && recorded.grants_nothing()) {
@@ -335,8 +338,7 @@ Result<CsvImportSummary> import_csv(const CsvImportOptions& options, const core:
   if (options.lines_per_batch == 0) {
     return Status(ErrorCode::kInvalidArgument, "CsvImportOptions.lines_per_batch is 0");
   }
-  LUMBUNG_ASSIGN_OR_RETURN(const auth::Grant grant,
-                           grant_of(options.data_dir, options.officer, schema, store));
+  LUMBUNG_ASSIGN_OR_RETURN(const auth::Grant grant, grant_of(options, schema, store));
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::CheckJudge> judge, db::CheckJudge::open(schema));
   CsvReader reader(in);
   CsvImportSummary summary;

@@ -32,6 +32,8 @@ struct CsvImportOptions {
   // The data directory whose credential store says what `officer` is
   // granted. REQUIRED. The caller holds its lock (no `serve` runs on it).
   std::string data_dir;
+  // The PostgreSQL store whose credentials say it instead; empty: DIR's.
+  std::string store_url;
   std::string table;    // REQUIRED
   std::string officer;  // REQUIRED: on whose behalf the rows are written
   // The input's name at the start of each problem reported.
