@@ -109,12 +109,12 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
       fs::temp_directory_path() / ("lumbung-load-bench-" + std::to_string(::getpid()));
   fs::remove_all(base);
   fs::create_directories(base);
-  // Tokens are issued once, in the first daemon's data dir; the others get
-  // copies of its keys and credentials, as an operator would give them.
+  // Tokens are issued once, with the first daemon's keys; over PostgreSQL the
+  // credentials are in the database, and the other daemons get copies of
+  // the keys alone, as an operator would give them. One SQLite daemon keeps
+  // them in its data dir.
   const std::string first_dir = (base / "daemon-0").string();
   fs::create_directories(first_dir);
-  const std::vector<Identity> identities =
-      issue_identities(LUMBUNGD, first_dir, "load", settings.devices, settings.devices_per_village);
   std::vector<std::string> store_args;
   std::string database;
   double postgres_before = 0;
@@ -124,10 +124,13 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
     store_args = {"--store", settings.cluster->create_database(database)};
     postgres_before = cpu_seconds_with_children(postmaster_pid(*settings.cluster));
   }
-  // Copied before any daemon opens them: a copy of SQLite files in use may
-  // miss what their write-ahead log holds.
+  const std::vector<Identity> identities =
+      issue_identities(LUMBUNGD, first_dir, "load", settings.devices, settings.devices_per_village,
+                       store_args.empty() ? "" : store_args[1]);
   for (int d = 1; d < settings.daemons; ++d) {
-    fs::copy(first_dir, base / ("daemon-" + std::to_string(d)), fs::copy_options::recursive);
+    const fs::path dir = base / ("daemon-" + std::to_string(d));
+    fs::create_directories(dir);
+    fs::copy(fs::path(first_dir) / "keys", dir / "keys", fs::copy_options::recursive);
   }
   // Room for every device's kept-alive connection (and a few more), which
   // lumbungd allows within its open-file limit (raised at start).
@@ -146,16 +149,10 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
   const SteadyClock::time_point start = SteadyClock::now();
   const SteadyClock::time_point end = start + settings.duration;
   const CpuSample cpu_before = sample_cpu(daemons);
-  // Device i talks to daemon i mod D.
-  std::vector<std::unique_ptr<SimulatedDevices>> fleets;
-  for (int d = 0; d < settings.daemons; ++d) {
-    std::vector<Identity> share;
-    for (std::size_t i = d; i < identities.size(); i += settings.daemons) {
-      share.push_back(identities[i]);
-    }
-    fleets.push_back(std::make_unique<SimulatedDevices>(
-        io, endpoint_of(daemons[d]->url()), share, workload, settings.think, end, false, tally));
-  }
+  std::vector<boost::asio::ip::tcp::endpoint> endpoints;
+  for (const auto& daemon : daemons) endpoints.push_back(endpoint_of(daemon->url()));
+  auto devices = std::make_unique<SimulatedDevices>(io, endpoints, identities, workload,
+                                                    settings.think, end, false, tally);
   io.run();
   const double wall = std::chrono::duration<double>(SteadyClock::now() - start).count();
   const CpuSample cpu_after = sample_cpu(daemons);
@@ -163,7 +160,7 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
   for (const auto& daemon : daemons) {
     daemon_peak_kib = std::max(daemon_peak_kib, peak_rss_kib(daemon->pid()));
   }
-  fleets.clear();
+  devices.reset();
   daemons.clear();  // stops them
   fs::remove_all(base);
   double postgres_seconds = 0;

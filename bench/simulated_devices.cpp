@@ -423,11 +423,19 @@ SimulatedDevices::SimulatedDevices(asio::io_context& io, tcp::endpoint daemon,
                                    const std::vector<Identity>& identities,
                                    const Workload& workload, std::chrono::milliseconds think,
                                    SteadyClock::time_point end, bool connection_per_sync,
+                                   Tally& tally)
+    : SimulatedDevices(io, std::vector<tcp::endpoint>{daemon}, identities, workload, think, end,
+                       connection_per_sync, tally) {}
+
+SimulatedDevices::SimulatedDevices(asio::io_context& io, const std::vector<tcp::endpoint>& daemons,
+                                   const std::vector<Identity>& identities,
+                                   const Workload& workload, std::chrono::milliseconds think,
+                                   SteadyClock::time_point end, bool connection_per_sync,
                                    Tally& tally) {
   for (std::size_t i = 0; i < identities.size(); ++i) {
-    devices_.push_back(std::make_unique<Device>(io, device_address(static_cast<int>(i)), daemon,
-                                                identities[i], workload, think, end,
-                                                connection_per_sync, i + 1, tally));
+    devices_.push_back(std::make_unique<Device>(
+        io, device_address(static_cast<int>(i)), daemons[i % daemons.size()], identities[i],
+        workload, think, end, connection_per_sync, i + 1, tally));
     devices_.back()->start();
   }
 }
@@ -465,17 +473,19 @@ std::string village_id(int village) {
 }
 
 std::vector<Identity> issue_identities(const std::string& lumbungd, const std::string& data_dir,
-                                       const std::string& prefix, int count, int per_village) {
+                                       const std::string& prefix, int count, int per_village,
+                                       const std::string& store_url) {
   std::vector<Identity> identities;
   for (int i = 0; i < count; ++i) {
     char number[16];
     std::snprintf(number, sizeof number, "-%04d", i);
     const std::string name = prefix + number;
     Identity identity{"device-" + name, "", village_id(i / per_village)};
-    const test::ProcessResult issued =
-        test::run_process({lumbungd, "token", "--data", data_dir, "--officer", "officer-" + name,
-                           "--villages", identity.village},
-                          {}, data_dir);
+    std::vector<std::string> command = {lumbungd,     "token",         "--data",
+                                        data_dir,     "--officer",     "officer-" + name,
+                                        "--villages", identity.village};
+    if (!store_url.empty()) command.insert(command.end(), {"--store", store_url});
+    const test::ProcessResult issued = test::run_process(command, {}, data_dir);
     if (issued.exit_code != 0) throw std::runtime_error("lumbungd token: " + issued.err);
     identity.token = issued.out.substr(0, issued.out.find('\n'));
     identities.push_back(std::move(identity));

@@ -58,9 +58,10 @@ std::string village_id(int village);
 
 // `count` devices named PREFIX-0000..., one officer each, `per_village` to a
 // village, each with a token for its village issued by `lumbungd token` as an
-// administrator would.
+// administrator would (with `--store store_url` when given).
 std::vector<Identity> issue_identities(const std::string& lumbungd, const std::string& data_dir,
-                                       const std::string& prefix, int count, int per_village);
+                                       const std::string& prefix, int count, int per_village,
+                                       const std::string& store_url = "");
 
 // The loopback address device `index` connects from: each phone has its own
 // (127.1.x.y), as the daemon's per-address connection share expects.
@@ -76,6 +77,13 @@ boost::asio::ip::tcp::endpoint endpoint_of(const std::string& url);
 class SimulatedDevices {
  public:
   SimulatedDevices(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint daemon,
+                   const std::vector<Identity>& identities, const Workload& workload,
+                   std::chrono::milliseconds think, std::chrono::steady_clock::time_point end,
+                   bool connection_per_sync, Tally& tally);
+  // As above, device i talking to daemons[i mod daemons.size()], as a load
+  // balancer keeping connections would send it.
+  SimulatedDevices(boost::asio::io_context& io,
+                   const std::vector<boost::asio::ip::tcp::endpoint>& daemons,
                    const std::vector<Identity>& identities, const Workload& workload,
                    std::chrono::milliseconds think, std::chrono::steady_clock::time_point end,
                    bool connection_per_sync, Tally& tally);
