@@ -94,6 +94,9 @@ void check_response(const HttpRequest& request, const HttpResponse& response, bo
     } else if (path == "/v1/pull") {
       v1::PullPage message;
       LUMBUNG_FUZZ_CHECK(decodes_as(response, &message), what);
+    } else if (path == "/v1/snapshot") {
+      v1::SnapshotResponse message;
+      LUMBUNG_FUZZ_CHECK(decodes_as(response, &message), what);
     } else {
       v1::ResolveResponse message;
       LUMBUNG_FUZZ_CHECK(path == "/v1/resolve" && decodes_as(response, &message), what);
