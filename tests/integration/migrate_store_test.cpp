@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "integration/household_push.hpp"
+#include "integration/protocol_device.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "protocol/wire.hpp"
@@ -27,13 +28,6 @@ namespace lumbung::test {
 namespace {
 
 constexpr const char* kVillage = "desa-a";
-
-template <typename T>
-T value_of(Result<T> result) {
-  INFO(result.status().to_string());
-  REQUIRE(result.is_ok());
-  return std::move(result).value();
-}
 
 Row household(const std::string& id, const std::string& head_name) {
   return {{"id", id},

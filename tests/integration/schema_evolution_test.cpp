@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/schema.hpp"
+#include "integration/protocol_device.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "support/daemon_process.hpp"
@@ -73,13 +74,6 @@ nlohmann::json server_dump(const std::vector<std::string>& store_args, const std
   INFO(dump.err);
   REQUIRE(dump.exit_code == 0);
   return nlohmann::json::parse(dump.out);
-}
-
-template <typename T>
-T value_of(Result<T> result) {
-  INFO(result.status().to_string());
-  REQUIRE(result.is_ok());
-  return std::move(result).value();
 }
 
 nlohmann::json phone_dump(Replica& phone) {

@@ -83,6 +83,23 @@ class Daemons {
   }
 
   DaemonProcess& operator[](int i) { return *daemons_[i]; }
+
+  // A phone `name` in `dir`, with `token`, whose file names daemon `daemon`.
+  std::unique_ptr<Replica> phone(TempDir& dir, const std::string& name, const std::string& token,
+                                 int daemon) {
+    ReplicaOptions options = options_for(dir.file(name));
+    options.device_id = name;
+    options.server_url = (*this)[daemon].url();
+    options.token = token;
+    return open_replica(options);
+  }
+  // A sync of `replica` through daemon `daemon`.
+  Result<SyncSummary> sync(Replica& replica, int daemon) {
+    SyncOptions options;
+    options.transport = value_of(make_http_transport((*this)[daemon].url()));
+    return replica.sync(options);
+  }
+
   std::vector<std::string> urls() const {
     std::vector<std::string> urls;
     for (const auto& daemon : daemons_) urls.push_back(daemon->url());
@@ -476,17 +493,9 @@ TEST_CASE("a village one daemon adds to a district is read by another daemon's d
                     dinas_token = token("dinas");
                   });
   const auto phone = [&](const std::string& name, const std::string& token, int daemon) {
-    ReplicaOptions options = options_for(phones.file(name));
-    options.device_id = name;
-    options.server_url = daemons[daemon].url();
-    options.token = token;
-    return open_replica(options);
+    return daemons.phone(phones, name, token, daemon);
   };
-  const auto sync = [&](Replica& replica, int daemon) {
-    SyncOptions options;
-    options.transport = value_of(make_http_transport(daemons[daemon].url()));
-    return replica.sync(options);
-  };
+  const auto sync = [&](Replica& replica, int daemon) { return daemons.sync(replica, daemon); };
   // Daemon 1 read the regions at its start, before the village existed.
   std::unique_ptr<Replica> dinas = phone("dinas-phone", dinas_token, 1);
   REQUIRE(sync(*dinas, 1).is_ok());
@@ -534,17 +543,9 @@ TEST_CASE("credentials in the database: a token, a grant and a revocation count 
     return lumbungd_output(args);
   };
   const auto phone = [&](const std::string& name, const std::string& token, int daemon) {
-    ReplicaOptions options = options_for(phones.file(name));
-    options.device_id = name;
-    options.server_url = daemons[daemon].url();
-    options.token = token;
-    return open_replica(options);
+    return daemons.phone(phones, name, token, daemon);
   };
-  const auto sync = [&](Replica& replica, int daemon) {
-    SyncOptions options;
-    options.transport = value_of(make_http_transport(daemons[daemon].url()));
-    return replica.sync(options);
-  };
+  const auto sync = [&](Replica& replica, int daemon) { return daemons.sync(replica, daemon); };
   const std::string village_a = "0193f2a4-7c1e-7d2b-9a61-00000000000a";
   const std::string village_b = "0193f2a4-7c1e-7d2b-9a61-00000000000b";
   std::unique_ptr<Replica> admin = phone("admin-phone", admin_token, 0);
