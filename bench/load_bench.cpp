@@ -77,14 +77,6 @@ CpuSample sample_cpu(const std::vector<std::unique_ptr<lumbung::test::DaemonProc
 
 // --- PostgreSQL's use of the machine ---
 
-// The cluster's postmaster, from its postmaster.pid.
-pid_t postmaster_pid(const lumbung::test::PgCluster& cluster) {
-  std::ifstream file(cluster.folder() / "data" / "postmaster.pid");
-  long pid = 0;
-  if (!(file >> pid) || pid <= 0) fail("cannot read the cluster's postmaster.pid");
-  return static_cast<pid_t>(pid);
-}
-
 // Waits (up to 10 s) until no backend serves database `url`'s connections,
 // so that the postmaster has reaped them and counts their CPU.
 void wait_for_backends_gone(const lumbung::test::PgCluster& cluster, const std::string& database) {
@@ -122,7 +114,7 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
     static int database_number = 0;
     database = "load_" + std::to_string(++database_number);
     store_args = {"--store", settings.cluster->create_database(database)};
-    postgres_before = cpu_seconds_with_children(postmaster_pid(*settings.cluster));
+    postgres_before = cpu_seconds_with_children(settings.cluster->postmaster_pid());
   }
   const std::vector<Identity> identities =
       issue_identities(LUMBUNGD, first_dir, "load", settings.devices, settings.devices_per_village,
@@ -167,7 +159,7 @@ std::int64_t run(const Settings& settings, const Workload& workload) {
   if (settings.cluster != nullptr) {
     wait_for_backends_gone(*settings.cluster, database);
     postgres_seconds =
-        cpu_seconds_with_children(postmaster_pid(*settings.cluster)) - postgres_before;
+        cpu_seconds_with_children(settings.cluster->postmaster_pid()) - postgres_before;
   }
 
   const auto requests = tally.push_ms.size() + tally.pull_ms.size();

@@ -20,6 +20,9 @@ double cpu_seconds(pid_t pid);
 // cpu_seconds(), and that of its children it has waited for (cutime and
 // cstime): a server's, whose workers come and go.
 double cpu_seconds_with_children(pid_t pid);
+// cpu_seconds_with_children(), and that of its children still running: a
+// PostgreSQL postmaster's, whose backends live as long as their connections.
+double cpu_seconds_with_live_children(pid_t pid);
 
 // CPU seconds this process has used so far.
 double own_cpu_seconds();

@@ -3,8 +3,12 @@
 // changed. Each is reported beside its bound: plain SQLite inserting the same
 // rows, and the rows as CSV compressed with zstd -3.
 //
-//   build/bench/sync_bench [ROWS...]          (default: 10000 100000)
+//   build/bench/sync_bench [--store sqlite|postgresql] [ROWS...]
+//                                             (default: sqlite, 10000 100000)
 //
+// With --store postgresql, lumbungd keeps its state in a database of a
+// throwaway PostgreSQL cluster (tests/support/pg_cluster.hpp) the bench
+// starts, and lumbungd's CPU includes the PostgreSQL backends' it used.
 // Bytes are counted on the wire by a relay between device and daemon, so HTTP
 // headers are included. Every step runs in a child process, so that its peak
 // memory (ru_maxrss) is its own: the parent never holds the rows, which a
@@ -28,6 +32,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -36,6 +41,7 @@
 #include "lumbung/replica.hpp"
 #include "measure.hpp"
 #include "people.hpp"
+#include "support/pg_cluster.hpp"
 
 namespace {
 
@@ -196,16 +202,34 @@ class CountingRelay {
   std::vector<std::thread> pumps_;
 };
 
+// Where lumbungd keeps its state: its data directory's SQLite store, or a
+// PostgreSQL database (`store_url`).
+struct Store {
+  std::string data_dir;
+  std::string store_url;  // empty: the data directory's SQLite store
+
+  // `lumbungd COMMAND --data DIR [--store URL] EXTRA...`, run in this process.
+  [[noreturn]] void exec(const char* command, std::vector<std::string> extra) const {
+    std::vector<std::string> args = {LUMBUNGD, command, "--data", data_dir};
+    if (!store_url.empty()) args.insert(args.end(), {"--store", store_url});
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    ::execv(LUMBUNGD, argv.data());
+    std::_Exit(127);
+  }
+};
+
 // Starts `lumbungd serve` on an ephemeral port; returns its pid and port.
-std::pair<pid_t, int> start_daemon(const std::string& data_dir) {
+std::pair<pid_t, int> start_daemon(const Store& store) {
+  const std::string& data_dir = store.data_dir;
   const std::string out = data_dir + ".out";
   std::fflush(stdout);  // freopen in the child would flush the buffer again
   const pid_t pid = ::fork();
   if (pid == 0) {
     std::freopen(out.c_str(), "w", stdout);
-    ::execl(LUMBUNGD, LUMBUNGD, "serve", "--data", data_dir.c_str(), "--listen", "127.0.0.1:0",
-            "--insecure-no-auth", static_cast<char*>(nullptr));
-    std::_Exit(127);
+    store.exec("serve", {"--listen", "127.0.0.1:0", "--insecure-no-auth"});
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -221,15 +245,13 @@ std::pair<pid_t, int> start_daemon(const std::string& data_dir) {
 
 // Runs `lumbungd snapshot` on the daemon's directory, as an operator's cron
 // job would once the village's rows are in; returns its wall time.
-double build_snapshots(const std::string& data_dir) {
+double build_snapshots(const Store& store) {
   const auto start = std::chrono::steady_clock::now();
   std::fflush(stdout);
   const pid_t pid = ::fork();
   if (pid == 0) {
-    std::freopen((data_dir + ".snapshot.out").c_str(), "w", stdout);
-    ::execl(LUMBUNGD, LUMBUNGD, "snapshot", "--data", data_dir.c_str(),
-            static_cast<char*>(nullptr));
-    std::_Exit(127);
+    std::freopen((store.data_dir + ".snapshot.out").c_str(), "w", stdout);
+    store.exec("snapshot", {});
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -240,7 +262,7 @@ double build_snapshots(const std::string& data_dir) {
 // What a step measured; trivially copyable, so that a child can send it whole.
 struct Measured {
   double seconds = 0;
-  double cpu_seconds = 0;         // the step's own code (plain insert only)
+  double cpu_seconds = 0;         // the step's own code (the insert, the sync)
   double child_cpu_seconds = 0;   // the whole child process
   double daemon_cpu_seconds = 0;  // lumbungd meanwhile
   long peak_kib = 0;
@@ -283,22 +305,38 @@ Measured sync_device(const std::string& path, const std::string& url,
   check(replica.status(), "open device");
   if (before) before(**replica);
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = lumbung::bench::own_cpu_seconds();
   auto summary = (*replica)->sync();
   check(summary.status(), "sync");
   Measured m;
   m.seconds = seconds_since(start);
+  m.cpu_seconds = lumbung::bench::own_cpu_seconds() - cpu_start;
   m.summary = *summary;
   return m;
 }
 
-void bench(int count) {
+// `cluster`: the PostgreSQL cluster to keep lumbungd's state in; null: its
+// data directory's SQLite store.
+void bench(int count, const lumbung::test::PgCluster* cluster) {
   const std::string dir = (std::filesystem::temp_directory_path() /
                            ("lumbung-sync-bench-" + std::to_string(::getpid())))
                               .string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   constexpr std::uint64_t kSeed = 7;  // every step makes the same rows
-  const auto [daemon, port] = start_daemon(dir + "/server");
+  Store store{.data_dir = dir + "/server", .store_url = ""};
+  if (cluster != nullptr) {
+    store.store_url = cluster->create_database("sync_bench_" + std::to_string(count));
+  }
+  const auto [daemon, port] = start_daemon(store);
+  // lumbungd's CPU, and over PostgreSQL that of the database's processes.
+  const auto daemon_cpu_seconds = [&, daemon = daemon] {
+    double seconds = lumbung::bench::cpu_seconds(daemon);
+    if (cluster != nullptr) {
+      seconds += lumbung::bench::cpu_seconds_with_live_children(cluster->postmaster_pid());
+    }
+    return seconds;
+  };
   CountingRelay relay(port);
   const std::string url = "http://127.0.0.1:" + std::to_string(relay.port());
 
@@ -312,7 +350,8 @@ void bench(int count) {
   const double plain_s = baselines.seconds;
   const double floor_bytes = baselines.floor_bytes_per_row;
 
-  const Measured push = in_child([&] {
+  const double daemon_cpu_before_push = daemon_cpu_seconds();
+  Measured push = in_child([&] {
     const std::vector<Row> rows = make_people(count, kSeed);
     return sync_device(dir + "/officer.db", url, [&](lumbung::Replica& replica) {
       check(replica.transaction([&]() -> lumbung::Status {
@@ -322,21 +361,21 @@ void bench(int count) {
             "register");
     });
   });
+  push.daemon_cpu_seconds = daemon_cpu_seconds() - daemon_cpu_before_push;
   const std::int64_t push_bytes = relay.bytes();
   relay.reset();
-  const double daemon_cpu_before = lumbung::bench::cpu_seconds(daemon);
+  const double daemon_cpu_before = daemon_cpu_seconds();
   Measured download = in_child([&] { return sync_device(dir + "/fresh.db", url, nullptr); });
-  download.daemon_cpu_seconds = lumbung::bench::cpu_seconds(daemon) - daemon_cpu_before;
+  download.daemon_cpu_seconds = daemon_cpu_seconds() - daemon_cpu_before;
   const std::int64_t download_bytes = relay.bytes();
 
   // The same download once the daemon keeps a snapshot of the village.
-  const double snapshot_build_s = build_snapshots(dir + "/server");
+  const double snapshot_build_s = build_snapshots(store);
   relay.reset();
-  const double daemon_cpu_before_snapshot = lumbung::bench::cpu_seconds(daemon);
+  const double daemon_cpu_before_snapshot = daemon_cpu_seconds();
   Measured from_snapshot =
       in_child([&] { return sync_device(dir + "/fresh-from-snapshot.db", url, nullptr); });
-  from_snapshot.daemon_cpu_seconds =
-      lumbung::bench::cpu_seconds(daemon) - daemon_cpu_before_snapshot;
+  from_snapshot.daemon_cpu_seconds = daemon_cpu_seconds() - daemon_cpu_before_snapshot;
   const std::int64_t from_snapshot_bytes = relay.bytes();
 
   // 1% of the rows change on the officer's phone; the fresh device catches up.
@@ -365,9 +404,9 @@ void bench(int count) {
   }
 
   std::printf(
-      "\n%d person rows (plain SQLite insert of the same rows: %.3f s, %.0f rows/s;"
+      "\n%s store: %d person rows (plain SQLite insert of the same rows: %.3f s, %.0f rows/s;"
       " CSV + zstd -3: %.1f bytes/row)\n",
-      count, plain_s, count / plain_s, floor_bytes);
+      cluster != nullptr ? "PostgreSQL" : "SQLite", count, plain_s, count / plain_s, floor_bytes);
   std::printf("plain SQLite insert CPU: %.3f s (%.0f rows per CPU second)\n", baselines.cpu_seconds,
               count / baselines.cpu_seconds);
   std::printf("%-28s %9s %11s %10s %9s %11s\n", "step", "seconds", "rows/s", "bytes/row",
@@ -378,6 +417,8 @@ void bench(int count) {
                 m.peak_kib);
   };
   line("push of new rows", push, count, push_bytes);
+  std::printf("push CPU: device %.3f s, lumbungd %.3f s\n", push.cpu_seconds,
+              push.daemon_cpu_seconds);
   line("initial download", download, count, download_bytes);
   std::printf("initial download CPU: device %.3f s, lumbungd %.3f s (%.0f rows per CPU second)\n",
               download.child_cpu_seconds, download.daemon_cpu_seconds,
@@ -398,12 +439,24 @@ void bench(int count) {
 
 int main(int argc, char** argv) {
   std::vector<int> counts;
-  for (int i = 1; i < argc; ++i) counts.push_back(std::atoi(argv[i]));
+  bool postgresql = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--store" && i + 1 < argc) {
+      const std::string store = argv[++i];
+      if (store != "sqlite" && store != "postgresql") fail("--store is sqlite or postgresql");
+      postgresql = store == "postgresql";
+    } else {
+      counts.push_back(std::atoi(argv[i]));
+    }
+  }
   if (counts.empty()) counts = {10000, 100000};
+  std::optional<lumbung::test::PgCluster> cluster;
+  if (postgresql) cluster.emplace();
   std::printf("sync_bench: device and lumbungd over loopback, bytes counted on the wire\n");
   for (int count : counts) {
     if (count < 100) fail("ROWS must be at least 100");
-    bench(count);
+    bench(count, cluster ? &*cluster : nullptr);
   }
   return 0;
 }

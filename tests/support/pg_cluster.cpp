@@ -137,6 +137,15 @@ std::string PgServer::create_database(const std::string& name) const {
   return prefix + name + url_.substr(query);
 }
 
+int PgCluster::postmaster_pid() const {
+  std::ifstream file(folder_ / "data" / "postmaster.pid");
+  int pid = 0;
+  if (!(file >> pid) || pid <= 0) {
+    throw std::runtime_error("cannot read " + (folder_ / "data" / "postmaster.pid").string());
+  }
+  return pid;
+}
+
 PgCluster::PgCluster(fs::path folder) : folder_(std::move(folder)) {
   if (folder_.empty()) {
     remove_orphans();

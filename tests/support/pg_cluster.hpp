@@ -64,6 +64,10 @@ class PgCluster {
   // starts it again; returns once it accepts connections.
   void restart();
   const std::filesystem::path& folder() const { return folder_; }
+  // The server's postmaster process, from its postmaster.pid (benchmarks
+  // count the CPU of it and its backends). Throws std::runtime_error when
+  // it cannot be read.
+  int postmaster_pid() const;
 
   // Leaves the server running and its folder in place when this object ends:
   // for the ctest fixture, whose cleanup step calls remove().
