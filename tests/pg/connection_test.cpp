@@ -214,6 +214,50 @@ TEST_CASE("a transaction rolls back when its body fails, and a failed statement 
   CHECK(scalar(*conn, "SELECT count(*) FROM t") == Value(std::int64_t{1}));
 }
 
+TEST_CASE("statements sent without waiting run in order, and the first failure fails the next wait",
+          "[pg]") {
+  auto conn = connect(fresh_database("pg_pipeline"));
+  require_ok(conn->exec("CREATE TABLE t (v int8 PRIMARY KEY, note text)"));
+  require_ok(conn->finish_sent());  // nothing sent: nothing to read
+  const std::string insert = "INSERT INTO t VALUES ($1, $2)";
+
+  // More than the connection lets wait at once, then a read that sees them all.
+  require_ok(lumbung::pg::in_transaction(*conn, Isolation::kReadCommitted, [&]() -> Status {
+    for (std::int64_t v = 1; v <= 1000; ++v) {
+      LUMBUNG_RETURN_IF_ERROR(conn->send(insert, {Value(v), Value("n" + std::to_string(v))}));
+    }
+    LUMBUNG_RETURN_IF_ERROR(
+        conn->send("UPDATE t SET note = $1 WHERE v = $2", {Value("last"), Value(1000)}));
+    const Value count = scalar(*conn, "SELECT count(*) FROM t");
+    const Value note = scalar(*conn, "SELECT note FROM t WHERE v = $1", {Value(1000)});
+    if (count != Value(std::int64_t{1000}) || note != Value("last")) {
+      return Status(ErrorCode::kInternal, "the sent statements did not all run, in order");
+    }
+    return Status::ok();
+  }));
+
+  // A duplicate key among them: the next call that waits fails with its
+  // error, and the statements sent after it did not run.
+  Status failed;
+  require_ok(conn->begin());
+  require_ok(conn->send(insert, {Value(2001), Value("a")}));
+  require_ok(conn->send(insert, {Value(5), Value("duplicate")}));
+  require_ok(conn->send(insert, {Value(2002), Value("b")}));
+  failed = conn->query("SELECT 1").status();
+  CHECK(failed.code() == ErrorCode::kConstraint);
+  CHECK_THAT(failed.message(), Catch::Contains("INSERT INTO t"));
+  CHECK(conn->last_sqlstate() == "23505");
+  require_ok(conn->rollback());
+  CHECK(scalar(*conn, "SELECT count(*) FROM t WHERE v > 2000") == Value(std::int64_t{0}));
+
+  // commit() reads them too: a failure there rolls the transaction back.
+  require_ok(conn->begin());
+  require_ok(conn->send(insert, {Value(3001), Value("c")}));
+  require_ok(conn->send(insert, {Value(7), Value("duplicate")}));
+  CHECK(conn->commit().code() == ErrorCode::kConstraint);
+  CHECK(scalar(*conn, "SELECT count(*) FROM t") == Value(std::int64_t{1000}));
+}
+
 TEST_CASE("a statement prepared before its table changed is prepared again", "[pg]") {
   const std::string url = fresh_database("pg_stale_plan");
   auto conn = connect(url);

@@ -375,6 +375,7 @@ Status Connection::failure(std::string_view what, const pg_result* result) {
 }
 
 Status Connection::exec_as(std::string_view sql, std::string_view what, std::string* command_tag) {
+  LUMBUNG_RETURN_IF_ERROR(finish_sent());
   PGresult* result = PQexec(conn_, std::string(sql).c_str());
   const ExecStatusType state = PQresultStatus(result);
   Status status;
@@ -432,8 +433,30 @@ Result<const Connection::Prepared*> Connection::prepared(const std::string& sql)
   return &it->second;
 }
 
-Result<Rows> Connection::query(const std::string& sql, const std::vector<Value>& params) {
-  LUMBUNG_ASSIGN_OR_RETURN(const Prepared* statement, prepared(sql));
+// A statement's parameters as libpq takes them (PQexecPrepared's arrays).
+// values point into buffers: set by point() once the object stays in place
+// (a moved short string moves its bytes).
+struct Connection::Bound {
+  std::vector<std::string> buffers;
+  std::vector<bool> present;  // false: NULL
+  std::vector<int> formats;
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+
+  void point() {
+    values.assign(buffers.size(), nullptr);
+    lengths.assign(buffers.size(), 0);
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+      if (!present[i]) continue;
+      values[i] = buffers[i].data();
+      lengths[i] = static_cast<int>(buffers[i].size());
+    }
+  }
+  int count() const { return static_cast<int>(buffers.size()); }
+};
+
+Result<Connection::Bound> Connection::bind(const std::string& sql, const Prepared* statement,
+                                           const std::vector<Value>& params) {
   const std::size_t count = statement->param_types.size();
   auto param_error = [&](std::size_t i, ErrorCode code, const std::string& problem) {
     return Status(code, "postgresql: " + sql_label(sql) + ": parameter $" + std::to_string(i + 1) +
@@ -444,10 +467,13 @@ Result<Rows> Connection::query(const std::string& sql, const std::vector<Value>&
                                                    std::to_string(count) + " parameters, " +
                                                    std::to_string(params.size()) + " given");
   }
-  std::vector<std::string> buffers(count);
-  std::vector<const char*> values(count, nullptr);
-  std::vector<int> lengths(count, 0);
-  std::vector<int> formats(count, 1);
+  Bound bound{.buffers = std::vector<std::string>(count),
+              .present = std::vector<bool>(count, false),
+              .formats = std::vector<int>(count, 1),
+              .values = {},
+              .lengths = {}};
+  std::vector<std::string>& buffers = bound.buffers;
+  std::vector<int>& formats = bound.formats;
   for (std::size_t i = 0; i < count; ++i) {
     const Value& value = params[i];
     const Oid type = statement->param_types[i];
@@ -535,35 +561,112 @@ Result<Rows> Connection::query(const std::string& sql, const std::vector<Value>&
         out.assign(value.as_blob().begin(), value.as_blob().end());
         break;
     }
-    values[i] = out.data();
-    lengths[i] = static_cast<int>(out.size());
+    bound.present[i] = true;
   }
-  PGresult* result =
-      PQexecPrepared(conn_, statement->name.c_str(), static_cast<int>(count), values.data(),
-                     lengths.data(), formats.data(), /*resultFormat=*/1);
-  const ExecStatusType state = PQresultStatus(result);
-  if (state == PGRES_TUPLES_OK || state == PGRES_COMMAND_OK || state == PGRES_EMPTY_QUERY) {
-    last_sqlstate_.clear();
-    return Rows(result);
-  }
-  Status status = failure(sql_label(sql), result);
+  return bound;
+}
+
+bool Connection::stale_statement(const std::string& sql, const pg_result* result) {
   // A table the statement reads changed shape (ALTER TABLE by a schema
   // upgrade, maybe another daemon's) since it was prepared: PostgreSQL
   // refuses to run it with another row type ("cached plan must not change
   // result type", raised by the plan cache's RevalidateCachedQuery; the
   // function's name does not depend on the server's language).
   const char* source = PQresultErrorField(result, PG_DIAG_SOURCE_FUNCTION);
-  const bool stale = last_sqlstate_ == "0A000" && source != nullptr &&
-                     std::strcmp(source, "RevalidateCachedQuery") == 0;
-  PQclear(result);
-  if (!stale) return status;
+  if (last_sqlstate_ != "0A000" || source == nullptr ||
+      std::strcmp(source, "RevalidateCachedQuery") != 0) {
+    return false;
+  }
   // Prepared again on the next use; the old one is deallocated once no
   // transaction is open (an aborted one accepts nothing but ROLLBACK).
-  stale_statements_.push_back(statement->name);
-  statements_.erase(sql);
-  if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return query(sql, params);
+  if (auto it = statements_.find(sql); it != statements_.end()) {
+    stale_statements_.push_back(it->second.name);
+    statements_.erase(it);
+  }
+  return true;
+}
+
+Status Connection::retry_stale(const Status& status) {
   return Status(kRetryableCode,
                 status.message() + ": a table it reads changed; run the transaction again");
+}
+
+Result<Rows> Connection::query(const std::string& sql, const std::vector<Value>& params) {
+  LUMBUNG_RETURN_IF_ERROR(finish_sent());
+  LUMBUNG_ASSIGN_OR_RETURN(const Prepared* statement, prepared(sql));
+  LUMBUNG_ASSIGN_OR_RETURN(Bound bound, bind(sql, statement, params));
+  bound.point();
+  PGresult* result =
+      PQexecPrepared(conn_, statement->name.c_str(), bound.count(), bound.values.data(),
+                     bound.lengths.data(), bound.formats.data(), /*resultFormat=*/1);
+  const ExecStatusType state = PQresultStatus(result);
+  if (state == PGRES_TUPLES_OK || state == PGRES_COMMAND_OK || state == PGRES_EMPTY_QUERY) {
+    last_sqlstate_.clear();
+    return Rows(result);
+  }
+  Status status = failure(sql_label(sql), result);
+  const bool stale = stale_statement(sql, result);
+  PQclear(result);
+  if (!stale) return status;
+  if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return query(sql, params);
+  return retry_stale(status);
+}
+
+Status Connection::send(const std::string& sql, const std::vector<Value>& params) {
+  // Bounded, so that the answers waiting in the server's socket never fill
+  // it while this side is still sending (libpq's blocking pipeline would
+  // then wait forever).
+  constexpr std::size_t kMostSent = 256;
+  if (sent_.size() >= kMostSent) LUMBUNG_RETURN_IF_ERROR(finish_sent());
+  if (statements_.find(sql) == statements_.end()) {
+    LUMBUNG_RETURN_IF_ERROR(finish_sent());  // PQprepare waits for its answer
+  }
+  LUMBUNG_ASSIGN_OR_RETURN(const Prepared* statement, prepared(sql));
+  LUMBUNG_ASSIGN_OR_RETURN(Bound bound, bind(sql, statement, params));
+  bound.point();
+  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) == 0) {
+    return failure("cannot enter pipeline mode", nullptr);
+  }
+  if (PQsendQueryPrepared(conn_, statement->name.c_str(), bound.count(), bound.values.data(),
+                          bound.lengths.data(), bound.formats.data(), /*resultFormat=*/1) == 0) {
+    Status status = failure(sql_label(sql), nullptr);
+    (void)finish_sent();
+    return status;
+  }
+  sent_.push_back(sql);
+  return Status::ok();
+}
+
+Status Connection::finish_sent() {
+  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return Status::ok();
+  Status first;  // the first statement's failure; those after it were not run
+  bool stale = false;
+  if (PQpipelineSync(conn_) == 0) first = failure("pipeline sync", nullptr);
+  for (const std::string& sql : sent_) {
+    while (PGresult* result = PQgetResult(conn_)) {
+      const ExecStatusType state = PQresultStatus(result);
+      if (first.is_ok() && state != PGRES_COMMAND_OK && state != PGRES_TUPLES_OK &&
+          state != PGRES_EMPTY_QUERY) {
+        first = failure(sql_label(sql), result);
+        stale = stale_statement(sql, result);
+      }
+      PQclear(result);
+    }
+  }
+  sent_.clear();
+  // Then the sync point's result, after which the connection is idle.
+  for (;;) {
+    PGresult* result = PQgetResult(conn_);
+    if (result == nullptr) break;
+    const bool synced = PQresultStatus(result) == PGRES_PIPELINE_SYNC;
+    PQclear(result);
+    if (synced) break;
+  }
+  if (PQexitPipelineMode(conn_) == 0 && first.is_ok()) {
+    first = failure("cannot leave pipeline mode", nullptr);
+  }
+  if (first.is_ok()) last_sqlstate_.clear();
+  return stale ? retry_stale(first) : first;
 }
 
 Status Connection::begin(Isolation isolation) {
@@ -579,6 +682,12 @@ Status Connection::begin(Isolation isolation) {
 }
 
 Status Connection::commit() {
+  // A failure among the statements sent and not read yet fails the commit,
+  // which then rolls back (no transaction stays open).
+  if (Status sent = finish_sent(); !sent.is_ok()) {
+    (void)exec_as("ROLLBACK", "ROLLBACK", nullptr);
+    return sent;
+  }
   std::string tag;
   LUMBUNG_RETURN_IF_ERROR(exec_as("COMMIT", "COMMIT", &tag));
   if (tag == "ROLLBACK") {
@@ -589,7 +698,10 @@ Status Connection::commit() {
   return Status::ok();
 }
 
-Status Connection::rollback() { return exec_as("ROLLBACK", "ROLLBACK", nullptr); }
+Status Connection::rollback() {
+  (void)finish_sent();  // their outcomes no longer matter
+  return exec_as("ROLLBACK", "ROLLBACK", nullptr);
+}
 
 Status Connection::listen(const std::string& channel) {
   char* quoted = PQescapeIdentifier(conn_, channel.data(), channel.size());
@@ -649,6 +761,7 @@ Result<std::vector<Notification>> Connection::wait_for_notification(
 bool Connection::connected() const { return PQstatus(conn_) == CONNECTION_OK; }
 
 Status Connection::reset() {
+  sent_.clear();  // their outcomes are lost with the session
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) return failure("cannot reconnect", nullptr);
   // A new server session: no statement is prepared in it, no channel listened to.

@@ -153,8 +153,24 @@ class Connection {
   // transaction again.
   Result<Rows> query(const std::string& sql, const std::vector<Value>& params = {});
 
+  // Sends one statement as query() runs it, without waiting for its
+  // outcome (libpq's pipeline mode): for a transaction's writes whose rows
+  // are not read, many statements in one round trip. PostgreSQL runs them in
+  // order, and the next call that waits for the server (query(), exec(),
+  // commit(), ...; or finish_sent()) first reads their outcomes: the first
+  // statement that failed fails that call (the statements after it were not
+  // run), with kRetryableCode for a stale prepared statement as query() has;
+  // commit() then rolls back, and rollback() ignores them. A failure to send
+  // is returned at once.
+  // REQUIRES: inside a transaction begun with begin() (outside one, each
+  // statement would commit on its own, and a failure could go unread).
+  Status send(const std::string& sql, const std::vector<Value>& params);
+  // Reads the outcomes of the statements send() sent: the first failure.
+  Status finish_sent();
+
   // BEGIN with `isolation`, COMMIT and ROLLBACK. commit() fails when the
-  // transaction was already aborted by a failed statement (PostgreSQL then
+  // transaction was already aborted by a failed statement, sent ones included
+  // (PostgreSQL then
   // rolls back and answers COMMIT with ROLLBACK) or when the server refuses
   // to commit it (a serialization failure: kRetryableCode). Prefer
   // in_transaction() and retry_transaction() below.
@@ -204,8 +220,18 @@ class Connection {
   // SQLSTATE and message) or else the connection's error message; records
   // last_sqlstate_.
   Status failure(std::string_view what, const pg_result* result);
+  struct Bound;
+
   // The statement prepared for `sql`, preparing it on first use.
   Result<const Prepared*> prepared(const std::string& sql);
+  // `params` converted for `statement` (query() says how).
+  Result<Bound> bind(const std::string& sql, const Prepared* statement,
+                     const std::vector<Value>& params);
+  // Whether `result`, a failure of `sql`, says its prepared statement is
+  // stale (see query()); if so, it is forgotten, to be prepared again.
+  bool stale_statement(const std::string& sql, const pg_result* result);
+  // `status`, a stale statement's failure, as one to retry.
+  static Status retry_stale(const Status& status);
   // Runs `sql` by the simple query protocol, reporting `what` on failure;
   // `command_tag` receives the command status ("COMMIT", "ROLLBACK", ...).
   Status exec_as(std::string_view sql, std::string_view what, std::string* command_tag);
@@ -216,6 +242,7 @@ class Connection {
   std::uint64_t next_statement_ = 0;
   std::vector<std::string> stale_statements_;  // to DEALLOCATE (see query())
   std::vector<std::string> channels_;          // listened to, in order
+  std::vector<std::string> sent_;              // by send(), outcomes not read yet
   std::string last_sqlstate_;
 };
 

@@ -44,7 +44,20 @@ class PgSql {
     pg::Rows rows_;
   };
 
-  explicit PgSql(pg::Connection& conn) : conn_(conn) {}
+  // How run() and run_borrowed() write: kWaited runs each statement and
+  // waits for its outcome; kPipelined sends it (pg::Connection::send) and
+  // goes on, its failure reported by the next statement that waits (a
+  // query, the commit, pg::Connection::finish_sent()): for the store's
+  // write transactions, whose inserts and updates would otherwise each
+  // cost a round trip while the seq lock is held.
+  enum class Writes { kWaited, kPipelined };
+
+  // A pull reads the rows its change log names a statement per table, not
+  // per row (server/sql_transactions.hpp, RowChangeSource).
+  static constexpr bool kReadsRowsInBatches = true;
+
+  explicit PgSql(pg::Connection& conn, Writes writes = Writes::kWaited)
+      : conn_(conn), writes_(writes) {}
 
   Result<Rows> query(const std::string& sql, Params params = {}) {
     LUMBUNG_ASSIGN_OR_RETURN(pg::Rows rows, conn_.query(pg_placeholders(sql), params));
@@ -53,6 +66,7 @@ class PgSql {
   // Results are read whole: the same as query().
   Result<Rows> query_own(const std::string& sql, Params params) { return query(sql, params); }
   Status run(const std::string& sql, Params params = {}) {
+    if (writes_ == Writes::kPipelined) return conn_.send(pg_placeholders(sql), params);
     return conn_.query(pg_placeholders(sql), params).status();
   }
   Result<std::int64_t> run_counted(const std::string& sql, Params params) {
@@ -63,6 +77,7 @@ class PgSql {
     std::vector<Value> values;
     values.reserve(params.size());
     for (const Value* value : params) values.push_back(*value);
+    if (writes_ == Writes::kPipelined) return conn_.send(pg_placeholders(sql), values);
     return conn_.query(pg_placeholders(sql), values).status();
   }
   Status exec(std::string_view sql) { return conn_.exec(sql); }
@@ -83,6 +98,7 @@ class PgSql {
 
  private:
   pg::Connection& conn_;
+  Writes writes_;
 };
 
 }  // namespace lumbung::server

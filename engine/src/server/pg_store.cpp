@@ -98,13 +98,17 @@ constexpr int kGroupAttempts = 5;
 using ReadTxn = sql::ReadTransactionOver<PgSql>;
 using WriteTxn = sql::WriteTransactionOver<PgSql>;
 
-// Runs `body` inside a savepoint: rolled back alone when it fails. A failure
-// that aborts the whole transaction (kBusy, a lost connection) is returned
-// as the savepoint's own, so that the caller gives up the transaction.
+// Runs `body` inside a savepoint: rolled back alone when it fails, or when
+// a statement it sent (PgSql::Writes::kPipelined) failed. A failure that
+// aborts the whole transaction (kBusy, a lost connection) is returned as the
+// savepoint's own, so that the caller gives up the transaction.
 Status in_savepoint(pg::Connection& conn, const std::function<Status()>& body, Status* aborted) {
   *aborted = conn.exec("SAVEPOINT lumbung_body");
   if (!aborted->is_ok()) return *aborted;
-  const Status status = body();
+  Status status = body();
+  // The outcomes of what it sent: a failure among them is the body's.
+  const Status sent = conn.finish_sent();
+  if (status.is_ok()) status = sent;
   if (status.is_ok()) {
     *aborted = conn.exec("RELEASE SAVEPOINT lumbung_body");
     return *aborted;
@@ -208,7 +212,7 @@ Status PgStore::run_group(const std::vector<WriteBody>& bodies,
           [&]() -> Status {
             ReadTxn reader(PgSql(conn), *tables);
             LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t last_seq, reader.last_seq());
-            WriteTxn txn(PgSql(conn), *tables, last_seq);
+            WriteTxn txn(PgSql(conn, PgSql::Writes::kPipelined), *tables, last_seq);
             LUMBUNG_RETURN_IF_ERROR(bodies[i](txn));
             return txn.flush();
           },

@@ -158,30 +158,39 @@ struct LoadedRow {
   std::vector<StoredCell> cells(const RowTable& table) const;
 };
 
-// Reads row `row_id` of `table` into *row; false when it has no live row.
-template <typename Sql>
-Result<bool> load_row(Sql& sql, const RowTable& table, std::string_view row_id, LoadedRow* row) {
-  LUMBUNG_ASSIGN_OR_RETURN(typename Sql::Rows rows, sql.query(table.select_row, {Value(row_id)}));
-  LUMBUNG_ASSIGN_OR_RETURN(const bool found, rows.step());
-  if (!found) return false;
+// Reads the current row of `rows` (a statement reading the table's columns,
+// then its created seq, HLC, device and versions) into *row.
+template <typename Rows>
+Status read_loaded_row(const Rows& rows, const RowTable& table, LoadedRow* row) {
   const int n = static_cast<int>(table.columns.size());
   row->table = table.name;
-  row->row_id = row_id;
   row->values.resize(table.columns.size());
   for (int i = 0; i < n; ++i) row->values[static_cast<std::size_t>(i)] = rows.value(i);
+  const Value& id = row->values[table.id_position];
+  row->row_id = id.type() == ValueType::kText ? id.as_text() : std::string();
   const Value& scope = row->values[table.scope_position];
   row->scope = scope.type() == ValueType::kText ? scope.as_text() : std::string();
   row->row_version = {.stamp = {core::Hlc(rows.integer(n + 1)), rows.text(n + 2)},
                       .seq = rows.integer(n)};
   const Value versions = rows.value(n + 3);
   if (versions.type() != ValueType::kBlob) {
-    return Status(ErrorCode::kCorrupt, "store: row '" + std::string(row_id) + "' of table '" +
-                                           table.name + "' has no cell versions");
+    return Status(ErrorCode::kCorrupt, "store: row '" + row->row_id + "' of table '" + table.name +
+                                           "' has no cell versions");
   }
   const Blob& bytes = versions.as_blob();
   LUMBUNG_ASSIGN_OR_RETURN(row->versions,
                            CellVersions::decode(std::string_view(
                                reinterpret_cast<const char*>(bytes.data()), bytes.size())));
+  return Status::ok();
+}
+
+// Reads row `row_id` of `table` into *row; false when it has no live row.
+template <typename Sql>
+Result<bool> load_row(Sql& sql, const RowTable& table, std::string_view row_id, LoadedRow* row) {
+  LUMBUNG_ASSIGN_OR_RETURN(typename Sql::Rows rows, sql.query(table.select_row, {Value(row_id)}));
+  LUMBUNG_ASSIGN_OR_RETURN(const bool found, rows.step());
+  if (!found) return false;
+  LUMBUNG_RETURN_IF_ERROR(read_loaded_row(rows, table, row));
   return true;
 }
 
@@ -282,7 +291,7 @@ class RowChangeSource final : public ChangeSource {
       const auto table = entry.text_view(1);
       const auto row_id = entry.text_view(2);
       if (table != row_.table || row_id != row_.row_id) {
-        LUMBUNG_RETURN_IF_ERROR(load(table, row_id));
+        LUMBUNG_RETURN_IF_ERROR(load(table, row_id, entry.integer(0)));
       }
       item_.seq = entry.integer(0);
       item_.table = row_.table;
@@ -312,14 +321,47 @@ class RowChangeSource final : public ChangeSource {
   }
 
  private:
-  Status load(std::string_view table, std::string_view row_id) {
+  // Loads the row of the log entry at `seq`.
+  Status load(std::string_view table, std::string_view row_id, std::int64_t seq) {
     table_ = tables_.find(table);
     if (table_ == nullptr) {
       return Status(ErrorCode::kCorrupt, "store: the change log names table '" +
                                              std::string(table) + "', which it lacks");
     }
+    if constexpr (Sql::kReadsRowsInBatches) {
+      const std::pair<std::string, std::string> key(table, row_id);
+      auto found = read_ahead_.find(key);
+      if (found == read_ahead_.end()) {
+        LUMBUNG_RETURN_IF_ERROR(read_ahead(seq));
+        found = read_ahead_.find(key);
+      }
+      if (found != read_ahead_.end()) {
+        row_ = found->second;
+        return Status::ok();
+      }
+    }
     LUMBUNG_ASSIGN_OR_RETURN(const bool live, load_row(sql_, *table_, row_id, &row_));
     if (!live) return no_live_row("scan_changes", table, row_id);
+    return Status::ok();
+  }
+
+  // Reads the rows of the log's next entries from `seq` on, a statement per
+  // table instead of one per row: over a network, a round trip each.
+  Status read_ahead(std::int64_t seq) {
+    read_ahead_.clear();
+    for (const RowTable& table : tables_.tables()) {
+      LUMBUNG_ASSIGN_OR_RETURN(
+          typename Sql::Rows rows,
+          sql_.query(table.select_logged_rows, {Value(item_.scope), Value(seq)}));
+      for (;;) {
+        LUMBUNG_ASSIGN_OR_RETURN(const bool found, rows.step());
+        if (!found) break;
+        LoadedRow row;
+        LUMBUNG_RETURN_IF_ERROR(read_loaded_row(rows, table, &row));
+        std::pair<std::string, std::string> key(table.name, row.row_id);
+        read_ahead_.emplace(std::move(key), std::move(row));
+      }
+    }
     return Status::ok();
   }
 
@@ -330,6 +372,8 @@ class RowChangeSource final : public ChangeSource {
   const RowTable* table_ = nullptr;  // of row_
   LoadedRow row_;
   std::set<std::pair<std::string, std::string>> rows_given_;  // table, row id: as kRow
+  // By table and row id, when the database reads rows in batches.
+  std::map<std::pair<std::string, std::string>, LoadedRow> read_ahead_;
 };
 
 template <typename Sql>

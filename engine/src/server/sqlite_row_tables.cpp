@@ -57,6 +57,14 @@ Result<RowTable> describe(std::string name, std::string scope_column,
   const std::string listed = joined_columns(table.columns);
   table.select_row =
       "SELECT " + listed + ", " + kRowMetadataColumns + " FROM " + quoted + " WHERE \"id\" = ?1";
+  // LATERAL: a lookup by id per logged row, which a plan made for any
+  // parameters could otherwise turn into a scan of the whole table.
+  table.select_logged_rows =
+      "SELECT " + listed + ", " + kRowMetadataColumns +
+      " FROM (SELECT row_id FROM (SELECT tbl, row_id FROM _lumbung_changes WHERE scope = ?1 AND "
+      "seq >= ?2 ORDER BY seq LIMIT 512) AS chunk WHERE tbl = " +
+      core::sql_literal(Value(table.name)) + ") AS logged CROSS JOIN LATERAL (SELECT * FROM " +
+      quoted + " WHERE \"id\" = logged.row_id) AS t";
   table.select_head = "SELECT " + quote_identifier(table.scope_column) +
                       ", \"_lumbung_created_seq\" FROM " + quoted + " WHERE \"id\" = ?1";
   std::string placeholders;

@@ -39,6 +39,9 @@ class SqliteSql {
     mutable db::Query query_;
   };
 
+  // In-process reads cost little: a pull reads a row per statement.
+  static constexpr bool kReadsRowsInBatches = false;
+
   explicit SqliteSql(db::Database& db) : db_(db) {}
 
   // The rows of `sql`, from the connection's cached statement: REQUIRES: no
