@@ -236,3 +236,52 @@ TEST_CASE("CHECK cases that SQLite versions judge differently", "[schema]") {
   // byte for byte by 3.15.
   CHECK_FALSE(passes("substr(data, 1, 1) LIKE 'A'", {{"data", Value(Blob{0x41})}}));
 }
+
+TEST_CASE("a CHECK's verdict kept for its columns' values is the one SQLite gives them",
+          "[schema]") {
+  // One judge for many rows: the verdicts it keeps by the values of the
+  // columns a CHECK names must be the ones SQLite gives, whatever the other
+  // columns hold, each value's type and affinity included.
+  lumbung::core::Schema schema;
+  lumbung::core::Table& table = schema.tables.emplace_back();
+  table.name = "t";
+  for (const auto& [name, type] : std::vector<std::pair<std::string, ColumnType>>{
+           {"a", ColumnType::kInteger}, {"b", ColumnType::kInteger}, {"s", ColumnType::kText}}) {
+    lumbung::core::Column& column = table.columns.emplace_back();
+    column.name = name;
+    column.type = type;
+  }
+  auto a_check = CheckExpr::parse("a IN (0, 1)", {"a", "b", "s"});
+  auto pair_check = CheckExpr::parse("b IS NULL OR b >= a", {"a", "b", "s"});
+  REQUIRE(a_check.is_ok());
+  REQUIRE(pair_check.is_ok());
+  CHECK(a_check->columns() == std::vector<std::string>{"a"});
+  CHECK(pair_check->columns() == std::vector<std::string>{"b", "a"});
+  table.columns[0].check = std::move(a_check).value();
+  table.checks.push_back(std::move(pair_check).value());
+  auto judge = lumbung::db::CheckJudge::open(schema);
+  REQUIRE(judge.is_ok());
+  const auto verdict = [&](const Row& row) { return (*judge)->check(table, row).is_ok(); };
+
+  for (int round = 0; round < 2; ++round) {  // the second round from kept verdicts
+    INFO("round " << round);
+    CHECK(verdict({{"a", Value(1)}, {"s", Value("x")}}));
+    CHECK(verdict({{"a", Value(1)}, {"s", Value("y")}}));  // another column: the same verdict
+    CHECK_FALSE(verdict({{"a", Value(2)}}));
+    CHECK(verdict({{"a", Value("1")}}));          // the column's affinity makes it 1
+    CHECK_FALSE(verdict({{"a", Value("one")}}));  // text stays text
+    CHECK(verdict({{"a", Value(1.0)}}));          // a whole real becomes 1
+    CHECK_FALSE(verdict({{"a", Value(1.5)}}));
+    CHECK(verdict({}));  // NULL passes
+    CHECK(verdict({{"a", Value(0)}, {"b", Value(0)}}));
+    CHECK_FALSE(verdict({{"a", Value(1)}, {"b", Value(0)}}));
+    CHECK((*judge)->check(table, {{"a", Value(1)}, {"b", Value(0)}}).message() ==
+          "table 't': CHECK failed: b IS NULL OR b >= a");
+    CHECK((*judge)->check(table, {{"a", Value(2)}, {"b", Value(0)}}).message() ==
+          "table 't': column 'a': CHECK failed: a IN (0, 1)");
+  }
+  // More distinct values than it keeps verdicts for: still SQLite's.
+  for (std::int64_t b = -5000; b < 5000; ++b) {
+    CHECK(verdict({{"a", Value(0)}, {"b", Value(b)}}) == (b >= 0));
+  }
+}

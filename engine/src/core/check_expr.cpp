@@ -593,12 +593,27 @@ std::string render(const ExprNode& n) {
 
 }  // namespace
 
+namespace {
+
+// The columns `n` names, each once, in the order they first appear.
+void add_columns(const ExprNode& n, std::vector<std::string>* columns) {
+  if (n.kind == NodeKind::kColumn &&
+      std::find(columns->begin(), columns->end(), n.name) == columns->end()) {
+    columns->push_back(n.name);
+  }
+  for (const NodePtr& arg : n.args) add_columns(*arg, columns);
+}
+
+}  // namespace
+
 Result<CheckExpr> CheckExpr::parse(std::string_view text, const std::vector<std::string>& columns,
                                    const std::vector<std::string>& blob_columns) {
   try {
     Parser parser(tokenize(text), columns, blob_columns);
     CheckExpr expr;
-    expr.sql_ = render(*parser.parse_all());
+    const NodePtr root = parser.parse_all();
+    expr.sql_ = render(*root);
+    add_columns(*root, &expr.columns_);
     expr.source_ = std::string(text);
     return expr;
   } catch (const ParseError& e) {

@@ -41,12 +41,16 @@ class CheckExpr {
   const std::string& sql() const { return sql_; }
   // The text as written in the schema file (for messages).
   const std::string& source() const { return source_; }
+  // The columns it names, each once. Its value depends on theirs alone: the
+  // grammar has no function whose result varies (random(), date('now')).
+  const std::vector<std::string>& columns() const { return columns_; }
 
   bool operator==(const CheckExpr& other) const { return sql_ == other.sql_; }
 
  private:
   std::string sql_;
   std::string source_;
+  std::vector<std::string> columns_;
 };
 
 }  // namespace lumbung::core

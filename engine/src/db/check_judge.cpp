@@ -1,5 +1,8 @@
 #include "db/check_judge.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace lumbung::db {
 namespace {
 
@@ -11,6 +14,37 @@ Status failed(const core::Table& table, const core::CheckExpr& check, const core
   return Status(ErrorCode::kConstraint, table_prefix(table) +
                                             (column ? "column '" + column->name + "': " : "") +
                                             "CHECK failed: " + check.source());
+}
+
+// Appends `value` to `key`, typed: values of different types or bytes give
+// different keys.
+void append_verdict_key(const Value& value, std::string* key) {
+  key->push_back(static_cast<char>(value.type()));
+  const auto append_bytes = [&](const void* bytes, std::size_t size) {
+    const std::uint64_t length = size;
+    key->append(reinterpret_cast<const char*>(&length), sizeof length);
+    key->append(static_cast<const char*>(bytes), size);
+  };
+  switch (value.type()) {
+    case ValueType::kNull:
+      break;
+    case ValueType::kInteger: {
+      const std::int64_t v = value.as_integer();
+      key->append(reinterpret_cast<const char*>(&v), sizeof v);
+      break;
+    }
+    case ValueType::kReal: {
+      const double v = value.as_real();
+      key->append(reinterpret_cast<const char*>(&v), sizeof v);
+      break;
+    }
+    case ValueType::kText:
+      append_bytes(value.as_text().data(), value.as_text().size());
+      break;
+    case ValueType::kBlob:
+      append_bytes(value.as_blob().data(), value.as_blob().size());
+      break;
+  }
 }
 
 }  // namespace
@@ -37,26 +71,29 @@ Result<std::unique_ptr<CheckJudge>> CheckJudge::open(const core::Schema& schema)
     LUMBUNG_ASSIGN_OR_RETURN(Statement store,
                              twin_db.prepare("UPDATE " + name + " SET " + assignments));
     twin.store = std::move(store);
-    std::string all_pass;
     const auto add = [&](const core::CheckExpr& expr, const core::Column* column) -> Status {
       // As SQLite judges a CHECK: false fails, NULL passes.
       const std::string passes =
           "CASE WHEN " + expr.sql() + " THEN 1 WHEN " + expr.sql() + " IS NULL THEN 1 ELSE 0 END";
       LUMBUNG_ASSIGN_OR_RETURN(Statement judge_sql,
                                twin_db.prepare("SELECT " + passes + " FROM " + name));
-      twin.checks.push_back({&expr, column, std::move(judge_sql)});
-      all_pass += (all_pass.empty() ? "" : " AND ") + passes;
+      Check check{.expr = &expr,
+                  .column = column,
+                  .judge = std::move(judge_sql),
+                  .named = {},
+                  .verdicts = {}};
+      for (const std::string& named : expr.columns()) {
+        const auto at = std::find_if(table.columns.begin(), table.columns.end(),
+                                     [&](const core::Column& c) { return c.name == named; });
+        check.named.push_back(&*at);  // the parser checked that the table has it
+      }
+      twin.checks.push_back(std::move(check));
       return Status::ok();
     };
     for (const core::Column& column : table.columns) {
       if (column.check) LUMBUNG_RETURN_IF_ERROR(add(*column.check, &column));
     }
     for (const core::CheckExpr& check : table.checks) LUMBUNG_RETURN_IF_ERROR(add(check, nullptr));
-    if (!all_pass.empty()) {
-      LUMBUNG_ASSIGN_OR_RETURN(Statement all,
-                               twin_db.prepare("SELECT " + all_pass + " FROM " + name));
-      twin.all_pass = std::move(all);
-    }
     judge->twins_.emplace(table.name, std::move(twin));
   }
   return judge;
@@ -71,33 +108,39 @@ Status CheckJudge::store(const core::Table& table, const Row& row) {
   return store.run();
 }
 
-Result<const CheckJudge::Check*> CheckJudge::first_failed(const std::vector<Check*>& checks) {
-  for (Check* check : checks) {
-    Query judge = Query::over(check->judge);
-    Result<bool> row_read = judge.step();
-    // An error SQLite raises evaluating it (abs() of the smallest integer)
-    // fails the write too.
-    if (!row_read.is_ok() || !*row_read || judge.integer(0) == 0) return check;
-  }
-  return nullptr;
+bool CheckJudge::passes(Check& check) {
+  Query judge = Query::over(check.judge);
+  Result<bool> row_read = judge.step();
+  // An error SQLite raises evaluating it (abs() of the smallest integer)
+  // fails the write too.
+  return row_read.is_ok() && *row_read && judge.integer(0) == 1;
 }
 
 Status CheckJudge::check(const core::Table& table, const Row& row) {
+  // Enough for the values of a register's coded columns; past it, the
+  // verdicts start again (a bound on memory, not on correctness).
+  constexpr std::size_t kMostVerdicts = 4096;
   std::lock_guard lock(mu_);
   Twin& twin = twins_.at(table.name);
-  if (twin.checks.empty()) return Status::ok();
-  LUMBUNG_RETURN_IF_ERROR(store(table, row));
-  {
-    // Most rows pass: one statement judges them.
-    Query all = Query::over(twin.all_pass);
-    Result<bool> row_read = all.step();
-    if (row_read.is_ok() && *row_read && all.integer(0) == 1) return Status::ok();
+  bool stored = false;
+  for (Check& check : twin.checks) {
+    std::string key;
+    for (const core::Column* column : check.named) {
+      const auto it = row.find(column->name);
+      append_verdict_key(it == row.end() ? Value() : it->second, &key);
+    }
+    auto verdict = check.verdicts.find(key);
+    if (verdict == check.verdicts.end()) {
+      if (!stored) {
+        LUMBUNG_RETURN_IF_ERROR(store(table, row));
+        stored = true;
+      }
+      if (check.verdicts.size() >= kMostVerdicts) check.verdicts.clear();
+      verdict = check.verdicts.emplace(std::move(key), passes(check)).first;
+    }
+    if (!verdict->second) return failed(table, *check.expr, check.column);
   }
-  std::vector<Check*> checks;
-  for (Check& check : twin.checks) checks.push_back(&check);
-  LUMBUNG_ASSIGN_OR_RETURN(const Check* first, first_failed(checks));
-  if (first == nullptr) return Status::ok();
-  return failed(table, *first->expr, first->column);
+  return Status::ok();
 }
 
 Status CheckJudge::validate_row(const core::Table& table, const Row& row) {
@@ -112,8 +155,7 @@ Status CheckJudge::check_defaults(std::string_view source) {
       if (check.column == nullptr || !check.column->default_value) continue;
       const Value& value = *check.column->default_value;
       LUMBUNG_RETURN_IF_ERROR(store(table, {{check.column->name, value}}));
-      LUMBUNG_ASSIGN_OR_RETURN(const Check* first, first_failed({&check}));
-      if (first == nullptr) continue;
+      if (passes(check)) continue;
       return Status(ErrorCode::kSchemaInvalid, std::string(source) + ": table '" + table.name +
                                                    "': column '" + check.column->name +
                                                    "': default " + core::describe_value(value) +

@@ -2,12 +2,14 @@
 // itself (docs/decisions/0020-sqlite-judges-checks.md). Each table has a twin
 // in an in-memory database of the judge's own, with the same columns and
 // declared types (so the same affinities) and no constraint; a row is stored
-// as its one row, each CHECK's SQL is evaluated over it as SQLite evaluates a
-// CHECK (false fails; NULL and true pass; an error fails): all of a table's
-// at once, and one by one only to name the first a row fails. So the daemon
-// refuses exactly what a device's
-// SQLite of the same version refuses, and a device can say which CHECK a
-// refused write failed.
+// as its one row, and each CHECK's SQL is evaluated over it as SQLite
+// evaluates a CHECK (false fails; NULL and true pass; an error fails), in
+// order, up to the first it fails. So the daemon refuses exactly what a
+// device's SQLite of the same version refuses, and a device can say which
+// CHECK a refused write failed. A CHECK's value depends on the columns it
+// names alone (core::CheckExpr::columns), so each CHECK keeps its verdicts by
+// their values: a register's coded columns take few values, and most rows
+// are judged without SQLite (whose IN lists build a table at each run).
 //
 // Thread-safety: safe to share; one row is judged at a time (a mutex).
 #pragma once
@@ -17,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/schema.hpp"
@@ -52,21 +55,21 @@ class CheckJudge {
   struct Check {
     const core::CheckExpr* expr = nullptr;
     const core::Column* column = nullptr;
-    Statement judge;  // 1 when the twin's row passes it, 0 when it fails
+    Statement judge;                         // 1 when the twin's row passes it, 0 when it fails
+    std::vector<const core::Column*> named;  // the columns it names
+    std::unordered_map<std::string, bool> verdicts;  // by their values: passes
   };
   struct Twin {
     Statement store;            // sets every column of the twin's one row, in order
     std::vector<Check> checks;  // column CHECKs in column order, then the table's
-    Statement all_pass;         // 1 when the row passes every check; none without checks
   };
 
   CheckJudge(const core::Schema& schema, std::unique_ptr<Database> db)
       : schema_(schema), db_(std::move(db)) {}
   // Makes `row` the twin's row of `table`. REQUIRES: mu_ held.
   Status store(const core::Table& table, const Row& row);
-  // The first of `checks` that the twin's row of their table fails, or
-  // nullptr. REQUIRES: mu_ held.
-  Result<const Check*> first_failed(const std::vector<Check*>& checks);
+  // Whether the twin's row of its table passes `check`. REQUIRES: mu_ held.
+  bool passes(Check& check);
 
   const core::Schema& schema_;
   std::mutex mu_;
