@@ -1,0 +1,290 @@
+// `lumbungd backup --store URL` and `lumbungd restore --store URL`
+// (docs/lumbungd.md, docs/decisions/0040-backup-of-a-postgresql-store.md),
+// against real daemons over databases of the run's throwaway cluster: a
+// backup taken while a daemon serves and a device pushes restores into a
+// fresh database that serves the state of the backup's moment, with the
+// same tokens and a new epoch; the same file restores into a SQLite data
+// directory; a database with data is refused without --force and replaced
+// with it; a database a daemon serves is refused; a damaged file leaves the
+// database as it was.
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "integration/protocol_device.hpp"
+#include "lumbung/http.hpp"
+#include "lumbung/replica.hpp"
+#include "pg/connection.hpp"
+#include "support/daemon_process.hpp"
+#include "support/lumbungd_command.hpp"
+#include "support/pg_cluster.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_support.hpp"
+
+namespace lumbung::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+
+constexpr const char* kVillage = "desa-a";
+
+// A command that must succeed and print one JSON object.
+nlohmann::json run_json(const std::vector<std::string>& args) {
+  return nlohmann::json::parse(lumbungd_output(args));
+}
+
+// A command that must fail with status 1, naming `problem`.
+void check_refused(const std::vector<std::string>& args, const std::string& problem) {
+  const ProcessResult result = run_lumbungd(args);
+  INFO(lumbungd_command_line(args));
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.err, Contains(problem));
+  CHECK(result.out.empty());
+}
+
+std::string issue_token(const std::string& data, const std::string& url,
+                        const std::string& officer) {
+  const std::string out = lumbungd_output(
+      {"token", "--data", data, "--store", url, "--officer", officer, "--villages", kVillage});
+  return out.substr(0, out.find('\n'));
+}
+
+std::string dump_of(const std::string& data, const std::string& url = "") {
+  std::vector<std::string> args = {"dump", "--data", data};
+  if (!url.empty()) args.insert(args.end(), {"--store", url});
+  return lumbungd_output(args);
+}
+
+// The epoch the database's store holds, read with a connection of its own,
+// closed before it returns (a restore refuses while lumbungd's connections
+// are open, and a pg::Connection has lumbungd's application name).
+std::string epoch_in(const std::string& url) {
+  Result<std::unique_ptr<pg::Connection>> conn = pg::Connection::open(url);
+  REQUIRE(conn.is_ok());
+  Result<pg::Rows> rows = (*conn)->query("SELECT value FROM _lumbung_meta WHERE key = 'epoch'");
+  REQUIRE(rows.is_ok());
+  REQUIRE(rows->step());
+  return rows->text(0);
+}
+
+Row household(const std::string& device, int i) {
+  return {{"village_id", kVillage},
+          {"head_name", device + " household " + std::to_string(i)},
+          {"created_by", device},
+          {"created_at", "2026-12-07T08:00:00Z"}};
+}
+
+std::unique_ptr<Replica> phone(const std::string& path, const std::string& device_id,
+                               const std::string& url, const std::string& token) {
+  ReplicaOptions options = options_for(path);
+  options.device_id = device_id;
+  options.server_url = url;
+  options.token = token;
+  return open_replica(options);
+}
+
+// Registers households on `replica` and syncs every third, until `stop`;
+// records the ids in order and counts the syncs. Returns the first failure.
+std::string keep_pushing(Replica& replica, const std::string& name, std::atomic<bool>& stop,
+                         std::atomic<int>& syncs, std::vector<std::string>& ids) {
+  for (int i = 0; !stop; ++i) {
+    Result<std::string> id = replica.insert_new("household", household(name, i));
+    if (!id.is_ok()) return name + ": insert: " + id.status().to_string();
+    ids.push_back(*id);
+    if (i % 3 != 2) continue;
+    Result<SyncSummary> synced = replica.sync();
+    if (!synced.is_ok()) return name + ": sync: " + synced.status().to_string();
+    ++syncs;
+  }
+  return {};
+}
+
+// Waits until `syncs` reaches `target`, for at most 30 s.
+void wait_for_syncs(const std::atomic<int>& syncs, int target) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (syncs < target && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);  // polls the condition; bounded by the deadline
+  }
+  REQUIRE(syncs >= target);
+}
+
+}  // namespace
+
+TEST_CASE("backup and restore of a PostgreSQL store, into PostgreSQL and into SQLite",
+          "[integration][postgresql][backup]") {
+  TempDir dir;
+  const std::string suffix = std::to_string(::getpid());
+  const std::string url_a = shared_pg_cluster().create_database("backup_a_" + suffix);
+  const std::string url_b = shared_pg_cluster().create_database("backup_b_" + suffix);
+  const std::string data_a = dir.file("data-a");
+  const std::string quiet = dir.file("quiet.lbk");
+  const std::string busy = dir.file("busy.lbk");
+
+  std::optional<DaemonProcess> daemon_a;
+  daemon_a.emplace(LUMBUNGD, data_a, std::vector<std::string>{"--store", url_a});
+  const std::string sri_token = issue_token(data_a, url_a, "sri");
+  const std::string budi_token = issue_token(data_a, url_a, "budi");
+  std::unique_ptr<Replica> sri = phone(dir.file("sri.db"), "phone-sri", daemon_a->url(), sri_token);
+  std::unique_ptr<Replica> budi =
+      phone(dir.file("budi.db"), "phone-budi", daemon_a->url(), budi_token);
+  for (int i = 0; i < 20; ++i) REQUIRE(sri->insert_new("household", household("sri", i)).is_ok());
+  REQUIRE(sri->sync().is_ok());
+  REQUIRE(budi->sync().is_ok());
+  // An update from each phone of the same row: a conflict, and audit entries.
+  const std::string shared_id = value_of(budi->insert_new("household", household("budi", 0)));
+  REQUIRE(budi->sync().is_ok());
+  REQUIRE(sri->sync().is_ok());
+  REQUIRE(sri->update("household", shared_id, {{"notes", "sri"}}).is_ok());
+  REQUIRE(budi->update("household", shared_id, {{"notes", "budi"}}).is_ok());
+  REQUIRE(sri->sync().is_ok());
+  REQUIRE(budi->sync().is_ok());
+  const std::string epoch_a = epoch_in(url_a);
+
+  // A backup while the daemon serves, between pushes: the state of its moment.
+  const std::string dump_at_backup = dump_of(data_a, url_a);
+  const std::string audit_at_backup = lumbungd_output({"audit", "--data", data_a, "--store", url_a});
+  const nlohmann::json quiet_backup =
+      run_json({"backup", "--data", data_a, "--store", url_a, "--out", quiet});
+  CHECK(quiet_backup.at("path") == quiet);
+  CHECK(quiet_backup.at("bytes") == fs::file_size(quiet));
+  CHECK(dump_of(data_a, url_a) == dump_at_backup);
+
+  // A backup while a phone pushes: one consistent moment of the database.
+  std::atomic<bool> stop = false;
+  std::atomic<int> syncs = 0;
+  std::vector<std::string> registered;
+  std::future<std::string> pusher = std::async(std::launch::async, [&] {
+    return keep_pushing(*sri, "sri", stop, syncs, registered);
+  });
+  wait_for_syncs(syncs, 3);
+  const nlohmann::json busy_backup =
+      run_json({"backup", "--data", data_a, "--store", url_a, "--out", busy});
+  wait_for_syncs(syncs, 6);
+  stop = true;
+  CHECK(pusher.get().empty());
+  REQUIRE(sri->sync().is_ok());
+  CHECK(busy_backup.at("last_seq").get<std::int64_t>() >
+        quiet_backup.at("last_seq").get<std::int64_t>());
+  const std::string final_dump = dump_of(data_a, url_a);
+  REQUIRE(final_dump != dump_at_backup);
+
+  SECTION("restored into a fresh database, it serves the backup's state with a new epoch") {
+    const std::string data_b = dir.file("data-b");
+    const nlohmann::json restored =
+        run_json({"restore", "--from", quiet, "--data", data_b, "--store", url_b});
+    CHECK(restored.at("last_seq") == quiet_backup.at("last_seq"));
+    CHECK(restored.at("path") == data_b);
+    CHECK(restored.at("epoch") != epoch_a);
+    CHECK(restored.at("epoch") == epoch_in(url_b));
+    // DIR holds the keys, not a SQLite store.
+    CHECK(fs::is_directory(data_b + "/keys"));
+    CHECK_FALSE(fs::exists(data_b + "/lumbung.db"));
+    CHECK_FALSE(fs::exists(data_b + "/credentials.sqlite"));
+    CHECK_FALSE(fs::exists(data_b + "/restore-staging"));
+    CHECK(dump_of(data_b, url_b) == dump_at_backup);
+    CHECK(lumbungd_output({"audit", "--data", data_b, "--store", url_b}) == audit_at_backup);
+
+    DaemonProcess daemon_b(LUMBUNGD, data_b, {"--store", url_b});
+    // The tokens issued before the backup are good, still bound to their
+    // phones: budi's phone, reinstalled, pulls the rows again.
+    std::unique_ptr<Replica> again =
+        phone(dir.file("budi2.db"), "phone-budi", daemon_b.url(), budi_token);
+    const SyncSummary pulled = value_of(again->sync());
+    CHECK(pulled.pulled == 21);
+    CHECK(nlohmann::json::parse(value_of(again->dump_json())) ==
+          nlohmann::json::parse(dump_at_backup));
+
+    // A database a daemon serves is refused, even with --force; nothing changes.
+    check_refused({"restore", "--from", busy, "--data", dir.file("data-x"), "--store", url_b,
+                   "--force"},
+                  "other lumbungd connection");
+    CHECK_FALSE(fs::exists(dir.file("data-x")));
+    CHECK(dump_of(data_b, url_b) == dump_at_backup);
+  }
+
+  SECTION("the same files restore into SQLite data directories") {
+    const std::string data_q = dir.file("data-q");
+    const nlohmann::json restored = run_json({"restore", "--from", quiet, "--data", data_q});
+    CHECK(restored.at("last_seq") == quiet_backup.at("last_seq"));
+    CHECK(restored.at("epoch") != epoch_a);
+    CHECK(dump_of(data_q) == dump_at_backup);
+    CHECK(lumbungd_output({"audit", "--data", data_q}) == audit_at_backup);
+    {
+      DaemonProcess daemon_q(LUMBUNGD, data_q);
+      std::unique_ptr<Replica> again =
+          phone(dir.file("sri2.db"), "phone-sri", daemon_q.url(), sri_token);
+      CHECK(value_of(again->sync()).pulled == 21);
+    }
+
+    // The backup taken during pushes holds, of the phone's households, the
+    // first ones it registered, as the database has them now.
+    const std::string data_c = dir.file("data-c");
+    run_json({"restore", "--from", busy, "--data", data_c});
+    const nlohmann::json households = nlohmann::json::parse(dump_of(data_c)).at("household");
+    const nlohmann::json final_households = nlohmann::json::parse(final_dump).at("household");
+    std::size_t prefix = 0;
+    while (prefix < registered.size() && households.contains(registered[prefix])) ++prefix;
+    CHECK(prefix > 0);
+    CHECK(prefix < registered.size());
+    for (std::size_t k = prefix; k < registered.size(); ++k) {
+      CHECK_FALSE(households.contains(registered[k]));
+    }
+    CHECK(households.size() == 21 + prefix);
+    for (const auto& [id, row] : households.items()) CHECK(final_households.at(id) == row);
+  }
+
+  SECTION("a database with data is refused without --force and replaced with it") {
+    daemon_a.reset();
+    const std::string data_y = dir.file("data-y");
+    check_refused({"restore", "--from", quiet, "--data", data_y, "--store", url_a},
+                  "already holds a store with data");
+    CHECK_FALSE(fs::exists(data_y));
+    CHECK(dump_of(data_a, url_a) == final_dump);
+    CHECK(epoch_in(url_a) == epoch_a);
+
+    // A damaged file is refused before the database is touched.
+    std::string bytes = read_file(quiet);
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x5a);
+    const std::string damaged = dir.file("damaged.lbk");
+    std::ofstream(damaged, std::ios::binary) << bytes;
+    const ProcessResult refused = run_lumbungd(
+        {"restore", "--from", damaged, "--data", data_y, "--store", url_a, "--force"});
+    CHECK(refused.exit_code == 1);
+    CHECK(dump_of(data_a, url_a) == final_dump);
+    CHECK(epoch_in(url_a) == epoch_a);
+
+    const nlohmann::json restored =
+        run_json({"restore", "--from", quiet, "--data", data_y, "--store", url_a, "--force"});
+    CHECK(restored.at("epoch") != epoch_a);
+    CHECK(dump_of(data_y, url_a) == dump_at_backup);
+    CHECK(lumbungd_output({"audit", "--data", data_y, "--store", url_a}) == audit_at_backup);
+    // The replaced store serves, to the phone that pushed after the backup:
+    // it sees the new epoch and offers again what the store lacks.
+    DaemonProcess daemon_y(LUMBUNGD, data_y, {"--store", url_a});
+    sri.reset();
+    std::unique_ptr<Replica> back =
+        phone(dir.file("sri.db"), "phone-sri", daemon_y.url(), sri_token);
+    // The phone's file remembers daemon A's address: the sync goes to daemon Y.
+    SyncOptions to_daemon_y;
+    to_daemon_y.transport = value_of(make_http_transport(daemon_y.url()));
+    value_of(back->sync(to_daemon_y));
+    value_of(back->sync(to_daemon_y));
+    CHECK(nlohmann::json::parse(dump_of(data_y, url_a)).at("household").size() ==
+          nlohmann::json::parse(final_dump).at("household").size());
+  }
+}
+
+}  // namespace lumbung::test
