@@ -141,6 +141,13 @@ TEST_CASE("backup and restore of a PostgreSQL store, into PostgreSQL and into SQ
   CHECK(quiet_backup.at("path") == quiet);
   CHECK(quiet_backup.at("bytes") == fs::file_size(quiet));
   CHECK(dump_of(data_a, url_a) == dump_at_backup);
+  // A database without a store has nothing to back up; a URL of another kind is refused.
+  const std::string empty = shared_pg_cluster().create_database("backup_e_" + suffix);
+  check_refused({"backup", "--data", data_a, "--store", empty, "--out", dir.file("empty.lbk")},
+                "holds no lumbungd store");
+  check_refused({"backup", "--data", data_a, "--store", "mysql://db/x", "--out", dir.file("x.lbk")},
+                "is not a PostgreSQL URL");
+  CHECK_FALSE(fs::exists(dir.file("empty.lbk")));
 
   // A backup while a phone pushes, round after round of three households
   // and a sync, from its first round until the backup is written: one
