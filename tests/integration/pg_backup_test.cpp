@@ -7,10 +7,12 @@
 // directory; a database with data is refused without --force and replaced
 // with it; a database a daemon serves is refused; a damaged file leaves the
 // database as it was.
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -18,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "integration/protocol_device.hpp"
@@ -27,6 +30,7 @@
 #include "support/daemon_process.hpp"
 #include "support/lumbungd_command.hpp"
 #include "support/pg_cluster.hpp"
+#include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_support.hpp"
 
@@ -34,6 +38,7 @@ namespace lumbung::test {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 
 constexpr const char* kVillage = "desa-a";
@@ -98,6 +103,12 @@ SyncOptions to(const DaemonProcess& daemon) {
   SyncOptions options;
   options.transport = value_of(make_http_transport(daemon.url()));
   return options;
+}
+
+// A connection of the test's own to `url`, under an application name other
+// than lumbungd's (a restore counts lumbungd's connections).
+std::unique_ptr<pg::Connection> test_connection(const std::string& url, const std::string& name) {
+  return value_of(pg::Connection::open(url + "&application_name=" + name));
 }
 
 }  // namespace
@@ -278,6 +289,65 @@ TEST_CASE("backup and restore of a PostgreSQL store, into PostgreSQL and into SQ
     CHECK(nlohmann::json::parse(dump_of(data_y, url_a)).at("household").size() ==
           nlohmann::json::parse(final_dump).at("household").size());
   }
+}
+
+TEST_CASE("a restore killed inside its transaction leaves the database as it was",
+          "[integration][postgresql][backup]") {
+  TempDir dir;
+  const std::string url =
+      shared_pg_cluster().create_database("backup_kill_" + std::to_string(::getpid()));
+  const std::string data = dir.file("data");
+  const std::string file = dir.file("backup.lbk");
+  std::string dump_before;
+  {
+    DaemonProcess daemon(LUMBUNGD, data, {"--store", url});
+    std::unique_ptr<Replica> sri =
+        phone(dir.file("sri.db"), "phone-sri", issue_token(data, url, "sri"));
+    for (int i = 0; i < 10; ++i) REQUIRE(sri->insert_new("household", household("sri", i)).is_ok());
+    value_of(sri->sync(to(daemon)));
+    run_json({"backup", "--data", data, "--store", url, "--out", file});
+    for (int i = 10; i < 15; ++i)
+      REQUIRE(sri->insert_new("household", household("sri", i)).is_ok());
+    value_of(sri->sync(to(daemon)));
+  }
+  dump_before = dump_of(data, url);
+  const std::string epoch_before = epoch_in(url);
+
+  // A reader of the audit log holds the restore up inside its transaction,
+  // after it dropped the row tables, until the restore is killed.
+  std::unique_ptr<pg::Connection> reader = test_connection(url, "pg_backup_test_reader");
+  REQUIRE(reader->exec("BEGIN; LOCK TABLE _lumbung_audit_log IN ACCESS SHARE MODE").is_ok());
+  const std::string restored = dir.file("restored");
+  ChildProcess restore(
+      {LUMBUNGD, "restore", "--from", file, "--data", restored, "--store", url, "--force"}, {},
+      fs::current_path().string());
+  {
+    std::unique_ptr<pg::Connection> watcher = test_connection(url, "pg_backup_test_watcher");
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    bool waiting = false;
+    while (!waiting && std::chrono::steady_clock::now() < deadline) {
+      pg::Rows rows = value_of(
+          watcher->query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                         "AND application_name = 'lumbungd' AND wait_event_type = 'Lock'"));
+      waiting = rows.step() && rows.integer(0) == 1;
+      if (!waiting) std::this_thread::sleep_for(10ms);  // polls the condition, bounded
+    }
+    REQUIRE(waiting);
+  }
+  restore.send_signal(SIGKILL);
+  REQUIRE(restore.wait(std::chrono::steady_clock::now() + 10s));
+  REQUIRE(reader->exec("COMMIT").is_ok());
+  reader.reset();
+
+  // The server side of the killed restore rolls back: the store is whole.
+  CHECK(dump_of(data, url) == dump_before);
+  CHECK(epoch_in(url) == epoch_before);
+  // The next restore into the same DIR clears what the killed one staged.
+  const nlohmann::json again =
+      run_json({"restore", "--from", file, "--data", restored, "--store", url, "--force"});
+  CHECK(again.at("epoch") != epoch_before);
+  CHECK_FALSE(fs::exists(restored + "/restore-staging"));
+  CHECK(nlohmann::json::parse(dump_of(restored, url)).at("household").size() == 10);
 }
 
 }  // namespace lumbung::test
