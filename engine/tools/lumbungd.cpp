@@ -1083,8 +1083,9 @@ Refused while 'lumbungd serve' runs on DIR. With --store URL, the store and
 credentials go into the database in one transaction, the moment the restore
 takes effect, and DIR gets the keys and snapshots; refused while any other
 lumbungd is connected to the database, and, without --force, when its store
-holds data. Prints one JSON object, keys sorted: {"epoch":"...","last_seq":N,"path":"..."}: the new epoch, the
-restored store's last seq and DIR's absolute path.)";
+holds data. Prints one JSON object, keys sorted:
+{"epoch":"...","last_seq":N,"path":"..."}: the new epoch, the restored
+store's last seq and DIR's absolute path.)";
 
 int run_restore(const Args& args) {
   lumbung::server::RestoreOptions options;
