@@ -350,4 +350,37 @@ TEST_CASE("a restore killed inside its transaction leaves the database as it was
   CHECK(nlohmann::json::parse(dump_of(restored, url)).at("household").size() == 10);
 }
 
+TEST_CASE("a table of more rows than a page of the copy is copied whole",
+          "[integration][postgresql][backup]") {
+  TempDir dir;
+  const std::string url =
+      shared_pg_cluster().create_database("backup_pages_" + std::to_string(::getpid()));
+  const std::string data = dir.file("data");
+  const std::string file = dir.file("backup.lbk");
+  {
+    DaemonProcess daemon(LUMBUNGD, data, {"--store", url});
+    std::unique_ptr<Replica> sri =
+        phone(dir.file("sri.db"), "phone-sri", issue_token(data, url, "sri"));
+    for (int i = 0; i < 10050; ++i) {
+      REQUIRE(sri->insert_new("household", household("sri", i)).is_ok());
+    }
+    value_of(sri->sync(to(daemon)));
+  }
+  {
+    // The copy reads 10,000 rows a page: the row table, the change log and
+    // the audit log (one entry per row inserted) take two each.
+    std::unique_ptr<pg::Connection> conn = test_connection(url, "pg_backup_test_count");
+    pg::Rows rows = value_of(conn->query("SELECT count(*) FROM _lumbung_audit_log"));
+    REQUIRE(rows.step());
+    REQUIRE(rows.integer(0) > 10000);
+  }
+  const std::string audit = lumbungd_output({"audit", "--data", data, "--store", url});
+  const std::string dump = dump_of(data, url);
+  run_json({"backup", "--data", data, "--store", url, "--out", file});
+  const std::string restored = dir.file("restored");
+  run_json({"restore", "--from", file, "--data", restored});
+  CHECK(dump_of(restored) == dump);
+  CHECK(lumbungd_output({"audit", "--data", restored}) == audit);
+}
+
 }  // namespace lumbung::test

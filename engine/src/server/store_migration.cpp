@@ -177,7 +177,9 @@ Result<std::int64_t> copy_table(db::Database& sqlite, pg::Connection& pg, const 
     }
     return copied;
   }
-  const std::string page = "SELECT ctid::text, " + list + " FROM " + from +
+  // The ctid goes out as text under a name of its own: named "ctid", it
+  // would be what ORDER BY ctid sorts, as text.
+  const std::string page = "SELECT ctid::text AS _lumbung_page_ctid, " + list + " FROM " + from +
                            " WHERE ctid > $1::tid AND " + kept + " ORDER BY ctid LIMIT " +
                            std::to_string(kPageRows);
   std::string after = "(0,0)";
