@@ -111,6 +111,27 @@ std::unique_ptr<pg::Connection> test_connection(const std::string& url, const st
   return value_of(pg::Connection::open(url + "&application_name=" + name));
 }
 
+// A database of the run's cluster, a data directory to serve it with, and a
+// backup file's name.
+struct ServedDatabase {
+  TempDir dir;
+  std::string url;
+  std::string data = dir.file("data");
+  std::string file = dir.file("backup.lbk");
+
+  explicit ServedDatabase(const std::string& name)
+      : url(shared_pg_cluster().create_database(name + "_" + std::to_string(::getpid()))) {}
+};
+
+// Registers households `first` to `last` - 1 on `replica`, then syncs with
+// `daemon`.
+void register_households(Replica& replica, const DaemonProcess& daemon, int first, int last) {
+  for (int i = first; i < last; ++i) {
+    REQUIRE(replica.insert_new("household", household("sri", i)).is_ok());
+  }
+  value_of(replica.sync(to(daemon)));
+}
+
 }  // namespace
 
 TEST_CASE("backup and restore of a PostgreSQL store, into PostgreSQL and into SQLite",
@@ -130,8 +151,7 @@ TEST_CASE("backup and restore of a PostgreSQL store, into PostgreSQL and into SQ
   const SyncOptions to_a = to(*daemon_a);
   std::unique_ptr<Replica> sri = phone(dir.file("sri.db"), "phone-sri", sri_token);
   std::unique_ptr<Replica> budi = phone(dir.file("budi.db"), "phone-budi", budi_token);
-  for (int i = 0; i < 20; ++i) REQUIRE(sri->insert_new("household", household("sri", i)).is_ok());
-  value_of(sri->sync(to_a));
+  register_households(*sri, *daemon_a, 0, 20);
   value_of(budi->sync(to_a));
   // An update from each phone of the same row: a conflict, and audit entries.
   const std::string shared_id = value_of(budi->insert_new("household", household("budi", 0)));
@@ -293,24 +313,20 @@ TEST_CASE("backup and restore of a PostgreSQL store, into PostgreSQL and into SQ
 
 TEST_CASE("a restore killed inside its transaction leaves the database as it was",
           "[integration][postgresql][backup]") {
-  TempDir dir;
-  const std::string url =
-      shared_pg_cluster().create_database("backup_kill_" + std::to_string(::getpid()));
-  const std::string data = dir.file("data");
-  const std::string file = dir.file("backup.lbk");
-  std::string dump_before;
+  ServedDatabase served("backup_kill");
+  TempDir& dir = served.dir;
+  const std::string& url = served.url;
+  const std::string& data = served.data;
+  const std::string& file = served.file;
   {
     DaemonProcess daemon(LUMBUNGD, data, {"--store", url});
     std::unique_ptr<Replica> sri =
         phone(dir.file("sri.db"), "phone-sri", issue_token(data, url, "sri"));
-    for (int i = 0; i < 10; ++i) REQUIRE(sri->insert_new("household", household("sri", i)).is_ok());
-    value_of(sri->sync(to(daemon)));
+    register_households(*sri, daemon, 0, 10);
     run_json({"backup", "--data", data, "--store", url, "--out", file});
-    for (int i = 10; i < 15; ++i)
-      REQUIRE(sri->insert_new("household", household("sri", i)).is_ok());
-    value_of(sri->sync(to(daemon)));
+    register_households(*sri, daemon, 10, 15);
   }
-  dump_before = dump_of(data, url);
+  const std::string dump_before = dump_of(data, url);
   const std::string epoch_before = epoch_in(url);
 
   // A reader of the audit log holds the restore up inside its transaction,
@@ -352,19 +368,14 @@ TEST_CASE("a restore killed inside its transaction leaves the database as it was
 
 TEST_CASE("a table of more rows than a page of the copy is copied whole",
           "[integration][postgresql][backup]") {
-  TempDir dir;
-  const std::string url =
-      shared_pg_cluster().create_database("backup_pages_" + std::to_string(::getpid()));
-  const std::string data = dir.file("data");
-  const std::string file = dir.file("backup.lbk");
+  ServedDatabase served("backup_pages");
+  const std::string& url = served.url;
+  const std::string& data = served.data;
   {
     DaemonProcess daemon(LUMBUNGD, data, {"--store", url});
     std::unique_ptr<Replica> sri =
-        phone(dir.file("sri.db"), "phone-sri", issue_token(data, url, "sri"));
-    for (int i = 0; i < 10050; ++i) {
-      REQUIRE(sri->insert_new("household", household("sri", i)).is_ok());
-    }
-    value_of(sri->sync(to(daemon)));
+        phone(served.dir.file("sri.db"), "phone-sri", issue_token(data, url, "sri"));
+    register_households(*sri, daemon, 0, 10050);
   }
   {
     // The copy reads 10,000 rows a page: the row table, the change log and
@@ -376,9 +387,9 @@ TEST_CASE("a table of more rows than a page of the copy is copied whole",
   }
   const std::string audit = lumbungd_output({"audit", "--data", data, "--store", url});
   const std::string dump = dump_of(data, url);
-  run_json({"backup", "--data", data, "--store", url, "--out", file});
-  const std::string restored = dir.file("restored");
-  run_json({"restore", "--from", file, "--data", restored});
+  run_json({"backup", "--data", data, "--store", url, "--out", served.file});
+  const std::string restored = served.dir.file("restored");
+  run_json({"restore", "--from", served.file, "--data", restored});
   CHECK(dump_of(restored) == dump);
   CHECK(lumbungd_output({"audit", "--data", restored}) == audit);
 }
