@@ -228,6 +228,16 @@ TEST_CASE("backup and restore of a PostgreSQL store, into PostgreSQL and into SQ
     CHECK(dump_of(data_b, url_b) == dump_at_backup);
     CHECK(lumbungd_output({"audit", "--data", data_b, "--store", url_b}) == audit_at_backup);
 
+    // The fleet view (booleans and all) reads the same from the file
+    // restored into the database and into a SQLite data directory.
+    const std::string data_s = dir.file("data-s");
+    run_json({"restore", "--from", quiet, "--data", data_s});
+    const std::string devices = lumbungd_output({"devices", "--data", data_s, "--json"});
+    CHECK(devices.find("\"all_villages\":false") != std::string::npos);
+    CHECK(lumbungd_output({"devices", "--data", data_b, "--store", url_b, "--json"}) == devices);
+    CHECK(lumbungd_output({"tokens", "--data", data_b, "--store", url_b}) ==
+          lumbungd_output({"tokens", "--data", data_s}));
+
     DaemonProcess daemon_b(LUMBUNGD, data_b, {"--store", url_b});
     // The tokens issued before the backup are good, still bound to their
     // phones: budi's phone, reinstalled, pulls the rows again.
