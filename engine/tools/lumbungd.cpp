@@ -1047,7 +1047,10 @@ store and the signing keys, each copied as it stood at one moment, while
 'lumbungd serve' goes on serving DIR. FILE is written under a temporary name
 beside it, synced and renamed, so that it is whole or absent; it gets mode
 0600 and replaces an existing FILE. It holds personal data: keep it as
-carefully as DIR. Prints one JSON object, keys sorted:
+carefully as DIR. With --store URL, the database's store and credentials are
+copied, read in one REPEATABLE READ READ ONLY transaction while the daemons
+serving it go on, into the same file a SQLite store makes; the keys come
+from DIR. Prints one JSON object, keys sorted:
 {"bytes":N,"last_seq":N,"path":"..."}: the file's size, the store's last seq
 in the copy and the file's absolute path. 'lumbungd restore' reads it; the
 format is docs/decisions/0019-backup-file.md.)";
@@ -1055,6 +1058,7 @@ format is docs/decisions/0019-backup-file.md.)";
 int run_backup(const Args& args) {
   lumbung::server::BackupOptions options;
   options.data_dir = args.data;
+  options.store_url = args.store;
   options.out = args.out;
   options.with_snapshots = args.with_snapshots;
   Result<lumbung::server::BackupSummary> backup = lumbung::server::back_up(options);
@@ -1075,14 +1079,19 @@ in DIR/restore-staging and swapped in, so that a crash never leaves a mix of
 the old and the new (the next 'serve' or 'restore' finishes a swap a crash
 cut short). The restored state begins a new server epoch: at their next sync
 devices see that the server went back in time and offer again what it lacks.
-Refused while 'lumbungd serve' runs on DIR. Prints one JSON object, keys
-sorted: {"epoch":"...","last_seq":N,"path":"..."}: the new epoch, the
-restored store's last seq and DIR's absolute path.)";
+Refused while 'lumbungd serve' runs on DIR. With --store URL, the store and
+credentials go into the database in one transaction, the moment the restore
+takes effect, and DIR gets the keys and snapshots; refused while any other
+lumbungd is connected to the database, and, without --force, when its store
+holds data. Prints one JSON object, keys sorted:
+{"epoch":"...","last_seq":N,"path":"..."}: the new epoch, the restored
+store's last seq and DIR's absolute path.)";
 
 int run_restore(const Args& args) {
   lumbung::server::RestoreOptions options;
   options.from = args.from;
   options.data_dir = args.data;
+  options.store_url = args.store;
   options.force = args.force;
   Result<lumbung::server::RestoreSummary> restored = lumbung::server::restore_backup(options);
   if (!restored) return fail(restored.status());
@@ -1505,6 +1514,7 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
 
   CLI::App* backup = command("backup", "write the server's state to one file while it serves",
                              kBackupDescription, &run_backup);
+  store_option(backup);
   add_option(backup, "--out", args.out, "FILE", "the backup file")->required();
   add_switch(backup, "--with-snapshots", args.with_snapshots,
              "also each village's newest snapshot (DIR/snapshots); default: without them "
@@ -1513,10 +1523,12 @@ CLI::App* declare_commands(lumbung::tools::Program& program, Args& args) {
   CLI::App* restore =
       command("restore", "put a backup's state in a data directory", kRestoreDescription,
               &run_restore, "the data directory to restore into; created when missing");
+  store_option(restore);
   add_option(restore, "--from", args.from, "FILE", "the backup file")->required();
   add_switch(restore, "--force", args.force,
              "replace the state of a DIR that is not empty: its store, credentials, keys and "
-             "snapshots (those of the old state go; other files stay)");
+             "snapshots (those of the old state go; other files stay); with --store, also the "
+             "store of a database that holds data");
 
   CLI::App* import = command("import", "load a register from a CSV file as an officer's changes",
                              kImportDescription, &run_import);

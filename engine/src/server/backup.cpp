@@ -14,8 +14,10 @@
 #include "core/removal_guard.hpp"
 #include "db/database.hpp"
 #include "server/backup_file.hpp"
+#include "server/open_store.hpp"
 #include "server/snapshot_files.hpp"
 #include "server/sqlite_store.hpp"
+#include "server/store_migration.hpp"
 
 namespace lumbung::server {
 namespace {
@@ -27,6 +29,17 @@ Status copy_sqlite_file(const std::string& from, const std::string& to) {
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> source, db::Database::open(from, false));
   LUMBUNG_RETURN_IF_ERROR(source->exec("PRAGMA busy_timeout = 5000"));
   return db::copy_database(*source, to);
+}
+
+// kInternal when the closed SQLite copy `path` kept its log beside it: the
+// backup holds the file alone.
+Status check_no_log(const std::string& path) {
+  const std::string wal = path + db::kSidecarSuffixes[0];
+  std::error_code ec;
+  if (fs::exists(wal, ec)) {
+    return Status(ErrorCode::kInternal, "the copy '" + path + "' kept its log '" + wal + "'");
+  }
+  return Status::ok();
 }
 
 // The last seq of the store copied into `dir`.
@@ -41,11 +54,7 @@ Result<std::int64_t> copied_last_seq(const std::string& dir) {
     }));
   }
   // Closed: the copy is its one file again, which is what the backup holds.
-  const std::string wal = dir + "/" + kStoreFileName + db::kSidecarSuffixes[0];
-  std::error_code ec;
-  if (fs::exists(wal, ec)) {
-    return Status(ErrorCode::kInternal, "the store's copy kept its log '" + wal + "'");
-  }
+  LUMBUNG_RETURN_IF_ERROR(check_no_log(dir + "/" + kStoreFileName));
   return last_seq;
 }
 
@@ -69,8 +78,14 @@ Result<std::vector<std::string>> files_in(const std::string& dir) {
 Result<BackupSummary> back_up(const BackupOptions& options) {
   const std::string& data_dir = options.data_dir;
   const std::string store = data_dir + "/" + kStoreFileName;
+  const bool in_postgresql = !options.store_url.empty();
+  LUMBUNG_RETURN_IF_ERROR(check_store_url(options.store_url));
   std::error_code ec;
-  if (!fs::is_regular_file(store, ec)) {
+  if (in_postgresql && !fs::is_directory(data_dir, ec)) {
+    return Status(ErrorCode::kNotFound,
+                  "data directory '" + data_dir + "' does not exist (it holds the signing keys)");
+  }
+  if (!in_postgresql && !fs::is_regular_file(store, ec)) {
     return Status(ErrorCode::kNotFound,
                   "data directory '" + data_dir + "' holds no store ('" + store + "')");
   }
@@ -100,16 +115,25 @@ Result<BackupSummary> back_up(const BackupOptions& options) {
     }
   }
   BackupSummary summary;
-  LUMBUNG_RETURN_IF_ERROR(copy_sqlite_file(store, scratch.path() + "/" + kStoreFileName));
+  const std::string credentials_copy = scratch.path() + "/" + auth::kCredentialsFileName;
+  if (in_postgresql) {
+    // The store and the credentials, of one moment of the database.
+    LUMBUNG_RETURN_IF_ERROR(
+        copy_store_out_of_postgresql(options.store_url, scratch.path()).status());
+  } else {
+    LUMBUNG_RETURN_IF_ERROR(copy_sqlite_file(store, scratch.path() + "/" + kStoreFileName));
+  }
   LUMBUNG_ASSIGN_OR_RETURN(std::int64_t last_seq, copied_last_seq(scratch.path()));
   summary.last_seq = last_seq;
   LUMBUNG_RETURN_IF_ERROR(writer->add(kStoreFileName, scratch.path() + "/" + kStoreFileName));
 
   const std::string credentials = data_dir + "/" + auth::kCredentialsFileName;
-  if (fs::exists(credentials, ec)) {
-    const std::string copy = scratch.path() + "/" + auth::kCredentialsFileName;
-    LUMBUNG_RETURN_IF_ERROR(copy_sqlite_file(credentials, copy));
-    LUMBUNG_RETURN_IF_ERROR(writer->add(auth::kCredentialsFileName, copy));
+  if (!in_postgresql && fs::exists(credentials, ec)) {
+    LUMBUNG_RETURN_IF_ERROR(copy_sqlite_file(credentials, credentials_copy));
+  }
+  if (fs::exists(credentials_copy, ec)) {
+    LUMBUNG_RETURN_IF_ERROR(check_no_log(credentials_copy));
+    LUMBUNG_RETURN_IF_ERROR(writer->add(auth::kCredentialsFileName, credentials_copy));
   }
   const std::string keys = data_dir + "/" + auth::kKeysDirName;
   LUMBUNG_ASSIGN_OR_RETURN(std::vector<std::string> key_files, files_in(keys));

@@ -14,8 +14,10 @@
 #include "db/file_format.hpp"
 #include "server/backup_file.hpp"
 #include "server/epoch.hpp"
+#include "server/open_store.hpp"
 #include "server/snapshot_files.hpp"
 #include "server/sqlite_store.hpp"
+#include "server/store_migration.hpp"
 
 namespace lumbung::server {
 namespace {
@@ -176,10 +178,34 @@ Result<RestoreSummary> prepare_state(const std::string& fresh, const std::string
   return summary;
 }
 
+// Syncs the staged state in `fresh` and writes the commit mark in `staging`.
+// With a PostgreSQL store, the staged store and credentials, loaded into the
+// database, are removed first: DIR keeps only the keys and snapshots.
+Status seal(const std::string& staging, const std::string& fresh, bool in_postgresql) {
+  std::error_code ec;
+  for (const char* name : {kStoreFileName, auth::kCredentialsFileName}) {
+    if (!in_postgresql) break;
+    for (const char* suffix :
+         {"", db::kSidecarSuffixes[0], db::kSidecarSuffixes[1], db::kSidecarSuffixes[2]}) {
+      const std::string path = fresh + "/" + name + std::string(suffix);
+      fs::remove(path, ec);
+      if (ec) return io_error("remove '" + path + "'", ec);
+    }
+  }
+  for (const char* dir : {auth::kKeysDirName, kSnapshotDirName}) {
+    LUMBUNG_RETURN_IF_ERROR(auth::sync_dir(fresh + "/" + dir));
+  }
+  LUMBUNG_RETURN_IF_ERROR(auth::sync_dir(fresh));
+  return auth::write_private_file(staging + "/" + kCommittedMark, "");
+}
+
 // Everything up to the commit: checks `from` whole, unpacks it into the
 // staging folder, checks and prepares the state there and writes the commit
-// mark. On failure, the staging folder is removed.
-Result<RestoreSummary> stage(const std::string& from, const std::string& data_dir, bool force) {
+// mark; with `store_url`, loads the store and credentials into the database
+// first (their commit point) and leaves only keys and snapshots staged. On
+// failure, the staging folder is removed.
+Result<RestoreSummary> stage(const std::string& from, const std::string& data_dir, bool force,
+                             const std::string& store_url) {
   if (!force) {
     LUMBUNG_ASSIGN_OR_RETURN(bool occupied, holds_anything(data_dir));
     if (occupied) {
@@ -200,11 +226,20 @@ Result<RestoreSummary> stage(const std::string& from, const std::string& data_di
   LUMBUNG_ASSIGN_OR_RETURN(std::vector<std::string> names, read_backup_file(from, fresh));
   LUMBUNG_RETURN_IF_ERROR(check_names(names, from));
   LUMBUNG_ASSIGN_OR_RETURN(RestoreSummary summary, prepare_state(fresh, from));
-  for (const char* dir : {auth::kKeysDirName, kSnapshotDirName}) {
-    LUMBUNG_RETURN_IF_ERROR(auth::sync_dir(fresh + "/" + dir));
+  if (store_url.empty()) {
+    LUMBUNG_RETURN_IF_ERROR(seal(staging, fresh, false));
+    staged.keep();
+    return summary;
   }
-  LUMBUNG_RETURN_IF_ERROR(auth::sync_dir(fresh));
-  LUMBUNG_RETURN_IF_ERROR(auth::write_private_file(staging + "/" + kCommittedMark, ""));
+  LUMBUNG_RETURN_IF_ERROR(load_store_into_postgresql(fresh, store_url, force).status());
+  // The database holds the restored store: DIR gets the keys and snapshots.
+  const Status sealed = seal(staging, fresh, true);
+  if (!sealed.is_ok()) {
+    return Status(sealed.code(), sealed.message() +
+                                     " (the database holds the restored store already; the same "
+                                     "'lumbungd restore --force' run again puts the keys in '" +
+                                     data_dir + "')");
+  }
   staged.keep();
   return summary;
 }
@@ -218,6 +253,7 @@ Result<std::unique_ptr<DataDirLock>> lock_data_dir(const std::string& data_dir) 
 }
 
 Result<RestoreSummary> restore_backup(const RestoreOptions& options) {
+  LUMBUNG_RETURN_IF_ERROR(check_store_url(options.store_url));
   std::error_code ec;
   if (!fs::is_regular_file(options.from, ec)) {
     return Status(ErrorCode::kNotFound, "backup file '" + options.from + "' does not exist");
@@ -231,7 +267,7 @@ Result<RestoreSummary> restore_backup(const RestoreOptions& options) {
     if (!existed) fs::remove(data_dir, ec);  // only if it is still empty
     return lock.status();
   }
-  Result<RestoreSummary> summary = stage(options.from, data_dir, options.force);
+  Result<RestoreSummary> summary = stage(options.from, data_dir, options.force, options.store_url);
   if (!summary.is_ok()) {
     (*lock)->abandon();
     if (!existed) fs::remove_all(data_dir, ec);

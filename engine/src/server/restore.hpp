@@ -15,6 +15,14 @@
 // after it is finished by the next `serve` or `restore` on DIR
 // (lock_data_dir()), which moves in what is left.
 //
+// With a PostgreSQL store (`--store URL`,
+// docs/decisions/0040-backup-of-a-postgresql-store.md), the staged store and
+// credentials, checked and given their new epoch as above, are loaded into
+// the database in one transaction (server/store_migration.hpp), whose commit
+// is the moment the restore takes effect; then the keys (and snapshots) are
+// swapped into DIR as above. The restore is refused while any other lumbungd
+// is connected to the database.
+//
 // Thread-safety: free functions; one restore at a time per data directory
 // (the lock sees to it across processes).
 #pragma once
@@ -35,6 +43,11 @@ struct RestoreOptions {
   // refused. True: its store, credentials, keys and snapshots are replaced
   // (snapshots of the old state go); other files in it are left alone.
   bool force = false;
+  // Default empty: the state goes into DIR's SQLite store. A PostgreSQL URL
+  // (server/open_store.hpp): the store and credentials go into that
+  // database, DIR gets the keys and snapshots. `force` then also allows
+  // replacing a store with data in the database.
+  std::string store_url;
 };
 
 struct RestoreSummary {
@@ -47,7 +60,12 @@ struct RestoreSummary {
 // throughout. Refuses, leaving `data_dir` as it was: kBusy when another
 // process holds its lock; kInvalidArgument when it is not empty and not
 // `force`; kCorrupt when `from` is not a whole, intact backup file or its
-// store fails SQLite's integrity check or is no lumbungd store.
+// store fails SQLite's integrity check or is no lumbungd store. With
+// `store_url`, also leaving the database's store as it was: kBusy while
+// another lumbungd is connected to the database; kInvalidArgument when its
+// store holds data and not `force`. Should the process die between the
+// database's commit and the keys' swap into DIR, the same restore run again
+// with `force` finishes it (with yet another epoch).
 Result<RestoreSummary> restore_backup(const RestoreOptions& options);
 
 // Takes `data_dir`'s lock (DataDirLock::acquire) and finishes a restore a

@@ -13,6 +13,7 @@
 #include "pg/connection.hpp"
 #include "server/data_dir.hpp"
 #include "server/open_store.hpp"
+#include "server/pg_row_tables.hpp"
 #include "server/pg_sql.hpp"
 #include "server/pg_store.hpp"
 #include "server/sqlite_store.hpp"
@@ -36,7 +37,7 @@ Result<std::string> quoted_name(std::string_view name) {
     valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
   }
   if (!valid) {
-    return Status(ErrorCode::kCorrupt, "migrate-store: the store has a table or column named '" +
+    return Status(ErrorCode::kCorrupt, "copying the store: it has a table or column named '" +
                                            std::string(name) + "', which no store makes");
   }
   return "\"" + std::string(name) + "\"";
@@ -55,21 +56,30 @@ struct CopiedColumn {
 constexpr const char* kCredentialTables[] = {"officers",      "officer_grants", "issued_tokens",
                                              "revoked_token", "token_device",   "device_officer"};
 
-// A table copied from SQLite's `from` into the database's `to`.
+// A table copied between SQLite's `sqlite` and the database's `pg`, in
+// either direction.
 struct CopiedTable {
-  std::string from;
-  std::string to;
+  std::string sqlite;
+  std::string pg;
 };
 
-// The columns of `table.to` in the database, with how the values of SQLite's
-// `table.from` are converted. kCorrupt when either side lacks a column the
-// other has.
+// Which way a table is copied: migrate-store and restore load a SQLite store
+// into the database, backup copies the database's store into a SQLite one.
+enum class Direction { kIntoPostgresql, kOutOfPostgresql };
+
+// The rows a page of a copy out of the database reads (libpq holds a result
+// whole).
+constexpr int kPageRows = 10000;
+
+// The columns of `table.pg` in the database, with how its values and those
+// of SQLite's `table.sqlite` are converted into each other. kCorrupt when
+// either side lacks a column the other has.
 Result<std::vector<CopiedColumn>> copied_columns(db::Database& sqlite, pg::Connection& pg,
                                                  const CopiedTable& copied) {
-  const std::string& table = copied.to;
+  const std::string& table = copied.pg;
   std::map<std::string, std::string> declared;  // SQLite: column -> declared type
   {
-    LUMBUNG_ASSIGN_OR_RETURN(std::string name, quoted_name(copied.from));
+    LUMBUNG_ASSIGN_OR_RETURN(std::string name, quoted_name(copied.sqlite));
     LUMBUNG_ASSIGN_OR_RETURN(db::Query info,
                              db::Query::prepared(sqlite, "PRAGMA table_info(" + name + ")"));
     for (;;) {
@@ -89,7 +99,8 @@ Result<std::vector<CopiedColumn>> copied_columns(db::Database& sqlite, pg::Conne
     const std::string type = rows.text(1);
     const auto source = declared.find(name);
     if (source == declared.end()) {
-      return Status(ErrorCode::kCorrupt, "migrate-store: table '" + table + "': column '" + name +
+      return Status(ErrorCode::kCorrupt, "copying the store: table '" + table + "': column '" +
+                                             name +
                                              "' is in the database, not in the SQLite store");
     }
     // SQLite holds values of any type in a column declared without one.
@@ -100,62 +111,146 @@ Result<std::vector<CopiedColumn>> copied_columns(db::Database& sqlite, pg::Conne
     declared.erase(source);
   }
   if (columns.empty()) {
-    return Status(ErrorCode::kCorrupt,
-                  "migrate-store: the SQLite store's table '" + table + "' is not in the database");
+    return Status(ErrorCode::kCorrupt, "copying the store: the SQLite store's table '" + table +
+                                           "' is not in the database");
   }
   if (!declared.empty()) {
-    return Status(ErrorCode::kCorrupt, "migrate-store: table '" + table + "': column '" +
+    return Status(ErrorCode::kCorrupt, "copying the store: table '" + table + "': column '" +
                                            declared.begin()->first +
                                            "' is in the SQLite store, not in the database");
   }
   return columns;
 }
 
-// Copies every row of the table; returns how many.
+// The value of column `column` as the other side keeps it: a value of any
+// type tagged (PgSql::any_value) in the database and as it is in SQLite.
+// Booleans read from the database are the integers 0 and 1 already.
+Result<Value> converted(Value value, const CopiedColumn& column, const CopiedTable& table,
+                        Direction direction) {
+  if (column.conversion != Conversion::kTagged) return value;
+  if (direction == Direction::kIntoPostgresql) return PgSql::any_value(value);
+  return PgSql::from_any_value(value, "table '" + table.pg + "', column '" + column.name + "'");
+}
+
+// Copies every row of the table from one side into the other; returns how
+// many. Into the database, a boolean column gets `$N <> 0`; out of it, the
+// rows are read in pages in the order of their place in the table (ctid),
+// which a REPEATABLE READ transaction keeps still.
 Result<std::int64_t> copy_table(db::Database& sqlite, pg::Connection& pg, const CopiedTable& table,
-                                const std::vector<CopiedColumn>& columns) {
-  LUMBUNG_ASSIGN_OR_RETURN(const std::string from, quoted_name(table.from));
-  LUMBUNG_ASSIGN_OR_RETURN(const std::string to, quoted_name(table.to));
-  std::string select = "SELECT ";
-  std::string insert = "INSERT INTO " + to + " (";
+                                const std::vector<CopiedColumn>& columns, Direction direction) {
+  const bool into_pg = direction == Direction::kIntoPostgresql;
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string from, quoted_name(into_pg ? table.sqlite : table.pg));
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string to, quoted_name(into_pg ? table.pg : table.sqlite));
+  std::string list;
   std::string values;
   for (std::size_t i = 0; i < columns.size(); ++i) {
     LUMBUNG_ASSIGN_OR_RETURN(const std::string column, quoted_name(columns[i].name));
     const std::string separator = i == 0 ? "" : ", ";
-    select += separator + column;
-    insert += separator + column;
-    const std::string param = "$" + std::to_string(i + 1);
-    values += separator + (columns[i].conversion == Conversion::kBoolean ? param + " <> 0" : param);
+    list += separator + column;
+    const std::string param = (into_pg ? "$" : "?") + std::to_string(i + 1);
+    const bool boolean = into_pg && columns[i].conversion == Conversion::kBoolean;
+    values += separator + (boolean ? param + " <> 0" : param);
   }
-  select += " FROM " + from;
-  insert += ") VALUES (" + values + ")";
-  // The meta rows the database's store was created with are replaced.
-  if (table.to == "_lumbung_meta") {
+  std::string insert = "INSERT INTO " + to + " (" + list + ") VALUES (" + values + ")";
+  // The meta rows the target store was created with are replaced; each store
+  // keeps its own format.
+  std::string kept = "TRUE";
+  if (table.pg == "_lumbung_meta") {
     insert += " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
-    select += " WHERE key <> 'store_format'";
+    kept = "key <> 'store_format'";
   }
-  LUMBUNG_ASSIGN_OR_RETURN(db::Query rows, db::Query::prepared(sqlite, select));
   std::int64_t copied = 0;
   std::vector<Value> params(columns.size());
-  for (;;) {
-    LUMBUNG_ASSIGN_OR_RETURN(const bool row, rows.step());
-    if (!row) break;
-    for (std::size_t i = 0; i < columns.size(); ++i) {
-      Value value = rows.value(static_cast<int>(i));
-      params[i] =
-          columns[i].conversion == Conversion::kTagged ? PgSql::any_value(value) : std::move(value);
+  if (into_pg) {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        db::Query rows,
+        db::Query::prepared(sqlite, "SELECT " + list + " FROM " + from + " WHERE " + kept));
+    for (;;) {
+      LUMBUNG_ASSIGN_OR_RETURN(const bool row, rows.step());
+      if (!row) break;
+      for (std::size_t i = 0; i < columns.size(); ++i) {
+        LUMBUNG_ASSIGN_OR_RETURN(
+            params[i], converted(rows.value(static_cast<int>(i)), columns[i], table, direction));
+      }
+      LUMBUNG_RETURN_IF_ERROR(pg.query(insert, params).status());
+      ++copied;
     }
-    LUMBUNG_RETURN_IF_ERROR(pg.query(insert, params).status());
-    ++copied;
+    return copied;
   }
-  return copied;
+  // The ctid goes out as text under a name of its own: named "ctid", it
+  // would be what ORDER BY ctid sorts, as text.
+  const std::string page = "SELECT ctid::text AS _lumbung_page_ctid, " + list + " FROM " + from +
+                           " WHERE ctid > $1::tid AND " + kept + " ORDER BY ctid LIMIT " +
+                           std::to_string(kPageRows);
+  std::string after = "(0,0)";
+  for (;;) {
+    LUMBUNG_ASSIGN_OR_RETURN(pg::Rows rows, pg.query(page, {Value(after)}));
+    int read = 0;
+    while (rows.step()) {
+      after = rows.text(0);
+      for (std::size_t i = 0; i < columns.size(); ++i) {
+        LUMBUNG_ASSIGN_OR_RETURN(params[i], converted(rows.value(static_cast<int>(i) + 1),
+                                                      columns[i], table, direction));
+      }
+      LUMBUNG_RETURN_IF_ERROR(db::run_cached(sqlite, insert, params));
+      ++copied;
+      ++read;
+    }
+    if (read < kPageRows) return copied;
+  }
 }
 
-Result<std::int64_t> copy_whole(db::Database& sqlite, pg::Connection& pg,
-                                const CopiedTable& table) {
+Result<std::int64_t> copy_whole(db::Database& sqlite, pg::Connection& pg, const CopiedTable& table,
+                                Direction direction) {
   LUMBUNG_ASSIGN_OR_RETURN(const std::vector<CopiedColumn> columns,
                            copied_columns(sqlite, pg, table));
-  return copy_table(sqlite, pg, table, columns);
+  return copy_table(sqlite, pg, table, columns, direction);
+}
+
+// The tables of the SQLite store `sqlite` that are copied (kept_out()), with
+// the same names on both sides.
+Result<std::vector<CopiedTable>> copied_store_tables(db::Database& sqlite) {
+  std::vector<CopiedTable> tables;
+  LUMBUNG_ASSIGN_OR_RETURN(
+      db::Query names, db::Query::prepared(sqlite,
+                                           "SELECT name FROM sqlite_master WHERE type = 'table' "
+                                           "ORDER BY name"));
+  for (;;) {
+    LUMBUNG_ASSIGN_OR_RETURN(const bool row, names.step());
+    if (!row) break;
+    if (!kept_out(names.text_view(0))) tables.push_back({names.text(0), names.text(0)});
+  }
+  return tables;
+}
+
+// Copies every table of the store `sqlite` and of the credential store
+// `credentials` (when not null) between SQLite and the database, in
+// `direction`; adds to `summary`'s tables and rows. REQUIRES: inside a
+// transaction of `pg` (and, out of the database, of the SQLite files), the
+// row tables of one schema on both sides.
+Status copy_stores(db::Database& sqlite, db::Database* credentials, pg::Connection& pg,
+                   Direction direction, MigrationSummary* summary) {
+  LUMBUNG_ASSIGN_OR_RETURN(const std::vector<CopiedTable> tables, copied_store_tables(sqlite));
+  for (const CopiedTable& table : tables) {
+    LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t rows, copy_whole(sqlite, pg, table, direction));
+    summary->rows += rows;
+    ++summary->tables;
+  }
+  for (const char* table : kCredentialTables) {
+    if (credentials == nullptr) break;
+    LUMBUNG_ASSIGN_OR_RETURN(
+        const std::int64_t rows,
+        copy_whole(*credentials, pg, {table, std::string("_lumbung_") + table}, direction));
+    summary->rows += rows;
+    ++summary->tables;
+  }
+  if (direction == Direction::kOutOfPostgresql) return Status::ok();
+  // The audit log's ids were copied: new entries are numbered after them.
+  return pg
+      .query(
+          "SELECT setval(pg_get_serial_sequence('_lumbung_audit_log', 'id'), "
+          "coalesce(max(id), 0) + 1, false) FROM _lumbung_audit_log")
+      .status();
 }
 
 // Whether the database's store holds anything beyond what creating it and
@@ -172,6 +267,125 @@ Result<bool> holds_data(pg::Connection& pg) {
                "OR EXISTS (SELECT 1 FROM _lumbung_issued_tokens) "
                "OR EXISTS (SELECT 1 FROM _lumbung_token_device)"));
   return rows.step() && rows.integer(0) != 0;
+}
+
+// DIR/credentials.sqlite of `data_dir`, opened; null when there is none.
+Result<std::unique_ptr<db::Database>> credentials_file(const std::string& data_dir) {
+  const std::string path = data_dir + "/" + auth::kCredentialsFileName;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::unique_ptr<db::Database>();
+  return db::Database::open(path, false);
+}
+
+// The lock the PostgreSQL store takes to create its tables or adopt a schema
+// (server/pg_store.cpp, auth/credential_sql.cpp): a daemon that starts while
+// a restore runs waits for it.
+constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(7815700137684839)";
+
+// kBusy when another session of the database has the application name of
+// this one's: lumbungd's (pg::Connection's fallback_application_name, or
+// the name the URL gives every lumbungd on it). A daemon caches the store's
+// epoch, last seq and clock when it starts; one that served on across a
+// restore would hand devices the old epoch and seqs the restored store gives
+// out again.
+Status refuse_while_served(pg::Connection& pg) {
+  LUMBUNG_ASSIGN_OR_RETURN(
+      pg::Rows rows,
+      pg.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+               "AND pid <> pg_backend_pid() "
+               "AND application_name = current_setting('application_name')"));
+  const std::int64_t others = rows.step() ? rows.integer(0) : 0;
+  if (others == 0) return Status::ok();
+  return Status(ErrorCode::kBusy,
+                "restore: " + std::to_string(others) +
+                    " other lumbungd connection(s) to the database are open ('serve' or another "
+                    "command, on this machine or another): stop every lumbungd using the "
+                    "database, then restore");
+}
+
+// Empties the database's store inside the caller's transaction: drops the
+// row tables (the restored schema's are created afresh), empties every table
+// of the store and of the credentials but the store's format, and the
+// credentials' version row.
+Status clear_store(pg::Connection& pg) {
+  std::vector<std::string> row_tables;
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(pg::Rows rows, pg.query("SELECT tbl FROM _lumbung_tables"));
+    while (rows.step()) row_tables.push_back(rows.text(0));
+  }
+  for (const std::string& table : row_tables) {
+    LUMBUNG_ASSIGN_OR_RETURN(const std::string name, quoted_name(table));
+    LUMBUNG_RETURN_IF_ERROR(pg.exec("DROP TABLE " + name));
+  }
+  std::string emptied;
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        pg::Rows rows,
+        pg.query("SELECT table_name::text FROM information_schema.tables "
+                 "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' "
+                 "AND left(table_name, 9) = '_lumbung_' AND table_name NOT IN "
+                 "('_lumbung_meta', '_lumbung_credential_version') ORDER BY table_name"));
+    while (rows.step()) {
+      LUMBUNG_ASSIGN_OR_RETURN(const std::string name, quoted_name(rows.text(0)));
+      emptied += (emptied.empty() ? "" : ", ") + name;
+    }
+  }
+  // The audit log refuses to be emptied (its triggers); a restore replaces
+  // it whole, inside this transaction.
+  return pg.exec("ALTER TABLE _lumbung_audit_log DISABLE TRIGGER USER; TRUNCATE " + emptied +
+                 "; ALTER TABLE _lumbung_audit_log ENABLE TRIGGER USER; "
+                 "DELETE FROM _lumbung_meta WHERE key <> 'store_format'");
+}
+
+// Copies the database's store, read in the caller's transaction, into a new
+// SQLite store in `dir`.
+Result<MigrationSummary> copy_out(pg::Connection& pg, const std::string& dir) {
+  LUMBUNG_ASSIGN_OR_RETURN(pg::Rows found,
+                           pg.query("SELECT to_regclass('_lumbung_meta') IS NOT NULL, "
+                                    "to_regclass('_lumbung_officers') IS NOT NULL"));
+  if (!found.step() || found.integer(0) == 0) {
+    return Status(ErrorCode::kNotFound, "backup: the database holds no lumbungd store");
+  }
+  const bool has_credentials = found.integer(1) != 0;
+  std::map<std::string, std::string> meta;
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        pg::Rows rows,
+        pg.query("SELECT key, value FROM _lumbung_meta WHERE key IN ($1, $2, $3)",
+                 {Value("store_format"), Value("last_seq"), Value(kSchemaTextMetaKey)}));
+    while (rows.step()) meta[rows.text(0)] = rows.text(1);
+  }
+  if (meta["store_format"] != std::to_string(PgStore::kFormat)) {
+    return Status(ErrorCode::kCorrupt, "backup: the database is not a lumbungd store of format " +
+                                           std::to_string(PgStore::kFormat) + " (it has '" +
+                                           meta["store_format"] + "')");
+  }
+  std::string schema_text = meta[kSchemaTextMetaKey];
+  if (schema_text.empty()) schema_text = core::builtin_schema_text();
+  LUMBUNG_ASSIGN_OR_RETURN(const core::Schema schema,
+                           db::load_schema(schema_text, "the schema the database was served with"));
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> created, SqliteStore::open(dir));
+    LUMBUNG_RETURN_IF_ERROR(created->adopt_schema(schema));
+  }
+  if (has_credentials) {
+    LUMBUNG_RETURN_IF_ERROR(
+        auth::CredentialStore::open(dir + "/" + auth::kCredentialsFileName).status());
+  }
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> sqlite,
+                           db::Database::open(dir + "/" + kStoreFileName, false));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> credentials, credentials_file(dir));
+  MigrationSummary summary;
+  LUMBUNG_RETURN_IF_ERROR(db::in_transaction(*sqlite, [&]() -> Status {
+    if (!credentials) {
+      return copy_stores(*sqlite, nullptr, pg, Direction::kOutOfPostgresql, &summary);
+    }
+    return db::in_transaction(*credentials, [&] {
+      return copy_stores(*sqlite, credentials.get(), pg, Direction::kOutOfPostgresql, &summary);
+    });
+  }));
+  summary.last_seq = std::stoll(meta["last_seq"].empty() ? "0" : meta["last_seq"]);
+  return summary;
 }
 
 // What a store's readers see: the last seq and every scope's state.
@@ -199,6 +413,21 @@ Result<StoreState> adopt(const std::string& data_dir, const std::string& url,
   return state_of(*store);
 }
 
+// The schema the SQLite store of `data_dir` was served with: the one it
+// recorded, else the built-in one.
+Result<core::Schema> served_schema(const std::string& data_dir) {
+  std::string schema_text;
+  {
+    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<Store> source, open_store(data_dir, ""));
+    LUMBUNG_RETURN_IF_ERROR(source->read([&](ReadTransaction& txn) -> Status {
+      LUMBUNG_ASSIGN_OR_RETURN(schema_text, txn.meta(kSchemaTextMetaKey));
+      return Status::ok();
+    }));
+  }
+  if (schema_text.empty()) schema_text = core::builtin_schema_text();
+  return db::load_schema(schema_text, "the schema '" + data_dir + "' was served with");
+}
+
 bool same(const StoreState& a, const StoreState& b) {
   if (a.last_seq != b.last_seq || a.scopes.size() != b.scopes.size()) return false;
   for (std::size_t i = 0; i < a.scopes.size(); ++i) {
@@ -221,27 +450,12 @@ Result<MigrationSummary> migrate_store(const std::string& data_dir, const std::s
   // The schema the data directory was served with, adopted on both sides:
   // the SQLite store moves an older format's cells into row tables, and the
   // database gets the same row tables.
-  std::string schema_text;
-  {
-    LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<Store> source, open_store(data_dir, ""));
-    LUMBUNG_RETURN_IF_ERROR(source->read([&](ReadTransaction& txn) -> Status {
-      LUMBUNG_ASSIGN_OR_RETURN(schema_text, txn.meta(kSchemaTextMetaKey));
-      return Status::ok();
-    }));
-  }
-  if (schema_text.empty()) schema_text = core::builtin_schema_text();
-  LUMBUNG_ASSIGN_OR_RETURN(
-      const core::Schema schema,
-      db::load_schema(schema_text, "the schema '" + data_dir + "' was served with"));
+  LUMBUNG_ASSIGN_OR_RETURN(const core::Schema schema, served_schema(data_dir));
   LUMBUNG_ASSIGN_OR_RETURN(const StoreState source_state, adopt(data_dir, "", schema));
   LUMBUNG_RETURN_IF_ERROR(adopt(data_dir, url, schema).status());
   // Creates the credential tables in the database.
   LUMBUNG_RETURN_IF_ERROR(open_credentials(data_dir, url).status());
-  std::unique_ptr<db::Database> credentials;
-  const std::string credentials_path = data_dir + "/" + auth::kCredentialsFileName;
-  if (std::filesystem::exists(credentials_path)) {
-    LUMBUNG_ASSIGN_OR_RETURN(credentials, db::Database::open(credentials_path, false));
-  }
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> credentials, credentials_file(data_dir));
 
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> sqlite,
                            db::Database::open(data_dir + "/" + kStoreFileName, false));
@@ -254,38 +468,7 @@ Result<MigrationSummary> migrate_store(const std::string& data_dir, const std::s
                     "migrate-store: the database already holds a store with data; give an "
                     "empty database");
     }
-    std::vector<CopiedTable> tables;
-    {
-      LUMBUNG_ASSIGN_OR_RETURN(
-          db::Query names,
-          db::Query::prepared(*sqlite,
-                              "SELECT name FROM sqlite_master WHERE type = 'table' "
-                              "ORDER BY name"));
-      for (;;) {
-        LUMBUNG_ASSIGN_OR_RETURN(const bool row, names.step());
-        if (!row) break;
-        if (!kept_out(names.text_view(0))) tables.push_back({names.text(0), names.text(0)});
-      }
-    }
-    for (const CopiedTable& table : tables) {
-      LUMBUNG_ASSIGN_OR_RETURN(const std::int64_t rows, copy_whole(*sqlite, *pg, table));
-      summary.rows += rows;
-      ++summary.tables;
-    }
-    for (const char* table : kCredentialTables) {
-      if (!credentials) break;
-      LUMBUNG_ASSIGN_OR_RETURN(
-          const std::int64_t rows,
-          copy_whole(*credentials, *pg, {table, std::string("_lumbung_") + table}));
-      summary.rows += rows;
-      ++summary.tables;
-    }
-    // The audit log's ids were copied: new entries are numbered after them.
-    return pg
-        ->query(
-            "SELECT setval(pg_get_serial_sequence('_lumbung_audit_log', 'id'), "
-            "coalesce(max(id), 0) + 1, false) FROM _lumbung_audit_log")
-        .status();
+    return copy_stores(*sqlite, credentials.get(), *pg, Direction::kIntoPostgresql, &summary);
   }));
   LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<Store> target, open_store(data_dir, url));
   LUMBUNG_ASSIGN_OR_RETURN(const StoreState target_state, state_of(*target));
@@ -296,6 +479,61 @@ Result<MigrationSummary> migrate_store(const std::string& data_dir, const std::s
                       std::to_string(target_state.last_seq) + " against " +
                       std::to_string(source_state.last_seq) + ")");
   }
+  summary.last_seq = source_state.last_seq;
+  summary.scopes = static_cast<std::int64_t>(source_state.scopes.size());
+  return summary;
+}
+
+Result<MigrationSummary> copy_store_out_of_postgresql(const std::string& url,
+                                                      const std::string& dir) {
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> pg, pg::Connection::open(url));
+  // One snapshot for every table; no lock is taken against the daemons'
+  // writes, which go on meanwhile.
+  LUMBUNG_RETURN_IF_ERROR(pg->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  Result<MigrationSummary> summary = copy_out(*pg, dir);
+  if (!summary.is_ok()) {
+    (void)pg->rollback();  // the copy's error is the one to report
+    return summary.status();
+  }
+  LUMBUNG_RETURN_IF_ERROR(pg->commit());
+  return summary;
+}
+
+Result<MigrationSummary> load_store_into_postgresql(const std::string& dir, const std::string& url,
+                                                    bool force) {
+  // The restored store's legacy cells, if it is of an older format, moved
+  // into row tables of the schema it was served with.
+  LUMBUNG_ASSIGN_OR_RETURN(const core::Schema schema, served_schema(dir));
+  LUMBUNG_ASSIGN_OR_RETURN(const StoreState source_state, adopt(dir, "", schema));
+  {
+    // A database without a store gets the store's and the credentials'
+    // empty tables, as at serve's first start; one whose store has another
+    // format is refused.
+    LUMBUNG_RETURN_IF_ERROR(open_store(dir, url).status());
+    LUMBUNG_RETURN_IF_ERROR(open_credentials(dir, url).status());
+  }
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> sqlite,
+                           db::Database::open(dir + "/" + kStoreFileName, false));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<db::Database> credentials, credentials_file(dir));
+  LUMBUNG_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> pg, pg::Connection::open(url));
+  MigrationSummary summary;
+  LUMBUNG_RETURN_IF_ERROR(pg::in_transaction(*pg, pg::Isolation::kReadCommitted, [&]() -> Status {
+    LUMBUNG_RETURN_IF_ERROR(pg->exec(kSchemaLock));
+    LUMBUNG_RETURN_IF_ERROR(refuse_while_served(*pg));
+    LUMBUNG_ASSIGN_OR_RETURN(const bool taken, holds_data(*pg));
+    if (taken && !force) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "restore: the database already holds a store with data: 'lumbungd restore "
+                    "--force' replaces it");
+    }
+    LUMBUNG_RETURN_IF_ERROR(clear_store(*pg));
+    bool columns_added = false;
+    LUMBUNG_RETURN_IF_ERROR(create_pg_row_tables(*pg, schema, &columns_added));
+    LUMBUNG_RETURN_IF_ERROR(
+        copy_stores(*sqlite, credentials.get(), *pg, Direction::kIntoPostgresql, &summary));
+    // Daemons that cache credentials read them again.
+    return pg->exec("UPDATE _lumbung_credential_version SET version = version + 1");
+  }));
   summary.last_seq = source_state.last_seq;
   summary.scopes = static_cast<std::int64_t>(source_state.scopes.size());
   return summary;

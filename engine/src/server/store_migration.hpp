@@ -13,6 +13,13 @@
 // left as it was; the database must hold no store yet, or an empty one.
 // After the copy the two stores are compared: their last seq, every scope's
 // checksum and live rows, and the number of rows of every table.
+//
+// The same copier serves `lumbungd backup --store URL` and `lumbungd restore
+// --store URL` (docs/decisions/0040-backup-of-a-postgresql-store.md): out of
+// the database into a SQLite store of the current format, the format a
+// backup file holds, and back in.
+//
+// Thread-safety: free functions; each opens connections of its own.
 #pragma once
 
 #include <cstdint>
@@ -35,5 +42,32 @@ struct MigrationSummary {
 // directory; kInvalidArgument when the database already holds a store with
 // data; kCorrupt when the copy does not compare equal (nothing committed).
 Result<MigrationSummary> migrate_store(const std::string& data_dir, const std::string& url);
+
+// Copies the PostgreSQL store at `url`, and its credential tables when it
+// has them, into a new SQLite store in `dir` (DIR/lumbung.db of the current
+// format, with the row tables of the schema the database was served with)
+// and DIR/credentials.sqlite: every table read in one REPEATABLE READ READ
+// ONLY transaction, so the copy is the committed state of one moment and
+// daemons serving the database go on writing meanwhile; tagged values
+// become SQLite values, booleans 0 and 1. Returns the copy's last seq and
+// its tables and rows. kNotFound when the database holds no store,
+// kCorrupt when its store has another format. REQUIRES: `dir` exists and
+// holds neither file.
+Result<MigrationSummary> copy_store_out_of_postgresql(const std::string& url,
+                                                      const std::string& dir);
+
+// Loads the SQLite store in `dir` (DIR/lumbung.db, and DIR/credentials.sqlite
+// when there is one) into the PostgreSQL database `url`, in one transaction:
+// its commit is the moment the database's store becomes the loaded one; a
+// failure, or a kill, before it leaves the store as it was. The loaded store
+// replaces the database's, row tables and all (those of its own schema);
+// a database without a store first gets the store's empty tables, as at
+// serve's first start. Refuses, committing nothing: kBusy while another
+// lumbungd is connected to the database (a daemon caches the epoch and seqs
+// it started with); kInvalidArgument when the database's store holds data
+// and not `force`. Returns the loaded store's last seq, scopes, tables and
+// rows.
+Result<MigrationSummary> load_store_into_postgresql(const std::string& dir, const std::string& url,
+                                                    bool force);
 
 }  // namespace lumbung::server
