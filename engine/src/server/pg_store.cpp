@@ -291,8 +291,13 @@ Status PgStore::read(const std::function<Status(ReadTransaction&)>& body) {
   pg::Connection& conn = *reader;
   const std::shared_ptr<const RowTables> tables = row_tables();
   // One snapshot for every statement of `body`. A pooled connection that
-  // broke while idle (PostgreSQL restarted) is reset, once.
-  constexpr const char* kBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+  // broke while idle (PostgreSQL restarted) is reset, once. Each statement
+  // is planned for its parameters: a plan made once for any (PostgreSQL's
+  // generic plan, chosen while the tables were small) can read the whole
+  // change log for each page's chunk of it.
+  constexpr const char* kBegin =
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+      "SET LOCAL plan_cache_mode = force_custom_plan";
   Status begun = conn.exec(kBegin);
   if (begun.code() == ErrorCode::kUnavailable) {
     LUMBUNG_RETURN_IF_ERROR(conn.reset());
