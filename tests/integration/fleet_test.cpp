@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "auth/token.hpp"
+#include "integration/village_row.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "support/daemon_process.hpp"
@@ -69,17 +70,6 @@ std::string issue_token(const std::string& data, const std::string& officer,
   return result.out.substr(0, result.out.find('\n'));
 }
 
-Row village(const std::string& id) {
-  return {{"id", id},
-          {"village_id", id},
-          {"kode_wilayah", "3212140007"},
-          {"name", "Desa " + id.substr(id.size() - 4)},
-          {"kecamatan", "Juntinyuat"},
-          {"kabupaten", "Indramayu"},
-          {"provinsi", "Jawa Barat"},
-          {"cohort_year", std::int64_t{2017}}};
-}
-
 Row household(const std::string& id, const std::string& village) {
   return {{"id", id},
           {"village_id", village},
@@ -122,8 +112,8 @@ TEST_CASE("lumbungd devices shows each officer's phones; tokens lists them, revo
   std::unique_ptr<Replica> admin = phone("pusat", daemon->url());
   std::unique_ptr<Replica> sri = phone("sri", daemon->url());
   std::unique_ptr<Replica> ani = phone("ani", daemon->url());
-  REQUIRE(admin->insert("village", village(kKrasak)).is_ok());
-  REQUIRE(admin->insert("village", village(kCikedung)).is_ok());
+  REQUIRE(admin->insert("village", village_row(kKrasak)).is_ok());
+  REQUIRE(admin->insert("village", village_row(kCikedung)).is_ok());
   sync(*admin, daemon->url());
   sync(*sri, daemon->url());
   sync(*ani, daemon->url());

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "integration/village_row.hpp"
 #include "lumbung/http.hpp"
 #include "lumbung/replica.hpp"
 #include "support/daemon_process.hpp"
@@ -31,17 +32,6 @@ std::string village_id(int n) {
   char id[37];
   std::snprintf(id, sizeof id, "0193f2a4-7c1e-7d2b-9a61-%012d", n);
   return id;
-}
-
-Row village(const std::string& id, const std::string& district, const std::string& province) {
-  return {{"id", id},
-          {"village_id", id},
-          {"kode_wilayah", "3212140007"},
-          {"name", "Desa " + id.substr(id.size() - 4)},
-          {"kecamatan", "Juntinyuat"},
-          {"kabupaten", district},
-          {"provinsi", province},
-          {"cohort_year", std::int64_t{2017}}};
 }
 
 Row household(const std::string& id, const std::string& village) {
@@ -113,7 +103,7 @@ TEST_CASE("a supervisor of 2,000 villages syncs them all with a token under 512 
   std::set<std::string> villages;
   for (int n = 1; n <= 2000; ++n) {
     const std::string id = village_id(n);
-    REQUIRE(ministry.admin().insert("village", village(id, kIndramayu, kJawaBarat)).is_ok());
+    REQUIRE(ministry.admin().insert("village", village_row(id, kIndramayu, kJawaBarat)).is_ok());
     villages.insert(id);
     all += (all.empty() ? "" : ",") + id;
   }
@@ -133,9 +123,9 @@ TEST_CASE("a district grant follows the villages' records, and an ungrant purges
           "[integration][auth]") {
   Ministry ministry;
   Replica& admin = ministry.admin();
-  REQUIRE(admin.insert("village", village(village_id(1), kIndramayu, kJawaBarat)).is_ok());
-  REQUIRE(admin.insert("village", village(village_id(2), kCirebon, kJawaBarat)).is_ok());
-  REQUIRE(admin.insert("village", village(village_id(3), "Brebes", kJawaTengah)).is_ok());
+  REQUIRE(admin.insert("village", village_row(village_id(1), kIndramayu, kJawaBarat)).is_ok());
+  REQUIRE(admin.insert("village", village_row(village_id(2), kCirebon, kJawaBarat)).is_ok());
+  REQUIRE(admin.insert("village", village_row(village_id(3), "Brebes", kJawaTengah)).is_ok());
   REQUIRE(admin.insert("household", household("h1", village_id(1))).is_ok());
   REQUIRE(admin.insert("household", household("h2", village_id(2))).is_ok());
   ministry.sync(admin);
@@ -151,7 +141,7 @@ TEST_CASE("a district grant follows the villages' records, and an ungrant purges
   CHECK(ids_on(*provinsi, "village") == std::set<std::string>{village_id(1), village_id(2)});
 
   SECTION("a village added to the district later is covered at the next sync") {
-    REQUIRE(admin.insert("village", village(village_id(4), kIndramayu, kJawaBarat)).is_ok());
+    REQUIRE(admin.insert("village", village_row(village_id(4), kIndramayu, kJawaBarat)).is_ok());
     REQUIRE(admin.insert("household", household("h4", village_id(4))).is_ok());
     ministry.sync(admin);
     ministry.sync(*dinas);
@@ -182,8 +172,9 @@ TEST_CASE("a district grant follows the villages' records, and an ungrant purges
 
 TEST_CASE("only an admin's phone changes the region columns grants read", "[integration][auth]") {
   Ministry ministry;
-  REQUIRE(
-      ministry.admin().insert("village", village(village_id(1), kIndramayu, kJawaBarat)).is_ok());
+  REQUIRE(ministry.admin()
+              .insert("village", village_row(village_id(1), kIndramayu, kJawaBarat))
+              .is_ok());
   ministry.sync(ministry.admin());
   ministry.lumbungd({"grant", "--officer", "sri", "--villages", village_id(1)});
   std::unique_ptr<Replica> sri = ministry.phone("sri");
@@ -212,8 +203,9 @@ TEST_CASE("only an admin's phone changes the region columns grants read", "[inte
 TEST_CASE("revoking an officer or a device refuses its tokens on a running daemon at once",
           "[integration][auth]") {
   Ministry ministry;
-  REQUIRE(
-      ministry.admin().insert("village", village(village_id(1), kIndramayu, kJawaBarat)).is_ok());
+  REQUIRE(ministry.admin()
+              .insert("village", village_row(village_id(1), kIndramayu, kJawaBarat))
+              .is_ok());
   ministry.sync(ministry.admin());
   ministry.lumbungd({"grant", "--officer", "ani", "--district", kIndramayu});
   std::unique_ptr<Replica> old_phone = ministry.phone("ani");

@@ -24,6 +24,7 @@
 
 #include "integration/household_push.hpp"
 #include "integration/protocol_device.hpp"
+#include "integration/village_row.hpp"
 #include "lumbung/replica.hpp"
 #include "support/daemon_process.hpp"
 #include "support/lumbungd_command.hpp"
@@ -503,16 +504,7 @@ TEST_CASE("a village one daemon adds to a district is read by another daemon's d
 
   const std::string village = "0193f2a4-7c1e-7d2b-9a61-000000000001";
   std::unique_ptr<Replica> admin = phone("admin-phone", admin_token, 0);
-  REQUIRE(admin
-              ->insert("village", {{"id", village},
-                                   {"village_id", village},
-                                   {"kode_wilayah", "3212140007"},
-                                   {"name", "Desa Juntinyuat"},
-                                   {"kecamatan", "Juntinyuat"},
-                                   {"kabupaten", "Indramayu"},
-                                   {"provinsi", "Jawa Barat"},
-                                   {"cohort_year", std::int64_t{2017}}})
-              .is_ok());
+  REQUIRE(admin->insert("village", village_row(village)).is_ok());
   REQUIRE(sync(*admin, 0).is_ok());
   // Daemon 1 reads the village's region once daemon 0's notice reaches it
   // (milliseconds): the district grant covers the village from then on.
@@ -550,16 +542,7 @@ TEST_CASE("credentials in the database: a token, a grant and a revocation count 
   const std::string village_b = "0193f2a4-7c1e-7d2b-9a61-00000000000b";
   std::unique_ptr<Replica> admin = phone("admin-phone", admin_token, 0);
   for (const std::string& village : {village_a, village_b}) {
-    REQUIRE(admin
-                ->insert("village", {{"id", village},
-                                     {"village_id", village},
-                                     {"kode_wilayah", "3212140007"},
-                                     {"name", "Desa " + village.substr(village.size() - 1)},
-                                     {"kecamatan", "Juntinyuat"},
-                                     {"kabupaten", "Indramayu"},
-                                     {"provinsi", "Jawa Barat"},
-                                     {"cohort_year", std::int64_t{2017}}})
-                .is_ok());
+    REQUIRE(admin->insert("village", village_row(village)).is_ok());
   }
   REQUIRE(sync(*admin, 0).is_ok());
 
