@@ -258,6 +258,45 @@ TEST_CASE("statements sent without waiting run in order, and the first failure f
   CHECK(scalar(*conn, "SELECT count(*) FROM t") == Value(std::int64_t{1000}));
 }
 
+TEST_CASE("a query planned for its parameters reads what query() reads, never by a kept plan",
+          "[pg]") {
+  auto conn = connect(fresh_database("pg_planned"));
+  require_ok(conn->exec("CREATE TABLE t (id text PRIMARY KEY, n int8)"));
+  const std::string lookup = "SELECT id, n FROM t WHERE id IN ($1, $2, $3) ORDER BY id";
+  const auto ids = [](Rows rows) {
+    std::vector<std::string> read;
+    while (rows.step()) read.push_back(rows.text(0) + "=" + rows.value(1).to_string());
+    return read;
+  };
+  require_ok(lumbung::pg::in_transaction(*conn, Isolation::kReadCommitted, [&]() -> Status {
+    for (std::int64_t n = 1; n <= 300; ++n) {
+      LUMBUNG_RETURN_IF_ERROR(
+          conn->send("INSERT INTO t VALUES ($1, $2)", {Value("k" + std::to_string(n)), Value(n)}));
+    }
+    // The rows sent before it are read: it waits for them first.
+    const std::vector<Value> params{Value("k299"), Value(), Value("k1")};
+    for (int run = 0; run < 10; ++run) {
+      const std::vector<std::string> planned =
+          ids(require_rows(conn->query_planned(lookup, params)));
+      CHECK(planned == std::vector<std::string>{"k1=1", "k299=299"});
+    }
+    CHECK(ids(require_rows(conn->query(lookup, params))) ==
+          std::vector<std::string>{"k1=1", "k299=299"});
+    return Status::ok();
+  }));
+  // PostgreSQL counts the plans of the statements it keeps: the lookup ran
+  // ten times planned for its parameters and once as the kept statement,
+  // which had a custom plan then (its first five runs do).
+  Rows plans =
+      require_rows(conn->query("SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                               "WHERE statement = $1",
+                               {Value(lookup)}));
+  REQUIRE(plans.step());
+  CHECK(plans.integer(0) == 0);
+  CHECK(plans.integer(1) == 1);
+  CHECK(conn->query_planned(lookup, {Value("k1")}).status().code() == ErrorCode::kInvalidArgument);
+}
+
 TEST_CASE("a statement prepared before its table changed is prepared again", "[pg]") {
   const std::string url = fresh_database("pg_stale_plan");
   auto conn = connect(url);

@@ -257,6 +257,30 @@ TEST_CASE("push: a delete of a row never inserted is superseded", "[server]") {
   CHECK(response.outcomes(0).row_deleted());
 }
 
+TEST_CASE("push: a change of a row sees what an earlier change of the same batch made of it",
+          "[server]") {
+  TestServer server;
+  // The rows a batch names are read before it merges; each change after the
+  // first of its row must see the row as the ones before left it.
+  const v1::PushResponse response =
+      server.push(Batch("a", 1)
+                      .insert("household", "h1", household(), stamp(-4000))
+                      .update("household", "h1", "phone", "0811", stamp(-3000), 0)
+                      .insert("household", "h2", household(), stamp(-2000))
+                      .remove("household", "h2", stamp(-1000), 0)
+                      .update("household", "h2", "phone", "0822", stamp(0), 0));
+  REQUIRE(response.outcomes_size() == 5);
+  for (int i = 0; i < 4; ++i) {
+    INFO(i);
+    CHECK(response.outcomes(i).outcome() == v1::OUTCOME_APPLIED);
+  }
+  CHECK(response.outcomes(4).outcome() == v1::OUTCOME_SUPERSEDED);
+  CHECK(response.outcomes(4).row_deleted());
+  const std::string dump = server.dump();
+  CHECK(dump.find(R"("phone":"0811")") != std::string::npos);
+  CHECK(dump.find("\"h2\"") == std::string::npos);
+}
+
 TEST_CASE("push: an insert of an existing row merges cell by cell", "[server]") {
   TestServer server;
   Row first = household();

@@ -7,6 +7,7 @@
 // adopted anew.
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <map>
@@ -317,6 +318,62 @@ TEST_CASE("store conformance: a deleted row leaves its table for a tombstone", "
     CHECK(seen[0].kind == ChangeItem::Kind::kRow);
     CHECK(seen[0].row_id == "h2");
     CHECK(seen[1] == Seen{ChangeItem::Kind::kTombstone, deleted, "h1", ""});
+    return Status::ok();
+  });
+}
+
+TEST_CASE("store conformance: rows of many ids read together are those row() reads one by one",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  // More ids than one statement reads: live rows of two villages, deleted
+  // rows, and ids the store never had, in no order.
+  const std::size_t count = ReadTransaction::kRowsPerRead * 2 + 7;
+  std::vector<std::string> ids;
+  s.write([&](WriteTransaction& txn) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::string id = "h" + std::to_string(i);
+      ids.push_back(id);
+      if (i % 3 != 2) insert_household(txn, id, i % 2 == 0 ? kVillageA : kVillageB, "Siti");
+    }
+    for (std::size_t i = 0; i < count; i += 4) {
+      if (i % 3 == 2) continue;
+      LUMBUNG_RETURN_IF_ERROR(
+          txn.delete_row("household", ids[i], version(9000, "phone-2", txn.next_seq())));
+    }
+    return Status::ok();
+  });
+  std::reverse(ids.begin(), ids.end());
+  s.read([&](ReadTransaction& txn) {
+    Result<std::map<std::string, server::StoredRow, std::less<>>> found =
+        txn.rows("household", ids);
+    INFO(found.status().to_string());
+    REQUIRE(found.is_ok());
+    std::size_t live = 0;
+    std::size_t deleted = 0;
+    for (const std::string& id : ids) {
+      const std::optional<server::StoredRow> one = *txn.row("household", id);
+      const auto it = found->find(id);
+      INFO(id);
+      REQUIRE(one.has_value() == (it != found->end()));
+      if (!one) continue;
+      CHECK(it->second.scope == one->scope);
+      CHECK(it->second.created_seq == one->created_seq);
+      REQUIRE(it->second.tombstone.has_value() == one->tombstone.has_value());
+      if (one->tombstone) {
+        CHECK(it->second.tombstone->seq == one->tombstone->seq);
+        CHECK(it->second.tombstone->stamp.hlc.packed() == 9000);
+        CHECK(it->second.tombstone->stamp.device_id == "phone-2");
+        ++deleted;
+      } else {
+        ++live;
+      }
+    }
+    CHECK(found->size() == live + deleted);
+    CHECK(deleted == (count + 3) / 4 - (count + 3) / 12);  // every fourth, but those never there
+    CHECK(live + deleted == count - count / 3);
+    // None asked: none read.
+    CHECK(txn.rows("household", {})->empty());
     return Status::ok();
   });
 }

@@ -316,9 +316,11 @@ Value Rows::value(int column) const {
 
 std::int64_t Rows::integer(int column) const { return value(column).as_integer(); }
 
-std::string Rows::text(int column) const {
-  return std::string(PQgetvalue(result_, row_, column),
-                     static_cast<std::size_t>(PQgetlength(result_, row_, column)));
+std::string Rows::text(int column) const { return text_at(row_, column); }
+
+std::string Rows::text_at(int row, int column) const {
+  return std::string(PQgetvalue(result_, row, column),
+                     static_cast<std::size_t>(PQgetlength(result_, row, column)));
 }
 
 std::vector<Value> Rows::row() const {
@@ -610,6 +612,25 @@ Result<Rows> Connection::query(const std::string& sql, const std::vector<Value>&
   if (!stale) return status;
   if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return query(sql, params);
   return retry_stale(status);
+}
+
+Result<Rows> Connection::query_planned(const std::string& sql, const std::vector<Value>& params) {
+  LUMBUNG_RETURN_IF_ERROR(finish_sent());
+  // Prepared once all the same, for its parameters' types.
+  LUMBUNG_ASSIGN_OR_RETURN(const Prepared* statement, prepared(sql));
+  LUMBUNG_ASSIGN_OR_RETURN(Bound bound, bind(sql, statement, params));
+  bound.point();
+  PGresult* result = PQexecParams(conn_, sql.c_str(), bound.count(), statement->param_types.data(),
+                                  bound.values.data(), bound.lengths.data(), bound.formats.data(),
+                                  /*resultFormat=*/1);
+  const ExecStatusType state = PQresultStatus(result);
+  if (state == PGRES_TUPLES_OK || state == PGRES_COMMAND_OK || state == PGRES_EMPTY_QUERY) {
+    last_sqlstate_.clear();
+    return Rows(result);
+  }
+  Status status = failure(sql_label(sql), result);
+  PQclear(result);
+  return status;
 }
 
 Status Connection::send(const std::string& sql, const std::vector<Value>& params) {

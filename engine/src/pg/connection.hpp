@@ -79,6 +79,8 @@ class Rows {
   // Moves to the next row: false after the last (at once when there is none).
   bool step();
   int row_count() const;
+  // The index of the current row: -1 before the first step().
+  int position() const { return row_; }
   int column_count() const;
   std::string_view column_name(int column) const;
   // The number of rows an INSERT, UPDATE or DELETE touched (PQcmdTuples); 0
@@ -96,6 +98,8 @@ class Rows {
   std::int64_t integer(int column) const;
   // REQUIRES: the column is of a text type and not NULL.
   std::string text(int column) const;
+  // As text(), of row `row` (0 to row_count() - 1), wherever step() stands.
+  std::string text_at(int row, int column) const;
   // All of the current row's values, in column order.
   std::vector<Value> row() const;
 
@@ -152,6 +156,11 @@ class Connection {
   // call fails with kRetryableCode, so that retry_transaction() runs the
   // transaction again.
   Result<Rows> query(const std::string& sql, const std::vector<Value>& params = {});
+  // As query(), but planned for `params` at each run (an unnamed statement),
+  // never by a plan kept for any parameters: for a lookup whose best plan
+  // changes as its table grows (a plan kept from while the table was small
+  // may scan it whole).
+  Result<Rows> query_planned(const std::string& sql, const std::vector<Value>& params);
 
   // Sends one statement as query() runs it, without waiting for its
   // outcome (libpq's pipeline mode): for a transaction's writes whose rows

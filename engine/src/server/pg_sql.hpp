@@ -38,6 +38,10 @@ class PgSql {
     bool is_null(int i) const { return rows_.is_null(i); }
     std::int64_t integer(int i) const { return rows_.integer(i); }
     std::string text(int i) const { return rows_.text(i); }
+    // The rows are all in memory: those ahead of the current one can be read.
+    int row_count() const { return rows_.row_count(); }
+    int position() const { return rows_.position(); }
+    std::string text_at(int row, int i) const { return rows_.text_at(row, i); }
     std::string text_view(int i) const { return rows_.text(i); }
 
    private:
@@ -61,6 +65,11 @@ class PgSql {
 
   Result<Rows> query(const std::string& sql, Params params = {}) {
     LUMBUNG_ASSIGN_OR_RETURN(pg::Rows rows, conn_.query(pg_placeholders(sql), params));
+    return Rows(std::move(rows));
+  }
+  // As query(), planned for `params` each time (pg::Connection::query_planned).
+  Result<Rows> query_planned(const std::string& sql, const std::vector<Value>& params) {
+    LUMBUNG_ASSIGN_OR_RETURN(pg::Rows rows, conn_.query_planned(pg_placeholders(sql), params));
     return Rows(std::move(rows));
   }
   // Results are read whole: the same as query().

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "core/canonical_json.hpp"
@@ -215,24 +216,73 @@ class BatchMerger {
         device_id_(request.header().device_id()) {}
 
   Status merge() {
+    // Parsed first (it needs no server state), so that the rows the changes
+    // name are read together before they merge.
+    std::vector<std::variant<ParsedChange, Refusal>> changes;
+    changes.reserve(static_cast<std::size_t>(request_.changes_size()));
     for (const v1::Change& change : request_.changes()) {
-      v1::ChangeOutcome* outcome = response_->add_outcomes();
-      outcome->set_id(change.id());
       ParsedChange parsed;
       if (std::optional<Refusal> refusal = parse(schema_, request_, change, &parsed)) {
+        changes.emplace_back(std::move(*refusal));
+      } else {
+        changes.emplace_back(std::move(parsed));
+      }
+    }
+    LUMBUNG_RETURN_IF_ERROR(read_named_rows(changes));
+    for (int i = 0; i < request_.changes_size(); ++i) {
+      const v1::Change& change = request_.changes(i);
+      v1::ChangeOutcome* outcome = response_->add_outcomes();
+      outcome->set_id(change.id());
+      const auto& parsed = changes[static_cast<std::size_t>(i)];
+      if (const auto* refusal = std::get_if<Refusal>(&parsed)) {
         const int table = static_cast<int>(change.table());
         const std::string table_name =
             table < request_.tables_size() ? request_.tables(table).table() : std::string();
         LUMBUNG_RETURN_IF_ERROR(refuse(table_name, change.row_id(), *refusal, outcome));
         continue;
       }
-      LUMBUNG_RETURN_IF_ERROR(merge_change(parsed, outcome));
+      LUMBUNG_RETURN_IF_ERROR(merge_change(std::get<ParsedChange>(parsed), outcome));
     }
     LUMBUNG_RETURN_IF_ERROR(audit_refusals_beyond_limit());
     return fill_current();
   }
 
  private:
+  using RowKey = std::pair<std::string, std::string>;  // table, row id
+
+  // Reads the rows the parsed changes name, a few statements per table
+  // (ReadTransaction::rows), into named_rows_.
+  Status read_named_rows(const std::vector<std::variant<ParsedChange, Refusal>>& changes) {
+    std::map<std::string, std::vector<std::string>> ids_by_table;
+    for (const auto& change : changes) {
+      if (const auto* parsed = std::get_if<ParsedChange>(&change)) {
+        ids_by_table[parsed->table->name].push_back(parsed->row_id);
+      }
+    }
+    for (auto& [table, ids] : ids_by_table) {
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      LUMBUNG_ASSIGN_OR_RETURN(auto found, txn_.rows(table, ids));
+      for (const std::string& id : ids) {
+        auto it = found.find(id);
+        named_rows_[{table, id}] =
+            it == found.end() ? std::optional<StoredRow>() : std::move(it->second);
+      }
+    }
+    return Status::ok();
+  }
+
+  // The row `change` names as the store holds it now: as read before the
+  // batch merged for the first change of the row, and read again for the
+  // next (the one before may have changed it).
+  Result<std::optional<StoredRow>> named_row(const ParsedChange& change) {
+    const auto it = named_rows_.find(RowKey(change.table->name, change.row_id));
+    if (it == named_rows_.end()) return txn_.row(change.table->name, change.row_id);
+    std::optional<StoredRow> row = std::move(it->second);
+    named_rows_.erase(it);
+    return row;
+  }
+
   // The next seq, for a write in `scope`: every seq the batch gives is
   // counted in changed_scopes_, which wakes the long polls of those scopes.
   std::int64_t next_seq(const std::string& scope) {
@@ -241,8 +291,7 @@ class BatchMerger {
   }
 
   Status merge_change(const ParsedChange& change, v1::ChangeOutcome* outcome) {
-    LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row,
-                             txn_.row(change.table->name, change.row_id));
+    LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row, named_row(change));
     // An update or delete of a row beyond the grant is answered as if the
     // row did not exist, so that answers tell nothing of other villages'
     // rows; the audit keeps the truth. (An insert of its id cannot be: the
@@ -696,6 +745,9 @@ class BatchMerger {
   const std::string device_id_;
   std::int64_t refused_ = 0;  // changes of the push refused so far
   std::map<v1::RefusalReason, std::int64_t> refused_unaudited_;
+  // The rows the batch's changes name as read before any merged, until the
+  // first change of each merges.
+  std::map<RowKey, std::optional<StoredRow>> named_rows_;
 };
 
 }  // namespace

@@ -291,7 +291,7 @@ class RowChangeSource final : public ChangeSource {
       const auto table = entry.text_view(1);
       const auto row_id = entry.text_view(2);
       if (table != row_.table || row_id != row_.row_id) {
-        LUMBUNG_RETURN_IF_ERROR(load(table, row_id, entry.integer(0)));
+        LUMBUNG_RETURN_IF_ERROR(load(table, row_id));
       }
       item_.seq = entry.integer(0);
       item_.table = row_.table;
@@ -321,8 +321,8 @@ class RowChangeSource final : public ChangeSource {
   }
 
  private:
-  // Loads the row of the log entry at `seq`.
-  Status load(std::string_view table, std::string_view row_id, std::int64_t seq) {
+  // Loads the row of the current log entry.
+  Status load(std::string_view table, std::string_view row_id) {
     table_ = tables_.find(table);
     if (table_ == nullptr) {
       return Status(ErrorCode::kCorrupt, "store: the change log names table '" +
@@ -332,7 +332,7 @@ class RowChangeSource final : public ChangeSource {
       const std::pair<std::string, std::string> key(table, row_id);
       auto found = read_ahead_.find(key);
       if (found == read_ahead_.end()) {
-        LUMBUNG_RETURN_IF_ERROR(read_ahead(seq));
+        LUMBUNG_RETURN_IF_ERROR(read_ahead());
         found = read_ahead_.find(key);
       }
       if (found != read_ahead_.end()) {
@@ -345,21 +345,33 @@ class RowChangeSource final : public ChangeSource {
     return Status::ok();
   }
 
-  // Reads the rows of the log's next entries from `seq` on, a statement per
-  // table instead of one per row: over a network, a round trip each.
-  Status read_ahead(std::int64_t seq) {
+  // Reads the rows the log's chunk names from the current entry on, a
+  // statement per table and kRowsPerRead rows instead of one per row: over a
+  // network, a round trip each. (The chunk is in memory: see kReadsRowsInBatches.)
+  Status read_ahead() {
     read_ahead_.clear();
-    for (const RowTable& table : tables_.tables()) {
-      LUMBUNG_ASSIGN_OR_RETURN(
-          typename Sql::Rows rows,
-          sql_.query(table.select_logged_rows, {Value(item_.scope), Value(seq)}));
-      for (;;) {
-        LUMBUNG_ASSIGN_OR_RETURN(const bool found, rows.step());
-        if (!found) break;
-        LoadedRow row;
-        LUMBUNG_RETURN_IF_ERROR(read_loaded_row(rows, table, &row));
-        std::pair<std::string, std::string> key(table.name, row.row_id);
-        read_ahead_.emplace(std::move(key), std::move(row));
+    const typename Sql::Rows& log = log_.rows();
+    std::map<std::string, std::set<std::string>, std::less<>> ids_by_table;
+    for (int i = log.position(); i < log.row_count(); ++i) {
+      ids_by_table[log.text_at(i, 1)].insert(log.text_at(i, 2));
+    }
+    std::vector<Value> ids(ReadTransaction::kRowsPerRead);
+    for (const auto& [name, table_ids] : ids_by_table) {
+      const RowTable* table = tables_.find(name);
+      if (table == nullptr) continue;  // reported when its entry is reached
+      auto id = table_ids.begin();
+      while (id != table_ids.end()) {
+        for (Value& value : ids) value = id == table_ids.end() ? Value() : Value(*id++);
+        LUMBUNG_ASSIGN_OR_RETURN(typename Sql::Rows rows,
+                                 sql_.query_planned(table->select_rows, ids));
+        for (;;) {
+          LUMBUNG_ASSIGN_OR_RETURN(const bool found, rows.step());
+          if (!found) break;
+          LoadedRow row;
+          LUMBUNG_RETURN_IF_ERROR(read_loaded_row(rows, *table, &row));
+          std::pair<std::string, std::string> key(table->name, row.row_id);
+          read_ahead_.emplace(std::move(key), std::move(row));
+        }
       }
     }
     return Status::ok();
@@ -413,6 +425,55 @@ class ReadTransactionOver : public virtual ReadTransaction {
         .tombstone =
             core::ServerVersion{.stamp = {core::Hlc(tombstone.integer(3)), tombstone.text(4)},
                                 .seq = tombstone.integer(2)}});
+  }
+
+  Result<std::map<std::string, StoredRow, std::less<>>> rows(
+      std::string_view table, const std::vector<std::string>& row_ids) override {
+    static const std::string kSelectTombstones = [] {
+      std::string sql =
+          "SELECT row_id, scope, created_seq, seq, hlc, device FROM _lumbung_tombstones "
+          "WHERE tbl = ?1 AND row_id IN (?2";
+      for (std::size_t i = 3; i <= kRowsPerRead + 1; ++i) sql += ", ?" + std::to_string(i);
+      return sql + ")";
+    }();
+    LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
+    std::map<std::string, StoredRow, std::less<>> found;
+    // Ids beyond the end of the last group are NULL, which no id equals.
+    std::vector<Value> ids(kRowsPerRead);
+    std::vector<Value> deleted_ids(kRowsPerRead + 1);
+    deleted_ids[0] = Value(table);
+    for (std::size_t first = 0; first < row_ids.size(); first += kRowsPerRead) {
+      const std::size_t count = std::min(kRowsPerRead, row_ids.size() - first);
+      for (std::size_t i = 0; i < kRowsPerRead; ++i) {
+        ids[i] = i < count ? Value(row_ids[first + i]) : Value();
+      }
+      LUMBUNG_ASSIGN_OR_RETURN(Rows live, sql_.query_planned(rows->select_heads, ids));
+      for (;;) {
+        LUMBUNG_ASSIGN_OR_RETURN(const bool more, live.step());
+        if (!more) break;
+        found[live.text(0)] = {
+            .scope = live.text(1), .created_seq = live.integer(2), .tombstone = {}};
+      }
+      // The others may have been deleted.
+      std::size_t missing = 0;
+      for (std::size_t i = 0; i < count; ++i) {
+        if (!found.contains(row_ids[first + i])) deleted_ids[++missing] = ids[i];
+      }
+      if (missing == 0) continue;
+      for (std::size_t i = missing + 1; i < deleted_ids.size(); ++i) deleted_ids[i] = Value();
+      LUMBUNG_ASSIGN_OR_RETURN(Rows tombstones, sql_.query_planned(kSelectTombstones, deleted_ids));
+      for (;;) {
+        LUMBUNG_ASSIGN_OR_RETURN(const bool more, tombstones.step());
+        if (!more) break;
+        found[tombstones.text(0)] = {
+            .scope = tombstones.text(1),
+            .created_seq = tombstones.integer(2),
+            .tombstone =
+                core::ServerVersion{.stamp = {core::Hlc(tombstones.integer(4)), tombstones.text(5)},
+                                    .seq = tombstones.integer(3)}};
+      }
+    }
+    return found;
   }
 
   Result<std::vector<StoredCell>> cells(std::string_view table, std::string_view row_id) override {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "server/store.hpp"
+
 namespace lumbung::server {
 namespace {
 
@@ -57,16 +59,17 @@ Result<RowTable> describe(std::string name, std::string scope_column,
   const std::string listed = joined_columns(table.columns);
   table.select_row =
       "SELECT " + listed + ", " + kRowMetadataColumns + " FROM " + quoted + " WHERE \"id\" = ?1";
-  // LATERAL: a lookup by id per logged row, which a plan made for any
-  // parameters could otherwise turn into a scan of the whole table.
-  table.select_logged_rows =
-      "SELECT " + listed + ", " + kRowMetadataColumns +
-      " FROM (SELECT row_id FROM (SELECT tbl, row_id FROM _lumbung_changes WHERE scope = ?1 AND "
-      "seq >= ?2 ORDER BY seq LIMIT 512) AS chunk WHERE tbl = " +
-      core::sql_literal(Value(table.name)) + ") AS logged CROSS JOIN LATERAL (SELECT * FROM " +
-      quoted + " WHERE \"id\" = logged.row_id) AS t";
+  std::string ids;
+  for (std::size_t i = 1; i <= ReadTransaction::kRowsPerRead; ++i) {
+    ids += (i == 1 ? "?" : ", ?") + std::to_string(i);
+  }
+  table.select_rows = "SELECT " + listed + ", " + kRowMetadataColumns + " FROM " + quoted +
+                      " WHERE \"id\" IN (" + ids + ")";
   table.select_head = "SELECT " + quote_identifier(table.scope_column) +
                       ", \"_lumbung_created_seq\" FROM " + quoted + " WHERE \"id\" = ?1";
+  table.select_heads = "SELECT \"id\", " + quote_identifier(table.scope_column) +
+                       ", \"_lumbung_created_seq\" FROM " + quoted + " WHERE \"id\" IN (" + ids +
+                       ")";
   std::string placeholders;
   for (std::size_t i = 1; i <= table.columns.size() + 4; ++i) {
     placeholders += (i == 1 ? "?" : ", ?") + std::to_string(i);

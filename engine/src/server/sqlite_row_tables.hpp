@@ -42,10 +42,12 @@ struct RowTable {
   // (select_row only) the created seq, HLC, device and versions.
   std::string select_row;   // ?1: id
   std::string select_head;  // ?1: id; the scope and created seq alone
-  // As select_row, the rows the next 512 entries of the change log of scope
-  // ?1 from seq ?2 on name (in PostgreSQL's dialect: read only where
-  // Sql::kReadsRowsInBatches).
-  std::string select_logged_rows;
+  // The id, scope and created seq of the rows whose ids are among
+  // ?1..?kRowsPerRead (ReadTransaction::rows).
+  std::string select_heads;
+  // As select_row, the rows whose ids are among ?1..?kRowsPerRead (read
+  // where Sql::kReadsRowsInBatches).
+  std::string select_rows;
   std::string insert_row;                // ?1..?N: columns; then created seq, HLC, device, versions
   std::string delete_row;                // ?1: id
   std::string scan;                      // ?1: an id; the next 512 rows after it, in order of id

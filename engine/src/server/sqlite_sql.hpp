@@ -51,6 +51,12 @@ class SqliteSql {
     if (!query.is_ok()) return db_.last_error("preparing '" + sql + "'");
     return Rows(std::move(query).value());
   }
+  // SQLite plans a statement once, from its text: the same as query().
+  Result<Rows> query_planned(const std::string& sql, const std::vector<Value>& params) {
+    Result<db::Query> query = db::Query::cached(db_, sql, params);
+    if (!query.is_ok()) return db_.last_error("preparing '" + sql + "'");
+    return Rows(std::move(query).value());
+  }
   // As query(), with a statement of its own: for rows read while others of
   // the same text are (one per scope of a scan).
   Result<Rows> query_own(const std::string& sql, Params params) {

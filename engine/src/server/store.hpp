@@ -20,6 +20,7 @@
 // committed state.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -178,6 +179,12 @@ class ReadTransaction {
   // A named value; empty when never set.
   virtual Result<std::string> meta(std::string_view key) = 0;
   virtual Result<std::optional<StoredRow>> row(std::string_view table, std::string_view row_id) = 0;
+  // row() of each of `row_ids`, in a statement or two per kRowsPerRead ids
+  // rather than per id (over a network, a round trip costs more than the
+  // lookup): the rows the server has among them, live or deleted, by id.
+  static constexpr std::size_t kRowsPerRead = 256;
+  virtual Result<std::map<std::string, StoredRow, std::less<>>> rows(
+      std::string_view table, const std::vector<std::string>& row_ids) = 0;
   // The current cells of a row; none for a deleted or missing row.
   virtual Result<std::vector<StoredCell>> cells(std::string_view table,
                                                 std::string_view row_id) = 0;
