@@ -1,5 +1,7 @@
 #include "core/check_expr.hpp"
 
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -156,4 +158,50 @@ TEST_CASE("CHECK AND, OR and NOT only combine conditions", "[schema]") {
   CHECK(error_of("length(a AND b)") ==
         "at offset 9: AND can only combine conditions, not be used as a value");
   CHECK(sql_of("NOT (a = 1 AND (b OR NOT s))") == R"((NOT (("a" = 1) AND ("b" OR (NOT "s")))))");
+}
+
+TEST_CASE("a CHECK's table form has its canonical form's truth for every value", "[schema]") {
+  CHECK(parsed("s IN ('L','P')").table_sql() == R"(("s" IN ('L', 'P')))");  // two: as written
+  CHECK(parsed("a NOT IN (1, 2, 3)").table_sql() == R"((NOT ("a" = 1 OR "a" = 2 OR "a" = 3)))");
+  // SQLite judges both over values of every storage class, in columns of
+  // every affinity, NULL in the lists and out of them.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
+  const auto exec = [&](const std::string& sql) {
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    INFO(sql << ": " << (error != nullptr ? error : ""));
+    sqlite3_free(error);
+    REQUIRE(rc == SQLITE_OK);
+  };
+  exec("CREATE TABLE v (a INTEGER, b INTEGER, r REAL, s TEXT, t TEXT, data BLOB)");
+  for (const char* value : {"NULL", "1", "2", "3", "-2", "3.5", "1.0", "'1'", "'2'", "'x'", "'L'",
+                            "'l'", "' 1'", "x'01'", "''"}) {
+    exec(std::string("INSERT INTO v VALUES (") + value + ", " + value + ", " + value + ", " +
+         value + ", " + value + ", " + value + ")");
+  }
+  int compared = 0;
+  for (const char* text :
+       {"a IN (1, 2, 3)", "a NOT IN (1, 2, 3)", "a IN (1, '2', 3.5)", "r IN (1, 2, 3.5)",
+        "s IN ('1', 2, 'x')", "s NOT IN ('L', 'P', 'x')", "t IN (1, NULL, 'x')",
+        "t NOT IN (1, NULL, 'x')", "data IN (1, '1', 3)", "length(s) IN (0, 1, 2)",
+        "a IN (1, 2, 3) AND s NOT IN ('a', 'b', 'c')"}) {
+    const CheckExpr check = parsed(text);
+    REQUIRE(check.table_sql() != check.sql());
+    const std::string sql =
+        "SELECT quote(" + check.sql() + "), quote(" + check.table_sql() + "), quote(a) FROM v";
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK);
+    while (sqlite3_step(statement) == SQLITE_ROW) {
+      const auto text_of = [&](int i) {
+        return std::string(reinterpret_cast<const char*>(sqlite3_column_text(statement, i)));
+      };
+      INFO(text << " of " << text_of(2));
+      CHECK(text_of(0) == text_of(1));
+      ++compared;
+    }
+    sqlite3_finalize(statement);
+  }
+  CHECK(compared == 11 * 15);
+  sqlite3_close(db);
 }

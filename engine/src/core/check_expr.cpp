@@ -552,8 +552,18 @@ class Parser {
 // ---------------------------------------------------------------------------
 // Rendering
 
-std::string render(const ExprNode& n) {
-  const auto arg = [&](std::size_t i) { return render(*n.args[i]); };
+// How render() writes an IN list.
+enum class InLists {
+  kAsWritten,
+  // More than two values as comparisons joined by OR, which SQLite defines
+  // IN to be ("a IN (x, y, z)" is "a = +x OR a = +y OR a = +z": a literal has
+  // no affinity): for a constant list of more than two values SQLite builds a
+  // table at each run of the statement, so at each row a table's CHECK judges.
+  kAsComparisons,
+};
+
+std::string render(const ExprNode& n, InLists lists) {
+  const auto arg = [&](std::size_t i) { return render(*n.args[i], lists); };
   const std::string negation = n.negated ? "NOT " : "";
   switch (n.kind) {
     case NodeKind::kLiteral:
@@ -573,6 +583,14 @@ std::string render(const ExprNode& n) {
     case NodeKind::kIsNull:
       return "(" + arg(0) + (n.negated ? " IS NOT NULL)" : " IS NULL)");
     case NodeKind::kIn: {
+      if (lists == InLists::kAsComparisons && n.args.size() > 3) {
+        const std::string value = arg(0);
+        std::string any;
+        for (std::size_t i = 1; i < n.args.size(); ++i) {
+          any += (i > 1 ? " OR " : "") + value + " = " + arg(i);
+        }
+        return n.negated ? "(NOT (" + any + "))" : "(" + any + ")";
+      }
       std::string list;
       for (std::size_t i = 1; i < n.args.size(); ++i) list += (i > 1 ? ", " : "") + arg(i);
       return "(" + arg(0) + " " + negation + "IN (" + list + "))";
@@ -612,7 +630,8 @@ Result<CheckExpr> CheckExpr::parse(std::string_view text, const std::vector<std:
     Parser parser(tokenize(text), columns, blob_columns);
     CheckExpr expr;
     const NodePtr root = parser.parse_all();
-    expr.sql_ = render(*root);
+    expr.sql_ = render(*root, InLists::kAsWritten);
+    expr.table_sql_ = render(*root, InLists::kAsComparisons);
     add_columns(*root, &expr.columns_);
     expr.source_ = std::string(text);
     return expr;

@@ -16,7 +16,7 @@ std::string column_sql(const core::Column& column) {
   if (column.default_value) {
     sql += " DEFAULT " + core::sql_literal(*column.default_value, core::RealDigits::kSeventeen);
   }
-  if (column.check) sql += " CHECK " + column.check->sql();
+  if (column.check) sql += " CHECK " + column.check->table_sql();
   if (column.references) {
     sql += " REFERENCES " + quote_identifier(column.references->table) + "(" +
            quote_identifier(column.references->column) + ") DEFERRABLE INITIALLY DEFERRED";
@@ -36,7 +36,7 @@ std::string create_table_sql(const core::Table& table) {
   for (size_t i = 0; i < table.columns.size(); ++i) {
     sql += (i ? ", " : "") + column_sql(table.columns[i]);
   }
-  for (const core::CheckExpr& check : table.checks) sql += ", CHECK " + check.sql();
+  for (const core::CheckExpr& check : table.checks) sql += ", CHECK " + check.table_sql();
   return sql + ")";
 }
 
