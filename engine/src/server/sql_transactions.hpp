@@ -158,6 +158,17 @@ struct LoadedRow {
   std::vector<StoredCell> cells(const RowTable& table) const;
 };
 
+// The deleted row whose tombstone `rows` holds from column `at` on: its
+// scope, created seq, seq, HLC and device.
+template <typename Rows>
+StoredRow deleted_row(const Rows& rows, int at) {
+  return {.scope = rows.text(at),
+          .created_seq = rows.integer(at + 1),
+          .tombstone =
+              core::ServerVersion{.stamp = {core::Hlc(rows.integer(at + 3)), rows.text(at + 4)},
+                                  .seq = rows.integer(at + 2)}};
+}
+
 // Reads the current row of `rows` (a statement reading the table's columns,
 // then its created seq, HLC, device and versions) into *row.
 template <typename Rows>
@@ -419,12 +430,7 @@ class ReadTransactionOver : public virtual ReadTransaction {
                    {Value(table), Value(row_id)}));
     LUMBUNG_ASSIGN_OR_RETURN(const bool deleted, tombstone.step());
     if (!deleted) return std::optional<StoredRow>();
-    return std::optional<StoredRow>(StoredRow{
-        .scope = tombstone.text(0),
-        .created_seq = tombstone.integer(1),
-        .tombstone =
-            core::ServerVersion{.stamp = {core::Hlc(tombstone.integer(3)), tombstone.text(4)},
-                                .seq = tombstone.integer(2)}});
+    return std::optional<StoredRow>(deleted_row(tombstone, 0));
   }
 
   Result<std::map<std::string, StoredRow, std::less<>>> rows(
@@ -465,12 +471,7 @@ class ReadTransactionOver : public virtual ReadTransaction {
       for (;;) {
         LUMBUNG_ASSIGN_OR_RETURN(const bool more, tombstones.step());
         if (!more) break;
-        found[tombstones.text(0)] = {
-            .scope = tombstones.text(1),
-            .created_seq = tombstones.integer(2),
-            .tombstone =
-                core::ServerVersion{.stamp = {core::Hlc(tombstones.integer(4)), tombstones.text(5)},
-                                    .seq = tombstones.integer(3)}};
+        found[tombstones.text(0)] = deleted_row(tombstones, 1);
       }
     }
     return found;
