@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <random>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -591,6 +594,13 @@ bool Connection::stale_statement(const std::string& sql, const pg_result* result
 Status Connection::retry_stale(const Status& status) {
   return Status(kRetryableCode,
                 status.message() + ": a table it reads changed; run the transaction again");
+}
+
+void pause_before_retry(int attempt) {
+  thread_local std::minstd_rand random(std::random_device{}());
+  const int most_ms = 1 << std::min(attempt - 2, 6);
+  std::uniform_int_distribution<int> microseconds(0, most_ms * 1000);
+  std::this_thread::sleep_for(std::chrono::microseconds(microseconds(random)));
 }
 
 Result<Rows> Connection::query(const std::string& sql, const std::vector<Value>& params) {

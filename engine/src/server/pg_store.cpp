@@ -257,6 +257,7 @@ std::vector<Status> PgStore::write_group(const std::vector<WriteBody>& bodies) {
       continue;
     }
     if (committed.code() != pg::kRetryableCode) break;
+    if (attempt < kGroupAttempts) pg::pause_before_retry(attempt + 1);
   }
   if (!committed.is_ok()) {
     for (Status& status : statuses) {
@@ -294,10 +295,14 @@ Status PgStore::read(const std::function<Status(ReadTransaction&)>& body) {
   // broke while idle (PostgreSQL restarted) is reset, once. Each statement
   // is planned for its parameters: a plan made once for any (PostgreSQL's
   // generic plan, chosen while the tables were small) can read the whole
-  // change log for each page's chunk of it.
+  // change log for each page's chunk of it. Sorting is left as a last
+  // resort: every read here pages along an index in its order, yet with
+  // statistics older than the table's growth (autovacuum analyzes after its
+  // nap of a minute) PostgreSQL sorted all of a scope's log past the cursor
+  // to take a page's 512 entries (47 ms instead of 0.2 ms at 100,000).
   constexpr const char* kBegin =
       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-      "SET LOCAL plan_cache_mode = force_custom_plan";
+      "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_sort = off";
   Status begun = conn.exec(kBegin);
   if (begun.code() == ErrorCode::kUnavailable) {
     LUMBUNG_RETURN_IF_ERROR(conn.reset());
