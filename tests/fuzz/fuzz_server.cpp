@@ -10,7 +10,8 @@
 // the clock past the longest wait); the status is one docs/protocol.md lists
 // for a healthy server (never 500 or 503: the store is on a working disk and
 // the server is not stopping); a 200 carries the path's response message and
-// any other status an Error whose code maps to it; the insecure server never
+// any other status an Error whose code maps to it (a 200 of /metrics is
+// Prometheus text, never served to the supervisor's token); the insecure server never
 // answers 401 or 403.
 #include <atomic>
 #include <chrono>
@@ -88,6 +89,11 @@ void check_response(const HttpRequest& request, const HttpResponse& response, bo
   if (response.status == 200) {
     if (path == "/healthz") {
       LUMBUNG_FUZZ_CHECK(response.body == "ok", what);
+    } else if (path == "/metrics") {
+      // Prometheus text; the authenticating server serves it to an admin only,
+      // and the harness's token is a supervisor's.
+      LUMBUNG_FUZZ_CHECK(!authenticating, what);
+      LUMBUNG_FUZZ_CHECK(response.body.find("# TYPE ") != std::string::npos, what);
     } else if (path == "/v1/push") {
       v1::PushResponse message;
       LUMBUNG_FUZZ_CHECK(decodes_as(response, &message), what);
