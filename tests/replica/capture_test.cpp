@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "replica/outbox.hpp"
 #include "support/test_support.hpp"
 
 using namespace lumbung;
@@ -48,6 +49,21 @@ TEST_CASE("an API insert is one pending row change stamped by the injected clock
   CHECK(changes[0].kind == PendingChange::Kind::kInsert);
   CHECK(changes[0].column.empty());
   CHECK(changes[0].hlc == (kT0 << 16));
+}
+
+TEST_CASE("a push batch reads the outbox's first entries without sorting the others", "[replica]") {
+  Fixture f;
+  PlainConnection plain(f.path);
+  for (int i = 0; i < 500; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    REQUIRE(plain.exec("INSERT INTO person (id, village_id, full_name, created_by, created_at) "
+                       "VALUES ('" +
+                       id + "', 'v1', 'Siti', 'sri', '2026-11-28T04:00:00Z')") == "");
+  }
+  const PlainConnection::ReadCost cost = plain.read_cost(replica::kOutboxInPushOrderSql, 10);
+  CHECK(cost.sorts == 0);
+  CHECK(cost.full_scan_steps >= 0);
+  CHECK(cost.full_scan_steps <= 10);
 }
 
 TEST_CASE("several writes to one cell leave one pending change with the latest stamp",

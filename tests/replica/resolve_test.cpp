@@ -148,7 +148,7 @@ TEST_CASE("a replica of format /2 is upgraded in place when opened, to /5", "[re
   replica.reset();
   PlainConnection plain(options.path);
   CHECK(plain.scalar("SELECT count(*) FROM _lumbung_meta WHERE key = 'format' "
-                     "AND value = 'lumbung-replica/5'") == 1);
+                     "AND value = 'lumbung-replica/6'") == 1);
   CHECK(plain.scalar("SELECT count(*) FROM _lumbung_version") == 0);
   CHECK(plain.scalar("SELECT count(author) FROM _lumbung_outbox") == 0);
   CHECK(plain.scalar("SELECT count(resolved_ms) FROM _lumbung_conflict") == 0);  // -1: no column

@@ -119,6 +119,26 @@ class PlainConnection {
     return value;
   }
 
+  // What running a query to its end cost SQLite: the rows it stepped through
+  // in full scans of tables and the sorts it made.
+  struct ReadCost {
+    int full_scan_steps = -1;
+    int sorts = -1;
+  };
+  ReadCost read_cost(const std::string& sql, std::int64_t param) {
+    sqlite3_stmt* stmt = nullptr;
+    ReadCost cost;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_bind_int64(stmt, 1, param) == SQLITE_OK) {
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+      }
+      cost.full_scan_steps = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+      cost.sorts = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_SORT, 0);
+    }
+    sqlite3_finalize(stmt);
+    return cost;
+  }
+
  private:
   sqlite3* db_ = nullptr;
 };

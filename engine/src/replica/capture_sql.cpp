@@ -158,6 +158,9 @@ constexpr db::FormatStep kBookkeepingSteps[] = {
      "ALTER TABLE _lumbung_scope ADD COLUMN reseeding INTEGER NOT NULL DEFAULT 0; "
      "ALTER TABLE _lumbung_outbox ADD COLUMN author TEXT; "
      "ALTER TABLE _lumbung_push ADD COLUMN acked_batch INTEGER NOT NULL DEFAULT 0"},
+    // /5 -> /6: the outbox in the order it is pushed, so that a push batch
+    // reads its first entries instead of sorting the whole outbox each time.
+    {6, "CREATE INDEX _lumbung_outbox_order ON _lumbung_outbox (hlc, tbl, row_id, col)"},
 };
 
 }  // namespace

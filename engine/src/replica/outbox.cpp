@@ -5,10 +5,7 @@ namespace lumbung::replica {
 Result<std::vector<OutboxEntry>> read_outbox(db::Database& db, int limit) {
   LUMBUNG_ASSIGN_OR_RETURN(
       db::Query query,
-      db::Query::cached(db,
-                        "SELECT tbl, row_id, col, op, hlc, base, COALESCE(author, '') "
-                        "FROM _lumbung_outbox ORDER BY hlc, tbl, row_id, col LIMIT ?1",
-                        {Value(static_cast<std::int64_t>(limit))}));
+      db::Query::cached(db, kOutboxInPushOrderSql, {Value(static_cast<std::int64_t>(limit))}));
   std::vector<OutboxEntry> entries;
   for (;;) {
     LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());

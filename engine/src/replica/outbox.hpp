@@ -26,6 +26,12 @@ struct OutboxEntry {
   std::string author = {};
 };
 
+// read_outbox()'s statement: the entries in the order they are pushed, read
+// by the index _lumbung_outbox_order (never a sort of the whole outbox).
+inline constexpr const char* kOutboxInPushOrderSql =
+    "SELECT tbl, row_id, col, op, hlc, base, COALESCE(author, '') "
+    "FROM _lumbung_outbox ORDER BY hlc, tbl, row_id, col LIMIT ?1";
+
 // Up to `limit` entries (every one when negative), oldest first.
 Result<std::vector<OutboxEntry>> read_outbox(db::Database& db, int limit);
 

@@ -315,6 +315,7 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
     answer.server_went_back = true;
     return answer;
   }
+  LUMBUNG_ASSIGN_OR_RETURN(const std::string own_id, device_id(db_));
   ChangedRowsCollector changed;
   ServerStateWriter writer(db_);
   // Drops the entry if unchanged since sent; a later acknowledged change also
@@ -337,7 +338,7 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
       }
       switch (outcome.outcome()) {
         case v1::OUTCOME_APPLIED:
-          LUMBUNG_RETURN_IF_ERROR(record_applied(*entry, outcome));
+          LUMBUNG_RETURN_IF_ERROR(record_applied(*entry, outcome, own_id));
           LUMBUNG_RETURN_IF_ERROR(acknowledge(*entry));
           ++answer.applied;
           break;
@@ -387,16 +388,15 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
   return answer;
 }
 
-Status Pusher::record_applied(const OutboxEntry& entry, const v1::ChangeOutcome& outcome) {
+Status Pusher::record_applied(const OutboxEntry& entry, const v1::ChangeOutcome& outcome,
+                              const std::string& own_id) {
   // A re-offer's versions are the ones the device holds already, unless the
   // server re-stamped them.
   if (!entry.author.empty() && !outcome.restamped()) return Status::ok();
   const core::Table* table = schema_.find_table(entry.table);
   if (table == nullptr) return Status::ok();
-  core::Stamp stamp{core::Hlc(outcome.restamped() ? outcome.hlc() : entry.hlc), entry.author};
-  if (stamp.device_id.empty()) {
-    LUMBUNG_ASSIGN_OR_RETURN(stamp.device_id, device_id(db_));
-  }
+  core::Stamp stamp{core::Hlc(outcome.restamped() ? outcome.hlc() : entry.hlc),
+                    entry.author.empty() ? own_id : entry.author};
   Versions versions(db_);
   if (entry.op == OutboxOp::kDelete) {
     return versions.set_deleted(entry.table, entry.row_id, "", stamp);

@@ -93,8 +93,10 @@ class Pusher {
   Status reidentify_after_stale();
 
  private:
-  // Records the stamps of a change the server applied.
-  Status record_applied(const OutboxEntry& entry, const v1::ChangeOutcome& outcome);
+  // Records the stamps of a change the server applied; `own_id`: this
+  // device's id, the author of its own writes.
+  Status record_applied(const OutboxEntry& entry, const v1::ChangeOutcome& outcome,
+                        const std::string& own_id);
 
   db::Database& db_;
   const core::Schema& schema_;
