@@ -84,6 +84,9 @@ class SyncWorld {
   }
 
   Replica& device(int i) { return *devices_.at(i); }
+  // Another handle on device i's file, as another thread of the app opens
+  // one to write while a sync runs (a Replica is used by one thread at a time).
+  std::unique_ptr<Replica> open_again(int i) const { return open_replica(device_options_.at(i)); }
   const std::string& path(int i) const { return device_options_.at(i).path; }
 
   // Closes and opens a device again, as after a crash (every sync step that

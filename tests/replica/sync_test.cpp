@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/schema.hpp"
+#include "protocol/wire.hpp"
 #include "sync_fixture.hpp"
 
 using namespace lumbung;
@@ -248,11 +249,14 @@ TEST_CASE("a pending local edit stays visible over the server's value until ackn
     REQUIRE(world.device(budi).update("household", "h1", {{"phone", "budi"}}).is_ok());
     world.sync(budi);
     world.clock().advance(1000);
+    // The write comes from another thread of the app, through its own handle:
+    // the push is on its way on a thread of the sync's.
+    std::unique_ptr<Replica> app = world.open_again(ani);
     options.transport = std::make_shared<lumbung::test::HookTransport>(
         world.transport(), [&](const HttpRequest& request) -> std::optional<Result<HttpResponse>> {
           if (request.target == "/v1/push" && !wrote) {
             wrote = true;
-            REQUIRE(world.device(ani).update("household", "h1", {{"phone", "ani"}}).is_ok());
+            REQUIRE(app->update("household", "h1", {{"phone", "ani"}}).is_ok());
           }
           return std::nullopt;
         });
@@ -372,6 +376,50 @@ TEST_CASE("pulls come in pages of the size asked for", "[replica][sync]") {
   };
   CHECK(world.sync(fresh, paged).pulled == 60);
   CHECK(pages >= 10);
+  world.check_converged();
+}
+
+TEST_CASE("the batch made while one is on its way goes after all of that one", "[replica][sync]") {
+  SyncWorld world;
+  const int sri = world.add_device("sri");
+  REQUIRE(world.device(sri)
+              .transaction([&]() -> Status {
+                for (int i = 0; i < 20; ++i) {
+                  LUMBUNG_RETURN_IF_ERROR(world.device(sri).insert(
+                      "household", household("h" + std::to_string(100 + i), kVillageA)));
+                }
+                return Status::ok();
+              })
+              .is_ok());
+  // The rows of each batch as sent; the server's answer to the first batch
+  // leaves its last change without an outcome, as a server may.
+  std::vector<std::vector<std::string>> sent;
+  SyncOptions options = world.options();
+  options.push_batch_changes = 6;
+  options.transport = std::make_shared<lumbung::test::HookTransport>(
+      world.transport(), [&](const HttpRequest& request) -> std::optional<Result<HttpResponse>> {
+        if (request.target != "/v1/push") return std::nullopt;
+        v1::PushRequest push;
+        REQUIRE(protocol::decode_body(request.headers, request.body, 1 << 24, &push).is_ok());
+        sent.emplace_back();
+        for (const v1::Change& change : push.changes()) sent.back().push_back(change.row_id());
+        Result<HttpResponse> answer = world.transport()->exchange(request);
+        if (sent.size() > 1 || !answer.is_ok()) return answer;
+        v1::PushResponse response;
+        REQUIRE(protocol::decode_body(answer->headers, answer->body, 1 << 24, &response).is_ok());
+        response.mutable_outcomes()->RemoveLast();
+        return protocol::make_response(response);
+      });
+  const SyncSummary summary = world.sync(sri, options);
+  CHECK(summary.pushed == 20);
+  REQUIRE(sent.size() == 4);
+  const std::vector<std::string> first = {"h100", "h101", "h102", "h103", "h104", "h105"};
+  CHECK(sent[0] == first);
+  // The change left unanswered goes out again before anything after it.
+  const std::vector<std::string> second = {"h105", "h106", "h107", "h108", "h109", "h110"};
+  CHECK(sent[1] == second);
+  CHECK(sent[3].back() == "h119");
+  CHECK(world.device(sri).pending_changes()->empty());
   world.check_converged();
 }
 

@@ -125,11 +125,19 @@ class PlainConnection {
     int full_scan_steps = -1;
     int sorts = -1;
   };
-  ReadCost read_cost(const std::string& sql, std::int64_t param) {
+  // `params`: ?1, ?2... (integers and text only).
+  ReadCost read_cost(const std::string& sql, const std::vector<Value>& params) {
     sqlite3_stmt* stmt = nullptr;
     ReadCost cost;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
-        sqlite3_bind_int64(stmt, 1, param) == SQLITE_OK) {
+    bool bound = sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK;
+    for (std::size_t i = 0; bound && i < params.size(); ++i) {
+      const int at = static_cast<int>(i + 1);
+      bound = (params[i].type() == ValueType::kInteger
+                   ? sqlite3_bind_int64(stmt, at, params[i].as_integer())
+                   : sqlite3_bind_text(stmt, at, params[i].as_text().c_str(), -1,
+                                       SQLITE_TRANSIENT)) == SQLITE_OK;
+    }
+    if (bound) {
       while (sqlite3_step(stmt) == SQLITE_ROW) {
       }
       cost.full_scan_steps = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);

@@ -2,10 +2,16 @@
 
 namespace lumbung::replica {
 
-Result<std::vector<OutboxEntry>> read_outbox(db::Database& db, int limit) {
+Result<std::vector<OutboxEntry>> read_outbox(db::Database& db, int limit,
+                                             const OutboxEntry* after) {
+  // Stamps are never negative: (-1, ...) is before every entry.
   LUMBUNG_ASSIGN_OR_RETURN(
       db::Query query,
-      db::Query::cached(db, kOutboxInPushOrderSql, {Value(static_cast<std::int64_t>(limit))}));
+      db::Query::cached(
+          db, kOutboxInPushOrderSql,
+          {Value(static_cast<std::int64_t>(limit)), Value(after ? after->hlc : std::int64_t{-1}),
+           Value(after ? after->table : ""), Value(after ? after->row_id : ""),
+           Value(after ? after->column : "")}));
   std::vector<OutboxEntry> entries;
   for (;;) {
     LUMBUNG_ASSIGN_OR_RETURN(const bool row, query.step());

@@ -26,14 +26,17 @@ struct OutboxEntry {
   std::string author = {};
 };
 
-// read_outbox()'s statement: the entries in the order they are pushed, read
-// by the index _lumbung_outbox_order (never a sort of the whole outbox).
+// read_outbox()'s statement: the entries in the order they are pushed, from
+// the one after the place (?2, ?3, ?4, ?5) = (hlc, tbl, row_id, col), read by
+// the index _lumbung_outbox_order (never a sort of the whole outbox).
 inline constexpr const char* kOutboxInPushOrderSql =
-    "SELECT tbl, row_id, col, op, hlc, base, COALESCE(author, '') "
-    "FROM _lumbung_outbox ORDER BY hlc, tbl, row_id, col LIMIT ?1";
+    "SELECT tbl, row_id, col, op, hlc, base, COALESCE(author, '') FROM _lumbung_outbox "
+    "WHERE (hlc, tbl, row_id, col) > (?2, ?3, ?4, ?5) ORDER BY hlc, tbl, row_id, col LIMIT ?1";
 
-// Up to `limit` entries (every one when negative), oldest first.
-Result<std::vector<OutboxEntry>> read_outbox(db::Database& db, int limit);
+// Up to `limit` entries (every one when negative), oldest first; with
+// `after`, those that come after the place of `after` in that order.
+Result<std::vector<OutboxEntry>> read_outbox(db::Database& db, int limit,
+                                             const OutboxEntry* after = nullptr);
 
 // Removes the entry of (table, row_id, column) if it still carries `hlc`, and
 // says whether it did: a local write made since keeps its entry pending.

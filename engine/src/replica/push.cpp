@@ -1,5 +1,6 @@
 #include "replica/push.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -191,6 +192,18 @@ Result<std::string> row_scope(db::Database& db, const core::Table& table,
   return scope.type() == ValueType::kText ? scope.as_text() : std::string();
 }
 
+// Decodes a batch read back from the file; kCorrupt when it cannot be.
+Result<std::shared_ptr<const v1::PushRequest>> decode_stored(const PushBatch& batch) {
+  auto request = std::make_shared<v1::PushRequest>();
+  Status read = protocol::decode_body(body_headers(batch), batch.body, protocol::kMaxRequestBytes,
+                                      request.get());
+  if (!read.is_ok()) {
+    return Status(ErrorCode::kCorrupt, "push batch " + std::to_string(batch.number) +
+                                           ": the stored batch cannot be read: " + read.message());
+  }
+  return std::shared_ptr<const v1::PushRequest>(std::move(request));
+}
+
 }  // namespace
 
 Result<std::int64_t> next_batch_number(db::Database& db) {
@@ -219,13 +232,12 @@ Result<std::optional<PushBatch>> Pusher::inflight() {
           "SELECT inflight_batch, inflight_encoding, inflight_body FROM _lumbung_push "
           "WHERE inflight_batch IS NOT NULL"));
   LUMBUNG_ASSIGN_OR_RETURN(const bool found, query.step());
-  std::optional<PushBatch> batch;
-  if (found) {
-    const Value body = query.value(2);
-    batch = PushBatch{static_cast<std::uint64_t>(query.integer(0)), query.text(1),
-                      std::string(body.as_blob().begin(), body.as_blob().end())};
-  }
-  return batch;
+  if (!found) return std::optional<PushBatch>();
+  const Value body = query.value(2);
+  PushBatch batch{static_cast<std::uint64_t>(query.integer(0)), query.text(1),
+                  std::string(body.as_blob().begin(), body.as_blob().end())};
+  LUMBUNG_ASSIGN_OR_RETURN(batch.request, decode_stored(batch));
+  return std::optional<PushBatch>(std::move(batch));
 }
 
 Status Pusher::drop_inflight() {
@@ -235,68 +247,84 @@ Status Pusher::drop_inflight() {
                  {});
 }
 
+Result<std::optional<PushBatch>> Pusher::build_batch(int max_changes, const OutboxEntry* after) {
+  LUMBUNG_RETURN_IF_ERROR(fold_capture_log(db_, schema_));
+  // Entries whose row is gone are dropped on the way; take more until a
+  // batch has something in it or the outbox is empty.
+  std::optional<OutboxEntry> last_read;
+  for (;;) {
+    LUMBUNG_ASSIGN_OR_RETURN(
+        std::vector<OutboxEntry> entries,
+        read_outbox(db_, std::max(1, max_changes), last_read ? &*last_read : after));
+    if (entries.empty()) return std::optional<PushBatch>();
+    v1::PushRequest request;
+    WireNames names(request);
+    for (const OutboxEntry& entry : entries) {
+      const core::Table* table = schema_.find_table(entry.table);
+      bool added = false;
+      if (table != nullptr) {
+        auto [select, fresh] = row_selects_.try_emplace(table->name);
+        if (fresh) {
+          std::vector<std::string> every;
+          for (const core::Column& column : table->columns) every.push_back(column.name);
+          select->second = select_cells_sql(*table, every);
+        }
+        LUMBUNG_ASSIGN_OR_RETURN(added,
+                                 add_change(db_, *table, entry, select->second, names, request));
+      }
+      if (!added) {
+        LUMBUNG_RETURN_IF_ERROR(
+            remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc).status());
+      }
+    }
+    if (request.changes_size() == 0) {
+      last_read = entries.back();
+      continue;
+    }
+    LUMBUNG_ASSIGN_OR_RETURN(std::int64_t number, next_batch_number(db_));
+    LUMBUNG_ASSIGN_OR_RETURN(v1::RequestHeader header, request_header(db_, schema_));
+    *request.mutable_header() = std::move(header);
+    request.set_batch(static_cast<std::uint64_t>(number));
+    HttpRequest encoded = protocol::make_request(kPushTarget, request);
+    const std::optional<std::string_view> encoding =
+        find_header(encoded.headers, "Content-Encoding");
+    return std::optional<PushBatch>(PushBatch{
+        static_cast<std::uint64_t>(number), encoding ? std::string(*encoding) : std::string(),
+        std::move(encoded.body), std::make_shared<const v1::PushRequest>(std::move(request))});
+  }
+}
+
 Result<std::optional<PushBatch>> Pusher::start_batch(int max_changes) {
   std::optional<PushBatch> batch;
   Status status = db::in_transaction(db_, [&]() -> Status {
-    LUMBUNG_RETURN_IF_ERROR(fold_capture_log(db_, schema_));
-    // Entries whose row is gone are dropped on the way; take more until a
-    // batch has something in it or the outbox is empty.
-    for (;;) {
-      LUMBUNG_ASSIGN_OR_RETURN(std::vector<OutboxEntry> entries,
-                               read_outbox(db_, std::max(1, max_changes)));
-      if (entries.empty()) return Status::ok();
-      v1::PushRequest request;
-      WireNames names(request);
-      for (const OutboxEntry& entry : entries) {
-        const core::Table* table = schema_.find_table(entry.table);
-        bool added = false;
-        if (table != nullptr) {
-          auto [select, fresh] = row_selects_.try_emplace(table->name);
-          if (fresh) {
-            std::vector<std::string> every;
-            for (const core::Column& column : table->columns) every.push_back(column.name);
-            select->second = select_cells_sql(*table, every);
-          }
-          LUMBUNG_ASSIGN_OR_RETURN(added,
-                                   add_change(db_, *table, entry, select->second, names, request));
-        }
-        if (!added) {
-          LUMBUNG_RETURN_IF_ERROR(
-              remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc)
-                  .status());
-        }
-      }
-      if (request.changes_size() == 0) continue;
-
-      LUMBUNG_ASSIGN_OR_RETURN(std::int64_t number, next_batch_number(db_));
-      LUMBUNG_ASSIGN_OR_RETURN(v1::RequestHeader header, request_header(db_, schema_));
-      *request.mutable_header() = std::move(header);
-      request.set_batch(static_cast<std::uint64_t>(number));
-      HttpRequest encoded = protocol::make_request(kPushTarget, request);
-      const std::optional<std::string_view> encoding =
-          find_header(encoded.headers, "Content-Encoding");
-      batch = PushBatch{static_cast<std::uint64_t>(number),
-                        encoding ? std::string(*encoding) : std::string(), std::move(encoded.body),
-                        std::make_shared<const v1::PushRequest>(std::move(request))};
-      return store_inflight(db_, *batch);
-    }
+    LUMBUNG_ASSIGN_OR_RETURN(batch, build_batch(max_changes, nullptr));
+    return batch ? store_inflight(db_, *batch) : Status::ok();
   });
   if (!status.is_ok()) return status;
   return batch;
 }
 
-Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushResponse& response) {
-  const std::string context = "push batch " + std::to_string(batch.number);
-  v1::PushRequest decoded;
-  if (!batch.request) {
-    Status read = protocol::decode_body(body_headers(batch), batch.body, protocol::kMaxRequestBytes,
-                                        &decoded);
-    if (!read.is_ok()) {
-      return Status(ErrorCode::kCorrupt,
-                    context + ": the stored batch cannot be read: " + read.message());
-    }
+Result<std::optional<PushBatch>> Pusher::prepare_after(const PushBatch& sent, int max_changes) {
+  const v1::PushRequest& request = *sent.request;
+  if (request.changes_size() == 0) {
+    return Status(ErrorCode::kCorrupt, "push batch " + std::to_string(sent.number) +
+                                           ": the batch in flight has no change");
   }
-  const v1::PushRequest& request = batch.request ? *batch.request : decoded;
+  LUMBUNG_ASSIGN_OR_RETURN(OutboxEntry last,
+                           entry_of(request, request.changes(request.changes_size() - 1)));
+  std::optional<PushBatch> batch;
+  Status status = db::in_transaction(db_, [&]() -> Status {
+    LUMBUNG_ASSIGN_OR_RETURN(batch, build_batch(max_changes, &last));
+    return Status::ok();
+  });
+  if (!status.is_ok()) return status;
+  return batch;
+}
+
+Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushResponse& response,
+                                        const std::optional<PushBatch>& next) {
+  const std::string context = "push batch " + std::to_string(batch.number);
+  const v1::PushRequest& request = *batch.request;
   if (response.batch() != batch.number) {
     return Status(ErrorCode::kProtocol,
                   context + ": the answer is for batch " + std::to_string(response.batch()));
@@ -325,6 +353,7 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
         remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc).status());
     return forget_refusals_before(db_, entry);
   };
+  std::vector<bool> answered(static_cast<std::size_t>(request.changes_size()));
   Status status = in_applying_transaction(db_, schema_, [&]() -> Status {
     for (const v1::ChangeOutcome& outcome : response.outcomes()) {
       if (outcome.id() >= static_cast<std::uint32_t>(request.changes_size())) {
@@ -332,6 +361,7 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
                                                 std::to_string(outcome.id()) +
                                                 ", which the batch does not have");
       }
+      answered[outcome.id()] = true;
       Result<OutboxEntry> entry = entry_of(request, request.changes(outcome.id()));
       if (!entry.is_ok()) {
         return Status(entry.status().code(), context + ": " + entry.status().message());
@@ -378,10 +408,14 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
     }
     LUMBUNG_RETURN_IF_ERROR(receive_clock(db_, clock_, response.server_hlc()));
     if (!response.epoch().empty()) LUMBUNG_RETURN_IF_ERROR(set_known_epoch(db_, response.epoch()));
-    return db::run(db_,
-                   "UPDATE _lumbung_push SET inflight_batch = NULL, inflight_encoding = NULL, "
-                   "inflight_body = NULL, acked_batch = ?1",
-                   {Value(static_cast<std::int64_t>(batch.number))});
+    LUMBUNG_RETURN_IF_ERROR(
+        db::run(db_,
+                "UPDATE _lumbung_push SET inflight_batch = NULL, "
+                "inflight_encoding = NULL, inflight_body = NULL, acked_batch = ?1",
+                {Value(static_cast<std::int64_t>(batch.number))}));
+    answer.next_in_flight =
+        next && std::find(answered.begin(), answered.end(), false) == answered.end();
+    return answer.next_in_flight ? store_inflight(db_, *next) : Status::ok();
   });
   if (!status.is_ok()) return status;
   answer.changed_rows = changed.take();

@@ -30,8 +30,7 @@ struct PushBatch {
   std::uint64_t number = 0;
   std::string content_encoding;  // of `body`: "zstd", or empty for none
   std::string body;              // the encoded PushRequest, byte for byte as sent
-  // `body` decoded, kept by the Pusher that made it so that applying its
-  // answer need not decode it again; null for a batch read back from the file.
+  // `body` decoded, so that applying its answer need not decode it again.
   std::shared_ptr<const v1::PushRequest> request{};
 };
 
@@ -53,6 +52,9 @@ struct PushAnswer {
   // was merged, and the replica began re-seeding every scope
   // (docs/protocol.md, "Going back in time"). Pull before pushing again.
   bool server_went_back = false;
+  // The batch given to apply_answer() to follow this one is now in flight:
+  // every change of this one was acknowledged.
+  bool next_in_flight = false;
 };
 
 class Pusher {
@@ -68,6 +70,12 @@ class Pusher {
   // outbox is empty. REQUIRES: no batch in flight.
   Result<std::optional<PushBatch>> start_batch(int max_changes);
 
+  // Makes the batch that follows `sent`, the batch in flight: up to
+  // `max_changes` of the outbox entries after its last change, numbered after
+  // it, without storing it, so that it can be made while `sent` is on its way
+  // (docs/protocol.md, "Push"). nullopt when no entry follows.
+  Result<std::optional<PushBatch>> prepare_after(const PushBatch& sent, int max_changes);
+
   // Drops the batch in flight, which the server refused whole as too large
   // (413, over one of its limits: none of it was merged); its changes stay in
   // the outbox for smaller batches. Its number is not reused.
@@ -82,7 +90,12 @@ class Pusher {
   // batch. Changes without an outcome stay pending for the next batch.
   // kProtocol for an answer that does not fit the batch. An answer from
   // another epoch of the server is not applied (server_went_back).
-  Result<PushAnswer> apply_answer(const PushBatch& batch, const v1::PushResponse& response);
+  // `next` (prepare_after() of `batch`) becomes the batch in flight in the
+  // same transaction when every change of `batch` was acknowledged
+  // (next_in_flight); otherwise it is dropped, as its changes may have to go
+  // after some of `batch`'s.
+  Result<PushAnswer> apply_answer(const PushBatch& batch, const v1::PushResponse& response,
+                                  const std::optional<PushBatch>& next = std::nullopt);
 
   // After the server refused a batch as stale (this file was restored from an
   // old copy and reuses numbers its old self already sent): the replica takes
@@ -93,6 +106,12 @@ class Pusher {
   Status reidentify_after_stale();
 
  private:
+  // The next batch of up to `max_changes` outbox entries (those after `after`
+  // when given), with their current values; nullopt when there is none.
+  // Drops the entries whose row is gone on the way. Runs in the caller's
+  // transaction.
+  Result<std::optional<PushBatch>> build_batch(int max_changes, const OutboxEntry* after);
+
   // Records the stamps of a change the server applied; `own_id`: this
   // device's id, the author of its own writes.
   Status record_applied(const OutboxEntry& entry, const v1::ChangeOutcome& outcome,

@@ -107,15 +107,27 @@ class SyncRun {
     more_to_push_ = false;
     bool reidentified = false;
     int batch_changes = options_.push_batch_changes;
+    std::optional<replica::PushBatch> stored;  // in flight since the last answer
     for (;;) {
       LUMBUNG_RETURN_IF_ERROR(exchanger_.check_cancelled());
-      Result<std::optional<replica::PushBatch>> batch = pusher_.inflight();
+      Result<std::optional<replica::PushBatch>> batch =
+          stored ? std::exchange(stored, std::nullopt) : pusher_.inflight();
       if (batch.is_ok() && !*batch) batch = pusher_.start_batch(batch_changes);
       if (!batch.is_ok()) return batch.status();
       if (!*batch) return Status::ok();
       const std::string context = "push batch " + std::to_string((*batch)->number);
       v1::PushResponse response;
-      Status sent = exchanger_.exchange(replica::push_request(**batch), &response);
+      // The next batch is made while this one is on its way and merged, so
+      // that the device and the server work at once; it goes out only if the
+      // answer acknowledges all of this one (Pusher::apply_answer).
+      std::future<Status> answered = std::async(
+          std::launch::async, [this, &response, request = replica::push_request(**batch)] {
+            return exchanger_.exchange(request, &response);
+          });
+      Result<std::optional<replica::PushBatch>> next =
+          pusher_.prepare_after(**batch, batch_changes);
+      Status sent = answered.get();
+      if (!next.is_ok()) return next.status();
       if (sent.code() == ErrorCode::kStaleBatch && !reidentified) {
         LUMBUNG_RETURN_IF_ERROR(pusher_.reidentify_after_stale());
         reidentified = true;
@@ -130,12 +142,14 @@ class SyncRun {
         continue;
       }
       if (!sent.is_ok()) return with_context(context, sent);
-      LUMBUNG_ASSIGN_OR_RETURN(replica::PushAnswer answer, pusher_.apply_answer(**batch, response));
+      LUMBUNG_ASSIGN_OR_RETURN(replica::PushAnswer answer,
+                               pusher_.apply_answer(**batch, response, *next));
       if (answer.server_went_back) {
         // Its re-seed comes with the pull; what is pending goes after it.
         more_to_push_ = true;
         return Status::ok();
       }
+      if (answer.next_in_flight) stored = std::move(*next);
       summary_.pushed += answer.acknowledged;
       summary_.applied += answer.applied;
       summary_.superseded += answer.superseded;
