@@ -323,6 +323,13 @@ TEST_CASE("a refused change is set aside while later changes flow, and retried a
     world.sync(budi);
     CHECK(world.cell(budi, "household", "h1", "latitude") == Value(-6.25));
   }
+  SECTION("a later write of the cell, accepted, makes its refusal moot") {
+    REQUIRE(world.device(ani).update("household", "h1", {{"latitude", -6.75}}).is_ok());
+    CHECK(world.sync(ani).applied == 1);
+    CHECK(world.device(ani).refused_changes()->empty());
+    world.sync(budi);
+    CHECK(world.cell(budi, "household", "h1", "latitude") == Value(-6.75));
+  }
   SECTION("an insert, fixed through the API") {
     plain_sql(world, ani,
               "INSERT INTO household (id, village_id, latitude, created_by, created_at) "

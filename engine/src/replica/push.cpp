@@ -347,14 +347,17 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
   ChangedRowsCollector changed;
   ServerStateWriter writer(db_);
   // Drops the entry if unchanged since sent; a later acknowledged change also
-  // makes earlier refusals of its cell or row moot.
+  // makes earlier refusals of its cell or row moot (looked for only while
+  // there are any: usually there are none).
+  bool refusals_held = false;
   const auto acknowledge = [&](const OutboxEntry& entry) -> Status {
     LUMBUNG_RETURN_IF_ERROR(
         remove_if_unchanged(db_, entry.table, entry.row_id, entry.column, entry.hlc).status());
-    return forget_refusals_before(db_, entry);
+    return refusals_held ? forget_refusals_before(db_, entry) : Status::ok();
   };
   std::vector<bool> answered(static_cast<std::size_t>(request.changes_size()));
   Status status = in_applying_transaction(db_, schema_, [&]() -> Status {
+    LUMBUNG_ASSIGN_OR_RETURN(refusals_held, holds_refusals(db_));
     for (const v1::ChangeOutcome& outcome : response.outcomes()) {
       if (outcome.id() >= static_cast<std::uint32_t>(request.changes_size())) {
         return Status(ErrorCode::kProtocol, context + ": the answer names change " +
@@ -389,6 +392,7 @@ Result<PushAnswer> Pusher::apply_answer(const PushBatch& batch, const v1::PushRe
               bool removed,
               remove_if_unchanged(db_, entry->table, entry->row_id, entry->column, entry->hlc));
           if (removed) {
+            refusals_held = true;
             LUMBUNG_RETURN_IF_ERROR(set_aside(
                 db_, *entry, protocol::refusal_reason_name(outcome.reason()), outcome.message()));
           }

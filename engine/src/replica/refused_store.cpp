@@ -47,6 +47,12 @@ Status forget_refusals_before(db::Database& db, const OutboxEntry& acknowledged)
                          Value(acknowledged.column), Value(acknowledged.hlc)});
 }
 
+Result<bool> holds_refusals(db::Database& db) {
+  LUMBUNG_ASSIGN_OR_RETURN(db::Query query,
+                           db::Query::cached(db, "SELECT 1 FROM _lumbung_refused LIMIT 1"));
+  return query.step();
+}
+
 Result<std::vector<RefusedChange>> load_refused(db::Database& db) {
   LUMBUNG_ASSIGN_OR_RETURN(db::Query query,
                            db::Query::cached(db,

@@ -26,6 +26,9 @@ Status set_aside(db::Database& db, const OutboxEntry& entry, const std::string& 
 // stamped before `hlc`.
 Status forget_refusals_before(db::Database& db, const OutboxEntry& acknowledged);
 
+// Whether any change is set aside as refused.
+Result<bool> holds_refusals(db::Database& db);
+
 // Every refused change, oldest first.
 Result<std::vector<RefusedChange>> load_refused(db::Database& db);
 
