@@ -292,17 +292,19 @@ Status PgStore::read(const std::function<Status(ReadTransaction&)>& body) {
   pg::Connection& conn = *reader;
   const std::shared_ptr<const RowTables> tables = row_tables();
   // One snapshot for every statement of `body`. A pooled connection that
-  // broke while idle (PostgreSQL restarted) is reset, once. Each statement
-  // is planned for its parameters: a plan made once for any (PostgreSQL's
-  // generic plan, chosen while the tables were small) can read the whole
-  // change log for each page's chunk of it. Sorting is left as a last
-  // resort: every read here pages along an index in its order, yet with
-  // statistics older than the table's growth (autovacuum analyzes after its
-  // nap of a minute) PostgreSQL sorted all of a scope's log past the cursor
-  // to take a page's 512 entries (47 ms instead of 0.2 ms at 100,000).
+  // broke while idle (PostgreSQL restarted) is reset, once. Sorting is left
+  // as a last resort: every read here pages along an index in its order,
+  // yet with statistics older than the table's growth (autovacuum analyzes
+  // after its nap of a minute) PostgreSQL sorted all of a scope's log past
+  // the cursor to take a page's 512 entries (47 ms instead of 0.2 ms at
+  // 100,000); and a prepared statement's generic plan, kept once made (while
+  // the tables were small), would keep doing so. With sorting off, the
+  // generic plans are the index's too, so statements keep them (planning
+  // each one for its parameters cost PostgreSQL a tenth of its CPU under
+  // load); the lookups of lists of ids, whose best plan depends on the list,
+  // are planned at each run (query_planned).
   constexpr const char* kBegin =
-      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-      "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_sort = off";
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off";
   Status begun = conn.exec(kBegin);
   if (begun.code() == ErrorCode::kUnavailable) {
     LUMBUNG_RETURN_IF_ERROR(conn.reset());
