@@ -672,6 +672,45 @@ TEST_CASE("store conformance: audit entries and devices past a read's chunk are 
   });
 }
 
+TEST_CASE("store conformance: a write reads back the log entries it wrote itself",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  s.write([&](WriteTransaction& txn) {
+    const std::int64_t a1 = insert_household(txn, "a1", kVillageA, "Siti");
+    const std::int64_t a2 = insert_household(txn, "a2", kVillageA, "Ani");
+    // Two edits of one cell: the second's entry replaces the first's.
+    std::int64_t edit = 0;
+    for (std::int64_t members = 3; members <= 4; ++members) {
+      edit = txn.next_seq();
+      LUMBUNG_RETURN_IF_ERROR(txn.write_cell("household", "a2", "members",
+                                             {Value(members), version(9 + members, "p", edit)}));
+    }
+    const std::vector<Seen> all = changes(txn, {{kVillageA, 0}});
+    REQUIRE(all.size() >= 2);
+    CHECK(all[0] == Seen{ChangeItem::Kind::kRow, a1, "a1", ""});
+    CHECK(all[1] == Seen{ChangeItem::Kind::kRow, a2, "a2", ""});
+    const std::vector<Seen> edits = changes(txn, {{kVillageA, a2}});
+    CHECK(edits == std::vector<Seen>{{ChangeItem::Kind::kCell, edit, "a2", "members"}});
+    for (std::int64_t t = 1; t <= 3; ++t) {
+      LUMBUNG_RETURN_IF_ERROR(txn.append_audit({.seq = 0,
+                                                .time_ms = t,
+                                                .device_id = "phone-1",
+                                                .table = "household",
+                                                .row_id = "a1",
+                                                .column = "",
+                                                .old_value = Value(),
+                                                .new_value = Value(),
+                                                .outcome = "refused"}));
+    }
+    std::vector<std::int64_t> times;
+    LUMBUNG_RETURN_IF_ERROR(
+        txn.scan_audit({}, [&](const server::AuditEntry& e) { times.push_back(e.time_ms); }));
+    CHECK(times == std::vector<std::int64_t>{1, 2, 3});
+    return Status::ok();
+  });
+}
+
 TEST_CASE("store conformance: archived audit entries leave the log, and only they",
           "[server][store]") {
   StoreUnderTest s(GENERATE(from_range(store_kinds())));

@@ -41,6 +41,7 @@
 #include "core/checksum.hpp"
 #include "server/cell_versions.hpp"
 #include "server/change_scan.hpp"
+#include "server/pending_inserts.hpp"
 #include "server/sqlite_row_tables.hpp"
 #include "server/store.hpp"
 
@@ -883,18 +884,23 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
       LUMBUNG_ASSIGN_OR_RETURN(std::optional<StoredRow> row, this->row(e.table, e.row_id));
       if (row) scope = std::move(row->scope);
     }
-    return sql_.run(
-        "INSERT INTO _lumbung_audit_log (seq, time_ms, officer, device_id, tbl, row_id, col, "
-        "old_value, new_value, outcome, detail, conflict_id, scope) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    return audit_.add(
+        sql_,
         {e.seq == 0 ? Value() : Value(e.seq), Value(e.time_ms), Value(officer_), Value(e.device_id),
          Value(e.table), Value(e.row_id), Value(e.column), Sql::any_value(e.old_value),
          Sql::any_value(e.new_value), Value(e.outcome), Value(e.detail),
-         Value(static_cast<std::int64_t>(e.conflict_id)), Value(scope)});
+         Value(static_cast<std::int64_t>(e.conflict_id)), Value(std::move(scope))});
+  }
+
+  Status scan_audit(const AuditQuery& filter,
+                    const std::function<void(const AuditEntry&)>& visit) override {
+    LUMBUNG_RETURN_IF_ERROR(audit_.flush(sql_));
+    return Base::scan_audit(filter, visit);
   }
 
   Result<std::int64_t> remove_archived_audit(std::int64_t before_ms, std::int64_t first_id,
                                              std::int64_t last_id) override {
+    LUMBUNG_RETURN_IF_ERROR(audit_.flush(sql_));
     // The guard row lives only inside this transaction (the audit log's
     // append-only trigger lets through the deletes it names).
     LUMBUNG_RETURN_IF_ERROR(
@@ -981,9 +987,18 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
     });
   }
 
-  // Writes what the transaction kept in memory: the scopes' checksums, whose
-  // sums wrap modulo 2^64 (SQL integers would overflow), and the seq counter.
+  Status scan_changes(const ScopeCursors& cursors,
+                      const std::function<bool(const ChangeItem&)>& visit) override {
+    LUMBUNG_RETURN_IF_ERROR(changes_.flush(sql_));
+    return Base::scan_changes(cursors, visit);
+  }
+
+  // Writes what the transaction kept in memory: the change log's and the
+  // audit log's new entries, the scopes' checksums, whose sums wrap modulo
+  // 2^64 (SQL integers would overflow), and the seq counter.
   Status flush() {
+    LUMBUNG_RETURN_IF_ERROR(changes_.flush(sql_));
+    LUMBUNG_RETURN_IF_ERROR(audit_.flush(sql_));
     static const std::string kUpsert = Sql::upsert(
         "INSERT INTO _lumbung_scopes (scope, checksum, live_rows) VALUES (?1, ?2, ?3)", "scope");
     for (const auto& [scope, delta] : scope_deltas_) {
@@ -1015,12 +1030,12 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
 
   Status add_change(std::string_view scope, std::int64_t seq, std::string_view table,
                     std::string_view row_id, std::string_view column) {
-    return sql_.run(
-        "INSERT INTO _lumbung_changes (scope, seq, tbl, row_id, col) VALUES (?1, ?2, ?3, ?4, ?5)",
-        {Value(scope), Value(seq), Value(table), Value(row_id), Value(column)});
+    return changes_.add(sql_,
+                        {Value(scope), Value(seq), Value(table), Value(row_id), Value(column)});
   }
 
   Status remove_change(std::string_view scope, std::int64_t seq) {
+    LUMBUNG_RETURN_IF_ERROR(changes_.flush(sql_));
     return sql_.run("DELETE FROM _lumbung_changes WHERE scope = ?1 AND seq = ?2",
                     {Value(scope), Value(seq)});
   }
@@ -1050,6 +1065,11 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
   std::int64_t last_seq_;
   std::string officer_;
   std::map<std::string, ScopeDelta, std::less<>> scope_deltas_;
+  PendingInserts<Sql> changes_{"INSERT INTO _lumbung_changes (scope, seq, tbl, row_id, col)", 5};
+  PendingInserts<Sql> audit_{
+      "INSERT INTO _lumbung_audit_log (seq, time_ms, officer, device_id, tbl, row_id, col, "
+      "old_value, new_value, outcome, detail, conflict_id, scope)",
+      13};
 };
 
 }  // namespace lumbung::server::sql
