@@ -159,6 +159,17 @@ struct LoadedRow {
   std::vector<StoredCell> cells(const RowTable& table) const;
 };
 
+// Binds the ids from `begin` to `end` (at most IdListSql::kLong) as
+// params[at...], then NULLs to the length of the list they take.
+template <typename Ids>
+void bind_id_list(Ids begin, Ids end, std::size_t at, std::vector<Value>* params) {
+  const auto count = static_cast<std::size_t>(std::distance(begin, end));
+  params->resize(at + IdListSql::length(count));
+  std::size_t i = at;
+  for (Ids id = begin; id != end; ++id) (*params)[i++] = Value(*id);
+  for (; i < params->size(); ++i) (*params)[i] = Value();
+}
+
 // The deleted row whose tombstone `rows` holds from column `at` on: its
 // scope, created seq, seq, HLC and device.
 template <typename Rows>
@@ -367,15 +378,19 @@ class RowChangeSource final : public ChangeSource {
     for (int i = log.position(); i < log.row_count(); ++i) {
       ids_by_table[log.text_at(i, 1)].insert(log.text_at(i, 2));
     }
-    std::vector<Value> ids(ReadTransaction::kRowsPerRead);
+    std::vector<Value> ids;
     for (const auto& [name, table_ids] : ids_by_table) {
       const RowTable* table = tables_.find(name);
       if (table == nullptr) continue;  // reported when its entry is reached
-      auto id = table_ids.begin();
-      while (id != table_ids.end()) {
-        for (Value& value : ids) value = id == table_ids.end() ? Value() : Value(*id++);
+      auto first = table_ids.begin();
+      while (first != table_ids.end()) {
+        auto end = first;
+        std::size_t count = 0;
+        for (; end != table_ids.end() && count < IdListSql::kLong; ++end) ++count;
+        bind_id_list(first, end, 0, &ids);
+        first = end;
         LUMBUNG_ASSIGN_OR_RETURN(typename Sql::Rows rows,
-                                 sql_.query_planned(table->select_rows, ids));
+                                 sql_.query_planned(table->select_rows.text(count), ids));
         for (;;) {
           LUMBUNG_ASSIGN_OR_RETURN(const bool found, rows.step());
           if (!found) break;
@@ -436,25 +451,20 @@ class ReadTransactionOver : public virtual ReadTransaction {
 
   Result<std::map<std::string, StoredRow, std::less<>>> rows(
       std::string_view table, const std::vector<std::string>& row_ids) override {
-    static const std::string kSelectTombstones = [] {
-      std::string sql =
-          "SELECT row_id, scope, created_seq, seq, hlc, device FROM _lumbung_tombstones "
-          "WHERE tbl = ?1 AND row_id IN (?2";
-      for (std::size_t i = 3; i <= kRowsPerRead + 1; ++i) sql += ", ?" + std::to_string(i);
-      return sql + ")";
-    }();
+    static const IdListSql kSelectTombstones = IdListSql::build(
+        "SELECT row_id, scope, created_seq, seq, hlc, device FROM _lumbung_tombstones "
+        "WHERE tbl = ?1 AND row_id IN ",
+        2);
     LUMBUNG_ASSIGN_OR_RETURN(const RowTable* rows, row_table(table));
     std::map<std::string, StoredRow, std::less<>> found;
-    // Ids beyond the end of the last group are NULL, which no id equals.
-    std::vector<Value> ids(kRowsPerRead);
-    std::vector<Value> deleted_ids(kRowsPerRead + 1);
-    deleted_ids[0] = Value(table);
+    std::vector<Value> ids;
+    std::vector<std::string> missing;
+    std::vector<Value> deleted_ids{Value(table)};
     for (std::size_t first = 0; first < row_ids.size(); first += kRowsPerRead) {
       const std::size_t count = std::min(kRowsPerRead, row_ids.size() - first);
-      for (std::size_t i = 0; i < kRowsPerRead; ++i) {
-        ids[i] = i < count ? Value(row_ids[first + i]) : Value();
-      }
-      LUMBUNG_ASSIGN_OR_RETURN(Rows live, sql_.query_planned(rows->select_heads, ids));
+      const auto group = row_ids.begin() + static_cast<std::ptrdiff_t>(first);
+      bind_id_list(group, group + static_cast<std::ptrdiff_t>(count), 0, &ids);
+      LUMBUNG_ASSIGN_OR_RETURN(Rows live, sql_.query_planned(rows->select_heads.text(count), ids));
       for (;;) {
         LUMBUNG_ASSIGN_OR_RETURN(const bool more, live.step());
         if (!more) break;
@@ -462,13 +472,14 @@ class ReadTransactionOver : public virtual ReadTransaction {
             .scope = live.text(1), .created_seq = live.integer(2), .tombstone = {}};
       }
       // The others may have been deleted.
-      std::size_t missing = 0;
+      missing.clear();
       for (std::size_t i = 0; i < count; ++i) {
-        if (!found.contains(row_ids[first + i])) deleted_ids[++missing] = ids[i];
+        if (!found.contains(row_ids[first + i])) missing.push_back(row_ids[first + i]);
       }
-      if (missing == 0) continue;
-      for (std::size_t i = missing + 1; i < deleted_ids.size(); ++i) deleted_ids[i] = Value();
-      LUMBUNG_ASSIGN_OR_RETURN(Rows tombstones, sql_.query_planned(kSelectTombstones, deleted_ids));
+      if (missing.empty()) continue;
+      bind_id_list(missing.begin(), missing.end(), 1, &deleted_ids);
+      LUMBUNG_ASSIGN_OR_RETURN(
+          Rows tombstones, sql_.query_planned(kSelectTombstones.text(missing.size()), deleted_ids));
       for (;;) {
         LUMBUNG_ASSIGN_OR_RETURN(const bool more, tombstones.step());
         if (!more) break;

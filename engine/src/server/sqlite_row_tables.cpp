@@ -59,17 +59,14 @@ Result<RowTable> describe(std::string name, std::string scope_column,
   const std::string listed = joined_columns(table.columns);
   table.select_row =
       "SELECT " + listed + ", " + kRowMetadataColumns + " FROM " + quoted + " WHERE \"id\" = ?1";
-  std::string ids;
-  for (std::size_t i = 1; i <= ReadTransaction::kRowsPerRead; ++i) {
-    ids += (i == 1 ? "?" : ", ?") + std::to_string(i);
-  }
-  table.select_rows = "SELECT " + listed + ", " + kRowMetadataColumns + " FROM " + quoted +
-                      " WHERE \"id\" IN (" + ids + ")";
+  table.select_rows = IdListSql::build(
+      "SELECT " + listed + ", " + kRowMetadataColumns + " FROM " + quoted + " WHERE \"id\" IN ", 1);
   table.select_head = "SELECT " + quote_identifier(table.scope_column) +
                       ", \"_lumbung_created_seq\" FROM " + quoted + " WHERE \"id\" = ?1";
-  table.select_heads = "SELECT \"id\", " + quote_identifier(table.scope_column) +
-                       ", \"_lumbung_created_seq\" FROM " + quoted + " WHERE \"id\" IN (" + ids +
-                       ")";
+  table.select_heads =
+      IdListSql::build("SELECT \"id\", " + quote_identifier(table.scope_column) +
+                           ", \"_lumbung_created_seq\" FROM " + quoted + " WHERE \"id\" IN ",
+                       1);
   std::string placeholders;
   for (std::size_t i = 1; i <= table.columns.size() + 4; ++i) {
     placeholders += (i == 1 ? "?" : ", ?") + std::to_string(i);
@@ -92,6 +89,18 @@ Result<RowTable> describe(std::string name, std::string scope_column,
 }
 
 }  // namespace
+
+IdListSql IdListSql::build(std::string_view head, int first) {
+  static_assert(kLong == ReadTransaction::kRowsPerRead);
+  const auto text = [&](std::size_t length) {
+    std::string sql(head);
+    for (std::size_t i = 0; i < length; ++i) {
+      sql += (i == 0 ? "(?" : ", ?") + std::to_string(first + static_cast<int>(i));
+    }
+    return sql + ")";
+  };
+  return {.short_text = text(kShort), .long_text = text(kLong)};
+}
 
 std::optional<std::size_t> RowTable::position(std::string_view column) const {
   const auto it = std::find(columns.begin(), columns.end(), column);

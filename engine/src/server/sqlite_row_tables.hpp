@@ -32,6 +32,26 @@
 
 namespace lumbung::server {
 
+// A statement that reads rows by a list of ids bound as parameters, written
+// for two lengths of the list: PostgreSQL plans it at each run
+// (query_planned), at a cost that follows the length, so a few ids take the
+// short one. The parameters past the ids given are NULL, which no id equals.
+struct IdListSql {
+  static constexpr std::size_t kShort = 16;
+  static constexpr std::size_t kLong = 256;  // ReadTransaction::kRowsPerRead
+
+  // `head` + "(?first, ...)", in both lengths.
+  static IdListSql build(std::string_view head, int first);
+  // The length of the list that `count` ids (at most kLong) are bound in.
+  static std::size_t length(std::size_t count) { return count <= kShort ? kShort : kLong; }
+  const std::string& text(std::size_t count) const {
+    return count <= kShort ? short_text : long_text;
+  }
+
+  std::string short_text;
+  std::string long_text;
+};
+
 struct RowTable {
   std::string name;
   std::string scope_column;
@@ -42,12 +62,12 @@ struct RowTable {
   // (select_row only) the created seq, HLC, device and versions.
   std::string select_row;   // ?1: id
   std::string select_head;  // ?1: id; the scope and created seq alone
-  // The id, scope and created seq of the rows whose ids are among
-  // ?1..?kRowsPerRead (ReadTransaction::rows).
-  std::string select_heads;
-  // As select_row, the rows whose ids are among ?1..?kRowsPerRead (read
-  // where Sql::kReadsRowsInBatches).
-  std::string select_rows;
+  // The id, scope and created seq of the rows whose ids are among ?1...
+  // (ReadTransaction::rows).
+  IdListSql select_heads;
+  // As select_row, the rows whose ids are among ?1... (read where
+  // Sql::kReadsRowsInBatches).
+  IdListSql select_rows;
   std::string insert_row;                // ?1..?N: columns; then created seq, HLC, device, versions
   std::string delete_row;                // ?1: id
   std::string scan;                      // ?1: an id; the next 512 rows after it, in order of id
