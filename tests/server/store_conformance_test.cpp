@@ -20,6 +20,7 @@
 #include "pg/connection.hpp"
 #include "server/pg_store.hpp"
 #include "server/sqlite_store.hpp"
+#include "server/store_formats.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/temp_dir.hpp"
 
@@ -88,6 +89,14 @@ std::unique_ptr<server::Store> open_store(const std::string& kind, const TempDir
   INFO(opened.status().to_string());
   REQUIRE(opened.is_ok());
   return std::move(*opened);
+}
+
+// A connection of the test's own to the store's database.
+std::unique_ptr<pg::Connection> connect(const std::string& url) {
+  Result<std::unique_ptr<pg::Connection>> conn = pg::Connection::open(url);
+  INFO(conn.status().to_string());
+  REQUIRE(conn.is_ok());
+  return std::move(*conn);
 }
 
 // A fresh store of `kind`, with the suite's schema adopted.
@@ -185,9 +194,10 @@ struct Seen {
   bool operator==(const Seen&) const = default;
 };
 
-std::vector<Seen> changes(ReadTransaction& txn, const server::ScopeCursors& cursors) {
+std::vector<Seen> changes(ReadTransaction& txn, const server::ScopeCursors& cursors,
+                          const server::OwnWrites& own = {}) {
   std::vector<Seen> seen;
-  const Status scanned = txn.scan_changes(cursors, [&](const ChangeItem& item) {
+  const Status scanned = txn.scan_changes(cursors, own, [&](const ChangeItem& item) {
     seen.push_back({item.kind, item.seq, item.row_id, item.column});
     return true;
   });
@@ -420,7 +430,7 @@ TEST_CASE("store conformance: the change log is read per scope, in seq order, fr
     CHECK(both[2] == Seen{ChangeItem::Kind::kConflict, conflict_seq, "b1", ""});
     // A row new to the reader carries its current cells, the later edit's too.
     std::vector<StoredCell> carried;
-    REQUIRE(txn.scan_changes({{kVillageB, 0}},
+    REQUIRE(txn.scan_changes({{kVillageB, 0}}, {},
                              [&](const ChangeItem& item) {
                                carried = item.cells;
                                return false;  // the first item only
@@ -433,6 +443,97 @@ TEST_CASE("store conformance: the change log is read per scope, in seq order, fr
     CHECK(saw_edit);
     CHECK(changes(txn, {{kVillageA, a1}}).empty());
     CHECK(changes(txn, {{"no such village", 0}}).empty());
+    return Status::ok();
+  });
+}
+
+// a1 by phone-1 and a2 by phone-2 in village A, b1 by phone-1 in village B;
+// then phone-2 writes a cell of a1, phone-1 one of a2. Returns their seqs:
+// a1, a2, b1, the edit of a1, the edit of a2.
+std::vector<std::int64_t> write_two_devices(StoreUnderTest& s) {
+  std::vector<std::int64_t> seqs;
+  s.write([&](WriteTransaction& txn) {
+    seqs.push_back(insert_household(txn, "a1", kVillageA, "Siti", "phone-1"));
+    seqs.push_back(insert_household(txn, "a2", kVillageA, "Ani", "phone-2"));
+    seqs.push_back(insert_household(txn, "b1", kVillageB, "Budi", "phone-1"));
+    seqs.push_back(txn.next_seq());
+    LUMBUNG_RETURN_IF_ERROR(txn.write_cell(
+        "household", "a1", "members", {Value(std::int64_t{5}), version(2000, "phone-2", seqs[3])}));
+    seqs.push_back(txn.next_seq());
+    return txn.write_cell("household", "a2", "head_name",
+                          {Value("Ani S."), version(2001, "phone-1", seqs[4])});
+  });
+  return seqs;
+}
+
+TEST_CASE("store conformance: a scan reads past a device's own writes in the scopes it names",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  const std::vector<std::int64_t> seq = write_two_devices(s);
+  const server::OwnWrites own{.device_id = "phone-1", .scopes = {kVillageA}};
+  s.read([&](ReadTransaction& txn) {
+    // Rows new to the reader: a1 (phone-1's) comes at phone-2's edit, whole;
+    // a2 (phone-2's) at its insert; b1 as always, village B not being named.
+    CHECK(changes(txn, {{kVillageA, 0}, {kVillageB, 0}}, own) ==
+          std::vector<Seen>{{ChangeItem::Kind::kRow, seq[1], "a2", ""},
+                            {ChangeItem::Kind::kRow, seq[2], "b1", ""},
+                            {ChangeItem::Kind::kRow, seq[3], "a1", ""}});
+    std::size_t a1_cells = 0;
+    REQUIRE(txn.scan_changes({{kVillageA, 0}}, own,
+                             [&](const ChangeItem& item) {
+                               if (item.row_id == "a1") a1_cells = item.cells.size();
+                               return true;
+                             })
+                .is_ok());
+    CHECK(a1_cells == 6);
+    // Rows the reader has: phone-2's edit alone.
+    CHECK(changes(txn, {{kVillageA, seq[1]}}, own) ==
+          std::vector<Seen>{{ChangeItem::Kind::kCell, seq[3], "a1", "members"}});
+    // Another device reads everything.
+    CHECK(changes(txn, {{kVillageA, seq[1]}}, {.device_id = "phone-3", .scopes = {kVillageA}}) ==
+          std::vector<Seen>{{ChangeItem::Kind::kCell, seq[3], "a1", "members"},
+                            {ChangeItem::Kind::kCell, seq[4], "a2", "head_name"}});
+    return Status::ok();
+  });
+}
+
+TEST_CASE("store conformance: a store of format 8 is upgraded, its log entries read as before",
+          "[server][store]") {
+  StoreUnderTest s(GENERATE(from_range(store_kinds())));
+  INFO(s.kind);
+  const std::vector<std::int64_t> seq = write_two_devices(s);
+  s.store.reset();
+  // Format 8: the log's entries without their writers.
+  if (s.kind == "postgresql") {
+    const std::unique_ptr<pg::Connection> conn = connect(s.url);
+    REQUIRE(conn->exec("ALTER TABLE _lumbung_changes DROP COLUMN device; "
+                       "UPDATE _lumbung_meta SET value = '8' WHERE key = 'store_format'")
+                .is_ok());
+  } else {
+    downgrade_to_8(s.dir.file("s"));
+  }
+  s.reopen();
+  s.read([&](ReadTransaction& txn) {
+    // Whose they are is not known: none is left out.
+    const server::OwnWrites own{.device_id = "phone-1", .scopes = {kVillageA}};
+    CHECK(changes(txn, {{kVillageA, seq[1]}}, own) ==
+          std::vector<Seen>{{ChangeItem::Kind::kCell, seq[3], "a1", "members"},
+                            {ChangeItem::Kind::kCell, seq[4], "a2", "head_name"}});
+    return Status::ok();
+  });
+  // New entries say whose they are.
+  std::int64_t edit = 0;
+  s.write([&](WriteTransaction& txn) {
+    edit = txn.next_seq();
+    return txn.write_cell("household", "b1", "members",
+                          {Value(std::int64_t{6}), version(3000, "phone-1", edit)});
+  });
+  s.read([&](ReadTransaction& txn) {
+    CHECK(changes(txn, {{kVillageB, seq[2]}}, {.device_id = "phone-1", .scopes = {kVillageB}})
+              .empty());
+    CHECK(changes(txn, {{kVillageB, seq[2]}}) ==
+          std::vector<Seen>{{ChangeItem::Kind::kCell, edit, "b1", "members"}});
     return Status::ok();
   });
 }
@@ -598,9 +699,9 @@ TEST_CASE("store conformance: a log longer than a read's chunk is read whole, an
     CHECK(all.size() == rows.size() + kRows / 6);  // then the tombstones
     // A reader that stops early stops.
     int visited = 0;
-    REQUIRE(
-        txn.scan_changes({{kVillageA, cursor}}, [&](const ChangeItem&) { return ++visited < 3; })
-            .is_ok());
+    REQUIRE(txn.scan_changes({{kVillageA, cursor}}, {},
+                             [&](const ChangeItem&) { return ++visited < 3; })
+                .is_ok());
     CHECK(visited == 3);
     std::int64_t scanned = 0;
     REQUIRE(txn.scan_rows("household", std::string(kVillageA),
@@ -814,14 +915,6 @@ TEST_CASE("store conformance: a body of a write group that fails is rolled back 
 
 // PostgreSQL only.
 
-// A connection of the test's own to the store's database.
-std::unique_ptr<pg::Connection> connect(const std::string& url) {
-  Result<std::unique_ptr<pg::Connection>> conn = pg::Connection::open(url);
-  INFO(conn.status().to_string());
-  REQUIRE(conn.is_ok());
-  return std::move(*conn);
-}
-
 TEST_CASE("postgresql store: the audit log refuses a hand-written UPDATE, DELETE or TRUNCATE",
           "[server][store][postgresql]") {
   StoreUnderTest s("postgresql");
@@ -924,7 +1017,7 @@ TEST_CASE("postgresql store: a database holding another store format is refused"
   Result<std::unique_ptr<server::PgStore>> opened = server::PgStore::open(s.url);
   CHECK(opened.status().code() == ErrorCode::kCorrupt);
   CHECK(opened.status().message() ==
-        "the database is not a lumbungd store of format 8 (it has 99)");
+        "the database is not a lumbungd store of format 8 to 9 (it has 99)");
 }
 
 TEST_CASE("postgresql store: a restart of PostgreSQL loses no committed write and needs no reopen",

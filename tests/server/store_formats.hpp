@@ -49,6 +49,14 @@ class TestStatement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// Format 9 to 8: the change log's entries without their writers.
+inline void downgrade_to_8(const std::string& data_dir) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((data_dir + "/lumbung.db").c_str(), &db) == SQLITE_OK);
+  run_on(db, "ALTER TABLE _lumbung_changes DROP COLUMN device; PRAGMA user_version = 8;");
+  REQUIRE(sqlite3_close(db) == SQLITE_OK);
+}
+
 // Format 8 to 7: the rows of the row tables back into the cells of
 // synced_rows and cells (each cell at its version's seq: an insert's cells
 // share one, which format 7 never wrote but reads alike), tombstones back into

@@ -44,7 +44,7 @@ std::vector<Visited> scan(const std::string& data_dir, const server::ScopeCursor
   REQUIRE(store.is_ok());
   std::vector<Visited> visited;
   const Status read = (*store)->read([&](server::ReadTransaction& txn) {
-    return txn.scan_changes(cursors, [&](const server::ChangeItem& item) {
+    return txn.scan_changes(cursors, {}, [&](const server::ChangeItem& item) {
       visited.emplace_back(item.seq, kind_name(item.kind), item.scope, item.row_id, item.column);
       return true;
     });
@@ -142,7 +142,7 @@ TEST_CASE("store: a row new to the reader comes once, whole, with its current ce
   std::vector<std::pair<std::string, std::map<std::string, Value>>> rows;  // kRow items
   std::vector<std::int64_t> seqs;
   const Status read = (*store)->read([&](server::ReadTransaction& txn) {
-    return txn.scan_changes({{kVillage, 0}}, [&](const server::ChangeItem& item) {
+    return txn.scan_changes({{kVillage, 0}}, {}, [&](const server::ChangeItem& item) {
       CHECK(item.kind == server::ChangeItem::Kind::kRow);
       std::map<std::string, Value> cells;
       for (const server::StoredCell& cell : item.cells) cells[cell.column] = cell.cell.value;
@@ -246,7 +246,7 @@ TEST_CASE("store: a conflict stored with a policy or outcome of no known name is
   CHECK(read.code() == ErrorCode::kCorrupt);
   CHECK(read.message() == expected);
   const Status scanned = (*store)->read([&](server::ReadTransaction& txn) {
-    return txn.scan_changes({{kOtherVillage, after_first}},
+    return txn.scan_changes({{kOtherVillage, after_first}}, {},
                             [](const server::ChangeItem&) { return true; });
   });
   CHECK(scanned.code() == ErrorCode::kCorrupt);

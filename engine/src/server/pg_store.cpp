@@ -10,11 +10,10 @@ namespace lumbung::server {
 namespace {
 
 // The store's own tables, as the SQLite store's of format 8
-// (sqlite_store.cpp). Integers the engine treats as unsigned (checksums,
-// batch numbers, digests) are the bigint with the same bits. Columns that
-// hold a value of any type (audit and conflict values) hold it tagged
-// (PgSql::any_value). Keys whose order readers see collate as bytes ("C"),
-// as in SQLite.
+// (sqlite_store.cpp), where a new store starts (then kUpgrades). Integers the engine treats as
+// unsigned (checksums, batch numbers, digests) are the bigint with the same bits. Columns that hold
+// a value of any type (audit and conflict values) hold it tagged (PgSql::any_value). Keys whose
+// order readers see collate as bytes ("C"), as in SQLite.
 //
 // Seqs: every write group begins by locking the row 'last_seq' of
 // _lumbung_meta (SELECT ... FOR UPDATE) and writes it at its end, so writers
@@ -90,6 +89,19 @@ constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(78157001376848
 
 using sql::kLastSeqKey;
 constexpr const char* kFormatKey = "store_format";
+constexpr int kFirstFormat = 8;
+
+// The steps from one format to the next, each by the format it reaches, as
+// the SQLite store's (same numbers, same changes).
+struct FormatStep {
+  int format;
+  const char* sql;
+};
+constexpr FormatStep kUpgrades[] = {
+    // The change log's writers (docs/decisions/0043-pull-past-own-writes.md).
+    {9, "ALTER TABLE _lumbung_changes ADD COLUMN device text NOT NULL DEFAULT ''"},
+};
+static_assert(std::size(kUpgrades) == PgStore::kFormat - kFirstFormat);
 
 // The attempts a write group makes when PostgreSQL reports a serialization
 // failure or deadlock.
@@ -141,17 +153,29 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url) {
     LUMBUNG_RETURN_IF_ERROR(conn.exec(kSchemaLock));
     LUMBUNG_ASSIGN_OR_RETURN(pg::Rows exists,
                              conn.query("SELECT to_regclass('_lumbung_meta') IS NOT NULL"));
-    if (!exists.step() || exists.integer(0) == 0) return conn.exec(kCreateTables);
+    if (!exists.step() || exists.integer(0) == 0) LUMBUNG_RETURN_IF_ERROR(conn.exec(kCreateTables));
     LUMBUNG_ASSIGN_OR_RETURN(
         pg::Rows format,
         conn.query("SELECT value FROM _lumbung_meta WHERE key = $1", {Value(kFormatKey)}));
     const std::string found = format.step() ? format.text(0) : std::string();
-    if (found != std::to_string(kFormat)) {
+    int number = 0;
+    for (int candidate = kFirstFormat; candidate <= kFormat; ++candidate) {
+      if (found == std::to_string(candidate)) number = candidate;
+    }
+    if (number == 0) {
       return Status(ErrorCode::kCorrupt, "the database is not a lumbungd store of format " +
+                                             std::to_string(kFirstFormat) + " to " +
                                              std::to_string(kFormat) + " (it has " +
                                              (found.empty() ? std::string("none") : found) + ")");
     }
-    return Status::ok();
+    if (number == kFormat) return Status::ok();
+    for (const FormatStep& step : kUpgrades) {
+      if (step.format > number) LUMBUNG_RETURN_IF_ERROR(conn.exec(step.sql));
+    }
+    return conn
+        .query("UPDATE _lumbung_meta SET value = $1 WHERE key = $2",
+               {Value(std::to_string(kFormat)), Value(kFormatKey)})
+        .status();
   }));
   LUMBUNG_ASSIGN_OR_RETURN(std::shared_ptr<const RowTables> tables, load_pg_row_tables(conn));
   return std::unique_ptr<PgStore>(new PgStore(url, std::move(writer), std::move(tables)));

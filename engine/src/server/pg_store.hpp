@@ -33,8 +33,9 @@ namespace lumbung::server {
 
 class PgStore : public Store {
  public:
-  // The format a new store is created with (_lumbung_meta 'store_format').
-  static constexpr int kFormat = 8;
+  // The format a new store is created with (_lumbung_meta 'store_format'),
+  // and to which open() upgrades an older one.
+  static constexpr int kFormat = 9;
 
   // Connects to the database at `url` (a postgresql:// URL or a libpq
   // conninfo) and creates the store's tables there when it has none.

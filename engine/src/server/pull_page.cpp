@@ -83,6 +83,15 @@ class PageBuilder {
     return cursors;
   }
 
+  // The device's writes that the log need not give: add() leaves them out.
+  OwnWrites own_writes() const {
+    OwnWrites own{.device_id = query_.device_id, .scopes = {}};
+    for (const auto& [scope, served] : scopes_) {
+      if (leaves_out_own(scope)) own.scopes.insert(scope);
+    }
+    return own;
+  }
+
   // Adds `item`, a change of a served scope after its cursor (as cursors()
   // asks), to the page; false (and nothing added) when the page is full.
   Result<bool> add(const ChangeItem& item) {
@@ -410,17 +419,18 @@ Result<PulledPage> build_pull_page(const SchemaView& view, ReadTransaction& txn,
   bool more = false;
   Status failed;
   if (builder.serves_nothing()) return builder.finish(false, covered_seq, snapshot_seq);
-  LUMBUNG_RETURN_IF_ERROR(txn.scan_changes(builder.cursors(), [&](const ChangeItem& item) {
-    Result<bool> added = builder.add(item);
-    if (!added.is_ok()) {
-      failed = added.status();
-      return false;
-    }
-    if (*added) return true;
-    more = true;
-    covered_seq = item.seq - 1;
-    return false;
-  }));
+  LUMBUNG_RETURN_IF_ERROR(
+      txn.scan_changes(builder.cursors(), builder.own_writes(), [&](const ChangeItem& item) {
+        Result<bool> added = builder.add(item);
+        if (!added.is_ok()) {
+          failed = added.status();
+          return false;
+        }
+        if (*added) return true;
+        more = true;
+        covered_seq = item.seq - 1;
+        return false;
+      }));
   LUMBUNG_RETURN_IF_ERROR(failed);
   if (!more) LUMBUNG_RETURN_IF_ERROR(builder.leave_out_hidden(txn));
   return builder.finish(more, covered_seq, snapshot_seq);

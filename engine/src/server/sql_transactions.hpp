@@ -217,14 +217,20 @@ Result<bool> load_row(Sql& sql, const RowTable& table, std::string_view row_id, 
   return true;
 }
 
-// The rows of `sql` (parameters: the scope, then the seq to read after; a
-// LIMIT of kChunk) page by page, read on after the last seq read or skipped
-// to: a scan that stops early never reads the rest of a scope's log.
+// The rows of `sql` (parameters: the scope, the seq to read after, and
+// `more` when given; a LIMIT of kChunk) page by page, read on after the last
+// seq read or skipped to: a scan that stops early never reads the rest of a
+// scope's log.
 template <typename Sql>
 class ChunkedLog {
  public:
-  ChunkedLog(Sql sql, const std::string& text, std::string scope, std::int64_t after_seq)
-      : sql_(sql), text_(text), scope_(std::move(scope)), after_(after_seq) {}
+  ChunkedLog(Sql sql, const std::string& text, std::string scope, std::int64_t after_seq,
+             std::optional<Value> more = std::nullopt)
+      : sql_(sql),
+        text_(text),
+        scope_(std::move(scope)),
+        after_(after_seq),
+        more_(std::move(more)) {}
 
   // Moves to the next row with a seq (column 0) past the last; false at the end.
   Result<bool> next() {
@@ -241,9 +247,11 @@ class ChunkedLog {
         if (read_ < kChunk) return false;
       }
       rows_.reset();
-      LUMBUNG_ASSIGN_OR_RETURN(typename Sql::Rows rows,
-                               sql_.query_own(text_, {Value(scope_), Value(after_)}));
-      rows_.emplace(std::move(rows));
+      Result<typename Sql::Rows> rows =
+          more_ ? sql_.query_own(text_, {Value(scope_), Value(after_), *more_})
+                : sql_.query_own(text_, {Value(scope_), Value(after_)});
+      if (!rows.is_ok()) return rows.status();
+      rows_.emplace(std::move(*rows));
       read_ = 0;
     }
   }
@@ -256,6 +264,7 @@ class ChunkedLog {
   const std::string& text_;
   const std::string scope_;
   std::int64_t after_;
+  const std::optional<Value> more_;
   int read_ = 0;  // rows of the current page
   std::optional<typename Sql::Rows> rows_;
 };
@@ -292,7 +301,8 @@ class RecordSource final : public ChangeSource {
 
 // The changes of live rows of one scope in seq order, read from the change
 // log (_lumbung_changes: an insert's entry, column '', and one entry per cell
-// written since), each row read once for a run of its entries. A row newer
+// written since, each with the device whose write it is, or '' when that is
+// not known), each row read once for a run of its entries. A row newer
 // than after_seq becomes one kRow item that carries its cells, given once;
 // the log is then read on after the run of seqs its cells hold from that
 // item's on, so that a row costs one step of the log.
@@ -524,13 +534,18 @@ class ReadTransactionOver : public virtual ReadTransaction {
     return scopes;
   }
 
-  Status scan_changes(const ScopeCursors& cursors,
+  Status scan_changes(const ScopeCursors& cursors, const OwnWrites& own,
                       const std::function<bool(const ChangeItem&)>& visit) override {
     // Each scope's rows, tombstones and conflicts are read in seq order from
     // their own index; merging them by seq is the change log of the scopes.
     static const std::string kLog =
         "SELECT seq, tbl, row_id, col FROM _lumbung_changes WHERE scope = ?1 AND seq > ?2 "
         "ORDER BY seq LIMIT " +
+        std::to_string(kChunk);
+    // A device pulling after its pushes reads past its own writes unread.
+    static const std::string kLogOfOthers =
+        "SELECT seq, tbl, row_id, col FROM _lumbung_changes WHERE scope = ?1 AND seq > ?2 "
+        "AND device <> ?3 ORDER BY seq LIMIT " +
         std::to_string(kChunk);
     static const std::string kTombstones =
         "SELECT seq, scope, tbl, row_id, hlc, device FROM _lumbung_tombstones "
@@ -542,8 +557,12 @@ class ReadTransactionOver : public virtual ReadTransaction {
         std::to_string(kChunk);
     std::vector<std::unique_ptr<ChangeSource>> sources;
     for (const auto& [scope, after_seq] : cursors) {
+      const bool others = !own.device_id.empty() && own.scopes.contains(scope);
       sources.push_back(std::make_unique<RowChangeSource<Sql>>(
-          sql_, tables_, ChunkedLog<Sql>(sql_, kLog, scope, after_seq), scope, after_seq));
+          sql_, tables_,
+          others ? ChunkedLog<Sql>(sql_, kLogOfOthers, scope, after_seq, Value(own.device_id))
+                 : ChunkedLog<Sql>(sql_, kLog, scope, after_seq),
+          scope, after_seq));
       sources.push_back(std::make_unique<RecordSource<Sql>>(
           ChunkedLog<Sql>(sql_, kTombstones, scope, after_seq), ChangeItem::Kind::kTombstone));
       sources.push_back(std::make_unique<RecordSource<Sql>>(
@@ -795,10 +814,17 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
     values.push_back(&device);
     values.push_back(&versions_value);
     LUMBUNG_RETURN_IF_ERROR(sql_.run_borrowed(rows->insert_row, values));
-    LUMBUNG_RETURN_IF_ERROR(add_change(scope, created_seq, table, row_id, ""));
+    // The insert's entry stands for the cells written at its seq: whose
+    // write it is, unless they are of several devices.
+    std::string_view insert_device = row_version.stamp.device_id;
+    for (const CellVersion& cell : versions.cells()) {
+      if (cell.version.seq == created_seq) insert_device = {};
+    }
+    LUMBUNG_RETURN_IF_ERROR(add_change(scope, created_seq, table, row_id, "", insert_device));
     for (const CellVersion& cell : versions.cells()) {
       if (cell.version.seq != created_seq) {
-        LUMBUNG_RETURN_IF_ERROR(add_change(scope, cell.version.seq, table, row_id, cell.column));
+        LUMBUNG_RETURN_IF_ERROR(add_change(scope, cell.version.seq, table, row_id, cell.column,
+                                           cell.version.stamp.device_id));
       }
     }
     adjust_scope(scope, added, 0, +1);
@@ -824,7 +850,8 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
     // entry names only that cell.
     if (old_seq != row.created_seq()) LUMBUNG_RETURN_IF_ERROR(remove_change(row.scope, old_seq));
     if (cell.version.seq != row.created_seq()) {
-      LUMBUNG_RETURN_IF_ERROR(add_change(row.scope, cell.version.seq, table, row_id, column));
+      LUMBUNG_RETURN_IF_ERROR(add_change(row.scope, cell.version.seq, table, row_id, column,
+                                         cell.version.stamp.device_id));
     }
     adjust_scope(row.scope, core::cell_hash(table, row_id, column, cell.value),
                  core::cell_hash(table, row_id, column, row.values[*position]), 0);
@@ -998,10 +1025,10 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
     });
   }
 
-  Status scan_changes(const ScopeCursors& cursors,
+  Status scan_changes(const ScopeCursors& cursors, const OwnWrites& own,
                       const std::function<bool(const ChangeItem&)>& visit) override {
     LUMBUNG_RETURN_IF_ERROR(changes_.flush(sql_));
-    return Base::scan_changes(cursors, visit);
+    return Base::scan_changes(cursors, own, visit);
   }
 
   // Writes what the transaction kept in memory: the change log's and the
@@ -1040,9 +1067,9 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
   };
 
   Status add_change(std::string_view scope, std::int64_t seq, std::string_view table,
-                    std::string_view row_id, std::string_view column) {
-    return changes_.add(sql_,
-                        {Value(scope), Value(seq), Value(table), Value(row_id), Value(column)});
+                    std::string_view row_id, std::string_view column, std::string_view device) {
+    return changes_.add(sql_, {Value(scope), Value(seq), Value(table), Value(row_id), Value(column),
+                               Value(device)});
   }
 
   Status remove_change(std::string_view scope, std::int64_t seq) {
@@ -1076,7 +1103,8 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
   std::int64_t last_seq_;
   std::string officer_;
   std::map<std::string, ScopeDelta, std::less<>> scope_deltas_;
-  PendingInserts<Sql> changes_{"INSERT INTO _lumbung_changes (scope, seq, tbl, row_id, col)", 5};
+  PendingInserts<Sql> changes_{
+      "INSERT INTO _lumbung_changes (scope, seq, tbl, row_id, col, device)", 6};
   PendingInserts<Sql> audit_{
       "INSERT INTO _lumbung_audit_log (seq, time_ms, officer, device_id, tbl, row_id, col, "
       "old_value, new_value, outcome, detail, conflict_id, scope)",

@@ -58,7 +58,9 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 // 3: conflict resolutions; 4: the change log per scope; 5: the answers to
 // devices' last batches in a table of their own; 6: the fleet view, what the
 // daemon saw of each device (docs/decisions/0025-fleet-view.md); 7: audit
-// retention (docs/decisions/0028-audit-retention.md).
+// retention (docs/decisions/0028-audit-retention.md); 8: row tables
+// (docs/decisions/0033-row-tables.md); 9: the change log's writers
+// (docs/decisions/0043-pull-past-own-writes.md).
 constexpr db::FormatStep kUpgrades[] = {
     {3, R"sql(
 ALTER TABLE conflicts ADD COLUMN resolved_value;
@@ -178,6 +180,11 @@ CREATE TABLE _lumbung_tables (
   WITHOUT ROWID;
 ALTER TABLE synced_rows RENAME TO _lumbung_legacy_rows;
 ALTER TABLE cells RENAME TO _lumbung_legacy_cells;
+)sql"},
+    // The change log's entries say whose write they are ('' for those
+    // written before), so that a device's pull reads past its own unread.
+    {9, R"sql(
+ALTER TABLE _lumbung_changes ADD COLUMN device TEXT NOT NULL DEFAULT '';
 )sql"},
 };
 constexpr db::FileFormat kStoreFormat{2, kUpgrades};

@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -70,6 +71,13 @@ struct ChangeItem {
 
 // A seq per scope: where a reader of each scope's change log stands.
 using ScopeCursors = std::map<std::string, std::int64_t, std::less<>>;
+
+// A device whose own writes a scan of the change log may leave out in some
+// scopes: those it pulls after pushing them (docs/protocol.md, "Pull").
+struct OwnWrites {
+  std::string device_id;  // empty: none left out
+  std::set<std::string, std::less<>> scopes;
+};
 
 struct ScopeState {
   std::string scope;
@@ -199,8 +207,12 @@ class ReadTransaction {
   // the log. The cells of a live row created after its scope's cursor come as
   // one kRow item at the seq of the first of them, once, not one by one, and
   // the item carries them all: a new row is read whole, and its cells cost
-  // no lookups of their own.
-  virtual Status scan_changes(const ScopeCursors& cursors,
+  // no lookups of their own. It may leave out, unread, the log entries of
+  // `own`'s writes in its scopes: a cell that device wrote last, and a row
+  // new to the reader whose cells are all that device's (a row another
+  // device wrote in since still comes whole); it need not (a log entry of an
+  // older store does not say whose write it is).
+  virtual Status scan_changes(const ScopeCursors& cursors, const OwnWrites& own,
                               const std::function<bool(const ChangeItem&)>& visit) = 0;
   // Calls `visit` with every live row of `table` (of every table of the
   // store when not given; in the order they were adopted), in order of row
