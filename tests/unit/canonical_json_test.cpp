@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <limits>
 #include <random>
+#include <string_view>
+#include <vector>
 
 namespace {
 
@@ -45,6 +47,22 @@ TEST_CASE("canonical_json orders keys by bytes", "[core]") {
   CHECK(canonical_json(row) == "{\"B\":1,\"_\":4,\"a\":2,\"\xc3\xa9\":3}");
   CHECK(canonical_json(TableRows{}) == "{}");
   CHECK(canonical_json(Row{}) == "{}");
+}
+
+TEST_CASE("a RowJsonWriter writes a row's values as canonical_json writes the row", "[core]") {
+  const std::vector<std::string_view> names = {"\xc3\xa9", "zeta", "a\"q", "B", "_", "\x01"};
+  const lumbung::core::RowJsonWriter writer(names);
+  const std::vector<std::vector<Value>> rows = {
+      {Value(3), Value("x"), Value(), Value(2.0), Value(Blob{0x00, 0xff}), Value(-1)},
+      {Value(), Value(), Value(), Value(), Value(), Value()},
+      {Value("\xff"), Value(1e300), Value(std::numeric_limits<double>::infinity()), Value(0),
+       Value("\n"), Value(std::numeric_limits<std::int64_t>::min())}};
+  for (const std::vector<Value>& values : rows) {
+    Row row;
+    for (std::size_t i = 0; i < names.size(); ++i) row[std::string(names[i])] = values[i];
+    CHECK(writer.write(values) == canonical_json(row));
+  }
+  CHECK(lumbung::core::RowJsonWriter({}).write({}) == "{}");
 }
 
 TEST_CASE("canonical_json keeps integers and reals apart", "[core]") {

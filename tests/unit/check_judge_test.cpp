@@ -280,6 +280,17 @@ TEST_CASE("a CHECK's verdict kept for its columns' values is the one SQLite give
     CHECK((*judge)->check(table, {{"a", Value(2)}, {"b", Value(0)}}).message() ==
           "table 't': column 'a': CHECK failed: a IN (0, 1)");
   }
+  // A row given as a value per column is judged alike.
+  const auto by_values = [&](const std::vector<Value>& values) {
+    return (*judge)->validate_row(table, values);
+  };
+  CHECK(by_values({Value(1), Value(), Value("x")}).is_ok());
+  CHECK(by_values({Value(1), Value(0), Value()}).message() ==
+        "table 't': CHECK failed: b IS NULL OR b >= a");
+  CHECK(by_values({Value(2), Value(), Value()}).message() ==
+        "table 't': column 'a': CHECK failed: a IN (0, 1)");
+  CHECK(by_values({Value(1), Value(), Value(5)}).message() ==
+        "table 't': column 's': expected text, got integer 5");
   // More distinct values than it keeps verdicts for: still SQLite's.
   for (std::int64_t b = -5000; b < 5000; ++b) {
     CHECK(verdict({{"a", Value(0)}, {"b", Value(b)}}) == (b >= 0));

@@ -1,5 +1,6 @@
 #include "core/schema.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "db/check_judge.hpp"
 
@@ -595,11 +597,26 @@ TEST_CASE("parse_value_text reads what a person types", "[schema]") {
 }
 
 // What a device's table and the daemon make of a row of the Desmigratif
-// schema: its cells checked, its CHECKs judged by SQLite.
+// schema: its cells checked, its CHECKs judged by SQLite. A row of known
+// columns is judged alike as a value per column, the daemon's merge's form.
 lumbung::Status validate_row(const Table& table, const Row& row) {
   static auto judge = lumbung::db::CheckJudge::open(desmigratif());
   REQUIRE(judge.is_ok());
-  return (*judge)->validate_row(table, row);
+  const lumbung::Status status = (*judge)->validate_row(table, row);
+  std::vector<Value> values;
+  for (const auto& column : table.columns) {
+    const auto it = row.find(column.name);
+    values.push_back(it == row.end() ? Value() : it->second);
+  }
+  const bool known = std::all_of(row.begin(), row.end(), [&](const auto& cell) {
+    return table.find_column(cell.first) != nullptr;
+  });
+  if (known) {
+    const lumbung::Status by_values = (*judge)->validate_row(table, values);
+    CHECK(by_values.code() == status.code());
+    CHECK(by_values.message() == status.message());
+  }
+  return status;
 }
 
 TEST_CASE("validate_row checks columns, types, NOT NULL and CHECKs", "[schema]") {

@@ -1,5 +1,6 @@
 #include "core/canonical_json.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string_view>
@@ -181,6 +182,30 @@ std::string canonical_json(const Value& value) {
 std::string canonical_json(const Row& row) {
   std::string out;
   append_row(out, row);
+  return out;
+}
+
+RowJsonWriter::RowJsonWriter(const std::vector<std::string_view>& names) {
+  std::vector<std::size_t> order(names.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // string_view compares as std::char_traits<char>: byte order, as std::map's keys.
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return names[a] < names[b]; });
+  for (const std::size_t i : order) {
+    std::string key;
+    append_string(key, names[i]);
+    keys_.emplace_back(i, key + ':');
+  }
+}
+
+std::string RowJsonWriter::write(const std::vector<Value>& values) const {
+  std::string out = "{";
+  for (const auto& [index, key] : keys_) {
+    if (out.size() > 1) out += ',';
+    out += key;
+    append_value(out, values[index]);
+  }
+  out += '}';
   return out;
 }
 

@@ -27,6 +27,9 @@
 
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "lumbung/value.hpp"
 
@@ -40,6 +43,20 @@ std::string canonical_json(const TableRows& tables);
 std::string canonical_json(const Value& value);
 // One row as a JSON object, keys sorted (`lumbung get`).
 std::string canonical_json(const Row& row);
+
+// Writes rows of the same columns as canonical_json(const Row&) does, each
+// given as a value per column: the keys' order and text are worked out once,
+// for every row of a table.
+class RowJsonWriter {
+ public:
+  // REQUIRES: the names differ.
+  explicit RowJsonWriter(const std::vector<std::string_view>& names);
+  // REQUIRES: values[i] is the value of names[i], for each name.
+  std::string write(const std::vector<Value>& values) const;
+
+ private:
+  std::vector<std::pair<std::size_t, std::string>> keys_;  // value index, "name": in key order
+};
 
 // A finite double in its shortest round-trip form, with ".0" added when it
 // would otherwise read as an integer: 2.0, 1.5, 1e+20, -0.0. Shared with

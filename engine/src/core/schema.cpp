@@ -744,23 +744,23 @@ Result<Value> parse_value_text(const Table& table, const Column& column, std::st
   return v;
 }
 
-Status validate_cells(const Table& table, const Row& row) {
-  for (const auto& [name, value] : row) {
-    if (table.find_column(name) == nullptr) {
-      return Status(ErrorCode::kNotFound,
-                    table_prefix(table) + "unknown column '" + shown(name) + "'");
-    }
-  }
-  for (const Column& column : table.columns) {
-    const auto it = row.find(column.name);
-    if (it == row.end() || it->second.is_null()) {
+namespace {
+
+// Types and NOT NULL of the row whose column i holds *value_of(i) (null:
+// missing, as NULL), in column order.
+template <typename ValueOf>
+Status validate_columns(const Table& table, const ValueOf& value_of) {
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    const Column& column = table.columns[i];
+    const Value* value = value_of(i);
+    if (value == nullptr || value->is_null()) {
       if (column.not_null) {
         return Status(ErrorCode::kConstraint,
                       table_prefix(table) + "column '" + column.name + "' is NOT NULL");
       }
       continue;
     }
-    const Value& v = it->second;
+    const Value& v = *value;
     const bool typed = (column.type == ColumnType::kInteger && v.type() == ValueType::kInteger) ||
                        (column.type == ColumnType::kReal && v.type() == ValueType::kReal) ||
                        (column.type == ColumnType::kText && v.type() == ValueType::kText) ||
@@ -772,6 +772,25 @@ Status validate_cells(const Table& table, const Row& row) {
     }
   }
   return Status();
+}
+
+}  // namespace
+
+Status validate_cells(const Table& table, const Row& row) {
+  for (const auto& [name, value] : row) {
+    if (table.find_column(name) == nullptr) {
+      return Status(ErrorCode::kNotFound,
+                    table_prefix(table) + "unknown column '" + shown(name) + "'");
+    }
+  }
+  return validate_columns(table, [&](std::size_t i) -> const Value* {
+    const auto it = row.find(table.columns[i].name);
+    return it == row.end() ? nullptr : &it->second;
+  });
+}
+
+Status validate_cells(const Table& table, const std::vector<Value>& values) {
+  return validate_columns(table, [&](std::size_t i) { return &values[i]; });
 }
 
 }  // namespace lumbung::core

@@ -156,6 +156,9 @@ Result<Value> parse_value_text(const Table& table, const Column& column, std::st
 // (kConstraint: "table 'person': column 'full_name' is NOT NULL") in column
 // order.
 Status validate_cells(const Table& table, const Row& row);
+// The same checks of a row given as `values`, one per column of the table in
+// its order: every column exists. REQUIRES: values.size() == columns.size().
+Status validate_cells(const Table& table, const std::vector<Value>& values);
 
 // "integer 5", "real 1.5", "text 'x'", "blob of 3 bytes", "NULL": a value
 // for a message.

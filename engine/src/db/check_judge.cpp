@@ -99,11 +99,13 @@ Result<std::unique_ptr<CheckJudge>> CheckJudge::open(const core::Schema& schema)
   return judge;
 }
 
-Status CheckJudge::store(const core::Table& table, const Row& row) {
+template <typename ValueOf>
+Status CheckJudge::store(const core::Table& table, const ValueOf& value_of) {
+  static const Value kNull;
   Query store = Query::over(twins_.at(table.name).store);
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
-    const auto it = row.find(table.columns[i].name);
-    store.statement().bind(static_cast<int>(i + 1), it == row.end() ? Value() : it->second);
+    const Value* value = value_of(i);
+    store.statement().bind(static_cast<int>(i + 1), value == nullptr ? kNull : *value);
   }
   return store.run();
 }
@@ -116,36 +118,51 @@ bool CheckJudge::passes(Check& check) {
   return row_read.is_ok() && *row_read && judge.integer(0) == 1;
 }
 
-Status CheckJudge::check(const core::Table& table, const Row& row) {
+template <typename ValueOf>
+Status CheckJudge::check_columns(const core::Table& table, const ValueOf& value_of) {
   // Enough for the values of a register's coded columns; past it, the
   // verdicts start again (a bound on memory, not on correctness).
   constexpr std::size_t kMostVerdicts = 4096;
+  static const Value kNull;
   std::lock_guard lock(mu_);
   Twin& twin = twins_.at(table.name);
   bool stored = false;
+  std::string key;
   for (Check& check : twin.checks) {
-    std::string key;
+    key.clear();
     for (const core::Column* column : check.named) {
-      const auto it = row.find(column->name);
-      append_verdict_key(it == row.end() ? Value() : it->second, &key);
+      const Value* value = value_of(static_cast<std::size_t>(column - table.columns.data()));
+      append_verdict_key(value == nullptr ? kNull : *value, &key);
     }
     auto verdict = check.verdicts.find(key);
     if (verdict == check.verdicts.end()) {
       if (!stored) {
-        LUMBUNG_RETURN_IF_ERROR(store(table, row));
+        LUMBUNG_RETURN_IF_ERROR(store(table, value_of));
         stored = true;
       }
       if (check.verdicts.size() >= kMostVerdicts) check.verdicts.clear();
-      verdict = check.verdicts.emplace(std::move(key), passes(check)).first;
+      verdict = check.verdicts.emplace(key, passes(check)).first;
     }
     if (!verdict->second) return failed(table, *check.expr, check.column);
   }
   return Status::ok();
 }
 
+Status CheckJudge::check(const core::Table& table, const Row& row) {
+  return check_columns(table, [&](std::size_t i) -> const Value* {
+    const auto it = row.find(table.columns[i].name);
+    return it == row.end() ? nullptr : &it->second;
+  });
+}
+
 Status CheckJudge::validate_row(const core::Table& table, const Row& row) {
   LUMBUNG_RETURN_IF_ERROR(core::validate_cells(table, row));
   return check(table, row);
+}
+
+Status CheckJudge::validate_row(const core::Table& table, const std::vector<Value>& values) {
+  LUMBUNG_RETURN_IF_ERROR(core::validate_cells(table, values));
+  return check_columns(table, [&](std::size_t i) { return &values[i]; });
 }
 
 Status CheckJudge::check_defaults(std::string_view source) {
@@ -154,7 +171,9 @@ Status CheckJudge::check_defaults(std::string_view source) {
     for (Check& check : twins_.at(table.name).checks) {
       if (check.column == nullptr || !check.column->default_value) continue;
       const Value& value = *check.column->default_value;
-      LUMBUNG_RETURN_IF_ERROR(store(table, {{check.column->name, value}}));
+      LUMBUNG_RETURN_IF_ERROR(store(table, [&](std::size_t i) {
+        return &table.columns[i] == check.column ? &value : nullptr;
+      }));
       if (passes(check)) continue;
       return Status(ErrorCode::kSchemaInvalid, std::string(source) + ": table '" + table.name +
                                                    "': column '" + check.column->name +

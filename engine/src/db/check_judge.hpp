@@ -44,6 +44,9 @@ class CheckJudge {
   // core::validate_cells (columns, types, NOT NULL), then check(): what a
   // device's table refuses, explained.
   Status validate_row(const core::Table& table, const Row& row);
+  // The same of a row given as a value per column of `table`, in its order
+  // (the merge's form). REQUIRES: values.size() == table.columns.size().
+  Status validate_row(const core::Table& table, const std::vector<Value>& values);
 
   // kSchemaInvalid when a column's default fails its CHECK: "t.json: table
   // 'person': column 'deceased': default integer 2 fails its CHECK: deceased
@@ -66,8 +69,13 @@ class CheckJudge {
 
   CheckJudge(const core::Schema& schema, std::unique_ptr<Database> db)
       : schema_(schema), db_(std::move(db)) {}
-  // Makes `row` the twin's row of `table`. REQUIRES: mu_ held.
-  Status store(const core::Table& table, const Row& row);
+  // check() of the row whose column i holds *value_of(i) (null: NULL).
+  template <typename ValueOf>
+  Status check_columns(const core::Table& table, const ValueOf& value_of);
+  // Makes the row whose column i holds *value_of(i) the twin's row of
+  // `table`. REQUIRES: mu_ held.
+  template <typename ValueOf>
+  Status store(const core::Table& table, const ValueOf& value_of);
   // Whether the twin's row of its table passes `check`. REQUIRES: mu_ held.
   bool passes(Check& check);
 

@@ -322,13 +322,20 @@ class BatchMerger {
   Status merge_insert(const ParsedChange& change, const std::optional<StoredRow>& row,
                       v1::ChangeOutcome* outcome) {
     const core::Table& table = *change.table;
-    Row inserted = full_row(table, {});  // the row as the insert makes it
-    inserted["id"] = Value(change.row_id);
-    for (const auto& [column, value] : change.cells) inserted[column->name] = value;
+    // The row as the insert makes it; a sent cell's index in change.cells by column.
+    std::vector<Value> inserted = row_values(table, {});
+    inserted[0] = Value(change.row_id);  // columns[0] is "id"
+    std::vector<std::size_t> sent(table.columns.size(), change.cells.size());
+    for (std::size_t i = 0; i < change.cells.size(); ++i) {
+      const std::size_t at = index_of(table, *change.cells[i].first);
+      inserted[at] = change.cells[i].second;
+      sent[at] = i;
+    }
     if (std::optional<Refusal> refusal = check_row(table, inserted)) {
       return refuse(table.name, change.row_id, *refusal, outcome);
     }
-    const std::string& scope = inserted[table.scope_column].as_text();
+    const std::string scope =
+        inserted[index_of(table, *table.find_column(table.scope_column))].as_text();
     if (row && !row->tombstone && row->scope != scope) {
       return refuse(table.name, change.row_id, scope_change(change, row->scope), outcome);
     }
@@ -339,24 +346,21 @@ class BatchMerger {
     if (!row) {
       // The whole row is one change: one seq for all its cells.
       const std::int64_t seq = next_seq(scope);
+      // One audit entry for the whole row, its cells as one canonical JSON
+      // object: the values stay in the log at a fraction of an entry a cell
+      // (docs/decisions/0028-audit-retention.md).
+      Value json(row_json(table).write(inserted));
       std::vector<StoredCell> cells;
       cells.reserve(table.columns.size());
-      for (const core::Column& column : table.columns) {
+      for (std::size_t i = 0; i < table.columns.size(); ++i) {
         // A column the device did not send takes its default, as the change's write.
-        const auto sent = std::find_if(change.cells.begin(), change.cells.end(),
-                                       [&](const auto& cell) { return cell.first == &column; });
         const core::DeviceEdit edit =
-            sent == change.cells.end()
-                ? edits.edit
-                : edits.for_cell(static_cast<std::size_t>(sent - change.cells.begin()));
-        cells.push_back({column.name, {inserted[column.name], {edit.stamp, seq}}});
+            sent[i] == change.cells.size() ? edits.edit : edits.for_cell(sent[i]);
+        cells.push_back({table.columns[i].name, {std::move(inserted[i]), {edit.stamp, seq}}});
       }
       LUMBUNG_RETURN_IF_ERROR(txn_.insert_row(table.name, change.row_id, scope, seq, cells));
-      // One entry for the whole row, its cells as one canonical JSON object:
-      // the values stay in the log at a fraction of an entry a cell
-      // (docs/decisions/0028-audit-retention.md).
-      LUMBUNG_RETURN_IF_ERROR(audit(change, edits.edit, seq, "", Value(),
-                                    Value(core::canonical_json(inserted)), "applied", scope));
+      LUMBUNG_RETURN_IF_ERROR(
+          audit(change, edits.edit, seq, "", Value(), std::move(json), "applied", scope));
       outcome->set_outcome(v1::OUTCOME_APPLIED);
       outcome->set_seq(seq);
       return Status::ok();
@@ -388,8 +392,8 @@ class BatchMerger {
       return refuse(table.name, change.row_id, scope_change(change, row->scope), outcome);
     }
     LUMBUNG_ASSIGN_OR_RETURN(auto current, current_cells(change.table->name, change.row_id));
-    Row updated = full_row(table, current);  // the row as the update makes it
-    updated[column->name] = value;
+    std::vector<Value> updated = row_values(table, current);  // the row as the update makes it
+    updated[index_of(table, *column)] = value;
     if (std::optional<Refusal> refusal = check_row(table, updated)) {
       return refuse(table.name, change.row_id, *refusal, outcome);
     }
@@ -564,7 +568,7 @@ class BatchMerger {
   // the entry's device being the one that pushed it. `scope`: the row's,
   // when known (the store looks it up otherwise).
   Status audit(const ParsedChange& change, const core::DeviceEdit& edit, std::int64_t seq,
-               const std::string& column, const Value& old_value, const Value& new_value,
+               const std::string& column, const Value& old_value, Value new_value,
                const char* result, const std::string& scope = {}) {
     AuditEntry entry = audit_entry(change.table->name, change.row_id, result);
     entry.scope = scope;
@@ -573,7 +577,7 @@ class BatchMerger {
     entry.seq = seq;
     entry.column = column;
     entry.old_value = old_value;
-    entry.new_value = new_value;
+    entry.new_value = std::move(new_value);
     return txn_.append_audit(entry);
   }
 
@@ -610,21 +614,37 @@ class BatchMerger {
     return edits;
   }
 
-  // Every column of `table`: its cell, else its default (a column added to the
-  // schema after the row was written), else NULL.
-  static Row full_row(const core::Table& table,
-                      const std::map<std::string, core::ServerCell>& cells) {
-    Row row;
+  // A value per column of `table`, in its order: its cell, else its default
+  // (a column added to the schema after the row was written), else NULL.
+  static std::vector<Value> row_values(const core::Table& table,
+                                       const std::map<std::string, core::ServerCell>& cells) {
+    std::vector<Value> values;
+    values.reserve(table.columns.size());
     for (const core::Column& column : table.columns) {
       const auto it = cells.find(column.name);
-      row[column.name] =
-          it != cells.end() ? it->second.value : column.default_value.value_or(Value());
+      values.push_back(it != cells.end() ? it->second.value
+                                         : column.default_value.value_or(Value()));
     }
-    return row;
+    return values;
   }
 
-  std::optional<Refusal> check_row(const core::Table& table, const Row& row) {
-    const Status valid = judge_.validate_row(table, row);
+  static std::size_t index_of(const core::Table& table, const core::Column& column) {
+    return static_cast<std::size_t>(&column - table.columns.data());
+  }
+
+  // The writer of canonical JSON for rows of `table`, made once a batch.
+  const core::RowJsonWriter& row_json(const core::Table& table) {
+    auto it = row_json_.find(&table);
+    if (it == row_json_.end()) {
+      std::vector<std::string_view> names;
+      for (const core::Column& column : table.columns) names.push_back(column.name);
+      it = row_json_.emplace(&table, core::RowJsonWriter(names)).first;
+    }
+    return it->second;
+  }
+
+  std::optional<Refusal> check_row(const core::Table& table, const std::vector<Value>& values) {
+    const Status valid = judge_.validate_row(table, values);
     if (valid.is_ok()) return std::nullopt;
     return Refusal{reason_for(valid.code()), valid.message()};
   }
@@ -748,6 +768,7 @@ class BatchMerger {
   // The rows the batch's changes name as read before any merged, until the
   // first change of each merges.
   std::map<RowKey, std::optional<StoredRow>> named_rows_;
+  std::map<const core::Table*, core::RowJsonWriter> row_json_;
 };
 
 }  // namespace
