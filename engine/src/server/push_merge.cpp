@@ -50,8 +50,10 @@ struct ChangeEdits {
   std::vector<core::Stamp> cell_stamps;
 
   core::DeviceEdit for_cell(std::size_t i) const {
-    if (cell_stamps.empty()) return edit;
-    return {.stamp = cell_stamps[i], .base_seq = edit.base_seq, .reoffer = edit.reoffer};
+    return {.stamp = stamp_of(i), .base_seq = edit.base_seq, .reoffer = edit.reoffer};
+  }
+  const core::Stamp& stamp_of(std::size_t i) const {
+    return cell_stamps.empty() ? edit.stamp : cell_stamps[i];
   }
 };
 
@@ -354,9 +356,9 @@ class BatchMerger {
       cells.reserve(table.columns.size());
       for (std::size_t i = 0; i < table.columns.size(); ++i) {
         // A column the device did not send takes its default, as the change's write.
-        const core::DeviceEdit edit =
-            sent[i] == change.cells.size() ? edits.edit : edits.for_cell(sent[i]);
-        cells.push_back({table.columns[i].name, {std::move(inserted[i]), {edit.stamp, seq}}});
+        const core::Stamp& stamp =
+            sent[i] == change.cells.size() ? edits.edit.stamp : edits.stamp_of(sent[i]);
+        cells.push_back({table.columns[i].name, {std::move(inserted[i]), {stamp, seq}}});
       }
       LUMBUNG_RETURN_IF_ERROR(txn_.insert_row(table.name, change.row_id, scope, seq, cells));
       LUMBUNG_RETURN_IF_ERROR(

@@ -791,13 +791,18 @@ class WriteTransactionOver final : public WriteTransaction, public ReadTransacti
     values.reserve(rows->columns.size() + 4);
     values.resize(rows->columns.size(), &kNull);
     CellVersions versions;
+    std::size_t next = 0;  // cells usually come in the table's order
     for (const StoredCell& cell : cells) {
-      const std::optional<std::size_t> position = rows->position(cell.column);
+      const std::optional<std::size_t> position =
+          next < rows->columns.size() && rows->columns[next] == cell.column
+              ? std::optional<std::size_t>(next)
+              : rows->position(cell.column);
       if (!position) {
         return Status(ErrorCode::kInternal,
                       "insert_row: table '" + rows->name + "' has no column '" + cell.column + "'");
       }
       values[*position] = &cell.cell.value;
+      next = *position + 1;
       versions.set(cell.column, cell.cell.version, row_version);
     }
     const core::RowCellHasher hasher(table, row_id);
