@@ -10,10 +10,11 @@ namespace lumbung::server {
 namespace {
 
 // The store's own tables, as the SQLite store's of format 8
-// (sqlite_store.cpp), where a new store starts (then kUpgrades). Integers the engine treats as
-// unsigned (checksums, batch numbers, digests) are the bigint with the same bits. Columns that hold
-// a value of any type (audit and conflict values) hold it tagged (PgSql::any_value). Keys whose
-// order readers see collate as bytes ("C"), as in SQLite.
+// (sqlite_store.cpp), where a new store starts (then kUpgrades). Integers
+// the engine treats as unsigned (checksums, batch numbers, digests) are the
+// bigint with the same bits. Columns that hold a value of any type (audit
+// and conflict values) hold it tagged (PgSql::any_value). Keys whose order
+// readers see collate as bytes ("C"), as in SQLite.
 //
 // Seqs: every write group begins by locking the row 'last_seq' of
 // _lumbung_meta (SELECT ... FOR UPDATE) and writes it at its end, so writers

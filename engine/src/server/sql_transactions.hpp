@@ -538,15 +538,15 @@ class ReadTransactionOver : public virtual ReadTransaction {
                       const std::function<bool(const ChangeItem&)>& visit) override {
     // Each scope's rows, tombstones and conflicts are read in seq order from
     // their own index; merging them by seq is the change log of the scopes.
-    static const std::string kLog =
-        "SELECT seq, tbl, row_id, col FROM _lumbung_changes WHERE scope = ?1 AND seq > ?2 "
-        "ORDER BY seq LIMIT " +
-        std::to_string(kChunk);
+    const auto log_sql = [](const char* also) {
+      return std::string(
+                 "SELECT seq, tbl, row_id, col FROM _lumbung_changes WHERE scope = ?1 "
+                 "AND seq > ?2 ") +
+             also + "ORDER BY seq LIMIT " + std::to_string(kChunk);
+    };
+    static const std::string kLog = log_sql("");
     // A device pulling after its pushes reads past its own writes unread.
-    static const std::string kLogOfOthers =
-        "SELECT seq, tbl, row_id, col FROM _lumbung_changes WHERE scope = ?1 AND seq > ?2 "
-        "AND device <> ?3 ORDER BY seq LIMIT " +
-        std::to_string(kChunk);
+    static const std::string kLogOfOthers = log_sql("AND device <> ?3 ");
     static const std::string kTombstones =
         "SELECT seq, scope, tbl, row_id, hlc, device FROM _lumbung_tombstones "
         "WHERE scope = ?1 AND seq > ?2 ORDER BY seq LIMIT " +
